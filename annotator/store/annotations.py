@@ -1,0 +1,327 @@
+"""Annotation writes, each logged with its before and after image, and undo/redo from that log.
+
+Every public function here runs one `BEGIN IMMEDIATE` transaction and has committed when it
+returns: the row and its log entry land together or not at all.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from annotator.model import Annotation, Target
+from annotator.store.db import write_transaction
+from annotator.store.schema import TARGET_ID_SQL
+from annotator.timeutil import now_iso
+
+COLUMNS = (
+    "id", "target", "span_id", "trace_id", "session_id", "document_position", "name", "label",
+    "score", "explanation", "annotator_kind", "source", "identifier", "metadata", "created_at",
+    "updated_at",
+)  # fmt: skip
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM annotations"
+_KEY_WHERE = (
+    f"target = ? AND ({TARGET_ID_SQL}) = ? AND coalesce(document_position, -1) = ? "
+    "AND name = ? AND identifier = ?"
+)
+_RESULT_FIELDS = ("label", "score", "explanation")
+
+
+class AnnotationError(ValueError):
+    """An annotation that cannot be stored (missing ids, unknown target...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationKey:
+    """What makes an annotation unique (Phoenix's upsert key plus the document position)."""
+
+    target: str
+    target_id: str
+    document_position: int | None
+    name: str
+    identifier: str
+
+    @classmethod
+    def of(cls, annotation: Annotation) -> AnnotationKey:
+        target = Target(annotation.target)
+        target_id = {
+            Target.SPAN: annotation.span_id,
+            Target.DOCUMENT: annotation.span_id,
+            Target.TRACE: annotation.trace_id,
+            Target.SESSION: annotation.session_id,
+        }[target]
+        if not target_id:
+            raise AnnotationError(f"a {target.value} annotation needs its {target.value} id")
+        if (target is Target.DOCUMENT) != (annotation.document_position is not None):
+            raise AnnotationError("document_position is required for, and only for, documents")
+        return cls(
+            target.value,
+            target_id,
+            annotation.document_position,
+            annotation.name,
+            annotation.identifier or "",
+        )
+
+    def params(self) -> tuple:
+        position = -1 if self.document_position is None else self.document_position
+        return (self.target, self.target_id, position, self.name, self.identifier)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One logged change, as undo/redo report it to the app."""
+
+    seq: int
+    action: str
+    before: Annotation | None
+    after: Annotation | None
+
+    @property
+    def annotation(self) -> Annotation:
+        result = self.after or self.before
+        assert result is not None
+        return result
+
+
+def row_to_annotation(row: sqlite3.Row | tuple) -> Annotation:
+    values = dict(zip(COLUMNS, row, strict=True))
+    values["metadata"] = orjson.loads(values["metadata"]) if values["metadata"] else {}
+    return Annotation(**values)
+
+
+def annotation_to_dict(annotation: Annotation) -> dict[str, Any]:
+    return {column: getattr(annotation, column) for column in COLUMNS}
+
+
+def find(conn: sqlite3.Connection, key: AnnotationKey) -> Annotation | None:
+    row = conn.execute(f"{_SELECT} WHERE {_KEY_WHERE}", key.params()).fetchone()
+    return row_to_annotation(row) if row else None
+
+
+def set_annotation(
+    conn: sqlite3.Connection, annotation: Annotation, *, actor: str, action: str = "set"
+) -> Annotation:
+    """Insert or update by key; returns the stored row. A write that changes nothing is not
+    logged (re-pressing the same label must not fill the undo history)."""
+    key = AnnotationKey.of(annotation)
+    with write_transaction(conn):
+        return _set_in_transaction(conn, annotation, key, actor=actor, action=action)
+
+
+def _set_in_transaction(
+    conn: sqlite3.Connection,
+    annotation: Annotation,
+    key: AnnotationKey,
+    *,
+    actor: str,
+    action: str,
+    reverts: int | None = None,
+    times: str = "now",
+) -> Annotation:
+    """``times``: "now" stamps updated_at (and created_at of a new row) with the current time;
+    "restore" (undo/redo) keeps the restored row's id and created_at but stamps updated_at, so
+    that a merge sees the undo as the newest change; "preserve" (imports) keeps both times."""
+    before = find(conn, key)
+    stored = _with_context(conn, annotation)
+    if before is not None and reverts is None and times == "now" and _same_result(before, stored):
+        return before
+    now = now_iso()
+    if times != "preserve" or not stored.updated_at:
+        stored.updated_at = now
+    if before is not None:
+        stored.id = before.id
+        if times != "preserve" or not stored.created_at:
+            stored.created_at = before.created_at
+        values = annotation_to_dict(stored)
+        assignments = ", ".join(f"{c} = :{c}" for c in COLUMNS if c != "id")
+        conn.execute(f"UPDATE annotations SET {assignments} WHERE id = :id", _bind(values))
+    else:
+        if times == "now" or not stored.created_at:
+            stored.created_at = now
+        values = annotation_to_dict(stored)
+        if times != "restore" or stored.id is None or _id_taken(conn, stored.id):
+            values.pop("id")
+        cursor = conn.execute(
+            f"INSERT INTO annotations ({', '.join(values)}) "
+            f"VALUES ({', '.join(':' + n for n in values)})",
+            _bind(values),
+        )
+        stored.id = cursor.lastrowid
+    _log(conn, action, actor, key, stored, before, stored, reverts)
+    return stored
+
+
+def delete_annotation(
+    conn: sqlite3.Connection, key: AnnotationKey, *, actor: str, action: str = "delete"
+) -> Annotation | None:
+    """Remove the annotation with this key; returns what was removed (None if nothing was)."""
+    with write_transaction(conn):
+        return _delete_in_transaction(conn, key, actor=actor, action=action)
+
+
+def _delete_in_transaction(
+    conn: sqlite3.Connection, key: AnnotationKey, *, actor: str, action: str, reverts: int | None = None
+) -> Annotation | None:
+    before = find(conn, key)
+    if before is None:
+        return None
+    conn.execute("DELETE FROM annotations WHERE id = ?", (before.id,))
+    _log(conn, action, actor, key, before, before, None, reverts)
+    return before
+
+
+def _same_result(a: Annotation, b: Annotation) -> bool:
+    return all(getattr(a, f) == getattr(b, f) for f in _RESULT_FIELDS) and (
+        a.annotator_kind == b.annotator_kind
+    )
+
+
+def _id_taken(conn: sqlite3.Connection, annotation_id: int) -> bool:
+    return conn.execute("SELECT 1 FROM annotations WHERE id = ?", (annotation_id,)).fetchone() is not None
+
+
+def _with_context(conn: sqlite3.Connection, annotation: Annotation) -> Annotation:
+    """A copy with the span's trace and session filled in, so that per-trace and per-session
+    questions need no join."""
+    copy = Annotation(**annotation_to_dict(annotation))
+    copy.identifier = copy.identifier or ""
+    copy.metadata = dict(annotation.metadata or {})
+    if copy.target in (Target.SPAN, Target.DOCUMENT) and (not copy.trace_id or not copy.session_id):
+        row = conn.execute(
+            "SELECT trace_id, session_id FROM spans WHERE span_id = ?", (copy.span_id,)
+        ).fetchone()
+        if row:
+            copy.trace_id = copy.trace_id or row[0]
+            copy.session_id = copy.session_id or row[1]
+    elif copy.target == Target.TRACE and not copy.session_id:
+        row = conn.execute(
+            "SELECT session_id FROM traces WHERE trace_id = ?", (copy.trace_id,)
+        ).fetchone()
+        if row:
+            copy.session_id = row[0]
+    return copy
+
+
+def _bind(values: dict[str, Any]) -> dict[str, Any]:
+    bound = dict(values)
+    bound["metadata"] = orjson.dumps(values.get("metadata") or {}).decode()
+    return bound
+
+
+def _log(
+    conn: sqlite3.Connection,
+    action: str,
+    actor: str,
+    key: AnnotationKey,
+    row: Annotation,
+    before: Annotation | None,
+    after: Annotation | None,
+    reverts: int | None,
+) -> int:
+    cursor = conn.execute(
+        "INSERT INTO annotation_log (at, actor, action, annotation_id, target, span_id, trace_id, "
+        "session_id, document_position, name, identifier, before, after, reverts) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            now_iso(),
+            actor,
+            action,
+            row.id,
+            key.target,
+            row.span_id,
+            row.trace_id,
+            row.session_id,
+            key.document_position,
+            key.name,
+            key.identifier,
+            _image(before),
+            _image(after),
+            reverts,
+        ),
+    )
+    return cursor.lastrowid
+
+
+def _image(annotation: Annotation | None) -> str | None:
+    if annotation is None:
+        return None
+    return orjson.dumps(annotation_to_dict(annotation)).decode()
+
+
+def _from_image(image: str | None) -> Annotation | None:
+    if image is None:
+        return None
+    return Annotation(**orjson.loads(image))
+
+
+# --- undo / redo -------------------------------------------------------------------------------
+# The log is the undo history, so it survives restarts. Replaying an actor's entries rebuilds
+# both stacks: a change pushes onto undo and clears redo; an undo moves its entry to redo; a redo
+# moves it back.
+
+_UNDOABLE = ("set", "delete")
+
+
+def _stacks(conn: sqlite3.Connection, actor: str) -> tuple[list[int], list[int]]:
+    undo: list[int] = []
+    redo: list[int] = []
+    for seq, action, reverts in conn.execute(
+        "SELECT seq, action, reverts FROM annotation_log WHERE actor = ? "
+        "AND action IN ('set', 'delete', 'undo', 'redo') ORDER BY seq",
+        (actor,),
+    ):
+        if action in _UNDOABLE:
+            undo.append(seq)
+            redo.clear()
+        elif action == "undo":
+            if reverts in undo:
+                undo.remove(reverts)
+            redo.append(reverts)
+        elif reverts in redo:
+            redo.remove(reverts)
+            undo.append(reverts)
+    return undo, redo
+
+
+def undo(conn: sqlite3.Connection, actor: str) -> Change | None:
+    """Put back what `actor`'s latest not-yet-undone change replaced. None: nothing to undo."""
+    return _travel(conn, actor, backwards=True)
+
+
+def redo(conn: sqlite3.Connection, actor: str) -> Change | None:
+    return _travel(conn, actor, backwards=False)
+
+
+def can_undo(conn: sqlite3.Connection, actor: str) -> bool:
+    return bool(_stacks(conn, actor)[0])
+
+
+def _travel(conn: sqlite3.Connection, actor: str, *, backwards: bool) -> Change | None:
+    with write_transaction(conn):
+        undo_stack, redo_stack = _stacks(conn, actor)
+        stack = undo_stack if backwards else redo_stack
+        if not stack:
+            return None
+        seq = stack[-1]
+        target, before_image, after_image = conn.execute(
+            "SELECT target, before, after FROM annotation_log WHERE seq = ?", (seq,)
+        ).fetchone()
+        wanted = _from_image(before_image if backwards else after_image)
+        replaced = _from_image(after_image if backwards else before_image)
+        assert wanted is not None or replaced is not None
+        key = AnnotationKey.of(wanted or replaced)  # type: ignore[arg-type]
+        action = "undo" if backwards else "redo"
+        current = find(conn, key)
+        if wanted is None:
+            _delete_in_transaction(conn, key, actor=actor, action=action, reverts=seq)
+            if current is None:  # already gone (someone else removed it): still record the step
+                _log(conn, action, actor, key, replaced, None, None, seq)  # type: ignore[arg-type]
+        else:
+            _set_in_transaction(
+                conn, wanted, key, actor=actor, action=action, reverts=seq, times="restore"
+            )
+        new_seq = conn.execute("SELECT max(seq) FROM annotation_log").fetchone()[0]
+        return Change(new_seq, action, current, find(conn, key))

@@ -1,0 +1,131 @@
+"""The database schema: a public, documented interface (people open the file with sqlite3 and
+Datasette and send it to each other), so every change is a numbered migration.
+
+``PRAGMA user_version`` holds the schema version. A file from an older version is upgraded in
+place, one migration at a time, each in its own transaction; a file from a newer version is
+refused and left untouched.
+"""
+
+from __future__ import annotations
+
+# Which id an annotation is about, by target: the key of the unique index and of every lookup.
+TARGET_ID_SQL = (
+    "CASE target WHEN 'trace' THEN trace_id WHEN 'session' THEN session_id ELSE span_id END"
+)
+
+_V1 = f"""
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT
+);
+
+CREATE TABLE spans (
+    span_id TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    parent_id TEXT,
+    name TEXT NOT NULL,
+    span_kind TEXT NOT NULL,
+    start_time TEXT,
+    end_time TEXT,
+    latency_ms REAL,
+    status_code TEXT NOT NULL,
+    status_message TEXT NOT NULL DEFAULT '',
+    attributes TEXT NOT NULL DEFAULT '{{}}',
+    events TEXT NOT NULL DEFAULT '[]',
+    project TEXT NOT NULL,
+    session_id TEXT,
+    -- How many documents the span retrieved (retrieval.documents) or reranked
+    -- (reranker.output_documents): the document positions annotators can label.
+    document_count INTEGER NOT NULL DEFAULT 0,
+    -- 1 when the span is shown at the top of its trace although it has a parent_id: the parent is
+    -- not in the database, or the span was cut out of a parent cycle.
+    orphan INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX spans_span_id ON spans(span_id);
+CREATE INDEX spans_trace ON spans(trace_id, start_time);
+CREATE INDEX spans_parent ON spans(parent_id);
+CREATE INDEX spans_session ON spans(session_id) WHERE session_id IS NOT NULL;
+
+CREATE TABLE traces (
+    trace_id TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    session_id TEXT,
+    root_span_id TEXT,
+    root_name TEXT,
+    root_kind TEXT,
+    start_time TEXT,
+    end_time TEXT,
+    latency_ms REAL,
+    span_count INTEGER NOT NULL,
+    error_count INTEGER NOT NULL,
+    orphan_count INTEGER NOT NULL DEFAULT 0,
+    status_code TEXT NOT NULL
+);
+CREATE INDEX traces_order ON traces(coalesce(start_time, ''), trace_id);
+CREATE INDEX traces_session ON traces(session_id) WHERE session_id IS NOT NULL;
+
+CREATE TABLE annotation_configs (
+    name TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    description TEXT,
+    config TEXT NOT NULL,
+    position INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE annotations (
+    id INTEGER PRIMARY KEY,
+    target TEXT NOT NULL CHECK (target IN ('span', 'trace', 'document', 'session')),
+    span_id TEXT,
+    trace_id TEXT,
+    session_id TEXT,
+    document_position INTEGER,
+    name TEXT NOT NULL,
+    label TEXT,
+    score REAL,
+    explanation TEXT,
+    annotator_kind TEXT NOT NULL CHECK (annotator_kind IN ('HUMAN', 'LLM', 'CODE')),
+    source TEXT NOT NULL CHECK (source IN ('APP', 'API')),
+    identifier TEXT NOT NULL DEFAULT '',
+    metadata TEXT NOT NULL DEFAULT '{{}}',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    CHECK ((target = 'document') = (document_position IS NOT NULL)),
+    CHECK ({TARGET_ID_SQL} IS NOT NULL)
+);
+CREATE UNIQUE INDEX annotations_key ON annotations(
+    target, ({TARGET_ID_SQL}), coalesce(document_position, -1), name, identifier
+);
+CREATE INDEX annotations_span ON annotations(span_id) WHERE span_id IS NOT NULL;
+CREATE INDEX annotations_trace ON annotations(trace_id) WHERE trace_id IS NOT NULL;
+CREATE INDEX annotations_name ON annotations(name, identifier);
+
+-- Append-only: every write and delete of an annotation, with the row before and after (JSON),
+-- for undo/redo (also across restarts) and for audit.
+CREATE TABLE annotation_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('set', 'delete', 'undo', 'redo', 'import', 'merge')),
+    annotation_id INTEGER,
+    target TEXT NOT NULL,
+    span_id TEXT,
+    trace_id TEXT,
+    session_id TEXT,
+    document_position INTEGER,
+    name TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    before TEXT,
+    after TEXT,
+    reverts INTEGER REFERENCES annotation_log(seq)
+);
+CREATE INDEX annotation_log_actor ON annotation_log(actor, seq);
+CREATE TRIGGER annotation_log_no_update BEFORE UPDATE ON annotation_log
+BEGIN SELECT RAISE(ABORT, 'annotation_log is append-only'); END;
+CREATE TRIGGER annotation_log_no_delete BEFORE DELETE ON annotation_log
+BEGIN SELECT RAISE(ABORT, 'annotation_log is append-only'); END;
+"""
+
+# MIGRATIONS[n] takes a database at version n to version n + 1.
+MIGRATIONS: list[str] = [_V1]
+SCHEMA_VERSION = len(MIGRATIONS)

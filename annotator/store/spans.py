@@ -1,0 +1,289 @@
+"""Writing spans: batched, idempotent inserts and the per-trace summaries they feed.
+
+Importing the same span twice (the same file again, overlapping exports) changes nothing. After
+each import the traces it touched are summarised again, which is also when orphans (parent not
+in the database) and parent cycles are found.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import orjson
+
+from annotator.model import Span, StatusCode
+from annotator.store.db import begin_immediate, write_transaction
+from annotator.timeutil import latency_ms
+
+_INSERT_SPAN = """
+INSERT INTO spans (span_id, trace_id, parent_id, name, span_kind, start_time, end_time,
+    latency_ms, status_code, status_message, attributes, events, project, session_id,
+    document_count)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (span_id) DO NOTHING
+"""
+
+BATCH_SIZE = 2000
+# Commit every so often so that annotators writing to the same file are not held up for the
+# whole length of a large import.
+COMMIT_EVERY = 20_000
+
+
+@dataclass
+class SpanWriteResult:
+    new: int = 0
+    existing: int = 0
+    conflicts: list[str] = field(default_factory=list)
+    trace_ids: set[str] = field(default_factory=set)
+    tree_problems: list[str] = field(default_factory=list)
+
+
+class SpanWriter:
+    """Collects spans into batches and writes them; `close()` flushes and summarises traces."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._batch: list[Span] = []
+        self._uncommitted = 0
+        self.result = SpanWriteResult()
+        self._in_transaction = False
+
+    def add(self, span: Span) -> None:
+        self._batch.append(span)
+        if len(self._batch) >= BATCH_SIZE:
+            self._flush()
+
+    def add_all(self, spans: Iterable[Span]) -> None:
+        for span in spans:
+            self.add(span)
+
+    def close(self) -> SpanWriteResult:
+        self._flush()
+        self._commit()
+        if self.result.trace_ids:
+            self.result.tree_problems = summarise_traces(self._conn, self.result.trace_ids)
+        return self.result
+
+    def abort(self) -> None:
+        if self._in_transaction:
+            self._conn.execute("ROLLBACK")
+            self._in_transaction = False
+
+    def _flush(self) -> None:
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        if not self._in_transaction:
+            # NORMAL: an import interrupted by a power cut is simply run again (it is idempotent).
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            begin_immediate(self._conn)
+            self._in_transaction = True
+        conn = self._conn
+        dumps = orjson.dumps
+        before = conn.total_changes
+        rows = []
+        for span in batch:
+            start, end = span.start_time, span.end_time
+            rows.append(
+                (
+                    span.span_id,
+                    span.trace_id,
+                    span.parent_id,
+                    span.name,
+                    span.span_kind,
+                    start,
+                    end,
+                    _latency(start, end),
+                    span.status_code,
+                    span.status_message,
+                    dumps(span.attributes).decode(),
+                    dumps(span.events).decode(),
+                    span.project,
+                    span.session_id,
+                    document_count(span.attributes),
+                )
+            )
+        conn.executemany(_INSERT_SPAN, rows)
+        inserted = conn.total_changes - before
+        self.result.new += inserted
+        trace_ids = self.result.trace_ids
+        for span in batch:
+            trace_ids.add(span.trace_id)
+        if inserted < len(batch):
+            self._check_duplicates(batch, inserted)
+        self._uncommitted += len(batch)
+        if self._uncommitted >= COMMIT_EVERY:
+            self._commit()
+
+    def _check_duplicates(self, batch: list[Span], inserted: int) -> None:
+        """Spans that were already there: fine when they are the same span, reported when the
+        id belongs to another trace (ids must be unique, as in Phoenix)."""
+        self.result.existing += len(batch) - inserted
+        wanted = {span.span_id: span.trace_id for span in batch}
+        placeholders = ",".join("?" * len(wanted))
+        stored = self._conn.execute(
+            f"SELECT span_id, trace_id FROM spans WHERE span_id IN ({placeholders})",
+            list(wanted),
+        ).fetchall()
+        for span_id, trace_id in stored:
+            if wanted[span_id] != trace_id:
+                self.result.conflicts.append(
+                    f"span {span_id} of trace {wanted[span_id]} skipped: "
+                    f"that span id already belongs to trace {trace_id}"
+                )
+                self.result.existing -= 1
+                self.result.trace_ids.discard(wanted[span_id])
+
+    def _commit(self) -> None:
+        if self._in_transaction:
+            self._conn.execute("COMMIT")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._in_transaction = False
+            self._uncommitted = 0
+
+
+def document_count(attributes: dict) -> int:
+    """Documents a span carries: what it retrieved, else what a reranker returned."""
+    for outer, inner in (("retrieval", "documents"), ("reranker", "output_documents")):
+        section = attributes.get(outer)
+        if isinstance(section, dict):
+            documents = section.get(inner)
+            if isinstance(documents, list):
+                return len(documents)
+    return 0
+
+
+def _latency(start: str | None, end: str | None) -> float | None:
+    try:
+        return latency_ms(start, end)
+    except ValueError:
+        return None
+
+
+_SUMMARY_COLUMNS = (
+    "trace_id, span_id, parent_id, name, span_kind, start_time, end_time, status_code, "
+    "project, session_id, orphan"
+)
+
+
+def summarise_traces(conn: sqlite3.Connection, trace_ids: Iterable[str]) -> list[str]:
+    """Recompute `traces` rows and `spans.orphan` flags for these traces; return one message per
+    parent cycle broken."""
+    problems: list[str] = []
+    with write_transaction(conn):
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS affected_traces (trace_id TEXT PRIMARY KEY)")
+        conn.execute("DELETE FROM affected_traces")
+        conn.executemany(
+            "INSERT OR IGNORE INTO affected_traces VALUES (?)", ((t,) for t in trace_ids)
+        )
+        cursor = conn.execute(
+            f"SELECT {_SUMMARY_COLUMNS} FROM spans JOIN affected_traces USING (trace_id) "
+            "ORDER BY trace_id"
+        )
+        summaries = []
+        orphan_updates = []
+        current: list[tuple] = []
+        for row in cursor:
+            if current and row[0] != current[0][0]:
+                summaries.append(_summarise_one(current, orphan_updates, problems))
+                current = []
+            current.append(row)
+        if current:
+            summaries.append(_summarise_one(current, orphan_updates, problems))
+        conn.executemany("UPDATE spans SET orphan = ? WHERE span_id = ?", orphan_updates)
+        conn.executemany(
+            "INSERT OR REPLACE INTO traces (trace_id, project, session_id, root_span_id, "
+            "root_name, root_kind, start_time, end_time, latency_ms, span_count, error_count, "
+            "orphan_count, status_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            summaries,
+        )
+        conn.execute("DELETE FROM affected_traces")
+    return problems
+
+
+def _summarise_one(rows: list[tuple], orphan_updates: list, problems: list[str]) -> tuple:
+    trace_id = rows[0][0]
+    ids = {row[1] for row in rows}
+    parent_of = {row[1]: row[2] for row in rows}
+    start_of = {row[1]: row[5] or "" for row in rows}
+    orphans = {span_id for span_id, parent in parent_of.items() if parent and parent not in ids}
+    cut = _break_cycles(parent_of, start_of, orphans)
+    for cycle, at in cut:
+        problems.append(
+            f"trace {trace_id}: parent cycle {' -> '.join(cycle)} broken at span {at} "
+            "(shown at the top of its trace)"
+        )
+    orphans |= {at for _, at in cut}
+    for row in rows:
+        flag = 1 if row[1] in orphans else 0
+        if flag != row[10]:
+            orphan_updates.append((flag, row[1]))
+
+    by_id = {row[1]: row for row in rows}
+    true_roots = sorted((start_of[s], s) for s, p in parent_of.items() if not p)
+    top = true_roots or sorted((start_of[s], s) for s in orphans)
+    root = by_id[top[0][1]] if top else min(rows, key=lambda r: (r[5] or "", r[1]))
+    starts = [row[5] for row in rows if row[5]]
+    ends = [row[6] for row in rows if row[6]]
+    start, end = (min(starts) if starts else None), (max(ends) if ends else None)
+    session_id = root[9] or next((row[9] for row in rows if row[9]), None)
+    errors = sum(1 for row in rows if row[7] == StatusCode.ERROR)
+    return (
+        trace_id,
+        root[8],
+        session_id,
+        root[1],
+        root[3],
+        root[4],
+        start,
+        end,
+        _latency(start, end),
+        len(rows),
+        errors,
+        len(orphans),
+        root[7],
+    )
+
+
+def _break_cycles(
+    parent_of: dict[str, str | None], start_of: dict[str, str], orphans: set[str]
+) -> list[tuple[list[str], str]]:
+    """Spans unreachable from any top-level span sit on (or under) a parent cycle. Cut each cycle
+    at its earliest span so that every span is shown exactly once."""
+    children: dict[str, list[str]] = {}
+    for span_id, parent in parent_of.items():
+        if parent and span_id not in orphans:
+            children.setdefault(parent, []).append(span_id)
+    reached: set[str] = set()
+
+    def reach(start: str) -> None:
+        stack = [start]
+        while stack:
+            node = stack.pop()
+            if node in reached:
+                continue
+            reached.add(node)
+            stack.extend(children.get(node, ()))
+
+    for span_id, parent in parent_of.items():
+        if not parent or span_id in orphans:
+            reach(span_id)
+    cuts: list[tuple[list[str], str]] = []
+    for span_id in sorted(parent_of, key=lambda s: (start_of[s], s)):
+        if span_id in reached:
+            continue
+        # Walk up until a span repeats: the repeated part is the cycle.
+        path: list[str] = []
+        seen: dict[str, int] = {}
+        node: str | None = span_id
+        while node is not None and node not in seen:
+            seen[node] = len(path)
+            path.append(node)
+            node = parent_of.get(node)
+        cycle = path[seen[node]:] if node is not None else path
+        at = min(cycle, key=lambda s: (start_of[s], s))
+        cuts.append(([*cycle, cycle[0]], at))
+        reach(at)
+    return cuts

@@ -1,0 +1,373 @@
+"""`Store`: the one object the rest of the program uses to reach the database.
+
+It is the single source of truth for annotations: the app keeps no copy it could lose, it asks
+the store and shows what the store returns. Every write has committed when its method returns.
+A `Store` (its sqlite3 connection) belongs to one thread at a time; the app gives its worker
+thread a store of its own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import orjson
+
+from annotator.model import Annotation, Span
+from annotator.store import annotations as annotation_ops
+from annotator.store.annotations import AnnotationKey, Change
+from annotator.store.db import StoreError, connect, ensure_schema, write_transaction
+from annotator.store.queue import ConfigLike, QueueFilter, QueueState, Sql, filter_sql, needs_sql
+from annotator.store.spans import SpanWriter
+from annotator.timeutil import now_iso
+
+
+class TraceRow(NamedTuple):
+    trace_id: str
+    project: str
+    session_id: str | None
+    root_span_id: str | None
+    root_name: str | None
+    root_kind: str | None
+    start_time: str | None
+    latency_ms: float | None
+    span_count: int
+    error_count: int
+    orphan_count: int
+    status_code: str
+
+
+class SpanRow(NamedTuple):
+    """What the span tree needs of a span: no attributes (they can be megabytes)."""
+
+    span_id: str
+    trace_id: str
+    parent_id: str | None
+    name: str
+    span_kind: str
+    start_time: str | None
+    latency_ms: float | None
+    status_code: str
+    orphan: int
+    document_count: int
+
+
+_TRACE_COLUMNS = ", ".join(f"t.{c}" for c in TraceRow._fields)
+_SPAN_ROW_COLUMNS = ", ".join(SpanRow._fields)
+_TRACE_ORDER = "coalesce(t.start_time, ''), t.trace_id"
+
+
+class Store:
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path, *, readonly: bool = False) -> Store:
+        """Open (creating or upgrading when needed) the database at `path`.
+        Raises StoreError with a one-line reason when the file cannot be used."""
+        target = Path(path)
+        try:
+            conn = connect(target, readonly=readonly)
+        except sqlite3.Error as error:
+            raise StoreError(f"{target}: cannot open ({error})") from None
+        try:
+            if readonly:
+                _check_readable_version(conn, target)
+            else:
+                ensure_schema(conn, target)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, target)
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """For read-only reporting code (stats, export). Writes go through the methods below."""
+        return self._conn
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- metadata and configs ----------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with write_transaction(self._conn):
+            self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def save_config_document(self, document: dict[str, Any]) -> None:
+        """Store a config set (its `to_document()` form): one row per config in
+        `annotation_configs`, the whole document (with the `keys:` map) in `meta`."""
+        now = now_iso()
+        with write_transaction(self._conn):
+            self._conn.execute("DELETE FROM annotation_configs")
+            for position, config in enumerate(document.get("annotations", [])):
+                self._conn.execute(
+                    "INSERT INTO annotation_configs (name, type, description, config, position, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        config["name"],
+                        str(config.get("type", "")).upper(),
+                        config.get("description"),
+                        orjson.dumps(config).decode(),
+                        position,
+                        now,
+                    ),
+                )
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('config_document', ?)",
+                (orjson.dumps(document).decode(),),
+            )
+
+    def load_config_document(self) -> dict[str, Any] | None:
+        stored = self.get_meta("config_document")
+        if stored:
+            return orjson.loads(stored)
+        rows = self._conn.execute(
+            "SELECT config FROM annotation_configs ORDER BY position, name"
+        ).fetchall()
+        if not rows:
+            return None
+        return {"annotations": [orjson.loads(row[0]) for row in rows]}
+
+    # --- spans and traces ----------------------------------------------------------------------
+
+    def span_writer(self) -> SpanWriter:
+        return SpanWriter(self._conn)
+
+    def counts(self) -> dict[str, int]:
+        one = lambda sql: self._conn.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "spans": one("SELECT count(*) FROM spans"),
+            "traces": one("SELECT count(*) FROM traces"),
+            "sessions": one("SELECT count(DISTINCT session_id) FROM traces"),
+            "annotations": one("SELECT count(*) FROM annotations"),
+        }
+
+    def get_span(self, span_id: str) -> Span | None:
+        row = self._conn.execute(
+            "SELECT span_id, trace_id, parent_id, name, span_kind, start_time, end_time, "
+            "status_code, status_message, attributes, events, project, session_id "
+            "FROM spans WHERE span_id = ?",
+            (span_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        values = list(row)
+        values[9] = orjson.loads(values[9])
+        values[10] = orjson.loads(values[10])
+        return Span(*values)
+
+    def trace(self, trace_id: str) -> TraceRow | None:
+        row = self._conn.execute(
+            f"SELECT {_TRACE_COLUMNS} FROM traces t WHERE t.trace_id = ?", (trace_id,)
+        ).fetchone()
+        return TraceRow(*row) if row else None
+
+    def traces_by_ids(self, trace_ids: Sequence[str]) -> dict[str, TraceRow]:
+        result: dict[str, TraceRow] = {}
+        for chunk in _chunks(trace_ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self._conn.execute(
+                f"SELECT {_TRACE_COLUMNS} FROM traces t WHERE t.trace_id IN ({marks})", chunk
+            ):
+                result[row[0]] = TraceRow(*row)
+        return result
+
+    def span_rows(self, trace_id: str) -> list[SpanRow]:
+        rows = self._conn.execute(
+            f"SELECT {_SPAN_ROW_COLUMNS} FROM spans WHERE trace_id = ? "
+            "ORDER BY coalesce(start_time, ''), rowid",
+            (trace_id,),
+        ).fetchall()
+        return [SpanRow(*row) for row in rows]
+
+    # --- the queue ------------------------------------------------------------------------------
+
+    def trace_ids(
+        self, queue: QueueFilter, configs: Iterable[ConfigLike], identifier: str
+    ) -> list[str]:
+        """Trace ids in display order: every trace when nothing is filtered, else the traces
+        that hold at least one span of the queue."""
+        if queue == QueueFilter():
+            sql = Sql(f"SELECT t.trace_id FROM traces t ORDER BY {_TRACE_ORDER}")
+        else:
+            member = filter_sql(queue, configs, identifier)
+            sql = Sql(
+                f"SELECT t.trace_id FROM traces t WHERE EXISTS (SELECT 1 FROM spans s "
+                f"WHERE s.trace_id = t.trace_id AND {member.text}) ORDER BY {_TRACE_ORDER}",
+                member.params,
+            )
+        return [row[0] for row in self._conn.execute(sql.text, sql.params)]
+
+    def queue_marks(
+        self,
+        trace_id: str,
+        queue: QueueFilter,
+        configs: Iterable[ConfigLike],
+        identifier: str,
+    ) -> dict[str, bool]:
+        """The spans of one trace that are in the queue, each with whether it still needs
+        `identifier`'s annotation."""
+        configs = list(configs)
+        member = filter_sql(queue, configs, identifier)
+        needs = needs_sql(configs, identifier)
+        rows = self._conn.execute(
+            f"SELECT s.span_id, ({needs.text}) FROM spans s JOIN traces t USING (trace_id) "
+            f"WHERE s.trace_id = ? AND ({member.text})",
+            [*needs.params, trace_id, *member.params],
+        )
+        return {span_id: bool(needed) for span_id, needed in rows}
+
+    def queue_progress(
+        self, queue: QueueFilter, configs: Iterable[ConfigLike], identifier: str
+    ) -> tuple[int, int]:
+        """(done, total): spans in the queue, and how many of them need nothing more."""
+        configs = list(configs)
+        member = filter_sql(queue, configs, identifier)
+        needs = needs_sql(configs, identifier)
+        done, total = self._conn.execute(
+            f"SELECT coalesce(sum(NOT ({needs.text})), 0), count(*) FROM spans s "
+            f"JOIN traces t USING (trace_id) WHERE {member.text}",
+            [*needs.params, *member.params],
+        ).fetchone()
+        return done, total
+
+    def trace_progress(
+        self, trace_ids: Sequence[str], configs: Iterable[ConfigLike], identifier: str
+    ) -> dict[str, tuple[int, int]]:
+        """(done, total) of the spans needing annotation in each trace (unfiltered)."""
+        configs = list(configs)
+        member = filter_sql(QueueFilter(), configs, identifier)
+        needs = needs_sql(configs, identifier)
+        result = {trace_id: (0, 0) for trace_id in trace_ids}
+        for chunk in _chunks(trace_ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for trace_id, done, total in self._conn.execute(
+                f"SELECT s.trace_id, sum(NOT ({needs.text})), count(*) FROM spans s "
+                f"JOIN traces t USING (trace_id) WHERE s.trace_id IN ({marks}) "
+                f"AND ({member.text}) GROUP BY s.trace_id",
+                [*needs.params, *chunk, *member.params],
+            ):
+                result[trace_id] = (done, total)
+        return result
+
+    def next_queue_trace(
+        self,
+        after_trace_id: str | None,
+        queue: QueueFilter,
+        configs: Iterable[ConfigLike],
+        identifier: str,
+        *,
+        backwards: bool = False,
+        todo_only: bool = True,
+    ) -> str | None:
+        """The nearest trace after (or before) `after_trace_id`, in display order, that holds a
+        queue span still needing `identifier` (or any queue span when not `todo_only`)."""
+        configs = list(configs)
+        member = filter_sql(queue, configs, identifier)
+        if todo_only and queue.state != QueueState.TODO:
+            member = member & needs_sql(configs, identifier)
+        position = Sql("1")
+        if after_trace_id is not None:
+            op = "<" if backwards else ">"
+            position = Sql(
+                f"(coalesce(t.start_time, ''), t.trace_id) {op} (SELECT coalesce(start_time, ''),"
+                " trace_id FROM traces WHERE trace_id = ?)",
+                [after_trace_id],
+            )
+        direction = "DESC" if backwards else "ASC"
+        sql = (
+            f"SELECT t.trace_id FROM traces t WHERE {position.text} AND EXISTS (SELECT 1 "
+            f"FROM spans s WHERE s.trace_id = t.trace_id AND {member.text}) "
+            f"ORDER BY coalesce(t.start_time, '') {direction}, t.trace_id {direction} LIMIT 1"
+        )
+        row = self._conn.execute(sql, [*position.params, *member.params]).fetchone()
+        return row[0] if row else None
+
+    # --- annotations ----------------------------------------------------------------------------
+
+    def annotations_on_span(self, span_id: str) -> list[Annotation]:
+        """Span and document annotations on this span, every annotator."""
+        return self._annotations("span_id = ? AND target IN ('span', 'document')", span_id)
+
+    def annotations_on_trace(self, trace_id: str) -> list[Annotation]:
+        return self._annotations("trace_id = ? AND target = 'trace'", trace_id)
+
+    def annotations_on_session(self, session_id: str) -> list[Annotation]:
+        return self._annotations("session_id = ? AND target = 'session'", session_id)
+
+    def _annotations(self, where: str, *params: Any) -> list[Annotation]:
+        rows = self._conn.execute(
+            f"SELECT {', '.join(annotation_ops.COLUMNS)} FROM annotations WHERE {where} "
+            "ORDER BY name, coalesce(document_position, -1), annotator_kind, identifier",
+            params,
+        ).fetchall()
+        return [annotation_ops.row_to_annotation(row) for row in rows]
+
+    def annotated_span_ids(self, trace_id: str, identifier: str) -> set[str]:
+        """Spans of this trace that carry at least one of `identifier`'s own annotations."""
+        rows = self._conn.execute(
+            "SELECT DISTINCT span_id FROM annotations WHERE trace_id = ? AND identifier = ? "
+            "AND annotator_kind = 'HUMAN' AND span_id IS NOT NULL",
+            (trace_id, identifier),
+        )
+        return {row[0] for row in rows}
+
+    def find_annotation(self, key: AnnotationKey) -> Annotation | None:
+        return annotation_ops.find(self._conn, key)
+
+    def set_annotation(self, annotation: Annotation, *, actor: str | None = None) -> Annotation:
+        """Insert or update (by target, ids, document position, name, identifier); committed
+        with its log entry before this returns."""
+        return annotation_ops.set_annotation(
+            self._conn, annotation, actor=actor if actor is not None else annotation.identifier
+        )
+
+    def delete_annotation(self, key: AnnotationKey, *, actor: str | None = None) -> Annotation | None:
+        return annotation_ops.delete_annotation(
+            self._conn, key, actor=actor if actor is not None else key.identifier
+        )
+
+    def undo(self, actor: str) -> Change | None:
+        return annotation_ops.undo(self._conn, actor)
+
+    def redo(self, actor: str) -> Change | None:
+        return annotation_ops.redo(self._conn, actor)
+
+    def integrity_check(self) -> str:
+        return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _check_readable_version(conn: sqlite3.Connection, path: Path) -> None:
+    from annotator.store.schema import SCHEMA_VERSION
+
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == 0:
+        raise StoreError(f"{path}: not an annotator database")
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: made by a newer annotator (schema version {version}; this one knows "
+            f"{SCHEMA_VERSION}). Upgrade annotator to open it."
+        )
+    # An older file read-only cannot be upgraded; the queries below expect the current schema.
+    if version < SCHEMA_VERSION:
+        raise StoreError(f"{path}: schema version {version} is old; open it once read-write to upgrade")
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

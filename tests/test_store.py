@@ -1,0 +1,311 @@
+"""The SQLite store: schema, versions, span ingestion, annotation writes, log, undo/redo."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from datetime import UTC, datetime, timedelta
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from annotator.model import Annotation, Span
+from annotator.store import AnnotationError, AnnotationKey, SCHEMA_VERSION, Store, StoreError
+from annotator.store.db import connect, ensure_schema
+from annotator.store.schema import MIGRATIONS
+
+
+_clock = itertools.count()
+
+
+def _span(span_id: str, trace_id: str, parent: str | None, **extra) -> Span:
+    """Spans start one millisecond apart, in the order the test creates them."""
+    moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(milliseconds=next(_clock))
+    extra.setdefault("start_time", moment.isoformat(timespec="microseconds"))
+    return Span(span_id, trace_id, parent, extra.pop("name", span_id), **extra)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    with Store.open(tmp_path / "a.db") as opened:
+        writer = opened.span_writer()
+        writer.add_all(
+            [
+                _span("root", "t1", None, span_kind="CHAIN", session_id="s1"),
+                _span("llm", "t1", "root", span_kind="LLM", status_code="ERROR"),
+                _span(
+                    "retr",
+                    "t1",
+                    "root",
+                    span_kind="RETRIEVER",
+                    attributes={"retrieval": {"documents": [{"document": {"id": "d"}}] * 3}},
+                ),
+                _span("other", "t2", None, span_kind="LLM"),
+            ]
+        )
+        writer.close()
+        yield opened
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- opening, versions, migrations ---------------------------------------------------------------
+
+
+def test_new_database_has_current_schema_wal_and_busy_timeout(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "new.db") as store:
+        conn = store.connection
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"spans", "traces", "annotations", "annotation_configs", "annotation_log"} <= tables
+
+
+def test_newer_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    with Store.open(path):
+        pass
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    conn.close()
+    before = _file_digest(path)
+    with pytest.raises(StoreError, match="newer annotator"):
+        Store.open(path)
+    assert _file_digest(path) == before
+
+
+def test_older_database_is_upgraded_in_place_keeping_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = connect(path)
+    ensure_schema(conn, path)  # today's schema plays "the old version" here
+    conn.execute(
+        "INSERT INTO annotations (target, span_id, name, label, annotator_kind, source, "
+        "created_at, updated_at) VALUES ('span', 's', 'q', 'good', 'HUMAN', 'APP', 'x', 'x')"
+    )
+    next_version = [*MIGRATIONS, "ALTER TABLE annotations ADD COLUMN reviewed INTEGER DEFAULT 0;"]
+    ensure_schema(conn, path, migrations=next_version)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(next_version)
+    assert conn.execute("SELECT label, reviewed FROM annotations").fetchall() == [("good", 0)]
+    ensure_schema(conn, path, migrations=next_version)  # idempotent
+    conn.close()
+
+
+def test_failed_migration_rolls_back(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = connect(path)
+    ensure_schema(conn, path)
+    broken = [*MIGRATIONS, "ALTER TABLE annotations ADD COLUMN ok INTEGER;\nTHIS IS NOT SQL;"]
+    with pytest.raises(sqlite3.OperationalError):
+        ensure_schema(conn, path, migrations=broken)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(annotations)")]
+    assert "ok" not in columns
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"this is a text file, not a database\n" * 100, "not"),
+        (b"\x00\x01\x02garbage" * 500, "not"),
+    ],
+)
+def test_non_database_files_give_one_line(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.db"
+    path.write_bytes(content)
+    with pytest.raises(StoreError) as error:
+        Store.open(path)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+    assert path.read_bytes() == content
+
+
+def test_foreign_sqlite_database_is_not_touched(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE customers (id INTEGER)")
+    conn.commit()
+    conn.close()
+    before = _file_digest(path)
+    with pytest.raises(StoreError, match="did not create"):
+        Store.open(path)
+    assert _file_digest(path) == before
+
+
+def test_missing_directory_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        Store.open(tmp_path / "nope" / "a.db")
+
+
+# --- spans and traces ----------------------------------------------------------------------------
+
+
+def test_trace_summary(store: Store) -> None:
+    trace = store.trace("t1")
+    assert trace is not None
+    assert (trace.root_span_id, trace.span_count, trace.error_count) == ("root", 3, 1)
+    assert trace.session_id == "s1"
+    assert [row.span_id for row in store.span_rows("t1")][0] == "root"
+    retriever = next(row for row in store.span_rows("t1") if row.span_id == "retr")
+    assert retriever.document_count == 3
+    assert store.counts() == {"spans": 4, "traces": 2, "sessions": 1, "annotations": 0}
+
+
+def test_reimport_is_idempotent(store: Store) -> None:
+    writer = store.span_writer()
+    writer.add_all([_span("root", "t1", None), _span("llm", "t1", "root")])
+    result = writer.close()
+    assert (result.new, result.existing, result.conflicts) == (0, 2, [])
+    assert store.counts()["spans"] == 4
+
+
+def test_span_id_reused_by_another_trace_is_reported(store: Store) -> None:
+    writer = store.span_writer()
+    writer.add(_span("root", "t-other", None))
+    result = writer.close()
+    assert result.new == 0 and len(result.conflicts) == 1
+    assert "already belongs to trace t1" in result.conflicts[0]
+
+
+def test_orphans_are_flagged_and_adopted_when_the_parent_arrives(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "o.db") as store:
+        writer = store.span_writer()
+        writer.add(_span("child", "t", "parent"))
+        writer.close()
+        assert store.span_rows("t")[0].orphan == 1
+        assert store.trace("t").root_span_id == "child"
+        writer = store.span_writer()
+        writer.add(_span("parent", "t", None))
+        writer.close()
+        rows = {row.span_id: row for row in store.span_rows("t")}
+        assert rows["child"].orphan == 0 and store.trace("t").root_span_id == "parent"
+        assert store.trace("t").orphan_count == 0
+
+
+def test_parent_cycles_are_broken_and_reported(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "c.db") as store:
+        writer = store.span_writer()
+        writer.add_all([_span("a", "t", "c"), _span("bb", "t", "a"), _span("ccc", "t", "bb")])
+        writer.add(_span("c", "t", "ccc"))  # a -> c -> ccc -> bb -> a
+        result = writer.close()
+        assert len(result.tree_problems) == 1 and "cycle" in result.tree_problems[0]
+        flagged = [row.span_id for row in store.span_rows("t") if row.orphan]
+        assert flagged == ["a"]  # the earliest span of the cycle is shown at the top
+
+
+def test_large_import_commits_in_chunks_and_counts(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "big.db") as store:
+        writer = store.span_writer()
+        for i in range(25_000):
+            writer.add(_span(f"s{i}", f"t{i // 10}", None if i % 10 == 0 else f"s{i - i % 10}"))
+        result = writer.close()
+        assert result.new == 25_000 and len(result.trace_ids) == 2_500
+        assert store.counts()["traces"] == 2_500
+        assert store.integrity_check() == "ok"
+
+
+# --- annotations ---------------------------------------------------------------------------------
+
+
+def test_annotation_upsert_by_key_and_context(store: Store) -> None:
+    first = store.set_annotation(Annotation(name="q", span_id="llm", label="good", identifier="ann"))
+    assert (first.trace_id, first.session_id) == ("t1", None)
+    second = store.set_annotation(Annotation(name="q", span_id="llm", label="bad", identifier="ann"))
+    assert second.id == first.id and second.created_at == first.created_at
+    other = store.set_annotation(Annotation(name="q", span_id="llm", label="good", identifier="bob"))
+    assert other.id != first.id
+    rows = store.connection.execute("SELECT identifier, label FROM annotations ORDER BY 1").fetchall()
+    assert rows == [("ann", "bad"), ("bob", "good")]
+
+
+def test_unique_index_enforces_the_key(store: Store) -> None:
+    store.set_annotation(Annotation(name="q", span_id="llm", label="good", identifier="ann"))
+    with pytest.raises(sqlite3.IntegrityError):
+        store.connection.execute(
+            "INSERT INTO annotations (target, span_id, name, identifier, annotator_kind, source, "
+            "created_at, updated_at) VALUES ('span', 'llm', 'q', 'ann', 'HUMAN', 'APP', 'x', 'x')"
+        )
+
+
+def test_each_target_keys_on_its_own_id(store: Store) -> None:
+    store.set_annotation(Annotation(name="q", target="trace", trace_id="t1", label="a", identifier="x"))
+    store.set_annotation(Annotation(name="q", target="session", session_id="s1", label="b", identifier="x"))
+    for position in range(3):
+        store.set_annotation(
+            Annotation(name="rel", target="document", span_id="retr", document_position=position, label="r", identifier="x")
+        )
+    assert len(store.annotations_on_span("retr")) == 3
+    assert store.annotations_on_trace("t1")[0].label == "a"
+    assert store.annotations_on_session("s1")[0].label == "b"
+
+
+@pytest.mark.parametrize(
+    "annotation",
+    [
+        Annotation(name="q", target="span"),
+        Annotation(name="q", target="trace", span_id="x"),
+        Annotation(name="q", target="document", span_id="x"),
+        Annotation(name="q", target="span", span_id="x", document_position=1),
+    ],
+)
+def test_incomplete_annotations_are_refused(store: Store, annotation: Annotation) -> None:
+    with pytest.raises(AnnotationError):
+        store.set_annotation(annotation)
+    assert store.counts()["annotations"] == 0
+
+
+def test_writes_and_deletes_are_logged_with_before_and_after(store: Store) -> None:
+    store.set_annotation(Annotation(name="q", span_id="llm", label="good", identifier="ann"))
+    store.set_annotation(Annotation(name="q", span_id="llm", label="good", identifier="ann"))  # no-op
+    store.set_annotation(Annotation(name="q", span_id="llm", label="bad", identifier="ann"))
+    key = AnnotationKey("span", "llm", None, "q", "ann")
+    assert store.delete_annotation(key).label == "bad"
+    assert store.delete_annotation(key) is None
+    log = store.connection.execute(
+        "SELECT action, json_extract(before, '$.label'), json_extract(after, '$.label') "
+        "FROM annotation_log ORDER BY seq"
+    ).fetchall()
+    assert log == [("set", None, "good"), ("set", "good", "bad"), ("delete", "bad", None)]
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        store.connection.execute("UPDATE annotation_log SET actor = 'x'")
+
+
+def test_undo_redo_walks_history_and_survives_restart(tmp_path: Path, store: Store) -> None:
+    put = lambda label: store.set_annotation(  # noqa: E731
+        Annotation(name="q", span_id="llm", label=label, identifier="ann")
+    )
+    put("a"), put("b"), put("c")
+    assert store.undo("ann").after.label == "b"
+    path = store.path
+    store.close()
+    with Store.open(path) as reopened:
+        assert reopened.undo("ann").after.label == "a"
+        change = reopened.undo("ann")
+        assert change.after is None and change.before.label == "a"  # first write undone: gone
+        assert reopened.undo("ann") is None
+        assert reopened.redo("ann").after.label == "a"
+        assert reopened.redo("ann").after.label == "b"
+        # A new change clears the redo stack.
+        reopened.set_annotation(Annotation(name="q", span_id="llm", label="z", identifier="ann"))
+        assert reopened.redo("ann") is None
+        assert reopened.undo("ann").after.label == "b"
+        assert reopened.integrity_check() == "ok"
+
+
+def test_undo_is_per_annotator(store: Store) -> None:
+    store.set_annotation(Annotation(name="q", span_id="llm", label="mine", identifier="ann"))
+    store.set_annotation(Annotation(name="q", span_id="llm", label="theirs", identifier="bob"))
+    assert store.undo("ann").before.label == "mine"
+    assert [a.label for a in store.annotations_on_span("llm")] == ["theirs"]
+
+
+def test_undo_of_a_delete_restores_the_row(store: Store) -> None:
+    original = store.set_annotation(
+        Annotation(name="q", span_id="llm", label="keep", identifier="ann", metadata={"seconds_spent": 3.5})
+    )
+    store.delete_annotation(AnnotationKey.of(original))
+    restored = store.undo("ann").after
+    assert (restored.id, restored.label, restored.metadata) == (original.id, "keep", {"seconds_spent": 3.5})
+    assert restored.created_at == original.created_at
