@@ -73,7 +73,8 @@ class KeyError_(ValueError):
 
 def normalise_key(key: str | int) -> str:
     """Canonical Textual key name for what a user wrote: ``"["`` -> ``left_square_bracket``,
-    ``"Ctrl+Y"`` -> ``ctrl+y``, ``"U"`` stays ``U`` (shifted letters are distinct keys), ``3`` -> ``3``.
+    ``"Ctrl+Y"`` -> ``ctrl+y``, ``"U"`` stays ``U`` (shifted letters are distinct keys; ``shift+u``
+    -> ``U`` and ``alt+U`` -> ``alt+shift+u``, as Textual reports them), ``3`` -> ``3``.
     Raises KeyError_ for something that is not a key."""
     text = str(key)
     if text == "":
@@ -97,6 +98,12 @@ def normalise_key(key: str | int) -> str:
     if len(base) == 1:
         base = _CHARACTER_NAMES.get(base, base)
         if modifiers and base.isalpha():
+            # Textual reports shift+letter as the capital ("U") and alt with a capital as
+            # "alt+shift+u": spell them that way or the binding never fires.
+            if base.isupper() and "alt" in modifiers and not {"ctrl", "shift"} & set(modifiers):
+                modifiers.append("shift")
+            if modifiers == ["shift"]:
+                return base.upper()
             base = base.lower()
     else:
         base = base.lower()
