@@ -1,0 +1,99 @@
+"""Every key of the active keymap (after the config's remaps) and every label key, grouped."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from annotator.config import AnnotationConfig, AnnotationType
+from annotator.keymap import ACTIONS, display_key
+from annotator.text import sanitize
+
+
+def keys_text(keys: tuple[str, ...]) -> str:
+    return " / ".join(display_key(key) for key in keys) or "(unbound)"
+
+
+def help_tables(keymap: dict[str, tuple[str, ...]], configs: list[AnnotationConfig]) -> list[Table]:
+    tables: list[Table] = []
+    groups: dict[str, list] = {}
+    for action in ACTIONS:
+        groups.setdefault(action.group, []).append(action)
+    for group, actions in groups.items():
+        table = Table(title=Text(group, style="bold"), show_header=False, box=None, expand=True)
+        table.add_column(style="bold cyan", width=22)
+        table.add_column()
+        for action in actions:
+            table.add_row(Text(keys_text(keymap.get(action.id, ()))), Text(action.description))
+        tables.append(table)
+    table = Table(title=Text("Annotation configs", style="bold"), show_header=False, box=None, expand=True)
+    table.add_column(style="bold cyan", width=22)
+    table.add_column()
+    for config in configs:
+        name = Text(sanitize(config.name), style="bold")
+        if config.type == AnnotationType.CATEGORICAL:
+            choices = Text("  ").join(
+                Text.assemble((display_key(v.key), "cyan"), " ", sanitize(v.label)) for v in config.values
+            )
+            table.add_row(name, choices)
+        elif config.type == AnnotationType.CONTINUOUS:
+            bounds = f"{config.lower_bound:g}..{config.upper_bound:g}" if config.lower_bound is not None and config.upper_bound is not None else "unbounded"
+            table.add_row(
+                name,
+                Text(
+                    f"{keys_text(keymap['score_down'])} / {keys_text(keymap['score_up'])} step {config.step:g}"
+                    f" ({bounds}); {keys_text(keymap['score_down_big'])} / {keys_text(keymap['score_up_big'])} ten steps"
+                ),
+            )
+        else:
+            table.add_row(name, Text(f"{keys_text(keymap['edit_text'])} or enter: write; ctrl+s save, escape cancel"))
+    tables.append(table)
+    mouse = Table(title=Text("Mouse", style="bold"), show_header=False, box=None, expand=True)
+    mouse.add_column(style="bold cyan", width=22)
+    mouse.add_column()
+    mouse.add_row(Text("click a row"), Text("select it; click ▸ or double-click to expand"))
+    mouse.add_row(Text("click a label"), Text("pick it; click on a score bar sets the score"))
+    mouse.add_row(Text("ctrl+p"), Text("command palette: every action by name"))
+    tables.append(mouse)
+    return tables
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 90%;
+        max-width: 110;
+        height: 90%;
+        border: thick $accent;
+        background: $surface;
+        padding: 0 2;
+    }
+    HelpScreen Static { margin-bottom: 1; }
+    """
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", priority=True)]
+
+    def __init__(self, keymap: dict[str, tuple[str, ...]], configs: list[AnnotationConfig]) -> None:
+        super().__init__()
+        self._keymap = keymap
+        self._configs = configs
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(
+                Text.assemble(
+                    ("annotator — keys\n", "bold"),
+                    ("Every change is saved the moment you make it. Escape closes this.", "dim"),
+                ),
+                markup=False,
+            )
+            for table in help_tables(self._keymap, self._configs):
+                yield Static(table, markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,269 @@
+"""The right pane: every annotation config that applies to the current item, with its keys, this
+annotator's value, and everyone else's values beside it (read-only).
+
+One `ConfigCard` per config is made once and then shown, hidden and redrawn; nothing is mounted
+while the annotator moves from span to span. Labels come from the config file and values from
+the database, both untrusted for rendering purposes: every string goes into `Text` via
+`append`. Clickable parts carry this widget's own meta (`value`, `score`), never data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.style import Style
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Static
+
+from annotator.config import AnnotationConfig, AnnotationType
+from annotator.keymap import display_key
+from annotator.model import NOTE_NAME, Annotation, AnnotatorKind
+from annotator.text import clip, sanitize
+
+TEXT_PREVIEW = 300
+BAR_CELLS = 20
+
+
+def format_score(score: float | None) -> str:
+    if score is None:
+        return ""
+    return f"{score:g}" if abs(score) >= 1e-4 or score == 0 else f"{score:.2e}"
+
+
+def who(annotation: Annotation) -> str:
+    """How to name the author of a value: the person, or the kind of judge and its name."""
+    if annotation.annotator_kind == AnnotatorKind.HUMAN:
+        return annotation.identifier or "(anonymous)"
+    return f"{annotation.annotator_kind} {annotation.identifier}".strip()
+
+
+def value_text(annotation: Annotation) -> Text:
+    """The value of an annotation in a few words: label, score, first words of the text."""
+    text = Text()
+    if annotation.label is not None:
+        text.append(sanitize(clip(annotation.label, 80)[0]), style="bold")
+    if annotation.score is not None:
+        text.append((" " if text else "") + format_score(annotation.score))
+    if annotation.explanation:
+        first = annotation.explanation.strip().splitlines()[0] if annotation.explanation.strip() else ""
+        snippet, cut = clip(first, 60)
+        more = "…" if cut or "\n" in annotation.explanation.strip() else ""
+        text.append((" “" if text else "“") + sanitize(snippet) + more + "”", style="italic")
+    return text or Text("(empty)", style="dim")
+
+
+@dataclass
+class CardState:
+    """What one card shows for the current item."""
+
+    mine: Annotation | None = None
+    others: list[Annotation] = field(default_factory=list)
+
+
+class ConfigCard(Static):
+    """One config: title, keys and values. Clicks report which value or score was hit."""
+
+    DEFAULT_CSS = """
+    ConfigCard {
+        padding: 0 1;
+        margin-bottom: 1;
+        border-left: blank;
+    }
+    ConfigCard.-focused {
+        border-left: thick $accent;
+        background: $boost;
+    }
+    ConfigCard.-hidden { display: none; }
+    """
+
+    class Clicked(Message):
+        def __init__(self, card: ConfigCard, value_index: int | None, score: float | None) -> None:
+            super().__init__()
+            self.card = card
+            self.value_index = value_index
+            self.score = score
+
+    def __init__(self, config: AnnotationConfig, index: int) -> None:
+        super().__init__("", markup=False)
+        self.config = config
+        self.index = index
+        self.state = CardState()
+
+    def show_state(self, state: CardState, focused: bool) -> None:
+        self.state = state
+        self.set_class(focused, "-focused")
+        self.update(self._render_card(focused))
+
+    def on_click(self, event) -> None:  # noqa: ANN001 (textual.events.Click)
+        meta = event.style.meta
+        event.stop()
+        self.post_message(self.Clicked(self, meta.get("value"), meta.get("score")))
+
+    # --- drawing --------------------------------------------------------------------------------
+
+    def _render_card(self, focused: bool) -> Text:
+        config = self.config
+        text = Text()
+        text.append("▶ " if focused else "  ", style="bold")
+        text.append(sanitize(config.name), style="bold")
+        kind = {AnnotationType.CATEGORICAL: "pick", AnnotationType.CONTINUOUS: "score"}.get(
+            config.type, "text"
+        )
+        text.append(f"  {kind}", style="dim")
+        if config.target.value != "span":
+            text.append(f" · {config.target.value}", style="dim")
+        if config.optimization_direction and config.optimization_direction.value != "NONE":
+            arrow = "↑" if config.optimization_direction.value == "MAXIMIZE" else "↓"
+            text.append(f" {arrow}", style="dim")
+        text.append("\n")
+        if config.description and focused:
+            text.append(sanitize(clip(config.description, 200)[0]) + "\n", style="dim italic")
+        mine = self.state.mine
+        if config.type == AnnotationType.CATEGORICAL:
+            self._categorical(text, mine)
+        elif config.type == AnnotationType.CONTINUOUS:
+            self._continuous(text, mine, focused)
+        else:
+            self._freeform(text, mine, focused)
+        for other in self.state.others:
+            text.append("\n")
+            text.append(f"  {sanitize(who(other))}: ", style="dim")
+            text.append_text(value_text(other))
+        return text
+
+    def _categorical(self, text: Text, mine: Annotation | None) -> None:
+        for i, value in enumerate(self.config.values):
+            chosen = mine is not None and mine.label == value.label
+            chip = Style(meta={"value": i})
+            text.append(" ")
+            text.append(f"{display_key(value.key)}", style=Style(bold=True, color="cyan") + chip)
+            label_style = Style(reverse=True, bold=True) if chosen else Style()
+            text.append(" " + sanitize(value.label) + " ", style=label_style + chip)
+        if mine is not None and mine.label is not None and self.config.value_for_label(mine.label) is None:
+            text.append("\n  mine: ", style="dim")
+            text.append_text(value_text(mine))
+        if mine is not None and mine.explanation:
+            text.append("\n  ")
+            text.append_text(value_text(Annotation(name="", explanation=mine.explanation)))
+
+    def _continuous(self, text: Text, mine: Annotation | None, focused: bool) -> None:
+        config = self.config
+        low, high = config.lower_bound, config.upper_bound
+        score = mine.score if mine is not None else None
+        if low is not None and high is not None and high > low:
+            text.append(f" {format_score(low)} ", style="dim")
+            filled = -1 if score is None else round((score - low) / (high - low) * (BAR_CELLS - 1))
+            for cell in range(BAR_CELLS):
+                cell_score = config.clamp(low + (high - low) * cell / (BAR_CELLS - 1))
+                if config.step:
+                    cell_score = config.step_score(cell_score, 0)
+                hit = Style(meta={"score": cell_score})
+                if cell == filled:
+                    text.append("●", style=Style(bold=True, color="cyan") + hit)
+                elif cell < filled:
+                    text.append("━", style=Style(color="cyan") + hit)
+                else:
+                    text.append("─", style=Style(dim=True) + hit)
+            text.append(f" {format_score(high)}", style="dim")
+        text.append("  ")
+        if score is None:
+            text.append("unscored", style="dim")
+        else:
+            text.append(format_score(score), style="bold reverse")
+        if focused:
+            step = format_score(config.step)
+            text.append(f"\n  ←/→ ±{step}  shift ±{format_score((config.step or 1) * 10)}", style="dim")
+
+    def _freeform(self, text: Text, mine: Annotation | None, focused: bool) -> None:
+        if mine is None or not mine.explanation:
+            text.append("  (empty)", style="dim")
+        else:
+            body, cut = clip(mine.explanation, TEXT_PREVIEW)
+            text.append("  " + sanitize(body).replace("\n", "\n  "))
+            if cut:
+                text.append(f"… (+{cut:,} chars)", style="dim")
+        if focused:
+            text.append("\n  e/enter: write", style="dim")
+
+
+class NoteCard(Static):
+    """Notes on the current item: free text any annotator can leave (Phoenix's `note`)."""
+
+    DEFAULT_CSS = """
+    NoteCard { padding: 0 1; color: $text-muted; }
+    NoteCard.-hidden { display: none; }
+    """
+
+    def show_notes(self, notes: list[Annotation], note_key: str) -> None:
+        text = Text()
+        text.append("  notes", style="bold")
+        text.append(f"  {note_key}: add", style="dim")
+        for note in notes:
+            body, cut = clip((note.explanation or "").strip(), TEXT_PREVIEW)
+            text.append(f"\n  {sanitize(who(note))}: ", style="dim")
+            text.append(sanitize(body))
+            if cut:
+                text.append(f"… (+{cut:,} chars)", style="dim")
+        self.update(text)
+
+
+class AnnotationPanel(VerticalScroll, can_focus=False):
+    DEFAULT_CSS = """
+    AnnotationPanel {
+        background: $surface;
+        padding: 0 0 0 1;
+    }
+    AnnotationPanel > #panel-title { padding: 0 1; margin-bottom: 1; text-style: bold; }
+    AnnotationPanel > #panel-empty { padding: 0 1; color: $text-muted; }
+    """
+
+    def __init__(self, configs: list[AnnotationConfig], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.cards = [ConfigCard(config, i) for i, config in enumerate(configs)]
+        self.title = Static("", id="panel-title", markup=False)
+        self.empty = Static("", id="panel-empty", markup=False)
+        self.notes = NoteCard("", markup=False)
+
+    def compose(self):  # noqa: ANN201
+        yield self.title
+        yield from self.cards
+        yield self.empty
+        yield self.notes
+
+    def show(
+        self,
+        title: Text,
+        applicable: list[int],
+        states: dict[int, CardState],
+        focused: int | None,
+        notes: list[Annotation] | None,
+        note_key: str,
+    ) -> None:
+        """Show the cards at `applicable` (indexes into the config list), in that order."""
+        self.title.update(title)
+        visible = set(applicable)
+        for card in self.cards:
+            if card.index in visible:
+                card.remove_class("-hidden")
+                card.show_state(states.get(card.index, CardState()), card.index == focused)
+            else:
+                card.add_class("-hidden")
+        self.empty.update(
+            Text("No annotation config applies here. Move on with ↓ or . (next to annotate).")
+            if not applicable
+            else ""
+        )
+        self.empty.display = not applicable
+        if notes is None:
+            self.notes.add_class("-hidden")
+        else:
+            self.notes.remove_class("-hidden")
+            self.notes.show_notes(notes, note_key)
+        if focused is not None:
+            self.cards[focused].scroll_visible(animate=False)
+
+
+def note_annotations(annotations: list[Annotation]) -> list[Annotation]:
+    return [a for a in annotations if a.name == NOTE_NAME]

@@ -1,0 +1,292 @@
+"""The left pane: traces expanding into their span trees, drawn line by line.
+
+A line-API `ScrollView` over `TreeModel`: only the lines on screen are ever rendered, so the
+widget costs the same for a hundred traces as for a million, and a 10,000-span trace scrolls as
+fast as a small one. Rendered lines are cached until something they show changes.
+
+Every string from trace data is sanitised and goes into `Text` with `append` (never parsed as
+markup); the only styles and meta are the widget's own.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Protocol
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from annotator.app.tree_model import DOCUMENT, TRACE, Row, TreeModel
+from annotator.store import TraceRow
+from annotator.text import sanitize
+
+KIND_BADGES = {
+    "AGENT": ("AGT", "bold magenta"),
+    "CHAIN": ("CHN", "blue"),
+    "LLM": ("LLM", "bold green"),
+    "RETRIEVER": ("RTR", "bold yellow"),
+    "RERANKER": ("RRK", "yellow"),
+    "EMBEDDING": ("EMB", "cyan"),
+    "TOOL": ("TOL", "bold cyan"),
+    "PROMPT": ("PRM", "bright_blue"),
+    "GUARDRAIL": ("GRD", "red"),
+    "EVALUATOR": ("EVL", "bright_magenta"),
+    "UNKNOWN": ("···", "dim"),
+}
+NAME_LIMIT = 200  # a span name longer than this is clipped in the tree (the span view shows it)
+_CACHE_LINES = 2000
+
+
+class TreeSource(Protocol):
+    """What the tree asks of its screen, for the rows it is about to draw."""
+
+    def trace_summary(self, trace_id: str) -> TraceRow | None: ...
+
+    def trace_progress(self, trace_id: str) -> tuple[int, int] | None: ...
+
+    def row_marks(self, row: Row) -> tuple[bool, bool]:
+        """(needs my annotation, carries my annotation)."""
+        ...
+
+    def prefetch(self, trace_ids: list[str]) -> None: ...
+
+
+def kind_badge(kind: str | None) -> Text:
+    label, style = KIND_BADGES.get(kind or "UNKNOWN", KIND_BADGES["UNKNOWN"])
+    return Text(label, style=style)
+
+
+def format_duration(ms: float | None) -> str:
+    if ms is None:
+        return ""
+    if ms < 1:
+        return "<1ms"
+    if ms < 1000:
+        return f"{ms:.0f}ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f}s"
+    return f"{ms / 60_000:.1f}m"
+
+
+def short_time(iso: str | None) -> str:
+    """`2026-11-26T19:56:47.742336+00:00` -> `11-26 19:56:47` (UTC, as stored)."""
+    if not iso or len(iso) < 19:
+        return ""
+    return f"{iso[5:10]} {iso[11:19]}"
+
+
+class TraceTree(ScrollView, can_focus=True):
+    """Keys are the screen's; this widget draws, scrolls, and reports clicks and the cursor."""
+
+    COMPONENT_CLASSES = {
+        "trace-tree--cursor",
+        "trace-tree--trace",
+        "trace-tree--dim",
+        "trace-tree--error",
+        "trace-tree--done",
+        "trace-tree--todo",
+    }
+    DEFAULT_CSS = """
+    TraceTree {
+        background: $surface;
+        overflow-x: hidden;
+    }
+    TraceTree > .trace-tree--cursor { background: $accent 40%; }
+    TraceTree:focus > .trace-tree--cursor { background: $accent; color: $text; }
+    TraceTree > .trace-tree--trace { text-style: bold; }
+    TraceTree > .trace-tree--dim { color: $text-muted; }
+    TraceTree > .trace-tree--error { color: $error; text-style: bold; }
+    TraceTree > .trace-tree--done { color: $success; }
+    TraceTree > .trace-tree--todo { color: $warning; }
+    """
+
+    class Highlighted(Message):
+        """The cursor moved to `row` (also sent for clicks)."""
+
+        def __init__(self, row: Row, index: int) -> None:
+            super().__init__()
+            self.row = row
+            self.index = index
+
+    class ToggleRequested(Message):
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            self.index = index
+
+    def __init__(self, model: TreeModel, source: TreeSource, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self.source = source
+        self.cursor = 0
+        self._cache: OrderedDict[tuple, Strip] = OrderedDict()
+        self._generation = 0
+
+    # --- state changes --------------------------------------------------------------------------
+
+    def rows_changed(self) -> None:
+        """The model's rows changed (expand, collapse, new list): resize and redraw."""
+        self.virtual_size = Size(self.size.width, len(self.model))
+        self.cursor = max(0, min(self.cursor, len(self.model) - 1))
+        self.marks_changed()
+
+    def marks_changed(self) -> None:
+        """Something drawn on the rows changed (annotations, summaries): redraw them."""
+        self._generation += 1
+        self._cache.clear()
+        self.refresh()
+
+    def move_cursor(self, index: int, *, announce: bool = True) -> None:
+        if not len(self.model):
+            return
+        index = max(0, min(index, len(self.model) - 1))
+        previous, self.cursor = self.cursor, index
+        self.refresh_line(previous)
+        self.refresh_line(index)
+        self.scroll_cursor_visible()
+        if announce:
+            self.post_message(self.Highlighted(self.model.row_at(index), index))
+
+    def scroll_cursor_visible(self, *, center: bool = False) -> None:
+        height = max(1, self.scrollable_content_region.height)
+        top = round(self.scroll_offset.y)
+        if center:
+            self.scroll_to(y=max(0, self.cursor - height // 3), animate=False, immediate=True)
+        elif self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
+
+    @property
+    def cursor_row(self) -> Row | None:
+        return self.model.row_at(self.cursor) if len(self.model) else None
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(event.size.width, len(self.model))
+        self._cache.clear()
+
+    def on_click(self, event: events.Click) -> None:
+        index = event.style.meta.get("line")
+        if index is None:
+            return
+        event.stop()
+        if event.style.meta.get("toggle") or event.chain == 2:
+            self.move_cursor(index)
+            self.post_message(self.ToggleRequested(index))
+        else:
+            self.move_cursor(index)
+
+    # --- drawing --------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        index = y + round(self.scroll_offset.y)
+        width = self.scrollable_content_region.width or self.size.width
+        if index >= len(self.model) or width <= 0:
+            return Strip.blank(width, self.rich_style)
+        if y == 0:  # once per repaint: summaries for every trace row about to be drawn
+            self._prefetch(index, self.scrollable_content_region.height)
+        selected = index == self.cursor
+        key = (index, width, selected, self.has_focus)
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._render_row(index, width, selected)
+            self._cache[key] = strip
+            if len(self._cache) > _CACHE_LINES:
+                self._cache.popitem(last=False)
+        return strip
+
+    def _prefetch(self, first: int, height: int) -> None:
+        ids = []
+        for index in range(first, min(len(self.model), first + height + 1)):
+            row = self.model.row_at(index)
+            if row.kind == TRACE:
+                ids.append(row.trace_id)
+        if ids:
+            self.source.prefetch(ids)
+
+    def _render_row(self, index: int, width: int, selected: bool) -> Strip:
+        row = self.model.row_at(index)
+        base = self.rich_style
+        meta = Style(meta={"line": index})
+        if row.kind == TRACE:
+            left, right = self._trace_line(row)
+        else:
+            left, right = self._span_line(row)
+        space = width - left.cell_len - right.cell_len
+        if space < 1:
+            left.truncate(max(0, width - right.cell_len - 1), overflow="ellipsis")
+            space = width - left.cell_len - right.cell_len
+        line = Text.assemble(left, " " * max(0, space), right, style=base)
+        line.stylize(meta)
+        if selected:
+            line.stylize(self.get_component_rich_style("trace-tree--cursor"))
+        return Strip(line.render(self.app.console)).crop_extend(0, width, base)
+
+    def _arrow(self, row: Row, expanded: bool) -> Text:
+        if not row.has_children:
+            return Text("  ")
+        return Text("▾ " if expanded else "▸ ", style=Style(meta={"toggle": True}))
+
+    def _trace_line(self, row: Row) -> tuple[Text, Text]:
+        summary = self.source.trace_summary(row.trace_id)
+        expanded = self.model.is_expanded(row.trace_id)
+        left = Text.assemble(self._arrow(row, expanded))
+        dim = self.get_component_rich_style("trace-tree--dim")
+        if summary is None:
+            left.append(sanitize(row.trace_id[:NAME_LIMIT]), style=dim)
+            return left, Text("")
+        left.append(short_time(summary.start_time) + " ", style=dim)
+        left.append_text(kind_badge(summary.root_kind))
+        left.append(" ")
+        name = sanitize((summary.root_name or "(no root)")[:NAME_LIMIT])
+        left.append(name, style=self.get_component_rich_style("trace-tree--trace"))
+        right = Text()
+        marks = self.source.row_marks(row)
+        right.append(f" {summary.span_count}", style=dim)
+        if summary.error_count:
+            right.append(f" ✗{summary.error_count}", style=self.get_component_rich_style("trace-tree--error"))
+        progress = self.source.trace_progress(row.trace_id)
+        if progress is not None and progress[1]:
+            done, total = progress
+            style = "trace-tree--done" if done == total else "trace-tree--todo"
+            right.append(f" {done}/{total}", style=self.get_component_rich_style(style))
+        right.append(self._mark(marks))
+        return left, right
+
+    def _span_line(self, row: Row) -> tuple[Text, Text]:
+        span = self.model.span_of(row)
+        indent = Text("  " * row.depth)
+        dim = self.get_component_rich_style("trace-tree--dim")
+        marks = self.source.row_marks(row)
+        if row.kind == DOCUMENT:
+            left = Text.assemble(indent, Text("  "), Text(f"▤ document #{row.position}", style="yellow"))
+            return left, self._mark(marks)
+        expanded = not self.model.span_is_collapsed(row.trace_id, row.span_id or "")
+        left = Text.assemble(indent, self._arrow(row, expanded))
+        if span is None:
+            left.append(sanitize((row.span_id or "?")[:NAME_LIMIT]), style=dim)
+            return left, Text("")
+        left.append_text(kind_badge(span.span_kind))
+        left.append(" ")
+        left.append(sanitize(span.name[:NAME_LIMIT]))
+        if row.orphan:
+            left.append(" (orphan)", style=dim)
+        right = Text(format_duration(span.latency_ms), style=dim)
+        if span.status_code == "ERROR":
+            right.append(" ✗", style=self.get_component_rich_style("trace-tree--error"))
+        right.append(self._mark(marks))
+        return left, right
+
+    def _mark(self, marks: tuple[bool, bool]) -> Text:
+        todo, mine = marks
+        if mine and not todo:
+            return Text(" ✓", style=self.get_component_rich_style("trace-tree--done"))
+        if todo:
+            return Text(" ●" if not mine else " ◐", style=self.get_component_rich_style("trace-tree--todo"))
+        return Text("  ")

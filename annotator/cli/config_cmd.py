@@ -1,0 +1,33 @@
+"""`annotator config ...`: check and show annotation configs."""
+
+from __future__ import annotations
+
+import click
+
+from annotator.cli.main import cli, friendly_errors
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Annotation configs (YAML, Phoenix field names)."""
+
+
+@config_group.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+@friendly_errors
+def check_command(file: str) -> None:
+    """Validate a config FILE: every problem as FILE:LINE: message, exit code 2 if any."""
+    from annotator.config import load_config
+    from annotator.keymap import display_key
+
+    config_set = load_config(file)
+    click.echo(f"{file}: ok, {len(config_set.annotations)} annotation configs")
+    for config in config_set.annotations:
+        detail = ""
+        if config.values:
+            detail = "  " + "  ".join(
+                f"{display_key(value.key)}={value.label}" for value in config.values
+            )
+        elif str(config.type) == "CONTINUOUS":
+            detail = f"  {config.lower_bound}..{config.upper_bound} step {config.step}"
+        click.echo(f"  {config.name} ({config.type}, {config.target}){detail}")

@@ -1,0 +1,45 @@
+"""`annotator merge`: several annotators' databases into one."""
+
+from __future__ import annotations
+
+import click
+
+from annotator.cli.main import cli, friendly_errors
+
+
+@cli.command("merge")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--into",
+    "out_path",
+    required=True,
+    type=click.Path(),
+    help="Database to merge into (created if missing; an existing one keeps its data).",
+)
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@friendly_errors
+def merge_command(inputs: tuple[str, ...], out_path: str, dry_run: bool, as_json: bool) -> None:
+    """Merge annotator databases INPUTS into the one given with --into.
+
+    \b
+    Spans: union by span id (OUT's own rows are never replaced).
+    Annotations: per key (target, id, document position, name, identifier) the newest
+      updated_at wins, a tie goes to the greater content, so the order of INPUTS does not
+      matter and merging again changes nothing. Every disagreement is listed.
+    Configs: union by name; under one name OUT's config is kept, else the first input's
+      (in the order given); differences are listed.
+
+    Inputs are only read (an older schema version is upgraded on a temporary copy). A missing,
+    foreign or newer-version input stops the merge before anything is written (exit code 2).
+    """
+    import orjson
+
+    from annotator.team.merge import merge_databases
+
+    report = merge_databases(inputs, out_path, dry_run=dry_run)
+    if as_json:
+        click.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        for line in report.lines():
+            click.echo(line)

@@ -1,0 +1,343 @@
+"""`annotator stats`: progress, annotators, label distributions and agreement, as Rich tables or
+JSON (the structure is documented in `annotator.team.stats`).
+
+Every cell that holds data (names, labels, identifiers: untrusted) is a `rich.text.Text` built
+from sanitised text, so nothing from the database is ever parsed as markup or reaches the
+terminal as a control sequence.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from annotator.cli.main import BadInput, cli, db_option, friendly_errors
+
+_LABEL_WIDTH = 40  # longest label / name shown in a cell before it is clipped
+
+
+@cli.command("stats")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (for machines).")
+@click.option(
+    "--name",
+    "names",
+    multiple=True,
+    metavar="CONFIG",
+    help="Only this annotation config / name (repeatable).",
+)
+@click.option(
+    "--level",
+    default="auto",
+    show_default=True,
+    metavar="LEVEL",
+    help="Agreement level: auto (nominal for categorical, interval for continuous), nominal, "
+    "ordinal, interval or ratio.",
+)
+@friendly_errors
+def stats_command(db_path: str, as_json: bool, names: tuple[str, ...], level: str) -> None:
+    """Progress, per-annotator activity, label distributions and inter-annotator agreement
+    (humans with each other, and each human against each LLM/CODE evaluator)."""
+    import orjson
+
+    from annotator.store import Store
+    from annotator.team.stats import LEVEL_CHOICES, StatsError, compute_stats
+
+    level = level.strip().lower()
+    if level not in LEVEL_CHOICES:
+        raise BadInput(f"--level: unknown level {level!r}: use {', '.join(LEVEL_CHOICES)}")
+    with Store.open(db_path, readonly=True) as store:
+        try:
+            report = compute_stats(store, names=names or None, level=level, database=db_path)
+        except StatsError as error:
+            raise BadInput(str(error)) from None
+    if as_json:
+        click.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        return
+    render(report)
+
+
+# --------------------------------------------------------------------------------------------
+# Rich rendering
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    console = Console(highlight=False, emoji=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, emoji=False, width=100)
+    return console
+
+
+def _text(value: Any, limit: int = _LABEL_WIDTH, style: str = "") -> Any:
+    """Data as a Text cell: sanitised (control characters shown as escapes), clipped, no markup."""
+    from rich.text import Text
+
+    from annotator.text import format_number, sanitize
+
+    if value is None:
+        return Text("—", style="dim")
+    if isinstance(value, float):
+        shown = format_number(round(value, 3))
+    else:
+        shown = str(value)
+    shown = sanitize(shown).replace("\n", "⏎").replace("\t", " ")
+    if len(shown) > limit:
+        shown = shown[: limit - 1] + "…"
+    return Text(shown, style=style)
+
+
+def _num(value: float | None, digits: int = 3) -> Any:
+    from rich.text import Text
+
+    if value is None:
+        return Text("—", style="dim")
+    return Text(f"{value:.{digits}f}")
+
+
+def _pct(value: float | None) -> Any:
+    from rich.text import Text
+
+    if value is None:
+        return Text("—", style="dim")
+    return Text(f"{100 * value:.1f}%")
+
+
+def _int(value: int | None) -> Any:
+    from rich.text import Text
+
+    if value is None:
+        return Text("?", style="dim")
+    return Text(f"{value:,}")
+
+
+def _time(value: str | None) -> Any:
+    from rich.text import Text
+
+    if not value:
+        return Text("—", style="dim")
+    return _text(value[:16].replace("T", " "))
+
+
+def _heading(*parts: Any) -> Any:
+    """A line made of fixed words (str) and data (anything else, shown as Text)."""
+    from rich.text import Text
+
+    line = Text()
+    for part in parts:
+        if isinstance(part, str):
+            line.append(part, style="bold")
+        else:
+            line.append_text(_text(part, limit=80, style="bold cyan"))
+    return line
+
+
+def render(report: dict[str, Any], console: Any = None) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    console = console or _console()
+    totals = report["totals"]
+    console.print(
+        Text(
+            f"{totals['spans']:,} spans, {totals['traces']:,} traces, "
+            f"{totals['sessions']:,} sessions, {totals['annotations']:,} annotations"
+        )
+    )
+    if report["configs_source"] == "annotations":
+        console.print(
+            Text("No configs stored in the database: names taken from the annotations.", style="dim")
+        )
+
+    # progress -------------------------------------------------------------------------------
+    table = Table(title="Progress", title_justify="left", expand=False)
+    table.add_column("Config")
+    table.add_column("Target")
+    table.add_column("Applicable", justify="right")
+    table.add_column("Annotated", justify="right")
+    table.add_column("Done", justify="right")
+    table.add_column("Items by rater")
+    for config in report["configs"]:
+        progress = config["progress"]
+        applicable = progress["applicable"]
+        human = progress["annotated_by_human"]
+        done = human / applicable if applicable else None
+        by_rater = Text("\n").join(
+            _text(entry["rater"], 24) + Text(f" {entry['items']:,}")
+            for entry in progress["by_rater"]
+        )
+        name = _text(config["name"])
+        if not config["stored"]:
+            name.append(" *", style="dim")
+        table.add_row(
+            name,
+            _text(config["target"]),
+            _int(applicable),
+            _int(progress["annotated"]),
+            _pct(done),
+            by_rater,
+        )
+    console.print(table)
+    if any(not c["stored"] for c in report["configs"]):
+        console.print(
+            Text(
+                "* not a stored config: type inferred from the annotations. "
+                "Done = items with a human annotation / applicable items.",
+                style="dim",
+            )
+        )
+
+    # annotators -------------------------------------------------------------------------------
+    table = Table(title="Annotators", title_justify="left")
+    table.add_column("Rater")
+    table.add_column("Kind")
+    table.add_column("Annotations", justify="right")
+    table.add_column("Items", justify="right")
+    table.add_column("Median s/item", justify="right")
+    table.add_column("First")
+    table.add_column("Last")
+    for entry in report["annotators"]:
+        median = entry["median_seconds_per_item"]
+        table.add_row(
+            _text(entry["rater"], 24),
+            Text(entry["annotator_kind"]),
+            _int(entry["annotations"]),
+            _int(entry["items"]),
+            _num(median, 1) if median is not None else Text("—", style="dim"),
+            _time(entry["first_activity"]),
+            _time(entry["last_activity"]),
+        )
+    console.print(table)
+
+    for config in report["configs"]:
+        _render_config(console, config)
+
+
+def _render_config(console: Any, config: dict[str, Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    console.print()
+    kind = config["type"].lower() + ("" if config["stored"] else ", inferred")
+    count = config["annotations"]
+    noun = "annotation" if count == 1 else "annotations"
+    console.rule(_heading("", config["name"], f"  ({kind}, {count:,} {noun})"))
+    distribution = config["distribution"]
+    if distribution is not None and distribution["kind"] == "labels":
+        labels = distribution["labels"]
+        table = Table(title="Labels", title_justify="left")
+        table.add_column("Rater")
+        for label in labels:
+            table.add_column(_text(label, 16), justify="right")
+        has_unlabeled = distribution["overall"]["unlabeled"] > 0
+        if has_unlabeled:
+            table.add_column("(none)", justify="right")
+        rows = [*distribution["by_rater"], {"rater": None, **distribution["overall"]}]
+        for row in rows:
+            cells = [
+                _text(row["rater"], 24) if row["rater"] is not None else Text("all", style="bold")
+            ]
+            cells += [_int(row["counts"].get(label, 0)) for label in labels]
+            if has_unlabeled:
+                cells.append(_int(row["unlabeled"]))
+            table.add_row(*cells)
+        console.print(table)
+    elif distribution is not None:
+        table = Table(title="Scores", title_justify="left")
+        for column in ("Rater", "n", "min", "median", "mean", "max"):
+            table.add_column(column, justify="left" if column == "Rater" else "right")
+        rows = [*distribution["by_rater"], {"rater": None, **distribution["overall"]}]
+        for row in rows:
+            table.add_row(
+                _text(row["rater"], 24) if row["rater"] is not None else Text("all", style="bold"),
+                _int(row["n"]),
+                *(_text(row[k]) for k in ("min", "median", "mean", "max")),
+            )
+        console.print(table)
+
+    agreement = config["agreement"]
+    if agreement is None:
+        console.print(Text("Free text: no agreement measures.", style="dim"))
+        return
+    if agreement["problem"]:
+        console.print(_heading("Agreement not computed: ", agreement["problem"]))
+        return
+    level = agreement["level"]
+    line = Text(f"Humans ({level}): ", style="bold")
+    if len(agreement["raters"]) < 2:
+        line.append(f"{len(agreement['raters'])} human rater(s), no agreement to measure.")
+        console.print(line)
+    else:
+        line.append(f"{agreement['n']:,} items rated by two or more")
+        if level == "nominal":
+            line.append("   Fleiss' κ ")
+            line.append_text(_num(agreement["fleiss_kappa"]))
+        line.append("   Krippendorff's α ")
+        line.append_text(_num(agreement["krippendorff_alpha"]))
+        console.print(line)
+        if agreement["pairs"]:
+            console.print(_pairs_table("Human pairs", agreement["pairs"], config, "A", "B"))
+            _confusions(console, agreement["pairs"])
+        else:
+            console.print(Text("No two humans rated the same item.", style="dim"))
+    if config["human_vs_machine"]:
+        console.print(
+            _pairs_table(
+                "Human vs LLM/CODE", config["human_vs_machine"], config, "Human", "Evaluator"
+            )
+        )
+        _confusions(console, config["human_vs_machine"])
+
+
+def _pairs_table(
+    title: str, pairs: list[dict[str, Any]], config: dict[str, Any], a: str, b: str
+) -> Any:
+    from rich.table import Table
+
+    nominal = config["agreement"]["level"] == "nominal"
+    continuous = config["type"] == "CONTINUOUS"
+    table = Table(title=title, title_justify="left")
+    table.add_column(a)
+    table.add_column(b)
+    table.add_column("n", justify="right")
+    if nominal:
+        table.add_column("Agree", justify="right")
+        table.add_column("Cohen's κ", justify="right")
+    table.add_column("Kripp. α", justify="right")
+    if continuous:
+        table.add_column("Mean |Δ|", justify="right")
+        table.add_column("Pearson r", justify="right")
+    for pair in pairs:
+        cells = [_text(pair["rater_a"], 24), _text(pair["rater_b"], 24), _int(pair["n"])]
+        if nominal:
+            cells += [_pct(pair["percent_agreement"]), _num(pair["cohen_kappa"])]
+        cells.append(_num(pair["krippendorff_alpha"]))
+        if continuous:
+            cells += [_num(pair["mean_abs_diff"]), _num(pair["pearson_r"])]
+        table.add_row(*cells)
+    return table
+
+
+def _confusions(console: Any, pairs: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    for pair in pairs:
+        confusion = pair["confusion"]
+        if not confusion or not confusion["labels"]:
+            continue
+        title = Text("Confusion: rows ")
+        title.append_text(_text(pair["rater_a"], 24, style="bold"))
+        title.append(", columns ")
+        title.append_text(_text(pair["rater_b"], 24, style="bold"))
+        table = Table(title=title, title_justify="left")
+        table.add_column("")
+        for label in confusion["labels"]:
+            table.add_column(_text(label, 16), justify="right")
+        for i, (label, row) in enumerate(zip(confusion["labels"], confusion["counts"], strict=True)):
+            cells = [Text(f"{c:,}", style="bold" if i == j and c else "") for j, c in enumerate(row)]
+            table.add_row(_text(label, 16), *cells)
+        console.print(table)

@@ -1,0 +1,177 @@
+"""App speed and memory: prints figures, asserts nothing (machines are noisy).
+
+  python bench/app_bench.py [--spans 100000] [--annotations 1000] [--big-trace 10000]
+
+1. Open: construction of the app to the first screen showing the first span, on a database of
+   `--spans` spans and on a tiny one, each in a fresh process (peak RSS of each too): the open
+   time must not grow with the database.
+2. Keystroke to committed row: `--annotations` label presses, timed inside the app from the key
+   event to the commit of the row (p50 / p99 / max).
+3. A single trace of `--big-trace` spans: moving down through it with j, timed from the key
+   event to the span view redrawn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.synth import clone_samples, one_big_trace  # noqa: E402
+
+CONFIG = """
+annotations:
+  - name: correctness
+    type: CATEGORICAL
+    values: [{label: correct, score: 1}, {label: incorrect, score: 0}]
+"""
+
+
+def build_db(trace_file: Path, db: Path) -> None:
+    from annotator.importer import import_files
+    from annotator.store import Store
+
+    with Store.open(db) as store:
+        import_files(store, [trace_file])
+
+
+async def _open(db: str) -> dict:
+    from annotator.app.app import AnnotatorApp
+    from annotator.app.screens.annotate import AnnotateScreen
+    from annotator.config import parse_config
+
+    started = time.perf_counter()
+    app = AnnotatorApp(db, parse_config(CONFIG), "bench")
+    async with app.run_test(size=(160, 50)) as pilot:
+        while not (isinstance(app.screen, AnnotateScreen) and app.screen.span_view.span is not None):
+            await pilot.pause(0.005)
+        opened = time.perf_counter() - started
+        await app.workers.wait_for_complete()
+        progress_ready = time.perf_counter() - started
+    return {
+        "open_s": round(opened, 3),
+        "progress_counted_s": round(progress_ready, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+async def _annotate(db: str, presses: int) -> dict:
+    from annotator.app.app import AnnotatorApp
+    from annotator.config import parse_config
+
+    app = AnnotatorApp(db, parse_config(CONFIG), "bench")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        for i in range(presses):
+            await pilot.press("1" if i % 2 else "2")  # each press changes the row: a real commit
+            if i % 50 == 49:
+                await pilot.press("j")
+        await pilot.pause()
+        commits = list(app.latency.commit)
+    with open_db(db) as conn:
+        rows = conn.execute("SELECT count(*) FROM annotation_log").fetchone()[0]
+    return {"presses": presses, "logged_writes": rows, **_percentiles(commits)}
+
+
+async def _navigate(db: str, moves: int) -> dict:
+    from annotator.app.app import AnnotatorApp
+    from annotator.config import parse_config
+
+    app = AnnotatorApp(db, parse_config(CONFIG), "bench")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        app.latency.navigate.clear()
+        app.latency.painted.clear()
+        started = time.perf_counter()
+        for _ in range(moves):
+            await pilot.press("j")
+        await pilot.pause()
+        wall = time.perf_counter() - started
+        rows = len(app.screen.model)
+        navigate = list(app.latency.navigate)
+        painted = list(app.latency.painted)
+    return {
+        "tree_rows": rows,
+        "moves": moves,
+        "key_to_view_updated": _percentiles(navigate),
+        "key_to_screen_painted": _percentiles(painted),
+        "pilot_wall_per_move_ms": round(wall / moves * 1000, 1),
+    }
+
+
+def _percentiles(samples: list[float]) -> dict:
+    if not samples:
+        return {"samples": 0}
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return {
+        "samples": len(samples),
+        "p50_ms": round(statistics.median(ordered), 2),
+        "p99_ms": round(p99, 2),
+        "max_ms": round(ordered[-1], 2),
+    }
+
+
+def open_db(db: str):  # noqa: ANN201
+    import sqlite3
+
+    return sqlite3.connect(db)
+
+
+def in_subprocess(function: str, *args: str) -> dict:
+    """Each measurement in a fresh interpreter: peak RSS is then that measurement's own."""
+    code = (
+        "import asyncio, json, sys; sys.path.insert(0, %r); from bench.app_bench import %s; "
+        "print(json.dumps(asyncio.run(%s(*sys.argv[1:]))))"
+    ) % (str(Path(__file__).resolve().parents[1]), function, function)
+    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+async def _annotate_entry(db: str, presses: str) -> dict:
+    return await _annotate(db, int(presses))
+
+
+async def _navigate_entry(db: str, moves: str) -> dict:
+    return await _navigate(db, int(moves))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--spans", type=int, default=100_000)
+    parser.add_argument("--annotations", type=int, default=1000)
+    parser.add_argument("--big-trace", type=int, default=10_000)
+    parser.add_argument("--moves", type=int, default=300)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="annotator-bench-"))
+    report: dict = {}
+
+    small, large = work / "small.db", work / "large.db"
+    clone_samples(1, work / "small.jsonl")
+    build_db(work / "small.jsonl", small)
+    written = clone_samples(args.spans, work / "large.jsonl")
+    started = time.perf_counter()
+    build_db(work / "large.jsonl", large)
+    report["setup"] = {"large_db_spans": written, "import_s": round(time.perf_counter() - started, 1)}
+    report["open_small_db"] = in_subprocess("_open", str(small))
+    report["open_large_db"] = in_subprocess("_open", str(large))
+    report["keystroke_to_commit"] = in_subprocess("_annotate_entry", str(large), str(args.annotations))
+
+    big = work / "big.db"
+    one_big_trace(args.big_trace, work / "big.jsonl")
+    build_db(work / "big.jsonl", big)
+    report["big_trace_navigation"] = in_subprocess("_navigate_entry", str(big), str(args.moves))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
