@@ -245,6 +245,9 @@ class AnnotateScreen(Screen[None]):
         elif item.kind == DOCUMENT:
             title.append(f"document #{item.position} of ", style="dim")
             title.append_text(kind_badge(item.span_kind))
+            span = self.model.span_of(self.trace_tree.cursor_row) if self.trace_tree.cursor_row else None
+            if span is not None:
+                title.append(" " + sanitize(clip(span.name, 50)[0]))
         else:
             title.append("span ", style="dim")
             title.append_text(kind_badge(item.span_kind))

@@ -19,21 +19,26 @@ def keys_text(keys: tuple[str, ...]) -> str:
     return " / ".join(display_key(key) for key in keys) or "(unbound)"
 
 
+def _table(title: str) -> Table:
+    table = Table(
+        title=Text(title, style="bold"), title_justify="left", show_header=False, box=None, padding=(0, 2, 0, 0)
+    )
+    table.add_column(style="bold cyan", min_width=20, no_wrap=True)
+    table.add_column()
+    return table
+
+
 def help_tables(keymap: dict[str, tuple[str, ...]], configs: list[AnnotationConfig]) -> list[Table]:
     tables: list[Table] = []
     groups: dict[str, list] = {}
     for action in ACTIONS:
         groups.setdefault(action.group, []).append(action)
     for group, actions in groups.items():
-        table = Table(title=Text(group, style="bold"), show_header=False, box=None, expand=True)
-        table.add_column(style="bold cyan", width=22)
-        table.add_column()
+        table = _table(group)
         for action in actions:
             table.add_row(Text(keys_text(keymap.get(action.id, ()))), Text(action.description))
         tables.append(table)
-    table = Table(title=Text("Annotation configs", style="bold"), show_header=False, box=None, expand=True)
-    table.add_column(style="bold cyan", width=22)
-    table.add_column()
+    table = _table("Annotation configs")
     for config in configs:
         name = Text(sanitize(config.name), style="bold")
         if config.type == AnnotationType.CATEGORICAL:
@@ -53,9 +58,7 @@ def help_tables(keymap: dict[str, tuple[str, ...]], configs: list[AnnotationConf
         else:
             table.add_row(name, Text(f"{keys_text(keymap['edit_text'])} or enter: write; ctrl+s save, escape cancel"))
     tables.append(table)
-    mouse = Table(title=Text("Mouse", style="bold"), show_header=False, box=None, expand=True)
-    mouse.add_column(style="bold cyan", width=22)
-    mouse.add_column()
+    mouse = _table("Mouse")
     mouse.add_row(Text("click a row"), Text("select it; click ▸ or double-click to expand"))
     mouse.add_row(Text("click a label"), Text("pick it; click on a score bar sets the score"))
     mouse.add_row(Text("ctrl+p"), Text("command palette: every action by name"))

@@ -1,0 +1,107 @@
+"""The real program in a real pseudo-terminal: keys in, screen out, then `kill -9`.
+
+What the screen showed as saved must be in the database after the process is killed at once:
+the row is committed before the screen says so."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import sqlite3
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.app_data import CONFIG_YAML, build_db
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
+
+
+class Terminal:
+    def __init__(self, args: list[str], cwd: Path, columns: int = 150, lines: int = 40) -> None:
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": str(lines)}
+        env["PYTHONPATH"] = str(REPO)
+        env.pop("TEXTUAL", None)
+        self.process = subprocess.Popen(
+            args, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env, start_new_session=True
+        )
+        os.close(slave)
+        self.output = b""
+
+    def read_until(self, needle: bytes, timeout: float = 30.0, count: int = 1) -> None:
+        deadline = time.monotonic() + timeout
+        while self.output.count(needle) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"timed out waiting for {needle!r}; got {self.output[-2000:]!r}")
+            ready, _, _ = select.select([self.master], [], [], min(remaining, 0.5))
+            if ready:
+                try:
+                    self.output += os.read(self.master, 65536)
+                except OSError:
+                    break
+
+    def send(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        os.close(self.master)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    build_db(tmp_path / "app.db")
+    (tmp_path / "config.yaml").write_text(CONFIG_YAML)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ("2", ("r1", "correctness", "incorrect", 0.0)),  # a label, the moment it is shown saved
+        ("jjjjj\tl", ("r3", "quality", None, 0.0)),  # walk to the LLM span, tab to the score
+    ],
+)
+def test_kill_minus_nine_right_after_saved_loses_nothing(workdir: Path, keys: str, expected: tuple) -> None:
+    terminal = Terminal(
+        [sys.executable, "-m", "annotator", "annotate", "--db", "app.db", "--config", "config.yaml", "--annotator", "kim"],
+        cwd=workdir,
+    )
+    try:
+        terminal.read_until(b"next to do")  # the footer: the app is up
+        for key in keys[:-1]:
+            terminal.send(key)
+            time.sleep(0.2)
+        terminal.send({"l": "\x1b[D"}.get(keys[-1], keys[-1]))  # "l" stands for the left arrow
+        terminal.read_until(b"saved")  # the first "saved" on screen is this write's
+    finally:
+        terminal.kill()  # at once: no chance to flush anything after the screen said "saved"
+    with sqlite3.connect(workdir / "app.db") as conn:
+        rows = conn.execute("SELECT span_id, name, label, score FROM annotations").fetchall()
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT count(*) FROM annotation_log").fetchone()[0] == 1
+    assert rows == [expected]
+
+
+def test_bad_config_is_one_line_and_exit_2(workdir: Path) -> None:
+    (workdir / "bad.yaml").write_text("annotations:\n  - name: q\n    type: CATEGORICL\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "annotator", "annotate", "--db", "app.db", "--config", "bad.yaml"],
+        cwd=workdir, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("bad.yaml:3:")
+    assert "Traceback" not in result.stderr
