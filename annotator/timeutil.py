@@ -7,29 +7,62 @@ Trace files carry times as unix nanoseconds (OTLP, as strings or numbers), epoch
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def iso_from_unix_nanos(nanos: int | str | float | None) -> str | None:
+    """Unix nanoseconds to ISO UTC, rounded to the microsecond exactly as Phoenix does.
+
+    Phoenix decodes OTLP times with ``datetime.fromtimestamp(nanos / 1e9)`` (float seconds, then
+    round-half-even to the microsecond), and its other exports carry the result. Doing the same
+    here makes a span read from OTLP carry the very time Phoenix shows for it (truncating would
+    differ by 1 µs for about half the spans, exact rounding for about one in 500).
+    """
     if nanos is None or nanos == "":
         return None
     n = int(nanos)
     if n <= 0:
         return None
-    seconds, rem = divmod(n, 1_000_000_000)
-    return _format(datetime.fromtimestamp(seconds, UTC).replace(microsecond=rem // 1000))
+    frac, whole = math.modf(n / 1e9)
+    micros = round(frac * 1e6)
+    if micros >= 1_000_000:
+        whole += 1.0
+        micros -= 1_000_000
+    return _format_parts(int(whole), micros)
 
 
 def iso_from_epoch_millis(millis: int | float | None) -> str | None:
     if millis is None:
         return None
-    micros = round(float(millis) * 1000)
+    if type(millis) is int:
+        micros = millis * 1000
+    else:
+        micros = round(float(millis) * 1000)
     if micros <= 0:
         return None
     seconds, rem = divmod(micros, 1_000_000)
-    return _format(datetime.fromtimestamp(seconds, UTC).replace(microsecond=rem))
+    return _format_parts(seconds, rem)
+
+
+# "YYYY-MM-DDTHH:MM:SS" per whole second: spans of a file cluster in time, so this saves building
+# a datetime for most conversions.
+_SECOND_PREFIX: dict[int, str] = {}
+
+
+def _format_parts(seconds: int, micros: int) -> str:
+    prefix = _SECOND_PREFIX.get(seconds)
+    if prefix is None:
+        try:
+            prefix = datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")[:19]
+        except (OverflowError, OSError) as exc:
+            raise ValueError(f"time out of range: {seconds} s since 1970") from exc
+        if len(_SECOND_PREFIX) >= 65536:
+            _SECOND_PREFIX.clear()
+        _SECOND_PREFIX[seconds] = prefix
+    return f"{prefix}.{micros:06d}+00:00"
 
 
 def iso_from_any(value: object) -> str | None:
@@ -62,6 +95,15 @@ def _from_number(value: float) -> str | None:
 
 def normalise_iso(text: str) -> str:
     """ISO text with any offset (or ``Z``, or none = UTC) to the canonical UTC form."""
+    if (
+        len(text) == 32
+        and text[19] == "."
+        and text[26:] == "+00:00"
+        and text[10] == "T"
+        and text[:4].isdigit()
+        and text[20:26].isdigit()
+    ):
+        return text  # already canonical (Phoenix REST / legacy exports)
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     parsed = datetime.fromisoformat(text)
