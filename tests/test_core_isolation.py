@@ -19,6 +19,8 @@ CORE = [
     "annotator.importer",
     "annotator.resources",
     "annotator.team.agreement",
+    "annotator.team.stats",
+    "annotator.team.dataset",
 ]
 
 

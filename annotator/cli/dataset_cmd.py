@@ -7,6 +7,7 @@ The example shape, the filters and what they mean when annotators disagree are d
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -60,8 +61,12 @@ def dataset_command(
     project: str | None,
     limit: str | None,
 ) -> None:
-    """Write annotated spans as a dataset Phoenix uploads as it is: one example per span,
-    {"input": {...}, "output": {...}, "metadata": {...}, "span_id": ...}.
+    """Curate annotated spans into a Phoenix dataset file (JSONL or CSV).
+
+    One example per matching span, {"input": {...}, "output": {...}, "metadata": {...},
+    "span_id": ...}: what Phoenix's client (datasets.create_dataset(examples=...)) and its
+    upload page take. Filters are AND-ed; by default any human annotation can match a
+    --label/--min-score/--max-score filter, with --agreed every one must.
 
     \b
     Examples:
@@ -83,6 +88,8 @@ def dataset_command(
 
     if not out:
         raise BadInput("--out FILE is required (the dataset file to write; '-' for stdout)")
+    if out != "-" and Path(out).resolve() == Path(db_path).resolve():
+        raise BadInput(f"--out {out}: that is the database itself; write the dataset elsewhere")
     if fmt is None:
         fmt = "csv" if out.lower().endswith(".csv") else "jsonl"
     fmt = fmt.strip().lower()

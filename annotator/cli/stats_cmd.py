@@ -15,7 +15,8 @@ import click
 
 from annotator.cli.main import BadInput, cli, db_option, friendly_errors
 
-_LABEL_WIDTH = 40  # longest label / name shown in a cell before it is clipped
+_LABEL_WIDTH = 40  # longest config name / value shown in a cell before it is clipped
+_NAME_WIDTH = 32  # rater names
 
 
 @cli.command("stats")
@@ -38,21 +39,28 @@ _LABEL_WIDTH = 40  # longest label / name shown in a cell before it is clipped
 )
 @friendly_errors
 def stats_command(db_path: str, as_json: bool, names: tuple[str, ...], level: str) -> None:
-    """Progress, per-annotator activity, label distributions and inter-annotator agreement
-    (humans with each other, and each human against each LLM/CODE evaluator)."""
+    """Progress, annotators, label distributions and agreement.
+
+    Per config: applicable and annotated items, label counts or score summaries, and
+    agreement (percent, Cohen's and Fleiss' kappa, Krippendorff's alpha) among humans and
+    between each human and each LLM/CODE evaluator (to calibrate an LLM judge).
+    """
     import orjson
 
     from annotator.store import Store
     from annotator.team.stats import LEVEL_CHOICES, StatsError, compute_stats
+    from annotator.text import sanitize
 
     level = level.strip().lower()
     if level not in LEVEL_CHOICES:
-        raise BadInput(f"--level: unknown level {level!r}: use {', '.join(LEVEL_CHOICES)}")
+        raise BadInput(
+            sanitize(f"--level: unknown level {level!r}: use {', '.join(LEVEL_CHOICES)}")
+        )
     with Store.open(db_path, readonly=True) as store:
         try:
             report = compute_stats(store, names=names or None, level=level, database=db_path)
         except StatsError as error:
-            raise BadInput(str(error)) from None
+            raise BadInput(sanitize(str(error))) from None
     if as_json:
         click.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
         return
@@ -122,6 +130,13 @@ def _time(value: str | None) -> Any:
     return _text(value[:16].replace("T", " "))
 
 
+def _rater_cell(rater: str | None) -> Any:
+    """A rater's name, or "all" for the overall row (rater None)."""
+    from rich.text import Text
+
+    return Text("all", style="bold") if rater is None else _text(rater, _NAME_WIDTH)
+
+
 def _heading(*parts: Any) -> Any:
     """A line made of fixed words (str) and data (anything else, shown as Text)."""
     from rich.text import Text
@@ -149,8 +164,15 @@ def render(report: dict[str, Any], console: Any = None) -> None:
     )
     if report["configs_source"] == "annotations":
         console.print(
-            Text("No configs stored in the database: names taken from the annotations.", style="dim")
+            Text(
+                "No configs stored in the database: names taken from the annotations.",
+                style="dim",
+            )
         )
+
+    if not report["configs"]:
+        console.print(Text("Nothing to report: no stored configs and no annotations.", style="dim"))
+        return
 
     # progress -------------------------------------------------------------------------------
     table = Table(title="Progress", title_justify="left", expand=False)
@@ -166,7 +188,7 @@ def render(report: dict[str, Any], console: Any = None) -> None:
         human = progress["annotated_by_human"]
         done = human / applicable if applicable else None
         by_rater = Text("\n").join(
-            _text(entry["rater"], 24) + Text(f" {entry['items']:,}")
+            _text(entry["rater"], _NAME_WIDTH) + Text(f" {entry['items']:,}")
             for entry in progress["by_rater"]
         )
         name = _text(config["name"])
@@ -181,28 +203,26 @@ def render(report: dict[str, Any], console: Any = None) -> None:
             by_rater,
         )
     console.print(table)
+    note = "Done = items with a human annotation / applicable items."
     if any(not c["stored"] for c in report["configs"]):
-        console.print(
-            Text(
-                "* not a stored config: type inferred from the annotations. "
-                "Done = items with a human annotation / applicable items.",
-                style="dim",
-            )
-        )
+        note = "* not a stored config: type inferred from the annotations. " + note
+    console.print(Text(note, style="dim"))
 
     # annotators -------------------------------------------------------------------------------
+    if not report["annotators"]:
+        console.print(Text("No annotations yet.", style="dim"))
     table = Table(title="Annotators", title_justify="left")
     table.add_column("Rater")
     table.add_column("Kind")
     table.add_column("Annotations", justify="right")
     table.add_column("Items", justify="right")
-    table.add_column("Median s/item", justify="right")
-    table.add_column("First")
-    table.add_column("Last")
+    table.add_column("s/item", justify="right")
+    table.add_column("First (UTC)", no_wrap=True)
+    table.add_column("Last (UTC)", no_wrap=True)
     for entry in report["annotators"]:
         median = entry["median_seconds_per_item"]
         table.add_row(
-            _text(entry["rater"], 24),
+            _text(entry["rater"], _NAME_WIDTH),
             Text(entry["annotator_kind"]),
             _int(entry["annotations"]),
             _int(entry["items"]),
@@ -210,10 +230,12 @@ def render(report: dict[str, Any], console: Any = None) -> None:
             _time(entry["first_activity"]),
             _time(entry["last_activity"]),
         )
-    console.print(table)
+    if report["annotators"]:
+        console.print(table)
 
     for config in report["configs"]:
-        _render_config(console, config)
+        if config["annotations"]:  # a config nobody used yet is only a row in Progress
+            _render_config(console, config)
 
 
 def _render_config(console: Any, config: dict[str, Any]) -> None:
@@ -231,15 +253,13 @@ def _render_config(console: Any, config: dict[str, Any]) -> None:
         table = Table(title="Labels", title_justify="left")
         table.add_column("Rater")
         for label in labels:
-            table.add_column(_text(label, 16), justify="right")
+            table.add_column(_text(label, 24), justify="right")
         has_unlabeled = distribution["overall"]["unlabeled"] > 0
         if has_unlabeled:
             table.add_column("(none)", justify="right")
         rows = [*distribution["by_rater"], {"rater": None, **distribution["overall"]}]
         for row in rows:
-            cells = [
-                _text(row["rater"], 24) if row["rater"] is not None else Text("all", style="bold")
-            ]
+            cells = [_rater_cell(row["rater"])]
             cells += [_int(row["counts"].get(label, 0)) for label in labels]
             if has_unlabeled:
                 cells.append(_int(row["unlabeled"]))
@@ -252,7 +272,7 @@ def _render_config(console: Any, config: dict[str, Any]) -> None:
         rows = [*distribution["by_rater"], {"rater": None, **distribution["overall"]}]
         for row in rows:
             table.add_row(
-                _text(row["rater"], 24) if row["rater"] is not None else Text("all", style="bold"),
+                _rater_cell(row["rater"]),
                 _int(row["n"]),
                 *(_text(row[k]) for k in ("min", "median", "mean", "max")),
             )
@@ -311,7 +331,11 @@ def _pairs_table(
         table.add_column("Mean |Δ|", justify="right")
         table.add_column("Pearson r", justify="right")
     for pair in pairs:
-        cells = [_text(pair["rater_a"], 24), _text(pair["rater_b"], 24), _int(pair["n"])]
+        cells = [
+            _text(pair["rater_a"], _NAME_WIDTH),
+            _text(pair["rater_b"], _NAME_WIDTH),
+            _int(pair["n"]),
+        ]
         if nominal:
             cells += [_pct(pair["percent_agreement"]), _num(pair["cohen_kappa"])]
         cells.append(_num(pair["krippendorff_alpha"]))
@@ -330,14 +354,18 @@ def _confusions(console: Any, pairs: list[dict[str, Any]]) -> None:
         if not confusion or not confusion["labels"]:
             continue
         title = Text("Confusion: rows ")
-        title.append_text(_text(pair["rater_a"], 24, style="bold"))
+        title.append_text(_text(pair["rater_a"], _NAME_WIDTH, style="bold"))
         title.append(", columns ")
-        title.append_text(_text(pair["rater_b"], 24, style="bold"))
-        table = Table(title=title, title_justify="left")
+        title.append_text(_text(pair["rater_b"], _NAME_WIDTH, style="bold"))
+        console.print(title)
+        table = Table()
         table.add_column("")
         for label in confusion["labels"]:
-            table.add_column(_text(label, 16), justify="right")
-        for i, (label, row) in enumerate(zip(confusion["labels"], confusion["counts"], strict=True)):
-            cells = [Text(f"{c:,}", style="bold" if i == j and c else "") for j, c in enumerate(row)]
-            table.add_row(_text(label, 16), *cells)
+            table.add_column(_text(label, 24), justify="right")
+        rows = zip(confusion["labels"], confusion["counts"], strict=True)
+        for i, (label, row) in enumerate(rows):
+            cells = [
+                Text(f"{c:,}", style="bold" if i == j and c else "") for j, c in enumerate(row)
+            ]
+            table.add_row(_text(label, 24), *cells)
         console.print(table)

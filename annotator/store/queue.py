@@ -98,10 +98,12 @@ def applies_sql(config: ConfigLike) -> Sql:
         return _kinds_sql(config)
     if target == "document":
         return _kinds_sql(config) & Sql("s.document_count > 0")
+    # Trace and session configs apply on the root span (the trace row); their span_kinds
+    # select by the root span's kind, as AnnotationConfig.applies_to does.
     if target == "trace":
-        return Sql(ROOT_SPAN)
+        return Sql(ROOT_SPAN) & _kinds_sql(config)
     if target == "session":
-        return Sql(f"{ROOT_SPAN} AND t.session_id IS NOT NULL")
+        return Sql(f"{ROOT_SPAN} AND t.session_id IS NOT NULL") & _kinds_sql(config)
     return FALSE
 
 

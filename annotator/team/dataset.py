@@ -1,0 +1,691 @@
+"""Curating annotated spans into a dataset file that Phoenix takes as it is.
+
+``iter_examples(conn, spec)`` streams one example per matching span (spans are read in chunks;
+a database of any size is never loaded at once) and ``write_examples`` writes them as JSON lines
+or CSV. This module is core: no Textual, no Rich.
+
+Example shape (one JSONL line)
+------------------------------
+::
+
+    {"input": {...}, "output": {...}, "metadata": {...}, "span_id": "..."}
+
+This is exactly one element of phoenix-client's ``client.datasets.create_dataset(name=...,
+examples=[...])`` (its ``input``/``output``/``metadata``/``span_id`` example dict), and
+``input``/``output``/``metadata`` are the per-example objects of ``POST /v1/datasets/upload``
+(JSON body: ``inputs``/``outputs``/``metadata``/``span_ids`` lists; each must be a JSON
+*object*). ``span_id`` links the example back to its span when the spans are in Phoenix too.
+Upload it with::
+
+    import orjson
+    from phoenix.client import Client
+    examples = [orjson.loads(line) for line in open("dataset.jsonl", "rb")]
+    Client().datasets.create_dataset(name="bad-answers", examples=examples)
+
+or in the Phoenix UI (JSONL file): input keys ``input``, output keys ``output``, metadata keys
+``metadata``, with "collapse"/``flatten_keys`` on those three so that their fields (not the
+wrapping object) become the example's fields.
+
+``input`` and ``output`` are built the way Phoenix itself builds an example from a span (its
+"add spans to dataset"), so the same span gives the same example either way:
+
+* LLM spans: ``{"messages": [{"role", "content", ...}, ...]}`` from ``llm.input_messages`` /
+  ``llm.output_messages`` (``name``, ``tool_call_id``, ``contents``, ``function_call``,
+  ``tool_calls`` kept when present); without messages, the generic rule below. Input also gets
+  the prompt template variables hoisted to the top level (never replacing a key) and the tool
+  definitions (``llm.tools.*.tool.json_schema``) as ``"tools"``.
+* RETRIEVER spans, output: ``{"documents": [{"id", "content", "score", ...}, ...]}`` from
+  ``retrieval.documents``.
+* Otherwise ``input.value`` / ``output.value``: parsed as JSON when ``mime_type`` is
+  ``application/json`` or the text is a JSON object; a JSON object is used as it is, anything
+  else is wrapped: ``{"input": value}`` / ``{"output": value}``. No value: ``{}``.
+
+``metadata``::
+
+    {"span_id", "trace_id", "session_id", "span_kind", "name", "project",
+     "annotations": {NAME: [ANNOTATION, ...]},          # span annotations, by name (as Phoenix)
+     "document_annotations": [{"document_position": int,
+                               "annotations": {NAME: [ANNOTATION, ...]}}, ...],
+     "trace_annotations": {NAME: [ANNOTATION, ...]}}    # root spans only, else {}
+    ANNOTATION = {"label", "score", "explanation", "annotator_kind", "identifier"}
+
+Notes are included (name ``note``): they are often why an example was picked.
+
+CSV
+---
+Columns ``span_id, input, output, metadata``; the last three hold the same objects as JSON
+text. Upload it in the Phoenix UI (or multipart ``/v1/datasets/upload``) with ``input_keys[]
+=input``, ``output_keys[]=output``, ``metadata_keys[]=metadata``, ``flatten_keys[]`` = those
+three (so the JSON objects become the example's fields) and ``span_id_key=span_id``.
+
+Filters (all AND-ed)
+--------------------
+* ``--label NAME=LABEL`` (repeatable; several labels for one NAME are OR-ed),
+  ``--min-score NAME=X``, ``--max-score NAME=X``. For each NAME the label/score conditions are
+  one predicate on one annotation: a span matches NAME when one *counted* annotation of that
+  name satisfies all of them.
+* Counted annotations: by default every HUMAN annotation; with ``--annotator ID`` only the
+  annotations whose identifier is ID (any kind, so an LLM judge's identifier works too).
+  Span annotations of the span count; for the root span of a trace, trace annotations count
+  too (``--label task_success=failure`` exports the root spans of failed traces).
+* Disagreement: by default *any* counted annotation matching is enough (a span that alice
+  called ``incorrect`` and bob ``correct`` matches ``--label correctness=incorrect``). With
+  ``--agreed`` *every* counted annotation of that name must match (and there must be one).
+* ``--span-kind KIND`` (repeatable, OR-ed), ``--project``, ``--limit`` (first N matches).
+* Spans are written in import order (``rowid``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import sqlite3
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from annotator.attributes import get_path
+from annotator.model import SpanKind
+
+__all__ = [
+    "FORMATS",
+    "DatasetArgumentError",
+    "DatasetSpec",
+    "NameCondition",
+    "build_spec",
+    "check_names",
+    "example_input",
+    "example_output",
+    "iter_examples",
+    "write_examples",
+    "write_file",
+]
+
+FORMATS = ("jsonl", "csv")
+CSV_COLUMNS = ("span_id", "input", "output", "metadata")
+_CHUNK = 500
+_JSON_MIME = "application/json"
+
+
+class DatasetArgumentError(ValueError):
+    """A bad filter argument: one line for the user."""
+
+
+# --------------------------------------------------------------------------------------------
+# filters
+
+
+@dataclass
+class NameCondition:
+    name: str
+    labels: list[str] = field(default_factory=list)
+    min_score: float | None = None
+    max_score: float | None = None
+
+
+@dataclass
+class DatasetSpec:
+    conditions: list[NameCondition] = field(default_factory=list)
+    annotator: str | None = None  # identifier; None: any HUMAN annotation counts
+    agreed: bool = False
+    span_kinds: list[str] = field(default_factory=list)
+    project: str | None = None
+    limit: int | None = None
+
+
+_NAME_VALUE = re.compile(r"^(?P<name>[^=]+)=(?P<value>.*)$", re.S)
+
+
+def _split(option: str, text: str, what: str) -> tuple[str, str]:
+    match = _NAME_VALUE.match(text)
+    if not match or not match["name"].strip():
+        raise DatasetArgumentError(f"{option} {text!r}: write NAME={what}")
+    return match["name"].strip(), match["value"]
+
+
+def _number(option: str, text: str) -> tuple[str, float]:
+    name, raw = _split(option, text, "NUMBER")
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise DatasetArgumentError(f"{option} {text!r}: {raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise DatasetArgumentError(f"{option} {text!r}: the score must be a finite number")
+    return name, value
+
+
+def build_spec(
+    *,
+    labels: Sequence[str] = (),
+    min_scores: Sequence[str] = (),
+    max_scores: Sequence[str] = (),
+    annotator: str | None = None,
+    agreed: bool = False,
+    span_kinds: Sequence[str] = (),
+    project: str | None = None,
+    limit: str | int | None = None,
+) -> DatasetSpec:
+    """Parse the command-line filter values. Raises DatasetArgumentError (one line)."""
+    conditions: dict[str, NameCondition] = {}
+
+    def condition(name: str) -> NameCondition:
+        return conditions.setdefault(name, NameCondition(name))
+
+    for text in labels:
+        name, label = _split("--label", text, "LABEL")
+        if label == "":
+            raise DatasetArgumentError(f"--label {text!r}: the label is empty")
+        found = condition(name)
+        if label not in found.labels:
+            found.labels.append(label)
+    for text in min_scores:
+        name, value = _number("--min-score", text)
+        found = condition(name)
+        found.min_score = value if found.min_score is None else max(found.min_score, value)
+    for text in max_scores:
+        name, value = _number("--max-score", text)
+        found = condition(name)
+        found.max_score = value if found.max_score is None else min(found.max_score, value)
+    for found in conditions.values():
+        if (
+            found.min_score is not None
+            and found.max_score is not None
+            and found.min_score > found.max_score
+        ):
+            raise DatasetArgumentError(
+                f"--min-score {found.name}={found.min_score:g} is above "
+                f"--max-score {found.name}={found.max_score:g}: nothing can match"
+            )
+    kinds: list[str] = []
+    valid = [k.value for k in SpanKind]
+    for text in span_kinds:
+        wanted = text.strip().upper()
+        if wanted not in valid:
+            raise DatasetArgumentError(
+                f"--span-kind {text!r}: unknown span kind (use {', '.join(valid)})"
+            )
+        if wanted not in kinds:
+            kinds.append(wanted)
+    parsed_limit: int | None = None
+    if limit is not None:
+        try:
+            parsed_limit = int(str(limit).strip())
+        except ValueError:
+            raise DatasetArgumentError(f"--limit {limit!r}: not a whole number") from None
+        if parsed_limit < 1:
+            raise DatasetArgumentError(f"--limit {limit!r}: must be 1 or more")
+    if annotator is not None and annotator == "":
+        raise DatasetArgumentError("--annotator: the identifier is empty")
+    return DatasetSpec(
+        conditions=list(conditions.values()),
+        annotator=annotator,
+        agreed=agreed,
+        span_kinds=kinds,
+        project=project,
+        limit=parsed_limit,
+    )
+
+
+def check_names(conn: sqlite3.Connection, spec: DatasetSpec) -> list[str]:
+    """Warnings about the filters: names no config or annotation has, labels a categorical
+    config does not offer, --agreed without label/score filters."""
+    from annotator.team.stats import stored_configs
+
+    warnings: list[str] = []
+    try:
+        configs = stored_configs(conn)
+    except Exception:  # noqa: BLE001 - a broken stored config must not block an export
+        configs = None
+    present = {
+        row[0] for row in conn.execute("SELECT DISTINCT name FROM annotations")
+    }
+    for condition in spec.conditions:
+        config = configs.by_name(condition.name) if configs is not None else None
+        if config is None and condition.name not in present:
+            warnings.append(
+                f"no config or annotation is named {condition.name!r}: that filter matches nothing"
+            )
+            continue
+        if config is not None and config.values and condition.labels:
+            offered = [v.label for v in config.values]
+            for label in condition.labels:
+                if label not in offered:
+                    warnings.append(
+                        f"{label!r} is not a label of {condition.name!r} "
+                        f"(labels: {', '.join(offered)})"
+                    )
+    if spec.agreed and not spec.conditions:
+        warnings.append("--agreed has no effect without --label/--min-score/--max-score")
+    return warnings
+
+
+def _predicate(condition: NameCondition) -> tuple[str, list[Any]]:
+    parts: list[str] = []
+    params: list[Any] = []
+    if condition.labels:
+        parts.append(f"a.label IN ({','.join('?' * len(condition.labels))})")
+        params.extend(condition.labels)
+    if condition.min_score is not None or condition.max_score is not None:
+        # a score column can hold text (SQLite is dynamically typed); text compares above
+        # every number, so it must not pass a numeric bound
+        parts.append("typeof(a.score) IN ('integer', 'real')")
+    if condition.min_score is not None:
+        parts.append("a.score >= ?")
+        params.append(condition.min_score)
+    if condition.max_score is not None:
+        parts.append("a.score <= ?")
+        params.append(condition.max_score)
+    return " AND ".join(parts) or "1", params
+
+
+def _condition_sql(condition: NameCondition, spec: DatasetSpec) -> tuple[str, list[Any]]:
+    # The unary + keeps SQLite from choosing the (name, identifier) index for these lookups:
+    # probing by span (or trace) id finds a handful of rows, while the name index would make
+    # every span scan all the annotations of that name (minutes on a big database).
+    if spec.annotator is not None:
+        who, who_params = "+a.identifier = ?", [spec.annotator]
+    else:
+        who, who_params = "+a.annotator_kind = 'HUMAN'", []
+    predicate, predicate_params = _predicate(condition)
+    on_span = "a.span_id = s.span_id AND +a.target = 'span'"
+    on_trace = "s.span_id = t.root_span_id AND a.trace_id = s.trace_id AND +a.target = 'trace'"
+
+    def exists(
+        where: str, extra: str, extra_params: list[Any], negate: bool = False
+    ) -> tuple[str, list[Any]]:
+        text = (
+            f"{'NOT ' if negate else ''}EXISTS (SELECT 1 FROM annotations a WHERE {where} "
+            f"AND +a.name = ? AND {who} AND {extra})"
+        )
+        return text, [condition.name, *who_params, *extra_params]
+
+    if not spec.agreed:
+        span_sql, span_params = exists(on_span, predicate, predicate_params)
+        trace_sql, trace_params = exists(on_trace, predicate, predicate_params)
+        return f"({span_sql} OR {trace_sql})", [*span_params, *trace_params]
+    # every counted annotation matches (NULL comparisons count as not matching), and one exists
+    mismatch = f"NOT coalesce(({predicate}), 0)"
+    any_span, p1 = exists(on_span, "1", [])
+    any_trace, p2 = exists(on_trace, "1", [])
+    bad_span, p3 = exists(on_span, mismatch, predicate_params, negate=True)
+    bad_trace, p4 = exists(on_trace, mismatch, predicate_params, negate=True)
+    return (
+        f"(({any_span} OR {any_trace}) AND {bad_span} AND {bad_trace})",
+        [*p1, *p2, *p3, *p4],
+    )
+
+
+def select_sql(spec: DatasetSpec) -> tuple[str, list[Any]]:
+    """The span query: one row per matching span, in rowid order."""
+    where: list[str] = []
+    params: list[Any] = []
+    if spec.span_kinds:
+        where.append(f"s.span_kind IN ({','.join('?' * len(spec.span_kinds))})")
+        params.extend(spec.span_kinds)
+    if spec.project is not None:
+        where.append("s.project = ?")
+        params.append(spec.project)
+    for condition in spec.conditions:
+        text, condition_params = _condition_sql(condition, spec)
+        where.append(text)
+        params.extend(condition_params)
+    sql = (
+        "SELECT s.span_id, s.trace_id, coalesce(s.session_id, t.session_id), s.span_kind, "
+        "s.name, s.project, s.attributes, (s.span_id = t.root_span_id) "
+        "FROM spans s LEFT JOIN traces t ON t.trace_id = s.trace_id"
+    )
+    if where:
+        sql += " WHERE " + " AND ".join(f"({w})" for w in where)
+    sql += " ORDER BY s.rowid"
+    if spec.limit is not None:
+        sql += " LIMIT ?"
+        params.append(spec.limit)
+    return sql, params
+
+
+# --------------------------------------------------------------------------------------------
+# input / output
+
+
+def _attr(attributes: Any, path: str) -> Any:
+    """``get_path`` with a fast path: plain nested dict lookups, falling back to ``get_path``
+    (which also finds keys stored joined after a conflict, ``{"a.b": ...}``) only when a level
+    holds such a joined key."""
+    node = attributes
+    for key in path.split("."):
+        if type(node) is dict:
+            found = node.get(key, _MISSING)
+            if found is _MISSING:
+                prefix = key + "."
+                if any(type(k) is str and k.startswith(prefix) for k in node):
+                    return get_path(attributes, path)
+                return None
+            node = found
+        elif type(node) is list and key.isdigit():
+            index = int(key)
+            if index >= len(node):
+                return None
+            node = node[index]
+        else:  # a leaf before the end: maybe a leaf/prefix conflict ({"b": 1, "b.c": 2})
+            return get_path(attributes, path)
+    return node
+
+
+_MISSING = object()
+
+
+def _loads(text: str | bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:  # what orjson refuses but JSON allows (integers beyond 64 bits)
+            return json.loads(text)
+        except (ValueError, RecursionError):
+            return None
+
+
+def _json_decode(value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return value
+    if not isinstance(value, str):
+        return None
+    return _loads(value)
+
+
+def _generic(value: Any, mime_type: Any, kind: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        parsed = None
+        if mime_type == _JSON_MIME:
+            parsed = _loads(value)
+        elif value.lstrip().startswith("{"):
+            parsed = _loads(value)
+            if not isinstance(parsed, dict):
+                parsed = None
+        if isinstance(parsed, dict):
+            return parsed
+        if parsed is not None:
+            return {kind: parsed}
+        return {kind: value}
+    return {kind: value}
+
+
+def _message(raw: Any) -> dict[str, Any] | None:
+    if not isinstance(raw, dict):
+        return None
+    message = raw.get("message", raw)
+    if not isinstance(message, dict):
+        return None
+    out: dict[str, Any] = {"role": message.get("role")}
+    for key in ("content", "name", "tool_call_id"):
+        if message.get(key) is not None:
+            out[key] = message[key]
+    contents = message.get("contents")
+    if isinstance(contents, list) and contents:
+        out["contents"] = [
+            c.get("message_content", c) if isinstance(c, dict) else c for c in contents
+        ]
+    function_call = {
+        key: message[f"function_call_{key}"]
+        for key in ("name", "arguments_json")
+        if message.get(f"function_call_{key}") is not None
+    }
+    if function_call:
+        out["function_call"] = {
+            "name": function_call.get("name"),
+            "arguments": function_call.get("arguments_json"),
+        }
+    calls = message.get("tool_calls")
+    if isinstance(calls, list) and calls:
+        tool_calls = []
+        for entry in calls:
+            call = entry.get("tool_call", entry) if isinstance(entry, dict) else None
+            if not isinstance(call, dict):
+                continue
+            function = call.get("function") if isinstance(call.get("function"), dict) else {}
+            converted: dict[str, Any] = {}
+            if call.get("id") is not None:
+                converted["id"] = call["id"]
+            converted["function"] = {
+                "name": function.get("name"),
+                "arguments": function.get("arguments"),
+            }
+            tool_calls.append(converted)
+        if tool_calls:
+            out["tool_calls"] = tool_calls
+    return out
+
+
+def _messages(raw: Any) -> list[dict[str, Any]]:
+    if not isinstance(raw, list):
+        return []
+    return [m for m in (_message(item) for item in raw) if m is not None]
+
+
+def example_input(span_kind: str, attributes: dict[str, Any]) -> dict[str, Any]:
+    value = _attr(attributes, "input.value")
+    mime_type = _attr(attributes, "input.mime_type")
+    if span_kind != SpanKind.LLM:
+        return _generic(value, mime_type, "input")
+    result: dict[str, Any] = {}
+    messages = _messages(_attr(attributes, "llm.input_messages"))
+    if messages:
+        result["messages"] = messages
+    else:
+        result = dict(_generic(value, mime_type, "input"))
+    variables = _json_decode(_attr(attributes, "llm.prompt_template.variables"))
+    if isinstance(variables, dict):
+        for key, variable in variables.items():
+            result.setdefault(key, variable)
+    tools = _attr(attributes, "llm.tools")
+    if isinstance(tools, list):
+        definitions = []
+        for tool in tools:
+            schema = _attr(tool, "tool.json_schema") if isinstance(tool, dict) else None
+            if schema is not None:
+                decoded = _json_decode(schema)
+                definitions.append(decoded if decoded is not None else schema)
+        if definitions:
+            result.setdefault("tools", definitions)
+    return result
+
+
+def example_output(span_kind: str, attributes: dict[str, Any]) -> dict[str, Any]:
+    value = _attr(attributes, "output.value")
+    mime_type = _attr(attributes, "output.mime_type")
+    if span_kind == SpanKind.LLM:
+        messages = _messages(_attr(attributes, "llm.output_messages"))
+        if messages:
+            return {"messages": messages}
+    elif span_kind == SpanKind.RETRIEVER:
+        documents = _attr(attributes, "retrieval.documents")
+        if isinstance(documents, list) and documents:
+            unwrapped = [
+                d.get("document") if isinstance(d, dict) else None for d in documents
+            ]
+            if all(isinstance(d, dict) for d in unwrapped):
+                return {"documents": unwrapped}
+    return _generic(value, mime_type, "output")
+
+
+# --------------------------------------------------------------------------------------------
+# streaming examples
+
+
+def _annotation_dict(label: Any, score: Any, explanation: Any, kind: str, ident: str) -> dict:
+    return {
+        "label": label,
+        "score": score,
+        "explanation": explanation,
+        "annotator_kind": kind,
+        "identifier": ident,
+    }
+
+
+# (+target: look rows up by the span / trace id index, not by the target column of the unique
+# key, which would scan every span annotation for each chunk.)
+_ANNOTATION_ORDER = "ORDER BY name, coalesce(document_position, -1), annotator_kind, identifier"
+
+
+def _span_annotations(
+    conn: sqlite3.Connection, span_ids: list[str]
+) -> dict[str, tuple[dict[str, list], dict[int, dict[str, list]]]]:
+    marks = ",".join("?" * len(span_ids))
+    found: dict[str, tuple[dict[str, list], dict[int, dict[str, list]]]] = {}
+    for span_id, target, position, name, label, score, explanation, kind, ident in conn.execute(
+        "SELECT span_id, target, document_position, name, label, score, explanation, "
+        f"annotator_kind, identifier FROM annotations WHERE span_id IN ({marks}) "
+        f"AND +target IN ('span', 'document') {_ANNOTATION_ORDER}",
+        span_ids,
+    ):
+        spans, documents = found.setdefault(span_id, ({}, {}))
+        entry = _annotation_dict(label, score, explanation, kind, ident)
+        if target == "document":
+            documents.setdefault(position, {}).setdefault(name, []).append(entry)
+        else:
+            spans.setdefault(name, []).append(entry)
+    return found
+
+
+def _trace_annotations(
+    conn: sqlite3.Connection, trace_ids: list[str]
+) -> dict[str, dict[str, list]]:
+    if not trace_ids:
+        return {}
+    marks = ",".join("?" * len(trace_ids))
+    found: dict[str, dict[str, list]] = defaultdict(dict)
+    for trace_id, name, label, score, explanation, kind, ident in conn.execute(
+        "SELECT trace_id, name, label, score, explanation, annotator_kind, identifier "
+        f"FROM annotations WHERE trace_id IN ({marks}) AND +target = 'trace' {_ANNOTATION_ORDER}",
+        trace_ids,
+    ):
+        found[trace_id].setdefault(name, []).append(
+            _annotation_dict(label, score, explanation, kind, ident)
+        )
+    return found
+
+
+def _example(row: tuple, spans: dict, traces: dict) -> dict[str, Any]:
+    span_id, trace_id, session_id, kind, name, project, attributes_text, is_root = row
+    attributes = _loads(attributes_text) if attributes_text else {}
+    if not isinstance(attributes, dict):
+        attributes = {}
+    on_span, on_documents = spans.get(span_id, ({}, {}))
+    metadata = {
+        "span_id": span_id,
+        "trace_id": trace_id,
+        "session_id": session_id,
+        "span_kind": kind,
+        "name": name,
+        "project": project,
+        "annotations": on_span,
+        "document_annotations": [
+            {"document_position": position, "annotations": on_documents[position]}
+            for position in sorted(on_documents)
+        ],
+        "trace_annotations": traces.get(trace_id, {}) if is_root else {},
+    }
+    return {
+        "input": example_input(kind, attributes),
+        "output": example_output(kind, attributes),
+        "metadata": metadata,
+        "span_id": span_id,
+    }
+
+
+def iter_examples(conn: sqlite3.Connection, spec: DatasetSpec) -> Iterator[dict[str, Any]]:
+    """One example per matching span, streamed: spans are fetched `_CHUNK` at a time and the
+    annotations of each chunk with one query."""
+    sql, params = select_sql(spec)
+    cursor = conn.execute(sql, params)
+    try:
+        while True:
+            rows = cursor.fetchmany(_CHUNK)
+            if not rows:
+                return
+            spans = _span_annotations(conn, [row[0] for row in rows])
+            traces = _trace_annotations(conn, sorted({row[1] for row in rows if row[7]}))
+            for row in rows:
+                yield _example(row, spans, traces)
+    finally:
+        cursor.close()
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except (orjson.JSONEncodeError, TypeError):  # lone surrogates, integers beyond 64 bits
+        return json.dumps(value, ensure_ascii=True, default=str).encode()
+
+
+def write_examples(examples: Iterable[dict[str, Any]], stream: IO[bytes], fmt: str) -> int:
+    """Write `examples` to a binary stream as JSON lines or CSV; returns how many."""
+    if fmt not in FORMATS:
+        raise DatasetArgumentError(f"unknown format {fmt!r}: use {' or '.join(FORMATS)}")
+    count = 0
+    if fmt == "jsonl":
+        for example in examples:
+            stream.write(_dumps(example) + b"\n")
+            count += 1
+        return count
+    import io
+
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
+    try:
+        writer = csv.writer(text)
+        writer.writerow(CSV_COLUMNS)
+        for example in examples:
+            writer.writerow(
+                [
+                    example["span_id"],
+                    _dumps(example["input"]).decode(),
+                    _dumps(example["output"]).decode(),
+                    _dumps(example["metadata"]).decode(),
+                ]
+            )
+            count += 1
+        text.flush()
+    finally:
+        text.detach()
+    return count
+
+
+def write_file(examples: Iterable[dict[str, Any]], out: str | Path, fmt: str) -> int:
+    """Write to `out` atomically (a temporary file beside it, renamed at the end), so a failed
+    export never leaves half a dataset behind."""
+    target = Path(out)
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        os.chmod(temporary, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as stream:
+            count = write_examples(examples, stream, fmt)
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+    return count
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
