@@ -86,15 +86,8 @@ def import_files(
         problem(message)
     report.spans_new = result.new
     report.spans_existing = result.existing
-    report.traces = len(result.trace_ids)
-    report.sessions = _session_count(store, result.trace_ids)
+    traces = store.traces_by_ids(sorted(result.trace_ids))
+    report.traces = len(traces)
+    report.sessions = len({row.session_id for row in traces.values() if row.session_id})
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _session_count(store: Store, trace_ids: set[str]) -> int:
-    sessions: set[str] = set()
-    for row in store.traces_by_ids(sorted(trace_ids)).values():
-        if row.session_id:
-            sessions.add(row.session_id)
-    return len(sessions)

@@ -309,3 +309,19 @@ def test_undo_of_a_delete_restores_the_row(store: Store) -> None:
     restored = store.undo("ann").after
     assert (restored.id, restored.label, restored.metadata) == (original.id, "keep", {"seconds_spent": 3.5})
     assert restored.created_at == original.created_at
+
+
+def test_attributes_nested_deeper_than_orjson_allows_are_still_stored(tmp_path: Path) -> None:
+    nested: dict = {"leaf": "[bold"}
+    for _ in range(400):
+        nested = {"d": nested}
+    with Store.open(tmp_path / "deep.db") as store:
+        writer = store.span_writer()
+        writer.add(_span("deep", "t", None, attributes={"metadata": nested}))
+        result = writer.close()
+        assert result.new == 1 and result.conflicts == []
+        span = store.get_span("deep")
+        depth, node = 0, span.attributes["metadata"]
+        while "d" in node:
+            node, depth = node["d"], depth + 1
+        assert (depth, node) == (400, {"leaf": "[bold"})

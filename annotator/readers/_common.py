@@ -56,7 +56,7 @@ def clean_id(value: Any) -> str | None:
         return found
     clean = _clean_id(value)
     if clean is not None:
-        if len(_IDS) >= 200_000:
+        if len(_IDS) >= 8192:  # ids repeat close together; a small cache keeps memory flat
             _IDS.clear()
         _IDS[value] = clean
     return clean

@@ -30,8 +30,6 @@ CREATE TABLE spans (
     latency_ms REAL,
     status_code TEXT NOT NULL,
     status_message TEXT NOT NULL DEFAULT '',
-    attributes TEXT NOT NULL DEFAULT '{{}}',
-    events TEXT NOT NULL DEFAULT '[]',
     project TEXT NOT NULL,
     session_id TEXT,
     -- How many documents the span retrieved (retrieval.documents) or reranked
@@ -39,11 +37,14 @@ CREATE TABLE spans (
     document_count INTEGER NOT NULL DEFAULT 0,
     -- 1 when the span is shown at the top of its trace although it has a parent_id: the parent is
     -- not in the database, or the span was cut out of a parent cycle.
-    orphan INTEGER NOT NULL DEFAULT 0
+    orphan INTEGER NOT NULL DEFAULT 0,
+    -- Last: they can be megabytes, and SQLite reads a row's columns in order (the tree's light
+    -- queries never touch these pages).
+    attributes TEXT NOT NULL DEFAULT '{{}}',
+    events TEXT NOT NULL DEFAULT '[]'
 );
 CREATE UNIQUE INDEX spans_span_id ON spans(span_id);
 CREATE INDEX spans_trace ON spans(trace_id, start_time);
-CREATE INDEX spans_parent ON spans(parent_id);
 CREATE INDEX spans_session ON spans(session_id) WHERE session_id IS NOT NULL;
 
 CREATE TABLE traces (

@@ -7,6 +7,7 @@ in the database) and parent cycles are found.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,8 +20,8 @@ from annotator.timeutil import latency_ms
 
 _INSERT_SPAN = """
 INSERT INTO spans (span_id, trace_id, parent_id, name, span_kind, start_time, end_time,
-    latency_ms, status_code, status_message, attributes, events, project, session_id,
-    document_count)
+    latency_ms, status_code, status_message, project, session_id, document_count, attributes,
+    events)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (span_id) DO NOTHING
 """
@@ -41,14 +42,18 @@ class SpanWriteResult:
 
 
 class SpanWriter:
-    """Collects spans into batches and writes them; `close()` flushes and summarises traces."""
+    """Collects spans into batches and writes them; `close()` flushes and summarises traces.
+
+    Memory holds one batch and the set of trace ids touched, whatever the size of the import.
+    (A writer thread was measured and rejected: SQLite releases the GIL per row, and the
+    per-row handovers with the parsing thread cost more than the overlap won.)"""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._batch: list[Span] = []
         self._uncommitted = 0
-        self.result = SpanWriteResult()
         self._in_transaction = False
+        self.result = SpanWriteResult()
 
     def add(self, span: Span) -> None:
         self._batch.append(span)
@@ -67,61 +72,49 @@ class SpanWriter:
         return self.result
 
     def abort(self) -> None:
+        """Give up: what is not committed yet is rolled back."""
+        self._batch = []
         if self._in_transaction:
             self._conn.execute("ROLLBACK")
             self._in_transaction = False
+            self._conn.execute("PRAGMA synchronous = FULL")
 
     def _flush(self) -> None:
         batch, self._batch = self._batch, []
         if not batch:
             return
-        if not self._in_transaction:
-            # NORMAL: an import interrupted by a power cut is simply run again (it is idempotent).
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            begin_immediate(self._conn)
-            self._in_transaction = True
         conn = self._conn
-        dumps = orjson.dumps
+        if not self._in_transaction:
+            # NORMAL: an import cut short by a power cut is simply run again (it is idempotent).
+            conn.execute("PRAGMA synchronous = NORMAL")
+            begin_immediate(conn)
+            self._in_transaction = True
+        rows = [_row(span, self.result.conflicts) for span in batch]
         before = conn.total_changes
-        rows = []
-        for span in batch:
-            start, end = span.start_time, span.end_time
-            rows.append(
-                (
-                    span.span_id,
-                    span.trace_id,
-                    span.parent_id,
-                    span.name,
-                    span.span_kind,
-                    start,
-                    end,
-                    _latency(start, end),
-                    span.status_code,
-                    span.status_message,
-                    dumps(span.attributes).decode(),
-                    dumps(span.events).decode(),
-                    span.project,
-                    span.session_id,
-                    document_count(span.attributes),
-                )
-            )
         conn.executemany(_INSERT_SPAN, rows)
         inserted = conn.total_changes - before
         self.result.new += inserted
         trace_ids = self.result.trace_ids
         for span in batch:
             trace_ids.add(span.trace_id)
-        if inserted < len(batch):
-            self._check_duplicates(batch, inserted)
-        self._uncommitted += len(batch)
+        if inserted < len(rows):
+            self._check_duplicates(rows, inserted)
+        self._uncommitted += len(rows)
         if self._uncommitted >= COMMIT_EVERY:
             self._commit()
 
-    def _check_duplicates(self, batch: list[Span], inserted: int) -> None:
+    def _commit(self) -> None:
+        if self._in_transaction:
+            self._conn.execute("COMMIT")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._in_transaction = False
+            self._uncommitted = 0
+
+    def _check_duplicates(self, rows: list[tuple], inserted: int) -> None:
         """Spans that were already there: fine when they are the same span, reported when the
         id belongs to another trace (ids must be unique, as in Phoenix)."""
-        self.result.existing += len(batch) - inserted
-        wanted = {span.span_id: span.trace_id for span in batch}
+        self.result.existing += len(rows) - inserted
+        wanted = {row[0]: row[1] for row in rows}
         placeholders = ",".join("?" * len(wanted))
         stored = self._conn.execute(
             f"SELECT span_id, trace_id FROM spans WHERE span_id IN ({placeholders})",
@@ -134,14 +127,39 @@ class SpanWriter:
                     f"that span id already belongs to trace {trace_id}"
                 )
                 self.result.existing -= 1
-                self.result.trace_ids.discard(wanted[span_id])
 
-    def _commit(self) -> None:
-        if self._in_transaction:
-            self._conn.execute("COMMIT")
-            self._conn.execute("PRAGMA synchronous = FULL")
-            self._in_transaction = False
-            self._uncommitted = 0
+
+def _row(span: Span, problems: list[str]) -> tuple:
+    start, end = span.start_time, span.end_time
+    return (
+        span.span_id,
+        span.trace_id,
+        span.parent_id,
+        span.name,
+        span.span_kind,
+        start,
+        end,
+        _latency(start, end),
+        span.status_code,
+        span.status_message,
+        span.project,
+        span.session_id,
+        document_count(span.attributes),
+        _json(span.attributes, span, "attributes", problems),
+        _json(span.events, span, "events", problems),
+    )
+
+
+def _json(value: object, span: Span, what: str, problems: list[str]) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        pass
+    try:  # deeper than orjson's 254 levels, or odd types: the slow, tolerant way
+        return json.dumps(value, default=str, ensure_ascii=False)
+    except (RecursionError, ValueError, TypeError) as error:
+        problems.append(f"span {span.span_id}: {what} could not be stored ({type(error).__name__}); kept empty")
+        return "{}" if what == "attributes" else "[]"
 
 
 def document_count(attributes: dict) -> int:
