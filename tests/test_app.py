@@ -418,3 +418,44 @@ async def test_click_row_and_label(db: Path) -> None:
         await pilot.click(card, offset=(x + 1, y))  # +1: the card's left padding
         await pilot.pause()
         assert rows(db, "SELECT span_id, label FROM annotations") == [("r3", "incorrect")]
+
+
+# --- adjudication, command palette --------------------------------------------------------------
+
+
+async def test_adjudication_queue_walks_disagreements_and_records_the_lead_value(db: Path) -> None:
+    from annotator.model import Annotation
+    from annotator.store import QueueFilter, Store
+
+    with Store.open(db) as store:
+        store.set_annotation(Annotation(name="correctness", span_id="a2", label="correct", identifier="alice"))
+        store.set_annotation(Annotation(name="correctness", span_id="a2", label="incorrect", identifier="bob"))
+        store.set_annotation(Annotation(name="correctness", span_id="c1", label="correct", identifier="alice"))
+        store.set_annotation(Annotation(name="correctness", span_id="c1", label="correct", identifier="bob"))
+    app = AnnotatorApp(db, config_set(), "lead", queue=QueueFilter(state="disagree"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert screen(app).model.trace_ids == ["trace-agent"]  # c1: both agree, not listed
+        assert (cursor(app).trace_id, cursor(app).span_id) == ("trace-agent", "a2")
+        states = screen(app).session.states(screen(app).item, screen(app).applicable)
+        others = {a.identifier: a.label for s in states.values() for a in s.others}
+        assert others == {"alice": "correct", "bob": "incorrect"}  # side by side in the panel
+        await press(pilot, "2")
+    assert rows(db, "SELECT identifier, label FROM annotations WHERE span_id = 'a2' ORDER BY identifier") == [
+        ("alice", "correct"), ("bob", "incorrect"), ("lead", "incorrect")
+    ]
+
+
+async def test_command_palette_runs_actions(db: Path) -> None:
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await press(pilot, "1")
+        assert len(rows(db)) == 1
+        await press(pilot, "ctrl+p")
+        for key in "Undo the last":
+            await pilot.press(key if key != " " else "space")
+        await pilot.pause(0.3)
+        await press(pilot, "enter")
+        await pilot.pause(0.3)
+        assert rows(db) == []

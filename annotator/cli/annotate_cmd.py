@@ -36,7 +36,14 @@ def resolve_configs(store, config_path: str | None):  # noqa: ANN001, ANN201
     return config_set
 
 
-def run_app(db_path: str | Path, files: list[str], config_path: str | None, annotator: str, project: str | None = None) -> None:
+def run_app(
+    db_path: str | Path,
+    files: list[str],
+    config_path: str | None,
+    annotator: str,
+    project: str | None = None,
+    queue: str = "all",
+) -> None:
     from annotator.importer import import_files
     from annotator.store import Store
 
@@ -50,8 +57,9 @@ def run_app(db_path: str | Path, files: list[str], config_path: str | None, anno
         if store.counts()["spans"] == 0:
             raise BadInput(f"{db_path}: no spans to annotate; give trace files: annotator annotate FILE...")
     from annotator.app.app import AnnotatorApp
+    from annotator.store import QueueFilter
 
-    app = AnnotatorApp(db_path, config_set, annotator)
+    app = AnnotatorApp(db_path, config_set, annotator, queue=QueueFilter(state=queue))
     app.run()
     with Store.open(db_path) as store:
         count = store.connection.execute(
@@ -67,12 +75,21 @@ def run_app(db_path: str | Path, files: list[str], config_path: str | None, anno
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Annotation config YAML (default: the configs stored in the database, else the bundled default).")
 @click.option("--annotator", default=default_annotator, show_default="login name, or $ANNOTATOR_NAME", help="Your name: the identifier on every annotation you make.")
 @click.option("--project", help="Project name for imported spans (default: from the file).")
+@click.option(
+    "--queue",
+    type=click.Choice(["all", "todo", "mine", "others", "disagree"]),
+    default="all",
+    show_default=True,
+    help="Start on this queue (f changes it in the app); disagree: adjudicate where values differ.",
+)
 @friendly_errors
-def annotate_command(files: tuple[str, ...], db_path: str, config_path: str | None, annotator: str, project: str | None) -> None:
+def annotate_command(
+    files: tuple[str, ...], db_path: str, config_path: str | None, annotator: str, project: str | None, queue: str
+) -> None:
     """Import trace FILES (if any) into the database and open the annotation app on it."""
     if not annotator.strip():
         raise BadInput("--annotator must not be empty")
-    run_app(db_path, list(files), config_path, annotator.strip(), project)
+    run_app(db_path, list(files), config_path, annotator.strip(), project, queue)
 
 
 def demo_db_path() -> Path:
