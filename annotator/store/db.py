@@ -26,7 +26,7 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
         if not target.exists():
             raise StoreError(f"{target}: no such database")
-        uri = f"file:{target.resolve().as_posix()}?mode=ro"
+        uri = f"{target.resolve().as_uri()}?mode=ro"  # as_uri escapes '?' and '#' in the path
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     else:
         if target.parent and not target.parent.exists():

@@ -1,0 +1,985 @@
+"""Merging annotator databases: ``annotator merge IN.db... --into OUT.db``.
+
+A QA lead hands the same traces to several annotators, gets one SQLite file back from each and
+merges them into one. Phoenix has no offline merge, so the rules are spelled out here and the
+command reports every place where they had to choose.
+
+Inputs
+    Never written to. Each is opened read-only (a ``file:...?mode=ro`` URI), which also reads a
+    WAL file's pending content; when that is impossible (SQLite cannot create the ``-shm`` next to
+    a WAL database, e.g. in a read-only directory) the file and its ``-wal`` are copied to a
+    temporary directory and the copy is read. An input from an older schema version is copied
+    (SQLite backup API) and the copy upgraded with the normal migrations. Every input is checked
+    before anything is written: a missing file, a file that is not SQLite, a SQLite file that
+    annotator did not make, a newer schema version or the output file itself is refused with one
+    line ``FILE: reason`` and OUT is not touched. Each input is read inside one transaction, so a
+    file that its annotator is still writing is read as one consistent snapshot. (A read-only
+    open of a WAL database leaves an empty ``-wal`` and a ``-shm`` beside it: SQLite's doing.)
+
+Spans
+    Union by span id. A span already in OUT is never replaced. When two inputs hold different
+    rows under one span id (a different trace id, or different content) and OUT had none, the
+    row that sorts first by its canonical JSON is kept, so the result does not depend on the
+    order of the inputs; each such case is reported. The traces of every added span are then
+    summarised again (``summarise_traces``), as are traces whose summary row is missing or counts
+    the wrong number of spans (left by an interrupted import).
+
+Configs
+    Union by name. When a name is already present the first config is kept: OUT's own, else the
+    first input's in the order given on the command line; any input whose config differs is
+    reported (name, files, which fields differ). The ``keys:`` remaps come from the same base
+    document (OUT's, else the first input with configs); differing remaps are reported under
+    the name ``keys:``. A config that would make the stored document invalid (e.g. a value key
+    that clashes with the kept ``keys:``) is not added, and reported. Unlike everything else, the
+    config rule depends on the order of the inputs: configs are a choice, not data.
+
+Annotations
+    One row per key (target, target id, document position, name, identifier), as in the store.
+    Among OUT's existing row and every input's row for a key, the winner is the greatest by
+    (updated_at, content, created_at, source), where content is the canonical JSON of
+    (label, score, explanation, annotator_kind, metadata with sorted keys). That is a total
+    order on everything that is compared, so the result is the same for any order of the inputs,
+    merging again changes nothing, and merge(merge(A, B), C) equals merge(A, B, C). updated_at
+    is compared as text: the store writes one ISO-8601 UTC form, in which text order is time
+    order. OUT's row is kept when nothing beats it. A *conflict* is a key whose rows disagree on
+    label, score or explanation; identical copies are not conflicts. Every conflict is reported
+    with every file's value, its updated_at and the winner.
+
+    Each annotation written to OUT is logged in ``annotation_log`` with action ``merge`` and actor
+    ``merge:<input path as given>`` (before and after images; the path, not just the file
+    name, because every annotator's file tends to be called annotations.db), keeping its own
+    created_at and updated_at. Undo replays only set/delete/undo/redo, so merges are in nobody's undo history.
+
+How
+    Set-based SQL: each input is ATTACHed read-only in turn and read in one write transaction
+    on OUT (one snapshot of the input): its new spans are inserted with INSERT ... SELECT, its
+    annotations staged in a temporary table with a rank text that orders them by the rule above.
+    After the trace summaries and the configs, one last transaction adds OUT's own rows for the
+    staged keys, picks each key's greatest rank (GROUP BY), and writes the winners and their log
+    entries in batches.
+    ``dry_run`` runs the same merge on a temporary copy of OUT and throws it away.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from annotator.store import Store, StoreError
+from annotator.store import db as store_db
+from annotator.store.annotations import COLUMNS, AnnotationKey
+from annotator.store.db import APPLICATION_ID, connect, ensure_schema, write_transaction
+from annotator.store.schema import TARGET_ID_SQL
+from annotator.store.spans import summarise_traces
+from annotator.timeutil import now_iso
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+REQUIRED_TABLES = ("meta", "spans", "annotation_configs", "annotations")
+BATCH_SIZE = 2000
+SPAN_CONFLICTS_SHOWN = 50  # in the text report; the JSON report lists every one
+
+SPAN_COLUMNS = (
+    "span_id", "trace_id", "parent_id", "name", "span_kind", "start_time", "end_time",
+    "latency_ms", "status_code", "status_message", "attributes", "events", "project",
+    "session_id", "document_count",
+)  # fmt: skip
+_SPAN_SELECT = ", ".join(SPAN_COLUMNS)
+_SPAN_UPDATE = (
+    f"UPDATE main.spans SET {', '.join(f'{c} = ?' for c in SPAN_COLUMNS[1:])} WHERE span_id = ?"
+)
+
+_VALUE_COLUMNS = COLUMNS[1:]  # every annotation column but the row id
+_KEY_COLUMNS = ("k_target", "k_id", "k_pos", "k_name", "k_ident")
+_KEY_LIST = ", ".join(_KEY_COLUMNS)
+_KEY_SELECT = f"target, ({TARGET_ID_SQL}), coalesce(document_position, -1), name, identifier"
+_RANK_ARGS = "updated_at, label, score, explanation, annotator_kind, metadata, created_at, source"
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+@dataclass
+class InputSummary:
+    path: str
+    schema_version: int
+    read_from: str  # "file", "copy" (WAL fallback) or "upgraded copy"
+    spans: int = 0
+    annotations: int = 0
+    configs: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.path,
+            "schema_version": self.schema_version,
+            "read_from": self.read_from,
+            "spans": self.spans,
+            "annotations": self.annotations,
+            "configs": self.configs,
+        }
+
+
+@dataclass(frozen=True)
+class Version:
+    """One file's row for a conflicting key."""
+
+    source: str
+    label: str | None
+    score: float | None
+    explanation: str | None
+    annotator_kind: str
+    updated_at: str
+    won: bool
+
+    def describe(self) -> str:
+        parts = []
+        if self.label is not None:
+            parts.append(f"label={self.label!r}")
+        if self.score is not None:
+            parts.append(f"score={self.score:g}")
+        if self.explanation is not None:
+            text = self.explanation
+            if len(text) > 60:
+                text = text[:57] + "..."
+            parts.append(f"explanation={text!r}")
+        return " ".join(parts) or "(empty)"
+
+
+@dataclass(frozen=True)
+class AnnotationConflict:
+    key: AnnotationKey
+    versions: tuple[Version, ...]  # the winner first
+
+    @property
+    def winner(self) -> str:
+        return self.versions[0].source
+
+    def describe_key(self) -> str:
+        position = "" if self.key.document_position is None else f"#{self.key.document_position}"
+        who = self.key.identifier or "(no identifier)"
+        return f"{self.key.target} {self.key.target_id}{position} · {self.key.name} · {who}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": {
+                "target": self.key.target,
+                "target_id": self.key.target_id,
+                "document_position": self.key.document_position,
+                "name": self.key.name,
+                "identifier": self.key.identifier,
+            },
+            "winner": self.winner,
+            "versions": [
+                {
+                    "source": v.source,
+                    "label": v.label,
+                    "score": v.score,
+                    "explanation": v.explanation,
+                    "annotator_kind": v.annotator_kind,
+                    "updated_at": v.updated_at,
+                    "won": v.won,
+                }
+                for v in self.versions
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class ConfigConflict:
+    """Configs under one name (or the ``keys:`` remaps) that differ between files."""
+
+    name: str
+    kept_from: str
+    differing: tuple[tuple[str, tuple[str, ...]], ...]  # (file, fields that differ)
+
+    def describe(self) -> str:
+        others = "; ".join(
+            f"{source} differs in {', '.join(fields)}" for source, fields in self.differing
+        )
+        return f"{self.name}: kept {self.kept_from}'s; {others}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kept_from": self.kept_from,
+            "differing": [{"source": s, "fields": list(f)} for s, f in self.differing],
+        }
+
+
+@dataclass
+class MergeReport:
+    out: str
+    dry_run: bool = False
+    out_existed: bool = False
+    inputs: list[InputSummary] = field(default_factory=list)
+    spans_new: int = 0
+    spans_existing: int = 0
+    traces_summarised: int = 0
+    configs_added: list[str] = field(default_factory=list)
+    annotations_new: int = 0
+    annotations_updated: int = 0
+    annotations_unchanged: int = 0
+    conflicts: list[AnnotationConflict] = field(default_factory=list)
+    config_conflicts: list[ConfigConflict] = field(default_factory=list)
+    span_conflicts: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "out": self.out,
+            "dry_run": self.dry_run,
+            "out_existed": self.out_existed,
+            "inputs": [summary.to_dict() for summary in self.inputs],
+            "totals": {
+                "spans_read": sum(s.spans for s in self.inputs),
+                "spans_new": self.spans_new,
+                "spans_existing": self.spans_existing,
+                "traces_summarised": self.traces_summarised,
+                "annotations_read": sum(s.annotations for s in self.inputs),
+                "annotations_new": self.annotations_new,
+                "annotations_updated": self.annotations_updated,
+                "annotations_unchanged": self.annotations_unchanged,
+                "conflicts": len(self.conflicts),
+                "configs_added": len(self.configs_added),
+                "config_conflicts": len(self.config_conflicts),
+                "span_conflicts": len(self.span_conflicts),
+            },
+            "configs_added": self.configs_added,
+            "conflicts": [c.to_dict() for c in self.conflicts],
+            "config_conflicts": [c.to_dict() for c in self.config_conflicts],
+            "span_conflicts": self.span_conflicts,
+            "problems": self.problems,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def lines(self) -> list[str]:
+        """The human-readable report."""
+        files = len(self.inputs)
+        verb = "Would merge" if self.dry_run else "Merged"
+        plural = "s" if files != 1 else ""
+        out = [f"{verb} {files} file{plural} into {self.out} in {self.seconds:.2f}s"]
+        width = max(len(s.path) for s in self.inputs) if self.inputs else 0
+        for s in self.inputs:
+            via = "" if s.read_from == "file" else f"  (read from a temporary {s.read_from})"
+            out.append(
+                f"  {s.path:<{width}}  {s.spans:,} spans, {s.annotations:,} annotations, "
+                f"{s.configs} configs{via}"
+            )
+        out.append(
+            f"Spans: {self.spans_new:,} new, {self.spans_existing:,} already present; "
+            f"{self.traces_summarised:,} traces summarised."
+        )
+        if self.configs_added:
+            out.append(f"Configs added: {', '.join(self.configs_added)}.")
+        conflicts = len(self.conflicts)
+        out.append(
+            f"Annotations: {self.annotations_new:,} new, {self.annotations_updated:,} updated, "
+            f"{self.annotations_unchanged:,} unchanged; {conflicts:,} conflict"
+            f"{'s' if conflicts != 1 else ''}."
+        )
+        if self.conflicts:
+            out.append("Conflicts (newest updated_at wins; a tie goes to the greater content):")
+            for conflict in self.conflicts:
+                out.append(f"  {conflict.describe_key()}")
+                source_width = max(len(v.source) for v in conflict.versions)
+                for v in conflict.versions:
+                    mark = "  <- won" if v.won else ""
+                    out.append(
+                        f"    {v.source:<{source_width}}  {v.updated_at}  {v.describe()}{mark}"
+                    )
+        if self.config_conflicts:
+            out.append("Config conflicts (OUT's config is kept, else the first input's):")
+            for conflict in self.config_conflicts:
+                out.append(f"  {conflict.describe()}")
+        if self.span_conflicts:
+            out.append(f"Span conflicts ({len(self.span_conflicts):,}):")
+            out.extend(f"  {line}" for line in self.span_conflicts[:SPAN_CONFLICTS_SHOWN])
+            hidden = len(self.span_conflicts) - SPAN_CONFLICTS_SHOWN
+            if hidden > 0:
+                out.append(f"  ... and {hidden:,} more (--json lists them all)")
+        if self.problems:
+            out.append(f"Problems ({len(self.problems)}):")
+            out.extend(f"  {line}" for line in self.problems)
+        if self.dry_run:
+            out.append(f"Dry run: nothing was written to {self.out}.")
+        return out
+
+
+# --- opening inputs ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Source:
+    """A checked input: the file itself, or a private copy of it, ready to ATTACH read-only."""
+
+    path: Path  # as given
+    label: str
+    read_path: Path  # the file itself, or the copy in the temporary directory
+    schema_version: int
+    read_from: str  # "file", "copy" or "upgraded copy"
+
+    @property
+    def actor(self) -> str:
+        return f"merge:{self.label}"
+
+
+def _migrations() -> list[str]:
+    # Looked up at call time (not imported by value) so that the versions compared here are the
+    # ones `ensure_schema` upgrades to by default.
+    return store_db.MIGRATIONS
+
+
+def _readonly_uri(path: Path) -> str:
+    # as_uri() percent-escapes "?", "#", "%" and spaces, which a bare "file:" + path would not.
+    return path.resolve().as_uri() + "?mode=ro"
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        _readonly_uri(path), uri=True, isolation_level=None, check_same_thread=False
+    )
+    conn.execute(f"PRAGMA busy_timeout = {store_db.BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def _probe(conn: sqlite3.Connection) -> None:
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+
+
+def _copy_in(path: Path, workdir: Path) -> Path:
+    """Copy the file (and its -wal, which SQLite replays when it opens the copy) to a folder of
+    its own in our temporary directory."""
+    copy = Path(tempfile.mkdtemp(dir=workdir)) / path.name
+    shutil.copyfile(path, copy)
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists():
+        shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+    return copy
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def open_input(given: str | Path, workdir: Path, *, out: Path | None = None) -> _Source:
+    """Check one input, copying it when it cannot be read in place or is from an older schema
+    version. Raises StoreError("FILE: reason"); never writes to the file."""
+    label = str(given)
+    path = Path(given)
+    if not path.exists():
+        raise StoreError(f"{label}: no such file")
+    if path.is_dir():
+        raise StoreError(f"{label}: is a directory, not a database")
+    if out is not None and _same_file(path, out):
+        raise StoreError(f"{label}: is the output database; merge into a different file")
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as error:
+        raise StoreError(f"{label}: cannot read ({error.strerror or error})") from None
+    if header != SQLITE_HEADER:
+        reason = "an empty file" if not header else "not a SQLite database"
+        raise StoreError(f"{label}: {reason}, not an annotator database")
+
+    read_path, read_from = path, "file"
+    conn: sqlite3.Connection | None = None
+    try:
+        try:
+            conn = _connect_readonly(path)
+            _probe(conn)
+        except sqlite3.OperationalError:
+            # Most often a WAL database whose -shm SQLite may not create here (read-only folder).
+            if conn is not None:
+                conn.close()
+            conn = None
+            read_path, read_from = _copy_in(path, workdir), "copy"
+            conn = sqlite3.connect(read_path, isolation_level=None, check_same_thread=False)
+            _probe(conn)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        known = len(_migrations())
+        if version == 0 and not tables:
+            raise StoreError(f"{label}: an empty SQLite database, not an annotator database")
+        if version == 0 or application_id != APPLICATION_ID:
+            raise StoreError(f"{label}: a SQLite database that annotator did not create")
+        if version > known:
+            raise StoreError(
+                f"{label}: made by a newer annotator (schema version {version}; this one knows "
+                f"{known}). Upgrade annotator to merge it."
+            )
+        missing = [table for table in REQUIRED_TABLES if table not in tables]
+        if missing:
+            raise StoreError(f"{label}: not an annotator database (no {', '.join(missing)} table)")
+        if version < known:
+            read_path = _upgraded_copy(conn, path, label, workdir)
+            read_from = "upgraded copy"
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"{label}: not a usable SQLite database ({error})") from None
+    except OSError as error:
+        raise StoreError(f"{label}: cannot read ({error.strerror or error})") from None
+    finally:
+        if conn is not None:
+            conn.close()
+    return _Source(path, label, read_path, version, read_from)
+
+
+def _upgraded_copy(conn: sqlite3.Connection, path: Path, label: str, workdir: Path) -> Path:
+    """A copy (SQLite backup API: a consistent snapshot, WAL content included) upgraded to the
+    current schema by the normal migrations."""
+    copy_path = Path(tempfile.mkdtemp(dir=workdir)) / path.name
+    copy = connect(copy_path)
+    try:
+        conn.backup(copy)
+        ensure_schema(copy, label, migrations=_migrations())
+    except sqlite3.Error as error:
+        raise StoreError(f"{label}: cannot upgrade a copy of it ({error})") from None
+    finally:
+        copy.close()
+    return copy_path
+
+
+def open_inputs(
+    paths: Sequence[str | Path], out: Path, workdir: Path
+) -> tuple[list[_Source], list[str]]:
+    """Check every input; raise one StoreError naming every bad one (one line each). Returns the
+    sources and notes (an input given twice is read once)."""
+    sources: list[_Source] = []
+    errors: list[str] = []
+    notes: list[str] = []
+    for given in paths:
+        if any(_same_file(Path(given), s.path) for s in sources):
+            notes.append(f"{given}: given more than once; read once")
+            continue
+        try:
+            sources.append(open_input(given, workdir, out=out))
+        except StoreError as error:
+            errors.append(str(error))
+    if errors:
+        raise StoreError("\n".join(errors))
+    return sources, notes
+
+
+# --- the merge ---------------------------------------------------------------------------------
+
+
+def merge_databases(
+    inputs: Sequence[str | Path], out: str | Path, *, dry_run: bool = False
+) -> MergeReport:
+    """Merge every input into `out` (created or upgraded as needed). Raises StoreError, before
+    anything is written, when an input or OUT cannot be used."""
+    started = time.perf_counter()
+    out_path = Path(out)
+    report = MergeReport(out=str(out), dry_run=dry_run, out_existed=out_path.exists())
+    with tempfile.TemporaryDirectory(prefix="annotator-merge-") as tmp:
+        workdir = Path(tmp)
+        sources, notes = open_inputs(inputs, out_path, workdir)
+        report.problems.extend(notes)
+        target = _dry_run_copy(out_path, workdir) if dry_run else out_path
+        store = _open_out(target)
+        try:
+            _Merger(store, sources, report, out_label=f"{out} (existing)").run()
+        finally:
+            store.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _open_out(path: Path) -> Store:
+    """OUT through the store's own checks (created, upgraded, or refused untouched), then opened
+    again with URI filenames on, which `ATTACH 'file:...?mode=ro'` needs."""
+    Store.open(path).close()
+    conn = sqlite3.connect(
+        path.resolve().as_uri(), uri=True, isolation_level=None, check_same_thread=False
+    )
+    conn.execute(f"PRAGMA busy_timeout = {store_db.BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA cache_size = -65536")  # 64 MiB each: the staging tables and their
+    conn.execute("PRAGMA temp.cache_size = -65536")  # indexes stay in memory
+    conn.create_function("merge_rank", 9, _rank, deterministic=True)
+    conn.create_function("merge_result", 3, _result, deterministic=True)
+    return Store(conn, path)
+
+
+def _dry_run_copy(out: Path, workdir: Path) -> Path:
+    """A private copy of OUT to merge into (a new file when OUT does not exist yet)."""
+    copy_path = workdir / "dry-run" / out.name
+    copy_path.parent.mkdir()
+    if not out.exists() or out.stat().st_size == 0:  # a new OUT (Store.open creates it)
+        if not out.parent.exists():
+            raise StoreError(f"{out}: directory {out.parent} does not exist")
+        return copy_path
+    source = open_input(out, workdir)
+    conn = _connect_readonly(source.read_path)
+    try:
+        copy = sqlite3.connect(copy_path)
+        try:
+            conn.backup(copy)
+        finally:
+            copy.close()
+    finally:
+        conn.close()
+    return copy_path
+
+
+class _Merger:
+    def __init__(
+        self, store: Store, sources: list[_Source], report: MergeReport, out_label: str
+    ) -> None:
+        self.store = store
+        self.conn = store.connection
+        self.sources = sources
+        self.report = report
+        self.out_label = out_label
+        self.summaries = [InputSummary(s.label, s.schema_version, s.read_from) for s in sources]
+        report.inputs = self.summaries
+        self.touched: set[str] = set()
+
+    def run(self) -> None:
+        conn = self.conn
+        conn.execute("DROP TABLE IF EXISTS temp.merge_rows")
+        conn.execute("DROP TABLE IF EXISTS temp.merge_added")
+        conn.execute(
+            f"CREATE TEMP TABLE merge_rows (src INTEGER NOT NULL, out_id INTEGER, {_KEY_LIST}, "
+            f"{', '.join(_VALUE_COLUMNS)}, rank TEXT NOT NULL, result TEXT NOT NULL)"
+        )
+        conn.execute(
+            "CREATE TEMP TABLE merge_added (span_id TEXT PRIMARY KEY, trace_id TEXT, src INTEGER)"
+        )
+        documents: list[dict[str, Any] | None] = []
+        # The temporary tables go with the connection, which the caller closes next: dropping
+        # hundreds of thousands of staged rows one page at a time would only cost time.
+        for index, source in enumerate(self.sources, 1):
+            try:
+                conn.execute("ATTACH DATABASE ? AS src", (_readonly_uri(source.read_path),))
+            except sqlite3.Error as error:
+                raise StoreError(f"{source.label}: cannot read ({error})") from None
+            try:
+                with write_transaction(conn):
+                    self._check_attached(source)
+                    self._merge_spans(index)
+                    self._stage_annotations(index)
+                    documents.append(self._read_configs(index))
+            finally:
+                conn.execute("DETACH DATABASE src")
+        self._summarise()
+        self._merge_configs(documents)
+        self._merge_annotations()
+
+    def _check_attached(self, source: _Source) -> None:
+        """The file checked earlier is still the one read (not replaced meanwhile)."""
+        version = self.conn.execute("PRAGMA src.user_version").fetchone()[0]
+        application_id = self.conn.execute("PRAGMA src.application_id").fetchone()[0]
+        if version != len(_migrations()) or application_id != APPLICATION_ID:
+            raise StoreError(f"{source.label}: changed while being merged; nothing more was read")
+
+    # -- spans ----------------------------------------------------------------------------------
+
+    def _merge_spans(self, index: int) -> None:
+        conn = self.conn
+        summary = self.summaries[index - 1]
+        summary.spans = conn.execute("SELECT count(*) FROM src.spans").fetchone()[0]
+        # Rows that disagree with the span already there (from OUT or an earlier input).
+        differs = " OR ".join(f"s.{c} IS NOT m.{c}" for c in SPAN_COLUMNS[1:])
+        s_cols = ", ".join(f"s.{c}" for c in SPAN_COLUMNS)
+        # Only the ids here: when two annotators imported the traces with different versions,
+        # every span may differ, and the rows can be large.
+        disagreeing = conn.execute(
+            "SELECT s.span_id, a.src FROM src.spans s JOIN main.spans m USING (span_id) "
+            f"LEFT JOIN temp.merge_added a USING (span_id) WHERE {differs}"
+        ).fetchall()
+        new = conn.execute(
+            "INSERT INTO temp.merge_added (span_id, trace_id, src) SELECT span_id, trace_id, ? "
+            "FROM src.spans s WHERE NOT EXISTS "
+            "(SELECT 1 FROM main.spans m WHERE m.span_id = s.span_id)",
+            (index,),
+        ).rowcount
+        conn.execute(
+            f"INSERT INTO main.spans ({_SPAN_SELECT}) SELECT {s_cols} FROM src.spans s "
+            "JOIN temp.merge_added a USING (span_id) WHERE a.src = ?",
+            (index,),
+        )
+        self.touched.update(
+            row[0]
+            for row in conn.execute(
+                "SELECT DISTINCT trace_id FROM temp.merge_added WHERE src = ?", (index,)
+            )
+        )
+        self.report.spans_new += new
+        self.report.spans_existing += summary.spans - new - len(disagreeing)
+        for span_id, kept_index in disagreeing:
+            self._span_conflict(index, span_id, kept_index)
+
+    def _span_conflict(self, index: int, span_id: str, kept_index: int | None) -> None:
+        """One span id, two different rows. OUT's own row stays; between inputs the row that
+        sorts first wins, so that the order of the inputs does not matter."""
+        select = f"SELECT {_SPAN_SELECT} FROM {{}}.spans WHERE span_id = ?"
+        row = self.conn.execute(select.format("src"), (span_id,)).fetchone()
+        old = self.conn.execute(select.format("main"), (span_id,)).fetchone()
+        replace = kept_index is not None and _span_order(row) < _span_order(old)
+        fields = [c for c, a, b in zip(SPAN_COLUMNS, old, row, strict=True) if a != b]
+        other = self.out_label if kept_index is None else self.sources[kept_index - 1].label
+        mine = self.sources[index - 1].label
+        what = (
+            f"trace {row[1]} in {mine}, trace {old[1]} in {other}"
+            if "trace_id" in fields
+            else f"{', '.join(fields)} differ"
+        )
+        kept = mine if replace else other
+        self.report.span_conflicts.append(
+            f"span {row[0]}: {mine} and {other} disagree ({what}); kept {kept}'s"
+        )
+        if replace:
+            self.conn.execute(_SPAN_UPDATE, (*row[1:], row[0]))
+            self.conn.execute(
+                "UPDATE temp.merge_added SET trace_id = ?, src = ? WHERE span_id = ?",
+                (row[1], index, row[0]),
+            )
+            self.touched.update((old[1], row[1]))
+        else:
+            self.report.spans_existing += 1
+
+    def _summarise(self) -> None:
+        # Also traces whose summary is missing or stale (an interrupted import or merge).
+        stale = self.conn.execute(
+            "SELECT s.trace_id FROM (SELECT trace_id, count(*) AS n FROM spans "
+            "GROUP BY trace_id) s LEFT JOIN traces t USING (trace_id) "
+            "WHERE t.trace_id IS NULL OR t.span_count != s.n"
+        )
+        self.touched.update(row[0] for row in stale)
+        if self.touched:
+            self.report.problems.extend(summarise_traces(self.conn, sorted(self.touched)))
+        self.report.traces_summarised = len(self.touched)
+
+    # -- configs --------------------------------------------------------------------------------
+
+    def _read_configs(self, index: int) -> dict[str, Any] | None:
+        """The input's config document, as `Store.load_config_document` reads it."""
+        label = self.sources[index - 1].label
+        try:
+            row = self.conn.execute(
+                "SELECT value FROM src.meta WHERE key = 'config_document'"
+            ).fetchone()
+            if row and row[0]:
+                document = orjson.loads(row[0])
+            else:
+                rows = self.conn.execute(
+                    "SELECT config FROM src.annotation_configs ORDER BY position, name"
+                ).fetchall()
+                if not rows:
+                    return None
+                document = {"annotations": [orjson.loads(r[0]) for r in rows]}
+        except orjson.JSONDecodeError as error:
+            self.report.problems.append(f"{label}: stored configs unreadable ({error}); skipped")
+            return None
+        if not isinstance(document, dict) or not isinstance(document.get("annotations"), list):
+            self.report.problems.append(
+                f"{label}: stored configs are not a config document; skipped"
+            )
+            return None
+        configs = [c for c in document["annotations"] if isinstance(c, dict) and "name" in c]
+        self.summaries[index - 1].configs = len(configs)
+        return {**document, "annotations": configs}
+
+    def _merge_configs(self, documents: list[dict[str, Any] | None]) -> None:
+        from annotator.config import ConfigError, parse_config
+
+        base = self.store.load_config_document()
+        document: dict[str, Any] | None = None
+        origin: dict[str, str] = {}  # config name -> the file it was kept from
+        keys_from = ""
+        keys_differ: list[tuple[str, tuple[str, ...]]] = []
+        differing: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        if base is not None:
+            document = {**base, "annotations": list(base.get("annotations", []))}
+            keys_from = self.out_label
+            for config in document["annotations"]:
+                origin[str(config.get("name"))] = self.out_label
+
+        for source, incoming in zip(self.sources, documents, strict=True):
+            if incoming is None:
+                continue
+            if document is None:
+                document = {**incoming, "annotations": []}
+                keys_from = source.label
+            elif incoming.get("keys", {}) != document.get("keys", {}):
+                keys_differ.append((source.label, ("keys",)))
+            by_name = {str(c.get("name")): c for c in document["annotations"]}
+            for config in incoming["annotations"]:
+                name = str(config["name"])
+                kept = by_name.get(name)
+                if kept is not None:
+                    if kept != config:
+                        fields = tuple(
+                            sorted(
+                                k for k in set(kept) | set(config) if kept.get(k) != config.get(k)
+                            )
+                        )
+                        differing.setdefault(name, []).append((source.label, fields))
+                    continue
+                candidate = {**document, "annotations": [*document["annotations"], config]}
+                try:
+                    parse_config(
+                        orjson.dumps(candidate).decode(), f"{source.label} (stored configs)"
+                    )
+                except ConfigError as error:
+                    reason = str(error).splitlines()[0] if str(error) else "invalid"
+                    self.report.problems.append(
+                        f"{source.label}: config {name!r} not added: {reason}"
+                    )
+                    continue
+                document = candidate
+                by_name[name] = config
+                origin[name] = source.label
+                self.report.configs_added.append(name)
+
+        for name, others in differing.items():
+            self.report.config_conflicts.append(ConfigConflict(name, origin[name], tuple(others)))
+        if keys_differ:
+            self.report.config_conflicts.append(
+                ConfigConflict("keys:", keys_from, tuple(keys_differ))
+            )
+        if document is not None and document != base:
+            self.store.save_config_document(document)
+
+    # -- annotations ----------------------------------------------------------------------------
+
+    def _stage_annotations(self, index: int) -> None:
+        values = ", ".join(_VALUE_COLUMNS)
+        cursor = self.conn.execute(
+            f"INSERT INTO temp.merge_rows (src, {_KEY_LIST}, {values}, rank, result) "
+            f"SELECT ?, {_KEY_SELECT}, {values}, merge_rank(?, {_RANK_ARGS}), "
+            "merge_result(label, score, explanation) FROM src.annotations",
+            (index, index),
+        )
+        self.summaries[index - 1].annotations = cursor.rowcount
+
+    def _merge_annotations(self) -> None:
+        conn = self.conn
+        report = self.report
+        values = ", ".join(_VALUE_COLUMNS)
+        with write_transaction(conn):
+            conn.execute("DROP TABLE IF EXISTS temp.merge_keys")
+            conn.execute(
+                f"CREATE TEMP TABLE merge_keys AS SELECT DISTINCT {_KEY_LIST} FROM merge_rows"
+            )
+            conn.execute(f"CREATE UNIQUE INDEX temp.merge_keys_key ON merge_keys ({_KEY_LIST})")
+            # OUT's own rows for those keys (src 0); the index is built once they are in.
+            conn.execute(
+                f"INSERT INTO temp.merge_rows (src, out_id, {_KEY_LIST}, {values}, rank, result) "
+                f"SELECT 0, id, {_KEY_SELECT}, {values}, merge_rank(0, {_RANK_ARGS}), "
+                "merge_result(label, score, explanation) FROM main.annotations "
+                "WHERE EXISTS (SELECT 1 FROM temp.merge_keys k WHERE k.k_target = target "
+                f"AND k.k_id = ({TARGET_ID_SQL}) AND k.k_pos = coalesce(document_position, -1) "
+                "AND k.k_name = name AND k.k_ident = identifier)"
+            )
+            conn.execute(f"CREATE INDEX temp.merge_rows_key ON merge_rows ({_KEY_LIST}, rank)")
+            keys = conn.execute("SELECT count(*) FROM temp.merge_keys").fetchone()[0]
+            report.conflicts = list(self._conflicts())
+            self._write_winners()
+            report.annotations_unchanged = (
+                keys - report.annotations_new - report.annotations_updated
+            )
+
+    def _write_winners(self) -> None:
+        """Each key's greatest row, where it is not OUT's own: written with a 'merge' log entry
+        (the row's context ids filled from OUT's spans and traces, as the store does)."""
+        conn = self.conn
+        values = ", ".join(f"r.{c}" for c in _VALUE_COLUMNS)
+        before = ", ".join(f"a.{c}" for c in COLUMNS)
+        # Materialised first, so that no query is still reading the tables written below.
+        conn.execute("DROP TABLE IF EXISTS temp.merge_winners")
+        conn.execute(
+            f"CREATE TEMP TABLE merge_winners AS "
+            f"WITH best AS (SELECT {_KEY_LIST}, max(rank) AS rank, max(out_id) AS before_id "
+            f"FROM temp.merge_rows GROUP BY {_KEY_LIST}) "
+            f"SELECT r.src, b.before_id, r.k_pos, {values}, s.trace_id AS span_trace, "
+            f"s.session_id AS span_session, t.session_id AS trace_session, {before} FROM best b "
+            f"JOIN temp.merge_rows r USING ({_KEY_LIST}, rank) "
+            "LEFT JOIN main.spans s ON r.target IN ('span', 'document') AND s.span_id = r.span_id "
+            "LEFT JOIN main.traces t ON r.target = 'trace' AND t.trace_id = r.trace_id "
+            "LEFT JOIN main.annotations a ON a.id = b.before_id "
+            "WHERE r.src != 0"
+        )
+        self._write_rows(conn.execute("SELECT * FROM temp.merge_winners"))
+
+    def _write_rows(self, cursor: sqlite3.Cursor) -> None:
+        conn = self.conn
+        next_id = (conn.execute("SELECT max(id) FROM main.annotations").fetchone()[0] or 0) + 1
+        at = now_iso()
+        assignments = ", ".join(f"{c} = ?" for c in _VALUE_COLUMNS)
+        update_sql = f"UPDATE main.annotations SET {assignments} WHERE id = ?"
+        insert_sql = (
+            f"INSERT INTO main.annotations ({', '.join(COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(COLUMNS))})"
+        )
+        log_sql = (
+            "INSERT INTO main.annotation_log (at, actor, action, annotation_id, target, span_id, "
+            "trace_id, session_id, document_position, name, identifier, before, after, reverts) "
+            "VALUES (?, ?, 'merge', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+        )
+        width = len(_VALUE_COLUMNS)
+        while batch := cursor.fetchmany(2000):
+            updates, inserts, logs = [], [], []
+            for row in batch:
+                src, before_id, k_pos = row[0], row[1], row[2]
+                after = dict(zip(_VALUE_COLUMNS, row[3 : 3 + width], strict=True))
+                span_trace, span_session, trace_session = row[3 + width : 6 + width]
+                _fill_context(after, span_trace, span_session, trace_session)
+                stored = tuple(after.values())  # in _VALUE_COLUMNS order
+                after_image = {"id": before_id or next_id, **after}
+                after_image["metadata"] = _metadata(after["metadata"])
+                if before_id is None:
+                    inserts.append((next_id, *stored))
+                    next_id += 1
+                    before_image = None
+                    self.report.annotations_new += 1
+                else:
+                    updates.append((*stored, before_id))
+                    before_image = dict(zip(COLUMNS, row[6 + width :], strict=True))
+                    before_image["metadata"] = _metadata(before_image["metadata"])
+                    self.report.annotations_updated += 1
+                logs.append(
+                    (
+                        at,
+                        self.sources[src - 1].actor,
+                        after_image["id"],
+                        after["target"],
+                        after["span_id"],
+                        after["trace_id"],
+                        after["session_id"],
+                        None if k_pos == -1 else k_pos,
+                        after["name"],
+                        after["identifier"],
+                        _image(before_image),
+                        _image(after_image),
+                    )
+                )
+            conn.executemany(update_sql, updates)
+            conn.executemany(insert_sql, inserts)
+            conn.executemany(log_sql, logs)
+
+    def _conflicts(self) -> Iterator[AnnotationConflict]:
+        rows = self.conn.execute(
+            f"WITH c AS (SELECT {_KEY_LIST} FROM temp.merge_rows GROUP BY {_KEY_LIST} "
+            "HAVING count(DISTINCT result) > 1) "
+            f"SELECT {_KEY_LIST}, src, label, score, explanation, annotator_kind, updated_at, "
+            f"rank FROM temp.merge_rows JOIN c USING ({_KEY_LIST}) "
+            f"ORDER BY {_KEY_LIST}, rank DESC"
+        )
+        current_key: tuple | None = None
+        versions: list[Version] = []
+        best: tuple | None = None
+        for row in rows:
+            key_values = row[:5]
+            if key_values != current_key:
+                if current_key is not None:
+                    yield _conflict(current_key, versions)
+                current_key, versions, best = key_values, [], None
+            src, label, score, explanation, kind, updated_at, rank = row[5:]
+            order = rank[: -_SRC_WIDTH]  # equal for identical rows from different files
+            if best is None:
+                best = order
+            source_label = self.out_label if src == 0 else self.sources[src - 1].label
+            versions.append(
+                Version(source_label, label, score, explanation, kind, updated_at, order == best)
+            )
+        if current_key is not None:
+            yield _conflict(current_key, versions)
+
+
+def _conflict(key_values: tuple, versions: list[Version]) -> AnnotationConflict:
+    target, target_id, position, name, identifier = key_values
+    key = AnnotationKey(target, target_id, None if position == -1 else position, name, identifier)
+    return AnnotationConflict(key, tuple(versions))
+
+
+def _fill_context(
+    row: dict[str, Any], span_trace: str | None, span_session: str | None, trace_session: str | None
+) -> None:
+    """What `annotations._with_context` does: a span's trace and session, a trace's session."""
+    if row["target"] in ("span", "document"):
+        if not row["trace_id"] or not row["session_id"]:
+            if span_trace is not None:  # the span is in OUT
+                row["trace_id"] = row["trace_id"] or span_trace
+                row["session_id"] = row["session_id"] or span_session
+    elif row["target"] == "trace" and not row["session_id"] and trace_session is not None:
+        row["session_id"] = trace_session
+
+
+_SRC_WIDTH = 10  # the rank's last part: the input's position, inverted
+_SEPARATOR = "\x01\x01"
+
+
+def _rank(
+    src: int,
+    updated_at: str | None,
+    label: Any,
+    score: Any,
+    explanation: Any,
+    kind: Any,
+    metadata: Any,
+    created_at: str | None,
+    source: str | None,
+) -> str:
+    """One text whose order (SQLite compares text bytewise) is the order of the tuple
+    (updated_at, content, created_at, source, -src), content being the canonical JSON of
+    (label, score, explanation, annotator_kind, metadata with sorted keys). The greatest rank
+    of a key wins: the newest, on a tie the greater content, then the later created_at and
+    source; between identical rows the earliest input (or OUT itself, src 0)."""
+    content = orjson.dumps(
+        [label, score, explanation, kind, _metadata(metadata)], option=orjson.OPT_SORT_KEYS
+    ).decode()
+    parts = [_escape(updated_at or ""), content, _escape(created_at or ""), _escape(source or "")]
+    return _SEPARATOR.join(parts) + _SEPARATOR + f"{9_999_999 - src:08d}"
+
+
+def _escape(text: str) -> str:
+    r"""Order-preserving: characters \x00 and \x01 become \x01\x02 and \x01\x03, so that the
+    separator \x01\x01 sorts below every character and a field that ends sorts before one that
+    goes on (tuple order). orjson already escapes every control character in `content`."""
+    if "\x00" in text or "\x01" in text:
+        return text.replace("\x01", "\x01\x03").replace("\x00", "\x01\x02")
+    return text
+
+
+def _result(label: Any, score: Any, explanation: Any) -> str:
+    """What a conflict is about: rows of one key with different results disagree."""
+    return orjson.dumps([label, score, explanation]).decode()
+
+
+def _metadata(raw: str | None) -> Any:
+    """The metadata column as the store writes it (a JSON object). Text that is not a JSON
+    object (edited by hand) is wrapped the same way when compared and when written, so that
+    merging it again compares equal."""
+    try:
+        value = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError:
+        return {"_unparsed": raw}
+    return value if isinstance(value, dict) else {"_value": value}
+
+
+def _image(row: dict[str, Any] | None) -> str | None:
+    """A log image, as `annotations._image` writes it (every column, metadata as an object)."""
+    return None if row is None else orjson.dumps(row).decode()
+
+
+def _span_order(row: tuple) -> bytes:
+    return orjson.dumps(list(row))

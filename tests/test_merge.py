@@ -1,0 +1,860 @@
+"""`annotator merge`: several annotators' databases into one (annotator/team/merge.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import annotator.cli.merge_cmd  # noqa: F401  (registers the command)
+from annotator.cli.main import cli
+from annotator.config import parse_config
+from annotator.model import Annotation, Span
+from annotator.store import SCHEMA_VERSION, AnnotationKey, Store, StoreError
+from annotator.store import db as store_db
+from annotator.store.annotations import _set_in_transaction
+from annotator.store.db import write_transaction
+from annotator.team import merge as merge_module
+from annotator.team.merge import merge_databases
+from tests.app_data import build_db, config_set
+
+T0 = "2026-03-01T10:00:00.000000+00:00"
+T1 = "2026-03-01T11:00:00.000000+00:00"
+T2 = "2026-03-01T12:00:00.000000+00:00"
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo spans (tests/app_data.py), built once and copied for each database."""
+    return build_db(tmp_path_factory.mktemp("template") / "template.db")
+
+
+def _copy(template: Path, path: Path) -> Path:
+    shutil.copyfile(template, path)
+    return path
+
+
+def put(path: Path, *annotations: Annotation) -> None:
+    """Store annotations keeping the times they carry (as an import does)."""
+    with Store.open(path) as store:
+        conn = store.connection
+        for annotation in annotations:
+            with write_transaction(conn):
+                _set_in_transaction(
+                    conn,
+                    annotation,
+                    AnnotationKey.of(annotation),
+                    actor=annotation.identifier,
+                    action="import",
+                    times="preserve",
+                )
+
+
+def ann(
+    name: str = "correctness", *, at: str = T0, created: str | None = None, **fields
+) -> Annotation:
+    fields.setdefault("span_id", "r3")
+    fields.setdefault("identifier", "alice")
+    return Annotation(name, created_at=created or at, updated_at=at, **fields)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def digests(paths: Iterable[Path]) -> dict[str, str]:
+    """The database file and its pending WAL content. (A read-only open of a WAL database leaves
+    an empty -wal and a -shm beside it when there were none: SQLite's doing, no content.)"""
+    result = {}
+    for path in paths:
+        result[str(path)] = digest(path)
+        wal = Path(str(path) + "-wal")
+        if wal.exists() and wal.stat().st_size:
+            result[str(wal)] = digest(wal)
+    return result
+
+
+def _read(path: Path, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def content(path: Path) -> set[tuple]:
+    """Annotations by key and content (not row id, not the context ids the store fills in)."""
+    rows = _read(
+        path,
+        "SELECT target, CASE target WHEN 'trace' THEN trace_id WHEN 'session' THEN session_id "
+        "ELSE span_id END, document_position, name, identifier, label, score, explanation, "
+        "annotator_kind, metadata, source, created_at, updated_at FROM annotations",
+    )
+    return {
+        (*row[:9], orjson.dumps(orjson.loads(row[9]), option=orjson.OPT_SORT_KEYS), *row[10:])
+        for row in rows
+    }
+
+
+def spans_and_traces(path: Path) -> tuple[list[tuple], list[tuple]]:
+    spans = _read(path, "SELECT * FROM spans ORDER BY span_id")
+    traces = _read(path, "SELECT * FROM traces ORDER BY trace_id")
+    return spans, traces
+
+
+def log_rows(path: Path) -> list[tuple]:
+    return _read(
+        path,
+        "SELECT seq, actor, action, annotation_id, before, after FROM annotation_log ORDER BY seq",
+    )
+
+
+def _counts(report) -> tuple[int, int, int]:
+    return report.annotations_new, report.annotations_updated, report.annotations_unchanged
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, ["merge", *args], catch_exceptions=False)
+
+
+# --- the user story: three annotators ------------------------------------------------------------
+
+
+def test_three_annotators_union_conflicts_and_newest_wins(template: Path, tmp_path: Path) -> None:
+    a, b, c = (_copy(template, tmp_path / f"{n}.db") for n in ("alice", "bob", "carol"))
+    for path in (a, b, c):
+        with Store.open(path) as store:
+            store.save_config_document(config_set().to_document())
+    # Each annotator labels under their own identifier (no overlap)...
+    with Store.open(a) as store:
+        store.set_annotation(
+            Annotation("correctness", span_id="r3", label="correct", score=1, identifier="alice")
+        )
+        store.set_annotation(
+            Annotation("relevance", target="document", span_id="r2", document_position=0,
+                       label="relevant", identifier="alice")
+        )
+    with Store.open(b) as store:
+        store.set_annotation(
+            Annotation("correctness", span_id="r3", label="incorrect", score=0, identifier="bob")
+        )
+        store.set_annotation(
+            Annotation("task_success", target="trace", trace_id="trace-agent", label="failure",
+                       identifier="bob")
+        )
+    with Store.open(c) as store:
+        store.set_annotation(
+            Annotation("correctness", span_id="r3", label="partial", score=0.5, identifier="carol")
+        )
+    # ...and the lead's "review" identifier was edited in all three files, in this order of time:
+    # alice, then carol (the newest, so it wins), and bob made the same call as alice.
+    put(a, ann(label="correct", score=1, identifier="review", at=T0))
+    put(b, ann(label="correct", score=1, identifier="review", at=T0))  # identical: no conflict
+    put(c, ann(label="incorrect", score=0, identifier="review", at=T1))
+    # On a2 alice and bob disagree; bob's is newer.
+    put(a, ann(span_id="a2", label="correct", identifier="review", at=T0))
+    put(b, ann(span_id="a2", label="incorrect", identifier="review", at=T2))
+    before = digests([a, b, c])
+
+    out = tmp_path / "out.db"
+    report = merge_databases([a, b, c], out)
+
+    assert digests([a, b, c]) == before
+    got = content(out)
+    assert len(got) == 7  # 3 correctness + relevance + task_success + 2 review
+    by_key = {(row[1], row[3], row[4]): row for row in got}
+    assert by_key[("r3", "correctness", "review")][5:7] == ("incorrect", 0.0)
+    assert by_key[("a2", "correctness", "review")][5] == "incorrect"
+    assert by_key[("r3", "correctness", "carol")][5:7] == ("partial", 0.5)
+    assert _counts(report) == (7, 0, 0)
+    assert [s.annotations for s in report.inputs] == [4, 4, 2]
+    assert all(s.spans == 8 for s in report.inputs)
+    assert report.spans_new == 8 and report.spans_existing == 16
+
+    # The conflicts: one per disputed key, every file's value, the winner first.
+    assert len(report.conflicts) == 2
+    conflicts = {c.key.target_id: c for c in report.conflicts}
+    r3 = conflicts["r3"]
+    assert r3.key == AnnotationKey("span", "r3", None, "correctness", "review")
+    assert r3.winner == str(c)
+    assert [(v.source, v.label, v.updated_at, v.won) for v in r3.versions] == [
+        (str(c), "incorrect", T1, True),
+        (str(a), "correct", T0, False),
+        (str(b), "correct", T0, False),
+    ]
+    assert conflicts["a2"].winner == str(b)
+
+    # Spans and traces: one copy of each, summarised.
+    spans, traces = spans_and_traces(out)
+    assert (len(spans), len(traces)) == (8, 4)
+    assert spans_and_traces(out) == spans_and_traces(a)
+
+    # Configs: all five, one valid stored document.
+    with Store.open(out) as store:
+        document = store.load_config_document()
+    names = [c["name"] for c in document["annotations"]]
+    assert names == [c.name for c in config_set().annotations]
+    parse_config(orjson.dumps(document).decode())
+    assert report.config_conflicts == []
+
+    # The audit trail says where each value came from.
+    log = log_rows(out)
+    assert len(log) == 7 and {row[2] for row in log} == {"merge"}
+    images = {
+        (image["identifier"], image["span_id"], image["trace_id"]): (row[1], image)
+        for row in log
+        for image in [orjson.loads(row[5])]
+    }
+    assert images[("review", "r3", "trace-rag")][0] == f"merge:{c}"
+    assert images[("review", "a2", "trace-agent")][0] == f"merge:{b}"
+    assert images[("alice", "r3", "trace-rag")][0] == f"merge:{a}"
+    assert images[("bob", None, "trace-agent")][0] == f"merge:{b}"
+    after = images[("review", "r3", "trace-rag")][1]
+    assert after["label"] == "incorrect" and after["updated_at"] == T1 and after["metadata"] == {}
+    assert all(row[4] is None for row in log)  # all new: no before image
+
+
+def test_merging_again_changes_nothing_and_is_not_undoable(template: Path, tmp_path: Path) -> None:
+    a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
+    put(a, ann(label="correct", at=T0), ann(name="comment", explanation="fine", at=T0))
+    put(b, ann(label="incorrect", at=T1))
+    out = tmp_path / "out.db"
+    merge_databases([a, b], out)
+    state = (content(out), log_rows(out), spans_and_traces(out), digest(out))
+    again = merge_databases([b, a], out)
+    assert (again.annotations_new, again.annotations_updated) == (0, 0)
+    assert again.annotations_unchanged == 2
+    assert again.spans_new == 0
+    assert (content(out), log_rows(out), spans_and_traces(out)) == state[:3]
+    assert len(again.conflicts) == 1 and again.conflicts[0].winner == f"{out} (existing)"
+    # Merge entries are in nobody's undo history.
+    with Store.open(out) as store:
+        assert store.undo(f"merge:{a}") is None
+        assert store.undo(f"merge:{b}") is None
+        assert store.undo("alice") is None
+
+
+def test_tie_on_updated_at_is_broken_by_content_whatever_the_order(
+    template: Path, tmp_path: Path
+) -> None:
+    a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
+    put(a, ann(label="correct", score=1, at=T1))
+    put(b, ann(label="incorrect", score=0, at=T1))
+    results = []
+    for order in ([a, b], [b, a]):
+        out = tmp_path / f"out-{order[0].stem}.db"
+        report = merge_databases(order, out)
+        results.append(content(out))
+        assert len(report.conflicts) == 1
+        assert [v.won for v in report.conflicts[0].versions] == [True, False]
+    assert results[0] == results[1]
+    # The greater canonical content wins: ["incorrect", ...] > ["correct", ...].
+    assert {row[5] for row in results[0]} == {"incorrect"}
+
+
+def test_identical_copies_are_not_conflicts_and_metadata_order_does_not_matter(
+    template: Path, tmp_path: Path
+) -> None:
+    a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
+    put(a, ann(label="correct", metadata={"x": 1, "y": 2}, at=T0))
+    put(b, ann(label="correct", metadata={"y": 2, "x": 1}, at=T0))
+    report = merge_databases([a, b], tmp_path / "out.db")
+    assert report.conflicts == []
+    assert report.annotations_new == 1
+
+
+def test_metadata_only_difference_is_resolved_but_not_a_conflict(
+    template: Path, tmp_path: Path
+) -> None:
+    a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
+    put(a, ann(label="correct", metadata={"v": 1}, at=T0))
+    put(b, ann(label="correct", metadata={"v": 2}, at=T1))
+    out = tmp_path / "out.db"
+    report = merge_databases([a, b], out)
+    assert report.conflicts == []
+    (row,) = content(out)
+    assert orjson.loads(row[9]) == {"v": 2}
+
+
+def test_existing_out_rows_take_part(template: Path, tmp_path: Path) -> None:
+    """OUT is an annotator database of its own: its newer rows stay (listed as the winner), its
+    older rows are replaced (logged with before and after)."""
+    out = _copy(template, tmp_path / "out.db")
+    put(out, ann(label="correct", at=T2), ann(span_id="a2", label="correct", at=T0))
+    a = _copy(template, tmp_path / "a.db")
+    put(a, ann(label="incorrect", at=T1), ann(span_id="a2", label="incorrect", at=T1))
+    log_before = len(log_rows(out))
+    report = merge_databases([a], out)
+    assert _counts(report) == (0, 1, 1)
+    winners = sorted((c.key.target_id, c.winner) for c in report.conflicts)
+    assert winners == [("a2", str(a)), ("r3", f"{out} (existing)")]
+    labels = {row[1]: row[5] for row in content(out)}
+    assert labels == {"r3": "correct", "a2": "incorrect"}
+    log = log_rows(out)
+    assert len(log) == log_before + 1
+    seq, actor, action, annotation_id, before, after = log[-1]
+    assert (actor, action) == (f"merge:{a}", "merge")
+    assert orjson.loads(before)["label"] == "correct"
+    assert orjson.loads(after)["label"] == "incorrect"
+    assert orjson.loads(before)["id"] == orjson.loads(after)["id"] == annotation_id
+
+
+def test_document_trace_and_session_annotations(template: Path, tmp_path: Path) -> None:
+    a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
+    document = dict(target="document", span_id="r2")
+    put(
+        a,
+        ann("relevance", **document, document_position=0, label="relevant", at=T0),
+        ann("relevance", **document, document_position=1, label="relevant", at=T0),
+        ann("task_success", target="trace", span_id=None, trace_id="trace-rag", label="success"),
+    )
+    put(
+        b,
+        ann("relevance", **document, document_position=1, label="irrelevant", at=T1),
+        ann("helpful", target="session", span_id=None, session_id="sess-2", label="yes"),
+    )
+    out = tmp_path / "out.db"
+    report = merge_databases([a, b], out)
+    assert report.annotations_new == 4
+    (conflict,) = report.conflicts
+    assert conflict.key == AnnotationKey("document", "r2", 1, "relevance", "alice")
+    rows = _read(
+        out, "SELECT target, document_position, label, trace_id, session_id FROM annotations"
+    )
+    assert ("document", 1, "irrelevant", "trace-rag", None) in rows  # r2 is in no session
+    assert ("trace", None, "success", "trace-rag", "sess-1") in rows
+
+
+# --- spans -------------------------------------------------------------------------------------
+
+
+def test_spans_union_and_trace_id_clash_is_reported_independent_of_order(tmp_path: Path) -> None:
+    def span(span_id: str, trace_id: str, parent: str | None = None, second: int = 0) -> Span:
+        start = f"2026-01-01T00:00:{second:02d}.000000+00:00"
+        return Span(span_id, trace_id, parent, span_id, "LLM", start)
+
+    a = build_db(
+        tmp_path / "a.db",
+        [span("root1", "t1"), span("child1", "t1", "root1", 1), span("x", "t1", "root1", 2)],
+    )
+    b = build_db(
+        tmp_path / "b.db",
+        [span("root2", "t2"), span("child2", "t2", "root1", 1), span("x", "t2", "root2", 3)],
+    )
+    results = []
+    for order in ([a, b], [b, a]):
+        out = tmp_path / f"out-{order[0].stem}.db"
+        report = merge_databases(order, out)
+        assert report.spans_new == 5
+        (clash,) = report.span_conflicts
+        assert clash.startswith("span x: ") and "trace t2" in clash and "trace t1" in clash
+        results.append(spans_and_traces(out))
+    assert results[0] == results[1]
+    spans, traces = results[0]
+    assert [s[0] for s in spans] == ["child1", "child2", "root1", "root2", "x"]
+    # x stays in t1 (the row that sorts first), whichever file came first.
+    assert {t[0]: t[9] for t in traces} == {"t1": 3, "t2": 2}
+    # Summaries match the spans: each trace's count is its number of spans.
+    counts = dict(
+        _read(tmp_path / "out-a.db", "SELECT trace_id, count(*) FROM spans GROUP BY trace_id")
+    )
+    assert {t[0]: t[9] for t in traces} == counts
+
+
+def test_span_with_different_content_is_reported_and_kept_whatever_the_order(
+    tmp_path: Path,
+) -> None:
+    def span(value: str) -> Span:
+        return Span("s", "t", None, "s", "LLM", attributes={"input": {"value": value}})
+
+    a = build_db(tmp_path / "a.db", [span("first")])
+    b = build_db(tmp_path / "b.db", [span("second")])
+    results = []
+    for order in ([a, b], [b, a]):
+        out = tmp_path / f"out-{order[0].stem}.db"
+        report = merge_databases(order, out)
+        assert len(report.span_conflicts) == 1
+        assert "(attributes differ)" in report.span_conflicts[0]
+        results.append(spans_and_traces(out))
+    assert results[0] == results[1]
+    # Merging into an OUT that has the span already: OUT's row stays.
+    report = merge_databases([b], tmp_path / "out-a.db")
+    assert report.span_conflicts[0].endswith(f"kept {tmp_path / 'out-a.db'} (existing)'s")
+    assert spans_and_traces(tmp_path / "out-a.db") == results[0]
+
+
+def test_new_spans_join_existing_traces_and_fix_orphans(tmp_path: Path) -> None:
+    root = Span("root", "t", None, "root", "CHAIN", "2026-01-01T00:00:00.000000+00:00")
+    child = Span("child", "t", "root", "child", "LLM", "2026-01-01T00:00:01.000000+00:00")
+    a = build_db(tmp_path / "a.db", [child])  # the child alone: an orphan there
+    b = build_db(tmp_path / "b.db", [root])
+    out = tmp_path / "out.db"
+    merge_databases([a, b], out)
+    spans = _read(out, "SELECT span_id, orphan FROM spans ORDER BY span_id")
+    assert spans == [("child", 0), ("root", 0)]
+    traces = _read(out, "SELECT trace_id, root_span_id, span_count, orphan_count FROM traces")
+    assert traces == [("t", "root", 2, 0)]
+
+
+# --- configs -----------------------------------------------------------------------------------
+
+
+CONFIG_A = """
+annotations:
+  - name: correctness
+    type: CATEGORICAL
+    values: [{label: correct, score: 1}, {label: incorrect, score: 0}]
+  - name: comment
+    type: FREEFORM
+"""
+CONFIG_B = """
+annotations:
+  - name: correctness
+    type: CATEGORICAL
+    description: Bob's version
+    values: [{label: right, score: 1}, {label: wrong, score: 0}]
+  - name: tone
+    type: CATEGORICAL
+    values: [{label: polite}, {label: rude}]
+"""
+
+
+def test_configs_union_by_name_first_kept_differences_reported(
+    template: Path, tmp_path: Path
+) -> None:
+    a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
+    with Store.open(a) as store:
+        store.save_config_document(parse_config(CONFIG_A).to_document())
+    with Store.open(b) as store:
+        store.save_config_document(parse_config(CONFIG_B).to_document())
+    out = tmp_path / "out.db"
+    report = merge_databases([a, b], out)
+    with Store.open(out) as store:
+        document = store.load_config_document()
+        rows = store.connection.execute(
+            "SELECT name FROM annotation_configs ORDER BY position"
+        ).fetchall()
+    names = [c["name"] for c in document["annotations"]]
+    assert names == ["correctness", "comment", "tone"] == [r[0] for r in rows]
+    assert document["annotations"][0]["values"][0]["label"] == "correct"  # the first input's
+    parse_config(orjson.dumps(document).decode())  # still a valid document
+    (conflict,) = report.config_conflicts
+    assert conflict.name == "correctness" and conflict.kept_from == str(a)
+    assert conflict.differing == ((str(b), ("description", "values")),)
+    assert report.configs_added == ["correctness", "comment", "tone"]
+
+    # OUT's own config is kept over any input's; merging again changes nothing.
+    again = merge_databases([b, a], out)
+    assert again.configs_added == []
+    with Store.open(out) as store:
+        assert store.load_config_document() == document
+    assert {c.name for c in again.config_conflicts} == {"correctness"}
+    assert again.config_conflicts[0].kept_from == f"{out} (existing)"
+
+
+def test_config_that_would_break_the_document_is_not_added(template: Path, tmp_path: Path) -> None:
+    a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
+    with Store.open(a) as store:  # a moves the note action onto the key "z"
+        store.save_config_document(parse_config(CONFIG_A + "keys:\n  note: z\n").to_document())
+    with Store.open(b) as store:  # b uses "z" for a label
+        tone = "annotations: [{name: tone, type: CATEGORICAL, values: [{label: a, key: z}]}]"
+        store.save_config_document(parse_config(tone).to_document())
+    out = tmp_path / "out.db"
+    report = merge_databases([a, b], out)
+    with Store.open(out) as store:
+        document = store.load_config_document()
+    parse_config(orjson.dumps(document).decode())
+    assert [c["name"] for c in document["annotations"]] == ["correctness", "comment"]
+    assert any("config 'tone' not added" in p for p in report.problems)
+    assert [c.name for c in report.config_conflicts] == ["keys:"]
+
+
+# --- inputs: WAL, older versions, refusals ---------------------------------------------------
+
+
+def test_wal_input_with_pending_content_is_read_and_left_alone(
+    template: Path, tmp_path: Path
+) -> None:
+    a = _copy(template, tmp_path / "a.db")
+    writer = Store.open(a)  # kept open: its writes stay in the -wal, not yet in the file
+    try:
+        writer.connection.execute("PRAGMA wal_autocheckpoint = 0")
+        writer.set_annotation(Annotation("correctness", span_id="r3", label="correct"))
+        wal = Path(str(a) + "-wal")
+        assert wal.stat().st_size > 0
+        before = digests([a])
+        out = tmp_path / "out.db"
+        report = merge_databases([a], out)
+        assert digests([a]) == before
+        assert report.inputs[0].read_from == "file"
+        assert [row[5] for row in content(out)] == ["correct"]
+    finally:
+        writer.close()
+
+
+def test_wal_input_that_cannot_be_opened_in_place_is_read_from_a_copy(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = _copy(template, tmp_path / "a.db")
+    writer = Store.open(a)
+    try:
+        writer.connection.execute("PRAGMA wal_autocheckpoint = 0")
+        writer.set_annotation(Annotation("correctness", span_id="r3", label="correct"))
+        before = digests([a])
+        real = merge_module._connect_readonly
+
+        def refuse_in_place(path: Path) -> sqlite3.Connection:
+            if path.resolve() == a.resolve():  # e.g. the -shm cannot be created there
+                raise sqlite3.OperationalError("unable to open database file")
+            return real(path)
+
+        monkeypatch.setattr(merge_module, "_connect_readonly", refuse_in_place)
+        out = tmp_path / "out.db"
+        report = merge_databases([a], out)
+        assert report.inputs[0].read_from == "copy"
+        assert [row[5] for row in content(out)] == ["correct"]
+        assert digests([a]) == before
+    finally:
+        writer.close()
+
+
+def test_older_schema_input_is_upgraded_on_a_copy(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = _copy(template, tmp_path / "a.db")
+    put(a, ann(label="correct", at=T0))
+    before = digests([a])
+    # Pretend this annotator knows a version 2 that adds a column: `a` is now an older file.
+    version_2 = "ALTER TABLE annotations ADD COLUMN reviewer TEXT;"
+    monkeypatch.setattr(store_db, "MIGRATIONS", [*store_db.MIGRATIONS, version_2])
+    out = tmp_path / "out.db"
+    report = merge_databases([a], out)
+    assert report.inputs[0].read_from == "upgraded copy"
+    assert report.inputs[0].schema_version == SCHEMA_VERSION
+    assert [row[5] for row in content(out)] == ["correct"]
+    assert _read(out, "PRAGMA user_version") == [(SCHEMA_VERSION + 1,)]
+    assert digests([a]) == before
+    assert _read(a, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
+def _newer(template: Path, path: Path) -> Path:
+    _copy(template, path)
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    return path
+
+
+def _foreign(path: Path) -> Path:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE things (x)")
+    conn.close()
+    return path
+
+
+def _text(path: Path, data: str | bytes) -> Path:
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        path.write_text(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda t, p: _newer(t, p), "made by a newer annotator"),
+        (lambda t, p: _text(p, "span_id,trace_id\n1,2\n"), "not a SQLite database"),
+        (lambda t, p: _text(p, b""), "an empty file"),
+        (lambda t, p: _foreign(p), "did not create"),
+        (lambda t, p: p, "no such file"),
+        (lambda t, p: p.mkdir() or p, "is a directory"),
+    ],
+    ids=["newer", "text", "empty", "foreign", "missing", "directory"],
+)
+def test_bad_input_is_refused_before_anything_is_written(
+    template: Path, tmp_path: Path, make, reason: str
+) -> None:
+    good = _copy(template, tmp_path / "good.db")
+    put(good, ann(label="correct"))
+    bad = tmp_path / "bad.db"
+    make(template, bad)
+    existing = _copy(template, tmp_path / "existing.db")
+    out_before = digest(existing)
+    for out in (tmp_path / "new-out.db", existing):
+        result = invoke(str(good), str(bad), "--into", str(out))
+        assert result.exit_code == 2
+        assert result.stderr.strip() == result.stderr.strip().splitlines()[0]  # one line
+        assert result.stderr.startswith(f"{bad}: ") and reason in result.stderr
+        assert result.stdout == ""
+    assert not (tmp_path / "new-out.db").exists()
+    assert digest(existing) == out_before
+
+
+def test_every_bad_input_is_named(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    missing, notes, out = tmp_path / "missing.db", tmp_path / "notes.txt", tmp_path / "out.db"
+    result = invoke(str(missing), str(notes), "--into", str(out))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"{missing}: no such file",
+        f"{notes}: not a SQLite database, not an annotator database",
+    ]
+    assert not out.exists()
+
+
+def test_awkward_paths_and_an_input_given_twice(template: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "we?ird #dir 100%"
+    folder.mkdir()
+    a = _copy(template, folder / "a b.db")
+    put(a, ann(label="correct"))
+    report = merge_databases([a, str(a)], folder / "out #1.db")
+    assert report.problems == [f"{a}: given more than once; read once"]
+    assert len(report.inputs) == 1 and report.annotations_new == 1
+
+
+def test_input_that_is_the_output_is_refused(template: Path, tmp_path: Path) -> None:
+    out = _copy(template, tmp_path / "out.db")
+    before = digest(out)
+    link = tmp_path / "link.db"
+    link.symlink_to(out)
+    for given in (str(out), str(link)):
+        result = invoke(given, "--into", str(out))
+        assert result.exit_code == 2
+        assert "is the output database" in result.stderr
+    assert digest(out) == before
+
+
+def test_output_that_is_not_ours_is_refused(template: Path, tmp_path: Path) -> None:
+    a = _copy(template, tmp_path / "a.db")
+    out = _foreign(tmp_path / "out.db")
+    before = digest(out)
+    with pytest.raises(StoreError, match="did not create"):
+        merge_databases([a], out)
+    assert digest(out) == before
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def test_cli_summary_json_and_dry_run(template: Path, tmp_path: Path) -> None:
+    a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
+    put(a, ann(label="correct", at=T0), ann(span_id="a2", label="correct", at=T0))
+    put(b, ann(label="incorrect", at=T1))
+    out = tmp_path / "out.db"
+
+    dry = invoke(str(a), str(b), "--into", str(out), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert not out.exists()
+    assert "Would merge 2 files" in dry.stdout and "Dry run: nothing was written" in dry.stdout
+    assert "Annotations: 2 new, 0 updated, 0 unchanged; 1 conflict." in dry.stdout
+
+    result = invoke(str(a), str(b), "--into", str(out))
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert f"Merged 2 files into {out}" in text
+    assert f"{a}  8 spans, 2 annotations, 0 configs" in text
+    assert "Spans: 8 new, 8 already present; 4 traces summarised." in text
+    assert "Annotations: 2 new, 0 updated, 0 unchanged; 1 conflict." in text
+    assert "span r3 · correctness · alice" in text
+    assert f"{b}  {T1}  label='incorrect'  <- won" in text
+
+    # Dry run against an existing OUT: reports, leaves the file as it was.
+    c = _copy(template, tmp_path / "c.db")
+    put(c, ann(label="partial", at=T2))
+    before = digest(out)
+    dry = invoke(str(c), "--into", str(out), "--dry-run", "--json")
+    assert dry.exit_code == 0
+    assert digest(out) == before
+    report = orjson.loads(dry.stdout)
+    assert report["dry_run"] is True
+    assert report["totals"]["annotations_updated"] == 1
+
+    result = invoke(str(a), str(b), str(c), "--into", str(out), "--json")
+    assert result.exit_code == 0
+    report = orjson.loads(result.stdout)
+    assert set(report) >= {
+        "out", "dry_run", "inputs", "totals", "conflicts", "config_conflicts", "span_conflicts",
+        "problems",
+    }
+    assert set(report["totals"]) >= {
+        "spans_read", "spans_new", "annotations_read", "annotations_new", "annotations_updated",
+        "annotations_unchanged", "conflicts", "config_conflicts",
+    }
+    assert report["totals"]["annotations_updated"] == 1
+    assert [i["file"] for i in report["inputs"]] == [str(a), str(b), str(c)]
+    (conflict,) = report["conflicts"]
+    assert conflict["key"] == {
+        "target": "span", "target_id": "r3", "document_position": None, "name": "correctness",
+        "identifier": "alice",
+    }
+    assert conflict["winner"] == str(c)
+    assert [(v["source"], v["label"], v["won"]) for v in conflict["versions"]] == [
+        (str(c), "partial", True),
+        (f"{out} (existing)", "incorrect", False),
+        (str(b), "incorrect", False),
+        (str(a), "correct", False),
+    ]
+
+
+def test_cli_needs_into_and_inputs(tmp_path: Path) -> None:
+    assert invoke("--into", str(tmp_path / "out.db")).exit_code == 2
+    assert invoke(str(tmp_path / "a.db")).exit_code == 2
+
+
+# --- properties -------------------------------------------------------------------------------
+
+KEYS = [
+    dict(target="span", span_id="r3"),
+    dict(target="span", span_id="a2"),
+    dict(target="document", span_id="r2", document_position=0),
+    dict(target="trace", trace_id="trace-agent"),
+]
+rows = st.fixed_dictionaries(
+    {
+        "key": st.sampled_from(range(len(KEYS))),
+        "name": st.sampled_from(["correctness", "comment"]),
+        "identifier": st.sampled_from(["alice", "bob"]),
+        "label": st.sampled_from([None, "correct", "incorrect"]),
+        "score": st.sampled_from([None, 0.0, 1.0]),
+        "explanation": st.sampled_from([None, "because"]),
+        "annotator_kind": st.sampled_from(["HUMAN", "LLM"]),
+        "metadata": st.sampled_from([{}, {"a": 1, "b": 2}, {"b": 2, "a": 1}]),
+        "source": st.sampled_from(["APP", "API"]),
+        "updated_at": st.sampled_from([T0, T1, T2]),
+        "created_at": st.sampled_from([T0, T1]),
+    }
+)
+files = st.lists(st.lists(rows, max_size=6), min_size=2, max_size=4)
+
+
+def _annotation(row: dict) -> Annotation:
+    fields = {k: v for k, v in row.items() if k not in ("key", "name")}
+    return Annotation(row["name"], **KEYS[row["key"]], **fields)
+
+
+def _key(row: dict) -> tuple:
+    return (row["key"], row["name"], row["identifier"])
+
+
+def _write_inputs(template: Path, folder: Path, spec: list[list[dict]]) -> list[Path]:
+    paths = []
+    for index, file_rows in enumerate(spec):
+        path = _copy(template, folder / f"in{index}.db")
+        by_key = {_key(row): row for row in file_rows}  # one row per key in a file
+        put(path, *(_annotation(row) for row in by_key.values()))
+        paths.append(path)
+    return paths
+
+
+def _expected(spec: list[list[dict]]) -> tuple[dict, set]:
+    """The rule, written independently: per key the greatest (updated_at, canonical content,
+    created_at, source); a conflict where label/score/explanation differ."""
+    candidates: dict[tuple, list[dict]] = {}
+    for file_rows in spec:
+        for row in {_key(r): r for r in file_rows}.values():
+            candidates.setdefault(_key(row), []).append(row)
+
+    def order(row: dict) -> tuple:
+        canonical = orjson.dumps(
+            [row[f] for f in ("label", "score", "explanation", "annotator_kind", "metadata")],
+            option=orjson.OPT_SORT_KEYS,
+        ).decode()
+        return (row["updated_at"], canonical, row["created_at"], row["source"])
+
+    winners = {key: max(rows_, key=order) for key, rows_ in candidates.items()}
+    conflicts = {
+        key for key, rows_ in candidates.items()
+        if len({(r["label"], r["score"], r["explanation"]) for r in rows_}) > 1
+    }
+    return winners, conflicts
+
+
+def _conflict_keys(report) -> set[tuple]:
+    return {c.key for c in report.conflicts}
+
+
+PROPERTY_SETTINGS = settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@PROPERTY_SETTINGS
+@given(spec=files)
+def test_property_order_independent_and_follows_the_rule(
+    template: Path, spec: list[list[dict]]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        inputs = _write_inputs(template, folder, spec)
+        before = digests(inputs)
+        winners, conflict_keys = _expected(spec)
+        results = set()
+        for number, order in enumerate(itertools.permutations(inputs)):
+            out = folder / f"out{number}.db"
+            report = merge_databases(list(order), out)
+            got = content(out)
+            results.add(frozenset(got))
+            assert len(_conflict_keys(report)) == len(conflict_keys)
+            assert report.annotations_new == len(winners)
+            out.unlink()
+        assert len(results) == 1  # every order gives the same annotations
+        got = next(iter(results))
+        assert len(got) == len(winners)
+        by_key = {(row[0], row[1], row[3], row[4]): row for row in got}
+        for (key_index, name, identifier), row in winners.items():
+            key = KEYS[key_index]
+            target_id = key.get("span_id") if key["target"] != "trace" else key["trace_id"]
+            stored = by_key[(key["target"], target_id, name, identifier)]
+            expected = (row["label"], row["score"], row["explanation"], row["annotator_kind"])
+            assert stored[5:9] == expected
+            assert orjson.loads(stored[9]) == row["metadata"]
+            assert stored[10:] == (row["source"], row["created_at"], row["updated_at"])
+        assert digests(inputs) == before
+
+
+@PROPERTY_SETTINGS
+@given(spec=files)
+def test_property_idempotent_and_associative(template: Path, spec: list[list[dict]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        inputs = _write_inputs(template, folder, spec)
+        before = digests(inputs)
+        everything = folder / "all.db"
+        merge_databases(inputs, everything)
+        state = (content(everything), log_rows(everything), spans_and_traces(everything))
+
+        # Merging the same inputs again, or any one of them, changes nothing.
+        again = merge_databases(inputs, everything)
+        assert (again.annotations_new, again.annotations_updated) == (0, 0)
+        one = merge_databases([inputs[-1]], everything)
+        assert (one.annotations_new, one.annotations_updated) == (0, 0)
+        assert (content(everything), log_rows(everything), spans_and_traces(everything)) == state
+
+        # merge(merge(A, B), C, ...) == merge(A, B, C, ...), into a new file or in place.
+        first_two = folder / "first-two.db"
+        merge_databases(inputs[:2], first_two)
+        stepwise = folder / "stepwise.db"
+        merge_databases([first_two, *inputs[2:]], stepwise)
+        assert content(stepwise) == state[0]
+        assert spans_and_traces(stepwise) == state[2]
+        if inputs[2:]:
+            merge_databases(inputs[2:], first_two)
+            assert content(first_two) == state[0]
+        assert digests(inputs) == before
