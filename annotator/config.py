@@ -36,7 +36,7 @@ from yaml.constructor import SafeConstructor
 from yaml.reader import ReaderError
 
 from annotator import keymap as km
-from annotator.model import NOTE_NAME, SpanKind, Target
+from annotator.model import NOTE_NAME, Problem, SpanKind, Target
 
 __all__ = [
     "AnnotationConfig",
@@ -57,17 +57,8 @@ __all__ = [
 # Problems
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigProblem:
-    """One thing wrong with a config file. ``line`` is 1-based (None: the file as a whole)."""
-
-    file: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.message}"
+# One thing wrong with a config file: the same `file:line: message` record the readers report.
+ConfigProblem = Problem
 
 
 class ConfigError(Exception):

@@ -103,7 +103,9 @@ class Span:
 
 @dataclass(slots=True, frozen=True)
 class Problem:
-    """A record a reader could not use. Readers yield these instead of raising."""
+    """Something wrong at a place in a file (``line`` 1-based; None: the file as a whole).
+    Readers yield these for records they cannot use instead of raising; config validation
+    reports them too."""
 
     file: str
     line: int | None
