@@ -459,3 +459,18 @@ async def test_command_palette_runs_actions(db: Path) -> None:
         await press(pilot, "enter")
         await pilot.pause(0.3)
         assert rows(db) == []
+
+
+async def test_annotations_without_a_config_are_shown_read_only(db: Path) -> None:
+    from annotator.model import Annotation
+    from annotator.store import Store
+
+    with Store.open(db) as store:
+        store.set_annotation(
+            Annotation(name="hallucination", span_id="r1", label="factual", score=0, annotator_kind="LLM", identifier="judge")
+        )
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        extra = screen(app).panel.extra
+        assert extra.display and "hallucination" in extra.render().plain and "LLM judge" in extra.render().plain

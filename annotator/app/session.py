@@ -140,6 +140,21 @@ class AnnotationSession:
             result[i] = state
         return result
 
+    def extra_annotations(self, item: Item) -> list[Annotation]:
+        """Annotations on this item under names no config covers (imported evaluations, say):
+        shown read-only so nothing recorded about a span is invisible."""
+        known = {config.name for config in self.configs}
+        result = []
+        for annotation in self._annotations_about(item):
+            if annotation.name in known or annotation.name == NOTE_NAME:
+                continue
+            if annotation.target == Target.DOCUMENT and annotation.document_position != item.position:
+                continue
+            if item.kind == DOCUMENT and annotation.target != Target.DOCUMENT:
+                continue
+            result.append(annotation)
+        return result
+
     def notes(self, item: Item) -> list[Annotation]:
         if item.kind == DOCUMENT:
             return []

@@ -60,11 +60,15 @@ class LatencyLog:
 
 
 class AnnotateScreen(Screen[None]):
+    # Below 110 columns the side panes give the span view room (they still fit their content).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     DEFAULT_CSS = """
     AnnotateScreen #main { height: 1fr; }
     AnnotateScreen TraceTree { width: 34%; min-width: 28; border-right: tall $panel; }
     AnnotateScreen SpanView { width: 1fr; }
     AnnotateScreen AnnotationPanel { width: 32%; min-width: 30; max-width: 60; border-left: tall $panel; }
+    AnnotateScreen.-narrow TraceTree { width: 30%; min-width: 20; }
+    AnnotateScreen.-narrow AnnotationPanel { width: 30%; min-width: 22; }
     """
 
     def __init__(self, session: AnnotationSession, *, latency: LatencyLog | None = None) -> None:
@@ -233,7 +237,10 @@ class AnnotateScreen(Screen[None]):
         if states is None:
             states = self.session.states(item, self.applicable)
         notes = self.session.notes(item) if item.kind != DOCUMENT else None
-        self.panel.show(self._panel_title(item), self.applicable, states, self.focused_config, notes, self._key("note"))
+        extra = self.session.extra_annotations(item)
+        self.panel.show(
+            self._panel_title(item), self.applicable, states, self.focused_config, notes, self._key("note"), extra
+        )
 
     def _panel_title(self, item: Item) -> Text:
         title = Text()

@@ -188,24 +188,33 @@ class ConfigCard(Static):
             text.append("\n  e/enter: write", style="dim")
 
 
-class NoteCard(Static):
-    """Notes on the current item: free text any annotator can leave (Phoenix's `note`)."""
+class ListCard(Static):
+    """A read-only list of annotations under a title: the notes on the item, and annotations
+    whose names no config of this session covers (e.g. imported LLM evaluations)."""
 
     DEFAULT_CSS = """
-    NoteCard { padding: 0 1; color: $text-muted; }
-    NoteCard.-hidden { display: none; }
+    ListCard { padding: 0 1; margin-bottom: 1; color: $text-muted; }
+    ListCard.-hidden { display: none; }
     """
 
-    def show_notes(self, notes: list[Annotation], note_key: str) -> None:
+    def show_list(self, title: str, hint: str, annotations: list[Annotation], *, with_names: bool) -> None:
         text = Text()
-        text.append("  notes", style="bold")
-        text.append(f"  {note_key}: add", style="dim")
-        for note in notes:
-            body, cut = clip((note.explanation or "").strip(), TEXT_PREVIEW)
-            text.append(f"\n  {sanitize(who(note))}: ", style="dim")
-            text.append(sanitize(body))
-            if cut:
-                text.append(f"… (+{cut:,} chars)", style="dim")
+        text.append(f"  {title}", style="bold")
+        if hint:
+            text.append(f"  {hint}", style="dim")
+        for annotation in annotations:
+            text.append("\n  ")
+            if with_names:
+                text.append(sanitize(clip(annotation.name, 40)[0]), style="bold")
+                text.append(" · ", style="dim")
+            text.append(f"{sanitize(who(annotation))}: ", style="dim")
+            if with_names:
+                text.append_text(value_text(annotation))
+            else:
+                body, cut = clip((annotation.explanation or "").strip(), TEXT_PREVIEW)
+                text.append(sanitize(body))
+                if cut:
+                    text.append(f"… (+{cut:,} chars)", style="dim")
         self.update(text)
 
 
@@ -224,12 +233,14 @@ class AnnotationPanel(VerticalScroll, can_focus=False):
         self.cards = [ConfigCard(config, i) for i, config in enumerate(configs)]
         self.title = Static("", id="panel-title", markup=False)
         self.empty = Static("", id="panel-empty", markup=False)
-        self.notes = NoteCard("", markup=False)
+        self.notes = ListCard("", markup=False, id="panel-notes")
+        self.extra = ListCard("", markup=False, id="panel-extra")
 
     def compose(self):  # noqa: ANN201
         yield self.title
         yield from self.cards
         yield self.empty
+        yield self.extra
         yield self.notes
 
     def show(
@@ -240,6 +251,7 @@ class AnnotationPanel(VerticalScroll, can_focus=False):
         focused: int | None,
         notes: list[Annotation] | None,
         note_key: str,
+        extra: list[Annotation] = (),  # type: ignore[assignment]
     ) -> None:
         """Show the cards at `applicable` (indexes into the config list), in that order."""
         self.title.update(title)
@@ -256,14 +268,14 @@ class AnnotationPanel(VerticalScroll, can_focus=False):
             else ""
         )
         self.empty.display = not applicable
+        extra = list(extra)
         if notes is None:
             self.notes.add_class("-hidden")
         else:
             self.notes.remove_class("-hidden")
-            self.notes.show_notes(notes, note_key)
+            self.notes.show_list("notes", f"{note_key}: add", notes, with_names=False)
+        self.extra.set_class(not extra, "-hidden")
+        if extra:
+            self.extra.show_list("other annotations", "(no config here)", extra, with_names=True)
         if focused is not None:
             self.cards[focused].scroll_visible(animate=False)
-
-
-def note_annotations(annotations: list[Annotation]) -> list[Annotation]:
-    return [a for a in annotations if a.name == NOTE_NAME]

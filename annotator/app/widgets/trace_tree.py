@@ -241,7 +241,8 @@ class TraceTree(ScrollView, can_focus=True):
         if summary is None:
             left.append(sanitize(row.trace_id[:NAME_LIMIT]), style=dim)
             return left, Text("")
-        left.append(short_time(summary.start_time) + " ", style=dim)
+        if self.scrollable_content_region.width >= 44:  # narrow: the name matters more
+            left.append(short_time(summary.start_time) + " ", style=dim)
         left.append_text(kind_badge(summary.root_kind))
         left.append(" ")
         name = sanitize((summary.root_name or "(no root)")[:NAME_LIMIT])
@@ -261,7 +262,8 @@ class TraceTree(ScrollView, can_focus=True):
 
     def _span_line(self, row: Row) -> tuple[Text, Text]:
         span = self.model.span_of(row)
-        indent = Text("  " * row.depth)
+        step = 2 if self.scrollable_content_region.width >= 36 else 1  # narrow: keep the names
+        indent = Text(" " * step * row.depth)
         dim = self.get_component_rich_style("trace-tree--dim")
         marks = self.source.row_marks(row)
         if row.kind == DOCUMENT:
