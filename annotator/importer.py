@@ -3,6 +3,11 @@
 Bad records never stop an import: each becomes a line in the report and the rest goes in. A
 file that is not a trace file at all is reported (one line) and skipped; the caller decides the
 exit code from `ImportReport.rejected_files`.
+
+Annotation files (Phoenix annotation records, evaluation tables, this program's own export;
+recognised from their content) may be given in the same call: the span files are imported
+first, then the annotation files in the order given, each in one transaction
+(``annotator.annotations_io``), so that annotations find spans from any of the files.
 """
 
 from __future__ import annotations
@@ -11,10 +16,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from annotator.model import Problem, Span
-from annotator.readers import NotATraceFile, read_spans
+from annotator.readers import ANNOTATION_FORMATS, NotATraceFile, read_spans, sniff_file
 from annotator.store import Store
+
+if TYPE_CHECKING:
+    from annotator.annotations_io import AnnotationImportOptions
 
 
 @dataclass
@@ -27,19 +36,47 @@ class ImportReport:
     problems: list[str] = field(default_factory=list)
     rejected_files: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # Annotation files (counts over all of them).
+    annotation_files: int = 0
+    annotations_new: int = 0
+    annotations_updated: int = 0
+    annotations_unchanged: int = 0
+    annotations_orphaned: int = 0
+    orphans_kept: bool = False
+    notes: list[str] = field(default_factory=list)  # not problems: what was assumed
 
     @property
     def spans_read(self) -> int:
         return self.spans_new + self.spans_existing
 
     def summary(self) -> str:
+        """One line. The spans part is left out when every file was an annotation file."""
         noun = "file" if self.files == 1 else "files"
-        existing = f" ({self.spans_existing:,} already present)" if self.spans_existing else ""
         problems = len(self.problems) + len(self.rejected_files)
+        tail = f"; {problems} problem{'s' if problems != 1 else ''}."
+        annotations = ""
+        if self.annotation_files:
+            fate = "stored anyway" if self.orphans_kept else "not stored"
+            orphaned = (
+                f"{self.annotations_orphaned:,} orphaned (not in the database: {fate})"
+                if self.annotations_orphaned
+                else "0 orphaned"
+            )
+            annotations = (
+                f"{self.annotations_new:,} new, {self.annotations_updated:,} updated, "
+                f"{self.annotations_unchanged:,} unchanged, {orphaned}"
+            )
+            if self.files == self.annotation_files:
+                return (
+                    f"Imported annotations from {self.files} {noun} in {self.seconds:.2f}s: "
+                    f"{annotations}{tail}"
+                )
+            annotations = f"; annotations: {annotations}"
+        existing = f" ({self.spans_existing:,} already present)" if self.spans_existing else ""
         return (
             f"Imported {self.spans_new:,} new spans{existing} in {self.traces:,} traces and "
-            f"{self.sessions:,} sessions from {self.files} {noun} in {self.seconds:.2f}s; "
-            f"{problems} problem{'s' if problems != 1 else ''}."
+            f"{self.sessions:,} sessions from {self.files} {noun} in {self.seconds:.2f}s"
+            f"{annotations}{tail}"
         )
 
 
@@ -49,8 +86,11 @@ def import_files(
     *,
     project: str | None = None,
     on_problem: Callable[[str], None] | None = None,
+    annotations: AnnotationImportOptions | None = None,
 ) -> ImportReport:
-    """Read every file into the store. `on_problem` sees each problem as it is found."""
+    """Read every file into the store. `on_problem` sees each problem as it is found.
+    `annotations`: options for the annotation files among `paths` (name, kind, identifier to
+    assume, whether to keep orphans)."""
     report = ImportReport()
     started = time.perf_counter()
 
@@ -59,25 +99,30 @@ def import_files(
         if on_problem:
             on_problem(message)
 
+    def rejected(message: str) -> None:
+        report.rejected_files.append(message)
+        if on_problem:
+            on_problem(message)
+
+    annotation_files: list[Path] = []
     writer = store.span_writer()
     try:
         for path in paths:
             report.files += 1
             try:
-                for item in read_spans(Path(path), project=project):
+                sniffed = sniff_file(Path(path))
+                if sniffed.fmt in ANNOTATION_FORMATS:
+                    annotation_files.append(Path(path))  # after the spans; detected again then
+                    continue
+                for item in read_spans(Path(path), project=project, sniffed=sniffed):
                     if isinstance(item, Span):
                         writer.add(item)
                     elif isinstance(item, Problem):
                         problem(str(item))
             except NotATraceFile as error:
-                report.rejected_files.append(str(error))
-                if on_problem:
-                    on_problem(str(error))
+                rejected(str(error))
             except OSError as error:
-                message = f"{path}: cannot read ({error.strerror or error})"
-                report.rejected_files.append(message)
-                if on_problem:
-                    on_problem(message)
+                rejected(f"{path}: cannot read ({error.strerror or error})")
         result = writer.close()
     except BaseException:
         writer.abort()
@@ -89,5 +134,47 @@ def import_files(
     traces = store.traces_by_ids(sorted(result.trace_ids))
     report.traces = len(traces)
     report.sessions = len({row.session_id for row in traces.values() if row.session_id})
+    if annotation_files:
+        _import_annotation_files(store, annotation_files, annotations, report, problem, rejected)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _import_annotation_files(
+    store: Store,
+    paths: list[Path],
+    options: AnnotationImportOptions | None,
+    report: ImportReport,
+    problem: Callable[[str], None],
+    rejected: Callable[[str], None],
+) -> None:
+    from annotator.annotations_io import (
+        AnnotationImportOptions,
+        FileRejected,
+        import_annotation_file,
+    )
+
+    options = options or AnnotationImportOptions()
+    report.orphans_kept = options.keep_orphans
+    for path in paths:
+        report.annotation_files += 1
+        try:
+            # Detected again rather than kept from the first pass: a JSON document is held
+            # parsed only while its own file is imported.
+            sniffed = sniff_file(path)
+            result = import_annotation_file(store.connection, path, sniffed, options, problem)
+        except (NotATraceFile, FileRejected) as error:
+            rejected(str(error))
+            continue
+        except OSError as error:
+            rejected(f"{path}: cannot read ({error.strerror or error})")
+            continue
+        report.annotations_new += result.new
+        report.annotations_updated += result.updated
+        report.annotations_unchanged += result.unchanged
+        report.annotations_orphaned += result.orphaned
+        if result.assumed_kind:
+            report.notes.append(
+                f"{path}: {result.assumed_kind:,} record{'s' if result.assumed_kind != 1 else ''} "
+                "without annotator_kind stored as LLM (say otherwise with --annotator-kind)"
+            )

@@ -25,6 +25,10 @@ Adding a format: ``_detect.classify`` names the record shape, ``_detect`` maps i
 annotation records today), and ``_spans_in`` / ``_read`` route records to a decoder that returns a
 ``Span`` or raises ``BadRecord``. ``_detect.sniff(path)`` gives the id of any recognised file
 (including annotation files), for readers of other record kinds.
+
+Files holding spans and annotation files can be told apart with one look: ``sniff_file(path)``
+(NotATraceFile for neither), then ``read_spans(path, sniffed=...)`` for a span format or
+``annotator.annotations_io`` for one of ``ANNOTATION_FORMATS``, without parsing the file twice.
 """
 
 from __future__ import annotations
@@ -37,7 +41,14 @@ import orjson
 
 from annotator.model import Problem, Span
 from annotator.readers._common import BadRecord, MissingExtra, NotATraceFile, one_line
-from annotator.readers._detect import NOT_SPANS, SPAN_FORMATS, Sniffed, classify, sniff
+from annotator.readers._detect import (
+    ANNOTATION_FORMATS,
+    NOT_SPANS,
+    SPAN_FORMATS,
+    Sniffed,
+    classify,
+    sniff,
+)
 from annotator.readers._otlp import (
     DEFAULT_PROJECT,
     decode_span,
@@ -48,12 +59,14 @@ from annotator.readers._otlp import (
 from annotator.readers._phoenix import decode_record
 
 __all__ = [
+    "ANNOTATION_FORMATS",
     "NOT_SPANS",
     "SPAN_FORMATS",
     "MissingExtra",
     "NotATraceFile",
     "detect_format",
     "read_spans",
+    "sniff_file",
 ]
 
 
@@ -68,15 +81,25 @@ def detect_format(path: Path) -> str:
     return _checked(path, _sniff(path)).fmt
 
 
-def read_spans(path: Path, *, project: str | None = None) -> Iterator[Span | Problem]:
+def sniff_file(path: Path) -> Sniffed:
+    """What the file is (``Sniffed.fmt``: a key of ``SPAN_FORMATS`` or ``NOT_SPANS``), from its
+    content; NotATraceFile (one line) when it is none of them. Pass the result on to
+    ``read_spans(sniffed=...)`` so that a single JSON document is parsed only once."""
+    return _sniff(Path(path))
+
+
+def read_spans(
+    path: Path, *, project: str | None = None, sniffed: Sniffed | None = None
+) -> Iterator[Span | Problem]:
     """Detect the format (now: NotATraceFile is raised by this call), then yield its spans.
 
     ``project`` overrides the project name of every span. Bad records are yielded as
     ``Problem(file, line, message)``: ``line`` is the 1-based line for JSON lines files, None for
     single documents and parquet (the message then says where: ``data[3]``, ``row 12``...).
+    ``sniffed``: what ``sniff_file(path)`` returned, to skip detecting again (used once).
     """
     path = Path(path)
-    sniffed = _checked(path, _sniff(path))
+    sniffed = _checked(path, sniffed if sniffed is not None else _sniff(path))
     if project is not None:
         project = project.strip() or None
     return _read(path, sniffed, project)

@@ -4,7 +4,9 @@
 that reading does not parse twice. Format ids that are not span files (annotation records,
 Phoenix trace/session listings, bare attribute maps) are returned too: ``detect_format`` turns
 them into ``NotATraceFile`` with the reason in ``NOT_SPANS``, and a later reader (annotations)
-can pick them up by id.
+can pick them up by id: ``ANNOTATION_FORMATS`` are the ids that ``annotator.annotations_io``
+reads (Phoenix annotation records, POST bodies, evaluation tables in JSON lines, CSV and parquet,
+and this program's own annotation export).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ NOT_SPANS: dict[str, str] = {
     "phoenix_annotations_json": _ANNOTATIONS,
     "phoenix_annotations_jsonl": _ANNOTATIONS,
     "phoenix_annotations_parquet": _ANNOTATIONS,
+    "annotations_csv": _ANNOTATIONS,
     "phoenix_traces_json": (
         "looks like a Phoenix trace listing (GET /v1/projects/P/traces), not spans: "
         "export the spans (GET /v1/projects/P/spans) instead"
@@ -50,6 +53,16 @@ NOT_SPANS: dict[str, str] = {
         "times), not spans"
     ),
 }
+
+# Annotation files (read by annotator.annotations_io): a JSON document, JSON lines, parquet, CSV.
+ANNOTATION_FORMATS = frozenset(
+    {
+        "phoenix_annotations_json",
+        "phoenix_annotations_jsonl",
+        "phoenix_annotations_parquet",
+        "annotations_csv",
+    }
+)
 
 NO_SPANS = (
     "no spans found: expected OTLP resourceSpans, Phoenix span objects (context.span_id), "
@@ -71,6 +84,15 @@ class Sniffed:
 
 # ---------------------------------------------------------------- record shapes
 
+# What an annotation or evaluation row can be about.
+_TARGET_ID_KEYS = (
+    "span_id", "trace_id", "session_id", "spanId", "context.span_id", "context.trace_id",
+)  # fmt: skip
+
+
+def _has_result(obj: dict) -> bool:
+    return "label" in obj or "score" in obj or "explanation" in obj
+
 
 def classify(obj: Any) -> str | None:
     """What one JSON value is: a span record of some kind, a container, or something else."""
@@ -80,11 +102,21 @@ def classify(obj: Any) -> str | None:
         return "otlp_request"
     if type(obj.get("context")) is dict:
         return "phoenix_span"
+    # Who annotated: no span shape has these keys at the top (this program's own export rows
+    # carry span context such as span_kind beside them).
+    if ("annotator_kind" in obj or "annotatorKind" in obj or "annotation_name" in obj) and any(
+        key in obj for key in _TARGET_ID_KEYS
+    ):
+        return "annotation"
     if "context.trace_id" in obj:
+        # Phoenix TraceEvaluations rows: a trace id and a result, no span id.
+        if "context.span_id" not in obj and _has_result(obj):
+            return "annotation"
         return "dataframe_record"
     if "context.span_id" in obj:
         # Phoenix evaluation/annotation DataFrames are keyed by span id too, but have no trace.
-        if "name" not in obj and ("label" in obj or "score" in obj or "explanation" in obj):
+        spanlike = "name" in obj and ("start_time" in obj or "span_kind" in obj)
+        if _has_result(obj) and not spanlike:
             return "annotation"
         return "dataframe_record"
     if "spanId" in obj or "traceId" in obj:
@@ -109,8 +141,15 @@ def classify(obj: Any) -> str | None:
         return "trace_listing"
     if "session_id" in obj and ("traces" in obj or "project_id" in obj):
         return "session_listing"
-    if type(obj.get("data")) is list:
+    # Evaluation table rows: what they are about and a result (label / score / explanation).
+    if _has_result(obj) and (has_span_id or "trace_id" in obj or "session_id" in obj):
+        return "annotation"
+    data = obj.get("data")
+    if type(data) is list:
         return "page"
+    # A Phoenix note request body (POST /v1/span_notes, trace_notes, session_notes).
+    if type(data) is dict and "note" in data and any(k in data for k in _TARGET_ID_KEYS):
+        return "annotation"
     return None
 
 
@@ -184,11 +223,41 @@ def document_format(doc: Any) -> str:
     for found in named:
         if found is not None:
             return _format_of_items(found)
+    if _annotation_bodies(doc):
+        return "phoenix_annotations_json"
     if _looks_like_attribute_map(doc):
         return "attribute_map_json"
     if not doc:
         raise ValueError("no spans found: the file is an empty JSON object")
     raise ValueError(NO_SPANS)
+
+
+# Keys of this program's Phoenix export (``annotator export --format phoenix``): one request
+# body per Phoenix endpoint.
+PHOENIX_ENDPOINT_KEYS = frozenset(
+    {
+        "span_annotations",
+        "trace_annotations",
+        "document_annotations",
+        "session_annotations",
+        "span_notes",
+        "trace_notes",
+        "session_notes",
+    }
+)
+
+
+def _annotation_bodies(doc: dict) -> bool:
+    """An object of Phoenix annotation request bodies keyed by endpoint (may all be empty)."""
+    if not doc or not set(doc) <= PHOENIX_ENDPOINT_KEYS:
+        return False
+    for value in doc.values():
+        items = value.get("data") if type(value) is dict else value
+        if type(items) is not list:
+            return False
+        if items and _list_kind(items) != "annotation":
+            return False
+    return True
 
 
 def _format_of_items(kind: str | None, *, page: bool = False) -> str:
@@ -236,6 +305,47 @@ def _not_json_reason(head: bytes) -> str:
     if content and ("," in content or "\t" in content) and not first.startswith("#"):
         return f"looks like CSV/TSV, not JSON (starts with {preview!r})"
     return f"not JSON (starts with {preview!r})"
+
+
+_RESULT_COLUMNS = frozenset({"label", "score", "explanation"})
+_ID_COLUMNS = frozenset(
+    {"span_id", "context.span_id", "trace_id", "context.trace_id", "session_id"}
+)
+
+
+def _annotation_csv(head: bytes) -> bool:
+    """A CSV evaluation / annotation table: a header with what a row is about (a span, trace or
+    session id column, or pandas' unnamed index column first) and label / score / explanation."""
+    import csv
+
+    line = head.decode("utf-8", "replace").splitlines()[0] if head else ""
+    try:
+        header = [name.strip() for name in next(csv.reader([line]))]
+    except (csv.Error, StopIteration):
+        return False
+    names = set(header)
+    if len(header) < 2 or not names & _RESULT_COLUMNS:
+        return False
+    return bool(names & _ID_COLUMNS) or header[0] == ""
+
+
+def _annotation_parquet(parquet_file: Any) -> bool:
+    """Phoenix ``Evaluations.save()`` files and evaluation / annotation DataFrames. A spans
+    DataFrame has both a span id and a trace id column and no result columns."""
+    schema = parquet_file.schema_arrow
+    arize = (schema.metadata or {}).get(b"arize") or b""
+    if b"eval_type" in arize:
+        return True
+    names = set(schema.names)
+    if not names & _RESULT_COLUMNS:
+        return False
+    if "annotator_kind" in names or "annotation_name" in names:
+        return True
+    span_ids = names & {"context.span_id", "span_id"}
+    trace_ids = names & {"context.trace_id", "trace_id"}
+    if span_ids and trace_ids:
+        return False
+    return bool(span_ids or trace_ids or "session_id" in names or "__index_level_0__" in names)
 
 
 def _yaml_line(line: str) -> bool:
@@ -287,6 +397,8 @@ def sniff(path: Path) -> Sniffed:
                 from annotator.readers._parquet import open_parquet, parquet_kind
 
                 parquet_file = open_parquet(path)
+                if _annotation_parquet(parquet_file):
+                    return Sniffed("phoenix_annotations_parquet", parquet=parquet_file)
                 return Sniffed(parquet_kind(path, parquet_file), parquet=parquet_file)
             reason = _binary_reason(head)
             if reason:
@@ -299,6 +411,8 @@ def sniff(path: Path) -> Sniffed:
                 stripped = b" "  # a long run of whitespace: look further below
             first = stripped[:1]
             if first not in (b"{", b"[", b" "):
+                if _annotation_csv(stripped):
+                    return Sniffed("annotations_csv")
                 raise NotATraceFile(path, _not_json_reason(stripped))
             stream.seek(0)
             return _sniff_json(path, stream)

@@ -7,6 +7,7 @@ returns: the row and its log entry land together or not at all.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,6 +174,92 @@ def _delete_in_transaction(
     return before
 
 
+@dataclass(slots=True)
+class ImportCounts:
+    """What `import_annotations` did: rows inserted, rows changed, rows already identical."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+# Compared to decide whether an imported annotation changes the stored row.
+_IMPORT_FIELDS = ("label", "score", "explanation", "annotator_kind", "source", "metadata")
+
+
+def import_annotations(
+    conn: sqlite3.Connection,
+    annotations: Iterable[Annotation],
+    *,
+    actor: str,
+    action: str = "import",
+) -> ImportCounts:
+    """Insert or update many annotations in ONE write transaction (all or nothing), by the
+    same key as `set_annotation`, each change logged with its before and after image.
+
+    Unlike `set_annotation` (which stamps the current time):
+
+    * times are kept: created_at / updated_at come from the annotation when it has them. A new
+      row given only one of them gets it for both; given neither, the current time for both. An
+      updated row given none keeps its created_at and gets updated_at = now. "Now" is one moment
+      for the whole batch (its log entries' ``at`` too): it is committed at once;
+    * an annotation is *unchanged*, neither written nor logged, when label, score, explanation,
+      annotator_kind, source and metadata equal the stored row's, and so do created_at and
+      updated_at where the annotation has them. Importing the same file again therefore writes
+      nothing and adds no log entries.
+
+    Like `set_annotation`, the span's trace and session ids are filled in when missing, and the
+    identifier defaults to "". Each annotation's `source` is stored as given (importers set it).
+    `annotations` may be a generator: it is consumed inside the transaction. An annotation
+    without a valid key raises AnnotationError, which rolls the whole batch back: check keys
+    (``AnnotationKey.of``) before handing them over.
+    """
+    counts = ImportCounts()
+    update_sql = (
+        f"UPDATE annotations SET {', '.join(f'{c} = :{c}' for c in COLUMNS if c != 'id')} "
+        "WHERE id = :id"
+    )
+    insert_columns = [c for c in COLUMNS if c != "id"]
+    insert_sql = (
+        f"INSERT INTO annotations ({', '.join(insert_columns)}) "
+        f"VALUES ({', '.join(':' + c for c in insert_columns)})"
+    )
+    with write_transaction(conn):
+        # One moment for the whole batch: it is committed at once.
+        now = now_iso()
+        for annotation in annotations:
+            key = AnnotationKey.of(annotation)
+            before = find(conn, key)
+            stored = _with_context(conn, annotation)
+            if before is not None and _same_import(before, stored):
+                counts.unchanged += 1
+                continue
+            if before is not None:
+                stored.id = before.id
+                stored.created_at = stored.created_at or before.created_at
+                stored.updated_at = stored.updated_at or now
+                conn.execute(update_sql, _bind(annotation_to_dict(stored)))
+                counts.updated += 1
+            else:
+                stored.updated_at = stored.updated_at or stored.created_at or now
+                stored.created_at = stored.created_at or stored.updated_at
+                values = annotation_to_dict(stored)
+                values.pop("id")
+                stored.id = conn.execute(insert_sql, _bind(values)).lastrowid
+                counts.new += 1
+            _log(conn, action, actor, key, stored, before, stored, None, at=now)
+    return counts
+
+
+def _same_import(stored: Annotation, incoming: Annotation) -> bool:
+    if any(getattr(stored, f) != getattr(incoming, f) for f in _IMPORT_FIELDS):
+        return False
+    return all(
+        getattr(incoming, f) is None or getattr(incoming, f) == getattr(stored, f)
+        for f in ("created_at", "updated_at")
+    )
+
+
 def _same_result(a: Annotation, b: Annotation) -> bool:
     return all(getattr(a, f) == getattr(b, f) for f in _RESULT_FIELDS) and (
         a.annotator_kind == b.annotator_kind
@@ -220,13 +307,15 @@ def _log(
     before: Annotation | None,
     after: Annotation | None,
     reverts: int | None,
+    *,
+    at: str | None = None,
 ) -> int:
     cursor = conn.execute(
         "INSERT INTO annotation_log (at, actor, action, annotation_id, target, span_id, trace_id, "
         "session_id, document_position, name, identifier, before, after, reverts) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            now_iso(),
+            at or now_iso(),
             actor,
             action,
             row.id,

@@ -1,0 +1,423 @@
+"""Writing annotations out: flat JSON lines / CSV, and Phoenix request bodies.
+
+Everything streams from one SQLite cursor per query: memory does not grow with the number of
+annotations. See the package docstring for the shapes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from annotator.model import NOTE_NAME, Target
+
+FORMATS = ("jsonl", "csv", "phoenix")
+
+# The flat export's columns, in this order (JSON lines keys and CSV header alike). The first
+# sixteen are the annotation (Phoenix's field names, result fields flattened); the last four
+# are context: the span's name, kind, project and start time (for a trace annotation: its root
+# span's; for a session annotation only the project).
+EXPORT_COLUMNS = (
+    "name", "annotator_kind", "identifier", "label", "score", "explanation", "metadata",
+    "source", "created_at", "updated_at", "target", "span_id", "trace_id", "session_id",
+    "document_position", "id", "span_name", "span_kind", "project", "span_start_time",
+)  # fmt: skip
+
+# Phoenix endpoints, in the order they are written.
+ANNOTATION_ENDPOINTS = (
+    "span_annotations", "document_annotations", "trace_annotations", "session_annotations",
+)  # fmt: skip
+NOTE_ENDPOINTS = ("span_notes", "trace_notes", "session_notes")
+_ENDPOINT_TARGET = {
+    "span_annotations": Target.SPAN.value,
+    "document_annotations": Target.DOCUMENT.value,
+    "trace_annotations": Target.TRACE.value,
+    "session_annotations": Target.SESSION.value,
+    "span_notes": Target.SPAN.value,
+    "trace_notes": Target.TRACE.value,
+    "session_notes": Target.SESSION.value,
+}
+_ID_FIELD = {
+    Target.SPAN.value: "span_id",
+    Target.DOCUMENT.value: "span_id",
+    Target.TRACE.value: "trace_id",
+    Target.SESSION.value: "session_id",
+}
+
+# Where a document annotation's own identifier goes in the Phoenix export (Phoenix refuses a
+# non-empty identifier on document annotations).
+DOCUMENT_IDENTIFIER_KEY = "annotator_identifier"
+
+_CONTEXT_SQL = """
+    CASE WHEN a.target IN ('span', 'document') THEN s.name
+         WHEN a.target = 'trace' THEN t.root_name END,
+    CASE WHEN a.target IN ('span', 'document') THEN s.span_kind
+         WHEN a.target = 'trace' THEN t.root_kind END,
+    coalesce(s.project, t.project,
+             (SELECT x.project FROM traces x WHERE x.session_id = a.session_id
+              ORDER BY x.project LIMIT 1)),
+    CASE WHEN a.target IN ('span', 'document') THEN s.start_time
+         WHEN a.target = 'trace' THEN t.start_time END"""
+_FROM_SQL = """
+FROM annotations a
+LEFT JOIN spans s ON a.target IN ('span', 'document') AND s.span_id = a.span_id
+LEFT JOIN traces t ON t.trace_id = a.trace_id"""
+_ANNOTATION_SQL = (
+    "a.name, a.annotator_kind, a.identifier, a.label, a.score, a.explanation, a.metadata, "
+    "a.source, a.created_at, a.updated_at, a.target, a.span_id, a.trace_id, a.session_id, "
+    "a.document_position, a.id"
+)
+
+
+@dataclass(slots=True, frozen=True)
+class ExportFilter:
+    """Which annotations: names (any of), one annotator identifier, one target."""
+
+    names: tuple[str, ...] = ()
+    annotator: str | None = None
+    target: str | None = None
+
+    def where(self) -> tuple[list[str], list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.names:
+            clauses.append(f"a.name IN ({','.join('?' * len(self.names))})")
+            params += list(self.names)
+        if self.annotator is not None:
+            clauses.append("a.identifier = ?")
+            params.append(self.annotator)
+        if self.target is not None:
+            clauses.append("a.target = ?")
+            params.append(self.target)
+        return clauses, params
+
+
+@dataclass
+class ExportResult:
+    rows: int = 0
+    per_endpoint: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- flat rows
+
+
+def iter_rows(conn: sqlite3.Connection, selection: ExportFilter = ExportFilter()) -> Iterator[dict]:
+    """Every selected annotation as one flat dict (keys: EXPORT_COLUMNS), in row id order."""
+    clauses, params = selection.where()
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = f"SELECT {_ANNOTATION_SQL}, {_CONTEXT_SQL} {_FROM_SQL}{where} ORDER BY a.id"
+    loads = orjson.loads
+    for values in conn.execute(sql, params):
+        row = dict(zip(EXPORT_COLUMNS, values, strict=True))
+        row["metadata"] = loads(row["metadata"]) if row["metadata"] else {}
+        yield row
+
+
+def write_jsonl(conn: sqlite3.Connection, out: IO[bytes], selection: ExportFilter) -> ExportResult:
+    result = ExportResult()
+    dumps = orjson.dumps
+    for row in iter_rows(conn, selection):
+        out.write(dumps(row) + b"\n")
+        result.rows += 1
+    return result
+
+
+def write_csv(conn: sqlite3.Connection, out: IO[bytes], selection: ExportFilter) -> ExportResult:
+    """CSV: the same columns; metadata as JSON text; a missing value is an empty field."""
+    result = ExportResult()
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    try:
+        writer = csv.writer(text)
+        writer.writerow(EXPORT_COLUMNS)
+        dumps = orjson.dumps
+        for row in iter_rows(conn, selection):
+            row["metadata"] = dumps(row["metadata"]).decode()
+            writer.writerow(["" if v is None else v for v in row.values()])
+            result.rows += 1
+        text.flush()
+    finally:
+        text.detach()
+    return result
+
+
+# ---------------------------------------------------------------- Phoenix request bodies
+
+
+class _Skips:
+    """Items left out of the Phoenix export, counted by reason, reported as one line each."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def add(self, endpoint: str, reason: str) -> None:
+        key = (endpoint, reason)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def warnings(self) -> list[str]:
+        return [
+            f"{endpoint}: {count:,} left out: {reason}"
+            for (endpoint, reason), count in self.counts.items()
+        ]
+
+
+_ORPHAN = "not in this database (Phoenix answers 404 and rejects the whole batch)"
+
+
+def _phoenix_rows(
+    conn: sqlite3.Connection, endpoint: str, selection: ExportFilter
+) -> Iterator[tuple]:
+    target = _ENDPOINT_TARGET[endpoint]
+    if selection.target is not None and selection.target != target:
+        return
+    clauses, params = selection.where()
+    clauses += ["a.target = ?", "a.name = ?" if endpoint.endswith("_notes") else "a.name != ?"]
+    params += [target, NOTE_NAME]
+    exists = {
+        Target.SPAN.value: "s.span_id IS NOT NULL",
+        Target.DOCUMENT.value: "s.span_id IS NOT NULL",
+        Target.TRACE.value: "EXISTS (SELECT 1 FROM traces x WHERE x.trace_id = a.trace_id)",
+        Target.SESSION.value: "EXISTS (SELECT 1 FROM traces x WHERE x.session_id = a.session_id)",
+    }[target]
+    order = "a.id"
+    if target == Target.DOCUMENT:
+        # One item per Phoenix key (span, position, name): the newest first within a key.
+        order = "a.span_id, a.document_position, a.name, a.updated_at DESC, a.identifier"
+    sql = (
+        f"SELECT a.name, a.annotator_kind, a.identifier, a.label, a.score, a.explanation, "
+        f"a.metadata, a.span_id, a.trace_id, a.session_id, a.document_position, "
+        f"{exists}, s.document_count "
+        "FROM annotations a LEFT JOIN spans s ON a.target IN ('span', 'document') "
+        f"AND s.span_id = a.span_id WHERE {' AND '.join(clauses)} ORDER BY {order}"
+    )
+    yield from conn.execute(sql, params)
+
+
+def phoenix_items(
+    conn: sqlite3.Connection, endpoint: str, selection: ExportFilter, skips: _Skips
+) -> Iterator[dict]:
+    """The items of one endpoint's request body (for notes: whole note request bodies)."""
+    target = _ENDPOINT_TARGET[endpoint]
+    id_field = _ID_FIELD[target]
+    notes = endpoint.endswith("_notes")
+    last_key: tuple | None = None
+    for (
+        name, kind, identifier, label, score, explanation, metadata_text, span_id, trace_id,
+        session_id, position, exists, document_count,
+    ) in _phoenix_rows(conn, endpoint, selection):  # fmt: skip
+        target_id = {"span_id": span_id, "trace_id": trace_id, "session_id": session_id}[id_field]
+        if not exists:
+            skips.add(endpoint, _ORPHAN)
+            continue
+        if not target_id:
+            skips.add(endpoint, f"empty {id_field}")
+            continue
+        if notes:
+            if not explanation or not explanation.strip():
+                skips.add(endpoint, "notes without text (Phoenix requires the note text)")
+                continue
+            note = {id_field: target_id, "note": explanation}
+            if identifier:
+                note["identifier"] = identifier
+            yield {"data": note}
+            continue
+        if not name or not name.strip():
+            skips.add(endpoint, "empty annotation name")
+            continue
+        if score is not None and not math.isfinite(score):
+            skips.add(endpoint, "score is not a finite number")
+            continue
+        metadata = orjson.loads(metadata_text) if metadata_text else {}
+        if type(metadata) is not dict:
+            skips.add(endpoint, "metadata is not an object")
+            continue
+        item: dict[str, Any] = {id_field: target_id}
+        if target == Target.DOCUMENT:
+            if position is None or position < 0 or position >= (document_count or 0):
+                skips.add(
+                    endpoint,
+                    "document position beyond the span's retrieved documents "
+                    "(Phoenix answers 422 and rejects the whole batch)",
+                )
+                continue
+            key = (span_id, position, name)
+            if key == last_key:
+                skips.add(
+                    endpoint,
+                    "more than one annotator on one (span, document, name): Phoenix keeps one "
+                    "document annotation per key (its identifier must be empty); the most "
+                    "recently updated was kept, the others' are left out (choose whose with "
+                    "--annotator ID)",
+                )
+                continue
+            last_key = key
+            item["document_position"] = position
+            if identifier:
+                metadata = {**metadata, DOCUMENT_IDENTIFIER_KEY: identifier}
+            identifier = ""
+        item["name"] = name
+        item["annotator_kind"] = kind
+        result = {
+            k: v
+            for k, v in (("label", label), ("score", score), ("explanation", explanation))
+            if v is not None
+        }
+        if result:
+            item["result"] = result
+        item["metadata"] = metadata
+        item["identifier"] = identifier or ""
+        yield item
+
+
+def document_notes(conn: sqlite3.Connection, selection: ExportFilter) -> int:
+    """Notes on documents: Phoenix has no document notes."""
+    clauses, params = selection.where()
+    clauses += ["a.target = 'document'", "a.name = ?"]
+    params.append(NOTE_NAME)
+    sql = f"SELECT count(*) FROM annotations a WHERE {' AND '.join(clauses)}"
+    return conn.execute(sql, params).fetchone()[0]
+
+
+def write_phoenix(
+    conn: sqlite3.Connection, out: IO[bytes], selection: ExportFilter
+) -> ExportResult:
+    """One JSON object: each annotation endpoint's request body, and for each notes endpoint
+    the list of its request bodies (one per note: the notes endpoints take one at a time)."""
+    result = ExportResult()
+    skips = _Skips()
+    dumps = orjson.dumps
+    out.write(b"{")
+    for index, endpoint in enumerate((*ANNOTATION_ENDPOINTS, *NOTE_ENDPOINTS)):
+        notes = endpoint in NOTE_ENDPOINTS
+        out.write(b"\n" if index == 0 else b",\n")
+        out.write(dumps(endpoint) + (b": [" if notes else b': {"data": ['))
+        count = 0
+        for item in phoenix_items(conn, endpoint, selection, skips):
+            out.write((b"\n" if count == 0 else b",\n") + dumps(item))
+            count += 1
+        out.write((b"\n" if count else b"") + (b"]" if notes else b"]}"))
+        result.per_endpoint[endpoint] = count
+        result.rows += count
+    out.write(b"\n}\n")
+    _finish(conn, selection, skips, result)
+    return result
+
+
+def write_phoenix_dir(
+    conn: sqlite3.Connection, directory: Path, selection: ExportFilter
+) -> ExportResult:
+    """One file per endpoint that has something to send: ``<endpoint>.json`` (a request body)
+    for annotations, ``<endpoint>.jsonl`` (one request body per line) for notes. A file of ours
+    left from an earlier export for an endpoint that now has nothing is removed, so that
+    sending every file present sends exactly this export."""
+    result = ExportResult()
+    skips = _Skips()
+    dumps = orjson.dumps
+    directory.mkdir(parents=True, exist_ok=True)
+    for endpoint in (*ANNOTATION_ENDPOINTS, *NOTE_ENDPOINTS):
+        notes = endpoint in NOTE_ENDPOINTS
+        path = directory / f"{endpoint}.{'jsonl' if notes else 'json'}"
+        count = 0
+        with atomic_output(path) as out:
+            for item in phoenix_items(conn, endpoint, selection, skips):
+                if notes:
+                    out.write(dumps(item) + b"\n")
+                else:
+                    out.write((b'{"data": [\n' if count == 0 else b",\n") + dumps(item))
+                count += 1
+            if count and not notes:
+                out.write(b"\n]}\n")
+        if count:
+            result.files.append(str(path))
+        else:
+            path.unlink()
+        result.per_endpoint[endpoint] = count
+        result.rows += count
+    _finish(conn, selection, skips, result)
+    return result
+
+
+def _finish(
+    conn: sqlite3.Connection, selection: ExportFilter, skips: _Skips, result: ExportResult
+) -> None:
+    result.warnings += skips.warnings()
+    if selection.target in (None, Target.DOCUMENT.value):
+        count = document_notes(conn, selection)
+        if count:
+            result.warnings.append(
+                f"document notes: {count:,} left out: Phoenix has no notes on documents"
+            )
+
+
+# ---------------------------------------------------------------- files
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[IO[bytes]]:
+    """Write to a temporary file beside `path`, then rename: a reader never sees half a file,
+    and a failed export leaves any earlier file in place."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            yield out
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+WRITERS: dict[str, Callable[[sqlite3.Connection, IO[bytes], ExportFilter], ExportResult]] = {
+    "jsonl": write_jsonl,
+    "csv": write_csv,
+    "phoenix": write_phoenix,
+}
+
+
+def export_annotations(
+    conn: sqlite3.Connection,
+    fmt: str,
+    out: str | Path | None,
+    selection: ExportFilter = ExportFilter(),
+    *,
+    stdout: IO[bytes] | None = None,
+) -> ExportResult:
+    """Write the selected annotations in `fmt` to `out`: None or "-" is `stdout`; for
+    ``phoenix`` an existing directory (or a path ending in a separator) gets one file per
+    endpoint; anything else is a file, replaced atomically. Raises ValueError for a bad format
+    or a directory given to a one-file format."""
+    if fmt not in WRITERS:
+        raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if out is None or str(out) == "-":
+        if stdout is None:
+            raise ValueError("no output stream")
+        result = WRITERS[fmt](conn, stdout, selection)
+        stdout.flush()
+        return result
+    text = str(out)
+    path = Path(text)
+    if path.is_dir() or text.endswith(("/", os.sep)):
+        if fmt != "phoenix":
+            raise ValueError(f"{text}: is a directory (only --format phoenix writes a directory)")
+        return write_phoenix_dir(conn, path, selection)
+    if not (path.parent if str(path.parent) else Path(".")).is_dir():
+        raise ValueError(f"{text}: directory {path.parent} does not exist")
+    with atomic_output(path) as stream:
+        result = WRITERS[fmt](conn, stream, selection)
+    result.files.append(text)
+    return result

@@ -1,0 +1,95 @@
+"""`annotator export`: annotations out, as flat JSON lines / CSV or Phoenix request bodies."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from annotator.cli.main import BadInput, cli, db_option, friendly_errors
+
+
+@cli.command("export")
+@db_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "phoenix"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl/csv: one flat row per annotation with its span context; phoenix: the request "
+    "bodies of Phoenix's annotation and note endpoints.",
+)
+@click.option(
+    "--out",
+    "out",
+    default="-",
+    show_default=True,
+    help="Output file ('-': stdout). For phoenix, a directory (existing, or ending in '/') "
+    "gets one file per endpoint.",
+)
+@click.option(
+    "--name", "names", multiple=True, help="Only annotations with this name (repeatable)."
+)
+@click.option("--annotator", help="Only this annotator's annotations (their identifier).")
+@click.option(
+    "--target",
+    type=click.Choice(["span", "trace", "document", "session"]),
+    help="Only annotations on this kind of target.",
+)
+@friendly_errors
+def export_command(
+    db_path: str,
+    fmt: str,
+    out: str,
+    names: tuple[str, ...],
+    annotator: str | None,
+    target: str | None,
+) -> None:
+    """Export annotations (not the log) from the database.
+
+    \b
+    jsonl / csv columns, in this order:
+      name, annotator_kind, identifier, label, score, explanation, metadata, source,
+      created_at, updated_at, target, span_id, trace_id, session_id, document_position, id,
+      span_name, span_kind, project, span_start_time
+    (`annotator import` reads both back exactly.)
+
+    \b
+    phoenix: {"span_annotations": {"data": [...]}, "document_annotations": {...},
+      "trace_annotations": {...}, "session_annotations": {...}, "span_notes": [{"data": {...}},
+      ...], "trace_notes": [...], "session_notes": [...]}; or with --out DIR/ the files
+      DIR/span_annotations.json ... and DIR/span_notes.jsonl ... Send one with
+      curl -X POST 'http://localhost:6006/v1/span_annotations?sync=true'
+           -H 'Content-Type: application/json' --data-binary @span_annotations.json
+    Items Phoenix would refuse (unknown spans, bad document positions...) are left out and
+    counted in warnings; document annotations get an empty identifier (Phoenix's rule: the
+    annotator goes to metadata.annotator_identifier, one annotation per document and name).
+    """
+    from annotator.annotations_io import ExportFilter, export_annotations
+    from annotator.store import Store
+
+    selection = ExportFilter(names=tuple(names), annotator=annotator, target=target)
+    sys.stdout.flush()
+    with Store.open(db_path, readonly=True) as store:
+        try:
+            result = export_annotations(
+                store.connection,
+                fmt,
+                out,
+                selection,
+                stdout=sys.stdout.buffer,
+            )
+        except ValueError as error:
+            raise BadInput(str(error)) from None
+        except OSError as error:
+            raise BadInput(f"{out}: cannot write ({error.strerror or error})") from None
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    where = "stdout" if out == "-" else (", ".join(result.files) if len(result.files) == 1 else out)
+    noun = "annotation" if result.rows == 1 else "annotations"
+    detail = ""
+    if fmt == "phoenix":
+        parts = [f"{name} {count:,}" for name, count in result.per_endpoint.items() if count]
+        detail = f" ({', '.join(parts)})" if parts else ""
+    click.echo(f"Exported {result.rows:,} {noun}{detail} as {fmt} to {where}.", err=True)

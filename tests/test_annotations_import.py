@@ -1,0 +1,702 @@
+"""Importing annotation files: every Phoenix shape, evaluation tables, orphans, bad records,
+idempotence and the log, through the importer and through `annotator import`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import annotator.cli.commands  # noqa: F401  (registers the commands)
+from annotator.annotations_io import AnnotationImportOptions
+from annotator.annotations_io._records import Defaults, NoName, to_annotation
+from annotator.cli.main import cli
+from annotator.importer import ImportReport, import_files
+from annotator.model import Annotation, Span
+from annotator.readers import ANNOTATION_FORMATS, NotATraceFile, detect_format, sniff_file
+from annotator.readers._common import BadRecord
+from annotator.store import AnnotationKey, Store
+from annotator.store.annotations import import_annotations
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data" / "annotations"
+# Two traces of the langchain-rag reference project (every span id the fixtures use).
+RAG_SPANS = REPO / "tests" / "data" / "readers" / "reference" / "langchain-rag.otlp.jsonl"
+RETRIEVER = "1af0b87278057b51"  # 3 retrieved documents, trace 8742a..., session sess-rag-00
+LLM_SPAN = "41a76d0f72cb7bda"  # same trace
+ROOT = "6b688d186021a3ee"
+TRACE_A = "8742a4856a491d4929981b7342cad93b"
+TRACE_B = "2c96dcf99c75a88cc7710f4a24d1485c"
+
+ROW_COLUMNS = (
+    "target", "span_id", "trace_id", "session_id", "document_position", "name", "label", "score",
+    "explanation", "annotator_kind", "source", "identifier", "metadata", "created_at",
+    "updated_at",
+)  # fmt: skip
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "a.db"
+    with Store.open(path) as store:
+        report = import_files(store, [RAG_SPANS])
+    assert report.spans_new == 21 and not report.problems
+    return path
+
+
+def run_import(db: Path, *files: Path | str, **options: object) -> tuple[ImportReport, list[str]]:
+    problems: list[str] = []
+    with Store.open(db) as store:
+        report = import_files(
+            store,
+            [Path(f) for f in files],
+            on_problem=problems.append,
+            annotations=AnnotationImportOptions(**options),  # type: ignore[arg-type]
+        )
+    return report, problems
+
+
+def rows(db: Path, where: str = "1", *params: object) -> list[dict]:
+    with Store.open(db) as store:
+        cursor = store.connection.execute(
+            f"SELECT {', '.join(ROW_COLUMNS)} FROM annotations WHERE {where} "
+            "ORDER BY target, coalesce(span_id, trace_id, session_id), document_position, name, "
+            "identifier",
+            params,
+        )
+        result = [dict(zip(ROW_COLUMNS, row, strict=True)) for row in cursor]
+    for row in result:
+        row["metadata"] = orjson.loads(row["metadata"])
+    return result
+
+
+def log(db: Path) -> list[tuple]:
+    with Store.open(db) as store:
+        return store.connection.execute(
+            "SELECT action, actor, name, before IS NULL, after IS NULL FROM annotation_log ORDER BY seq"
+        ).fetchall()
+
+
+def cli_import(*args: str) -> object:
+    return CliRunner().invoke(cli, ["import", *args], catch_exceptions=False)
+
+
+# ---------------------------------------------------------------- detection
+
+
+FIXTURES = sorted(p for p in DATA.iterdir() if p.suffix in (".json", ".jsonl", ".csv"))
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
+def test_every_fixture_is_detected_as_annotations_and_still_refused_as_spans(path: Path) -> None:
+    assert sniff_file(path).fmt in ANNOTATION_FORMATS
+    with pytest.raises(NotATraceFile) as caught:
+        detect_format(path)
+    assert caught.value.reason == "looks like annotation records, not spans"
+
+
+def test_trace_files_are_still_trace_files() -> None:
+    assert detect_format(RAG_SPANS) == "otlp_jsonl"
+    assert sniff_file(RAG_SPANS).fmt == "otlp_jsonl"
+
+
+def test_csv_that_is_not_an_evaluation_table_is_still_refused(tmp_path: Path) -> None:
+    path = tmp_path / "spans.csv"
+    path.write_text("span_id,trace_id,name\n1,2,x\n")
+    with pytest.raises(NotATraceFile) as caught:
+        sniff_file(path)
+    assert "looks like CSV" in caught.value.reason
+
+
+# ---------------------------------------------------------------- Phoenix shapes
+
+
+def test_get_span_annotations_response(db: Path) -> None:
+    report, problems = run_import(db, DATA / "span_annotations.get.json")
+    assert not problems and not report.rejected_files
+    assert (report.annotations_new, report.annotations_updated) == (7, 0)
+    stored = {(r["span_id"], r["name"], r["identifier"]): r for r in rows(db)}
+    assert len(stored) == 7
+    review = stored[(LLM_SPAN, "helpfulness", "review-2")]
+    assert review["score"] == 0.9 and review["label"] is None and review["annotator_kind"] == "HUMAN"
+    assert review["metadata"] == {"reviewer": "alice", "tags": ["refunds", "tone"]}
+    assert review["created_at"] == "2026-11-26T19:57:11.000000+00:00"
+    assert review["trace_id"] == TRACE_A and review["session_id"] == "sess-rag-00"  # context
+    note = stored[(LLM_SPAN, "note", "px-span-note:202ab342-0109-4848-9ac1-051f703216ed")]
+    assert note["explanation"] == "Check the refund timing wording." and note["target"] == "span"
+    code = stored[(ROOT, "correctness", "")]
+    assert code["annotator_kind"] == "CODE" and code["score"] == 0.0 and code["label"] == "incorrect"
+    assert code["updated_at"] == "2026-11-26T19:57:10.892567+00:00"
+    assert code["created_at"] == "2026-11-26T19:57:10.000000+00:00"
+    flagged = stored[(RETRIEVER, "flagged", "")]
+    assert (flagged["label"], flagged["score"], flagged["explanation"]) == (None, None, None)
+    # Everything imported is source API, even a record Phoenix marked APP (entered in Phoenix's UI).
+    assert {r["source"] for r in stored.values()} == {"API"}
+
+
+def test_get_trace_and_session_annotation_responses(db: Path) -> None:
+    report, problems = run_import(
+        db, DATA / "trace_annotations.get.json", DATA / "session_annotations.get.json"
+    )
+    assert not problems and report.annotations_new == 4
+    traces = rows(db, "target = 'trace'")
+    assert [(r["trace_id"], r["name"], r["annotator_kind"]) for r in traces] == [
+        (TRACE_B, "task_success", "CODE"),
+        (TRACE_A, "correctness", "HUMAN"),
+    ]
+    assert traces[0]["metadata"] == {"checker": "regex"} and traces[0]["span_id"] is None
+    assert traces[1]["session_id"] == "sess-rag-00"  # filled from the trace
+    sessions = rows(db, "target = 'session'")
+    assert [(r["session_id"], r["label"], r["score"]) for r in sessions] == [
+        ("sess-rag-00", "satisfied", 1.0),
+        ("sess-rewrite-04", "unsatisfied", 0.0),
+    ]
+
+
+def test_graphql_document_annotations(db: Path) -> None:
+    report, problems = run_import(db, DATA / "document_annotations.graphql.json")
+    assert not problems and report.annotations_new == 4
+    documents = rows(db, "target = 'document'")
+    assert [(r["document_position"], r["name"], r["label"], r["annotator_kind"]) for r in documents] == [
+        (0, "relevance", "relevant", "LLM"),
+        (1, "relevance", "irrelevant", "LLM"),
+        (1, "support", None, "HUMAN"),
+        (2, "relevance", "irrelevant", "LLM"),
+    ]
+    assert {r["span_id"] for r in documents} == {RETRIEVER}
+    assert {r["identifier"] for r in documents} == {""}
+    assert documents[2]["explanation"] == "mentions refunds"
+
+
+def test_post_request_bodies_decide_the_target_from_the_ids(db: Path) -> None:
+    files = [
+        DATA / f"{kind}_annotations.post.json" for kind in ("span", "document", "trace", "session")
+    ]
+    report, problems = run_import(db, *files)
+    assert not problems and report.annotations_new == 3 + 2 + 2 + 1
+    assert {r["target"] for r in rows(db)} == {"span", "document", "trace", "session"}
+    span = {r["name"]: r for r in rows(db, "target = 'span'")}
+    assert span["correctness"]["explanation"] == "matches kb-001"
+    assert span["correctness"]["metadata"] == {"reviewer": "alice"}
+    assert span["helpfulness"]["annotator_kind"] == "LLM" and span["helpfulness"]["score"] == 0.8
+    assert span["reviewer_notes"]["label"] is None
+    # No times in request bodies: both are the import time, the same for a new row.
+    assert span["helpfulness"]["created_at"] == span["helpfulness"]["updated_at"]
+    documents = rows(db, "target = 'document'")
+    assert [(r["document_position"], r["annotator_kind"]) for r in documents] == [(0, "HUMAN"), (1, "LLM")]
+
+
+def test_identifier_option_fills_only_missing_identifiers(db: Path) -> None:
+    run_import(db, DATA / "span_annotations.post.json", identifier="judge-7")
+    by_name = {r["name"]: r["identifier"] for r in rows(db)}
+    # The first item says identifier "" itself; the other two have none.
+    assert by_name == {"correctness": "", "helpfulness": "judge-7", "reviewer_notes": "judge-7"}
+
+
+def test_bare_list_and_json_lines_of_records(db: Path) -> None:
+    report, problems = run_import(
+        db, DATA / "span_annotations.bare_list.json", DATA / "span_annotations.records.jsonl"
+    )
+    assert not problems and report.annotations_new == 5
+    assert len(rows(db)) == 5
+
+
+def test_note_request_bodies(db: Path) -> None:
+    report, problems = run_import(db, DATA / "span_notes.jsonl")
+    assert not problems and report.annotations_new == 2
+    notes = rows(db)
+    assert [(r["target"], r["name"], r["identifier"], r["annotator_kind"]) for r in notes] == [
+        ("span", "note", "alice", "HUMAN"),
+        ("trace", "note", "alice", "HUMAN"),
+    ]
+    assert notes[0]["explanation"] == "Tone is fine."
+
+
+# ---------------------------------------------------------------- evaluation tables
+
+
+def test_eval_jsonl_with_span_id(db: Path) -> None:
+    report, problems = run_import(db, DATA / "evals.span_id.jsonl", name="hallucination")
+    assert not problems and report.annotations_new == 5
+    found = rows(db)
+    assert {r["name"] for r in found} == {"hallucination"}
+    assert {r["annotator_kind"] for r in found} == {"LLM"}  # the default for eval tables...
+    assert report.notes and "5 records without annotator_kind stored as LLM" in report.notes[0]
+    assert [r["label"] for r in found if r["span_id"] == LLM_SPAN] == ["hallucinated"]
+    assert {r["source"] for r in found} == {"API"}
+
+
+def test_eval_csv_with_context_span_id(db: Path) -> None:
+    report, problems = run_import(
+        db, DATA / "evals.context_span_id.csv", name="relevance", annotator_kind="CODE",
+        identifier="judge",
+    )  # fmt: skip
+    assert not problems and report.annotations_new == 3 and not report.notes
+    found = {r["span_id"]: r for r in rows(db)}
+    assert found[LLM_SPAN]["explanation"] == "talks about shipping,\nnot refunds"
+    assert found[LLM_SPAN]["score"] == 0.0
+    empty = found["d09b0dfa83a842c7"]
+    assert (empty["score"], empty["explanation"]) == (None, None)  # pandas' empty fields
+    assert {(r["annotator_kind"], r["identifier"]) for r in found.values()} == {("CODE", "judge")}
+
+
+def test_eval_csv_indexed_by_span_id(db: Path) -> None:
+    report, problems = run_import(db, DATA / "evals.pandas_index.csv", name="toxicity")
+    assert not problems and report.annotations_new == 2
+    assert {r["span_id"]: r["label"] for r in rows(db)} == {
+        LLM_SPAN: "toxic",
+        "d09b0dfa83a842c7": "non-toxic",
+    }
+
+
+def test_eval_csv_of_documents(db: Path) -> None:
+    report, problems = run_import(db, DATA / "evals.documents.csv", name="relevance")
+    assert not problems and report.annotations_new == 3
+    assert [(r["target"], r["document_position"], r["score"]) for r in rows(db)] == [
+        ("document", 0, 1.0),
+        ("document", 1, 0.0),
+        ("document", 2, 0.0),
+    ]
+
+
+def test_eval_table_with_its_own_name_kind_identifier_and_metadata_columns(db: Path) -> None:
+    report, problems = run_import(db, DATA / "evals.named.csv")
+    assert not problems and report.annotations_new == 2 and not report.notes
+    found = rows(db)
+    assert {(r["name"], r["annotator_kind"], r["identifier"]) for r in found} == {
+        ("conciseness", "CODE", "length-check")
+    }
+    assert [r["metadata"] for r in found] == [{"words": 12}, {"words": 240}]
+
+
+def test_eval_rows_about_traces(db: Path) -> None:
+    report, problems = run_import(db, DATA / "evals.traces.jsonl", name="task_success")
+    assert not problems and report.annotations_new == 2
+    assert {r["trace_id"]: r["label"] for r in rows(db, "target = 'trace'")} == {
+        TRACE_A: "success",
+        TRACE_B: "failure",
+    }
+
+
+def _parquet(path: Path, columns: dict, metadata: dict | None = None) -> Path:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pa.table(columns)
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    pq.write_table(table, path)
+    return path
+
+
+def test_eval_parquet_with_span_id_column(db: Path, tmp_path: Path) -> None:
+    path = _parquet(
+        tmp_path / "evals.parquet",
+        {"span_id": [LLM_SPAN, ROOT], "label": ["good", None], "score": [1.0, float("nan")]},
+    )
+    assert sniff_file(path).fmt == "phoenix_annotations_parquet"
+    report, problems = run_import(db, path, name="quality")
+    assert not problems and report.annotations_new == 2
+    assert {r["span_id"]: (r["label"], r["score"]) for r in rows(db)} == {
+        LLM_SPAN: ("good", 1.0),
+        ROOT: (None, None),  # NaN is a missing score
+    }
+
+
+def test_phoenix_span_evaluations_parquet_names_itself(db: Path, tmp_path: Path) -> None:
+    """SpanEvaluations.save(): the span id index becomes a column, the name is in the metadata."""
+    arize = {"eval_id": "5d0c3e29-5a34-4a2c-9d87-1b5a0f0e6c11", "eval_name": "Q&A Correctness",
+             "eval_type": "SpanEvaluations"}  # fmt: skip
+    path = _parquet(
+        tmp_path / "evaluations-5d0c3e29.parquet",
+        {"label": ["correct", "incorrect"], "score": [1, 0], "context.span_id": [LLM_SPAN, ROOT]},
+        {b"arize": json.dumps(arize).encode()},
+    )
+    report, problems = run_import(db, path)  # no --name needed
+    assert not problems and not report.rejected_files and report.annotations_new == 2
+    assert {r["name"] for r in rows(db)} == {"Q&A Correctness"}
+
+
+def test_phoenix_document_evaluations_parquet(db: Path, tmp_path: Path) -> None:
+    arize = {"eval_id": "x", "eval_name": "relevance", "eval_type": "DocumentEvaluations"}
+    path = _parquet(
+        tmp_path / "docs.parquet",
+        {"context.span_id": [RETRIEVER] * 2, "document_position": [0, 5], "label": ["a", "b"]},
+        {b"arize": json.dumps(arize).encode()},
+    )
+    report, problems = run_import(db, path)
+    assert report.annotations_new == 1 and report.annotations_orphaned == 1
+    assert problems == [f"{path}: row 2: span {RETRIEVER} has no document 5 (it has 3)"]
+
+
+def test_eval_parquet_with_unnamed_span_id_index(db: Path, tmp_path: Path) -> None:
+    path = _parquet(
+        tmp_path / "indexed.parquet",
+        {"label": ["x"], "explanation": ["why"], "__index_level_0__": [LLM_SPAN]},
+    )
+    _, problems = run_import(db, path, name="n")
+    assert not problems and [r["span_id"] for r in rows(db)] == [LLM_SPAN]
+
+
+def test_eval_table_without_a_name_is_refused_with_one_line(db: Path) -> None:
+    result = cli_import(str(DATA / "evals.context_span_id.csv"), "--db", str(db))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        (
+            f"{DATA / 'evals.context_span_id.csv'}: not imported: the records have no annotation "
+            "name (an evaluation table usually has none): give it with --name NAME"
+        )
+    ]
+    assert rows(db) == []
+    # with --name it goes in
+    result = cli_import(str(DATA / "evals.context_span_id.csv"), "--db", str(db), "--name", "rel")
+    assert result.exit_code == 0, result.output
+    assert "annotations from 1 file" in result.stdout and ": 3 new," in result.stdout
+    assert "stored as LLM" in result.stderr
+
+
+# ---------------------------------------------------------------- problems and orphans
+
+
+def test_bad_records_are_reported_with_line_numbers_and_the_rest_imported(db: Path) -> None:
+    report, problems = run_import(db, DATA / "bad_records.jsonl")
+    file = str(DATA / "bad_records.jsonl")
+    assert problems == [
+        f"{file}:2: JSON syntax error at column 1 (unexpected end of data)",
+        f"{file}:3: annotator_kind 'ROBOT' is not LLM, CODE or HUMAN",
+        f"{file}:4: score is not a number: 'high'",
+        f"{file}:5: no span_id, trace_id or session_id: nothing says what it is about",
+        f"{file}:6: document_position -1 is negative",
+        f"{file}:7: span id 0123456789abcdef is not in the database",
+        f"{file}:8: metadata is a list, expected an object",
+        f"{file}:10: result is a list, expected an object",
+        f"{file}:11: not an annotation record (a JSON int)",
+        f"{file}:12: span {RETRIEVER} has no document 7 (it has 3)",
+        f"{file}:13: updated_at is not a time: 'yesterday'",
+    ]
+    assert report.annotations_new == 2 and report.annotations_orphaned == 2
+    assert not report.rejected_files
+    assert sorted((r["span_id"], r["label"]) for r in rows(db)) == [
+        (LLM_SPAN, "correct"),
+        ("d09b0dfa83a842c7", "incorrect"),
+    ]
+
+
+def test_cli_bad_records_exit_zero(db: Path) -> None:
+    result = cli_import(str(DATA / "bad_records.jsonl"), "--db", str(db))
+    assert result.exit_code == 0
+    assert len(result.stderr.strip().splitlines()) == 11
+    assert result.stdout.startswith(
+        "Imported annotations from 1 file in "
+    ) and result.stdout.rstrip().endswith(
+        "2 new, 0 updated, 0 unchanged, 2 orphaned (not in the database: not stored); "
+        f"11 problems. Database: {db}"
+    )
+
+
+def test_orphans_are_reported_not_stored_unless_asked(db: Path) -> None:
+    report, problems = run_import(db, DATA / "orphans.post.json")
+    file = DATA / "orphans.post.json"
+    assert problems == [
+        f"{file}: data[0]: span id 0123456789abcdef is not in the database",
+        f"{file}: data[2]: trace id 00000000000000000000000000000000 is not in the database",
+        f"{file}: data[3]: session id sess-does-not-exist is not in the database",
+    ]
+    assert report.annotations_orphaned == 3 and report.annotations_new == 1
+    assert len(rows(db)) == 1
+    report, problems = run_import(db, file, keep_orphans=True)
+    assert report.annotations_new == 3 and report.annotations_unchanged == 1
+    assert all(line.endswith("(stored anyway: --keep-orphans)") for line in problems)
+    assert len(rows(db)) == 4
+    assert "3 orphaned (not in the database: stored anyway)" in report.summary()
+
+
+def test_many_orphans_list_ten_then_count_the_rest(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "many.jsonl"
+    path.write_text(
+        "".join(json.dumps({"span_id": f"{i:016x}", "score": i}) + "\n" for i in range(25))
+    )
+    report, problems = run_import(db, path, name="n")
+    assert report.annotations_orphaned == 25 and report.annotations_new == 0
+    assert len(problems) == 11
+    assert problems[0] == f"{path}:1: span id 0000000000000000 is not in the database"
+    assert problems[-1] == (
+        f"{path}: 15 more records about ids not in the database (not stored), e.g. "
+        "000000000000000a, 000000000000000b, 000000000000000c, 000000000000000d, 000000000000000e"
+    )
+
+
+def test_bad_rows_of_our_own_export(db: Path, tmp_path: Path) -> None:
+    good = {"name": "q", "annotator_kind": "HUMAN", "identifier": "ann", "label": "x",
+            "source": "APP", "target": "span", "span_id": LLM_SPAN}  # fmt: skip
+    lines = [
+        good,
+        {**good, "target": "robot"},
+        {**good, "source": "PHONE"},
+        {**good, "target": "document"},
+        {**good, "document_position": 1},
+        {**good, "target": "trace", "span_id": None},
+    ]
+    path = tmp_path / "own.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report, problems = run_import(db, path)
+    assert problems == [
+        f"{path}:2: target 'robot' is not span, trace, document or session",
+        f"{path}:3: source 'PHONE' is not APP or API",
+        f"{path}:4: document_position is required for, and only for, documents",
+        f"{path}:5: document_position is required for, and only for, documents",
+        f"{path}:6: a trace annotation needs its trace id",
+    ]
+    assert report.annotations_new == 1 and rows(db)[0]["source"] == "APP"
+
+
+def test_duplicate_keys_in_one_file_keep_the_first(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "dupes.jsonl"
+    path.write_text(
+        json.dumps({"span_id": LLM_SPAN, "label": "a"}) + "\n"
+        + json.dumps({"span_id": ROOT, "label": "b"}) + "\n"
+        + json.dumps({"span_id": LLM_SPAN, "label": "c"}) + "\n"
+    )  # fmt: skip
+    report, problems = run_import(db, path, name="n")
+    assert problems == [f"{path}:3: same target, name and identifier as line 1: skipped"]
+    assert report.annotations_new == 2
+    assert [r["label"] for r in rows(db, "span_id = ?", LLM_SPAN)] == ["a"]
+    entries = log(db)
+    again, _ = run_import(db, path, name="n")
+    assert again.annotations_unchanged == 2 and log(db) == entries
+
+
+def test_a_file_that_is_neither_spans_nor_annotations(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "labels.yaml"
+    path.write_text("labels:\n  - good\n")
+    result = cli_import(str(path), str(DATA / "span_notes.jsonl"), "--db", str(db))
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"{path}: not a trace file: looks like YAML, not JSON (starts with 'labels:')"]
+    assert len(rows(db)) == 2  # the other file still went in
+
+
+# ---------------------------------------------------------------- idempotence and the log
+
+
+def test_reimport_changes_nothing_and_logs_nothing(db: Path) -> None:
+    files = sorted(p for p in DATA.iterdir() if p.name.endswith((".get.json", ".graphql.json")))
+    first, _ = run_import(db, *files)
+    assert first.annotations_new == 7 + 2 + 2 + 4
+    entries = log(db)
+    assert len(entries) == first.annotations_new
+    assert {(action, before_none, after_none) for action, _, _, before_none, after_none in entries} == {
+        ("import", 1, 0)
+    }
+    assert {actor for _, actor, *_ in entries} == {f"import:{p.name}" for p in files}
+    before = rows(db)
+    again, problems = run_import(db, *files)
+    assert not problems
+    assert (again.annotations_new, again.annotations_updated, again.annotations_unchanged) == (0, 0, 15)
+    assert rows(db) == before and log(db) == entries
+
+
+def test_changed_values_update_the_row_and_log_the_old_one(db: Path, tmp_path: Path) -> None:
+    run_import(db, DATA / "trace_annotations.get.json")
+    document = json.loads((DATA / "trace_annotations.get.json").read_text())
+    document["data"][0]["result"]["label"] = "incorrect"
+    document["data"][0]["updated_at"] = "2026-11-27T08:00:00+00:00"
+    changed = tmp_path / "trace_annotations.json"
+    changed.write_text(json.dumps(document))
+    report, _ = run_import(db, changed)
+    assert (report.annotations_updated, report.annotations_unchanged) == (1, 1)
+    row = rows(db, "trace_id = ?", TRACE_A)[0]
+    assert row["label"] == "incorrect"
+    assert row["updated_at"] == "2026-11-27T08:00:00.000000+00:00"
+    assert row["created_at"] == "2026-11-26T19:57:12.000000+00:00"
+    with Store.open(db) as store:
+        action, actor, before = store.connection.execute(
+            "SELECT action, actor, before FROM annotation_log ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    assert (action, actor) == ("import", "import:trace_annotations.json")
+    assert json.loads(before)["label"] == "correct"
+
+
+def test_annotation_files_before_their_trace_file_in_one_call(tmp_path: Path) -> None:
+    """Spans go in first, whatever the order of the files."""
+    db = tmp_path / "one.db"
+    result = cli_import(
+        str(DATA / "span_annotations.get.json"),
+        str(DATA / "evals.span_id.jsonl"),
+        str(RAG_SPANS),
+        "--db", str(db), "--name", "hallucination", "--annotator-kind", "code",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(
+        "Imported 21 new spans in 2 traces and 2 sessions from 3 files in "
+    )
+    assert "; annotations: 12 new, 0 updated, 0 unchanged, 0 orphaned; 0 problems." in result.stdout
+    found = rows(db)
+    assert len(found) == 12
+    # --annotator-kind fills only the rows without one
+    assert {r["annotator_kind"] for r in found if r["name"] == "hallucination"} == {"CODE"}
+    assert {r["annotator_kind"] for r in found if r["name"] == "helpfulness"} == {"HUMAN"}
+
+
+def test_import_is_consistent_with_the_apps_writes(db: Path) -> None:
+    """Same key as set_annotation: an import over the app's row updates that row."""
+    with Store.open(db) as store:
+        mine = store.set_annotation(
+            Annotation(name="helpfulness", span_id=LLM_SPAN, score=0.1, identifier="review-1"),
+            actor="review-1",
+        )
+    report, _ = run_import(db, DATA / "span_annotations.records.jsonl")
+    assert report.annotations_updated == 1 and report.annotations_new == 2
+    with Store.open(db) as store:
+        row = store.find_annotation(AnnotationKey.of(mine))
+    assert row is not None and row.id == mine.id and row.score == 0.4 and row.source == "API"
+    assert row.created_at == "2026-11-26T19:57:10.000000+00:00"  # the file's, kept
+
+
+def test_store_import_annotations_directly(db: Path) -> None:
+    with Store.open(db) as store:
+        conn = store.connection
+        one = Annotation(name="x", span_id=LLM_SPAN, label="a", source="API",
+                         created_at="2026-01-01T00:00:00.000000+00:00")  # fmt: skip
+        counts = import_annotations(conn, [one], actor="import:test")
+        assert (counts.new, counts.updated, counts.unchanged) == (1, 0, 0)
+        stored = store.find_annotation(AnnotationKey.of(one))
+        assert stored is not None and stored.created_at == stored.updated_at == one.created_at
+        assert stored.trace_id == TRACE_A  # context filled as set_annotation does
+        # no times given: equal values are unchanged, whatever the stored times
+        counts = import_annotations(conn, [Annotation(name="x", span_id=LLM_SPAN, label="a", source="API")],
+                                    actor="import:test")  # fmt: skip
+        assert counts.unchanged == 1
+        counts = import_annotations(conn, [Annotation(name="x", span_id=LLM_SPAN, label="b", source="API")],
+                                    actor="import:test")  # fmt: skip
+        assert counts.updated == 1
+        stored = store.find_annotation(AnnotationKey.of(one))
+        assert stored.created_at == one.created_at and stored.updated_at > one.created_at
+        # all or nothing: a bad key rolls the batch back
+        from annotator.store import AnnotationError
+
+        before = store.counts()["annotations"]
+        with pytest.raises(AnnotationError):
+            import_annotations(
+                conn,
+                [Annotation(name="y", span_id=LLM_SPAN), Annotation(name="z", target="trace")],
+                actor="import:test",
+            )
+        assert store.counts()["annotations"] == before
+
+
+# ---------------------------------------------------------------- the real reference files
+
+
+def test_shared_reference_annotations(shared_dir: Path, tmp_path: Path) -> None:
+    folder = shared_dir / "reference_traces" / "langchain-rag"
+    kinds = ("span", "trace", "session", "document")
+    files = [folder / f"langchain-rag.{kind}_annotations.json" for kind in kinds]
+    db = tmp_path / "ref.db"
+    report, problems = run_import(db, folder / "langchain-rag.otlp.jsonl", *files)
+    assert not problems and not report.rejected_files
+    assert report.spans_new == 270
+    expected = {kind: json.loads(f.read_text())["data"] for kind, f in zip(kinds, files, strict=True)}
+    assert report.annotations_new == sum(len(v) for v in expected.values()) == 108
+    for kind, records in expected.items():
+        stored = rows(db, "target = ?", kind)
+        assert len(stored) == len(records), kind
+        id_key = {"span": "span_id", "document": "span_id", "trace": "trace_id", "session": "session_id"}[kind]
+        want = sorted(
+            (
+                r[id_key],
+                r.get("documentPosition"),
+                r["name"],
+                r.get("annotator_kind") or r.get("annotatorKind"),
+                r.get("identifier", ""),
+                (r.get("result") or r)["label"],
+                (r.get("result") or r)["score"],
+            )
+            for r in records
+        )
+        got = sorted(
+            (r[id_key], r["document_position"], r["name"], r["annotator_kind"], r["identifier"],
+             r["label"], r["score"])
+            for r in stored
+        )  # fmt: skip
+        assert got == want, kind
+    notes = rows(db, "name = 'note'")
+    assert len(notes) == 1 and notes[0]["explanation"] == "Check the refund timing wording."
+    assert notes[0]["identifier"].startswith("px-span-note:")
+    again, _ = run_import(db, *files)
+    assert again.annotations_unchanged == 108 and again.annotations_new == again.annotations_updated == 0
+
+
+# ---------------------------------------------------------------- size
+
+
+def test_fifty_thousand_eval_rows_in_one_transaction(tmp_path: Path) -> None:
+    n = 50_000
+    db = tmp_path / "big.db"
+    with Store.open(db) as store:
+        writer = store.span_writer()
+        for i in range(n):
+            writer.add(Span(f"{i:016x}", f"{i // 10:032x}", None, "llm", "LLM"))
+        writer.close()
+    path = tmp_path / "evals.csv"
+    with open(path, "w", newline="") as stream:
+        out = csv.writer(stream)
+        out.writerow(["context.span_id", "label", "score", "explanation"])
+        for i in range(n):
+            out.writerow([f"{i:016x}", "ok" if i % 3 else "bad", int(i % 3 != 0), "because"])
+    started = time.perf_counter()
+    report, problems = run_import(db, path, name="quality")
+    seconds = time.perf_counter() - started
+    assert not problems and report.annotations_new == n
+    assert seconds < 30, seconds  # about 4 s on a 2-core CI box; guards against per-row commits
+    started = time.perf_counter()
+    again, _ = run_import(db, path, name="quality")
+    assert again.annotations_unchanged == n
+    assert time.perf_counter() - started < 30
+
+
+def test_annotations_io_never_imports_textual() -> None:
+    code = (
+        "import sys\nimport annotator.annotations_io, annotator.importer\n"
+        "raise SystemExit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO, check=False).returncode == 0
+
+
+# ---------------------------------------------------------------- any record at all
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+_keys = st.sampled_from(
+    ["name", "annotation_name", "annotator_kind", "annotatorKind", "result", "label", "score",
+     "explanation", "metadata", "identifier", "span_id", "context.span_id", "trace_id",
+     "context.trace_id", "session_id", "document_position", "documentPosition", "position",
+     "target", "source", "created_at", "updated_at", "data", "note"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(_keys, _values, max_size=8), st.booleans())
+def test_any_record_is_an_annotation_or_a_bad_record(record: dict, named: bool) -> None:
+    from annotator.store import AnnotationError
+
+    try:
+        annotation, _ = to_annotation(record, Defaults(name="n" if named else None))
+        AnnotationKey.of(annotation)  # checked by the importer, a problem line when it fails
+    except (BadRecord, NoName, AnnotationError):
+        return
+    assert annotation.annotator_kind in ("HUMAN", "LLM", "CODE")
+    assert annotation.source in ("APP", "API") and type(annotation.metadata) is dict
+    assert annotation.score is None or type(annotation.score) is float
+    orjson.dumps(annotation.metadata)
