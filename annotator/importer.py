@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from annotator.model import Problem, Span
-from annotator.readers import ANNOTATION_FORMATS, NotATraceFile, read_spans, sniff_file
+from annotator.readers import ANNOTATION_FORMATS, EMPTY, NotATraceFile, read_spans, sniff_file
 from annotator.store import Store
 
 if TYPE_CHECKING:
@@ -111,6 +111,9 @@ def import_files(
             report.files += 1
             try:
                 sniffed = sniff_file(Path(path))
+                if sniffed.fmt == EMPTY:
+                    report.notes.append(f"{path}: an empty list of records: nothing to import")
+                    continue
                 if sniffed.fmt in ANNOTATION_FORMATS:
                     annotation_files.append(Path(path))  # after the spans; detected again then
                     continue

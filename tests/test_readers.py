@@ -268,6 +268,9 @@ def test_shared_non_span_exports_are_refused(shared_dir: Path, project: str) -> 
     ]
     assert len(others) == 6
     for path in others:
+        if path.stat().st_size <= 20:  # {"data": []}: an export of nothing, read as no spans
+            assert list(read_spans(path)) == []
+            continue
         with pytest.raises(NotATraceFile) as caught:
             detect_format(path)
         message = str(caught.value)

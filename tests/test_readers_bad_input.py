@@ -102,16 +102,20 @@ def read(path: Path) -> tuple[list[Span], list[Problem]]:
         (b"# my labels\n#\nlabels:\n  - name: good\n", "looks like YAML"),
         (b"<html><body>no</body></html>", "XML/HTML"),
         (b"hello world", "not JSON"),
-        (b"[]", "empty JSON array"),
         (b"{}", "empty JSON object"),
         (b'{"foo": 1, "bar": [1, 2]}', "no spans found: expected OTLP resourceSpans"),
-        (b'{"data": []}', 'the file\'s "data" list is empty'),
         (b"42", "not JSON"),
         (b'"text"', "not JSON"),
     ],
 )
 def test_not_trace_files(tmp_path: Path, content: bytes, reason: str) -> None:
     assert reason in refused(write(tmp_path, "input.json", content)).reason
+
+
+@pytest.mark.parametrize("content", [b"[]", b'{"data": []}', b'{"data": [], "next_cursor": null}'])
+def test_an_export_of_nothing_is_empty_not_an_error(tmp_path: Path, content: bytes) -> None:
+    # An empty project or a filter that matched nothing exports an empty list: zero spans.
+    assert list(read_spans(write(tmp_path, "empty.json", content))) == []
 
 
 def test_truncated_json_document(tmp_path: Path) -> None:

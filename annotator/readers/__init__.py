@@ -43,6 +43,7 @@ from annotator.model import Problem, Span
 from annotator.readers._common import BadRecord, MissingExtra, NotATraceFile, one_line
 from annotator.readers._detect import (
     ANNOTATION_FORMATS,
+    EMPTY,
     NOT_SPANS,
     SPAN_FORMATS,
     Sniffed,
@@ -60,6 +61,7 @@ from annotator.readers._phoenix import decode_record
 
 __all__ = [
     "ANNOTATION_FORMATS",
+    "EMPTY",
     "NOT_SPANS",
     "SPAN_FORMATS",
     "MissingExtra",
@@ -126,6 +128,8 @@ def _checked(path: Path, sniffed: Sniffed) -> Sniffed:
 def _read(path: Path, sniffed: Sniffed, project: str | None) -> Iterator[Span | Problem]:
     file = str(path)
     try:
+        if sniffed.fmt == EMPTY:
+            return
         if sniffed.fmt.startswith("parquet"):
             from annotator.readers._parquet import read_parquet
 

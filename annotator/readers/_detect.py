@@ -36,6 +36,9 @@ SPAN_FORMATS: dict[str, str] = {
 
 # Format ids of files that are not span files, with the reason given for them.
 _ANNOTATIONS = "looks like annotation records, not spans"
+# A JSON document with an empty record list: nothing to import, and nothing wrong.
+EMPTY = "empty_json"
+
 NOT_SPANS: dict[str, str] = {
     "phoenix_annotations_json": _ANNOTATIONS,
     "phoenix_annotations_jsonl": _ANNOTATIONS,
@@ -195,7 +198,7 @@ def document_format(doc: Any) -> str:
     """Format id of a whole JSON document, or raise a reason (ValueError) if it holds no spans."""
     if type(doc) is list:
         if not doc:
-            raise ValueError("no spans found: the file is an empty JSON array")
+            return EMPTY  # a valid export of nothing (an empty project, a filter that matched none)
         return _format_of_items(_list_kind(doc))
     if type(doc) is not dict:
         raise ValueError(f"no spans found: the file is a single JSON {type(doc).__name__}")
@@ -205,7 +208,7 @@ def document_format(doc: Any) -> str:
     if kind == "page":
         items = doc["data"]
         if not items:
-            raise ValueError('no spans found: the file\'s "data" list is empty')
+            return EMPTY
         return _format_of_items(_list_kind(items), page=True)
     if kind in ("phoenix_span",):
         return "phoenix_spans_json"

@@ -85,7 +85,9 @@ class Store:
 
     @property
     def connection(self) -> sqlite3.Connection:
-        """For read-only reporting code (stats, export). Writes go through the methods below."""
+        """The raw connection, for annotator's own set-based core code (stats, export, merge and
+        annotation import, which write through `annotator.store.annotations` so that every change
+        is logged). The app and widgets use the methods below, never SQL."""
         return self._conn
 
     def close(self) -> None:
