@@ -186,14 +186,19 @@ def filter_sql(queue: QueueFilter, configs: Iterable[ConfigLike], identifier: st
     return clause
 
 
+# The value two annotations are compared on: the label when there is one (a categorical judgement;
+# its score may be missing in imported data), else the score. Text-only values never disagree.
+_VALUE = "CASE WHEN a.label IS NOT NULL THEN 'L:' || a.label WHEN a.score IS NOT NULL THEN 'S:' || a.score END"
+
+
 def disagreement_sql() -> Sql:
     """Span `s` has, under one annotation name (and document), two different values."""
     return Sql(
         "EXISTS (SELECT 1 FROM annotations a WHERE a.span_id = s.span_id "
         "AND a.name != 'note' AND a.target IN ('span', 'document') "
         "GROUP BY a.name, coalesce(a.document_position, -1) "
-        "HAVING count(DISTINCT coalesce(a.label, '') || '|' || coalesce(a.score, '')) > 1)"
+        f"HAVING count(DISTINCT {_VALUE}) > 1)"
         " OR (s.span_id = t.root_span_id AND EXISTS (SELECT 1 FROM annotations a "
         "WHERE a.trace_id = s.trace_id AND a.target = 'trace' GROUP BY a.name "
-        "HAVING count(DISTINCT coalesce(a.label, '') || '|' || coalesce(a.score, '')) > 1))"
+        f"HAVING count(DISTINCT {_VALUE}) > 1))"
     )

@@ -1,0 +1,102 @@
+"""The QA lead's workflow end to end on the bundled samples, through the CLI and the app:
+three annotators' files → merge → LLM judge results imported → stats (agreement, calibration)
+→ adjudication in the app → curated dataset → Phoenix export."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import orjson
+from click.testing import CliRunner
+
+import annotator.cli.commands  # noqa: F401  (registers every command)
+from annotator.app.app import AnnotatorApp
+from annotator.cli.main import cli
+from annotator.config import bundled_config_path, load_config
+from annotator.model import Annotation
+from annotator.resources import sample_trace_files
+from annotator.store import QueueFilter, Store
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+async def test_lead_workflow(tmp_path: Path) -> None:
+    samples = [str(p) for p in sample_trace_files()]
+    config = str(bundled_config_path("default"))
+    files = {name: tmp_path / f"{name}.db" for name in ("alice", "bob", "carol")}
+    for path in files.values():
+        assert "Imported" in run("import", *samples, "--db", str(path))
+
+    # alice annotates in the app: the first LLM spans, correct/incorrect alternating.
+    config_set = load_config(config)
+    app = AnnotatorApp(files["alice"], config_set, "alice", queue=QueueFilter(span_kinds=frozenset({"LLM"})))
+    async with app.run_test(size=(150, 40)) as pilot:
+        await pilot.pause()
+        for i in range(6):
+            await pilot.press("1" if i % 2 == 0 else "2")  # correctness (auto-advance moves on)
+            await pilot.pause()
+            await pilot.press("right", "full_stop")  # quality, then on to the next LLM span
+            await pilot.pause()
+    with sqlite3.connect(files["alice"]) as conn:
+        alice = conn.execute(
+            "SELECT span_id, label FROM annotations WHERE name = 'correctness' ORDER BY id"
+        ).fetchall()
+    assert len(alice) >= 4
+    # bob and carol label the same spans (bob always "correct", carol agrees with alice).
+    for name, labels in (("bob", ["correct"] * len(alice)), ("carol", [label for _, label in alice])):
+        with Store.open(files[name]) as store:
+            for (span_id, _), label in zip(alice, labels, strict=True):
+                store.set_annotation(Annotation(name="correctness", span_id=span_id, label=label, identifier=name))
+
+    team = tmp_path / "team.db"
+    out = run("merge", *map(str, files.values()), "--into", str(team))
+    assert "conflict" in out.lower() or "merged" in out.lower()
+
+    # An LLM judge's results, as an evaluation table.
+    evals = tmp_path / "judge.jsonl"
+    evals.write_bytes(b"".join(orjson.dumps({"span_id": s, "label": "correct", "score": 1}) + b"\n" for s, _ in alice))
+    run("import", str(evals), "--db", str(team), "--name", "correctness", "--annotator-kind", "LLM", "--identifier", "judge")
+
+    report = json.loads(run("stats", "--db", str(team), "--json"))
+    correctness = next(c for c in report["configs"] if c["name"] == "correctness")
+    pairs = {(p["rater_a"], p["rater_b"]): p for p in correctness["agreement"]["pairs"]}
+    assert pairs[("alice", "carol")]["percent_agreement"] == 1.0
+    assert pairs[("alice", "carol")]["n"] == len(alice)
+    assert correctness["agreement"]["krippendorff_alpha"] is not None
+    assert any("LLM judge" in (p["rater_a"], p["rater_b"]) for p in correctness["human_vs_machine"])
+
+    # The lead walks the disagreements (alice/carol vs bob on the "incorrect" spans) and decides.
+    disputed = {s for s, label in alice if label == "incorrect"}
+    app = AnnotatorApp(team, config_set, "lead", queue=QueueFilter(state="disagree"))
+    async with app.run_test(size=(150, 40)) as pilot:
+        await pilot.pause()
+        seen = set()
+        for _ in range(len(disputed)):
+            row = app.screen.trace_tree.cursor_row
+            seen.add(row.span_id)
+            await pilot.press("2")  # the lead agrees with alice and carol: incorrect
+            await pilot.pause()
+            await pilot.press("full_stop")
+            await pilot.pause()
+    with sqlite3.connect(team) as conn:
+        lead = dict(conn.execute("SELECT span_id, label FROM annotations WHERE identifier = 'lead'").fetchall())
+    assert set(lead) == disputed and set(lead.values()) == {"incorrect"}
+
+    dataset = tmp_path / "bad.jsonl"
+    run("dataset", "--db", str(team), "--out", str(dataset), "--label", "correctness=incorrect", "--annotator", "lead")
+    examples = [json.loads(line) for line in dataset.read_text().splitlines()]
+    assert {e["metadata"]["span_id"] for e in examples} == disputed
+    assert all({"input", "output", "metadata"} <= set(e) for e in examples)
+
+    phoenix = tmp_path / "phoenix.json"
+    run("export", "--db", str(team), "--format", "phoenix", "--out", str(phoenix))
+    bodies = json.loads(phoenix.read_text())
+    items = bodies["span_annotations"]["data"]
+    assert items and all(item["annotator_kind"] in ("HUMAN", "LLM", "CODE") for item in items)
+    assert {item["identifier"] for item in items} >= {"alice", "bob", "carol", "lead", "judge"}
