@@ -632,8 +632,8 @@ def test_input_that_is_the_output_is_refused(template: Path, tmp_path: Path) -> 
     before = digest(out)
     link = tmp_path / "link.db"
     link.symlink_to(out)
-    for given in (str(out), str(link)):
-        result = invoke(given, "--into", str(out))
+    for argument in (str(out), str(link)):
+        result = invoke(argument, "--into", str(out))
         assert result.exit_code == 2
         assert "is the output database" in result.stderr
     assert digest(out) == before

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from annotator.store.schema import MIGRATIONS, SCHEMA_VERSION
+from annotator.store.schema import MIGRATIONS
 
 # Writers queue behind each other for this long before SQLite gives up. Annotation writes take
 # well under a millisecond, so only a stuck process could exhaust it.

@@ -383,21 +383,19 @@ class AnnotateScreen(Screen[None]):
                 if found is not None:
                     self.trace_tree.move_cursor(found)
                     return True
-            what = f"{config.name} " if config else ""
+            what = f"{sanitize(config.name)} " if config else ""
             self._say(Text(f"Nothing left to do {what}in this queue {'after' if forward else 'before'} this point. ✓", style="green"))
             return False
         if self.model.trace_ordinal(trace_id) is None:  # outside the listed traces: relist
             self._reload_traces(keep=trace_id)
-        self._go_to_trace(
-            trace_id,
-            leaving=row.trace_id,
-            row_index=lambda: self._todo_in_trace(
-                trace_id,
-                (self.model.index_of_trace(trace_id) or 0) - (1 if forward else -10**9),
-                forward=forward,
-                config=config,
-            ),
-        )
+
+        def entry_row() -> int | None:
+            """The first row needing work from the top (forward) or the bottom (backwards)."""
+            top = self.model.index_of_trace(trace_id) or 0
+            start = top - 1 if forward else top + self.model.block_size(trace_id) + 1
+            return self._todo_in_trace(trace_id, start, forward=forward, config=config)
+
+        self._go_to_trace(trace_id, leaving=row.trace_id, row_index=entry_row)
         return True
 
     def _first_todo_in_trace(self, trace_id: str, after: int) -> int | None:
@@ -550,7 +548,7 @@ class AnnotateScreen(Screen[None]):
             return
         removed = self.session.clear(self.item, config)
         if removed is None:
-            self._say(Text(f"Nothing to remove on {config.name}.", style="dim"))
+            self._say(Text(f"Nothing to remove on {sanitize(config.name)}.", style="dim"))
             return
         self._after_write(removed, config, removed=True)
 
@@ -564,7 +562,7 @@ class AnnotateScreen(Screen[None]):
 
     def _after_history(self, change, verb: str) -> None:  # noqa: ANN001
         if change is None:
-            self._say(Text(f"Nothing to {verb.lower()[:-1]}o." if verb == "Undid" else "Nothing to redo.", style="dim"))
+            self._say(Text("Nothing to undo." if verb == "Undid" else "Nothing to redo.", style="dim"))
             return
         annotation = change.annotation
         self._reveal(annotation)

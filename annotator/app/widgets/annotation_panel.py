@@ -19,7 +19,7 @@ from textual.widgets import Static
 
 from annotator.config import AnnotationConfig, AnnotationType
 from annotator.keymap import display_key
-from annotator.model import NOTE_NAME, Annotation, AnnotatorKind
+from annotator.model import Annotation, AnnotatorKind
 from annotator.text import clip, sanitize
 
 TEXT_PREVIEW = 300
