@@ -1094,14 +1094,8 @@ def _message_list_blocks(
     limits = ctx.item_limits(len(shown_indices) or 1, share)
     count = f"{total:,} message" + ("" if total == 1 else "s")
     blocks = [_Block(Text.assemble((title, S_TITLE), (f"  ({count})", S_DIM)))]
-    previous = -1
-    for index in shown_indices:
-        if ctx.exhausted:
-            break
-        if index != previous + 1:
-            blocks.append(_Block(_gap_text(ctx, index - previous - 1, "messages", previous + 1)))
+    for index in _walk(ctx, shown_indices, "messages", blocks):
         blocks.extend(_message_blocks(ctx, normalise(items[index]), index, limits))
-        previous = index
     return blocks
 
 
@@ -1111,6 +1105,19 @@ def _head_tail(total: int, cap: int) -> list[int]:
     head = max(1, cap // 4)
     tail = cap - head
     return list(range(head)) + list(range(total - tail, total))
+
+
+def _walk(ctx: _Ctx, shown: list[int], noun: str, blocks: list[_Block]) -> Iterator[int]:
+    """The indexes in ``shown`` (from `_head_tail`), adding a "… N more" line to ``blocks``
+    wherever a run of items is skipped; stops early once the pane's budget is spent."""
+    previous = -1
+    for index in shown:
+        if ctx.exhausted:
+            return
+        if index != previous + 1:
+            blocks.append(_Block(_gap_text(ctx, index - previous - 1, noun, previous + 1)))
+        previous = index
+        yield index
 
 
 def _gap_text(ctx: _Ctx, hidden: int, noun: str, first: int) -> Text:
@@ -1188,15 +1195,7 @@ def _sec_prompt_template(ctx: _Ctx) -> list[_Block]:
             items = list(parsed.items())
             shown = _head_tail(len(items), ctx.max_items)
             limits = ctx.item_limits(len(shown) or 1, 0.4)
-            previous = -1
-            for index in shown:
-                if ctx.exhausted:
-                    break
-                if index != previous + 1:
-                    blocks.append(
-                        _Block(_gap_text(ctx, index - previous - 1, "variables", previous + 1))
-                    )
-                previous = index
+            for index in _walk(ctx, shown, "variables", blocks):
                 key, value = items[index]
                 name = key if isinstance(key, str) else to_display(key)
                 blocks.append(_Block(Text(sanitize(name[:200]), style=S_KEY), indent=2))
@@ -1233,13 +1232,7 @@ def _sec_tools(ctx: _Ctx) -> list[_Block]:
     limits = ctx.item_limits(len(shown) or 1, 0.2)
     count = f"{len(listed):,} tool" + ("" if len(listed) == 1 else "s")
     blocks = [_Block(Text(count, style=S_DIM))]
-    previous = -1
-    for index in shown:
-        if ctx.exhausted:
-            break
-        if index != previous + 1:
-            blocks.append(_Block(_gap_text(ctx, index - previous - 1, "tools", previous + 1)))
-        previous = index
+    for index in _walk(ctx, shown, "tools", blocks):
         blocks.extend(_tool_blocks(ctx, listed[index], index, limits))
     return blocks
 
@@ -1354,15 +1347,7 @@ def _sec_documents(ctx: _Ctx) -> list[_Block]:
         if here is not None and 0 <= here < len(listed) and here not in shown:
             shown = sorted({*shown, here})
         limits = ctx.item_limits(len(shown) or 1, 0.4)
-        previous = -1
-        for index in shown:
-            if ctx.exhausted:
-                break
-            if index != previous + 1:
-                blocks.append(
-                    _Block(_gap_text(ctx, index - previous - 1, "documents", previous + 1))
-                )
-            previous = index
+        for index in _walk(ctx, shown, "documents", blocks):
             doc_limits = ctx.limits() if index == here else limits
             doc_blocks = _document_blocks(ctx, listed[index], index, doc_limits, index == here)
             if index == here:
@@ -1466,15 +1451,7 @@ def _sec_embedding(ctx: _Ctx) -> list[_Block]:
             blocks.append(_Block(Text(count, style=S_DIM)))
             shown = _head_tail(len(listed), ctx.max_items)
             limits = ctx.item_limits(len(shown) or 1, 0.3)
-            previous = -1
-            for index in shown:
-                if ctx.exhausted:
-                    break
-                if index != previous + 1:
-                    blocks.append(
-                        _Block(_gap_text(ctx, index - previous - 1, "embeddings", previous + 1))
-                    )
-                previous = index
+            for index in _walk(ctx, shown, "embeddings", blocks):
                 blocks.extend(_embedding_blocks(ctx, listed[index], index, limits))
     params = ctx.take("embedding.invocation_parameters")
     if params is not _MISSING:
@@ -1638,13 +1615,7 @@ def _sec_events(ctx: _Ctx) -> list[_Block]:
     others = [(i, e) for i, e in enumerate(listed) if not _is_exception(e)]
     blocks: list[_Block] = []
     shown = _head_tail(len(others), ctx.max_items)
-    previous = -1
-    for position in shown:
-        if ctx.exhausted:
-            break
-        if position != previous + 1:
-            blocks.append(_Block(_gap_text(ctx, position - previous - 1, "events", previous + 1)))
-        previous = position
+    for position in _walk(ctx, shown, "events", blocks):
         index, event = others[position]
         if not isinstance(event, dict):
             blocks.append(_Block(_kv_line(ctx, f"#{index}", event)))
