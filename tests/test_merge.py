@@ -22,8 +22,7 @@ from annotator.config import parse_config
 from annotator.model import Annotation, Span
 from annotator.store import SCHEMA_VERSION, AnnotationKey, Store, StoreError
 from annotator.store import db as store_db
-from annotator.store.annotations import _set_in_transaction
-from annotator.store.db import write_transaction
+from annotator.store.annotations import import_annotations
 from annotator.team import merge as merge_module
 from annotator.team.merge import merge_databases
 from tests.app_data import build_db, config_set
@@ -50,17 +49,8 @@ def _copy(template: Path, path: Path) -> Path:
 def put(path: Path, *annotations: Annotation) -> None:
     """Store annotations keeping the times they carry (as an import does)."""
     with Store.open(path) as store:
-        conn = store.connection
         for annotation in annotations:
-            with write_transaction(conn):
-                _set_in_transaction(
-                    conn,
-                    annotation,
-                    AnnotationKey.of(annotation),
-                    actor=annotation.identifier,
-                    action="import",
-                    times="preserve",
-                )
+            import_annotations(store.connection, [annotation], actor=annotation.identifier)
 
 
 def ann(

@@ -120,30 +120,28 @@ def _set_in_transaction(
     actor: str,
     action: str,
     reverts: int | None = None,
-    times: str = "now",
 ) -> Annotation:
-    """``times``: "now" stamps updated_at (and created_at of a new row) with the current time;
-    "restore" (undo/redo) keeps the restored row's id and created_at but stamps updated_at, so
-    that a merge sees the undo as the newest change; "preserve" (imports) keeps both times."""
+    """Stamps updated_at (and created_at of a new row) with the current time. An undo/redo
+    (`reverts` set) restores the row's id and created_at but still stamps updated_at, so that a
+    merge sees the undo as the newest change."""
     before = find(conn, key)
     stored = _with_context(conn, annotation)
-    if before is not None and reverts is None and times == "now" and _same_result(before, stored):
+    if before is not None and reverts is None and _same_result(before, stored):
         return before
     now = now_iso()
-    if times != "preserve" or not stored.updated_at:
-        stored.updated_at = now
+    stored.updated_at = now
     if before is not None:
         stored.id = before.id
-        if times != "preserve" or not stored.created_at:
-            stored.created_at = before.created_at
+        stored.created_at = before.created_at
         values = annotation_to_dict(stored)
         assignments = ", ".join(f"{c} = :{c}" for c in COLUMNS if c != "id")
         conn.execute(f"UPDATE annotations SET {assignments} WHERE id = :id", _bind(values))
     else:
-        if times == "now" or not stored.created_at:
+        restoring = reverts is not None
+        if not restoring or not stored.created_at:
             stored.created_at = now
         values = annotation_to_dict(stored)
-        if times != "restore" or stored.id is None or _id_taken(conn, stored.id):
+        if not restoring or stored.id is None or _id_taken(conn, stored.id):
             values.pop("id")
         cursor = conn.execute(
             f"INSERT INTO annotations ({', '.join(values)}) "
@@ -384,10 +382,6 @@ def redo(conn: sqlite3.Connection, actor: str) -> Change | None:
     return _travel(conn, actor, backwards=False)
 
 
-def can_undo(conn: sqlite3.Connection, actor: str) -> bool:
-    return bool(_stacks(conn, actor)[0])
-
-
 def _travel(conn: sqlite3.Connection, actor: str, *, backwards: bool) -> Change | None:
     with write_transaction(conn):
         undo_stack, redo_stack = _stacks(conn, actor)
@@ -409,8 +403,6 @@ def _travel(conn: sqlite3.Connection, actor: str, *, backwards: bool) -> Change 
             if current is None:  # already gone (someone else removed it): still record the step
                 _log(conn, action, actor, key, replaced, None, None, seq)  # type: ignore[arg-type]
         else:
-            _set_in_transaction(
-                conn, wanted, key, actor=actor, action=action, reverts=seq, times="restore"
-            )
+            _set_in_transaction(conn, wanted, key, actor=actor, action=action, reverts=seq)
         new_seq = conn.execute("SELECT max(seq) FROM annotation_log").fetchone()[0]
         return Change(new_seq, action, current, find(conn, key))
