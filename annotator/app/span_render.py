@@ -399,19 +399,11 @@ def _value_text(
     ``as_json=False`` always shows strings as text (templates, descriptions, error messages).
     """
     max_chars, max_lines = limits if limits is not None else ctx.limits(chars, lines)
-    if isinstance(value, str):
-        if as_json and (looks_like_json(value) or (isinstance(mime, str) and _JSON_MIME in mime)):
-            preview = json_preview(
-                value,
-                max_chars,
-                max_lines,
-                parse_limit=ctx.parse_limit,
-                vector_limit=ctx.vector_limit,
-            )
-            if preview is not None:
-                return _clip_text(ctx, preview, as_json=True)
-        return _clip_text(ctx, clip_lines(value, max_lines, max_chars), style)
-    if isinstance(value, dict | list | tuple):
+    is_text = isinstance(value, str)
+    json_text = is_text and as_json and (
+        looks_like_json(value) or (isinstance(mime, str) and _JSON_MIME in mime)
+    )
+    if json_text or isinstance(value, dict | list | tuple):
         preview = json_preview(
             value,
             max_chars,
@@ -421,7 +413,8 @@ def _value_text(
         )
         if preview is not None:
             return _clip_text(ctx, preview, as_json=True)
-    return _clip_text(ctx, clip_lines(to_display(value), max_lines, max_chars), style)
+    text = value if is_text else to_display(value)
+    return _clip_text(ctx, clip_lines(text, max_lines, max_chars), style)
 
 
 def _inline(ctx: _Ctx, value: object, chars: int = 300, style: str = "") -> Text:

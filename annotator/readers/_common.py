@@ -39,6 +39,17 @@ class BadRecord(Exception):
 _HEX = "0123456789abcdefABCDEF"
 
 
+def required_ids(span_id: Any, trace_id: Any, span_field: str, trace_field: str) -> tuple[str, str]:
+    """Clean span and trace ids; BadRecord naming the format's field when either is missing."""
+    span = clean_id(span_id)
+    trace = clean_id(trace_id)
+    if span is None:
+        raise BadRecord(f"span without {span_field}")
+    if trace is None:
+        raise BadRecord(f"span {span} without {trace_field}")
+    return span, trace
+
+
 def clean_id(value: Any) -> str | None:
     """Normalise a span/trace id.
 

@@ -16,10 +16,10 @@ from annotator.attributes import unflatten_dict
 from annotator.model import Span, SpanKind
 from annotator.readers._common import (
     BadRecord,
-    clean_id,
     clean_parent_id,
     describe,
     kind_from_attributes,
+    required_ids,
     session_from_attributes,
     span_kind,
     status_code,
@@ -168,12 +168,7 @@ def decode_span(span: Any, project: str) -> Span:
     trace_id = get("traceId")
     if trace_id is None:
         trace_id = get("trace_id")
-    span_id = clean_id(span_id)
-    trace_id = clean_id(trace_id)
-    if span_id is None:
-        raise BadRecord("span without spanId")
-    if trace_id is None:
-        raise BadRecord(f"span {span_id} without traceId")
+    span_id, trace_id = required_ids(span_id, trace_id, "spanId", "traceId")
     parent = get("parentSpanId")
     if parent is None:
         parent = get("parent_span_id")

@@ -21,11 +21,11 @@ from annotator.attributes import STRUCTURED_ATTRIBUTES, unflatten_dict
 from annotator.model import Span, SpanKind
 from annotator.readers._common import (
     BadRecord,
-    clean_id,
     clean_parent_id,
     describe,
     fix_token_counts,
     kind_from_attributes,
+    required_ids,
     session_from_attributes,
     set_kind_attribute,
     span_kind,
@@ -176,12 +176,7 @@ def decode_record(record: Any, project: str) -> Span:
         if not columns:
             span_id = get("span_id")
             trace_id = get("trace_id")
-    span_id = clean_id(span_id)
-    trace_id = clean_id(trace_id)
-    if span_id is None:
-        raise BadRecord("span without context.span_id")
-    if trace_id is None:
-        raise BadRecord(f"span {span_id} without context.trace_id")
+    span_id, trace_id = required_ids(span_id, trace_id, "context.span_id", "context.trace_id")
     parent_id = clean_parent_id(get("parent_id"), zero_is_none=False)
 
     name = get("name")
