@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -38,7 +38,9 @@ from rich.style import Style
 from rich.text import Span as TextSpan
 from rich.text import Text
 
+from annotator import semconv
 from annotator.model import Span, StatusCode
+from annotator.semconv import Message, Part, ToolCall
 from annotator.text import (
     DEFAULT_PARSE_LIMIT,
     Clip,
@@ -54,7 +56,6 @@ from annotator.text import (
 
 __all__ = [
     "RenderOptions",
-    "document_count",
     "render_span",
     "span_full_text",
     "selected_document",
@@ -167,7 +168,7 @@ _JSON_STYLES = {
 _JSON_HIGHLIGHTER = JSONHighlighter()
 _PLAIN_STYLE = Style()
 
-_MISSING: Any = object()
+_MISSING: Any = semconv.MISSING
 _JSON_MIME = "application/json"
 _TRACEBACK_HEAD = "Traceback (most recent call last):"
 
@@ -205,48 +206,8 @@ class _Block:
     frame: bool = False
 
 
-def _lookup(value: object, parts: list[str]) -> Any:
-    """Nested lookup that also accepts dotted keys at any level (flat, nested or mixed)."""
-    if not parts:
-        return value
-    if not isinstance(value, dict):
-        return _MISSING
-    for cut in range(len(parts), 0, -1):
-        key = ".".join(parts[:cut]) if cut > 1 else parts[0]
-        if key in value:
-            found = _lookup(value[key], parts[cut:])
-            if found is not _MISSING:
-                return found
-    return _MISSING
-
-
-def _as_list(value: object) -> list[Any] | None:
-    """A list, or a dict whose keys are all indices ("0", "1", …) as a list in index order."""
-    if isinstance(value, list | tuple):
-        return list(value)
-    if isinstance(value, dict) and value:
-        keys = list(value)
-        if len(keys) <= 1_000_000 and all(isinstance(k, str) and k.isdigit() for k in keys):
-            return [value[k] for k in sorted(keys, key=int)]
-        if all(isinstance(k, int) and not isinstance(k, bool) for k in keys):
-            return [value[k] for k in sorted(keys)]
-    return None
-
-
-def _fields(item: object, prefix: str) -> dict[str, Any]:
-    """The fields of ``{"message": {…}}``, ``{"message.role": …}`` and ``{"role": …}`` alike."""
-    if not isinstance(item, dict):
-        return {}
-    out: dict[str, Any] = {}
-    dotted = prefix + "."
-    for key, value in item.items():
-        if key == prefix and isinstance(value, dict):
-            out.update(value)
-        elif isinstance(key, str) and key.startswith(dotted):
-            out[key[len(dotted) :]] = value
-        else:
-            out[key if isinstance(key, str) else to_display(key)] = value
-    return out
+_as_list = semconv.as_list
+_fields = semconv.fields
 
 
 def _pop(fields: dict[str, Any], *names: str) -> Any:
@@ -298,7 +259,7 @@ class _Ctx:
 
     # -- attribute access
     def get(self, path: str) -> Any:
-        return _lookup(self.attrs, path.split("."))
+        return semconv.lookup(self.attrs, path)
 
     def use(self, path: str) -> None:
         self.consumed.add(path)
@@ -837,171 +798,8 @@ def _trace_text(ctx: _Ctx, trace: str) -> Text:
 # ---- messages
 
 
-@dataclass(slots=True)
-class _Call:
-    name: Any = None
-    id: Any = None
-    arguments: Any = None
-    extra: list[tuple[str, Any]] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Msg:
-    role: Any = None
-    name: Any = None
-    tool_call_id: Any = None
-    # ("text", value) | ("media", label, value) | ("result", id, value) | ("field", key, value)
-    parts: list[tuple[Any, ...]] = field(default_factory=list)
-    calls: list[_Call] = field(default_factory=list)
-    extra: list[tuple[str, Any]] = field(default_factory=list)
-
-
-def _oi_message(item: object) -> _Msg:
-    """An OpenInference message (``{"message": {...}}`` or bare ``{role, content, …}``)."""
-    if not isinstance(item, dict):
-        return _Msg(parts=[("text", item)])
-    if "parts" in item and "message" not in item:
-        return _genai_message(item)
-    fields = _fields(item, "message")
-    msg = _Msg(
-        role=_pop(fields, "role"),
-        name=_pop(fields, "name"),
-        tool_call_id=_pop(fields, "tool_call_id"),
-    )
-    content = _pop(fields, "content")
-    if content is not None:
-        msg.parts.append(("text", content))
-    contents = _pop(fields, "contents")
-    if contents is not None:
-        listed = _as_list(contents)
-        if listed is None:
-            msg.parts.append(("field", "contents", contents))
-        else:
-            for part in listed:
-                msg.parts.extend(_oi_content(part))
-    calls = _pop(fields, "tool_calls")
-    if calls is not None:
-        listed = _as_list(calls)
-        if listed is None:
-            msg.parts.append(("field", "tool_calls", calls))
-        else:
-            msg.calls.extend(_oi_call(call) for call in listed)
-    fn_name = _pop(fields, "function_call_name")
-    fn_args = _pop(fields, "function_call_arguments_json")
-    if fn_name is not None or fn_args is not None:
-        msg.calls.append(_Call(name=fn_name, arguments=fn_args))
-    msg.extra = [(str(k), v) for k, v in fields.items()]
-    return msg
-
-
-def _oi_content(part: object) -> list[tuple[Any, ...]]:
-    if not isinstance(part, dict):
-        return [("text", part)]
-    fields = _fields(part, "message_content")
-    kind = _pop(fields, "type")
-    out: list[tuple[Any, ...]] = []
-    text = _pop(fields, "text")
-    if text is not None:
-        label = kind if isinstance(kind, str) and kind not in ("text", "input_text") else None
-        out.append(("text", text) if label is None else ("labelled", label, text))
-    for media in ("image", "audio"):
-        value = fields.pop(media, None)
-        if value is None:
-            continue
-        url = _lookup(value, [media, "url"]) if isinstance(value, dict) else _MISSING
-        if url is _MISSING and isinstance(value, dict):
-            url = _lookup(value, ["url"])
-        shown = url if url is not _MISSING else value
-        out.append(("media", media, shown))
-        if isinstance(value, dict):
-            transcript = _lookup(value, [media, "transcript"])
-            if transcript is not _MISSING:
-                out.append(("labelled", "transcript", transcript))
-    for key in ("image_url", "image.url", "url"):
-        if key in fields:
-            label = "image" if "image" in key or kind == "image" else kind
-            out.append(("media", label, fields.pop(key)))
-    if not out and kind is not None and not fields:
-        out.append(("field", "type", kind))
-    for key, value in fields.items():
-        out.append(("field", str(key), value))
-    return out
-
-
-def _oi_call(call: object) -> _Call:
-    if not isinstance(call, dict):
-        return _Call(arguments=call)
-    fields = _fields(call, "tool_call")
-    result = _Call(id=_pop(fields, "id"))
-    function = fields.pop("function", None)
-    if isinstance(function, dict):
-        function = dict(function)
-        result.name = _pop(function, "name")
-        result.arguments = _pop(function, "arguments")
-        result.extra.extend((f"function.{k}", v) for k, v in function.items())
-    elif function is not None:
-        result.extra.append(("function", function))
-    if result.name is None:
-        result.name = _pop(fields, "function.name", "name")
-    if result.arguments is None:
-        result.arguments = _pop(fields, "function.arguments", "arguments", "input", "args")
-    if fields.get("type") in ("function", "tool_call"):
-        del fields["type"]
-    result.extra.extend((str(k), v) for k, v in fields.items())
-    return result
-
-
-def _genai_message(item: dict[str, Any]) -> _Msg:
-    """An OTel GenAI message: ``{"role", "parts": [{"type": "text", "content"}, …]}``."""
-    fields = dict(item)
-    msg = _Msg(role=_pop(fields, "role"), name=_pop(fields, "name"))
-    parts = _pop(fields, "parts")
-    listed = _as_list(parts)
-    if listed is None:
-        if parts is not None:
-            msg.parts.append(("text", parts))
-    else:
-        for part in listed:
-            _genai_part(msg, part)
-    msg.extra = [(str(k), v) for k, v in fields.items()]
-    return msg
-
-
-def _genai_part(msg: _Msg, part: object) -> None:
-    if not isinstance(part, dict):
-        msg.parts.append(("text", part))
-        return
-    fields = dict(part)
-    kind = _pop(fields, "type")
-    if kind == "tool_call":
-        call = _Call(
-            id=_pop(fields, "id"), name=_pop(fields, "name"), arguments=_pop(fields, "arguments")
-        )
-        call.extra = [(str(k), v) for k, v in fields.items()]
-        msg.calls.append(call)
-        return
-    if kind == "tool_call_response":
-        msg.parts.append(("result", _pop(fields, "id"), _pop(fields, "response", "result")))
-    elif kind in ("text", None) and "content" in fields:
-        msg.parts.append(("text", fields.pop("content")))
-    elif kind in ("reasoning", "thinking") and "content" in fields:
-        msg.parts.append(("labelled", kind, fields.pop("content")))
-    elif kind in ("uri", "blob", "file", "image", "audio", "video"):
-        label = _pop(fields, "modality", "mime_type") or kind
-        if "uri" in fields or "url" in fields:
-            msg.parts.append(("media", label, _pop(fields, "uri", "url")))
-        elif "content" in fields:
-            data = fields.pop("content")
-            size = len(data) if isinstance(data, str | bytes) else None
-            msg.parts.append(("media", label, f"<{size:,} chars of data>" if size else data))
-    elif kind is not None:
-        msg.parts.append(("field", "type", kind))
-    for key, value in fields.items():
-        msg.parts.append(("field", str(key), value))
-
-
 def _message_blocks(
-    ctx: _Ctx, msg: _Msg, number: int, limits: tuple[int, int | None]
+    ctx: _Ctx, msg: Message, number: int, limits: tuple[int, int | None]
 ) -> list[_Block]:
     head = Text(f"#{number} ", style=S_DIM)
     role = msg.role
@@ -1029,36 +827,35 @@ def _message_blocks(
     return blocks
 
 
-def _part_blocks(ctx: _Ctx, part: tuple[Any, ...], limits: tuple[int, int | None]) -> list[_Block]:
-    kind = part[0]
+def _part_blocks(ctx: _Ctx, part: Part, limits: tuple[int, int | None]) -> list[_Block]:
+    kind = part.kind
     if kind == "text":
-        value = part[1]
-        if value == "":
+        if part.value == "":
             return []
-        return [_Block(_value_text(ctx, value, limits=_item_limits(ctx, limits)), indent=2)]
+        return [_Block(_value_text(ctx, part.value, limits=_item_limits(ctx, limits)), indent=2)]
     if kind == "labelled":
-        label = Text(f"[{sanitize(_as_text(part[1], 40)[:40])}]", style=S_MEDIA)
-        body = _value_text(ctx, part[2], limits=_item_limits(ctx, limits))
+        label = Text(f"[{sanitize(_as_text(part.label, 40)[:40])}]", style=S_MEDIA)
+        body = _value_text(ctx, part.value, limits=_item_limits(ctx, limits))
         return [_Block(label, indent=2), _Block(body, indent=2)]
     if kind == "media":
-        text = Text(f"[{sanitize(_as_text(part[1], 40)[:40])}: ", style=S_MEDIA)
-        text.append_text(_inline(ctx, part[2], 200))
+        text = Text(f"[{sanitize(_as_text(part.label, 40)[:40])}: ", style=S_MEDIA)
+        text.append_text(_inline(ctx, part.value, 200))
         text.append("]", style=S_MEDIA)
         return [_Block(text, indent=2)]
     if kind == "result":
         head = Text("← result", style=S_CALL)
-        if _present(part[1]):
-            _label(head, "  id", _inline(ctx, part[1], 120), "")
-        body = _value_text(ctx, part[2], limits=_item_limits(ctx, limits))
+        if _present(part.label):
+            _label(head, "  id", _inline(ctx, part.label, 120), "")
+        body = _value_text(ctx, part.value, limits=_item_limits(ctx, limits))
         return [_Block(head, indent=2), _Block(body, indent=4)]
-    return [_Block(_kv_line(ctx, _as_text(part[1], 200), part[2]), indent=2)]
+    return [_Block(_kv_line(ctx, _as_text(part.label, 200), part.value), indent=2)]
 
 
 def _item_limits(ctx: _Ctx, limits: tuple[int, int | None]) -> tuple[int, int | None]:
     return ctx.limits() if ctx.full else ctx.limits(limits[0], limits[1])
 
 
-def _call_blocks(ctx: _Ctx, call: _Call, limits: tuple[int, int | None]) -> list[_Block]:
+def _call_blocks(ctx: _Ctx, call: ToolCall, limits: tuple[int, int | None]) -> list[_Block]:
     head = Text("→ ", style=S_CALL)
     if _present(call.name):
         head.append_text(_inline(ctx, call.name, 200, S_CALL))
@@ -1079,7 +876,7 @@ def _message_list_blocks(
     ctx: _Ctx,
     title: str,
     items: list[Any],
-    normalise: Callable[[Any], _Msg],
+    normalise: Callable[[Any], Message],
     share: float,
 ) -> list[_Block]:
     total = len(items)
@@ -1135,7 +932,7 @@ def _sec_messages(ctx: _Ctx) -> list[_Block]:
             blocks.append(_Block(Text(title, style=S_TITLE)))
             blocks.append(_Block(_value_text(ctx, value), indent=2))
             continue
-        lists.append((title, listed, _oi_message))
+        lists.append((title, listed, semconv.message))
     for title, path, prefix in (
         ("prompts", "llm.prompts", "prompt"),
         ("choices", "llm.choices", "completion"),
@@ -1156,17 +953,17 @@ def _sec_messages(ctx: _Ctx) -> list[_Block]:
     return blocks
 
 
-def _completion_normaliser(prefix: str) -> Callable[[Any], _Msg]:
+def _completion_normaliser(prefix: str) -> Callable[[Any], Message]:
     role = "user" if prefix == "prompt" else "assistant"
 
-    def normalise(item: object) -> _Msg:
+    def normalise(item: object) -> Message:
         if isinstance(item, dict):
             fields = _fields(item, prefix)
             text = _pop(fields, "text")
-            msg = _Msg(role=role, parts=[("text", text)] if text is not None else [])
+            msg = Message(role=role, parts=[Part("text", text)] if text is not None else [])
             msg.extra = [(str(k), v) for k, v in fields.items()]
             return msg
-        return _Msg(role=role, parts=[("text", item)])
+        return Message(role=role, parts=[Part("text", item)])
 
     return normalise
 
@@ -1288,28 +1085,6 @@ def _sec_io(ctx: _Ctx, which: str) -> list[_Block]:
 # ---- documents
 
 
-def _doc_lists(attrs: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    out = []
-    for label, path in (
-        ("retrieval documents", "retrieval.documents"),
-        ("reranker input documents", "reranker.input_documents"),
-        ("reranker output documents", "reranker.output_documents"),
-    ):
-        value = _lookup(attrs, path.split("."))
-        if value is not _MISSING:
-            out.append((label, path, value))
-    return out
-
-
-def _annotatable_path(attrs: dict[str, Any]) -> str | None:
-    """Which document list document positions refer to: retrieval, else reranker output."""
-    for path in ("retrieval.documents", "reranker.output_documents"):
-        listed = _as_list(_lookup(attrs, path.split(".")))
-        if listed:
-            return path
-    return None
-
-
 def _sec_documents(ctx: _Ctx) -> list[_Block]:
     blocks: list[_Block] = []
     reranker_line = Text()
@@ -1324,10 +1099,12 @@ def _sec_documents(ctx: _Ctx) -> list[_Block]:
     if len(reranker_line):
         blocks.append(_Block(Text("reranker", style=S_TITLE)))
         blocks.append(_Block(reranker_line, indent=2))
-    annotatable = _annotatable_path(ctx.attrs)
+    annotatable = semconv.annotatable_document_path(ctx.attrs)
     selected = ctx.options.selected_document if not ctx.full else None
-    for label, path, value in _doc_lists(ctx.attrs):
-        ctx.use(path)
+    for path, label in semconv.DOCUMENT_LISTS:
+        value = ctx.take(path)
+        if value is _MISSING:
+            continue
         listed = _as_list(value)
         if listed is None:
             blocks.append(_Block(Text(label, style=S_TITLE)))
@@ -1353,28 +1130,25 @@ def _sec_documents(ctx: _Ctx) -> list[_Block]:
 def _document_blocks(
     ctx: _Ctx, item: object, index: int, limits: tuple[int, int | None], selected: bool
 ) -> list[_Block]:
-    fields = _fields(item, "document") if isinstance(item, dict) else {"content": item}
+    doc = semconv.document(item)
     head = Text()
     if selected:
         head.append(f" ▶ #{index} ", style=S_SELECTED)
     else:
         head.append(f"#{index}", style=S_DOC_NUMBER)
-    doc_id = _pop(fields, "id")
-    if doc_id is not None:
-        _label(head, "id", _inline(ctx, doc_id, 200))
-    score = _pop(fields, "score")
-    if score is not None:
-        _label(head, "score", _num_or_text(ctx, score))
+    if doc.id is not None:
+        _label(head, "id", _inline(ctx, doc.id, 200))
+    if doc.score is not None:
+        _label(head, "score", _num_or_text(ctx, doc.score))
     blocks = [_Block(head)]
-    content = _pop(fields, "content")
-    if content is not None:
-        blocks.append(_Block(_value_text(ctx, content, limits=_item_limits(ctx, limits)), indent=2))
-    metadata = _pop(fields, "metadata")
-    if metadata is not None:
+    if doc.content is not None:
+        body = _value_text(ctx, doc.content, limits=_item_limits(ctx, limits))
+        blocks.append(_Block(body, indent=2))
+    if doc.metadata is not None:
         line = Text("metadata ", style=S_LABEL)
-        line.append_text(_inline(ctx, _maybe_json(ctx, metadata), 500))
+        line.append_text(_inline(ctx, _maybe_json(ctx, doc.metadata), 500))
         blocks.append(_Block(line, indent=2))
-    for key, value in list(fields.items())[:20]:
+    for key, value in list(doc.extra.items())[:20]:
         blocks.append(_Block(_kv_line(ctx, str(key), value), indent=2))
     return blocks
 
@@ -1567,7 +1341,7 @@ def _sec_genai(ctx: _Ctx) -> list[_Block]:
             continue
         if path == "gen_ai.system_instructions" and listed and "role" not in listed[0]:
             listed = [{"role": "system", "parts": listed}]
-        blocks.extend(_message_list_blocks(ctx, title, listed, _oi_message, 0.3))
+        blocks.extend(_message_list_blocks(ctx, title, listed, semconv.message, 0.3))
     root = ctx.attrs.get("gen_ai", _MISSING)
     if root is _MISSING:
         return blocks
@@ -1815,9 +1589,8 @@ def selected_document(span: Span, options: RenderOptions = _DEFAULT_OPTIONS) -> 
     if here is None:
         return None
     ctx = _Ctx(span, options)
-    path = _annotatable_path(ctx.attrs)
-    listed = _as_list(_lookup(ctx.attrs, path.split("."))) if path else None
-    if not listed or not 0 <= here < len(listed):
+    listed = semconv.annotatable_documents(ctx.attrs)
+    if not 0 <= here < len(listed):
         return None
     blocks = _document_blocks(ctx, listed[here], here, ctx.limits(), True)
     return _to_renderable([_Block(children=blocks, frame=True)])
@@ -1842,17 +1615,6 @@ def span_full_text(span: Span) -> str:
     return text
 
 
-def document_count(span: Span) -> int:
-    """How many documents the span carries that can be annotated by position:
-    ``retrieval.documents``, else ``reranker.output_documents``; 0 for anything malformed."""
-    attrs = span.attributes if isinstance(span.attributes, dict) else {}
-    path = _annotatable_path(attrs)
-    if path is None:
-        return 0
-    listed = _as_list(_lookup(attrs, path.split(".")))
-    return len(listed) if listed else 0
-
-
 def span_summary(span: Span) -> dict[str, Any]:
     """Small facts for the tree and the status bar (all text sanitised and short).
 
@@ -1863,7 +1625,7 @@ def span_summary(span: Span) -> dict[str, Any]:
     attrs = span.attributes if isinstance(span.attributes, dict) else {}
 
     def get(path: str) -> Any:
-        value = _lookup(attrs, path.split("."))
+        value = semconv.lookup(attrs, path)
         return None if value is _MISSING else value
 
     def short(value: object, limit: int = 120) -> str | None:
@@ -1887,17 +1649,7 @@ def span_summary(span: Span) -> dict[str, Any]:
         or get("llm.system")
         or get("gen_ai.system")
     )
-    prompt = _int_or_none(get("llm.token_count.prompt"))
-    completion = _int_or_none(get("llm.token_count.completion"))
-    total = _int_or_none(get("llm.token_count.total"))
-    if prompt is None:
-        prompt = _int_or_none(get("gen_ai.usage.input_tokens"))
-    if completion is None:
-        completion = _int_or_none(get("gen_ai.usage.output_tokens"))
-    if total is None:
-        total = _int_or_none(get("gen_ai.usage.total_tokens"))
-    if total is None and prompt is not None and completion is not None:
-        total = prompt + completion
+    tokens = semconv.token_counts(attrs)
     cost = get("llm.cost.total")
     cost_value = (
         float(cost)
@@ -1914,7 +1666,7 @@ def span_summary(span: Span) -> dict[str, Any]:
             if _is_exception(event):
                 attributes = event.get("attributes")
                 for path in ("exception.message", "exception.type"):
-                    found = _lookup(attributes, path.split("."))
+                    found = semconv.lookup(attributes, path)
                     if found is not _MISSING and found not in (None, ""):
                         error = first_line(
                             found if isinstance(found, str) else dump_json(found, None, 400).text
@@ -1931,23 +1683,11 @@ def span_summary(span: Span) -> dict[str, Any]:
         "kind": sanitize(kind[:24]),
         "model": short(model),
         "provider": short(provider, 60),
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": total,
+        "prompt_tokens": tokens.prompt,
+        "completion_tokens": tokens.completion,
+        "total_tokens": tokens.total,
         "cost": cost_value,
         "latency_ms": latency,
         "error": sanitize(error[:200]) if error else None,
-        "documents": document_count(span),
+        "documents": semconv.document_count(attrs),
     }
-
-
-def _int_or_none(value: object) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if math.isfinite(value) else None
-    if isinstance(value, str) and value.strip().isdigit() and len(value) < 20:
-        return int(value.strip())
-    return None
