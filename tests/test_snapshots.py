@@ -47,3 +47,14 @@ def test_error_span_with_exception(snap_compare, app: AnnotatorApp) -> None:
 
 def test_help_screen(snap_compare, app: AnnotatorApp) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=settled("question_mark"))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_filter_dialog(snap_compare, app: AnnotatorApp, size: tuple[int, int]) -> None:
+    # Every control and the keys that apply/cancel are drawn; a choice and a tick show in text.
+    keys = ("f", "down", "space", "tab", "tab", "space")
+    assert snap_compare(app, terminal_size=size, run_before=settled(*keys))
+
+
+def test_search_dialog_80x24(snap_compare, app: AnnotatorApp) -> None:
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settled("slash", "t", "u"))
