@@ -545,7 +545,8 @@ def test_reranker_documents() -> None:
 def test_embedding_vectors_are_summarised() -> None:
     out = plain(render_span(embedding_span(), RenderOptions(show_raw=True)))
     assert "model text-embedding-3-small" in out
-    assert "#0 [1,536 floats]" in out and "first text" in out and "second text" in out
+    assert "#0 [1,536 floats: 0.1235, 0.1235, 0.1235, 0.1235 … 0.1235]" in out
+    assert "first text" in out and "second text" in out
     assert '"dimensions": 1536' in out
     assert "0.123456789" not in out.split("raw ─")[0]
     assert out.count("0.123456789") == 0  # raw view summarises vectors too

@@ -39,6 +39,7 @@ from rich.text import Span as TextSpan
 from rich.text import Text
 
 from annotator import semconv
+from annotator.app import readable
 from annotator.model import Span, StatusCode
 from annotator.semconv import Message, Part, ToolCall
 from annotator.text import (
@@ -256,6 +257,11 @@ class _Ctx:
         self.max_attributes = big if full else max(1, options.max_attributes)
         self.clip_chars = FULL_TEXT_CAP if full else max(1, options.clip_chars)
         self.clip_lines: int | None = None if full else max(1, options.clip_lines)
+        # Messages the pane has shown: ((list title, index), role, normalised text) for each
+        # text, and how many messages each list has; input/output values repeating them are
+        # collapsed to one line (never in full text, which shows everything).
+        self.shown_texts: list[tuple[tuple[str, int], str, str]] = []
+        self.shown_counts: dict[str, int] = {}
 
     # -- attribute access
     def get(self, path: str) -> Any:
@@ -354,10 +360,13 @@ def _value_text(
     chars: int | None = None,
     lines: int | None = None,
     limits: tuple[int, int | None] | None = None,
+    collapse: Collapse | None = None,
 ) -> Text:
-    """Any value as a block Text: JSON pretty-printed when it is JSON, clipped, sanitised.
+    """Any value as a block Text: JSON laid out for reading (strings with their line breaks
+    and quotes, vectors summarised) when it is JSON, a Python repr with its escapes read,
+    clipped, sanitised. ``collapse`` may replace parts already shown by a one-line note.
 
-    ``as_json=False`` always shows strings as text (templates, descriptions, error messages).
+    ``as_json=False`` always shows strings as they are (templates, descriptions, errors).
     """
     max_chars, max_lines = limits if limits is not None else ctx.limits(chars, lines)
     is_text = isinstance(value, str)
@@ -365,6 +374,17 @@ def _value_text(
         looks_like_json(value) or (isinstance(mime, str) and _JSON_MIME in mime)
     )
     if json_text or isinstance(value, dict | list | tuple):
+        parsed = _parse_for_layout(ctx, value)
+        if parsed is not None:
+            laid = readable.layout(
+                parsed,
+                max_chars=max_chars,
+                max_lines=max_lines,
+                measure=max_chars if ctx.full else max(4 * max_chars, 65_536),
+                vector_limit=ctx.vector_limit,
+                collapse=None if ctx.full else collapse,
+            )
+            return _laid_text(ctx, laid)
         preview = json_preview(
             value,
             max_chars,
@@ -375,7 +395,63 @@ def _value_text(
         if preview is not None:
             return _clip_text(ctx, preview, as_json=True)
     text = value if is_text else to_display(value)
+    if is_text and as_json:
+        text = readable.unescape_repr(text)
     return _clip_text(ctx, clip_lines(text, max_lines, max_chars), style)
+
+
+Collapse = Callable[[tuple[Any, ...], Any], "str | None"]
+
+
+def _parse_for_layout(ctx: _Ctx, value: object) -> Any:
+    """The structure to lay out: a dict/list as it is, JSON text parsed; None when the text is
+    not JSON, too large to parse or nested too deep (a lexical preview shows those)."""
+    if not isinstance(value, str):
+        return value
+    if len(value) > ctx.parse_limit:
+        return None
+    try:
+        parsed = json.loads(value)
+    except (ValueError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, dict | list) else None
+
+
+_LAID_STYLES = {
+    readable.KEY: _JSON_STYLES["json.key"],
+    readable.STRING: _JSON_STYLES["json.str"],
+    readable.NUMBER: _JSON_STYLES["json.number"],
+    readable.LITERAL: _JSON_STYLES["json.null"],
+    readable.PUNCT: _PLAIN_STYLE,
+    readable.NOTE: Style.parse(S_MARKER),
+    readable.SUMMARY: Style.parse(S_DIM),
+}
+
+
+def _laid_text(ctx: _Ctx, laid: readable.Laid) -> Text:
+    """A laid-out value as a Text: each piece sanitised and styled by its kind (never parsed),
+    with the clip marker."""
+    text = Text()
+    if ctx.full:
+        text.append(sanitize(laid.text))
+    else:
+        run: list[str] = []
+        kind = -1
+        for piece, piece_kind in laid.pieces:
+            if piece_kind != kind and run:
+                text.append(sanitize("".join(run)), _LAID_STYLES[kind])
+                run = []
+            kind = piece_kind
+            run.append(piece)
+        if run:
+            text.append(sanitize("".join(run)), _LAID_STYLES[kind])
+    ctx.charge(len(text))
+    if laid.clipped:
+        if len(text) and not text.plain.endswith("\n"):
+            text.append("\n")
+        clip = Clip("", max(laid.cut_chars, 0 if laid.exact else 1), laid.cut_lines, laid.exact)
+        text.append_text(_marker(ctx, clip))
+    return text
 
 
 def _inline(ctx: _Ctx, value: object, chars: int = 300, style: str = "") -> Text:
@@ -884,9 +960,121 @@ def _message_list_blocks(
     limits = ctx.item_limits(len(shown_indices) or 1, share)
     count = f"{total:,} message" + ("" if total == 1 else "s")
     blocks = [_Block(Text.assemble((title, S_TITLE), (f"  ({count})", S_DIM)))]
+    if not ctx.full:
+        ctx.shown_counts[title] = total
     for index in _walk(ctx, shown_indices, "messages", blocks):
-        blocks.extend(_message_blocks(ctx, normalise(items[index]), index, limits))
+        msg = normalise(items[index])
+        blocks.extend(_message_blocks(ctx, msg, index, limits))
+        if not ctx.full:
+            _remember_texts(ctx, title, index, msg)
     return blocks
+
+
+# ---- what the messages already showed (a raw request repeats them)
+
+_NORM_LIMIT = 200_000
+_SCAN_NODES = 5_000
+
+
+def _norm(text: str) -> str:
+    return " ".join(readable.unescape_repr(text[:_NORM_LIMIT]).split())
+
+
+def _remember_texts(ctx: _Ctx, title: str, index: int, msg: Message) -> None:
+    role = _as_text(msg.role, 64) if _present(msg.role) else ""
+    texts = msg.texts()
+    for call in msg.calls:  # a raw response repeats calls by id, their arguments as text
+        texts.extend(x for x in (call.id, call.arguments) if isinstance(x, str) and len(x) >= 8)
+    for text in texts:
+        norm = _norm(text)
+        if norm:
+            ctx.shown_texts.append(((title, index), role, norm))
+
+
+def _shown_as(ctx: _Ctx, text: str) -> list[tuple[str, int]]:
+    """The shown messages this text is (or holds: a repr wrapping one), by list and index."""
+    norm = _norm(text)
+    hits = []
+    for key, role, shown in ctx.shown_texts:
+        if norm == shown or (role and norm == f"{role}: {shown}"):
+            hits.append(key)
+        elif len(shown) >= 20 and len(norm) > len(shown) and shown in norm:
+            hits.append(key)
+    return hits
+
+
+def _repeats(ctx: _Ctx, value: object) -> set[tuple[str, int]] | None:
+    """The shown messages ``value`` repeats, when it holds nothing else worth reading (no other
+    prose: ids, types and counts do not count); None when it does, or when it is too big to
+    check."""
+    found: set[tuple[str, int]] = set()
+    stack = [value]
+    nodes = 0
+    while stack:
+        item = stack.pop()
+        nodes += 1
+        if nodes > _SCAN_NODES:
+            return None
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if len(item) > _NORM_LIMIT:
+                return None
+            hits = _shown_as(ctx, item)
+            if hits:
+                found.update(hits)
+            elif len(item) >= 16 and " " in item.strip():
+                return None
+    return found or None
+
+
+def _repeat_note(ctx: _Ctx, hits: set[tuple[str, int]]) -> str:
+    by_title: dict[str, list[int]] = {}
+    for title, index in sorted(hits):
+        by_title.setdefault(title, []).append(index)
+    parts = []
+    for title, indexes in by_title.items():
+        total = ctx.shown_counts.get(title, 0)
+        one = title[:-1] if title.endswith("s") else title
+        if len(indexes) == total:
+            parts.append(f"the {total:,} {title}" if total > 1 else f"the {one}")
+        else:
+            numbers = ", ".join(f"#{i}" for i in indexes[:10])
+            more = ", …" if len(indexes) > 10 else ""
+            parts.append(f"{one}{'s' if len(indexes) > 1 else ''} {numbers}{more}")
+    return "… " + " and ".join(parts) + " shown above"
+
+
+def _repeat_collapser(ctx: _Ctx) -> Collapse | None:
+    """For a raw request or response: each top-level part that only repeats shown messages
+    becomes one line saying so."""
+    if ctx.full or not ctx.shown_texts:
+        return None
+
+    def collapse(path: tuple[Any, ...], value: Any) -> str | None:
+        if len(path) > 1 or (not path and not isinstance(value, list)):
+            return None
+        hits = _repeats(ctx, value)
+        return None if hits is None else _repeat_note(ctx, hits)
+
+    return collapse
+
+
+def _repeated_text(ctx: _Ctx, value: object) -> str | None:
+    """A plain-text value that is a shown message (``"assistant: …"`` counts): its note."""
+    if ctx.full or not ctx.shown_texts or not isinstance(value, str) or looks_like_json(value):
+        return None
+    if len(value) > _NORM_LIMIT:
+        return None
+    norm = _norm(value)
+    hits = {
+        key
+        for key, role, shown in ctx.shown_texts
+        if norm == shown or (role and norm == f"{role}: {shown}")
+    }
+    return _repeat_note(ctx, hits) if hits else None
 
 
 def _head_tail(total: int, cap: int) -> list[int]:
@@ -1078,7 +1266,12 @@ def _sec_io(ctx: _Ctx, which: str) -> list[_Block]:
     if isinstance(mime, str) and mime not in (_JSON_MIME, "text/plain"):
         blocks.append(_Block(_inline(ctx, mime, 100, S_DIM)))
     if value is not _MISSING:
-        blocks.append(_Block(_value_text(ctx, value, mime=mime)))
+        note = _repeated_text(ctx, value)
+        if note is not None:
+            blocks.append(_Block(Text(note, style=S_MARKER)))
+        else:
+            body = _value_text(ctx, value, mime=mime, collapse=_repeat_collapser(ctx))
+            blocks.append(_Block(body))
     return blocks
 
 
@@ -1230,8 +1423,9 @@ def _sec_embedding(ctx: _Ctx) -> list[_Block]:
 def _vector_summary(vector: object) -> str | None:
     if isinstance(vector, list | tuple):
         sample = vector[:16]
-        floats = all(isinstance(v, int | float) and not isinstance(v, bool) for v in sample)
-        return f"[{len(vector):,} {'floats' if floats else 'values'}]"
+        if sample and all(isinstance(v, int | float) and not isinstance(v, bool) for v in sample):
+            return readable.vector_summary(vector)
+        return f"[{len(vector):,} values]"
     if isinstance(vector, str) and len(vector) > 64:
         return f"[vector: {len(vector):,} chars]"
     return None
@@ -1269,7 +1463,7 @@ def _sec_invocation(ctx: _Ctx) -> list[_Block]:
     value = ctx.take("llm.invocation_parameters")
     if value is _MISSING:
         return []
-    return [_Block(_value_text(ctx, value))]
+    return [_Block(_value_text(ctx, value, collapse=_repeat_collapser(ctx)))]
 
 
 def _sec_metadata(ctx: _Ctx) -> list[_Block]:
