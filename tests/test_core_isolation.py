@@ -11,6 +11,7 @@ CORE = [
     "annotator.model",
     "annotator.timeutil",
     "annotator.attributes",
+    "annotator.semconv",
     "annotator.text",
     "annotator.keymap",
     "annotator.readers",

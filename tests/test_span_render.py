@@ -26,13 +26,13 @@ from rich.text import Text
 from annotator.app.span_render import (
     SECTION_TITLES,
     RenderOptions,
-    document_count,
     render_span,
     span_full_text,
     span_sections,
     span_summary,
 )
 from annotator.model import Span
+from annotator.semconv import document_count as _document_count
 from annotator.text import sanitize
 
 # --------------------------------------------------------------------------------- helpers
@@ -488,7 +488,7 @@ def test_input_output_json_pretty_and_text() -> None:
 
 def test_documents_with_ids_scores_metadata_and_selection() -> None:
     span = retriever_span()
-    assert document_count(span) == 3
+    assert _document_count(span.attributes) == 3
     out = plain(render_span(span))
     for expected in (
         "retrieval documents  (3 documents)",
@@ -522,12 +522,12 @@ def test_selected_document_beyond_the_cap_is_still_shown() -> None:
     out = plain(render_span(span, RenderOptions(selected_document=500, max_items=10)))
     assert "id doc-500" in out and "▶ #500" in out
     assert "more documents" in out
-    assert document_count(span) == 1000
+    assert _document_count(span.attributes) == 1000
 
 
 def test_reranker_documents() -> None:
     span = reranker_span()
-    assert document_count(span) == 2  # positions refer to the output documents
+    assert _document_count(span.attributes) == 2  # positions refer to the output documents
     out = plain(render_span(span, RenderOptions(selected_document=0)))
     for expected in (
         "query return policy",
@@ -545,7 +545,8 @@ def test_reranker_documents() -> None:
 def test_embedding_vectors_are_summarised() -> None:
     out = plain(render_span(embedding_span(), RenderOptions(show_raw=True)))
     assert "model text-embedding-3-small" in out
-    assert "#0 [1,536 floats]" in out and "first text" in out and "second text" in out
+    assert "#0 [1,536 floats: 0.1235, 0.1235, 0.1235, 0.1235 … 0.1235]" in out
+    assert "first text" in out and "second text" in out
     assert '"dimensions": 1536' in out
     assert "0.123456789" not in out.split("raw ─")[0]
     assert out.count("0.123456789") == 0  # raw view summarises vectors too
@@ -898,7 +899,7 @@ def test_wrong_types_never_crash(label: str, span: Span, visible: list[str]) -> 
     full = span_full_text(span)
     assert NOT_RENDERED not in full
     span_summary(span)
-    assert document_count(span) >= 0
+    assert _document_count(span.attributes) >= 0
 
 
 def test_summary() -> None:
@@ -1068,7 +1069,7 @@ def test_hostile_strings_in_every_field(payload: str) -> None:
     for value in summary.values():
         if isinstance(value, str):
             assert_terminal_safe(value)
-    assert document_count(span) == 2
+    assert _document_count(span.attributes) == 2
 
 
 async def test_hostile_rendering_in_a_textual_app() -> None:
@@ -1252,7 +1253,7 @@ def test_reference_retriever_span(shared_dir: Path) -> None:
     spans = _legacy_spans(shared_dir, "langchain-rag")
     span = next(s for s in spans if s.span_kind == "RETRIEVER" and s.status_code == "OK")
     documents = span.attributes["retrieval"]["documents"]
-    assert document_count(span) == len(documents) > 0
+    assert _document_count(span.attributes) == len(documents) > 0
     out = plain(render_span(span, RenderOptions(selected_document=0)), width=160)
     assert f"retrieval documents  ({len(documents)} documents)" in out
     for index, doc in enumerate(documents):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -38,7 +38,10 @@ from rich.style import Style
 from rich.text import Span as TextSpan
 from rich.text import Text
 
+from annotator import semconv
+from annotator.app import readable
 from annotator.model import Span, StatusCode
+from annotator.semconv import Message, Part, ToolCall
 from annotator.text import (
     DEFAULT_PARSE_LIMIT,
     Clip,
@@ -54,7 +57,6 @@ from annotator.text import (
 
 __all__ = [
     "RenderOptions",
-    "document_count",
     "render_span",
     "span_full_text",
     "selected_document",
@@ -167,7 +169,7 @@ _JSON_STYLES = {
 _JSON_HIGHLIGHTER = JSONHighlighter()
 _PLAIN_STYLE = Style()
 
-_MISSING: Any = object()
+_MISSING: Any = semconv.MISSING
 _JSON_MIME = "application/json"
 _TRACEBACK_HEAD = "Traceback (most recent call last):"
 
@@ -205,48 +207,8 @@ class _Block:
     frame: bool = False
 
 
-def _lookup(value: object, parts: list[str]) -> Any:
-    """Nested lookup that also accepts dotted keys at any level (flat, nested or mixed)."""
-    if not parts:
-        return value
-    if not isinstance(value, dict):
-        return _MISSING
-    for cut in range(len(parts), 0, -1):
-        key = ".".join(parts[:cut]) if cut > 1 else parts[0]
-        if key in value:
-            found = _lookup(value[key], parts[cut:])
-            if found is not _MISSING:
-                return found
-    return _MISSING
-
-
-def _as_list(value: object) -> list[Any] | None:
-    """A list, or a dict whose keys are all indices ("0", "1", …) as a list in index order."""
-    if isinstance(value, list | tuple):
-        return list(value)
-    if isinstance(value, dict) and value:
-        keys = list(value)
-        if len(keys) <= 1_000_000 and all(isinstance(k, str) and k.isdigit() for k in keys):
-            return [value[k] for k in sorted(keys, key=int)]
-        if all(isinstance(k, int) and not isinstance(k, bool) for k in keys):
-            return [value[k] for k in sorted(keys)]
-    return None
-
-
-def _fields(item: object, prefix: str) -> dict[str, Any]:
-    """The fields of ``{"message": {…}}``, ``{"message.role": …}`` and ``{"role": …}`` alike."""
-    if not isinstance(item, dict):
-        return {}
-    out: dict[str, Any] = {}
-    dotted = prefix + "."
-    for key, value in item.items():
-        if key == prefix and isinstance(value, dict):
-            out.update(value)
-        elif isinstance(key, str) and key.startswith(dotted):
-            out[key[len(dotted) :]] = value
-        else:
-            out[key if isinstance(key, str) else to_display(key)] = value
-    return out
+_as_list = semconv.as_list
+_fields = semconv.fields
 
 
 def _pop(fields: dict[str, Any], *names: str) -> Any:
@@ -295,10 +257,15 @@ class _Ctx:
         self.max_attributes = big if full else max(1, options.max_attributes)
         self.clip_chars = FULL_TEXT_CAP if full else max(1, options.clip_chars)
         self.clip_lines: int | None = None if full else max(1, options.clip_lines)
+        # Messages the pane has shown: ((list title, index), role, normalised text) for each
+        # text, and how many messages each list has; input/output values repeating them are
+        # collapsed to one line (never in full text, which shows everything).
+        self.shown_texts: list[tuple[tuple[str, int], str, str]] = []
+        self.shown_counts: dict[str, int] = {}
 
     # -- attribute access
     def get(self, path: str) -> Any:
-        return _lookup(self.attrs, path.split("."))
+        return semconv.lookup(self.attrs, path)
 
     def use(self, path: str) -> None:
         self.consumed.add(path)
@@ -393,10 +360,13 @@ def _value_text(
     chars: int | None = None,
     lines: int | None = None,
     limits: tuple[int, int | None] | None = None,
+    collapse: Collapse | None = None,
 ) -> Text:
-    """Any value as a block Text: JSON pretty-printed when it is JSON, clipped, sanitised.
+    """Any value as a block Text: JSON laid out for reading (strings with their line breaks
+    and quotes, vectors summarised) when it is JSON, a Python repr with its escapes read,
+    clipped, sanitised. ``collapse`` may replace parts already shown by a one-line note.
 
-    ``as_json=False`` always shows strings as text (templates, descriptions, error messages).
+    ``as_json=False`` always shows strings as they are (templates, descriptions, errors).
     """
     max_chars, max_lines = limits if limits is not None else ctx.limits(chars, lines)
     is_text = isinstance(value, str)
@@ -404,6 +374,17 @@ def _value_text(
         looks_like_json(value) or (isinstance(mime, str) and _JSON_MIME in mime)
     )
     if json_text or isinstance(value, dict | list | tuple):
+        parsed = _parse_for_layout(ctx, value)
+        if parsed is not None:
+            laid = readable.layout(
+                parsed,
+                max_chars=max_chars,
+                max_lines=max_lines,
+                measure=max_chars if ctx.full else max(4 * max_chars, 65_536),
+                vector_limit=ctx.vector_limit,
+                collapse=None if ctx.full else collapse,
+            )
+            return _laid_text(ctx, laid)
         preview = json_preview(
             value,
             max_chars,
@@ -414,7 +395,63 @@ def _value_text(
         if preview is not None:
             return _clip_text(ctx, preview, as_json=True)
     text = value if is_text else to_display(value)
+    if is_text and as_json:
+        text = readable.unescape_repr(text)
     return _clip_text(ctx, clip_lines(text, max_lines, max_chars), style)
+
+
+Collapse = Callable[[tuple[Any, ...], Any], "str | None"]
+
+
+def _parse_for_layout(ctx: _Ctx, value: object) -> Any:
+    """The structure to lay out: a dict/list as it is, JSON text parsed; None when the text is
+    not JSON, too large to parse or nested too deep (a lexical preview shows those)."""
+    if not isinstance(value, str):
+        return value
+    if len(value) > ctx.parse_limit:
+        return None
+    try:
+        parsed = json.loads(value)
+    except (ValueError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, dict | list) else None
+
+
+_LAID_STYLES = {
+    readable.KEY: _JSON_STYLES["json.key"],
+    readable.STRING: _JSON_STYLES["json.str"],
+    readable.NUMBER: _JSON_STYLES["json.number"],
+    readable.LITERAL: _JSON_STYLES["json.null"],
+    readable.PUNCT: _PLAIN_STYLE,
+    readable.NOTE: Style.parse(S_MARKER),
+    readable.SUMMARY: Style.parse(S_DIM),
+}
+
+
+def _laid_text(ctx: _Ctx, laid: readable.Laid) -> Text:
+    """A laid-out value as a Text: each piece sanitised and styled by its kind (never parsed),
+    with the clip marker."""
+    text = Text()
+    if ctx.full:
+        text.append(sanitize(laid.text))
+    else:
+        run: list[str] = []
+        kind = -1
+        for piece, piece_kind in laid.pieces:
+            if piece_kind != kind and run:
+                text.append(sanitize("".join(run)), _LAID_STYLES[kind])
+                run = []
+            kind = piece_kind
+            run.append(piece)
+        if run:
+            text.append(sanitize("".join(run)), _LAID_STYLES[kind])
+    ctx.charge(len(text))
+    if laid.clipped:
+        if len(text) and not text.plain.endswith("\n"):
+            text.append("\n")
+        clip = Clip("", max(laid.cut_chars, 0 if laid.exact else 1), laid.cut_lines, laid.exact)
+        text.append_text(_marker(ctx, clip))
+    return text
 
 
 def _inline(ctx: _Ctx, value: object, chars: int = 300, style: str = "") -> Text:
@@ -837,171 +874,8 @@ def _trace_text(ctx: _Ctx, trace: str) -> Text:
 # ---- messages
 
 
-@dataclass(slots=True)
-class _Call:
-    name: Any = None
-    id: Any = None
-    arguments: Any = None
-    extra: list[tuple[str, Any]] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Msg:
-    role: Any = None
-    name: Any = None
-    tool_call_id: Any = None
-    # ("text", value) | ("media", label, value) | ("result", id, value) | ("field", key, value)
-    parts: list[tuple[Any, ...]] = field(default_factory=list)
-    calls: list[_Call] = field(default_factory=list)
-    extra: list[tuple[str, Any]] = field(default_factory=list)
-
-
-def _oi_message(item: object) -> _Msg:
-    """An OpenInference message (``{"message": {...}}`` or bare ``{role, content, …}``)."""
-    if not isinstance(item, dict):
-        return _Msg(parts=[("text", item)])
-    if "parts" in item and "message" not in item:
-        return _genai_message(item)
-    fields = _fields(item, "message")
-    msg = _Msg(
-        role=_pop(fields, "role"),
-        name=_pop(fields, "name"),
-        tool_call_id=_pop(fields, "tool_call_id"),
-    )
-    content = _pop(fields, "content")
-    if content is not None:
-        msg.parts.append(("text", content))
-    contents = _pop(fields, "contents")
-    if contents is not None:
-        listed = _as_list(contents)
-        if listed is None:
-            msg.parts.append(("field", "contents", contents))
-        else:
-            for part in listed:
-                msg.parts.extend(_oi_content(part))
-    calls = _pop(fields, "tool_calls")
-    if calls is not None:
-        listed = _as_list(calls)
-        if listed is None:
-            msg.parts.append(("field", "tool_calls", calls))
-        else:
-            msg.calls.extend(_oi_call(call) for call in listed)
-    fn_name = _pop(fields, "function_call_name")
-    fn_args = _pop(fields, "function_call_arguments_json")
-    if fn_name is not None or fn_args is not None:
-        msg.calls.append(_Call(name=fn_name, arguments=fn_args))
-    msg.extra = [(str(k), v) for k, v in fields.items()]
-    return msg
-
-
-def _oi_content(part: object) -> list[tuple[Any, ...]]:
-    if not isinstance(part, dict):
-        return [("text", part)]
-    fields = _fields(part, "message_content")
-    kind = _pop(fields, "type")
-    out: list[tuple[Any, ...]] = []
-    text = _pop(fields, "text")
-    if text is not None:
-        label = kind if isinstance(kind, str) and kind not in ("text", "input_text") else None
-        out.append(("text", text) if label is None else ("labelled", label, text))
-    for media in ("image", "audio"):
-        value = fields.pop(media, None)
-        if value is None:
-            continue
-        url = _lookup(value, [media, "url"]) if isinstance(value, dict) else _MISSING
-        if url is _MISSING and isinstance(value, dict):
-            url = _lookup(value, ["url"])
-        shown = url if url is not _MISSING else value
-        out.append(("media", media, shown))
-        if isinstance(value, dict):
-            transcript = _lookup(value, [media, "transcript"])
-            if transcript is not _MISSING:
-                out.append(("labelled", "transcript", transcript))
-    for key in ("image_url", "image.url", "url"):
-        if key in fields:
-            label = "image" if "image" in key or kind == "image" else kind
-            out.append(("media", label, fields.pop(key)))
-    if not out and kind is not None and not fields:
-        out.append(("field", "type", kind))
-    for key, value in fields.items():
-        out.append(("field", str(key), value))
-    return out
-
-
-def _oi_call(call: object) -> _Call:
-    if not isinstance(call, dict):
-        return _Call(arguments=call)
-    fields = _fields(call, "tool_call")
-    result = _Call(id=_pop(fields, "id"))
-    function = fields.pop("function", None)
-    if isinstance(function, dict):
-        function = dict(function)
-        result.name = _pop(function, "name")
-        result.arguments = _pop(function, "arguments")
-        result.extra.extend((f"function.{k}", v) for k, v in function.items())
-    elif function is not None:
-        result.extra.append(("function", function))
-    if result.name is None:
-        result.name = _pop(fields, "function.name", "name")
-    if result.arguments is None:
-        result.arguments = _pop(fields, "function.arguments", "arguments", "input", "args")
-    if fields.get("type") in ("function", "tool_call"):
-        del fields["type"]
-    result.extra.extend((str(k), v) for k, v in fields.items())
-    return result
-
-
-def _genai_message(item: dict[str, Any]) -> _Msg:
-    """An OTel GenAI message: ``{"role", "parts": [{"type": "text", "content"}, …]}``."""
-    fields = dict(item)
-    msg = _Msg(role=_pop(fields, "role"), name=_pop(fields, "name"))
-    parts = _pop(fields, "parts")
-    listed = _as_list(parts)
-    if listed is None:
-        if parts is not None:
-            msg.parts.append(("text", parts))
-    else:
-        for part in listed:
-            _genai_part(msg, part)
-    msg.extra = [(str(k), v) for k, v in fields.items()]
-    return msg
-
-
-def _genai_part(msg: _Msg, part: object) -> None:
-    if not isinstance(part, dict):
-        msg.parts.append(("text", part))
-        return
-    fields = dict(part)
-    kind = _pop(fields, "type")
-    if kind == "tool_call":
-        call = _Call(
-            id=_pop(fields, "id"), name=_pop(fields, "name"), arguments=_pop(fields, "arguments")
-        )
-        call.extra = [(str(k), v) for k, v in fields.items()]
-        msg.calls.append(call)
-        return
-    if kind == "tool_call_response":
-        msg.parts.append(("result", _pop(fields, "id"), _pop(fields, "response", "result")))
-    elif kind in ("text", None) and "content" in fields:
-        msg.parts.append(("text", fields.pop("content")))
-    elif kind in ("reasoning", "thinking") and "content" in fields:
-        msg.parts.append(("labelled", kind, fields.pop("content")))
-    elif kind in ("uri", "blob", "file", "image", "audio", "video"):
-        label = _pop(fields, "modality", "mime_type") or kind
-        if "uri" in fields or "url" in fields:
-            msg.parts.append(("media", label, _pop(fields, "uri", "url")))
-        elif "content" in fields:
-            data = fields.pop("content")
-            size = len(data) if isinstance(data, str | bytes) else None
-            msg.parts.append(("media", label, f"<{size:,} chars of data>" if size else data))
-    elif kind is not None:
-        msg.parts.append(("field", "type", kind))
-    for key, value in fields.items():
-        msg.parts.append(("field", str(key), value))
-
-
 def _message_blocks(
-    ctx: _Ctx, msg: _Msg, number: int, limits: tuple[int, int | None]
+    ctx: _Ctx, msg: Message, number: int, limits: tuple[int, int | None]
 ) -> list[_Block]:
     head = Text(f"#{number} ", style=S_DIM)
     role = msg.role
@@ -1029,36 +903,35 @@ def _message_blocks(
     return blocks
 
 
-def _part_blocks(ctx: _Ctx, part: tuple[Any, ...], limits: tuple[int, int | None]) -> list[_Block]:
-    kind = part[0]
+def _part_blocks(ctx: _Ctx, part: Part, limits: tuple[int, int | None]) -> list[_Block]:
+    kind = part.kind
     if kind == "text":
-        value = part[1]
-        if value == "":
+        if part.value == "":
             return []
-        return [_Block(_value_text(ctx, value, limits=_item_limits(ctx, limits)), indent=2)]
+        return [_Block(_value_text(ctx, part.value, limits=_item_limits(ctx, limits)), indent=2)]
     if kind == "labelled":
-        label = Text(f"[{sanitize(_as_text(part[1], 40)[:40])}]", style=S_MEDIA)
-        body = _value_text(ctx, part[2], limits=_item_limits(ctx, limits))
+        label = Text(f"[{sanitize(_as_text(part.label, 40)[:40])}]", style=S_MEDIA)
+        body = _value_text(ctx, part.value, limits=_item_limits(ctx, limits))
         return [_Block(label, indent=2), _Block(body, indent=2)]
     if kind == "media":
-        text = Text(f"[{sanitize(_as_text(part[1], 40)[:40])}: ", style=S_MEDIA)
-        text.append_text(_inline(ctx, part[2], 200))
+        text = Text(f"[{sanitize(_as_text(part.label, 40)[:40])}: ", style=S_MEDIA)
+        text.append_text(_inline(ctx, part.value, 200))
         text.append("]", style=S_MEDIA)
         return [_Block(text, indent=2)]
     if kind == "result":
         head = Text("← result", style=S_CALL)
-        if _present(part[1]):
-            _label(head, "  id", _inline(ctx, part[1], 120), "")
-        body = _value_text(ctx, part[2], limits=_item_limits(ctx, limits))
+        if _present(part.label):
+            _label(head, "  id", _inline(ctx, part.label, 120), "")
+        body = _value_text(ctx, part.value, limits=_item_limits(ctx, limits))
         return [_Block(head, indent=2), _Block(body, indent=4)]
-    return [_Block(_kv_line(ctx, _as_text(part[1], 200), part[2]), indent=2)]
+    return [_Block(_kv_line(ctx, _as_text(part.label, 200), part.value), indent=2)]
 
 
 def _item_limits(ctx: _Ctx, limits: tuple[int, int | None]) -> tuple[int, int | None]:
     return ctx.limits() if ctx.full else ctx.limits(limits[0], limits[1])
 
 
-def _call_blocks(ctx: _Ctx, call: _Call, limits: tuple[int, int | None]) -> list[_Block]:
+def _call_blocks(ctx: _Ctx, call: ToolCall, limits: tuple[int, int | None]) -> list[_Block]:
     head = Text("→ ", style=S_CALL)
     if _present(call.name):
         head.append_text(_inline(ctx, call.name, 200, S_CALL))
@@ -1079,7 +952,7 @@ def _message_list_blocks(
     ctx: _Ctx,
     title: str,
     items: list[Any],
-    normalise: Callable[[Any], _Msg],
+    normalise: Callable[[Any], Message],
     share: float,
 ) -> list[_Block]:
     total = len(items)
@@ -1087,9 +960,121 @@ def _message_list_blocks(
     limits = ctx.item_limits(len(shown_indices) or 1, share)
     count = f"{total:,} message" + ("" if total == 1 else "s")
     blocks = [_Block(Text.assemble((title, S_TITLE), (f"  ({count})", S_DIM)))]
+    if not ctx.full:
+        ctx.shown_counts[title] = total
     for index in _walk(ctx, shown_indices, "messages", blocks):
-        blocks.extend(_message_blocks(ctx, normalise(items[index]), index, limits))
+        msg = normalise(items[index])
+        blocks.extend(_message_blocks(ctx, msg, index, limits))
+        if not ctx.full:
+            _remember_texts(ctx, title, index, msg)
     return blocks
+
+
+# ---- what the messages already showed (a raw request repeats them)
+
+_NORM_LIMIT = 200_000
+_SCAN_NODES = 5_000
+
+
+def _norm(text: str) -> str:
+    return " ".join(readable.unescape_repr(text[:_NORM_LIMIT]).split())
+
+
+def _remember_texts(ctx: _Ctx, title: str, index: int, msg: Message) -> None:
+    role = _as_text(msg.role, 64) if _present(msg.role) else ""
+    texts = msg.texts()
+    for call in msg.calls:  # a raw response repeats calls by id, their arguments as text
+        texts.extend(x for x in (call.id, call.arguments) if isinstance(x, str) and len(x) >= 8)
+    for text in texts:
+        norm = _norm(text)
+        if norm:
+            ctx.shown_texts.append(((title, index), role, norm))
+
+
+def _shown_as(ctx: _Ctx, text: str) -> list[tuple[str, int]]:
+    """The shown messages this text is (or holds: a repr wrapping one), by list and index."""
+    norm = _norm(text)
+    hits = []
+    for key, role, shown in ctx.shown_texts:
+        if norm == shown or (role and norm == f"{role}: {shown}"):
+            hits.append(key)
+        elif len(shown) >= 20 and len(norm) > len(shown) and shown in norm:
+            hits.append(key)
+    return hits
+
+
+def _repeats(ctx: _Ctx, value: object) -> set[tuple[str, int]] | None:
+    """The shown messages ``value`` repeats, when it holds nothing else worth reading (no other
+    prose: ids, types and counts do not count); None when it does, or when it is too big to
+    check."""
+    found: set[tuple[str, int]] = set()
+    stack = [value]
+    nodes = 0
+    while stack:
+        item = stack.pop()
+        nodes += 1
+        if nodes > _SCAN_NODES:
+            return None
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if len(item) > _NORM_LIMIT:
+                return None
+            hits = _shown_as(ctx, item)
+            if hits:
+                found.update(hits)
+            elif len(item) >= 16 and " " in item.strip():
+                return None
+    return found or None
+
+
+def _repeat_note(ctx: _Ctx, hits: set[tuple[str, int]]) -> str:
+    by_title: dict[str, list[int]] = {}
+    for title, index in sorted(hits):
+        by_title.setdefault(title, []).append(index)
+    parts = []
+    for title, indexes in by_title.items():
+        total = ctx.shown_counts.get(title, 0)
+        one = title[:-1] if title.endswith("s") else title
+        if len(indexes) == total:
+            parts.append(f"the {total:,} {title}" if total > 1 else f"the {one}")
+        else:
+            numbers = ", ".join(f"#{i}" for i in indexes[:10])
+            more = ", …" if len(indexes) > 10 else ""
+            parts.append(f"{one}{'s' if len(indexes) > 1 else ''} {numbers}{more}")
+    return "… " + " and ".join(parts) + " shown above"
+
+
+def _repeat_collapser(ctx: _Ctx) -> Collapse | None:
+    """For a raw request or response: each top-level part that only repeats shown messages
+    becomes one line saying so."""
+    if ctx.full or not ctx.shown_texts:
+        return None
+
+    def collapse(path: tuple[Any, ...], value: Any) -> str | None:
+        if len(path) > 1 or (not path and not isinstance(value, list)):
+            return None
+        hits = _repeats(ctx, value)
+        return None if hits is None else _repeat_note(ctx, hits)
+
+    return collapse
+
+
+def _repeated_text(ctx: _Ctx, value: object) -> str | None:
+    """A plain-text value that is a shown message (``"assistant: …"`` counts): its note."""
+    if ctx.full or not ctx.shown_texts or not isinstance(value, str) or looks_like_json(value):
+        return None
+    if len(value) > _NORM_LIMIT:
+        return None
+    norm = _norm(value)
+    hits = {
+        key
+        for key, role, shown in ctx.shown_texts
+        if norm == shown or (role and norm == f"{role}: {shown}")
+    }
+    return _repeat_note(ctx, hits) if hits else None
 
 
 def _head_tail(total: int, cap: int) -> list[int]:
@@ -1135,7 +1120,7 @@ def _sec_messages(ctx: _Ctx) -> list[_Block]:
             blocks.append(_Block(Text(title, style=S_TITLE)))
             blocks.append(_Block(_value_text(ctx, value), indent=2))
             continue
-        lists.append((title, listed, _oi_message))
+        lists.append((title, listed, semconv.message))
     for title, path, prefix in (
         ("prompts", "llm.prompts", "prompt"),
         ("choices", "llm.choices", "completion"),
@@ -1156,17 +1141,17 @@ def _sec_messages(ctx: _Ctx) -> list[_Block]:
     return blocks
 
 
-def _completion_normaliser(prefix: str) -> Callable[[Any], _Msg]:
+def _completion_normaliser(prefix: str) -> Callable[[Any], Message]:
     role = "user" if prefix == "prompt" else "assistant"
 
-    def normalise(item: object) -> _Msg:
+    def normalise(item: object) -> Message:
         if isinstance(item, dict):
             fields = _fields(item, prefix)
             text = _pop(fields, "text")
-            msg = _Msg(role=role, parts=[("text", text)] if text is not None else [])
+            msg = Message(role=role, parts=[Part("text", text)] if text is not None else [])
             msg.extra = [(str(k), v) for k, v in fields.items()]
             return msg
-        return _Msg(role=role, parts=[("text", item)])
+        return Message(role=role, parts=[Part("text", item)])
 
     return normalise
 
@@ -1281,33 +1266,16 @@ def _sec_io(ctx: _Ctx, which: str) -> list[_Block]:
     if isinstance(mime, str) and mime not in (_JSON_MIME, "text/plain"):
         blocks.append(_Block(_inline(ctx, mime, 100, S_DIM)))
     if value is not _MISSING:
-        blocks.append(_Block(_value_text(ctx, value, mime=mime)))
+        note = _repeated_text(ctx, value)
+        if note is not None:
+            blocks.append(_Block(Text(note, style=S_MARKER)))
+        else:
+            body = _value_text(ctx, value, mime=mime, collapse=_repeat_collapser(ctx))
+            blocks.append(_Block(body))
     return blocks
 
 
 # ---- documents
-
-
-def _doc_lists(attrs: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    out = []
-    for label, path in (
-        ("retrieval documents", "retrieval.documents"),
-        ("reranker input documents", "reranker.input_documents"),
-        ("reranker output documents", "reranker.output_documents"),
-    ):
-        value = _lookup(attrs, path.split("."))
-        if value is not _MISSING:
-            out.append((label, path, value))
-    return out
-
-
-def _annotatable_path(attrs: dict[str, Any]) -> str | None:
-    """Which document list document positions refer to: retrieval, else reranker output."""
-    for path in ("retrieval.documents", "reranker.output_documents"):
-        listed = _as_list(_lookup(attrs, path.split(".")))
-        if listed:
-            return path
-    return None
 
 
 def _sec_documents(ctx: _Ctx) -> list[_Block]:
@@ -1324,10 +1292,12 @@ def _sec_documents(ctx: _Ctx) -> list[_Block]:
     if len(reranker_line):
         blocks.append(_Block(Text("reranker", style=S_TITLE)))
         blocks.append(_Block(reranker_line, indent=2))
-    annotatable = _annotatable_path(ctx.attrs)
+    annotatable = semconv.annotatable_document_path(ctx.attrs)
     selected = ctx.options.selected_document if not ctx.full else None
-    for label, path, value in _doc_lists(ctx.attrs):
-        ctx.use(path)
+    for path, label in semconv.DOCUMENT_LISTS:
+        value = ctx.take(path)
+        if value is _MISSING:
+            continue
         listed = _as_list(value)
         if listed is None:
             blocks.append(_Block(Text(label, style=S_TITLE)))
@@ -1353,28 +1323,25 @@ def _sec_documents(ctx: _Ctx) -> list[_Block]:
 def _document_blocks(
     ctx: _Ctx, item: object, index: int, limits: tuple[int, int | None], selected: bool
 ) -> list[_Block]:
-    fields = _fields(item, "document") if isinstance(item, dict) else {"content": item}
+    doc = semconv.document(item)
     head = Text()
     if selected:
         head.append(f" ▶ #{index} ", style=S_SELECTED)
     else:
         head.append(f"#{index}", style=S_DOC_NUMBER)
-    doc_id = _pop(fields, "id")
-    if doc_id is not None:
-        _label(head, "id", _inline(ctx, doc_id, 200))
-    score = _pop(fields, "score")
-    if score is not None:
-        _label(head, "score", _num_or_text(ctx, score))
+    if doc.id is not None:
+        _label(head, "id", _inline(ctx, doc.id, 200))
+    if doc.score is not None:
+        _label(head, "score", _num_or_text(ctx, doc.score))
     blocks = [_Block(head)]
-    content = _pop(fields, "content")
-    if content is not None:
-        blocks.append(_Block(_value_text(ctx, content, limits=_item_limits(ctx, limits)), indent=2))
-    metadata = _pop(fields, "metadata")
-    if metadata is not None:
+    if doc.content is not None:
+        body = _value_text(ctx, doc.content, limits=_item_limits(ctx, limits))
+        blocks.append(_Block(body, indent=2))
+    if doc.metadata is not None:
         line = Text("metadata ", style=S_LABEL)
-        line.append_text(_inline(ctx, _maybe_json(ctx, metadata), 500))
+        line.append_text(_inline(ctx, _maybe_json(ctx, doc.metadata), 500))
         blocks.append(_Block(line, indent=2))
-    for key, value in list(fields.items())[:20]:
+    for key, value in list(doc.extra.items())[:20]:
         blocks.append(_Block(_kv_line(ctx, str(key), value), indent=2))
     return blocks
 
@@ -1456,8 +1423,9 @@ def _sec_embedding(ctx: _Ctx) -> list[_Block]:
 def _vector_summary(vector: object) -> str | None:
     if isinstance(vector, list | tuple):
         sample = vector[:16]
-        floats = all(isinstance(v, int | float) and not isinstance(v, bool) for v in sample)
-        return f"[{len(vector):,} {'floats' if floats else 'values'}]"
+        if sample and all(isinstance(v, int | float) and not isinstance(v, bool) for v in sample):
+            return readable.vector_summary(vector)
+        return f"[{len(vector):,} values]"
     if isinstance(vector, str) and len(vector) > 64:
         return f"[vector: {len(vector):,} chars]"
     return None
@@ -1495,7 +1463,7 @@ def _sec_invocation(ctx: _Ctx) -> list[_Block]:
     value = ctx.take("llm.invocation_parameters")
     if value is _MISSING:
         return []
-    return [_Block(_value_text(ctx, value))]
+    return [_Block(_value_text(ctx, value, collapse=_repeat_collapser(ctx)))]
 
 
 def _sec_metadata(ctx: _Ctx) -> list[_Block]:
@@ -1567,7 +1535,7 @@ def _sec_genai(ctx: _Ctx) -> list[_Block]:
             continue
         if path == "gen_ai.system_instructions" and listed and "role" not in listed[0]:
             listed = [{"role": "system", "parts": listed}]
-        blocks.extend(_message_list_blocks(ctx, title, listed, _oi_message, 0.3))
+        blocks.extend(_message_list_blocks(ctx, title, listed, semconv.message, 0.3))
     root = ctx.attrs.get("gen_ai", _MISSING)
     if root is _MISSING:
         return blocks
@@ -1815,9 +1783,8 @@ def selected_document(span: Span, options: RenderOptions = _DEFAULT_OPTIONS) -> 
     if here is None:
         return None
     ctx = _Ctx(span, options)
-    path = _annotatable_path(ctx.attrs)
-    listed = _as_list(_lookup(ctx.attrs, path.split("."))) if path else None
-    if not listed or not 0 <= here < len(listed):
+    listed = semconv.annotatable_documents(ctx.attrs)
+    if not 0 <= here < len(listed):
         return None
     blocks = _document_blocks(ctx, listed[here], here, ctx.limits(), True)
     return _to_renderable([_Block(children=blocks, frame=True)])
@@ -1842,17 +1809,6 @@ def span_full_text(span: Span) -> str:
     return text
 
 
-def document_count(span: Span) -> int:
-    """How many documents the span carries that can be annotated by position:
-    ``retrieval.documents``, else ``reranker.output_documents``; 0 for anything malformed."""
-    attrs = span.attributes if isinstance(span.attributes, dict) else {}
-    path = _annotatable_path(attrs)
-    if path is None:
-        return 0
-    listed = _as_list(_lookup(attrs, path.split(".")))
-    return len(listed) if listed else 0
-
-
 def span_summary(span: Span) -> dict[str, Any]:
     """Small facts for the tree and the status bar (all text sanitised and short).
 
@@ -1863,7 +1819,7 @@ def span_summary(span: Span) -> dict[str, Any]:
     attrs = span.attributes if isinstance(span.attributes, dict) else {}
 
     def get(path: str) -> Any:
-        value = _lookup(attrs, path.split("."))
+        value = semconv.lookup(attrs, path)
         return None if value is _MISSING else value
 
     def short(value: object, limit: int = 120) -> str | None:
@@ -1887,17 +1843,7 @@ def span_summary(span: Span) -> dict[str, Any]:
         or get("llm.system")
         or get("gen_ai.system")
     )
-    prompt = _int_or_none(get("llm.token_count.prompt"))
-    completion = _int_or_none(get("llm.token_count.completion"))
-    total = _int_or_none(get("llm.token_count.total"))
-    if prompt is None:
-        prompt = _int_or_none(get("gen_ai.usage.input_tokens"))
-    if completion is None:
-        completion = _int_or_none(get("gen_ai.usage.output_tokens"))
-    if total is None:
-        total = _int_or_none(get("gen_ai.usage.total_tokens"))
-    if total is None and prompt is not None and completion is not None:
-        total = prompt + completion
+    tokens = semconv.token_counts(attrs)
     cost = get("llm.cost.total")
     cost_value = (
         float(cost)
@@ -1914,7 +1860,7 @@ def span_summary(span: Span) -> dict[str, Any]:
             if _is_exception(event):
                 attributes = event.get("attributes")
                 for path in ("exception.message", "exception.type"):
-                    found = _lookup(attributes, path.split("."))
+                    found = semconv.lookup(attributes, path)
                     if found is not _MISSING and found not in (None, ""):
                         error = first_line(
                             found if isinstance(found, str) else dump_json(found, None, 400).text
@@ -1931,23 +1877,11 @@ def span_summary(span: Span) -> dict[str, Any]:
         "kind": sanitize(kind[:24]),
         "model": short(model),
         "provider": short(provider, 60),
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": total,
+        "prompt_tokens": tokens.prompt,
+        "completion_tokens": tokens.completion,
+        "total_tokens": tokens.total,
         "cost": cost_value,
         "latency_ms": latency,
         "error": sanitize(error[:200]) if error else None,
-        "documents": document_count(span),
+        "documents": semconv.document_count(attrs),
     }
-
-
-def _int_or_none(value: object) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if math.isfinite(value) else None
-    if isinstance(value, str) and value.strip().isdigit() and len(value) < 20:
-        return int(value.strip())
-    return None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from annotator.model import Span, StatusCode
+from annotator.semconv import document_count
 from annotator.store.db import begin_immediate, write_transaction
 from annotator.timeutil import latency_ms
 
@@ -160,17 +161,6 @@ def _json(value: object, span: Span, what: str, problems: list[str]) -> str:
     except (RecursionError, ValueError, TypeError) as error:
         problems.append(f"span {span.span_id}: {what} could not be stored ({type(error).__name__}); kept empty")
         return "{}" if what == "attributes" else "[]"
-
-
-def document_count(attributes: dict) -> int:
-    """Documents a span carries: what it retrieved, else what a reranker returned."""
-    for outer, inner in (("retrieval", "documents"), ("reranker", "output_documents")):
-        section = attributes.get(outer)
-        if isinstance(section, dict):
-            documents = section.get(inner)
-            if isinstance(documents, list):
-                return len(documents)
-    return 0
 
 
 def _latency(start: str | None, end: str | None) -> float | None:

@@ -92,7 +92,7 @@ from typing import IO, Any
 
 import orjson
 
-from annotator.attributes import get_path
+from annotator import semconv
 from annotator.model import SpanKind
 
 __all__ = [
@@ -112,7 +112,6 @@ __all__ = [
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = ("span_id", "input", "output", "metadata")
 _CHUNK = 500
-_JSON_MIME = "application/json"
 
 
 class DatasetArgumentError(ValueError):
@@ -356,30 +355,8 @@ def select_sql(spec: DatasetSpec) -> tuple[str, list[Any]]:
 
 
 def _attr(attributes: Any, path: str) -> Any:
-    """``get_path`` with a fast path: plain nested dict lookups, falling back to ``get_path``
-    (which also finds keys stored joined after a conflict, ``{"a.b": ...}``) only when a level
-    holds such a joined key."""
-    node = attributes
-    for key in path.split("."):
-        if type(node) is dict:
-            found = node.get(key, _MISSING)
-            if found is _MISSING:
-                prefix = key + "."
-                if any(type(k) is str and k.startswith(prefix) for k in node):
-                    return get_path(attributes, path)
-                return None
-            node = found
-        elif type(node) is list and key.isdigit():
-            index = int(key)
-            if index >= len(node):
-                return None
-            node = node[index]
-        else:  # a leaf before the end: maybe a leaf/prefix conflict ({"b": 1, "b.c": 2})
-            return get_path(attributes, path)
-    return node
-
-
-_MISSING = object()
+    found = semconv.lookup(attributes, path)
+    return None if found is semconv.MISSING else found
 
 
 def _loads(text: str | bytes) -> Any:
@@ -400,99 +377,81 @@ def _json_decode(value: Any) -> Any:
     return _loads(value)
 
 
-def _generic(value: Any, mime_type: Any, kind: str) -> dict[str, Any]:
-    if value is None:
+def _generic(io: semconv.IOValue, kind: str) -> dict[str, Any]:
+    value = io.value if io.node is semconv.MISSING else io.node
+    if value is semconv.MISSING or value is None:
         return {}
     if isinstance(value, dict):
         return value
-    if isinstance(value, str):
-        parsed = None
-        if mime_type == _JSON_MIME:
-            parsed = _loads(value)
-        elif value.lstrip().startswith("{"):
-            parsed = _loads(value)
-            if not isinstance(parsed, dict):
-                parsed = None
-        if isinstance(parsed, dict):
-            return parsed
-        if parsed is not None:
-            return {kind: parsed}
-        return {kind: value}
+    parsed = semconv.parse_json_value(value, io.mime_type)
+    if isinstance(parsed, dict):
+        return parsed
+    if parsed is not semconv.MISSING and parsed is not None:
+        return {kind: parsed}
     return {kind: value}
 
 
 def _message(raw: Any) -> dict[str, Any] | None:
-    if not isinstance(raw, dict):
+    """One message in the shape Phoenix gives dataset examples (None: not a message object)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("message", raw), dict):
         return None
-    message = raw.get("message", raw)
-    if not isinstance(message, dict):
-        return None
-    out: dict[str, Any] = {"role": message.get("role")}
-    for key in ("content", "name", "tool_call_id"):
-        if message.get(key) is not None:
-            out[key] = message[key]
-    contents = message.get("contents")
-    if isinstance(contents, list) and contents:
-        out["contents"] = [
-            c.get("message_content", c) if isinstance(c, dict) else c for c in contents
-        ]
-    function_call = {
-        key: message[f"function_call_{key}"]
-        for key in ("name", "arguments_json")
-        if message.get(f"function_call_{key}") is not None
-    }
-    if function_call:
-        out["function_call"] = {
-            "name": function_call.get("name"),
-            "arguments": function_call.get("arguments_json"),
-        }
-    calls = message.get("tool_calls")
-    if isinstance(calls, list) and calls:
-        tool_calls = []
-        for entry in calls:
-            call = entry.get("tool_call", entry) if isinstance(entry, dict) else None
-            if not isinstance(call, dict):
-                continue
-            function = call.get("function") if isinstance(call.get("function"), dict) else {}
-            converted: dict[str, Any] = {}
-            if call.get("id") is not None:
-                converted["id"] = call["id"]
-            converted["function"] = {
-                "name": function.get("name"),
-                "arguments": function.get("arguments"),
-            }
-            tool_calls.append(converted)
-        if tool_calls:
-            out["tool_calls"] = tool_calls
+    message = semconv.message(raw)
+    out: dict[str, Any] = {"role": message.role}
+    for key, value in (
+        ("content", message.content),
+        ("name", message.name),
+        ("tool_call_id", message.tool_call_id),
+    ):
+        if value is not None:
+            out[key] = value
+    if message.contents:
+        out["contents"] = message.contents
+    if message.function_call is not None:
+        call = message.function_call
+        out["function_call"] = {"name": call.name, "arguments": call.arguments}
+    tool_calls = []
+    for raw_call, call in zip(_listed(_tool_call_items(raw)), message.tool_calls, strict=False):
+        if not isinstance(raw_call, dict):
+            continue
+        converted: dict[str, Any] = {} if call.id is None else {"id": call.id}
+        converted["function"] = {"name": call.name, "arguments": call.arguments}
+        tool_calls.append(converted)
+    if tool_calls:
+        out["tool_calls"] = tool_calls
     return out
 
 
+def _tool_call_items(raw: dict[str, Any]) -> Any:
+    return semconv.fields(raw, "message").get("tool_calls")
+
+
+def _listed(value: Any) -> list[Any]:
+    return semconv.as_list(value) or []
+
+
 def _messages(raw: Any) -> list[dict[str, Any]]:
-    if not isinstance(raw, list):
-        return []
-    return [m for m in (_message(item) for item in raw) if m is not None]
+    return [m for m in (_message(item) for item in _listed(raw)) if m is not None]
 
 
 def example_input(span_kind: str, attributes: dict[str, Any]) -> dict[str, Any]:
-    value = _attr(attributes, "input.value")
-    mime_type = _attr(attributes, "input.mime_type")
+    io = semconv.io_value(attributes, "input")
     if span_kind != SpanKind.LLM:
-        return _generic(value, mime_type, "input")
+        return _generic(io, "input")
     result: dict[str, Any] = {}
     messages = _messages(_attr(attributes, "llm.input_messages"))
     if messages:
         result["messages"] = messages
     else:
-        result = dict(_generic(value, mime_type, "input"))
+        result = dict(_generic(io, "input"))
     variables = _json_decode(_attr(attributes, "llm.prompt_template.variables"))
     if isinstance(variables, dict):
         for key, variable in variables.items():
             result.setdefault(key, variable)
-    tools = _attr(attributes, "llm.tools")
-    if isinstance(tools, list):
+    tools = semconv.as_list(_attr(attributes, "llm.tools"))
+    if tools:
         definitions = []
         for tool in tools:
-            schema = _attr(tool, "tool.json_schema") if isinstance(tool, dict) else None
+            schema = semconv.fields(tool, "tool").get("json_schema")
             if schema is not None:
                 decoded = _json_decode(schema)
                 definitions.append(decoded if decoded is not None else schema)
@@ -502,21 +461,18 @@ def example_input(span_kind: str, attributes: dict[str, Any]) -> dict[str, Any]:
 
 
 def example_output(span_kind: str, attributes: dict[str, Any]) -> dict[str, Any]:
-    value = _attr(attributes, "output.value")
-    mime_type = _attr(attributes, "output.mime_type")
+    io = semconv.io_value(attributes, "output")
     if span_kind == SpanKind.LLM:
         messages = _messages(_attr(attributes, "llm.output_messages"))
         if messages:
             return {"messages": messages}
     elif span_kind == SpanKind.RETRIEVER:
-        documents = _attr(attributes, "retrieval.documents")
-        if isinstance(documents, list) and documents:
-            unwrapped = [
-                d.get("document") if isinstance(d, dict) else None for d in documents
-            ]
-            if all(isinstance(d, dict) for d in unwrapped):
+        documents = _listed(_attr(attributes, "retrieval.documents"))
+        if documents and all(isinstance(d, dict) for d in documents):
+            unwrapped = [semconv.fields(d, "document") for d in documents]
+            if all(unwrapped):
                 return {"documents": unwrapped}
-    return _generic(value, mime_type, "output")
+    return _generic(io, "output")
 
 
 # --------------------------------------------------------------------------------------------
