@@ -21,6 +21,7 @@ CORE = [
     "annotator.team.agreement",
     "annotator.team.stats",
     "annotator.team.dataset",
+    "annotator.query",
 ]
 
 

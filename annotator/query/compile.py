@@ -226,6 +226,11 @@ class Compiler:
         if isinstance(node, ir.Attribute):
             return self._on_row(node.owner, lambda a: self._native(node, a))
         if isinstance(node, ir.AsText):
+            if node.cast:
+                return self._on_row(
+                    node.operand.owner,
+                    lambda a: _sql("CAST({} AS TEXT)", self._native(node.operand, a)),
+                )
             return self._on_row(node.operand.owner, lambda a: self._native(node.operand, a))
         if isinstance(node, ir.AsNumber):
             return self._on_row(node.operand.owner, lambda a: self._number(node.operand, a))

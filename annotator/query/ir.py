@@ -97,9 +97,12 @@ class Attribute(Node):
 
 @dataclass(frozen=True, slots=True)
 class AsText(Node):
-    """An attribute as SQL text (numbers as they are, containers as JSON text)."""
+    """An attribute as compared with text: the value SQL holds (a number stays a number, so
+    `metadata['turn'] == '0'` does not match the number 0; containers are JSON text). With
+    `cast` (an explicit `str()`), converted to text: `str(metadata['turn']) == '0'` does."""
 
     operand: Attribute
+    cast: bool = False
     type: str | None = STRING
 
 

@@ -133,7 +133,11 @@ class _Parser:
                 raise self._error(body, f"the filter has more than {MAX_NODES:,} parts")
             if depth > MAX_DEPTH:
                 raise self._error(node, f"the filter is nested more than {MAX_DEPTH} levels deep")
-            stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+            stack.extend(
+                (child, depth + 1)
+                for child in ast.iter_child_nodes(node)
+                if isinstance(child, ast.expr | ast.comprehension)  # not ctx / operator nodes
+            )
 
     # --- positions and errors ----------------------------------------------------------------
 
@@ -361,7 +365,7 @@ class _Parser:
         if value.type == f.STRING:
             return value
         if value.type is f.UNKNOWN:
-            return ir.AsText(value)  # type: ignore[arg-type]
+            return ir.AsText(value, cast=True)  # type: ignore[arg-type]
         raise self._error(node, f"cannot convert a {value.type} to text")
 
     # --- comparisons -------------------------------------------------------------------------
@@ -411,8 +415,8 @@ class _Parser:
         return ir.Compare(symbol, left, right)
 
     def _coerce_pair(self, whole, left, left_node, right, right_node, ordered):
-        left = self._as_datetime(left, right, right_node)
-        right = self._as_datetime(right, left, left_node)
+        left = self._as_datetime(left, left_node, right)
+        right = self._as_datetime(right, right_node, left)
         left, right = self._enum_case(left, right), self._enum_case(right, left)
         if left.type is f.UNKNOWN and right.type is f.UNKNOWN:
             if ordered:  # text order would put '9' after '10': order numerically
@@ -426,11 +430,11 @@ class _Parser:
             raise self._error(whole, self._mismatch(left, right))
         return left, right
 
-    def _as_datetime(self, value: ir.Node, other: ir.Node, other_node: ast.expr) -> ir.Node:
+    def _as_datetime(self, value: ir.Node, node: ast.expr, other: ir.Node) -> ir.Node:
         """A string literal beside a datetime is a datetime literal."""
         if other.type == f.DATETIME and isinstance(value, ir.Literal):
             if value.type == f.STRING:
-                return ir.Literal(self._datetime(other_node, value.value), f.DATETIME)
+                return ir.Literal(self._datetime(node, value.value), f.DATETIME)
         return value
 
     def _datetime(self, node: ast.AST, text: str) -> str:
@@ -755,7 +759,7 @@ class _Parser:
             parts = ".".join(keys).split(".")  # type: ignore[arg-type]
             candidates = [_indexed(parts)]
             for cut in range(len(parts) - 1, -1, -1):
-                candidate = _indexed(parts[:cut]) + [".".join(parts[cut:])]
+                candidate = _indexed([*parts[:cut], ".".join(parts[cut:])])
                 if candidate not in candidates:
                     candidates.append(candidate)
         if max(len(c) for c in candidates) > MAX_PATH_KEYS:
@@ -842,7 +846,9 @@ class _Parser:
                    if func != "len" else "span") + " for span in spans)",
             )
         if len(argument.generators) != 1:
-            raise self._error(argument, "a comprehension may have only one `for`")
+            raise self._error(
+                argument.generators[1].target, "a comprehension may have only one `for`"
+            )
         if len(self._bound) >= MAX_COMPREHENSION_DEPTH:
             raise self._error(
                 argument, f"comprehensions may be nested at most {MAX_COMPREHENSION_DEPTH} deep"
