@@ -89,8 +89,11 @@ def trace_error(text: str) -> FilterError:
         ("attributes['a\"b'] == 1", "col 1: attribute keys with quotes, backslashes or control "
          "characters cannot be looked up"),
         ("any(span.name == 'x' for span in spans)",
-         "col 1: unknown function 'any' — only float(), str() and int() are allowed "
-         "(any/all/len/sum/max/min work in trace filters)"),
+         "col 34: cannot iterate `spans` in a span filter; iterate the span's annotations or its "
+         "trace_annotations (spans are iterated in trace filters)"),
+        ("any(a.label == 'x' for a in annotations['q'])",
+         "col 29: cannot iterate `annotations['q']`; iterate spans, trace_annotations, "
+         "span_annotations, or a span's children, siblings or annotations"),
         ("name == 'a' if True else False",
          "col 1: a conditional expression is not allowed in a filter: "
          "`name == 'a' if True else False`"),

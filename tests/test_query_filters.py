@@ -347,6 +347,28 @@ SPAN_CASES: list[tuple[str, SpanPredicate]] = [
     ("annotations['no such name'].label is None", lambda s, d: True),
     ("trace_annotations['quality'].score < 0.5",
      lambda s, d: any(lt(a["score"], 0.5) for a in d.tanns(s.trace, "quality"))),
+    # Comprehensions over a span's annotations (an extension): "nobody said incorrect"
+    ("annotations['correctness'] and not any(a.label == 'incorrect' for a in annotations)",
+     lambda s, d: bool(d.anns(s, "correctness"))
+     and not any(a["label"] == "incorrect" for a in d.own_anns(s))),
+    ("all(a.label == 'correct' for a in annotations if a.name == 'correctness') "
+     "and annotations['correctness', 'HUMAN']",
+     lambda s, d: all(a["label"] == "correct" for a in d.anns(s, "correctness"))
+     and bool(d.anns(s, "correctness", "HUMAN"))),
+    ("any(a.annotator_kind == 'human' and a.label == 'incorrect' for a in evals)",
+     lambda s, d: any(a["annotator_kind"] == "HUMAN" and a["label"] == "incorrect"
+                      for a in d.own_anns(s))),
+    ("len([a for a in annotations if a.name == 'correctness']) >= 3",
+     lambda s, d: len(d.anns(s, "correctness")) >= 3),
+    ("max(a.score for a in annotations if a.name == 'correctness') < 0.5",
+     lambda s, d: any(a["score"] is not None for a in d.anns(s, "correctness"))
+     and max(a["score"] for a in d.anns(s, "correctness") if a["score"] is not None) < 0.5),
+    ("any(a.score > latency_ms / 10000 for a in annotations)",
+     lambda s, d: any(gt(a["score"], s.latency / 10000) for a in d.own_anns(s)
+                      if s.latency is not None)),
+    ("any(a.name == 'note' for a in annotations)", lambda s, d: False),  # notes are not evals
+    ("any(a.label == 'bad' for a in trace_annotations)",
+     lambda s, d: any(a["label"] == "bad" for a in d.tanns(s.trace) if a["name"] != "note")),
     ("trace_annotations['quality', 'LLM'].label == 'bad' and parent_span is None",
      lambda s, d: not d.parent_stored(s)
      and any(a["label"] == "bad" for a in d.tanns(s.trace, "quality", "LLM"))),

@@ -468,9 +468,10 @@ class Compiler:
             )
         table = Frag(f"annotations AS {element}")
         not_note = _sql(f"{element}.name != {{}}", _p(NOTE))
+        row = TRACE if self.checked.grain == "trace" else SPAN
         if kind == "trace_annotations":
             return table, _sql(
-                f"{element}.trace_id = {TRACE}.trace_id AND {element}.target = {{}} AND {{}}",
+                f"{element}.trace_id = {row}.trace_id AND {element}.target = {{}} AND {{}}",
                 _p("trace"), not_note,
             )
         targets = _list(_SPAN_TARGETS)
@@ -479,7 +480,8 @@ class Compiler:
                 f"{element}.trace_id = {TRACE}.trace_id AND {element}.target IN ({{}}) AND {{}}",
                 targets, not_note,
             )
-        outer = self._alias(source.parent)  # type: ignore[arg-type]
+        # A span's own annotations: a span element's, or (span filters) the filtered span's.
+        outer = self._alias(source.parent) if source.parent is not None else SPAN
         return table, _sql(
             f"{element}.span_id = {outer}.span_id AND {element}.target IN ({{}}) AND {{}}",
             targets, not_note,

@@ -129,6 +129,13 @@ TRACE_ITERABLES: dict[str, str] = {
     "trace_annotations": "annotation",
     "span_annotations": "annotation",
 }
+# What a comprehension can iterate in a span filter (an extension: Phoenix's span filters have
+# no comprehensions): the span's own annotations, or its trace's.
+SPAN_ITERABLES: dict[str, str] = {
+    "annotations": "annotations",
+    "evals": "annotations",
+    "trace_annotations": "trace_annotations",
+}
 # Collections a span element carries.
 SPAN_ELEMENT_ITERABLES: dict[str, str] = {
     "children": "span",

@@ -329,12 +329,8 @@ class _Parser:
             raise self._error(func, f"`{self._text(func)}` is not a function — {allowed}")
         name = func.id
         self._check_spelling(func, name)
-        known = f.CAST_FUNCTIONS + (f.REDUCERS if self.grain == "trace" else ())
-        if name not in known:
-            hint = ""
-            if name in f.REDUCERS:
-                hint = " (any/all/len/sum/max/min work in trace filters)"
-            raise self._error(func, f"unknown function '{name}' — {allowed}{hint}")
+        if name not in f.CAST_FUNCTIONS + f.REDUCERS:
+            raise self._error(func, f"unknown function '{name}' — {allowed}")
         if node.keywords or len(node.args) != 1:
             raise self._error(node, f"{name}() takes exactly one argument")
         argument = node.args[0]
@@ -897,6 +893,15 @@ class _Parser:
         return value
 
     def _source(self, node: ast.expr) -> tuple[ir.Source, str]:
+        if isinstance(node, ast.Name) and self.grain == "span":
+            self._check_spelling(node, node.id)
+            if node.id in f.SPAN_ITERABLES:
+                return ir.Source(f.SPAN_ITERABLES[node.id]), "annotation"
+            raise self._error(
+                node, f"cannot iterate `{fragment(node.id)}` in a span filter; iterate the "
+                "span's annotations or its trace_annotations (spans are iterated in trace "
+                "filters)",
+            )
         if isinstance(node, ast.Name):
             self._check_spelling(node, node.id)
             if node.id in f.TRACE_ITERABLES:
