@@ -271,7 +271,8 @@ def read(path: Path) -> Data:
         if start and end:
             from datetime import datetime
 
-            latency = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() * 1000
+            elapsed = datetime.fromisoformat(end) - datetime.fromisoformat(start)
+            latency = elapsed.total_seconds() * 1000
         traces.append(TraceView(trace_id, members, by_id.get(roots.get(trace_id)), start, end,
                                 latency))
     return Data(spans, traces, annotations)

@@ -31,15 +31,18 @@ def trace_error(text: str) -> FilterError:
     [
         ("span_kind == 'LLM' and name.startswith('x')",
          "col 29: unknown function 'startswith' — only float(), str() and int() are allowed"),
-        ("latency_ms > '100'", "col 1: cannot compare number and string, write 100 instead of '100'"),
+        ("latency_ms > '100'",
+         "col 1: cannot compare number and string, write 100 instead of '100'"),
         ("latency_ms >", "col 13: the filter ends before the expression is complete"),
         ("name = 'x'", "col 6: invalid syntax: compare with `==`, not `=`"),
         ("start_time > '2026-07-01T00:00:00'",
-         "col 14: datetime '2026-07-01T00:00:00' has no timezone, add an offset (e.g. 'Z' for UTC)"),
+         "col 14: datetime '2026-07-01T00:00:00' has no timezone, add an offset "
+         "(e.g. 'Z' for UTC)"),
         ("start_time > 'yesterday'",
          "col 14: invalid datetime 'yesterday': write ISO 8601 with an offset, "
          "e.g. '2026-07-01T00:00:00Z'"),
-        ("name == 'x' and r", "col 17: `r` is not a condition, expected a comparison such as `r == ...`"),
+        ("name == 'x' and r",
+         "col 17: `r` is not a condition, expected a comparison such as `r == ...`"),
         ("latency_ms", "col 1: `latency_ms` is not a condition, expected a comparison such as "
          "`latency_ms == ...`"),
         ("True", "col 1: `True` alone is not a condition; an empty filter selects everything"),
@@ -66,7 +69,8 @@ def trace_error(text: str) -> FilterError:
         ("lambda: 1", "col 1: a lambda is not allowed in a filter: `lambda: 1`"),
         ("(x := 1)", "col 2: an assignment (:=) is not allowed in a filter: `x := 1`"),
         ("f'{name}' == 'a'", "col 1: an f-string is not allowed in a filter: `f'{name}'`"),
-        ("ｎａｍｅ == 'a'", "col 1: `ｎａｍｅ` is read as `name`; write names in plain ASCII"),
+        ("ｎａｍｅ == 'a'",
+         "col 1: `ｎａｍｅ` is read as `name`; write names in plain ASCII"),
         ("parent_span.name == 'x'", "col 1: `parent_span.name` is not supported: only "
          "`parent_span is None` and `parent_span is not None`"),
         ("parent_span == 'x'", "col 1: `parent_span` can only be compared to None: "

@@ -313,7 +313,7 @@ def test_user_text_only_ever_travels_as_a_parameter(conn, value: str, template: 
     run(conn, flt)
 
 
-# --- laws ------------------------------------------------------------------------------------------
+# --- laws ----------------------------------------------------------------------------------
 
 # Annotation lookups are left out: one lookup is one annotation row, so
 # `annotations['q'].score == 0 and annotations['q'].score == 1` needs one annotation with both

@@ -414,7 +414,8 @@ class Compiler:
             exists = f"EXISTS (SELECT 1 FROM spans AS {row} WHERE {row}.span_id = {SPAN}.parent_id)"
             return Frag(f"(NOT {exists})" if node.missing else exists)
         parent = f"qf_p{node.owner.index}"
-        return Frag(f"({parent}.span_id IS NULL)" if node.missing else f"({parent}.span_id IS NOT NULL)")
+        test = "IS NULL" if node.missing else "IS NOT NULL"
+        return Frag(f"({parent}.span_id {test})")
 
     # --- comprehensions ----------------------------------------------------------------------
 
@@ -427,13 +428,15 @@ class Compiler:
             return _sql("EXISTS (SELECT 1 FROM {} WHERE {})", source[0], _join(where, " AND "))
         if func == "all":
             # A span for which the predicate is false or unknown (a missing value) breaks all().
-            where.append(_sql("({} IS NOT {})", self.cond(node.element), _p(1)))  # type: ignore[arg-type]
+            predicate = self.cond(node.element)  # type: ignore[arg-type]
+            where.append(_sql("({} IS NOT {})", predicate, _p(1)))
             return _sql("(NOT EXISTS (SELECT 1 FROM {} WHERE {}))", source[0],
                         _join(where, " AND "))
         if func == "len":
             selected = Frag("count(*)")
         elif func == "sum":
-            selected = _sql("coalesce(sum({}), {})", self.value(node.element), _p(0))  # type: ignore[arg-type]
+            summed = self.value(node.element)  # type: ignore[arg-type]
+            selected = _sql("coalesce(sum({}), {})", summed, _p(0))
         else:
             selected = _sql(f"{func}({{}})", self.value(node.element))  # type: ignore[arg-type]
         return _sql("(SELECT {} FROM {} WHERE {})", selected, source[0], _join(where, " AND "))

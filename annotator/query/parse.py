@@ -181,7 +181,7 @@ class _Parser:
     def _check_spelling(self, node: ast.AST, name: str) -> None:
         """Python reads `ｎａｍｅ` as `name` (NFKC); a filter must mean what it shows."""
         segment = ast.get_source_segment(self.source, node) or ""
-        if not segment.endswith(name) and not segment == name:
+        if not segment.endswith(name):
             shown = fragment(segment.split(".")[-1].strip() if segment else name)
             raise self._error(
                 node, f"`{shown}` is read as `{name}`; write names in plain ASCII"
@@ -297,10 +297,9 @@ class _Parser:
                     side_node, f"cannot do arithmetic with a {side.type}: "
                     f"`{self._text(side_node)}`",
                 )
+        # Text joined to text (Phoenix: `+` over two non-numbers concatenates).
         if op == "+" and f.NUMBER not in (left.type, right.type):
-            # Text joined to text (Phoenix: `+` over two non-numbers concatenates).
-            if f.STRING in (left.type, right.type) or (left.type is right.type is None):
-                return ir.Concat(self._text_of(left), self._text_of(right))
+            return ir.Concat(self._text_of(left), self._text_of(right))
         if f.STRING in (left.type, right.type):
             raise self._error(node, "cannot do arithmetic with a number and a string")
         return ir.Arith(
@@ -428,9 +427,8 @@ class _Parser:
 
     def _as_datetime(self, value: ir.Node, node: ast.expr, other: ir.Node) -> ir.Node:
         """A string literal beside a datetime is a datetime literal."""
-        if other.type == f.DATETIME and isinstance(value, ir.Literal):
-            if value.type == f.STRING:
-                return ir.Literal(self._datetime(node, value.value), f.DATETIME)
+        if other.type == f.DATETIME and isinstance(value, ir.Literal) and value.type == f.STRING:
+            return ir.Literal(self._datetime(node, value.value), f.DATETIME)
         return value
 
     def _datetime(self, node: ast.AST, text: str) -> str:
@@ -580,8 +578,7 @@ class _Parser:
 
     def _parent_owner(self, node: ast.expr) -> ir.SpanRow | ir.Scope | None:
         if isinstance(node, ast.Name) and node.id == f.PARENT_SPAN and self.grain == "span":
-            if not self._bound:
-                return ir.SpanRow()
+            return ir.SpanRow()  # (a span filter's comprehensions bind annotations only)
         if (
             isinstance(node, ast.Attribute)
             and node.attr == f.PARENT_SPAN
@@ -676,9 +673,7 @@ class _Parser:
     def _trace_name(self, node: ast.AST, root: ast.Name, dotted: str) -> ir.Node:
         field = f.TRACE_FIELDS.get(dotted)
         if field is not None:
-            if field.computed:
-                return ir.Computed(ir.TraceRow(), field.computed, field.type)
-            return ir.Column(ir.TraceRow(), field.column, field.type, field.enum)  # type: ignore[arg-type]
+            return self._field(ir.TraceRow(), field)
         if dotted in f.TRACE_ATTRIBUTE_PROXIES:
             return self._path(ir.RootSpan(), node, dotted.split("."))
         if dotted in (f.ATTRIBUTES, f.METADATA):
