@@ -114,6 +114,10 @@ def extra_spans() -> list[Span]:
             end="2026-12-01T10:00:04.500000+00:00",
         ),
         _span("e0000000000000n1", "timeless", "TOOL", {}, start=None, end=None),
+        # LIKE's wildcards in text: a search for '100%_done' must not match '100xxdone'.
+        _span("e0000000000000p1", "percent", "CHAIN", {"input": {"value": "progress: 100%_done"}}),
+        _span("e0000000000000p2", "percent_lookalike", "CHAIN",
+              {"input": {"value": "progress: 100xxdone"}}),
         _span(
             "e0000000000000x1", "failing_tool", "TOOL", {"tool": {"name": "refund_api"}},
             status="ERROR", message="RefundError: refund service down",

@@ -217,6 +217,11 @@ SPAN_CASES: list[tuple[str, SpanPredicate]] = [
      lambda s, d: contains(A(s, "output.value"), "refund")
      or contains(A(s, "input.value"), "refund")),
     ("'a' in x", lambda s, d: contains(A(s, "x"), "a")),
+    ("'12' in x", lambda s, d: contains(A(s, "x"), "12")),  # numbers are searched as rendered
+    ("'e' in x", lambda s, d: contains(A(s, "x"), "e")),
+    ("'tru' in flag", lambda s, d: contains(A(s, "flag"), "tru")),  # true is 1 to SQLite
+    ("'100%_done' in input.value", lambda s, d: s.name == "percent"),
+    ("input.value == 'progress: 100%_done'", lambda s, d: s.name == "percent"),
     # Metadata (as an object, as JSON text, keys with dots)
     ("metadata['experiment'] == 'rag-v1'", lambda s, d: A(s, "metadata.experiment") == "rag-v1"),
     ("metadata['experiment'] != 'rag-v1'",

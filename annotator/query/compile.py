@@ -95,7 +95,7 @@ class Compiler:
         annotated = [c for c in conjuncts if _uses_relations(c)]
         # Cheap tests first: SQLite evaluates AND terms in order, so a span-kind test spares
         # the JSON and subquery work on every span of another kind.
-        parts = [self.cond(c) for c in sorted(plain, key=_cost)]
+        parts = [self.cond(c, positive=True) for c in sorted(plain, key=_cost)]
         if annotated:
             parts.append(self._annotations(annotated))
         return self._balanced(parts, "AND")
@@ -114,7 +114,7 @@ class Compiler:
             return _sql(
                 "({} IN (SELECT {}.{} FROM annotations AS {} WHERE {} AND {}))",
                 owner_key, alias, key_column, alias, self._relation_match(relation),
-                self.cond(inner),
+                self.cond(inner, positive=True),
             )
         joins = []
         for relation in relations:
@@ -129,7 +129,7 @@ class Compiler:
         # annotators never duplicate a span.
         return _sql(
             "EXISTS (SELECT 1 FROM (SELECT 1) AS qf_seed{} WHERE {})",
-            _join(joins, ""), self.cond(inner),
+            _join(joins, ""), self.cond(inner, positive=True),
         )
 
     def _relation_key(self, relation: ir.Relation) -> tuple[str, str]:
@@ -155,15 +155,22 @@ class Compiler:
 
     # --- conditions --------------------------------------------------------------------------
 
-    def cond(self, node: ir.Node) -> Frag:
+    def cond(self, node: ir.Node, *, positive: bool = False) -> Frag:
+        """A condition. `positive`: only AND / OR / EXISTS stand between it and the WHERE, so
+        false and unknown (NULL) select the same rows, and a cheap test that is false where
+        the exact one is unknown may go first."""
         if isinstance(node, ir.And):
-            return self._balanced([self.cond(i) for i in node.items], "AND")
+            items = [self.cond(i, positive=positive) for i in node.items]
+            return self._balanced(items, "AND")
         if isinstance(node, ir.Or):
-            return self._balanced([self.cond(i) for i in node.items], "OR")
+            return self._balanced([self.cond(i, positive=positive) for i in node.items], "OR")
         if isinstance(node, ir.Not):
             return _sql("(NOT {})", self.cond(node.operand))
         if isinstance(node, ir.Compare):
-            return _sql(f"({{}} {node.op} {{}})", self.value(node.left), self.value(node.right))
+            test = _sql(f"({{}} {node.op} {{}})", self.value(node.left), self.value(node.right))
+            if positive and node.op == "=":
+                return self._prefiltered(node.left, node.right, test, equality=True)
+            return test
         if isinstance(node, ir.IsNull):
             return _sql(
                 "({} IS NOT NULL)" if node.negated else "({} IS NULL)", self.value(node.operand)
@@ -177,7 +184,11 @@ class Compiler:
             return self._in_list(node)
         if isinstance(node, ir.Contains):
             test = self._contains(node)
-            return _sql("(NOT {})", test) if node.negated else test
+            if node.negated:
+                return _sql("(NOT {})", test)
+            if positive:
+                return self._prefiltered(node.haystack, node.needle, test, equality=False)
+            return test
         return self.value(node)  # boolean-valued: existence, parent test, any/all, True/False
 
     def _balanced(self, parts: list[Frag], op: str) -> Frag:
@@ -189,6 +200,32 @@ class Compiler:
         left = self._balanced(parts[:middle], op)
         right = self._balanced(parts[middle:], op)
         return _sql(f"({{}} {op} {{}})", left, right)
+
+    def _prefiltered(self, value: ir.Node, literal: ir.Node, test: Frag, *,
+                     equality: bool) -> Frag:
+        """`attributes LIKE '%text%' AND test` when that is the same selection, faster: most
+        of a filter's time goes into reading and parsing every span's attributes JSON, and
+        LIKE on the raw text is cheaper. It holds when the literal is written unchanged inside
+        the stored JSON wherever the value holds it: printable ASCII with no quote or
+        backslash (JSON escapes those), and, for `in`, something a number or a boolean cannot
+        render to (those are rendered differently from their JSON text)."""
+        if equality and isinstance(value, ir.Literal):
+            value, literal = literal, value
+        if not (
+            isinstance(value, ir.AsText)
+            and not value.cast
+            and isinstance(value.operand.owner, ir.SpanRow | ir.Scope | ir.ParentOf)
+            and isinstance(literal, ir.Literal)
+            and isinstance(literal.value, str)
+            and _literal_in_json(literal.value, equality=equality)
+        ):
+            return test
+        escaped = literal.value.replace("%", "\\%").replace("_", "\\_")
+        column = f"{self._alias(value.operand.owner)}.attributes"
+        # LIKE folds ASCII case, as lower() does for the exact test (the store never turns
+        # on PRAGMA case_sensitive_like).
+        return _sql(f"({column} LIKE {{}} ESCAPE {{}} AND {{}})", _p(f"%{escaped}%"),
+                    _p("\\"), test)
 
     def _in_list(self, node: ir.InList) -> Frag:
         operand = self.value(node.operand)
@@ -421,10 +458,10 @@ class Compiler:
 
     def _reduce(self, node: ir.Reduce) -> Frag:
         source = self._source(node)
-        where = [source[1], *(self.cond(c) for c in node.conditions)]
+        where = [source[1], *(self.cond(c, positive=True) for c in node.conditions)]
         func = node.func
         if func == "any":
-            where.append(self.cond(node.element))  # type: ignore[arg-type]
+            where.append(self.cond(node.element, positive=True))  # type: ignore[arg-type]
             return _sql("EXISTS (SELECT 1 FROM {} WHERE {})", source[0], _join(where, " AND "))
         if func == "all":
             # A span for which the predicate is false or unknown (a missing value) breaks all().
@@ -516,6 +553,16 @@ def _glob_pattern(needle: str) -> str:
             out.append(f"[{''.join(variants)}]" if len(variants) > 1 else char)
     out.append("*")
     return "".join(out)
+
+
+# What SQLite renders a number or a boolean (1/0) with, including an infinity ("Inf").
+_NUMBER_CHARACTERS = frozenset("0123456789.e+-inf")
+
+
+def _literal_in_json(text: str, *, equality: bool) -> bool:
+    if not text or not all(" " <= c <= "~" for c in text) or '"' in text or "\\" in text:
+        return False
+    return equality or not set(text.lower()) <= _NUMBER_CHARACTERS
 
 
 def _uses_relations(node: ir.Node) -> bool:
