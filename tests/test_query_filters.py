@@ -483,6 +483,9 @@ TRACE_CASES: list[tuple[str, TracePredicate]] = [
      lambda t, d: all(s.status == "OK" for s in t.spans)),
     ("all(span.latency_ms < 3000 for span in spans)",
      lambda t, d: all(lt(s.latency, 3000) for s in t.spans)),
+    # A span without a latency is not "at least 0": all() is false for its trace.
+    ("all(span.latency_ms >= 0 for span in spans)",
+     lambda t, d: all(ge(s.latency, 0) for s in t.spans)),
     ("any(span.span_kind == 'TOOL' and span.parent_span.span_kind == 'CHAIN' for span in spans)",
      lambda t, d: any(s.kind == "TOOL" and d.parent(s) is not None and d.parent(s).kind == "CHAIN"
                       for s in t.spans)),
