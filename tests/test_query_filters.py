@@ -568,3 +568,48 @@ def test_the_trace_table_is_not_trivial(db) -> None:
     sizes = [sum(1 for t in data.traces if p(t, ctx)) for _, p in TRACE_CASES]
     assert len(TRACE_CASES) >= 45
     assert sum(1 for n in sizes if 0 < n < len(data.traces)) >= 40
+
+
+def test_filters_combine_with_the_queue_sql(db) -> None:
+    """How the queue will take them (a few lines in filter_sql): ANDed into its clause over
+    `spans s JOIN traces t`, also inside the store's `EXISTS (SELECT 1 FROM spans s WHERE
+    s.trace_id = t.trace_id AND ...)`. The result is the intersection, whatever the nesting."""
+    import sqlite3
+
+    from annotator.store.queue import QueueFilter, QueueState, filter_sql
+    from tests.app_data import config_set
+
+    path, _ = db
+    conn = sqlite3.connect(path)
+    try:
+        configs = config_set().annotations
+        queue = filter_sql(QueueFilter(state=QueueState.TODO), configs, "alice")
+        spans = SpanFilter("span_kind == 'LLM' and annotations['correctness', 'LLM']")
+        traces = TraceFilter("any(s.status_code == 'ERROR' for s in spans)")
+        member = queue & spans.sql & traces.sql
+
+        def span_ids(clause) -> set[str]:
+            return {r[0] for r in conn.execute(
+                f"SELECT s.span_id FROM spans s JOIN traces t USING (trace_id) WHERE {clause.text}",
+                clause.params,
+            )}
+
+        in_traces = {r[0] for r in conn.execute(
+            "SELECT span_id FROM spans WHERE trace_id IN "
+            f"(SELECT t.trace_id FROM traces t WHERE {traces.sql.text})", traces.sql.params,
+        )}
+        expected = span_ids(queue) & set(spans.span_ids(conn)) & in_traces
+        assert len(expected) == 5
+        assert span_ids(member) == expected
+        trace_rows = conn.execute(
+            "SELECT t.trace_id FROM traces t WHERE EXISTS (SELECT 1 FROM spans s "
+            f"WHERE s.trace_id = t.trace_id AND {member.text})", member.params,
+        ).fetchall()
+        assert {r[0] for r in trace_rows} == {
+            r[0] for r in conn.execute(
+                f"SELECT trace_id FROM spans WHERE span_id IN ({','.join('?' * len(expected))})",
+                sorted(expected),
+            )
+        }
+    finally:
+        conn.close()
