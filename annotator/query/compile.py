@@ -591,18 +591,25 @@ def _needs_row(node: ir.Node) -> bool:
     if isinstance(node, ir.IsNull):
         return node.negated and _reads_field(node.operand)
     if isinstance(node, ir.IsBool):
-        return not node.negated and any(
-            isinstance(n, ir.AnnotationExists | ir.AnnotationField) for n in ir.walk(node)
-        )
+        # With no row the operand is 0 (an existence check) or NULL (a comparison of a field).
+        operand = node.operand
+        if isinstance(operand, ir.AnnotationExists):
+            return node.value != node.negated  # `is True`, `is not False`
+        return not node.negated and _null_without_row(operand)
     if isinstance(node, ir.And):
         return any(_needs_row(i) for i in node.items)
     if isinstance(node, ir.Or):
         return all(_needs_row(i) for i in node.items)
     if isinstance(node, ir.Not):
-        inner = node.operand
-        # NOT of a comparison with a NULL operand is still NULL.
-        return isinstance(inner, ir.Compare | ir.Contains) and _reads_field(inner)
+        return _null_without_row(node.operand)  # NOT NULL is NULL
     return False
+
+
+def _null_without_row(node: ir.Node) -> bool:
+    """A comparison of an annotation field: NULL (not false) when there is no row."""
+    if isinstance(node, ir.InList) and not node.items:
+        return False  # `in []` is 0 and `not in []` is IS NOT NULL, never NULL
+    return isinstance(node, ir.Compare | ir.Contains | ir.InList) and _reads_field(node)
 
 
 def _reads_parent(node: ir.Reduce) -> bool:
