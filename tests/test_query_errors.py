@@ -139,6 +139,11 @@ def test_span_filter_errors(text: str, expected: str) -> None:
         ("any(any(s.name == 'x' for s in spans) for s in spans)",
          "col 27: the loop variable `s` is already in use"),
         ("sum(s.name for s in spans) > 1", "col 5: sum() needs numbers, not a string: `s.name`"),
+        ("any(s.parent_span.parent_span.name == 'x' for s in spans)",
+         "col 5: `s.parent_span.parent_span.name` is not supported: a span's parent_span has its "
+         "fields and attributes, not a parent_span or collections of its own"),
+        ("any(s.parent_span.nme == 'x' for s in spans)",
+         "col 19: unknown field `s.parent_span.nme`, did you mean `name`?"),
         ("any(s.children for s in spans)", "col 5: `s.children` is a collection; use it in a "
          "comprehension, e.g. any(c.status_code == 'ERROR' for c in s.children)"),
         ("any(span_cost_details)", "col 5: any() takes a comprehension, e.g. "

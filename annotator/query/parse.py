@@ -680,8 +680,6 @@ class _Parser:
             raise self._error(node, f"`{dotted}` needs a key, e.g. {dotted}['...']")
         if dotted in f.TRACE_UNAVAILABLE:
             raise self._error(node, f"`{dotted}`: {f.TRACE_UNAVAILABLE[dotted]}")
-        if root.id in (*f.SPAN_ANNOTATION_ACCESSORS,):
-            raise self._error(node, _TRACE_ANNOTATIONS_HINT)
         raise self._error(
             node, f"unknown name `{fragment(dotted)}`"
             + f.did_you_mean(dotted, f.trace_vocabulary())
@@ -957,6 +955,11 @@ class _Parser:
             kind, payload, step = steps[0]
             if kind != "attr":
                 raise self._error(step, "write `.attributes[...]` to read an attribute")
+            if payload == f.PARENT_SPAN or payload in f.SPAN_ELEMENT_ITERABLES:
+                raise self._error(
+                    node, f"`{self._text(node)}` is not supported: a span's parent_span has its "
+                    "fields and attributes, not a parent_span or collections of its own",
+                )
         if payload in (f.ATTRIBUTES, f.METADATA):
             if len(steps) < 2 or steps[1][0] != "sub":
                 raise self._error(step, f"`{payload}` needs a key, e.g. {payload}['...']")
@@ -968,7 +971,8 @@ class _Parser:
             )
         field = f.SPAN_ELEMENT_FIELDS.get(payload)  # type: ignore[arg-type]
         if field is None or len(steps) > 1:
-            raise self._unknown_element_field(step, name, payload, f.SPAN_ELEMENT_FIELDS)
+            shown = name if owner is scope else f"{name}.parent_span"
+            raise self._unknown_element_field(step, shown, payload, f.SPAN_ELEMENT_FIELDS)
         return self._field(owner, field)
 
     def _unknown_element_field(self, step, name, payload, known) -> FilterError:
