@@ -194,6 +194,16 @@ def test_error_fragments_are_bounded() -> None:
     assert error.message.startswith("`xxxxxxxx")
 
 
+def test_messages_never_carry_terminal_controls() -> None:
+    error = span_error("'\x1b[31mred' and r")
+    assert str(error) == (
+        "col 1: `'\\x1b[31mred'` is not a condition, expected a comparison such as "
+        "`'\\x1b[31mred' == ...`"
+    )
+    assert "\u202e" not in str(span_error("float('\u202e1') > 1"))
+    assert "\x9b" not in str(span_error("name is '\x9b31m'"))
+
+
 def test_limits() -> None:
     assert "longer than 10,000 characters" in str(span_error("name == '" + "a" * 10_001 + "'"))
     deep = "not " * 100 + "name == 'a'"

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from annotator.query import FilterError, SpanFilter, TraceFilter
+from annotator.text import sanitize
 from tests.query_data import build
 
 SETTINGS = settings(
@@ -280,7 +281,9 @@ def test_any_text_is_a_filter_or_one_clear_error(conn, text: str) -> None:
         try:
             flt = kind(text)
         except FilterError as error:
+            # One line, bounded, nothing a terminal would interpret.
             assert "\n" not in error.message and len(str(error)) < 400
+            assert sanitize(str(error)) == str(error)
             continue
         run(conn, flt)
 

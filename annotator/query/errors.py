@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from annotator.text import sanitize
+
 # Fragments of the user's text quoted in a message are cut to this length, so that a megabyte
 # of pasted text cannot become a megabyte of error message.
 FRAGMENT_LIMIT = 60
@@ -29,6 +31,7 @@ class FilterError(ValueError):
 
 
 def fragment(text: str, limit: int = FRAGMENT_LIMIT) -> str:
-    """A piece of the user's expression for a message: one line, bounded."""
-    flat = " ".join(text.split())
+    """A piece of the user's expression for a message: one line, bounded, and with escape
+    sequences, bidi overrides and other controls shown as escapes (messages reach terminals)."""
+    flat = sanitize(" ".join(text.split()))
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
