@@ -381,6 +381,9 @@ SPAN_CASES: list[tuple[str, SpanPredicate]] = [
     ("max(a.score for a in annotations if a.name == 'correctness') < 0.5",
      lambda s, d: any(a["score"] is not None for a in d.anns(s, "correctness"))
      and max(a["score"] for a in d.anns(s, "correctness") if a["score"] is not None) < 0.5),
+    ("any(a.label == 'incorrect' and metadata['experiment'] == 'rag-v1' for a in annotations)",
+     lambda s, d: A(s, "metadata.experiment") == "rag-v1"
+     and any(a["label"] == "incorrect" for a in d.own_anns(s))),
     ("any(a.score > latency_ms / 10000 for a in annotations)",
      lambda s, d: any(gt(a["score"], s.latency / 10000) for a in d.own_anns(s)
                       if s.latency is not None)),

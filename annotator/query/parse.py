@@ -600,9 +600,10 @@ class _Parser:
         bound = self._lookup(root.id)
         if bound is not None:
             return self._element_reference(node, bound, steps)
-        if self._bound and root.id not in (
-            f.ATTRIBUTES, f.METADATA
-        ) and self.grain == "trace":
+        # A trace filter's comprehension reads its loop variables only; a span filter's (over
+        # the span's annotations) may also read the span itself.
+        inside_trace_comprehension = bool(self._bound) and self.grain == "trace"
+        if inside_trace_comprehension and root.id not in (f.ATTRIBUTES, f.METADATA):
             raise self._error(
                 root, f"inside a comprehension, use the loop variable's fields (e.g. "
                 f"`{self._bound[-1].name}.latency_ms`), not `{self._text(node)}`",
@@ -616,7 +617,7 @@ class _Parser:
             return self._annotation(node, root, steps)
         if root.id in (f.ATTRIBUTES, f.METADATA) and steps and steps[0][0] == "sub":
             owner = ir.SpanRow() if self.grain == "span" else ir.RootSpan()
-            if self._bound:  # trace top-level attributes inside a comprehension
+            if inside_trace_comprehension:
                 raise self._error(
                     root, f"inside a comprehension, read attributes of the loop variable "
                     f"(e.g. `{self._bound[-1].name}.attributes[...]`)",
