@@ -371,3 +371,32 @@ def test_annotation_laws(conn, p: str, q: str, r: str) -> None:
     assert ids(conn, f"({p}) and ({r})") == p_set & r_set
     assert ids(conn, f"({p}) or ({r})") == p_set | r_set
     assert ids(conn, f"({p}) or ({q})") == p_set | q_set
+
+
+@pytest.fixture(scope="module")
+def data(conn):
+    from tests.query_data import read
+
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    return read(Path(path))
+
+
+needles = st.one_of(
+    st.text(alphabet="refundREFUND12.e%_ -über", min_size=0, max_size=6),
+    st.sampled_from(["refund", "100%_done", "tru", "12", "e", "support", "rag-v", "Über"]),
+)
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(needles, st.sampled_from(["input.value", "x", "flag", "tag.tags", "metadata.experiment"]))
+def test_containment_and_equality_match_python(conn, data, needle: str, dotted: str) -> None:
+    """`in` (case-insensitive, missing matches nothing) and `==` on attributes select what a
+    plain Python reading selects, whatever the needle (LIKE wildcards, digits, non-ASCII)."""
+    from tests.query_data import attr, contains
+
+    field = f"attributes[{dotted!r}]"
+    found = set(SpanFilter(f"{needle!r} in {field}").span_ids(conn))
+    assert found == {s.id for s in data.spans if contains(attr(s.attrs, dotted), needle)}
+    found = set(SpanFilter(f"{field} == {needle!r}").span_ids(conn))
+    assert found == {s.id for s in data.spans if attr(s.attrs, dotted) == needle}
