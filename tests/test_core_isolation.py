@@ -22,6 +22,7 @@ CORE = [
     "annotator.team.agreement",
     "annotator.team.stats",
     "annotator.team.dataset",
+    "annotator.query",
 ]
 
 

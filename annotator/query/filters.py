@@ -1,0 +1,110 @@
+"""The objects the CLI and the app hold: a filter's text with its compiled SQL.
+
+    flt = SpanFilter("span_kind == 'LLM' and latency_ms > 2000")   # FilterError if invalid
+    flt.sql          # Sql(text, params): a condition on span `s` (traces `t` may be joined)
+    flt.count(conn)  # how many spans match
+
+    TraceFilter("any(span.status_code == 'ERROR' for span in spans)").sql   # on trace `t`
+
+An empty (or blank) text is the filter that selects everything, and is falsy.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from annotator.query.compile import compile_checked
+from annotator.query.parse import parse_span_filter, parse_trace_filter
+from annotator.store.queue import Sql
+
+_EVERYTHING = "1"
+
+
+def compile_span_filter(text: str) -> Sql:
+    """A condition on span `s` (`FROM spans s`, joined with `traces t USING (trace_id)` or
+    not). Raises FilterError."""
+    if not text.strip():
+        return Sql(_EVERYTHING)
+    fragment = compile_checked(parse_span_filter(text))
+    return Sql(f"({fragment.text})", fragment.params)
+
+
+def compile_trace_filter(text: str) -> Sql:
+    """A condition on trace `t` (`FROM traces t`); it can also be ANDed into a query over
+    `spans s JOIN traces t USING (trace_id)` to keep the spans of matching traces. Raises
+    FilterError."""
+    if not text.strip():
+        return Sql(_EVERYTHING)
+    fragment = compile_checked(parse_trace_filter(text))
+    return Sql(f"({fragment.text})", fragment.params)
+
+
+@dataclass(frozen=True)
+class SpanFilter:
+    """A span filter: compiled once, when made (so an invalid text never gets this far).
+    Equal when the texts are equal; hashable, so it can sit in a frozen queue filter."""
+
+    text: str = ""
+    _sql: Sql = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_sql", compile_span_filter(self.text))
+
+    def __bool__(self) -> bool:
+        return bool(self.text.strip())
+
+    @property
+    def sql(self) -> Sql:
+        return Sql(self._sql.text, list(self._sql.params))
+
+    def count(self, conn: sqlite3.Connection) -> int:
+        return conn.execute(
+            f"SELECT count(*) FROM spans s WHERE {self._sql.text}", self._sql.params
+        ).fetchone()[0]
+
+    def span_ids(self, conn: sqlite3.Connection) -> list[str]:
+        """The matching span ids, in the store's order (trace start, then span start)."""
+        rows = conn.execute(
+            "SELECT s.span_id FROM spans s JOIN traces t USING (trace_id) "
+            f"WHERE {self._sql.text} "
+            "ORDER BY coalesce(t.start_time, ''), t.trace_id, coalesce(s.start_time, ''), s.rowid",
+            self._sql.params,
+        )
+        return [row[0] for row in rows]
+
+
+@dataclass(frozen=True)
+class TraceFilter:
+    """A trace filter (rollups, root-span values, comprehensions over the trace's spans)."""
+
+    text: str = ""
+    _sql: Sql = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_sql", compile_trace_filter(self.text))
+
+    def __bool__(self) -> bool:
+        return bool(self.text.strip())
+
+    @property
+    def sql(self) -> Sql:
+        return Sql(self._sql.text, list(self._sql.params))
+
+    def count(self, conn: sqlite3.Connection) -> int:
+        return conn.execute(
+            f"SELECT count(*) FROM traces t WHERE {self._sql.text}", self._sql.params
+        ).fetchone()[0]
+
+    def trace_ids(self, conn: sqlite3.Connection) -> list[str]:
+        rows = conn.execute(
+            f"SELECT t.trace_id FROM traces t WHERE {self._sql.text} "
+            "ORDER BY coalesce(t.start_time, ''), t.trace_id",
+            self._sql.params,
+        )
+        return [row[0] for row in rows]
+
+
+def count_matches(conn: sqlite3.Connection, selection: SpanFilter | TraceFilter) -> int:
+    """Spans matching a span filter, or traces matching a trace filter."""
+    return selection.count(conn)
