@@ -7,6 +7,7 @@ import sys
 import click
 
 from annotator.cli.main import BadInput, cli, db_option, friendly_errors
+from annotator.cli.output import warn
 
 
 @cli.command("export")
@@ -85,11 +86,11 @@ def export_command(
         except OSError as error:
             raise BadInput(f"{out}: cannot write ({error.strerror or error})") from None
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        warn(f"warning: {warning}")
     where = "stdout" if out == "-" else (", ".join(result.files) if len(result.files) == 1 else out)
     noun = "annotation" if result.rows == 1 else "annotations"
     detail = ""
     if fmt == "phoenix":
         parts = [f"{name} {count:,}" for name, count in result.per_endpoint.items() if count]
         detail = f" ({', '.join(parts)})" if parts else ""
-    click.echo(f"Exported {result.rows:,} {noun}{detail} as {fmt} to {where}.", err=True)
+    warn(f"Exported {result.rows:,} {noun}{detail} as {fmt} to {where}.")
