@@ -170,12 +170,19 @@ def test_every_command_escapes_hostile_data(work: Path) -> None:
     assert "\\u001b]52" in result.stdout and "\\u202e" in result.stdout
     assert ("q" + EVIL) in {c["name"] for c in orjson.loads(result.stdout)["configs"]}
 
-    # export and dataset: their messages (the data goes to files).
+    # export and dataset: their messages, and JSON data on stdout (escaped, not lost).
     assert_clean(run(work, "export", "--db", "h.db", "--out", "out.jsonl"), shows_data=False)
     result = run(work, "export", "--db", "h.db", "--name", "nope" + EVIL, "--out", "o.jsonl")
     assert_clean(result, shows_data=False)
     result = run(work, "dataset", "--db", "h.db", "--out", "d.jsonl", "--label", f"x{EVIL}=y")
     assert_clean(result)
+    for args in (["export"], ["export", "--format", "phoenix"], ["dataset", "--out", "-"]):
+        result = run(work, *args, "--db", "h.db")
+        assert result.returncode == 0, result.stderr
+        assert_clean(result, shows_data=False)
+        assert "\\u001b]52" in result.stdout
+    lines = run(work, "export", "--db", "h.db").stdout.splitlines()
+    assert {orjson.loads(line)["name"] for line in lines} == {"q" + EVIL}
 
     # demo: --reset would delete hostile annotators' work: it says so, escaped.
     result = run(work, "demo", "--db", "h.db", "--reset")
@@ -184,3 +191,23 @@ def test_every_command_escapes_hostile_data(work: Path) -> None:
 
     for command in ("import", "annotate", "config", "merge", "stats", "export", "dataset", "demo"):
         assert_clean(run(work, command, "--help"), shows_data=False)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
+def test_csv_on_a_terminal_is_sanitised_and_exact_down_a_pipe(work: Path) -> None:
+    """CSV has no escapes: on a terminal it is shown sanitised; down a pipe it is the data."""
+    from tests.test_app_process import Terminal
+
+    assert run(work, "import", "traces.json", "annotations.jsonl", "--db", "c.db").returncode == 0
+    for args in (["export", "--format", "csv"], ["dataset", "--format", "csv", "--out", "-"]):
+        terminal = Terminal([sys.executable, "-m", "annotator", *args, "--db", "c.db"], cwd=work)
+        try:
+            terminal.read_until(b"to stdout.")
+            assert terminal.process.wait(timeout=30) == 0
+        finally:
+            if terminal.process.poll() is None:
+                terminal.kill()
+        assert b"\x1b" not in terminal.output and b"\xc2\x9b" not in terminal.output
+        assert SHOWN.encode() in terminal.output
+        piped = run(work, *args, "--db", "c.db")
+        assert EVIL in piped.stdout  # exact: a CSV reader gets the value as it was

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from annotator.cli.main import BadInput, cli, db_option, friendly_errors
-from annotator.cli.output import say, warn
+from annotator.cli.output import data_stdout, say, warn
 
 
 @cli.command("dataset")
@@ -116,7 +116,7 @@ def dataset_command(
         examples = iter_examples(store.connection, spec)
         try:
             if out == "-":
-                stream = sys.stdout.buffer
+                stream = data_stdout(json=fmt == "jsonl")
                 count = write_examples(examples, stream, fmt)
                 stream.flush()
             else:

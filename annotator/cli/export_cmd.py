@@ -7,7 +7,7 @@ import sys
 import click
 
 from annotator.cli.main import BadInput, cli, db_option, friendly_errors
-from annotator.cli.output import warn
+from annotator.cli.output import data_stdout, warn
 
 
 @cli.command("export")
@@ -79,7 +79,7 @@ def export_command(
                 fmt,
                 out,
                 selection,
-                stdout=sys.stdout.buffer,
+                stdout=data_stdout(json=fmt != "csv") if out == "-" else sys.stdout.buffer,
             )
         except ValueError as error:
             raise BadInput(str(error)) from None

@@ -9,14 +9,18 @@ C1, bidi and invisible format characters become visible escapes such as ``\\x1b`
 
 * `say` (stdout) and `warn` (stderr) for lines of text;
 * `say_json` for JSON, with every such character written as a ``\\uXXXX`` escape (the same
-  string to a JSON reader, harmless on a terminal);
+  string to a JSON reader, harmless on a terminal); `data_stdout` for the files `export` and
+  `dataset` write to stdout (JSON escaped the same way; CSV sanitised only on a terminal, since
+  CSV has no escapes and a pipe must get the exact data);
 * `show` / `SafeConsole` for Rich renderables (the stats tables): each piece of text is
   sanitised after layout, while Rich's own styling codes still reach a terminal.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import io
+import sys
+from typing import IO, Any
 
 import click
 
@@ -44,6 +48,37 @@ def say_json(value: Any) -> None:
 
     text = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
     click.echo(escape_json_text(text))
+
+
+class _SafeData(io.RawIOBase):
+    """stdout for data written as UTF-8 bytes in whole rows (each write holds whole
+    characters), with every unsafe character escaped the way the format allows."""
+
+    def __init__(self, json: bool) -> None:
+        self._out = sys.stdout.buffer
+        self._escape = escape_json_text if json else sanitize
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        raw = bytes(data)
+        self._out.write(self._escape(raw.decode("utf-8", "surrogateescape")).encode(
+            "utf-8", "surrogateescape"
+        ))
+        return len(raw)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+def data_stdout(*, json: bool) -> IO[bytes]:
+    """Where a command writes its data when the output is stdout: JSON always escaped (lossless),
+    CSV sanitised when stdout is a terminal (where it is read, not parsed), else exact."""
+    sys.stdout.flush()
+    if json or sys.stdout.isatty():
+        return _SafeData(json)  # type: ignore[return-value]
+    return sys.stdout.buffer
 
 
 def rich_console() -> Any:
