@@ -279,6 +279,13 @@ def test_demo_reset_without_a_terminal_needs_yes(demo_db: Path, app_runs: list) 
     assert len(app_runs) == 1
 
 
+def test_demo_reset_of_a_demo_never_run_just_starts_it(tmp_path: Path, app_runs: list) -> None:
+    fresh = tmp_path / "share" / "annotator" / "demo.db"  # not even its folder exists yet
+    result = invoke("demo", "--db", str(fresh), "--reset")
+    assert result.exit_code == 0, result.stderr
+    assert len(app_runs) == 1 and fresh.exists()
+
+
 def test_demo_reset_never_deletes_a_file_that_is_not_ours(tmp_path: Path) -> None:
     other = tmp_path / "notes.db"
     other.write_text("my notes\n")

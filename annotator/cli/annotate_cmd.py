@@ -231,11 +231,11 @@ def reset_demo(path: Path, *, yes: bool) -> None:
     """Delete the demo database after saying what goes with it: asked on a terminal, else only
     with --yes. Only a database of ours is deleted."""
     from annotator.store import Store
-    from annotator.store.db import NEW, OURS, inspect_database
+    from annotator.store.db import OURS, inspect_database
 
+    if not path.exists():
+        return  # nothing to delete (its folder may not exist yet either)
     found = inspect_database(path)  # a file that is not ours: StoreError, nothing deleted
-    if found.kind == NEW:
-        return
     counts: list[tuple[str, int]] = []
     if found.kind == OURS:
         with Store.open(path, readonly=True) as store:
