@@ -99,12 +99,12 @@ def run_app(
             f"{db_path}: no such database here; give trace files (annotator annotate FILE...) "
             "or the database (--db PATH)"
         )
+    no_spans = f"{db_path}: no spans to annotate; give trace files: annotator annotate FILE..."
     if found.kind == OURS and found.version == SCHEMA_VERSION:  # (older: upgraded below)
         with Store.open(db_path, readonly=True) as store:  # the checks, read-only
             choose_configs(store, config_set, replace_configs)
             if not files and not store.counts()["spans"]:
-                raise BadInput(f"{db_path}: no spans to annotate; give trace files: annotator "
-                               "annotate FILE...")
+                raise BadInput(no_spans)
     store = Store.open(db_path)
     try:
         # Again on the writable store: another process may have changed the configs meanwhile.
@@ -113,9 +113,7 @@ def run_app(
             report = import_into_store(store, files, project=project)
             warn(report.summary())
         if store.counts()["spans"] == 0:
-            raise BadInput(
-                f"{db_path}: no spans to annotate; give trace files: annotator annotate FILE..."
-            )
+            raise BadInput(no_spans)
         if changes is not None and changes.any:
             store.save_config_document(config_set.to_document())
             if changes.had_stored:
