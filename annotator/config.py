@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -1056,6 +1057,21 @@ def parse_config(text: str, filename: str = "<config>") -> ConfigSet:
         raise ConfigError(
             [ConfigProblem(filename, None, detail["msg"]) for detail in error.errors()]
         ) from None
+
+
+# Characters a JSON encoder leaves raw that YAML 1.1 refuses in a stream (DEL, C1 but NEL,
+# U+FFFE/U+FFFF); as \\u escapes they are the same characters to the YAML reader.
+_YAML_REFUSES = re.compile("[\x7f-\x84\x86-\x9f\ufffe\uffff]")
+
+
+def parse_config_document(document: dict[str, Any], filename: str) -> ConfigSet:
+    """A config document as `ConfigSet.to_document()` wrote it (stored in a database) back to a
+    config set. Raises ConfigError as `parse_config` does."""
+    import json
+
+    text = json.dumps(document, ensure_ascii=False)
+    text = _YAML_REFUSES.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return parse_config(text, filename)
 
 
 def load_config(path: str | Path) -> ConfigSet:

@@ -2,7 +2,11 @@
 
 Bad records never stop an import: each becomes a line in the report and the rest goes in. A
 file that is not a trace file at all is reported (one line) and skipped; the caller decides the
-exit code from `ImportReport.rejected_files`.
+exit code from `ImportReport.rejected_files`. `check_inputs` finds such files before anything is
+written, so that a command can refuse them without touching the database.
+
+An import cut short (Ctrl-C, a full disk) leaves what it committed consistent and visible (spans
+are committed with their trace rows); the caller's `ImportReport` says how much that was.
 
 Annotation files (Phoenix annotation records, evaluation tables, this program's own export;
 recognised from their content) may be given in the same call: the span files are imported
@@ -12,6 +16,8 @@ first, then the annotation files in the order given, each in one transaction
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -43,7 +49,23 @@ class ImportReport:
     annotations_unchanged: int = 0
     annotations_orphaned: int = 0
     orphans_kept: bool = False
+    annotation_files_done: int = 0  # committed (each file is one transaction)
     notes: list[str] = field(default_factory=list)  # not problems: what was assumed
+
+    def committed(self) -> str:
+        """What an import cut short had committed, for its one-line message."""
+        parts = []
+        if self.spans_new:
+            parts.append(f"{self.spans_new:,} spans in {self.traces:,} traces")
+        if self.annotations_new or self.annotations_updated:
+            parts.append(
+                f"{self.annotations_new + self.annotations_updated:,} annotations"
+                f" from {self.annotation_files_done} file"
+                f"{'s' if self.annotation_files_done != 1 else ''}"
+            )
+        if not parts:
+            return "nothing was imported"
+        return f"{' and '.join(parts)} had been imported and are visible; the rest was not"
 
     @property
     def spans_read(self) -> int:
@@ -80,6 +102,39 @@ class ImportReport:
         )
 
 
+def check_inputs(paths: Iterable[str | Path]) -> list[str]:
+    """One line per file that cannot be imported, found before anything is written: missing, not
+    a regular file (a directory; a named pipe, which could block forever and cannot be read
+    twice), unreadable, or neither traces nor annotations by its content. Detection reads the
+    first lines (a file holding one JSON document is parsed whole, here and again on import)."""
+    problems = []
+    for given in paths:
+        path = Path(given)
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            problems.append(f"{given}: no such file")
+            continue
+        except OSError as error:
+            problems.append(f"{given}: cannot read ({error.strerror or error})")
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            problems.append(f"{given}: is a directory; give the files in it")
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a named pipe (FIFO)" if stat.S_ISFIFO(info.st_mode) else "not a regular file"
+            problems.append(
+                f"{given}: {kind}; annotator reads its inputs twice (to detect the format), so "
+                "save the data to a file first"
+            )
+            continue
+        try:
+            sniff_file(path)
+        except NotATraceFile as error:
+            problems.append(str(error))
+    return problems
+
+
 def import_files(
     store: Store,
     paths: Iterable[str | Path],
@@ -87,11 +142,13 @@ def import_files(
     project: str | None = None,
     on_problem: Callable[[str], None] | None = None,
     annotations: AnnotationImportOptions | None = None,
+    report: ImportReport | None = None,
 ) -> ImportReport:
     """Read every file into the store. `on_problem` sees each problem as it is found.
     `annotations`: options for the annotation files among `paths` (name, kind, identifier to
-    assume, whether to keep orphans)."""
-    report = ImportReport()
+    assume, whether to keep orphans). `report`: filled in as the import goes, so that a caller
+    whose import was cut short (an exception) knows what had been committed."""
+    report = report if report is not None else ImportReport()
     started = time.perf_counter()
 
     def problem(message: str) -> None:
@@ -127,8 +184,10 @@ def import_files(
             except OSError as error:
                 rejected(f"{path}: cannot read ({error.strerror or error})")
         result = writer.close()
-    except BaseException:
-        writer.abort()
+    except BaseException as error:
+        writer.abort(error)
+        report.spans_new = writer.committed
+        report.traces = len(writer.committed_traces)
         raise
     for message in [*result.conflicts, *result.tree_problems]:
         problem(message)
@@ -176,6 +235,7 @@ def _import_annotation_files(
         report.annotations_updated += result.updated
         report.annotations_unchanged += result.unchanged
         report.annotations_orphaned += result.orphaned
+        report.annotation_files_done += 1
         if result.assumed_kind:
             report.notes.append(
                 f"{path}: {result.assumed_kind:,} record{'s' if result.assumed_kind != 1 else ''} "

@@ -26,6 +26,7 @@ __all__ = [
     "clip",
     "clip_lines",
     "dump_json",
+    "escape_json_text",
     "first_line",
     "format_number",
     "json_preview",
@@ -94,6 +95,21 @@ def sanitize(text: str) -> str:
     if "\r\n" in text:
         text = text.replace("\r\n", "\n")
     return _ESCAPED_RE.sub(_escape_char, text)
+
+
+def _json_escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # a UTF-16 surrogate pair: how JSON spells a character beyond the BMP
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def escape_json_text(text: str) -> str:
+    """JSON text (as a JSON encoder wrote it) with every character `sanitize` escapes written as
+    a ``\\uXXXX`` escape: the same strings to a JSON reader, nothing a terminal acts on. (TAB and
+    LF are not touched: an encoder escapes them inside strings, and outside they are layout.)"""
+    return _ESCAPED_RE.sub(_json_escape_char, text)
 
 
 # --------------------------------------------------------------------------------------------

@@ -480,8 +480,11 @@ def test_a_file_that_is_neither_spans_nor_annotations(db: Path, tmp_path: Path) 
     path.write_text("labels:\n  - good\n")
     result = cli_import(str(path), str(DATA / "span_notes.jsonl"), "--db", str(db))
     assert result.exit_code == 2
-    assert result.stderr.strip().splitlines() == [f"{path}: not a trace file: looks like YAML, not JSON (starts with 'labels:')"]
-    assert len(rows(db)) == 2  # the other file still went in
+    assert result.stderr.strip().splitlines() == [
+        f"{path}: not a trace file: looks like YAML, not JSON (starts with 'labels:') "
+        "(nothing was imported)"
+    ]
+    assert len(rows(db)) == 0  # checked before anything is written: the other file waits too
 
 
 # ---------------------------------------------------------------- idempotence and the log

@@ -12,7 +12,7 @@ import pytest
 
 from annotator.model import Annotation, Span
 from annotator.store import AnnotationError, AnnotationKey, SCHEMA_VERSION, Store, StoreError
-from annotator.store.db import connect, ensure_schema
+from annotator.store.db import APPLICATION_ID, connect, ensure_schema
 from annotator.store.schema import MIGRATIONS
 
 
@@ -132,6 +132,57 @@ def test_foreign_sqlite_database_is_not_touched(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="did not create"):
         Store.open(path)
     assert _file_digest(path) == before
+
+
+def _other_application_db(path: Path, *pragmas: str, wal: bool = False) -> Path:
+    conn = sqlite3.connect(path)
+    if wal:
+        conn.execute("PRAGMA journal_mode = WAL")
+    for pragma in pragmas:
+        conn.execute(pragma)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO users (name) VALUES ('ada')")
+    conn.commit()
+    conn.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    "pragmas, wal, shown",
+    [
+        (["PRAGMA user_version = 1"], False, "user_version 1; tables users"),
+        (["PRAGMA user_version = -5"], False, "user_version -5; tables users"),
+        (["PRAGMA user_version = 1"], True, "user_version 1; tables users"),
+        (["PRAGMA application_id = 1196444487"], False, "application_id 0x47504b47 'GPKG'"),
+    ],
+)
+@pytest.mark.parametrize("readonly", [False, True])
+def test_another_applications_database_is_left_byte_for_byte(
+    tmp_path: Path, pragmas: list[str], wal: bool, shown: str, readonly: bool
+) -> None:
+    """Recognised positively (application_id), before SQLite writes anything: never switched
+    to WAL, nothing created beside it, one line saying what it is."""
+    path = _other_application_db(tmp_path / "app.db", *pragmas, wal=wal)
+    before = _file_digest(path)
+    with pytest.raises(StoreError) as error:
+        Store.open(path, readonly=readonly)
+    message = str(error.value)
+    assert message.startswith(f"{path}: a SQLite database that annotator did not create (")
+    assert shown in message and "left unchanged" in message and "\n" not in message
+    assert _file_digest(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
+
+
+@pytest.mark.parametrize("make", ["zero bytes", "sqlite without tables"])
+def test_an_empty_file_is_ours_to_create(tmp_path: Path, make: str) -> None:
+    path = tmp_path / "new.db"
+    if make == "zero bytes":
+        path.touch()
+    else:
+        sqlite3.connect(path).execute("VACUUM").connection.close()  # a valid, empty database
+    with Store.open(path) as store:
+        assert store.connection.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert Store.open(path, readonly=True).counts()["spans"] == 0
 
 
 def test_missing_directory_is_one_line(tmp_path: Path) -> None:

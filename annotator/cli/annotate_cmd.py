@@ -1,15 +1,29 @@
-"""`annotator annotate` and `annotator demo`: import, pick the configs, open the app."""
+"""`annotator annotate` and `annotator demo`: import, pick the configs, open the app.
+
+Everything that can be checked is checked before the database is touched: the config file, the
+trace files, what the config would change in the stored configs. A command that fails leaves no
+database behind that it created.
+"""
 
 from __future__ import annotations
 
 import getpass
 import os
+import stat
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import orjson
 
-from annotator.cli.main import EXIT_BAD_INPUT, BadInput, cli, db_option, friendly_errors
+from annotator.cli.import_cmd import import_into_store, refuse_bad_inputs
+from annotator.cli.main import BadInput, cli, db_option, friendly_errors
+from annotator.cli.output import clean, say, warn
+
+if TYPE_CHECKING:
+    from annotator.config import ConfigSet
+    from annotator.config_changes import ConfigChanges
+    from annotator.store import Store
 
 
 def default_annotator() -> str:
@@ -19,21 +33,46 @@ def default_annotator() -> str:
         return "annotator"
 
 
-def resolve_configs(store, config_path: str | None):  # noqa: ANN001, ANN201
-    """The config set to annotate with: the file given (then stored in the database), else the
-    one stored in the database, else the bundled default (then stored)."""
-    from annotator.config import bundled_config_path, load_config, parse_config
+def load_config_file(config_path: str) -> ConfigSet:
+    """The config file, checked (ConfigError lists every problem). A named pipe is refused
+    rather than read: with no writer it would block forever."""
+    from annotator.config import load_config
 
-    if config_path is not None:
-        config_set = load_config(config_path)
-        store.save_config_document(config_set.to_document())
-        return config_set
-    stored = store.load_config_document()
+    try:
+        mode = os.stat(config_path).st_mode
+    except OSError:
+        mode = None  # load_config says why it cannot be read
+    if mode is not None and not stat.S_ISREG(mode):
+        what = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise BadInput(f"{config_path}: {what}; give a config file")
+    return load_config(config_path)
+
+
+def choose_configs(
+    store: Store | None, config_set: ConfigSet | None, replace: bool
+) -> tuple[ConfigSet, ConfigChanges | None]:
+    """The config set to annotate with, and what storing it changes (None: nothing to store):
+    the file's (refused when it would change or drop stored configs without `replace`), else
+    the stored one, else the bundled default. `store` None: a database not created yet."""
+    from annotator.config import bundled_config_path, load_config, parse_config_document
+    from annotator.config_changes import compare
+
+    stored = store.load_config_document() if store is not None else None
+    conn = store.connection if store is not None else None
+    if config_set is not None:
+        changes = compare(stored, config_set, conn)
+        if changes.needs_replace and not replace:
+            raise BadInput(
+                f"{config_set.source}: would {changes.describe()} in {store.path}'s stored "
+                "configs; nothing was changed. Add --replace-configs to do it (annotations "
+                "under dropped names stay in the database)"
+            )
+        return config_set, changes
     if stored is not None:
-        return parse_config(orjson.dumps(stored).decode(), f"{store.path} (stored configs)")
-    config_set = load_config(bundled_config_path("default"))
-    store.save_config_document(config_set.to_document())
-    return config_set
+        source = f"{store.path} (stored configs)"
+        return parse_config_document(stored, source), None
+    default = load_config(bundled_config_path("default"))
+    return default, compare(None, default, conn)
 
 
 def run_app(
@@ -43,36 +82,76 @@ def run_app(
     annotator: str,
     project: str | None = None,
     queue: str = "all",
+    *,
+    replace_configs: bool = False,
 ) -> None:
-    from annotator.importer import import_files
-    from annotator.store import Store
+    """Check everything, import, store the configs, run the app. Every check that can fail is
+    made before the database is opened for writing (a refused command leaves it byte for
+    byte as it was)."""
+    from annotator.store import SCHEMA_VERSION, Store
+    from annotator.store.db import NEW, OURS, inspect_database
 
-    with Store.open(db_path) as store:
+    config_set = load_config_file(config_path) if config_path is not None else None
+    refuse_bad_inputs(files)
+    found = inspect_database(db_path)  # a file that is not ours: refused here, untouched
+    if not files and found.kind == NEW:
+        raise BadInput(
+            f"{db_path}: no such database here; give trace files (annotator annotate FILE...) "
+            "or the database (--db PATH)"
+        )
+    no_spans = f"{db_path}: no spans to annotate; give trace files: annotator annotate FILE..."
+    if found.kind == OURS and found.version == SCHEMA_VERSION:  # (older: upgraded below)
+        with Store.open(db_path, readonly=True) as store:  # the checks, read-only
+            choose_configs(store, config_set, replace_configs)
+            if not files and not store.counts()["spans"]:
+                raise BadInput(no_spans)
+    store = Store.open(db_path)
+    try:
+        # Again on the writable store: another process may have changed the configs meanwhile.
+        config_set, changes = choose_configs(store, config_set, replace_configs)
         if files:
-            report = import_files(store, files, project=project, on_problem=lambda line: click.echo(line, err=True))
-            click.echo(report.summary(), err=True)
-            if report.rejected_files and report.spans_read == 0 and store.counts()["spans"] == 0:
-                raise SystemExit(EXIT_BAD_INPUT)
-        config_set = resolve_configs(store, config_path)
+            report = import_into_store(store, files, project=project)
+            warn(report.summary())
         if store.counts()["spans"] == 0:
-            raise BadInput(f"{db_path}: no spans to annotate; give trace files: annotator annotate FILE...")
-    from annotator.app.app import AnnotatorApp
-    from annotator.store import QueueFilter
-
-    app = AnnotatorApp(db_path, config_set, annotator, queue=QueueFilter(state=queue))
-    app.run()
-    with Store.open(db_path) as store:
+            raise BadInput(no_spans)
+        if changes is not None and changes.any:
+            store.save_config_document(config_set.to_document())
+            if changes.had_stored:
+                verb = "replaced" if changes.needs_replace else "changed"
+                warn(f"Stored configs {verb}: {changes.describe()}.")
+    finally:
+        store.close(discard_if_empty=True)
+    _run_textual(db_path, config_set, annotator, queue)
+    with Store.open(db_path, readonly=True) as store:
         count = store.connection.execute(
             "SELECT count(*) FROM annotations WHERE identifier = ? AND annotator_kind = 'HUMAN'",
             (annotator,),
         ).fetchone()[0]
-    click.echo(f"{count:,} annotations by {annotator} are saved in {db_path}")
+    say(f"{count:,} annotations by {annotator} are saved in {db_path}")
+
+
+def _run_textual(db_path: str | Path, config_set: ConfigSet, annotator: str, queue: str) -> None:
+    from annotator.app.app import AnnotatorApp
+    from annotator.store import QueueFilter
+    from annotator.store.db import set_lock_notice
+
+    app = AnnotatorApp(db_path, config_set, annotator, queue=QueueFilter(state=queue))
+    notice = set_lock_notice(None)  # nothing may write to the terminal under the app
+    try:
+        app.run()
+    finally:
+        set_lock_notice(notice)
 
 
 @cli.command("annotate")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @db_option
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Annotation config YAML (default: the configs stored in the database, else the bundled default).")
+@click.option(
+    "--replace-configs",
+    is_flag=True,
+    help="Let --config change or drop configs stored in the database (adding needs no flag).",
+)
 @click.option("--annotator", default=default_annotator, show_default="login name, or $ANNOTATOR_NAME", help="Your name: the identifier on every annotation you make.")
 @click.option("--project", help="Project name for imported spans (default: from the file).")
 @click.option(
@@ -84,12 +163,31 @@ def run_app(
 )
 @friendly_errors
 def annotate_command(
-    files: tuple[str, ...], db_path: str, config_path: str | None, annotator: str, project: str | None, queue: str
+    files: tuple[str, ...],
+    db_path: str,
+    config_path: str | None,
+    replace_configs: bool,
+    annotator: str,
+    project: str | None,
+    queue: str,
 ) -> None:
-    """Import trace FILES (if any) into the database and open the annotation app on it."""
+    """Import trace FILES (if any) into the database and open the annotation app on it.
+
+    Everything is checked before the database is touched: the config, the files, and what the
+    config would do to the configs stored in the database (adding is fine; changing or dropping
+    one needs --replace-configs).
+    """
     if not annotator.strip():
         raise BadInput("--annotator must not be empty")
-    run_app(db_path, list(files), config_path, annotator.strip(), project, queue)
+    run_app(
+        db_path,
+        list(files),
+        config_path,
+        annotator.strip(),
+        project,
+        queue,
+        replace_configs=replace_configs,
+    )
 
 
 def demo_db_path() -> Path:
@@ -100,19 +198,63 @@ def demo_db_path() -> Path:
 @cli.command("demo")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None, help="Where to keep the demo's annotations (default: ~/.local/share/annotator/demo.db).")
 @click.option("--annotator", default=default_annotator, show_default="login name, or $ANNOTATOR_NAME", help="Your name on the annotations.")
-@click.option("--reset", is_flag=True, help="Start the demo from scratch (deletes the demo database).")
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Start the demo from scratch: deletes the demo database and its annotations (asks "
+    "first, on a terminal).",
+)
+@click.option(
+    "--yes", "-y", is_flag=True, help="With --reset: delete without asking (needed off a terminal)."
+)
 @friendly_errors
-def demo_command(db_path: str | None, annotator: str, reset: bool) -> None:
+def demo_command(db_path: str | None, annotator: str, reset: bool, yes: bool) -> None:
     """Open the bundled sample traces with the bundled default config, from any directory."""
-    from annotator.config import bundled_config_path
     from annotator.resources import sample_trace_files
 
     path = Path(db_path) if db_path else demo_db_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     if reset:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        reset_demo(path, yes=yes)
     files = [str(p) for p in sample_trace_files()]
     if not files:
         raise BadInput("the bundled sample traces are missing from this installation")
-    run_app(path, files, str(bundled_config_path("default")), annotator.strip() or "annotator")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BadInput(f"{path.parent}: cannot create ({error.strerror or error})") from None
+    run_app(path, files, None, annotator.strip() or "annotator")
+
+
+def reset_demo(path: Path, *, yes: bool) -> None:
+    """Delete the demo database after saying what goes with it: asked on a terminal, else only
+    with --yes. Only a database of ours is deleted."""
+    from annotator.store import Store
+    from annotator.store.db import OURS, inspect_database
+
+    if not path.exists():
+        return  # nothing to delete (its folder may not exist yet either)
+    found = inspect_database(path)  # a file that is not ours: StoreError, nothing deleted
+    counts: list[tuple[str, int]] = []
+    if found.kind == OURS:
+        with Store.open(path, readonly=True) as store:
+            counts = store.connection.execute(
+                "SELECT identifier, count(*) FROM annotations GROUP BY identifier "
+                "ORDER BY count(*) DESC, identifier"
+            ).fetchall()
+    total = sum(count for _, count in counts)
+    what = f"{path} with its {total:,} annotation{'s' if total != 1 else ''}"
+    if counts:
+        shown = ", ".join(f"{who or '(no identifier)'}: {count:,}" for who, count in counts[:4])
+        what += f" ({shown}{', …' if len(counts) > 4 else ''})"
+    if total and not yes:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise BadInput(
+                f"--reset would delete {what}; add --yes to confirm (there is no terminal to ask "
+                "on). Nothing was deleted"
+            )
+        if not click.confirm(clean(f"--reset deletes {what}. Delete it?"), err=True):
+            warn("Nothing was deleted.")
+            raise SystemExit(1)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    warn(f"Deleted {what}.")

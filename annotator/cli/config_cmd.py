@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from annotator.cli.main import cli, friendly_errors
+from annotator.cli.output import say
 
 
 @cli.group("config")
@@ -17,11 +18,11 @@ def config_group() -> None:
 @friendly_errors
 def check_command(file: str) -> None:
     """Validate a config FILE: every problem as FILE:LINE: message, exit code 2 if any."""
-    from annotator.config import load_config
+    from annotator.cli.annotate_cmd import load_config_file
     from annotator.keymap import display_key
 
-    config_set = load_config(file)
-    click.echo(f"{file}: ok, {len(config_set.annotations)} annotation configs")
+    config_set = load_config_file(file)
+    say(f"{file}: ok, {len(config_set.annotations)} annotation configs")
     for config in config_set.annotations:
         detail = ""
         if config.values:
@@ -30,4 +31,4 @@ def check_command(file: str) -> None:
             )
         elif str(config.type) == "CONTINUOUS":
             detail = f"  {config.lower_bound}..{config.upper_bound} step {config.step}"
-        click.echo(f"  {config.name} ({config.type}, {config.target}){detail}")
+        say(f"  {config.name} ({config.type}, {config.target}){detail}")

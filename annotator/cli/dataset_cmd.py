@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from annotator.cli.main import BadInput, cli, db_option, friendly_errors
+from annotator.cli.output import data_stdout, say, warn
 
 
 @cli.command("dataset")
@@ -111,17 +112,20 @@ def dataset_command(
 
     with Store.open(db_path, readonly=True) as store:
         for warning in check_names(store.connection, spec):
-            click.echo(f"annotator: warning: {sanitize(warning)}", err=True)
+            warn(f"annotator: warning: {warning}")
         examples = iter_examples(store.connection, spec)
-        if out == "-":
-            stream = sys.stdout.buffer
-            count = write_examples(examples, stream, fmt)
-            stream.flush()
-        else:
-            try:
-                count = write_file(examples, out, fmt)
-            except OSError as error:
-                raise BadInput(f"{out}: cannot write ({error.strerror or error})") from None
+        try:
+            if out == "-":
+                stream = data_stdout(json=fmt == "jsonl")
+                count = write_examples(examples, stream, fmt)
+                stream.flush()
+            else:
+                try:
+                    count = write_file(examples, out, fmt)
+                except OSError as error:
+                    raise BadInput(f"{out}: cannot write ({error.strerror or error})") from None
+        finally:
+            examples.close()  # its cursor, before the store closes (e.g. on a closed pipe)
     noun = "example" if count == 1 else "examples"
     where = "stdout" if out == "-" else out
-    click.echo(f"Wrote {count:,} {noun} ({fmt}) to {where}.", err=out == "-")
+    (warn if out == "-" else say)(f"Wrote {count:,} {noun} ({fmt}) to {where}.")

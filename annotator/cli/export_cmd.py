@@ -7,6 +7,7 @@ import sys
 import click
 
 from annotator.cli.main import BadInput, cli, db_option, friendly_errors
+from annotator.cli.output import data_stdout, warn
 
 
 @cli.command("export")
@@ -78,18 +79,18 @@ def export_command(
                 fmt,
                 out,
                 selection,
-                stdout=sys.stdout.buffer,
+                stdout=data_stdout(json=fmt != "csv") if out == "-" else sys.stdout.buffer,
             )
         except ValueError as error:
             raise BadInput(str(error)) from None
         except OSError as error:
             raise BadInput(f"{out}: cannot write ({error.strerror or error})") from None
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        warn(f"warning: {warning}")
     where = "stdout" if out == "-" else (", ".join(result.files) if len(result.files) == 1 else out)
     noun = "annotation" if result.rows == 1 else "annotations"
     detail = ""
     if fmt == "phoenix":
         parts = [f"{name} {count:,}" for name, count in result.per_endpoint.items() if count]
         detail = f" ({', '.join(parts)})" if parts else ""
-    click.echo(f"Exported {result.rows:,} {noun}{detail} as {fmt} to {where}.", err=True)
+    warn(f"Exported {result.rows:,} {noun}{detail} as {fmt} to {where}.")

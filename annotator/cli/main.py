@@ -1,9 +1,11 @@
 """Entry point: the click group, shared options and the rule that bad input never shows a
-traceback (one line on stderr, exit code 2)."""
+traceback (one line on stderr, exit code 2). Everything printed goes through `cli.output`."""
 
 from __future__ import annotations
 
+import io
 import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -12,9 +14,11 @@ from typing import Any, TypeVar
 import click
 
 from annotator import __version__
+from annotator.cli.output import warn
 
 DEFAULT_DB = "annotations.db"
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,7 +30,7 @@ class BadInput(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         # The message already names the file ("path:line: what is wrong"); nothing to add.
-        click.echo(self.format_message(), err=True)
+        warn(self.format_message())
 
 
 def db_option(function: F) -> F:
@@ -42,10 +46,12 @@ def db_option(function: F) -> F:
 
 
 def friendly_errors(function: F) -> F:
-    """Turn the errors bad input raises into `BadInput`."""
+    """Turn the errors bad input and bad environments raise into `BadInput`: a damaged or
+    foreign file, a config, a full disk, a read-only file, a lock held too long."""
     from annotator.config import ConfigError
     from annotator.readers import NotATraceFile
     from annotator.store import StoreError
+    from annotator.store.db import describe_error
 
     @wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -55,6 +61,12 @@ def friendly_errors(function: F) -> F:
             raise BadInput(str(error)) from None
         except ConfigError as error:
             raise BadInput(str(error)) from None
+        except sqlite3.Error as error:
+            path = kwargs.get("db_path") or kwargs.get("out_path")
+            message = describe_error(error, path)
+            if message is None:
+                raise
+            raise BadInput(message) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -70,18 +82,54 @@ def cli() -> None:
 
 def main() -> None:
     from annotator.cli import commands  # noqa: F401  (registers the commands)
+    from annotator.store.db import set_lock_notice
 
+    set_lock_notice(lambda message: warn(f"annotator: {message}"))
     try:
-        cli(prog_name="annotator")
+        try:
+            # Not standalone: click's own messages come back here to go through `warn`.
+            result = cli(prog_name="annotator", standalone_mode=False)
+        finally:
+            sys.stdout.flush()  # here, so that a closed pipe is seen below, not at exit
+        if isinstance(result, int) and result:  # `ctx.exit(n)`, e.g. a group without command
+            sys.exit(result)
+    except click.Abort as error:  # click turns Ctrl-C into Abort when not standalone
+        if isinstance(error.__cause__, KeyboardInterrupt):
+            warn("annotator: interrupted")
+            sys.exit(EXIT_INTERRUPTED)
+        warn("Aborted.")
+        sys.exit(1)
+    except BadInput as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.ClickException as error:
+        # Click's own messages (usage errors) quote what was typed: through `warn` too.
+        text = io.StringIO()
+        error.show(file=text)
+        warn(text.getvalue().rstrip("\n"))
+        sys.exit(error.exit_code)
+    except BrokenPipeError:
+        _quiet_broken_pipe()
     except KeyboardInterrupt:
-        click.echo("annotator: interrupted", err=True)
-        sys.exit(130)
+        warn("annotator: interrupted")
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as error:  # a bug, not bad input: still one line unless asked for more
         if os.environ.get("ANNOTATOR_DEBUG"):
             raise
-        click.echo(
+        warn(
             f"annotator: internal error: {type(error).__name__}: {error} "
-            "(set ANNOTATOR_DEBUG=1 for the traceback)",
-            err=True,
+            "(set ANNOTATOR_DEBUG=1 for the traceback)"
         )
         sys.exit(1)
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader went away (`annotator stats | head -1`): stop quietly with exit code 1, as
+    click does when the pipe closes while a command writes. Python would otherwise complain
+    when it flushes stdout at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(1)

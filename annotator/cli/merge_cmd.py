@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from annotator.cli.main import cli, friendly_errors
+from annotator.cli.output import say, say_json
 
 
 @cli.command("merge")
@@ -33,13 +34,11 @@ def merge_command(inputs: tuple[str, ...], out_path: str, dry_run: bool, as_json
     Inputs are only read (an older schema version is upgraded on a temporary copy). A missing,
     foreign or newer-version input stops the merge before anything is written (exit code 2).
     """
-    import orjson
-
     from annotator.team.merge import merge_databases
 
     report = merge_databases(inputs, out_path, dry_run=dry_run)
     if as_json:
-        click.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        say_json(report.to_dict())
     else:
         for line in report.lines():
-            click.echo(line)
+            say(line)

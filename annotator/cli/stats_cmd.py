@@ -8,12 +8,12 @@ terminal as a control sequence.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
 
 from annotator.cli.main import BadInput, cli, db_option, friendly_errors
+from annotator.cli.output import SafeConsole, say_json
 
 _LABEL_WIDTH = 40  # longest config name / value shown in a cell before it is clipped
 _NAME_WIDTH = 32  # rater names
@@ -45,8 +45,6 @@ def stats_command(db_path: str, as_json: bool, names: tuple[str, ...], level: st
     agreement (percent, Cohen's and Fleiss' kappa, Krippendorff's alpha) among humans and
     between each human and each LLM/CODE evaluator (to calibrate an LLM judge).
     """
-    import orjson
-
     from annotator.store import Store
     from annotator.team.stats import LEVEL_CHOICES, StatsError, compute_stats
     from annotator.text import sanitize
@@ -62,7 +60,7 @@ def stats_command(db_path: str, as_json: bool, names: tuple[str, ...], level: st
         except StatsError as error:
             raise BadInput(sanitize(str(error))) from None
     if as_json:
-        click.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        say_json(report)
         return
     render(report)
 
@@ -71,13 +69,8 @@ def stats_command(db_path: str, as_json: bool, names: tuple[str, ...], level: st
 # Rich rendering
 
 
-def _console() -> Any:
-    from rich.console import Console
-
-    console = Console(highlight=False, emoji=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(highlight=False, emoji=False, width=100)
-    return console
+def _console(console: Any = None) -> SafeConsole:
+    return console if isinstance(console, SafeConsole) else SafeConsole(console)
 
 
 def _text(value: Any, limit: int = _LABEL_WIDTH, style: str = "") -> Any:
@@ -137,16 +130,13 @@ def _rater_cell(rater: str | None) -> Any:
     return Text("all", style="bold") if rater is None else _text(rater, _NAME_WIDTH)
 
 
-def _heading(*parts: Any) -> Any:
-    """A line made of fixed words (str) and data (anything else, shown as Text)."""
+def _heading(words: str, data: Any, more_words: str = "") -> Any:
+    """A line: fixed words, data (sanitised, clipped, highlighted), fixed words."""
     from rich.text import Text
 
-    line = Text()
-    for part in parts:
-        if isinstance(part, str):
-            line.append(part, style="bold")
-        else:
-            line.append_text(_text(part, limit=80, style="bold cyan"))
+    line = Text(words, style="bold")
+    line.append_text(_text(data, limit=80, style="bold cyan"))
+    line.append(more_words, style="bold")
     return line
 
 
@@ -154,7 +144,7 @@ def render(report: dict[str, Any], console: Any = None) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    console = console or _console()
+    console = _console(console)
     totals = report["totals"]
     console.print(
         Text(

@@ -1,8 +1,10 @@
 """Writing spans: batched, idempotent inserts and the per-trace summaries they feed.
 
-Importing the same span twice (the same file again, overlapping exports) changes nothing. After
-each import the traces it touched are summarised again, which is also when orphans (parent not
-in the database) and parent cycles are found.
+Importing the same span twice (the same file again, overlapping exports) changes nothing. The
+traces a transaction touched are summarised again in that same transaction, which is also when
+orphans (parent not in the database) and parent cycles are found: a span is never committed
+without its trace row, so an import cut short (Ctrl-C, a full disk) leaves every committed span
+visible and the rest absent.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import orjson
 
 from annotator.model import Span, StatusCode
 from annotator.semconv import document_count
-from annotator.store.db import begin_immediate, write_transaction
+from annotator.store.db import begin_immediate, rollback, write_transaction
 from annotator.timeutil import latency_ms
 
 _INSERT_SPAN = """
@@ -54,7 +56,11 @@ class SpanWriter:
         self._batch: list[Span] = []
         self._uncommitted = 0
         self._in_transaction = False
+        self._pending_traces: set[str] = set()  # touched by the open transaction
+        self._cycles: dict[str, list[str]] = {}  # trace id -> its latest cycle messages
         self.result = SpanWriteResult()
+        self.committed = 0  # new spans committed so far (with their trace rows)
+        self.committed_traces: set[str] = set()
 
     def add(self, span: Span) -> None:
         self._batch.append(span)
@@ -68,17 +74,26 @@ class SpanWriter:
     def close(self) -> SpanWriteResult:
         self._flush()
         self._commit()
-        if self.result.trace_ids:
-            self.result.tree_problems = summarise_traces(self._conn, self.result.trace_ids)
+        self.result.tree_problems = [m for messages in self._cycles.values() for m in messages]
         return self.result
 
-    def abort(self) -> None:
-        """Give up: what is not committed yet is rolled back."""
+    def abort(self, error: BaseException | None = None) -> None:
+        """Give up after `error`: what is not committed yet is rolled back (spans and trace rows
+        alike)."""
         self._batch = []
+        if self._in_transaction and not self._conn.in_transaction:
+            # Our transaction ended without us: SQLite rolled it back after an error of its own
+            # (a full disk), or COMMIT had returned when Ctrl-C arrived, before the bookkeeping.
+            if not isinstance(error, sqlite3.Error):
+                self._committed()
         if self._in_transaction:
-            self._conn.execute("ROLLBACK")
             self._in_transaction = False
-            self._conn.execute("PRAGMA synchronous = FULL")
+            self._pending_traces = set()
+            rollback(self._conn)
+            try:
+                self._conn.execute("PRAGMA synchronous = FULL")
+            except sqlite3.Error:
+                pass
 
     def _flush(self) -> None:
         batch, self._batch = self._batch, []
@@ -98,6 +113,7 @@ class SpanWriter:
         trace_ids = self.result.trace_ids
         for span in batch:
             trace_ids.add(span.trace_id)
+            self._pending_traces.add(span.trace_id)
         if inserted < len(rows):
             self._check_duplicates(rows, inserted)
         self._uncommitted += len(rows)
@@ -106,10 +122,18 @@ class SpanWriter:
 
     def _commit(self) -> None:
         if self._in_transaction:
+            self._cycles.update(summarise_in_transaction(self._conn, self._pending_traces))
             self._conn.execute("COMMIT")
+            self._committed()
             self._conn.execute("PRAGMA synchronous = FULL")
-            self._in_transaction = False
-            self._uncommitted = 0
+
+    def _committed(self) -> None:
+        """The bookkeeping of a commit; safe to run twice (see `abort`), `_in_transaction` last."""
+        self.committed = self.result.new
+        self.committed_traces |= self._pending_traces
+        self._pending_traces = set()
+        self._uncommitted = 0
+        self._in_transaction = False
 
     def _check_duplicates(self, rows: list[tuple], inserted: int) -> None:
         """Spans that were already there: fine when they are the same span, reported when the
@@ -177,38 +201,69 @@ _SUMMARY_COLUMNS = (
 
 
 def summarise_traces(conn: sqlite3.Connection, trace_ids: Iterable[str]) -> list[str]:
-    """Recompute `traces` rows and `spans.orphan` flags for these traces; return one message per
-    parent cycle broken."""
-    problems: list[str] = []
+    """Recompute `traces` rows and `spans.orphan` flags for these traces, in a transaction of
+    their own; return one message per parent cycle broken."""
     with write_transaction(conn):
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS affected_traces (trace_id TEXT PRIMARY KEY)")
-        conn.execute("DELETE FROM affected_traces")
-        conn.executemany(
-            "INSERT OR IGNORE INTO affected_traces VALUES (?)", ((t,) for t in trace_ids)
+        cycles = summarise_in_transaction(conn, trace_ids)
+    return [message for messages in cycles.values() for message in messages]
+
+
+def repair_trace_summaries(conn: sqlite3.Connection) -> int:
+    """Summarise the traces whose spans are not all counted in `traces` (committed by a version
+    that wrote trace rows only at the end of an import that was then cut short). Two counts when
+    nothing is wrong, which is every time for files this version wrote. Returns traces fixed."""
+    spans = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
+    counted = conn.execute("SELECT coalesce(sum(span_count), 0) FROM traces").fetchone()[0]
+    if spans == counted:
+        return 0
+    stale = [
+        row[0]
+        for row in conn.execute(
+            "SELECT s.trace_id FROM spans s LEFT JOIN traces t USING (trace_id) "
+            "GROUP BY s.trace_id HAVING count(*) IS NOT max(t.span_count)"
         )
-        cursor = conn.execute(
-            f"SELECT {_SUMMARY_COLUMNS} FROM spans JOIN affected_traces USING (trace_id) "
-            "ORDER BY trace_id"
-        )
-        summaries = []
-        orphan_updates = []
-        current: list[tuple] = []
-        for row in cursor:
-            if current and row[0] != current[0][0]:
-                summaries.append(_summarise_one(current, orphan_updates, problems))
-                current = []
-            current.append(row)
-        if current:
+    ]
+    summarise_traces(conn, stale)
+    return len(stale)
+
+
+def summarise_in_transaction(
+    conn: sqlite3.Connection, trace_ids: Iterable[str]
+) -> dict[str, list[str]]:
+    """`summarise_traces` inside the caller's open write transaction; returns the parent cycle
+    messages by trace id."""
+    problems: list[str] = []
+    by_trace: dict[str, list[str]] = {}
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS affected_traces (trace_id TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM affected_traces")
+    conn.executemany(
+        "INSERT OR IGNORE INTO affected_traces VALUES (?)", ((t,) for t in trace_ids)
+    )
+    cursor = conn.execute(
+        f"SELECT {_SUMMARY_COLUMNS} FROM spans JOIN affected_traces USING (trace_id) "
+        "ORDER BY trace_id"
+    )
+    summaries = []
+    orphan_updates = []
+    current: list[tuple] = []
+    for row in cursor:
+        if current and row[0] != current[0][0]:
             summaries.append(_summarise_one(current, orphan_updates, problems))
-        conn.executemany("UPDATE spans SET orphan = ? WHERE span_id = ?", orphan_updates)
-        conn.executemany(
-            "INSERT OR REPLACE INTO traces (trace_id, project, session_id, root_span_id, "
-            "root_name, root_kind, start_time, end_time, latency_ms, span_count, error_count, "
-            "orphan_count, status_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            summaries,
-        )
-        conn.execute("DELETE FROM affected_traces")
-    return problems
+            by_trace[current[0][0]], problems = problems, []
+            current = []
+        current.append(row)
+    if current:
+        summaries.append(_summarise_one(current, orphan_updates, problems))
+        by_trace[current[0][0]], problems = problems, []
+    conn.executemany("UPDATE spans SET orphan = ? WHERE span_id = ?", orphan_updates)
+    conn.executemany(
+        "INSERT OR REPLACE INTO traces (trace_id, project, session_id, root_span_id, "
+        "root_name, root_kind, start_time, end_time, latency_ms, span_count, error_count, "
+        "orphan_count, status_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        summaries,
+    )
+    conn.execute("DELETE FROM affected_traces")
+    return {trace_id: messages for trace_id, messages in by_trace.items() if messages}
 
 
 def _summarise_one(rows: list[tuple], orphan_updates: list, problems: list[str]) -> tuple:

@@ -18,9 +18,19 @@ import orjson
 from annotator.model import Annotation, Span
 from annotator.store import annotations as annotation_ops
 from annotator.store.annotations import AnnotationKey, Change
-from annotator.store.db import StoreError, connect, ensure_schema, write_transaction
+from annotator.store.db import (
+    EMPTY,
+    StoreError,
+    close_connection,
+    connect,
+    describe_error,
+    ensure_schema,
+    inspect_database,
+    wait_for_lock,
+    write_transaction,
+)
 from annotator.store.queue import ConfigLike, QueueFilter, QueueState, Sql, filter_sql, needs_sql
-from annotator.store.spans import SpanWriter
+from annotator.store.spans import SpanWriter, repair_trace_summaries
 from annotator.timeutil import now_iso
 
 
@@ -60,28 +70,40 @@ _TRACE_ORDER = "coalesce(t.start_time, ''), t.trace_id"
 
 
 class Store:
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool = False) -> None:
         self._conn = conn
         self.path = path
+        self.readonly = readonly
+        self.created = False  # this Store created the file (see `close(discard_if_empty=)`)
 
     @classmethod
     def open(cls, path: str | Path, *, readonly: bool = False) -> Store:
         """Open (creating or upgrading when needed) the database at `path`.
-        Raises StoreError with a one-line reason when the file cannot be used."""
+        Raises StoreError with a one-line reason when the file cannot be used; a file that is
+        not ours is left exactly as it was."""
         target = Path(path)
+        existed = target.exists()
         try:
             conn = connect(target, readonly=readonly)
         except sqlite3.Error as error:
-            raise StoreError(f"{target}: cannot open ({error})") from None
+            reason = describe_error(error, target) or f"{target}: cannot open ({error})"
+            raise StoreError(reason) from None
         try:
             if readonly:
-                _check_readable_version(conn, target)
+                wait_for_lock(conn, lambda: _check_readable_version(conn, target))
             else:
                 ensure_schema(conn, target)
-        except BaseException:
-            conn.close()
+                repair_trace_summaries(conn)
+        except BaseException as error:
+            close_connection(conn, readonly=readonly)
+            if not existed:
+                _remove_if_blank(target)
+            if isinstance(error, sqlite3.Error) and describe_error(error, target):
+                raise StoreError(describe_error(error, target)) from None
             raise
-        return cls(conn, target)
+        store = cls(conn, target, readonly=readonly)
+        store.created = not existed
+        return store
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -90,8 +112,29 @@ class Store:
         is logged). The app and widgets use the methods below, never SQL."""
         return self._conn
 
-    def close(self) -> None:
-        self._conn.close()
+    def close(self, *, discard_if_empty: bool = False) -> bool:
+        """Close the connection; the last one to close a database leaves no -wal or -shm beside
+        it. A process with several stores on one file (the app and its background worker) just
+        closes each: whichever closes last does the clean-up.
+
+        `discard_if_empty`: when this Store created the file and nothing was written to it (no
+        spans, annotations or configs), remove it, so that a command that stored nothing leaves
+        no database behind. Returns whether it was removed."""
+        discard = discard_if_empty and self.created and not self.readonly and self._holds_nothing()
+        close_connection(self._conn, readonly=self.readonly)
+        if discard:
+            _remove_database_files(self.path)
+        return discard
+
+    def _holds_nothing(self) -> bool:
+        try:
+            return not self._conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM spans) OR EXISTS (SELECT 1 FROM annotations) "
+                "OR EXISTS (SELECT 1 FROM annotation_configs) OR EXISTS (SELECT 1 FROM meta) "
+                "OR EXISTS (SELECT 1 FROM annotation_log)"
+            ).fetchone()[0]
+        except sqlite3.Error:
+            return False
 
     def __enter__(self) -> Store:
         return self
@@ -367,6 +410,26 @@ def _check_readable_version(conn: sqlite3.Connection, path: Path) -> None:
     # An older file read-only cannot be upgraded; the queries below expect the current schema.
     if version < SCHEMA_VERSION:
         raise StoreError(f"{path}: schema version {version} is old; open it once read-write to upgrade")
+
+
+def _remove_if_blank(path: Path) -> None:
+    """After a failed first open: remove the file this process created unless it holds a
+    schema by now (another process creating the same file at the same moment keeps its own)."""
+    try:
+        if inspect_database(path).kind != EMPTY:
+            return
+    except StoreError:
+        return
+    _remove_database_files(path)
+
+
+def _remove_database_files(path: Path) -> None:
+    """Remove a database this process created (and nobody else can have written to yet)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:

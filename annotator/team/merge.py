@@ -5,16 +5,20 @@ merges them into one. Phoenix has no offline merge, so the rules are spelled out
 command reports every place where they had to choose.
 
 Inputs
-    Never written to. Each is opened read-only (a ``file:...?mode=ro`` URI), which also reads a
-    WAL file's pending content; when that is impossible (SQLite cannot create the ``-shm`` next to
-    a WAL database, e.g. in a read-only directory) the file and its ``-wal`` are copied to a
-    temporary directory and the copy is read. An input from an older schema version is copied
-    (SQLite backup API) and the copy upgraded with the normal migrations. Every input is checked
+    Never written to, and nothing is created beside them. Each is opened read-only (a
+    ``file:...?mode=ro`` URI), which also reads a WAL file's pending content; a file left in WAL
+    mode with no ``-wal`` or ``-shm`` beside it (closed by an older version) is opened with
+    ``immutable=1`` instead, because ``mode=ro`` would create both and leave them (see
+    ``annotator.store.db.readonly_uri`` for that parameter's caveat). When reading in place is
+    impossible (SQLite cannot use the ``-shm`` of a live WAL database, e.g. in a read-only
+    directory) the file and its ``-wal`` are copied to a temporary directory and the copy is
+    read. A named pipe or other non-regular file is refused without being opened. An input from
+    an older schema version is copied (SQLite backup API) and the copy upgraded with the normal
+    migrations. Every input is checked
     before anything is written: a missing file, a file that is not SQLite, a SQLite file that
     annotator did not make, a newer schema version or the output file itself is refused with one
     line ``FILE: reason`` and OUT is not touched. Each input is read inside one transaction, so a
-    file that its annotator is still writing is read as one consistent snapshot. (A read-only
-    open of a WAL database leaves an empty ``-wal`` and a ``-shm`` beside it: SQLite's doing.)
+    file that its annotator is still writing is read as one consistent snapshot.
 
 Spans
     Union by span id. A span already in OUT is never replaced. When two inputs hold different
@@ -65,6 +69,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import stat
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -339,15 +344,17 @@ def _migrations() -> list[str]:
 
 
 def _readonly_uri(path: Path) -> str:
-    # as_uri() percent-escapes "?", "#", "%" and spaces, which a bare "file:" + path would not.
-    return path.resolve().as_uri() + "?mode=ro"
+    """`mode=ro`, or `immutable=1` for a file at rest in WAL mode: nothing is created beside it
+    (as_uri() percent-escapes "?", "#", "%" and spaces, which a bare "file:" + path would not)."""
+    found = store_db.DatabaseFile(path, store_db.OURS, store_db.wal_at_rest(path))
+    return store_db.readonly_uri(found)
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(
         _readonly_uri(path), uri=True, isolation_level=None, check_same_thread=False
     )
-    conn.execute(f"PRAGMA busy_timeout = {store_db.BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout = {store_db.busy_timeout_ms()}")
     return conn
 
 
@@ -382,8 +389,15 @@ def open_input(given: str | Path, workdir: Path, *, out: Path | None = None) -> 
     path = Path(given)
     if not path.exists():
         raise StoreError(f"{label}: no such file")
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        raise StoreError(f"{label}: cannot read ({error.strerror or error})") from None
+    if stat.S_ISDIR(mode):
         raise StoreError(f"{label}: is a directory, not a database")
+    if not stat.S_ISREG(mode):  # a FIFO with no writer would block the merge forever
+        what = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise StoreError(f"{label}: {what}, not a database file")
     if out is not None and _same_file(path, out):
         raise StoreError(f"{label}: is the output database; merge into a different file")
     try:
@@ -400,7 +414,7 @@ def open_input(given: str | Path, workdir: Path, *, out: Path | None = None) -> 
     try:
         try:
             conn = _connect_readonly(path)
-            _probe(conn)
+            store_db.wait_for_lock(conn, lambda: _probe(conn))
         except sqlite3.OperationalError:
             # Most often a WAL database whose -shm SQLite may not create here (read-only folder).
             if conn is not None:

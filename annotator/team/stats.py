@@ -131,9 +131,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from annotator.config import AnnotationConfig, AnnotationType, ConfigSet, parse_config
+from annotator.config import AnnotationConfig, AnnotationType, ConfigSet, parse_config_document
 from annotator.model import NOTE_NAME, SpanKind
 from annotator.store.schema import TARGET_ID_SQL
 from annotator.team import agreement as ag
@@ -201,7 +199,7 @@ def stored_configs(conn_or_store: Any) -> ConfigSet | None:
     document = store.load_config_document()
     if not document or not document.get("annotations"):
         return None
-    return parse_config(orjson.dumps(document).decode(), "<configs stored in the database>")
+    return parse_config_document(document, "<configs stored in the database>")
 
 
 @dataclass
