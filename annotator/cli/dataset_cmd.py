@@ -7,7 +7,7 @@ The example shape, the filters and what they mean when annotators disagree are d
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from contextlib import closing
 
 import click
 
@@ -74,6 +74,14 @@ def dataset_command(
       annotator dataset --out good.csv --label correctness=correct --agreed --span-kind LLM
       annotator dataset --out low.jsonl --max-score quality=3 --annotator alice
     """
+    from annotator.output_file import (
+        EXIT_READER_GONE,
+        OutputError,
+        ReaderGone,
+        check_output,
+        open_output,
+        silence_stdout,
+    )
     from annotator.store import Store
     from annotator.team.dataset import (
         FORMATS,
@@ -82,14 +90,15 @@ def dataset_command(
         check_names,
         iter_examples,
         write_examples,
-        write_file,
     )
     from annotator.text import sanitize
 
     if not out:
         raise BadInput("--out FILE is required (the dataset file to write; '-' for stdout)")
-    if out != "-" and Path(out).resolve() == Path(db_path).resolve():
-        raise BadInput(f"--out {out}: that is the database itself; write the dataset elsewhere")
+    try:
+        plan = check_output(out, protect=[db_path])
+    except OutputError as error:
+        raise BadInput(sanitize(str(error))) from None
     if fmt is None:
         fmt = "csv" if out.lower().endswith(".csv") else "jsonl"
     fmt = fmt.strip().lower()
@@ -112,16 +121,40 @@ def dataset_command(
     with Store.open(db_path, readonly=True) as store:
         for warning in check_names(store.connection, spec):
             click.echo(f"annotator: warning: {sanitize(warning)}", err=True)
-        examples = iter_examples(store.connection, spec)
-        if out == "-":
-            stream = sys.stdout.buffer
-            count = write_examples(examples, stream, fmt)
-            stream.flush()
-        else:
+        # closed here, while the database still is (not by the garbage collector later)
+        with closing(iter_examples(store.connection, spec)) as examples:
             try:
-                count = write_file(examples, out, fmt)
-            except OSError as error:
-                raise BadInput(f"{out}: cannot write ({error.strerror or error})") from None
-    noun = "example" if count == 1 else "examples"
+                with open_output(plan, stdout=sys.stdout.buffer) as stream:
+                    result = write_examples(examples, stream, fmt, spool_dir=plan.directory)
+            except OutputError as error:
+                raise BadInput(sanitize(str(error))) from None
+            except ReaderGone:
+                # `annotator dataset --out - | head`: the reader has what it wanted.
+                silence_stdout()
+                sys.exit(EXIT_READER_GONE)
+    if result.inexact:
+        parts = [f"{count:,} with {reason}" for reason, count in result.inexact.items()]
+        click.echo(
+            f"annotator: warning: Phoenix's CSV upload will not read every example exactly as "
+            f"the JSONL has it: {'; '.join(sorted(parts))}. The JSONL format keeps every value.",
+            err=True,
+        )
+    noun = "example" if result.count == 1 else "examples"
     where = "stdout" if out == "-" else out
-    click.echo(f"Wrote {count:,} {noun} ({fmt}) to {where}.", err=out == "-")
+    click.echo(f"Wrote {result.count:,} {noun} ({fmt}) to {where}.", err=out == "-")
+    if fmt == "csv" and result.count:
+        click.echo(_phoenix_call(out, result.columns), err=out == "-")
+
+
+def _phoenix_call(out: str, columns: dict[str, list[str]]) -> str:
+    """The phoenix-client call that uploads this CSV as the same examples as the JSONL."""
+    from annotator.text import sanitize
+
+    path = "dataset.csv" if out == "-" else out
+    keys = ", ".join(
+        f"{bucket}_keys={[sanitize(c) for c in columns[bucket]]!r}" for bucket in columns
+    )
+    return (
+        f"Upload: Client().datasets.create_dataset(name=..., csv_file_path={sanitize(path)!r}, "
+        f"{keys}, span_id_key='span_id')"
+    )
