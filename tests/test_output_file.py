@@ -350,10 +350,11 @@ def test_disk_full_is_one_line_and_leaves_the_old_file(db, tmp_path, command, mo
     assert sorted(p.name for p in out.parent.iterdir()) == ["x.jsonl"]
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", [*COMMANDS, "phoenix-dir"])
 def test_disk_full_in_a_subprocess_prints_no_traceback(db, tmp_path, command):
-    """The real process: a database closed before the example generator was (dataset) printed
-    'Exception ignored ... Traceback' on a full disk."""
+    """The real process: a database closed before the example generator was (dataset, and
+    export to a Phoenix directory) printed 'Exception ignored ... Traceback' on a full
+    disk."""
     code = (
         "import errno, os, sys\n"
         "from annotator import output_file\n"
@@ -369,14 +370,21 @@ def test_disk_full_in_a_subprocess_prints_no_traceback(db, tmp_path, command):
         "sys.argv = ['annotator', *sys.argv[1:]]\n"
         "main()\n"
     )
-    out = tmp_path / "x.jsonl"
+    if command == "phoenix-dir":
+        args, target = ["export", "--format", "phoenix"], f"{tmp_path / 'dir'}{os.sep}"
+        failed = tmp_path / "dir" / "span_annotations.json"
+    else:
+        args, target = COMMANDS[command], str(tmp_path / "x.jsonl")
+        failed = tmp_path / "x.jsonl"
     done = subprocess.run(
-        [sys.executable, "-c", code, *COMMANDS[command], "--db", str(db), "--out", str(out)],
+        [sys.executable, "-c", code, *args, "--db", str(db), "--out", target],
         capture_output=True, cwd=REPO, check=False,
     )  # fmt: skip
     assert done.returncode == 2
-    assert done.stderr.decode() == f"{out}: cannot write (No space left on device)\n"
-    assert not out.exists()
+    assert done.stderr.decode() == f"{failed}: cannot write (No space left on device)\n"
+    if command == "phoenix-dir":
+        assert list((tmp_path / "dir").iterdir()) == []
+        (tmp_path / "dir").rmdir()
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith("work.db")] == []
 
 

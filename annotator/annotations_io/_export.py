@@ -13,6 +13,7 @@ import math
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -215,7 +216,10 @@ def _phoenix_rows(
         "FROM annotations a LEFT JOIN spans s ON a.target IN ('span', 'document') "
         f"AND s.span_id = a.span_id WHERE {' AND '.join(clauses)} ORDER BY {order}"
     )
-    yield from conn.execute(sql, params)
+    # a plain loop, not `yield from`: closing an abandoned generator (a failed write) must
+    # not close the cursor, maybe after its database was closed
+    for row in conn.execute(sql, params):
+        yield row
 
 
 def phoenix_items(
@@ -359,7 +363,7 @@ def write_phoenix_dir(
         first = next(items, None)
         count = 0
         if first is not None or plan.kind != "new":
-            with open_output(plan) as out:
+            with closing(items), open_output(plan) as out:
                 if not notes:
                     out.write(b'{"data": [')
                 for item in itertools.chain((first,) if first is not None else (), items):

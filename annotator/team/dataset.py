@@ -102,6 +102,7 @@ import sqlite3
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -634,7 +635,9 @@ def iter_examples(conn: sqlite3.Connection, spec: DatasetSpec) -> Iterator[dict[
             for row in rows:
                 yield _example(row, spans, traces)
     finally:
-        cursor.close()
+        # closed by the garbage collector after its database (a write failed): nothing to do
+        with suppress(sqlite3.ProgrammingError):
+            cursor.close()
 
 
 # --------------------------------------------------------------------------------------------
