@@ -27,7 +27,3 @@ def restore(cell: str) -> str:
     if cell[:1] == "'" and cell.lstrip("'")[:1] in TRIGGERS:
         return cell[1:]
     return cell
-
-
-def was_neutralised(text: str) -> bool:
-    return len(neutralise(text)) != len(text)

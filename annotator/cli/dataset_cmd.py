@@ -16,7 +16,13 @@ from annotator.cli.main import BadInput, cli, db_option, friendly_errors
 
 @cli.command("dataset")
 @db_option
-@click.option("--out", "out", metavar="FILE", help="Where to write the dataset ('-': stdout).")
+@click.option(
+    "--out",
+    "out",
+    metavar="FILE",
+    help="Where to write the dataset ('-': stdout). A file is replaced atomically (keeping its "
+    "mode); a device or FIFO is written in place; a SQLite database and the --db are refused.",
+)
 @click.option(
     "--format",
     "fmt",
@@ -67,6 +73,11 @@ def dataset_command(
     "span_id": ...}: what Phoenix's client (datasets.create_dataset(examples=...)) and its
     upload page take. Filters are AND-ed; by default any human annotation can match a
     --label/--min-score/--max-score filter, with --agreed every one must.
+
+    CSV: span_id, then input.KEY / output.KEY / metadata.KEY columns, which Phoenix's CSV
+    upload reads back as the same examples (the command prints the keys to pass). Text
+    starting with = + - @, a tab or CR gets a leading ' (spreadsheets do not run it); the
+    JSONL has every value exact.
 
     \b
     Examples:

@@ -109,7 +109,7 @@ from typing import IO, Any
 import orjson
 
 from annotator.attributes import get_path
-from annotator.csv_cells import neutralise, was_neutralised
+from annotator.csv_cells import neutralise
 from annotator.model import SpanKind
 
 __all__ = [
@@ -732,25 +732,33 @@ def _csv_cell(key: str, value: Any, reasons: set[str]) -> str:
     as it is, objects and arrays as JSON text (Phoenix parses those), scalars as JSON."""
     if "." in key:
         reasons.add(INEXACT_DOTTED)
+    if type(value) is str:
+        return _csv_text(value, reasons)
     if value is None:
         reasons.add(INEXACT_EMPTY)
         return ""
-    if isinstance(value, str):
-        return _csv_text(value, reasons)
     if isinstance(value, (dict, list)):
         return _dumps(value).decode()
     reasons.add(INEXACT_NUMBER)  # numbers stay numbers for a spreadsheet: never quoted
     return _dumps(value).decode()
 
 
+# First characters that need a closer look: formula triggers, quotes, JSON brackets.
+_SPECIAL_FIRST = frozenset("=+-@'[{")
+
+
 def _csv_text(value: str, reasons: set[str]) -> str:
+    first = value[:1]
+    if first and first not in _SPECIAL_FIRST and not first.isspace():
+        return value  # the common case, decided by one character
+    cell = neutralise(value)
     if not value.strip():
         reasons.add(INEXACT_EMPTY)
-    elif was_neutralised(value):
+    elif len(cell) != len(value):
         reasons.add(INEXACT_QUOTED)
     else:
         stripped = value.strip()
         ends = (stripped[0], stripped[-1])
         if ends in (("[", "]"), ("{", "}")) and _loads(stripped) is not None:
             reasons.add(INEXACT_JSON_TEXT)
-    return neutralise(value)
+    return cell
