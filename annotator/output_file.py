@@ -211,8 +211,8 @@ def open_output(
     line; nothing partial is left), a vanished reader becomes ReaderGone."""
     plan = target if isinstance(target, OutputPlan) else check_output(target, protect)
     if plan.kind == "stdout":
-        if stdout is None:
-            raise ValueError("no stream for '-' (stdout)")
+        if stdout is None:  # `annotator export >&-`
+            raise OutputError("stdout is closed; write to a file with --out FILE")
         with _errors(plan):
             yield stdout
             stdout.flush()

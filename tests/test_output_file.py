@@ -446,3 +446,20 @@ def test_stale_temporaries_of_other_users_are_left(tmp_path):
     os.utime(path, (0, 0))
     assert remove_stale_temporaries(tmp_path) == []
     assert path.exists()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_closed_stdout_and_empty_out_are_one_line(db, command):
+    done = subprocess.run(
+        [sys.executable, "-m", "annotator", *COMMANDS[command], "--db", str(db), "--out", "-"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, check=False,
+        preexec_fn=lambda: os.close(1),  # `annotator export >&-`
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.decode() == "stdout is closed; write to a file with --out FILE\n"
+    result = run(command, db, "")
+    assert result.exit_code == 2
+    assert one_line(result) in (
+        "the output path is empty (use '-' for stdout)",  # export
+        "--out FILE is required (the dataset file to write; '-' for stdout)",  # dataset
+    )

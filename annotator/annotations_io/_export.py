@@ -419,6 +419,8 @@ def export_annotations(
     if fmt not in WRITERS:
         raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
     text = "-" if out is None else str(out)
+    if text == "":
+        raise OutputError("the output path is empty (use '-' for stdout)")
     path = Path(text)
     if text != "-" and (path.is_dir() or text.endswith(("/", os.sep))):
         if fmt != "phoenix":

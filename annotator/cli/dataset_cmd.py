@@ -135,7 +135,8 @@ def dataset_command(
         # closed here, while the database still is (not by the garbage collector later)
         with closing(iter_examples(store.connection, spec)) as examples:
             try:
-                with open_output(plan, stdout=sys.stdout.buffer) as stream:
+                stdout = sys.stdout.buffer if sys.stdout is not None else None
+                with open_output(plan, stdout=stdout) as stream:
                     result = write_examples(examples, stream, fmt, spool_dir=plan.directory)
             except OutputError as error:
                 raise BadInput(sanitize(str(error))) from None

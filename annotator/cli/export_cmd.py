@@ -79,7 +79,9 @@ def export_command(
     from annotator.store import Store
 
     selection = ExportFilter(names=tuple(names), annotator=annotator, target=target)
-    sys.stdout.flush()
+    stdout = sys.stdout.buffer if sys.stdout is not None else None  # None: closed (>&-)
+    if sys.stdout is not None:
+        sys.stdout.flush()
     with Store.open(db_path, readonly=True) as store:
         try:
             result = export_annotations(
@@ -87,7 +89,7 @@ def export_command(
                 fmt,
                 out,
                 selection,
-                stdout=sys.stdout.buffer,
+                stdout=stdout,
                 protect=[db_path],
             )
         except (ValueError, OutputError) as error:
