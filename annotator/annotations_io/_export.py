@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import os
 import sqlite3
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
+from annotator.csv_cells import neutralise
 from annotator.model import NOTE_NAME, Target
+from annotator.output_file import OutputError, check_output, open_output
 
 FORMATS = ("jsonl", "csv", "phoenix")
 
@@ -136,7 +138,9 @@ def write_jsonl(conn: sqlite3.Connection, out: IO[bytes], selection: ExportFilte
 
 
 def write_csv(conn: sqlite3.Connection, out: IO[bytes], selection: ExportFilter) -> ExportResult:
-    """CSV: the same columns; metadata as JSON text; a missing value is an empty field."""
+    """CSV: the same columns; metadata as JSON text; a missing value is an empty field. Text
+    that a spreadsheet would run as a formula gets a leading quote (`annotator.csv_cells`;
+    ``annotator import`` takes it off again); numbers are written as numbers."""
     result = ExportResult()
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
     try:
@@ -145,12 +149,22 @@ def write_csv(conn: sqlite3.Connection, out: IO[bytes], selection: ExportFilter)
         dumps = orjson.dumps
         for row in iter_rows(conn, selection):
             row["metadata"] = dumps(row["metadata"]).decode()
-            writer.writerow(["" if v is None else v for v in row.values()])
+            writer.writerow([_cell(v) for v in row.values()])
             result.rows += 1
         text.flush()
     finally:
         text.detach()
     return result
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if type(value) is str:
+        return neutralise(value)
+    if type(value) is float and not math.isfinite(value):
+        return neutralise(repr(value))  # "-inf" is not a number to a spreadsheet
+    return value
 
 
 # ---------------------------------------------------------------- Phoenix request bodies
@@ -202,7 +216,10 @@ def _phoenix_rows(
         "FROM annotations a LEFT JOIN spans s ON a.target IN ('span', 'document') "
         f"AND s.span_id = a.span_id WHERE {' AND '.join(clauses)} ORDER BY {order}"
     )
-    yield from conn.execute(sql, params)
+    # a plain loop, not `yield from`: closing an abandoned generator (a failed write) must
+    # not close the cursor, maybe after its database was closed
+    for row in conn.execute(sql, params):
+        yield row
 
 
 def phoenix_items(
@@ -316,33 +333,49 @@ def write_phoenix(
 
 
 def write_phoenix_dir(
-    conn: sqlite3.Connection, directory: Path, selection: ExportFilter
+    conn: sqlite3.Connection,
+    directory: Path,
+    selection: ExportFilter,
+    protect: Sequence[str | os.PathLike[str]] = (),
 ) -> ExportResult:
     """One file per endpoint that has something to send: ``<endpoint>.json`` (a request body)
-    for annotations, ``<endpoint>.jsonl`` (one request body per line) for notes. A file of ours
-    left from an earlier export for an endpoint that now has nothing is removed, so that
-    sending every file present sends exactly this export."""
+    for annotations, ``<endpoint>.jsonl`` (one request body per line) for notes. A file of one
+    of these names that is already there for an endpoint that now has nothing is replaced by
+    an empty body (``{"data": []}``, an empty notes file) - never deleted - so that sending
+    every file present sends exactly this export. Every file is checked before any is
+    written."""
     result = ExportResult()
     skips = _Skips()
     dumps = orjson.dumps
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(
+            f"{directory}: cannot create the directory ({error.strerror or error})"
+        ) from None
+    plans = {}
     for endpoint in (*ANNOTATION_ENDPOINTS, *NOTE_ENDPOINTS):
+        name = f"{endpoint}.{'jsonl' if endpoint in NOTE_ENDPOINTS else 'json'}"
+        plans[endpoint] = check_output(directory / name, protect)
+    for endpoint, plan in plans.items():
         notes = endpoint in NOTE_ENDPOINTS
-        path = directory / f"{endpoint}.{'jsonl' if notes else 'json'}"
+        items = phoenix_items(conn, endpoint, selection, skips)
+        first = next(items, None)
         count = 0
-        with atomic_output(path) as out:
-            for item in phoenix_items(conn, endpoint, selection, skips):
-                if notes:
-                    out.write(dumps(item) + b"\n")
-                else:
-                    out.write((b'{"data": [\n' if count == 0 else b",\n") + dumps(item))
-                count += 1
-            if count and not notes:
-                out.write(b"\n]}\n")
+        if first is not None or plan.kind != "new":
+            with closing(items), open_output(plan) as out:
+                if not notes:
+                    out.write(b'{"data": [')
+                for item in itertools.chain((first,) if first is not None else (), items):
+                    if notes:
+                        out.write(dumps(item) + b"\n")
+                    else:
+                        out.write((b"\n" if count == 0 else b",\n") + dumps(item))
+                    count += 1
+                if not notes:
+                    out.write(b"\n]}\n" if count else b"]}\n")
         if count:
-            result.files.append(str(path))
-        else:
-            path.unlink()
+            result.files.append(plan.given)
         result.per_endpoint[endpoint] = count
         result.rows += count
     _finish(conn, selection, skips, result)
@@ -361,27 +394,6 @@ def _finish(
             )
 
 
-# ---------------------------------------------------------------- files
-
-
-@contextmanager
-def atomic_output(path: Path) -> Iterator[IO[bytes]]:
-    """Write to a temporary file beside `path`, then rename: a reader never sees half a file,
-    and a failed export leaves any earlier file in place."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            yield out
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-
-
 WRITERS: dict[str, Callable[[sqlite3.Connection, IO[bytes], ExportFilter], ExportResult]] = {
     "jsonl": write_jsonl,
     "csv": write_csv,
@@ -396,28 +408,26 @@ def export_annotations(
     selection: ExportFilter = ExportFilter(),
     *,
     stdout: IO[bytes] | None = None,
+    protect: Sequence[str | os.PathLike[str]] = (),
 ) -> ExportResult:
     """Write the selected annotations in `fmt` to `out`: None or "-" is `stdout`; for
     ``phoenix`` an existing directory (or a path ending in a separator) gets one file per
-    endpoint; anything else is a file, replaced atomically. Raises ValueError for a bad format
-    or a directory given to a one-file format."""
+    endpoint; anything else goes through `annotator.output_file` (atomic replacement, devices
+    and FIFOs in place, databases and the files in `protect` refused). Raises ValueError for a
+    bad format or a directory given to a one-file format, OutputError (one line) for an output
+    that must not or cannot be written, ReaderGone when stdout's reader went away."""
     if fmt not in WRITERS:
         raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    if out is None or str(out) == "-":
-        if stdout is None:
-            raise ValueError("no output stream")
-        result = WRITERS[fmt](conn, stdout, selection)
-        stdout.flush()
-        return result
-    text = str(out)
+    text = "-" if out is None else str(out)
+    if text == "":
+        raise OutputError("the output path is empty (use '-' for stdout)")
     path = Path(text)
-    if path.is_dir() or text.endswith(("/", os.sep)):
+    if text != "-" and (path.is_dir() or text.endswith(("/", os.sep))):
         if fmt != "phoenix":
             raise ValueError(f"{text}: is a directory (only --format phoenix writes a directory)")
-        return write_phoenix_dir(conn, path, selection)
-    if not (path.parent if str(path.parent) else Path(".")).is_dir():
-        raise ValueError(f"{text}: directory {path.parent} does not exist")
-    with atomic_output(path) as stream:
+        return write_phoenix_dir(conn, path, selection, protect)
+    with open_output(text, protect=protect, stdout=stdout) as stream:
         result = WRITERS[fmt](conn, stream, selection)
-    result.files.append(text)
+    if text != "-":
+        result.files.append(text)
     return result

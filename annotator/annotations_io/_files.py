@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from annotator.annotations_io._records import Defaults
+from annotator.csv_cells import restore
 from annotator.model import Problem
 from annotator.readers._common import one_line
 from annotator.readers._detect import PHOENIX_ENDPOINT_KEYS, Sniffed
@@ -116,6 +117,8 @@ def _csv(path: Path, file: str) -> Iterator[Record | Problem]:
             has_ids = any(name in _ID_COLUMNS for name in columns)
             columns[0] = "" if has_ids else "span_id"
         width = len(columns)
+        # Our own export quoted text a spreadsheet would run (csv_cells): take the quote off.
+        own_export = "target" in columns and "source" in columns
         end = reader.line_num
         for row in reader:
             start, end = end + 1, reader.line_num
@@ -130,6 +133,8 @@ def _csv(path: Path, file: str) -> Iterator[Record | Problem]:
                     continue
                 # An empty field is a missing value (pandas writes NaN/None as ""), except for
                 # the identifier, where "" is the default identifier itself.
+                if own_export:
+                    value = restore(value)
                 record[name] = value if value != "" or name == "identifier" else None
             yield Record(start, "", record)
 

@@ -7,7 +7,7 @@ The example shape, the filters and what they mean when annotators disagree are d
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from contextlib import closing
 
 import click
 
@@ -17,7 +17,13 @@ from annotator.cli.output import data_stdout, say, warn
 
 @cli.command("dataset")
 @db_option
-@click.option("--out", "out", metavar="FILE", help="Where to write the dataset ('-': stdout).")
+@click.option(
+    "--out",
+    "out",
+    metavar="FILE",
+    help="Where to write the dataset ('-': stdout). A file is replaced atomically (keeping its "
+    "mode); a device or FIFO is written in place; a SQLite database and the --db are refused.",
+)
 @click.option(
     "--format",
     "fmt",
@@ -69,12 +75,25 @@ def dataset_command(
     upload page take. Filters are AND-ed; by default any human annotation can match a
     --label/--min-score/--max-score filter, with --agreed every one must.
 
+    CSV: span_id, then input.KEY / output.KEY / metadata.KEY columns, which Phoenix's CSV
+    upload reads back as the same examples (the command prints the keys to pass). Text
+    starting with = + - @, a tab or CR gets a leading ' (spreadsheets do not run it); the
+    JSONL has every value exact.
+
     \b
     Examples:
       annotator dataset --out bad.jsonl --label correctness=incorrect
       annotator dataset --out good.csv --label correctness=correct --agreed --span-kind LLM
       annotator dataset --out low.jsonl --max-score quality=3 --annotator alice
     """
+    from annotator.output_file import (
+        EXIT_READER_GONE,
+        OutputError,
+        ReaderGone,
+        check_output,
+        open_output,
+        silence_stdout,
+    )
     from annotator.store import Store
     from annotator.team.dataset import (
         FORMATS,
@@ -83,14 +102,15 @@ def dataset_command(
         check_names,
         iter_examples,
         write_examples,
-        write_file,
     )
     from annotator.text import sanitize
 
     if not out:
         raise BadInput("--out FILE is required (the dataset file to write; '-' for stdout)")
-    if out != "-" and Path(out).resolve() == Path(db_path).resolve():
-        raise BadInput(f"--out {out}: that is the database itself; write the dataset elsewhere")
+    try:
+        plan = check_output(out, protect=[db_path])
+    except OutputError as error:
+        raise BadInput(sanitize(str(error))) from None
     if fmt is None:
         fmt = "csv" if out.lower().endswith(".csv") else "jsonl"
     fmt = fmt.strip().lower()
@@ -113,19 +133,43 @@ def dataset_command(
     with Store.open(db_path, readonly=True) as store:
         for warning in check_names(store.connection, spec):
             warn(f"annotator: warning: {warning}")
-        examples = iter_examples(store.connection, spec)
-        try:
-            if out == "-":
-                stream = data_stdout(json=fmt == "jsonl")
-                count = write_examples(examples, stream, fmt)
-                stream.flush()
-            else:
-                try:
-                    count = write_file(examples, out, fmt)
-                except OSError as error:
-                    raise BadInput(f"{out}: cannot write ({error.strerror or error})") from None
-        finally:
-            examples.close()  # its cursor, before the store closes (e.g. on a closed pipe)
-    noun = "example" if count == 1 else "examples"
+        # closed here, while the database still is (not by the garbage collector later)
+        with closing(iter_examples(store.connection, spec)) as examples:
+            try:
+                stdout = None  # closed (>&-)
+                if sys.stdout is not None:
+                    stdout = data_stdout(json=fmt == "jsonl") if out == "-" else sys.stdout.buffer
+                with open_output(plan, stdout=stdout) as stream:
+                    result = write_examples(examples, stream, fmt, spool_dir=plan.directory)
+            except OutputError as error:
+                raise BadInput(sanitize(str(error))) from None
+            except ReaderGone:
+                # `annotator dataset --out - | head`: the reader has what it wanted.
+                silence_stdout()
+                sys.exit(EXIT_READER_GONE)
+    if result.inexact:
+        parts = [f"{count:,} with {reason}" for reason, count in result.inexact.items()]
+        warn(
+            f"annotator: warning: Phoenix's CSV upload will not read every example exactly as "
+            f"the JSONL has it: {'; '.join(sorted(parts))}. The JSONL format keeps every value."
+        )
+    noun = "example" if result.count == 1 else "examples"
     where = "stdout" if out == "-" else out
-    (warn if out == "-" else say)(f"Wrote {count:,} {noun} ({fmt}) to {where}.")
+    tell = warn if out == "-" else say
+    tell(f"Wrote {result.count:,} {noun} ({fmt}) to {where}.")
+    if fmt == "csv" and result.count:
+        tell(_phoenix_call(out, result.columns))
+
+
+def _phoenix_call(out: str, columns: dict[str, list[str]]) -> str:
+    """The phoenix-client call that uploads this CSV as the same examples as the JSONL."""
+    from annotator.text import sanitize
+
+    path = "dataset.csv" if out == "-" else out
+    keys = ", ".join(
+        f"{bucket}_keys={[sanitize(c) for c in columns[bucket]]!r}" for bucket in columns
+    )
+    return (
+        f"Upload: Client().datasets.create_dataset(name=..., csv_file_path={sanitize(path)!r}, "
+        f"{keys}, span_id_key='span_id')"
+    )

@@ -27,7 +27,8 @@ from annotator.cli.output import data_stdout, warn
     default="-",
     show_default=True,
     help="Output file ('-': stdout). For phoenix, a directory (existing, or ending in '/') "
-    "gets one file per endpoint.",
+    "gets one file per endpoint. A file is replaced atomically (keeping its mode); a device or "
+    "FIFO is written in place; a SQLite database and the --db are refused.",
 )
 @click.option(
     "--name", "names", multiple=True, help="Only annotations with this name (repeatable)."
@@ -54,7 +55,9 @@ def export_command(
       name, annotator_kind, identifier, label, score, explanation, metadata, source,
       created_at, updated_at, target, span_id, trace_id, session_id, document_position, id,
       span_name, span_kind, project, span_start_time
-    (`annotator import` reads both back exactly.)
+    (`annotator import` reads both back exactly.) In CSV, text starting with = + - @, a tab
+    or a carriage return gets a leading ' so that spreadsheets do not run it as a formula
+    (import takes it off); the JSON lines export has every value raw.
 
     \b
     phoenix: {"span_annotations": {"data": [...]}, "document_annotations": {...},
@@ -68,10 +71,19 @@ def export_command(
     annotator goes to metadata.annotator_identifier, one annotation per document and name).
     """
     from annotator.annotations_io import ExportFilter, export_annotations
+    from annotator.output_file import (
+        EXIT_READER_GONE,
+        OutputError,
+        ReaderGone,
+        silence_stdout,
+    )
     from annotator.store import Store
 
     selection = ExportFilter(names=tuple(names), annotator=annotator, target=target)
-    sys.stdout.flush()
+    stdout = None  # closed (>&-)
+    if sys.stdout is not None:
+        # Data from the database is escaped on its way to a terminal (JSON always, losslessly).
+        stdout = data_stdout(json=fmt != "csv") if out == "-" else sys.stdout.buffer
     with Store.open(db_path, readonly=True) as store:
         try:
             result = export_annotations(
@@ -79,12 +91,15 @@ def export_command(
                 fmt,
                 out,
                 selection,
-                stdout=data_stdout(json=fmt != "csv") if out == "-" else sys.stdout.buffer,
+                stdout=stdout,
+                protect=[db_path],
             )
-        except ValueError as error:
+        except (ValueError, OutputError) as error:
             raise BadInput(str(error)) from None
-        except OSError as error:
-            raise BadInput(f"{out}: cannot write ({error.strerror or error})") from None
+        except ReaderGone:
+            # `annotator export | head`: the reader has what it wanted; say nothing more.
+            silence_stdout()
+            sys.exit(EXIT_READER_GONE)
     for warning in result.warnings:
         warn(f"warning: {warning}")
     where = "stdout" if out == "-" else (", ".join(result.files) if len(result.files) == 1 else out)

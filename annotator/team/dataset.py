@@ -2,7 +2,8 @@
 
 ``iter_examples(conn, spec)`` streams one example per matching span (spans are read in chunks;
 a database of any size is never loaded at once) and ``write_examples`` writes them as JSON lines
-or CSV. This module is core: no Textual, no Rich.
+or CSV to a stream (``annotator.output_file`` opens the file). This module is core: no
+Textual, no Rich.
 
 Example shape (one JSONL line)
 ------------------------------
@@ -49,14 +50,29 @@ wrapping object) become the example's fields.
      "trace_annotations": {NAME: [ANNOTATION, ...]}}    # root spans only, else {}
     ANNOTATION = {"label", "score", "explanation", "annotator_kind", "identifier"}
 
+``session_id`` is left out when the span has no session (not ``null``: a CSV cell cannot tell
+null from absent, and both formats must give Phoenix the same examples).
+
 Notes are included (name ``note``): they are often why an example was picked.
 
 CSV
 ---
-Columns ``span_id, input, output, metadata``; the last three hold the same objects as JSON
-text. Upload it in the Phoenix UI (or multipart ``/v1/datasets/upload``) with ``input_keys[]
-=input``, ``output_keys[]=output``, ``metadata_keys[]=metadata``, ``flatten_keys[]`` = those
-three (so the JSON objects become the example's fields) and ``span_id_key=span_id``.
+One row per example: ``span_id``, then one column per top-level key of ``input``, ``output``
+and ``metadata``, named ``input.KEY`` / ``output.KEY`` / ``metadata.KEY`` (in the order first
+seen). Text is written as it is; objects and arrays as JSON text; numbers and true/false as
+JSON; null as an empty cell. That is what Phoenix's CSV upload (``/v1/datasets/upload``, which
+phoenix-client's ``create_dataset(csv_file_path=...)`` and the UI's CSV upload both use) turns
+back into the same example as the JSONL line: given dotted keys, it strips the ``input.`` /
+``output.`` / ``metadata.`` prefix, parses cells that hold a JSON array or object, and drops
+empty cells. Pass every ``input.*`` column as ``input_keys``, every ``output.*`` as
+``output_keys``, every ``metadata.*`` as ``metadata_keys`` and ``span_id_key="span_id"``
+(``annotator dataset`` prints the exact call); in the UI, leave "collapse top-level keys" off.
+
+What a CSV cannot carry (each counted in one warning line; the JSONL is always exact): numbers
+and true/false arrive as text; null and blank text are left out; text that is itself a JSON
+array or object arrives parsed; a key with a dot is nested by Phoenix; text starting with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so that a spreadsheet does
+not run it (`annotator.csv_cells`), and Phoenix keeps that quote.
 
 Filters (all AND-ed)
 --------------------
@@ -78,21 +94,23 @@ Filters (all AND-ed)
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
-import os
 import re
 import sqlite3
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from annotator import semconv
+from annotator.attributes import get_path
+from annotator.csv_cells import neutralise
 from annotator.model import SpanKind
 
 __all__ = [
@@ -105,12 +123,11 @@ __all__ = [
     "example_input",
     "example_output",
     "iter_examples",
+    "WriteResult",
     "write_examples",
-    "write_file",
 ]
 
 FORMATS = ("jsonl", "csv")
-CSV_COLUMNS = ("span_id", "input", "output", "metadata")
 _CHUNK = 500
 
 
@@ -538,10 +555,10 @@ def _example(row: tuple, spans: dict, traces: dict) -> dict[str, Any]:
     if not isinstance(attributes, dict):
         attributes = {}
     on_span, on_documents = spans.get(span_id, ({}, {}))
-    metadata = {
-        "span_id": span_id,
-        "trace_id": trace_id,
-        "session_id": session_id,
+    metadata: dict[str, Any] = {"span_id": span_id, "trace_id": trace_id}
+    if session_id is not None:  # left out, not null: a CSV cannot tell null from absent
+        metadata["session_id"] = session_id
+    metadata |= {
         "span_kind": kind,
         "name": name,
         "project": project,
@@ -575,7 +592,9 @@ def iter_examples(conn: sqlite3.Connection, spec: DatasetSpec) -> Iterator[dict[
             for row in rows:
                 yield _example(row, spans, traces)
     finally:
-        cursor.close()
+        # closed by the garbage collector after its database (a write failed): nothing to do
+        with suppress(sqlite3.ProgrammingError):
+            cursor.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -589,59 +608,114 @@ def _dumps(value: Any) -> bytes:
         return json.dumps(value, ensure_ascii=True, default=str).encode()
 
 
-def write_examples(examples: Iterable[dict[str, Any]], stream: IO[bytes], fmt: str) -> int:
-    """Write `examples` to a binary stream as JSON lines or CSV; returns how many."""
+@dataclass
+class WriteResult:
+    """What `write_examples` wrote. For CSV: the ``input.*`` / ``output.*`` / ``metadata.*``
+    columns (what to pass as Phoenix's input_keys / output_keys / metadata_keys), and how many
+    examples Phoenix's CSV upload would read back differently from the JSONL, by reason."""
+
+    count: int = 0
+    columns: dict[str, list[str]] = field(
+        default_factory=lambda: {bucket: [] for bucket in CSV_BUCKETS}
+    )
+    inexact: dict[str, int] = field(default_factory=dict)
+
+
+def write_examples(
+    examples: Iterable[dict[str, Any]],
+    stream: IO[bytes],
+    fmt: str,
+    *,
+    spool_dir: str | None = None,
+) -> WriteResult:
+    """Write `examples` to a binary stream as JSON lines or CSV. CSV needs every example's
+    keys before its header, so its rows are first spooled to an unnamed temporary file in
+    `spool_dir` (default: the system's temporary directory), deleted by the OS however the
+    process ends."""
     if fmt not in FORMATS:
         raise DatasetArgumentError(f"unknown format {fmt!r}: use {' or '.join(FORMATS)}")
-    count = 0
+    result = WriteResult()
     if fmt == "jsonl":
         for example in examples:
             stream.write(_dumps(example) + b"\n")
-            count += 1
-        return count
-    import io
-
-    text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
-    try:
-        writer = csv.writer(text)
-        writer.writerow(CSV_COLUMNS)
+            result.count += 1
+        return result
+    with tempfile.TemporaryFile(dir=spool_dir) as spool:
+        seen: dict[str, None] = {}
         for example in examples:
-            writer.writerow(
-                [
-                    example["span_id"],
-                    _dumps(example["input"]).decode(),
-                    _dumps(example["output"]).decode(),
-                    _dumps(example["metadata"]).decode(),
-                ]
-            )
-            count += 1
-        text.flush()
-    finally:
-        text.detach()
-    return count
-
-
-def write_file(examples: Iterable[dict[str, Any]], out: str | Path, fmt: str) -> int:
-    """Write to `out` atomically (a temporary file beside it, renamed at the end), so a failed
-    export never leaves half a dataset behind."""
-    target = Path(out)
-    directory = target.parent if str(target.parent) else Path(".")
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        os.chmod(temporary, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as stream:
-            count = write_examples(examples, stream, fmt)
-        os.replace(temporary, target)
-    except BaseException:
+            reasons: set[str] = set()
+            cells = {"span_id": _csv_text(str(example["span_id"]), reasons)}
+            for bucket in CSV_BUCKETS:
+                for key, value in example[bucket].items():
+                    column = f"{bucket}.{key}"
+                    if column not in seen:
+                        seen[column] = None
+                        result.columns[bucket].append(column)
+                    cells[column] = _csv_cell(key, value, reasons)
+            spool.write(_dumps(cells) + b"\n")
+            for reason in reasons:
+                result.inexact[reason] = result.inexact.get(reason, 0) + 1
+            result.count += 1
+        header = ["span_id", *(c for bucket in CSV_BUCKETS for c in result.columns[bucket])]
+        spool.seek(0)
+        # errors="replace": a lone surrogate from a broken trace becomes "?" instead of failing
+        text = io.TextIOWrapper(
+            stream, encoding="utf-8", errors="replace", newline="", write_through=True
+        )
         try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    return count
+            writer = csv.writer(text)
+            writer.writerow(header)
+            for line in spool:
+                cells = _loads(line)
+                writer.writerow([cells.get(column, "") for column in header])
+            text.flush()
+        finally:
+            text.detach()
+    return result
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+CSV_BUCKETS = ("input", "output", "metadata")
+
+# Why Phoenix's CSV upload would read an example differently from the JSONL (warning text).
+INEXACT_NUMBER = "numbers or true/false (Phoenix reads them as text)"
+INEXACT_EMPTY = "null or blank values (Phoenix leaves them out)"
+INEXACT_QUOTED = "text starting with = + - @, a tab or CR (written with a leading ')"
+INEXACT_JSON_TEXT = "text that is itself a JSON array or object (Phoenix parses it)"
+INEXACT_DOTTED = "keys containing a dot (Phoenix nests them)"
+
+
+def _csv_cell(key: str, value: Any, reasons: set[str]) -> str:
+    """One input/output/metadata value as the cell Phoenix's CSV upload reads it from: text
+    as it is, objects and arrays as JSON text (Phoenix parses those), scalars as JSON."""
+    if "." in key:
+        reasons.add(INEXACT_DOTTED)
+    if type(value) is str:
+        return _csv_text(value, reasons)
+    if value is None:
+        reasons.add(INEXACT_EMPTY)
+        return ""
+    if isinstance(value, (dict, list)):
+        return _dumps(value).decode()
+    reasons.add(INEXACT_NUMBER)  # numbers stay numbers for a spreadsheet: never quoted
+    return _dumps(value).decode()
+
+
+# First characters that need a closer look: formula triggers, quotes, JSON brackets.
+_SPECIAL_FIRST = frozenset("=+-@'[{")
+
+
+def _csv_text(value: str, reasons: set[str]) -> str:
+    first = value[:1]
+    if first and first not in _SPECIAL_FIRST and not first.isspace():
+        return value  # the common case, decided by one character
+    cell = neutralise(value)
+    if not value.strip():
+        reasons.add(INEXACT_EMPTY)
+    elif len(cell) != len(value):
+        reasons.add(INEXACT_QUOTED)
+    else:
+        stripped = value.strip()
+        ends = (stripped[0], stripped[-1])
+        if ends in (("[", "]"), ("{", "}")) and _loads(stripped) is not None:
+            reasons.add(INEXACT_JSON_TEXT)
+    return cell
