@@ -581,4 +581,4 @@ def test_a_closed_pipe_ends_a_command_quietly(tmp_path: Path) -> None:
             )
         finally:
             os.close(write)
-        assert (result.returncode, result.stderr) == (1, ""), args
+        assert (result.returncode, result.stderr) == (141, ""), args

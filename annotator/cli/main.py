@@ -67,6 +67,9 @@ def friendly_errors(function: F) -> F:
             if message is None:
                 raise
             raise BadInput(message) from None
+        except BrokenPipeError:
+            # Caught here, before click would turn it into exit code 1.
+            _quiet_broken_pipe()
 
     return wrapper  # type: ignore[return-value]
 
@@ -90,7 +93,8 @@ def main() -> None:
             # Not standalone: click's own messages come back here to go through `warn`.
             result = cli(prog_name="annotator", standalone_mode=False)
         finally:
-            sys.stdout.flush()  # here, so that a closed pipe is seen below, not at exit
+            if sys.stdout is not None:  # None: started with stdout closed (>&-)
+                sys.stdout.flush()  # here, so that a closed pipe is seen below, not at exit
         if isinstance(result, int) and result:  # `ctx.exit(n)`, e.g. a group without command
             sys.exit(result)
     except click.Abort as error:  # click turns Ctrl-C into Abort when not standalone
@@ -124,12 +128,10 @@ def main() -> None:
 
 
 def _quiet_broken_pipe() -> None:
-    """The reader went away (`annotator stats | head -1`): stop quietly with exit code 1, as
-    click does when the pipe closes while a command writes. Python would otherwise complain
-    when it flushes stdout at exit."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-    sys.exit(1)
+    """The reader went away (`annotator stats | head -1`): stop quietly with the exit code every
+    command uses for it (141, as `cat` does). Python would otherwise complain when it flushes
+    stdout at exit."""
+    from annotator.output_file import EXIT_READER_GONE, silence_stdout
+
+    silence_stdout()
+    sys.exit(EXIT_READER_GONE)

@@ -88,9 +88,18 @@ def rich_console() -> Any:
 
     from rich.console import Console
 
-    terminal = Console(highlight=False, emoji=False, markup=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # Rich would exit with 1; every command exits with 141 when its reader goes away.
+            from annotator.output_file import EXIT_READER_GONE, silence_stdout
+
+            self.quiet = True
+            silence_stdout()
+            raise SystemExit(EXIT_READER_GONE)
+
+    terminal = _Console(highlight=False, emoji=False, markup=False)
     if not terminal.is_terminal and "COLUMNS" not in os.environ:
-        return Console(highlight=False, emoji=False, markup=False, width=100)
+        return _Console(highlight=False, emoji=False, markup=False, width=100)
     return terminal
 
 
