@@ -22,7 +22,7 @@ import orjson
 from annotator.annotations_io._records import Defaults
 from annotator.model import Problem
 from annotator.readers._common import one_line
-from annotator.readers._detect import PHOENIX_ENDPOINT_KEYS, Sniffed
+from annotator.readers._detect import PHOENIX_ENDPOINT_KEYS, Sniffed, json_error_reason
 from annotator.timeutil import iso_from_unix_nanos
 
 _ID_COLUMNS = ("span_id", "context.span_id", "trace_id", "context.trace_id", "session_id")
@@ -91,7 +91,7 @@ def _json_lines(path: Path, file: str) -> Iterator[Record | Problem]:
             try:
                 value = loads(raw)
             except orjson.JSONDecodeError as exc:
-                yield Problem(file, lineno, f"JSON syntax error at column {exc.colno} ({exc.msg})")
+                yield Problem(file, lineno, json_error_reason(exc, with_line=False))
                 continue
             yield from _in_value(value, lineno, "")
 

@@ -385,8 +385,23 @@ def _binary_reason(head: bytes) -> str | None:
     return None
 
 
-def json_error_reason(exc: orjson.JSONDecodeError, *, line_offset: int = 0) -> str:
-    return f"JSON syntax error at line {exc.lineno + line_offset} column {exc.colno} ({exc.msg})"
+# orjson refuses nesting deeper than this (its message: "depth limit exceeded").
+JSON_DEPTH_LIMIT = 1024
+
+
+def json_error_reason(
+    exc: orjson.JSONDecodeError, *, line_offset: int = 0, with_line: bool = True
+) -> str:
+    """One line about a JSON value that cannot be parsed: where, and what is wrong."""
+    where = f"column {exc.colno}"
+    if with_line:
+        where = f"line {exc.lineno + line_offset} {where}"
+    if "depth limit" in exc.msg:
+        return (
+            f"JSON nested more than {JSON_DEPTH_LIMIT:,} levels deep (at {where}): no trace or "
+            "annotation record nests that deep"
+        )
+    return f"JSON syntax error at {where} ({exc.msg})"
 
 
 def sniff(path: Path) -> Sniffed:
