@@ -167,12 +167,24 @@ def _parquet(path: Path, parquet_file: Any, defaults: Defaults) -> Iterator[Reco
                     None if v is None else iso_from_unix_nanos(v * scale)
                     for v in column.cast(pa.int64()).to_pylist()
                 ]
+            elif pa.types.is_struct(column.type):
+                # pandas writes a dict column as a struct with every key any row has: a key a
+                # row did not have comes back as None. Leave those keys out again.
+                columns[name] = [_without_nulls(v) for v in column.to_pylist()]
             else:
                 columns[name] = column.to_pylist()
         keys = list(columns)
         for values in zip(*columns.values(), strict=True):
             row += 1
             yield Record(None, f"row {row}", dict(zip(keys, values, strict=True)))
+
+
+def _without_nulls(value: Any) -> Any:
+    if type(value) is dict:
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if type(value) is list:
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _file_defaults(metadata: dict[bytes, bytes], defaults: Defaults) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from annotator.annotations_io._files import Record, records
-from annotator.annotations_io._records import Defaults, NoName, to_annotation
+from annotator.annotations_io._records import Defaults, NoName, NoTarget, to_annotation
 from annotator.model import Annotation, Problem, Target
 from annotator.readers._common import BadRecord, one_line
 from annotator.readers._detect import Sniffed
@@ -16,6 +16,12 @@ from annotator.store.annotations import AnnotationError, AnnotationKey, import_a
 
 # Orphans listed one by one per file; the rest are counted in one line.
 ORPHAN_LINES = 10
+NO_TARGET_FILE = (
+    "the records have no span_id, trace_id or session_id, so nothing says what they are "
+    "about. A pandas DataFrame indexed by span_id (as phoenix-client's "
+    "get_span_annotations_dataframe() returns it) loses its index in to_json(orient='records') "
+    "and to_csv(index=False): save it with .reset_index()"
+)
 
 
 @dataclass(slots=True)
@@ -86,6 +92,13 @@ def import_annotation_file(
                         "evaluation table usually has none): give it with --name NAME"
                     ) from None
                 problem(_at(file, item, "no annotation name"))
+                continue
+            except NoTarget as exc:
+                if not named:
+                    # The first record says nothing about what it is about: a whole table
+                    # saved without its id column, and pandas is the usual way to lose it.
+                    raise FileRejected(f"{file}: not imported: {NO_TARGET_FILE}") from None
+                problem(_at(file, item, str(exc)))
                 continue
             except BadRecord as exc:
                 problem(_at(file, item, one_line(exc, 240)))
