@@ -827,3 +827,115 @@ def test_eval_table_without_ids_says_so_before_asking_for_a_name(db: Path, tmp_p
     assert result.stderr.startswith(f"{path}: not imported: the records have no span_id, ")
     assert result.stderr.rstrip().endswith(": save it with .reset_index()")
     assert result.stderr.count("\n") == 1
+
+
+# ---------------------------------------------------------------- round trips through our exports
+
+ANNOTATION_SQL = "SELECT * FROM annotations ORDER BY id"
+VALUE_COLUMNS = (
+    "target", "span_id", "trace_id", "session_id", "document_position", "name", "label", "score",
+    "explanation", "annotator_kind", "identifier", "metadata",
+)  # fmt: skip
+
+
+def _annotated_by_two(db: Path) -> None:
+    """What two annotators' app sessions write: span labels with seconds spent, both labelling
+    the same retrieved documents (so their document annotations share Phoenix's key)."""
+    with Store.open(db) as store:
+        for who, verdict in (("alice", "correct"), ("bob", "incorrect")):
+            store.set_annotation(
+                Annotation(name="correctness", span_id=LLM_SPAN, label=verdict, score=1.0,
+                           identifier=who, metadata={"seconds_spent": 2.5}),
+                actor=who,
+            )  # fmt: skip
+            for position, label in enumerate(("relevant", "irrelevant", "relevant")):
+                store.set_annotation(
+                    Annotation(name="relevance", target="document", span_id=RETRIEVER,
+                               document_position=position, label=label, identifier=who),
+                    actor=who,
+                )  # fmt: skip
+            store.set_annotation(
+                Annotation(name="task_success", target="trace", trace_id=TRACE_A,
+                           label="success", identifier=who),
+                actor=who,
+            )  # fmt: skip
+
+
+def _table(db: Path, sql: str = ANNOTATION_SQL) -> list[tuple]:
+    with Store.open(db) as store:
+        return store.connection.execute(sql).fetchall()
+
+
+@pytest.mark.parametrize("out", ["phoenix.json", "phoenix_dir/", "export.jsonl", "export.csv"])
+def test_export_imported_into_the_same_database_changes_nothing(
+    db: Path, tmp_path: Path, out: str
+) -> None:
+    _annotated_by_two(db)
+    before, log_before = _table(db), _table(db, "SELECT * FROM annotation_log")
+    fmt = "phoenix" if out.startswith("phoenix") else out.rsplit(".", 1)[1]
+    target = tmp_path / out
+    exported = CliRunner().invoke(
+        cli, ["export", "--db", str(db), "--format", fmt, "--out", str(tmp_path) + "/" + out]
+    )
+    assert exported.exit_code == 0, exported.output
+    files = sorted(map(str, target.iterdir())) if out.endswith("/") else [str(target)]
+    result = cli_import(*files, "--db", str(db))
+    assert result.exit_code == 0, result.output
+    # Phoenix keeps one document annotation per (span, position, name): 3 of the 6 go out.
+    count = 7 if fmt == "phoenix" else 10
+    assert f": 0 new, 0 updated, {count} unchanged, 0 orphaned; 0 problems." in result.stdout
+    assert _table(db) == before  # byte for byte: source, times, identifiers, metadata
+    assert _table(db, "SELECT * FROM annotation_log") == log_before
+
+
+def test_phoenix_export_into_a_fresh_database_gives_the_annotators_back(
+    db: Path, tmp_path: Path
+) -> None:
+    _annotated_by_two(db)
+    target = tmp_path / "phoenix.json"
+    cli_run_ok("export", "--db", str(db), "--format", "phoenix", "--out", str(target))
+    fresh = tmp_path / "fresh.db"
+    shutil.copy(db, fresh)
+    with Store.open(fresh) as store:
+        store.connection.execute("DELETE FROM annotations")
+    result = cli_import(str(target), "--db", str(fresh))
+    assert result.exit_code == 0, result.output
+    columns = ", ".join(VALUE_COLUMNS)
+    exported = _table(fresh, f"SELECT {columns} FROM annotations ORDER BY {columns}")
+    original = _table(db, f"SELECT {columns} FROM annotations ORDER BY {columns}")
+    # the document annotations written out were bob's (updated last): his, under his name
+    assert exported == [row for row in original if row[5] != "relevance" or row[10] == "bob"]
+    assert {row[10] for row in exported} == {"alice", "bob"}  # no rater called ""
+    report = json.loads(cli_run_ok("stats", "--db", str(fresh), "--json"))
+    assert [a["rater"] for a in report["annotators"]] == ["alice", "bob"]
+
+
+def test_phoenix_document_records_with_an_annotator_identifier_in_metadata(
+    db: Path, tmp_path: Path
+) -> None:
+    # What Phoenix returns for document annotations we sent: identifier "", ours in metadata.
+    path = tmp_path / "documents.json"
+    path.write_bytes(orjson.dumps({"data": [
+        {"span_id": RETRIEVER, "document_position": 0, "name": "relevance",
+         "annotator_kind": "HUMAN", "result": {"label": "relevant"}, "identifier": "",
+         "metadata": {"annotator_identifier": "carol", "seconds_spent": 1.5}},
+        {"span_id": RETRIEVER, "document_position": 1, "name": "relevance",
+         "annotator_kind": "LLM", "result": {"label": "irrelevant"}, "identifier": "",
+         "metadata": {}},
+        {"span_id": LLM_SPAN, "name": "tone", "annotator_kind": "HUMAN",
+         "result": {"label": "ok"}, "identifier": "",
+         "metadata": {"annotator_identifier": "dave"}},  # not a document: kept as it is
+    ]}))  # fmt: skip
+    report, problems = run_import(db, path)
+    assert not problems and report.annotations_new == 3
+    assert [(r["document_position"], r["identifier"], r["metadata"]) for r in rows(db)] == [
+        (0, "carol", {"seconds_spent": 1.5}),
+        (1, "", {}),
+        (None, "", {"annotator_identifier": "dave"}),
+    ]
+
+
+def cli_run_ok(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout

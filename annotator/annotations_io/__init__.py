@@ -58,6 +58,13 @@ Decisions
   source they were exported with (APP for values entered in the app), like ``annotator merge``
   does, so that moving annotations between databases loses nothing.
 * times: ``created_at`` / ``updated_at`` are kept when the record has them, else now.
+* unchanged: a record (other than our own export's rows, which carry the row's own source and
+  times) whose label, score, explanation, annotator_kind and metadata equal the stored row's is
+  unchanged: nothing is written, not even its source or times. So importing our Phoenix export
+  (or what Phoenix returns of it) into the database it came from changes nothing.
+* document identifiers: a document record with an empty identifier and
+  ``metadata.annotator_identifier`` (where ``--format phoenix`` puts it, Phoenix requiring an
+  empty identifier) gets that identifier back, and the key leaves the metadata.
 * writes: one transaction per file through ``annotator.store.annotations.import_annotations``:
   the same key as the app (target, target id, document position, name, identifier), each change
   logged with action ``import`` and actor ``import:<file name>`` (before and after images).

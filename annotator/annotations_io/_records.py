@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from annotator.annotations_io._export import DOCUMENT_IDENTIFIER_KEY
 from annotator.model import NOTE_NAME, Annotation, AnnotatorKind, Source, Target
 from annotator.readers._common import BadRecord, clean_id, describe
 from annotator.timeutil import iso_from_any
@@ -80,7 +81,7 @@ def to_annotation(record: dict[str, Any], defaults: Defaults) -> tuple[Annotatio
     data = record.get("data")
     if type(data) is dict and "note" in data:
         return _note(data, defaults), False
-    own = "target" in record and "source" in record and "result" not in record
+    own = is_own_export(record)
     if not own and all(_absent(record.get(key)) for key in _TARGET_KEYS):
         # Before the name: a table without ids cannot be imported whatever --name says.
         raise NoTarget(_NO_TARGET)
@@ -153,6 +154,9 @@ def to_annotation(record: dict[str, Any], defaults: Defaults) -> tuple[Annotatio
     explanation = _text(values.get("explanation"), "explanation")
     if label is None and score is None and explanation is None:
         raise BadRecord(NO_RESULT)
+    metadata = _metadata(record.get("metadata"))
+    if target == Target.DOCUMENT and not identifier:
+        identifier, metadata = _document_identifier(metadata)
     annotation = Annotation(
         name=name,
         target=target,
@@ -166,11 +170,26 @@ def to_annotation(record: dict[str, Any], defaults: Defaults) -> tuple[Annotatio
         annotator_kind=kind,
         source=source,
         identifier=identifier,
-        metadata=_metadata(record.get("metadata")),
+        metadata=metadata,
         created_at=_time(record.get("created_at"), "created_at"),
         updated_at=_time(record.get("updated_at"), "updated_at"),
     )
     return annotation, assumed
+
+
+def is_own_export(record: dict[str, Any]) -> bool:
+    """A row of this program's flat export: its source and times are the stored row's own."""
+    return "target" in record and "source" in record and "result" not in record
+
+
+def _document_identifier(metadata: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Phoenix requires an empty identifier on document annotations, so ``annotator export
+    --format phoenix`` moves the annotator's name into metadata; move it back (else every
+    annotator's document labels would come back as one nameless rater)."""
+    moved = metadata.get(DOCUMENT_IDENTIFIER_KEY)
+    if type(moved) is not str or not moved.strip():
+        return "", metadata
+    return moved, {k: v for k, v in metadata.items() if k != DOCUMENT_IDENTIFIER_KEY}
 
 
 def _note(data: dict[str, Any], defaults: Defaults) -> Annotation:
