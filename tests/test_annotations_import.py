@@ -939,3 +939,27 @@ def cli_run_ok(*args: str) -> str:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.stdout
+
+
+def test_readme_judge_results_lines_import_as_shown(tmp_path: Path) -> None:
+    """The README's evaluation file example, with its command, on the bundled samples."""
+    from annotator.resources import sample_trace_files
+
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("(`judge_results.jsonl` above)")[1].split("```json\n")[1].split("```")[0]
+    lines = [line.strip() for line in block.splitlines() if line.strip()]
+    assert len(lines) == 3
+    path = tmp_path / "judge_results.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "team.db"
+    assert cli_import(*map(str, sample_trace_files()), "--db", str(db)).exit_code == 0
+    command = "annotator import judge_results.jsonl --db team.db --name correctness --annotator-kind LLM"
+    assert command in readme
+    result = cli_import(str(path), "--db", str(db), "--name", "correctness", "--annotator-kind", "LLM")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert ": 3 new, 0 updated, 0 unchanged, 0 orphaned; 0 problems." in result.stdout
+    assert [(r["label"], r["score"], r["explanation"], r["metadata"]) for r in rows(db)] == [
+        ("incorrect", 0.0, "made up", {}),
+        ("correct", 1.0, None, {"model": "gpt-4o"}),
+        ("correct", 1.0, "as documented", {}),
+    ]
