@@ -291,7 +291,8 @@ def _check_request_schemas(document: dict, openapi: dict) -> None:
 
 
 def test_phoenix_bodies_follow_phoenix_rules(db: Path) -> None:
-    with Store.open(db) as store:  # an empty result (import refuses one; older databases may hold it)
+    # an empty result: import refuses one, older databases may hold it
+    with Store.open(db) as store:
         import_annotations(
             store.connection,
             [Annotation(name="flagged", span_id=RETRIEVER, annotator_kind="HUMAN", source="API")],

@@ -502,7 +502,8 @@ def test_reimport_changes_nothing_and_logs_nothing(db: Path) -> None:
     before = rows(db)
     again, problems = run_import(db, *files)
     assert problems == [f"{DATA / 'span_annotations.get.json'}: data[6]: {NO_RESULT}"]
-    assert (again.annotations_new, again.annotations_updated, again.annotations_unchanged) == (0, 0, 14)
+    assert (again.annotations_new, again.annotations_updated) == (0, 0)
+    assert again.annotations_unchanged == 14
     assert rows(db) == before and log(db) == entries
 
 
@@ -704,7 +705,7 @@ def test_any_record_is_an_annotation_or_a_bad_record(record: dict, named: bool) 
     orjson.dumps(annotation.metadata)
 
 
-# ---------------------------------------------------------------- phoenix-client's annotation DataFrame
+# ---------------------------------------------------------------- phoenix-client's DataFrame
 
 # make_dataframe_files.py saved get_span_annotations_dataframe()'s frame (span_annotations.get.json
 # without its note; one record given metadata {"model": "gpt-4o"}) the ways users save it.
@@ -764,9 +765,9 @@ def test_annotation_dataframe_saved_without_its_index_says_so(db: Path, file: st
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         f"{path}: not imported: the records have no span_id, trace_id or session_id, so nothing "
-        "says what they are about. A pandas DataFrame indexed by span_id (as phoenix-client's "
-        "get_span_annotations_dataframe() returns it) loses its index in to_json(orient="
-        "'records') and to_csv(index=False): save it with .reset_index()"
+        + "says what they are about. A pandas DataFrame indexed by span_id (as phoenix-client's "
+        + "get_span_annotations_dataframe() returns it) loses its index in to_json(orient="
+        + "'records') and to_csv(index=False): save it with .reset_index()"
     ]
     assert rows(db) == []
 
@@ -782,14 +783,13 @@ def test_csv_metadata_written_as_a_python_repr(db: Path, tmp_path: Path) -> None
         out.writerow([LLM_SPAN, "d", "x", "__import__('os').system('touch pwned')"])
         out.writerow([LLM_SPAN, "e", "x", "{'a': '" + "x" * 200_000 + "'}"])
         out.writerow([LLM_SPAN, "f", "x", "[1, 2]"])
-    report, problems = run_import(db, path)
+    _, problems = run_import(db, path)
+    neither = "metadata is neither a JSON object nor a Python dict literal"
     assert problems == [
-        f"{path}:4: metadata is neither a JSON object nor a Python dict literal: "
-        "\"{'x': np.float64(0.5)}\"",
-        f"{path}:5: metadata is neither a JSON object nor a Python dict literal: "
-        "\"__import__('os').system('touch pwned')\"",
-        f"{path}:6: metadata is not JSON, and too long (200,009 characters) to read as a "
-        "Python literal",
+        f"{path}:4: {neither}: \"{{'x': np.float64(0.5)}}\"",
+        f"{path}:5: {neither}: \"__import__('os').system('touch pwned')\"",
+        f"{path}:6: metadata is not JSON, and too long (200,009 characters) to read as a Python "
+        + "literal",
         f"{path}:7: metadata is a list, expected an object",
     ]
     assert {r["name"]: r["metadata"] for r in rows(db)} == {
@@ -813,9 +813,12 @@ def test_records_without_label_score_or_explanation_are_problems(db: Path, tmp_p
             )
         )
     )
-    report, problems = run_import(db, path)
+    _, problems = run_import(db, path)
     assert problems == [f"{path}:{line}: {NO_RESULT}" for line in (1, 2, 3)]
-    assert [(r["name"], r["label"], r["score"]) for r in rows(db)] == [("d", "", None), ("e", None, 0.0)]
+    assert [(r["name"], r["label"], r["score"]) for r in rows(db)] == [
+        ("d", "", None),
+        ("e", None, 0.0),
+    ]
 
 
 def test_eval_table_without_ids_says_so_before_asking_for_a_name(db: Path, tmp_path: Path) -> None:
@@ -953,9 +956,9 @@ def test_readme_judge_results_lines_import_as_shown(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     db = tmp_path / "team.db"
     assert cli_import(*map(str, sample_trace_files()), "--db", str(db)).exit_code == 0
-    command = "annotator import judge_results.jsonl --db team.db --name correctness --annotator-kind LLM"
-    assert command in readme
-    result = cli_import(str(path), "--db", str(db), "--name", "correctness", "--annotator-kind", "LLM")
+    options = ("--name", "correctness", "--annotator-kind", "LLM")
+    assert f"annotator import judge_results.jsonl --db team.db {' '.join(options)}" in readme
+    result = cli_import(str(path), "--db", str(db), *options)
     assert result.exit_code == 0 and result.stderr == ""
     assert ": 3 new, 0 updated, 0 unchanged, 0 orphaned; 0 problems." in result.stdout
     assert [(r["label"], r["score"], r["explanation"], r["metadata"]) for r in rows(db)] == [

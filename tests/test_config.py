@@ -1499,7 +1499,8 @@ def test_alias_bomb_is_refused_at_the_alias_that_crosses_the_bound() -> None:
 
 def test_aliases_below_the_bound_still_work() -> None:
     shared = "- {name: c0, type: categorical, values: &v [good, bad, {label: meh, score: 0.5}]}\n"
-    text = shared + "".join(f"- {{name: c{i}, type: categorical, values: *v}}\n" for i in range(1, 9))
+    reuse = "- {{name: c{}, type: categorical, values: *v}}\n"
+    text = shared + "".join(reuse.format(i) for i in range(1, 9))
     configs = parse_config(text).annotations
     assert [c.name for c in configs] == [f"c{i}" for i in range(9)]
     assert [v.label for v in configs[8].values] == ["good", "bad", "meh"]
@@ -1552,7 +1553,7 @@ def test_config_check_of_an_alias_bomb_is_one_line_and_exit_2(tmp_path: Path) ->
     assert result.exit_code == 2
     assert result.output.splitlines() == [
         f"{path}:6: the YAML expands to more than 100,000 values (aliases are counted as what "
-        "they repeat): write the values out, or use fewer aliases"
+        + "they repeat): write the values out, or use fewer aliases"
     ]
 
 

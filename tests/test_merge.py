@@ -521,7 +521,7 @@ def test_config_that_would_break_the_document_is_not_added(template: Path, tmp_p
     assert document["keys"] == {"note": ["z"]}
     assert report.problems == [
         f"{b}: config 'tone' not added: key 'z' of label 'a' is already bound to action 'note': "
-        "pick another key, or remap note under keys:"
+        + "pick another key, or remap note under keys:"
     ]
     assert [(c.name, c.kept_from) for c in report.config_conflicts] == [("keys:", str(a))]
     # b updated last: its remap (none) is kept and tone fits
