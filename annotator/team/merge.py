@@ -30,7 +30,8 @@ Configs
     again keeps it) ranks its definitions: among OUT's and every input's definition of a name,
     the most recently updated wins, a tie going to the greater canonical JSON (sorted keys). The
     winner keeps its own updated_at in OUT, so merging again changes nothing and
-    merge(merge(A, B), C) stores what merge(A, B, C) stores. Every name whose definitions differ
+    merge(merge(A, B), C) keeps the definitions merge(A, B, C) keeps (their order can differ
+    when the files order their configs differently). Every name whose definitions differ
     is reported: the file kept, each other file and which fields differ, with their times. The
     ``keys:`` remap comes from the file whose newest config is the most recent (ties: the
     greater canonical JSON of the remap); differing remaps are reported under ``keys:``. Configs
