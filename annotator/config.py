@@ -928,6 +928,77 @@ class _Reader:
         return result
 
 
+# Bounds on what a YAML (or JSON: the same parser) config may expand to. Real configs are a few
+# levels deep and hold hundreds of values; an alias bomb ("billion laughs") or thousands of
+# nested brackets are refused at the node that crosses the bound, before anything is expanded.
+MAX_YAML_DEPTH = 64
+MAX_YAML_NODES = 100_000
+
+
+class _YamlTooBig(Exception):
+    def __init__(self, mark: yaml.Mark | None, message: str) -> None:
+        super().__init__(message)
+        self.line = mark.line + 1 if mark is not None else None
+        self.message = message
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader whose composer counts every node as it would be once aliases are expanded
+    (an alias costs the size of what it names) and how deep that reaches; PyYAML's composer
+    recurses once per level, so a deep file would otherwise end in RecursionError."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0  # nodes open above the one being composed
+        self._expanded = 0
+        self._child_heights: list[int] = []
+        self._measured: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded size, height)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None:
+                size, height = self._measured.get(id(target), (1, 1))
+                self._spend(size, event.start_mark)
+                self._reach(height, event.start_mark)
+            return super().compose_node(parent, index)
+        mark = self.peek_event().start_mark
+        self._reach(1, mark)
+        self._spend(1, mark)
+        before = self._expanded
+        self._depth += 1
+        self._child_heights.append(0)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            height = self._child_heights.pop() + 1
+        if self._child_heights:
+            self._child_heights[-1] = max(self._child_heights[-1], height)
+        self._measured[id(node)] = (self._expanded - before + 1, height)
+        return node
+
+    def _spend(self, nodes: int, mark: yaml.Mark) -> None:
+        self._expanded += nodes
+        if self._expanded > MAX_YAML_NODES:
+            raise _YamlTooBig(
+                mark,
+                f"the YAML expands to more than {MAX_YAML_NODES:,} values (aliases are counted "
+                "as what they repeat): write the values out, or use fewer aliases",
+            )
+
+    def _reach(self, height: int, mark: yaml.Mark) -> None:
+        if self._depth + height > MAX_YAML_DEPTH:
+            raise _YamlTooBig(
+                mark,
+                f"nested more than {MAX_YAML_DEPTH} levels deep (counting what aliases repeat): "
+                "a config needs a few levels",
+            )
+        if self._child_heights:
+            self._child_heights[-1] = max(self._child_heights[-1], height)
+
+
 def _join_surrogates(text: str) -> str:
     """JSON writes characters beyond the BMP as escaped surrogate pairs (``"\\ud83d\\ude00"``);
     YAML decodes the halves separately. Join them back into one character."""
@@ -945,7 +1016,9 @@ def parse_config(text: str, filename: str = "<config>") -> ConfigSet:
     """Read a config from YAML/JSON text. Raises ConfigError listing every problem."""
     reader = _Reader(filename)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_BoundedLoader)
+    except _YamlTooBig as error:
+        raise ConfigError([ConfigProblem(filename, error.line, error.message)]) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None

@@ -90,7 +90,8 @@ def db(tmp_path: Path) -> Path:
             store, [DATA / "evals.span_id.jsonl"],
             annotations=AnnotationImportOptions(name="hallucination", identifier="judge"),
         )  # fmt: skip
-    assert report.annotations_new == 9 and report2.annotations_new == 5
+    # 8: span_annotations.get.json's "flagged" (an empty result) is a problem, not a row
+    assert report.annotations_new == 8 and report2.annotations_new == 5
     return path
 
 
@@ -125,7 +126,7 @@ def cli_run(*args: str) -> Any:
 def test_jsonl_rows_have_the_documented_columns_and_context(db: Path) -> None:
     data, result = export(db, "jsonl")
     lines = [orjson.loads(line) for line in data.splitlines()]
-    assert result.rows == len(lines) == 12 + 9 + 5
+    assert result.rows == len(lines) == 12 + 8 + 5
     assert all(tuple(line) == EXPORT_COLUMNS for line in lines)
     by_key = {(r["target"], r["name"], r["identifier"], r["document_position"]): r for r in lines}
     bob = by_key[("span", "correctness", "bob", None)]
@@ -166,7 +167,7 @@ def test_round_trip_into_a_fresh_database(db: Path, tmp_path: Path, fmt: str) ->
     assert result.stderr == ""  # nothing assumed, nothing wrong
     assert rows(fresh) == rows(db)  # every field but the row id: keys, values, source, times
     again = cli_run("import", str(out), "--db", str(fresh))
-    assert ": 0 new, 0 updated, 26 unchanged," in again.stdout
+    assert ": 0 new, 0 updated, 25 unchanged," in again.stdout
 
 
 def test_filters(db: Path) -> None:
@@ -290,6 +291,13 @@ def _check_request_schemas(document: dict, openapi: dict) -> None:
 
 
 def test_phoenix_bodies_follow_phoenix_rules(db: Path) -> None:
+    # an empty result: import refuses one, older databases may hold it
+    with Store.open(db) as store:
+        import_annotations(
+            store.connection,
+            [Annotation(name="flagged", span_id=RETRIEVER, annotator_kind="HUMAN", source="API")],
+            actor="test",
+        )
     data, result = export(db, "phoenix")
     document = orjson.loads(data)
     assert list(document) == [

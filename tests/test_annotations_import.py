@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -122,10 +123,12 @@ def test_csv_that_is_not_an_evaluation_table_is_still_refused(tmp_path: Path) ->
 
 def test_get_span_annotations_response(db: Path) -> None:
     report, problems = run_import(db, DATA / "span_annotations.get.json")
-    assert not problems and not report.rejected_files
-    assert (report.annotations_new, report.annotations_updated) == (7, 0)
+    # Phoenix's "flagged" record has an empty result: reported, not stored as an empty row
+    assert problems == [f"{DATA / 'span_annotations.get.json'}: data[6]: {NO_RESULT}"]
+    assert not report.rejected_files
+    assert (report.annotations_new, report.annotations_updated) == (6, 0)
     stored = {(r["span_id"], r["name"], r["identifier"]): r for r in rows(db)}
-    assert len(stored) == 7
+    assert len(stored) == 6
     review = stored[(LLM_SPAN, "helpfulness", "review-2")]
     assert review["score"] == 0.9 and review["label"] is None and review["annotator_kind"] == "HUMAN"
     assert review["metadata"] == {"reviewer": "alice", "tags": ["refunds", "tone"]}
@@ -137,8 +140,7 @@ def test_get_span_annotations_response(db: Path) -> None:
     assert code["annotator_kind"] == "CODE" and code["score"] == 0.0 and code["label"] == "incorrect"
     assert code["updated_at"] == "2026-11-26T19:57:10.892567+00:00"
     assert code["created_at"] == "2026-11-26T19:57:10.000000+00:00"
-    flagged = stored[(RETRIEVER, "flagged", "")]
-    assert (flagged["label"], flagged["score"], flagged["explanation"]) == (None, None, None)
+    assert (RETRIEVER, "flagged", "") not in stored
     # Everything imported is source API, even a record Phoenix marked APP (entered in Phoenix's UI).
     assert {r["source"] for r in stored.values()} == {"API"}
 
@@ -300,14 +302,14 @@ def _parquet(path: Path, columns: dict, metadata: dict | None = None) -> Path:
 def test_eval_parquet_with_span_id_column(db: Path, tmp_path: Path) -> None:
     path = _parquet(
         tmp_path / "evals.parquet",
-        {"span_id": [LLM_SPAN, ROOT], "label": ["good", None], "score": [1.0, float("nan")]},
+        {"span_id": [LLM_SPAN, ROOT], "label": ["good", "bad"], "score": [1.0, float("nan")]},
     )
     assert sniff_file(path).fmt == "phoenix_annotations_parquet"
     report, problems = run_import(db, path, name="quality")
     assert not problems and report.annotations_new == 2
     assert {r["span_id"]: (r["label"], r["score"]) for r in rows(db)} == {
         LLM_SPAN: ("good", 1.0),
-        ROOT: (None, None),  # NaN is a missing score
+        ROOT: ("bad", None),  # NaN is a missing score
     }
 
 
@@ -493,7 +495,7 @@ def test_a_file_that_is_neither_spans_nor_annotations(db: Path, tmp_path: Path) 
 def test_reimport_changes_nothing_and_logs_nothing(db: Path) -> None:
     files = sorted(p for p in DATA.iterdir() if p.name.endswith((".get.json", ".graphql.json")))
     first, _ = run_import(db, *files)
-    assert first.annotations_new == 7 + 2 + 2 + 4
+    assert first.annotations_new == 6 + 2 + 2 + 4  # span_annotations.get.json: one empty result
     entries = log(db)
     assert len(entries) == first.annotations_new
     assert {(action, before_none, after_none) for action, _, _, before_none, after_none in entries} == {
@@ -502,8 +504,9 @@ def test_reimport_changes_nothing_and_logs_nothing(db: Path) -> None:
     assert {actor for _, actor, *_ in entries} == {f"import:{p.name}" for p in files}
     before = rows(db)
     again, problems = run_import(db, *files)
-    assert not problems
-    assert (again.annotations_new, again.annotations_updated, again.annotations_unchanged) == (0, 0, 15)
+    assert problems == [f"{DATA / 'span_annotations.get.json'}: data[6]: {NO_RESULT}"]
+    assert (again.annotations_new, again.annotations_updated) == (0, 0)
+    assert again.annotations_unchanged == 14
     assert rows(db) == before and log(db) == entries
 
 
@@ -541,9 +544,9 @@ def test_annotation_files_before_their_trace_file_in_one_call(tmp_path: Path) ->
     assert result.stdout.startswith(
         "Imported 21 new spans in 2 traces and 2 sessions from 3 files in "
     )
-    assert "; annotations: 12 new, 0 updated, 0 unchanged, 0 orphaned; 0 problems." in result.stdout
+    assert "; annotations: 11 new, 0 updated, 0 unchanged, 0 orphaned; 1 problem." in result.stdout
     found = rows(db)
-    assert len(found) == 12
+    assert len(found) == 11
     # --annotator-kind fills only the rows without one
     assert {r["annotator_kind"] for r in found if r["name"] == "hallucination"} == {"CODE"}
     assert {r["annotator_kind"] for r in found if r["name"] == "helpfulness"} == {"HUMAN"}
@@ -703,3 +706,266 @@ def test_any_record_is_an_annotation_or_a_bad_record(record: dict, named: bool) 
     assert annotation.source in ("APP", "API") and type(annotation.metadata) is dict
     assert annotation.score is None or type(annotation.score) is float
     orjson.dumps(annotation.metadata)
+
+
+# ---------------------------------------------------------------- phoenix-client's DataFrame
+
+# make_dataframe_files.py saved get_span_annotations_dataframe()'s frame (span_annotations.get.json
+# without its note; one record given metadata {"model": "gpt-4o"}) the ways users save it.
+FRAME = "span_annotations_dataframe"
+NO_RESULT = "no label, score or explanation: an empty annotation is not imported"
+
+
+@pytest.mark.parametrize(
+    ("file", "flagged_at"),
+    [
+        (f"{FRAME}.jsonl", ":6: "),  # reset_index().to_json(orient="records", lines=True)
+        (f"{FRAME}.records.json", ": [5]: "),  # reset_index().to_json(orient="records")
+        (f"{FRAME}.csv", ":7: "),  # to_csv(): the index is the first column, metadata a repr
+        (f"{FRAME}.parquet", ": row 6: "),  # to_parquet(): the index kept as a column
+    ],
+)
+def test_phoenix_annotation_dataframe_imports_every_value(
+    db: Path, tmp_path: Path, file: str, flagged_at: str
+) -> None:
+    if file.endswith(".parquet"):
+        pytest.importorskip("pyarrow")
+    path = DATA / file
+    assert sniff_file(path).fmt in ANNOTATION_FORMATS
+    report, problems = run_import(db, path)
+    # The record with an empty result (Phoenix's "flagged") is a problem, not an empty row.
+    assert problems == [f"{path}{flagged_at}{NO_RESULT}"]
+    assert (report.annotations_new, report.annotations_updated) == (5, 0)
+    assert not report.rejected_files and not report.notes
+    # Every value is what importing the REST records themselves stores.
+    reference = tmp_path / "ref.db"
+    shutil.copy(db, reference)
+    run_import(reference, DATA / "span_annotations.get.json")
+    want = [r for r in rows(reference) if r["name"] not in ("note", "flagged")]
+    for row in want:
+        if (row["span_id"], row["name"]) == ("d09b0dfa83a842c7", "correctness"):
+            row["metadata"] = {"model": "gpt-4o"}
+    assert rows(db) == want
+    found = {(r["span_id"], r["name"], r["identifier"]): r for r in rows(db)}
+    judged = found[("d09b0dfa83a842c7", "correctness", "bulk")]
+    assert (judged["label"], judged["score"], judged["explanation"]) == (
+        "correct", 1.0, "auto-judged (synthetic)",
+    )  # fmt: skip
+    assert judged["metadata"] == {"model": "gpt-4o"}
+    # a parquet struct column has every key in every row: no invented {"model": null, ...}
+    assert found[(LLM_SPAN, "helpfulness", "review-2")]["metadata"] == {
+        "reviewer": "alice", "tags": ["refunds", "tone"],
+    }  # fmt: skip
+    assert found[(LLM_SPAN, "helpfulness", "review-1")]["metadata"] == {}
+
+
+@pytest.mark.parametrize("file", [f"{FRAME}.no_index.jsonl", f"{FRAME}.no_index.csv"])
+def test_annotation_dataframe_saved_without_its_index_says_so(db: Path, file: str) -> None:
+    # to_json(orient="records") and to_csv(index=False) leave out the span_id index.
+    path = DATA / file
+    assert sniff_file(path).fmt in ANNOTATION_FORMATS
+    result = cli_import(str(path), "--db", str(db))
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"{path}: not imported: the records have no span_id, trace_id or session_id, so nothing "
+        + "says what they are about. A pandas DataFrame indexed by span_id (as phoenix-client's "
+        + "get_span_annotations_dataframe() returns it) loses its index in to_json(orient="
+        + "'records') and to_csv(index=False): save it with .reset_index()"
+    ]
+    assert rows(db) == []
+
+
+def test_csv_metadata_written_as_a_python_repr(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "evals.csv"
+    with open(path, "w", newline="") as stream:
+        out = csv.writer(stream)
+        out.writerow(["span_id", "annotation_name", "label", "metadata"])
+        out.writerow([LLM_SPAN, "a", "x", "{'model': 'gpt-4o', 'temperature': 0.0, 'ok': True}"])
+        out.writerow([LLM_SPAN, "b", "x", "{'scores': (1, 2), 'none': None}"])
+        out.writerow([LLM_SPAN, "c", "x", "{'x': np.float64(0.5)}"])  # pandas 2 reprs
+        out.writerow([LLM_SPAN, "d", "x", "__import__('os').system('touch pwned')"])
+        out.writerow([LLM_SPAN, "e", "x", "{'a': '" + "x" * 200_000 + "'}"])
+        out.writerow([LLM_SPAN, "f", "x", "[1, 2]"])
+    _, problems = run_import(db, path)
+    neither = "metadata is neither a JSON object nor a Python dict literal"
+    assert problems == [
+        f"{path}:4: {neither}: \"{{'x': np.float64(0.5)}}\"",
+        f"{path}:5: {neither}: \"__import__('os').system('touch pwned')\"",
+        f"{path}:6: metadata is not JSON, and too long (200,009 characters) to read as a Python "
+        + "literal",
+        f"{path}:7: metadata is a list, expected an object",
+    ]
+    assert {r["name"]: r["metadata"] for r in rows(db)} == {
+        "a": {"model": "gpt-4o", "temperature": 0.0, "ok": True},
+        "b": {"scores": [1, 2], "none": None},
+    }
+    assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
+
+
+def test_records_without_label_score_or_explanation_are_problems(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(
+        b"".join(
+            orjson.dumps(record) + b"\n"
+            for record in (
+                {"span_id": LLM_SPAN, "name": "a", "annotator_kind": "HUMAN", "result": None},
+                {"span_id": LLM_SPAN, "name": "b", "annotator_kind": "HUMAN", "result": {}},
+                {"span_id": LLM_SPAN, "name": "c", "label": None, "score": None},
+                {"span_id": LLM_SPAN, "name": "d", "label": "", "metadata": {"k": 1}},
+                {"span_id": LLM_SPAN, "name": "e", "result.label": None, "result.score": 0.0},
+            )
+        )
+    )
+    _, problems = run_import(db, path)
+    assert problems == [f"{path}:{line}: {NO_RESULT}" for line in (1, 2, 3)]
+    assert [(r["name"], r["label"], r["score"]) for r in rows(db)] == [
+        ("d", "", None),
+        ("e", None, 0.0),
+    ]
+
+
+def test_eval_table_without_ids_says_so_before_asking_for_a_name(db: Path, tmp_path: Path) -> None:
+    # SpanEvaluations' frame (index context.span_id) saved with to_json(orient="records")
+    path = tmp_path / "evals.jsonl"
+    path.write_bytes(b'{"label":"toxic","score":1.0,"explanation":"rude"}\n' * 2)
+    result = cli_import(str(path), "--db", str(db))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{path}: not imported: the records have no span_id, ")
+    assert result.stderr.rstrip().endswith(": save it with .reset_index()")
+    assert result.stderr.count("\n") == 1
+
+
+# ---------------------------------------------------------------- round trips through our exports
+
+ANNOTATION_SQL = "SELECT * FROM annotations ORDER BY id"
+VALUE_COLUMNS = (
+    "target", "span_id", "trace_id", "session_id", "document_position", "name", "label", "score",
+    "explanation", "annotator_kind", "identifier", "metadata",
+)  # fmt: skip
+
+
+def _annotated_by_two(db: Path) -> None:
+    """What two annotators' app sessions write: span labels with seconds spent, both labelling
+    the same retrieved documents (so their document annotations share Phoenix's key)."""
+    with Store.open(db) as store:
+        for who, verdict in (("alice", "correct"), ("bob", "incorrect")):
+            store.set_annotation(
+                Annotation(name="correctness", span_id=LLM_SPAN, label=verdict, score=1.0,
+                           identifier=who, metadata={"seconds_spent": 2.5}),
+                actor=who,
+            )  # fmt: skip
+            for position, label in enumerate(("relevant", "irrelevant", "relevant")):
+                store.set_annotation(
+                    Annotation(name="relevance", target="document", span_id=RETRIEVER,
+                               document_position=position, label=label, identifier=who),
+                    actor=who,
+                )  # fmt: skip
+            store.set_annotation(
+                Annotation(name="task_success", target="trace", trace_id=TRACE_A,
+                           label="success", identifier=who),
+                actor=who,
+            )  # fmt: skip
+
+
+def _table(db: Path, sql: str = ANNOTATION_SQL) -> list[tuple]:
+    with Store.open(db) as store:
+        return store.connection.execute(sql).fetchall()
+
+
+@pytest.mark.parametrize("out", ["phoenix.json", "phoenix_dir/", "export.jsonl", "export.csv"])
+def test_export_imported_into_the_same_database_changes_nothing(
+    db: Path, tmp_path: Path, out: str
+) -> None:
+    _annotated_by_two(db)
+    before, log_before = _table(db), _table(db, "SELECT * FROM annotation_log")
+    fmt = "phoenix" if out.startswith("phoenix") else out.rsplit(".", 1)[1]
+    target = tmp_path / out
+    exported = CliRunner().invoke(
+        cli, ["export", "--db", str(db), "--format", fmt, "--out", str(tmp_path) + "/" + out]
+    )
+    assert exported.exit_code == 0, exported.output
+    files = sorted(map(str, target.iterdir())) if out.endswith("/") else [str(target)]
+    result = cli_import(*files, "--db", str(db))
+    assert result.exit_code == 0, result.output
+    # Phoenix keeps one document annotation per (span, position, name): 3 of the 6 go out.
+    count = 7 if fmt == "phoenix" else 10
+    assert f": 0 new, 0 updated, {count} unchanged, 0 orphaned; 0 problems." in result.stdout
+    assert _table(db) == before  # byte for byte: source, times, identifiers, metadata
+    assert _table(db, "SELECT * FROM annotation_log") == log_before
+
+
+def test_phoenix_export_into_a_fresh_database_gives_the_annotators_back(
+    db: Path, tmp_path: Path
+) -> None:
+    _annotated_by_two(db)
+    target = tmp_path / "phoenix.json"
+    cli_run_ok("export", "--db", str(db), "--format", "phoenix", "--out", str(target))
+    fresh = tmp_path / "fresh.db"
+    shutil.copy(db, fresh)
+    with Store.open(fresh) as store:
+        store.connection.execute("DELETE FROM annotations")
+    result = cli_import(str(target), "--db", str(fresh))
+    assert result.exit_code == 0, result.output
+    columns = ", ".join(VALUE_COLUMNS)
+    exported = _table(fresh, f"SELECT {columns} FROM annotations ORDER BY {columns}")
+    original = _table(db, f"SELECT {columns} FROM annotations ORDER BY {columns}")
+    # the document annotations written out were bob's (updated last): his, under his name
+    assert exported == [row for row in original if row[5] != "relevance" or row[10] == "bob"]
+    assert {row[10] for row in exported} == {"alice", "bob"}  # no rater called ""
+    report = json.loads(cli_run_ok("stats", "--db", str(fresh), "--json"))
+    assert [a["rater"] for a in report["annotators"]] == ["alice", "bob"]
+
+
+def test_phoenix_document_records_with_an_annotator_identifier_in_metadata(
+    db: Path, tmp_path: Path
+) -> None:
+    # What Phoenix returns for document annotations we sent: identifier "", ours in metadata.
+    path = tmp_path / "documents.json"
+    path.write_bytes(orjson.dumps({"data": [
+        {"span_id": RETRIEVER, "document_position": 0, "name": "relevance",
+         "annotator_kind": "HUMAN", "result": {"label": "relevant"}, "identifier": "",
+         "metadata": {"annotator_identifier": "carol", "seconds_spent": 1.5}},
+        {"span_id": RETRIEVER, "document_position": 1, "name": "relevance",
+         "annotator_kind": "LLM", "result": {"label": "irrelevant"}, "identifier": "",
+         "metadata": {}},
+        {"span_id": LLM_SPAN, "name": "tone", "annotator_kind": "HUMAN",
+         "result": {"label": "ok"}, "identifier": "",
+         "metadata": {"annotator_identifier": "dave"}},  # not a document: kept as it is
+    ]}))  # fmt: skip
+    report, problems = run_import(db, path)
+    assert not problems and report.annotations_new == 3
+    assert [(r["document_position"], r["identifier"], r["metadata"]) for r in rows(db)] == [
+        (0, "carol", {"seconds_spent": 1.5}),
+        (1, "", {}),
+        (None, "", {"annotator_identifier": "dave"}),
+    ]
+
+
+def cli_run_ok(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_readme_judge_results_lines_import_as_shown(tmp_path: Path) -> None:
+    """The README's evaluation file example, with its command, on the bundled samples."""
+    from annotator.resources import sample_trace_files
+
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("(`judge_results.jsonl` above)")[1].split("```json\n")[1].split("```")[0]
+    lines = [line.strip() for line in block.splitlines() if line.strip()]
+    assert len(lines) == 3
+    path = tmp_path / "judge_results.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "team.db"
+    assert cli_import(*map(str, sample_trace_files()), "--db", str(db)).exit_code == 0
+    options = ("--name", "correctness", "--annotator-kind", "LLM")
+    assert f"annotator import judge_results.jsonl --db team.db {' '.join(options)}" in readme
+    result = cli_import(str(path), "--db", str(db), *options)
+    assert result.exit_code == 0 and result.stderr == ""
+    assert ": 3 new, 0 updated, 0 unchanged, 0 orphaned; 0 problems." in result.stdout
+    assert [(r["label"], r["score"], r["explanation"], r["metadata"]) for r in rows(db)] == [
+        ("incorrect", 0.0, "made up", {}),
+        ("correct", 1.0, None, {"model": "gpt-4o"}),
+        ("correct", 1.0, "as documented", {}),
+    ]

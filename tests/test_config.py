@@ -1479,6 +1479,84 @@ def test_recursive_alias_does_not_hang() -> None:
     assert "recursive YAML alias" in str(caught.value)
 
 
+def _alias_bomb(levels: int) -> str:
+    """A "billion laughs" document: each anchor repeats the previous one nine times."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels + 1)]
+    return "\n".join([*lines, f"annotations: *a{levels}", ""])
+
+
+def test_alias_bomb_is_refused_at_the_alias_that_crosses_the_bound() -> None:
+    # a4 repeats 66,430 values, a5 597,871: line 6 crosses the 100,000 bound. Without the
+    # bound, ten levels ran 48 s and ended in MemoryError.
+    with pytest.raises(ConfigError) as caught:
+        parse_config(_alias_bomb(5), "bomb.yaml")
+    assert str(caught.value) == (
+        "bomb.yaml:6: the YAML expands to more than 100,000 values (aliases are counted as "
+        "what they repeat): write the values out, or use fewer aliases"
+    )
+
+
+def test_aliases_below_the_bound_still_work() -> None:
+    shared = "- {name: c0, type: categorical, values: &v [good, bad, {label: meh, score: 0.5}]}\n"
+    reuse = "- {{name: c{}, type: categorical, values: *v}}\n"
+    text = shared + "".join(reuse.format(i) for i in range(1, 9))
+    configs = parse_config(text).annotations
+    assert [c.name for c in configs] == [f"c{i}" for i in range(9)]
+    assert [v.label for v in configs[8].values] == ["good", "bad", "meh"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("annotations: " + "[" * 10_000 + "]" * 10_000, 1),  # flow: one line
+        ("annotations:\n" + "".join("  " * i + "-\n" for i in range(10_000)), 65),  # block
+        ("- " + "{a: " * 10_000 + "1" + "}" * 10_000, 1),
+    ],
+    ids=["flow", "block", "mappings"],
+)
+def test_deep_nesting_is_refused_with_its_line(text: str, line: int) -> None:
+    # Without the bound: RecursionError (an internal error, exit code 1).
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "deep.yaml")
+    assert str(caught.value) == (
+        f"deep.yaml:{line}: nested more than 64 levels deep (counting what aliases repeat): "
+        "a config needs a few levels"
+    )
+
+
+def test_aliases_cannot_stack_depth_past_the_bound() -> None:
+    # Each anchor is 40 levels deep and nests the previous one: 3 x 40 levels once expanded.
+    deep = "[" * 39 + "{}" + "]" * 39
+    text = (
+        f"a: &a {deep}\n"
+        f"b: &b {'[' * 39}*a{']' * 39}\n"
+        f"c: &c {'[' * 39}*b{']' * 39}\n"
+        "annotations: []\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "c.yaml")
+    assert [(p.line, p.message.split(" (")[0]) for p in caught.value.problems] == [
+        (2, "nested more than 64 levels deep")
+    ]
+
+
+def test_config_check_of_an_alias_bomb_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    import annotator.cli.commands  # noqa: F401  (registers the commands)
+    from annotator.cli.main import cli
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_alias_bomb(5), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["config", "check", str(path)])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"{path}:6: the YAML expands to more than 100,000 values (aliases are counted as what "
+        + "they repeat): write the values out, or use fewer aliases"
+    ]
+
+
 # --------------------------------------------------------------------------------------------
 # load_config
 

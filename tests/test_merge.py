@@ -13,12 +13,12 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import annotator.cli.merge_cmd  # noqa: F401  (registers the command)
 from annotator.cli.main import cli
-from annotator.config import parse_config
+from annotator.config import ConfigError, parse_config
 from annotator.model import Annotation, Span
 from annotator.store import SCHEMA_VERSION, AnnotationKey, Store, StoreError
 from annotator.store import db as store_db
@@ -422,54 +422,205 @@ annotations:
 """
 
 
-def test_configs_union_by_name_first_kept_differences_reported(
-    template: Path, tmp_path: Path
-) -> None:
+def save_configs(path: Path, text: str, **times: str) -> None:
+    """Store a config document, then give its configs these updated_at times."""
+    with Store.open(path) as store:
+        store.save_config_document(parse_config(text).to_document())
+        for name, at in times.items():
+            store.connection.execute(
+                "UPDATE annotation_configs SET updated_at = ? WHERE name = ?", (at, name)
+            )
+
+
+def stored_configs(path: Path) -> tuple[str, list[tuple]]:
+    """The stored config document and every annotation_configs row."""
+    (document,) = _read(path, "SELECT value FROM meta WHERE key = 'config_document'")[0]
+    return document, _read(
+        path, "SELECT name, type, description, config, position, updated_at "
+        "FROM annotation_configs ORDER BY position"
+    )  # fmt: skip
+
+
+def test_configs_newest_definition_wins_whatever_the_order(template: Path, tmp_path: Path) -> None:
     a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
+    save_configs(a, CONFIG_A, correctness=T2, comment=T0)
+    save_configs(b, CONFIG_B, correctness=T1, tone=T1)
+    out_ab, out_ba = tmp_path / "ab.db", tmp_path / "ba.db"
+    report = merge_databases([a, b], out_ab)
+    reverse = merge_databases([b, a], out_ba)
+    assert stored_configs(out_ab) == stored_configs(out_ba)
+    with Store.open(out_ab) as store:
+        document = store.load_config_document()
+    # a's correctness is the newest (T2); order: position in its file, then name
+    assert [c["name"] for c in document["annotations"]] == ["correctness", "comment", "tone"]
+    assert document["annotations"][0]["values"][0]["label"] == "correct"
+    assert [(r[0], r[4], r[5]) for r in stored_configs(out_ab)[1]] == [
+        ("correctness", 0, T2), ("comment", 1, T0), ("tone", 2, T1),
+    ]  # fmt: skip
+    parse_config(orjson.dumps(document).decode())  # still a valid document
+    for merged, (first, second) in ((report, (a, b)), (reverse, (b, a))):
+        (conflict,) = merged.config_conflicts
+        assert conflict.name == "correctness" and conflict.kept_from == str(a)
+        assert conflict.differing == ((str(b), ("description", "values")),)
+        assert dict(conflict.updated_at) == {str(a): T2, str(b): T1}
+        assert conflict.describe() == (
+            f"correctness: kept {a}'s (updated {T2}); {b} (updated {T1}) differs in "
+            "description, values"
+        )
+    assert sorted(report.configs_added) == ["comment", "correctness", "tone"]
+
+    # Merging again changes nothing; OUT's configs are ranked like any input's.
+    again = merge_databases([b, a], out_ab)
+    assert again.configs_added == []
+    assert stored_configs(out_ab) == stored_configs(out_ba)
+    assert [c.kept_from for c in again.config_conflicts] == [f"{out_ab} (existing), {a}"]
+
+
+def test_span_kinds_no_longer_depend_on_the_input_order(template: Path, tmp_path: Path) -> None:
+    """Issue 7: `merge a b` and `merge b a` stored different span_kinds."""
+    a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
+    config = "- {{name: correctness, type: categorical, values: [yes, no], span_kinds: {}}}\n"
+    save_configs(a, config.format("[LLM]"), correctness=T0)
+    save_configs(b, config.format("[LLM, AGENT]"), correctness=T0)  # a tie: content decides
+    for order, name in (([a, b], "ab.db"), ([b, a], "ba.db")):
+        report = merge_databases(order, tmp_path / name)
+        (conflict,) = report.config_conflicts
+        assert (conflict.kept_from, conflict.differing) == (str(a), ((str(b), ("span_kinds",)),))
+    assert stored_configs(tmp_path / "ab.db") == stored_configs(tmp_path / "ba.db")
+    with Store.open(tmp_path / "ab.db") as store:
+        (kept,) = store.load_config_document()["annotations"]
+    # '["LLM"]' sorts after '["LLM","AGENT"]': the greater canonical JSON wins a tie
+    assert kept["span_kinds"] == ["LLM"]
+
+
+def test_saving_the_same_definition_keeps_its_time(template: Path, tmp_path: Path) -> None:
+    """What 'most recently updated' means: the definition changed, not the file re-saved
+    (`annotator annotate --config same.yaml` saves the configs on every start)."""
+    a = _copy(template, tmp_path / "a.db")
+    save_configs(a, CONFIG_A, correctness=T0, comment=T0)
     with Store.open(a) as store:
         store.save_config_document(parse_config(CONFIG_A).to_document())
-    with Store.open(b) as store:
-        store.save_config_document(parse_config(CONFIG_B).to_document())
-    out = tmp_path / "out.db"
-    report = merge_databases([a, b], out)
-    with Store.open(out) as store:
-        document = store.load_config_document()
-        rows = store.connection.execute(
-            "SELECT name FROM annotation_configs ORDER BY position"
-        ).fetchall()
-    names = [c["name"] for c in document["annotations"]]
-    assert names == ["correctness", "comment", "tone"] == [r[0] for r in rows]
-    assert document["annotations"][0]["values"][0]["label"] == "correct"  # the first input's
-    parse_config(orjson.dumps(document).decode())  # still a valid document
-    (conflict,) = report.config_conflicts
-    assert conflict.name == "correctness" and conflict.kept_from == str(a)
-    assert conflict.differing == ((str(b), ("description", "values")),)
-    assert report.configs_added == ["correctness", "comment", "tone"]
-
-    # OUT's own config is kept over any input's; merging again changes nothing.
-    again = merge_databases([b, a], out)
-    assert again.configs_added == []
-    with Store.open(out) as store:
-        assert store.load_config_document() == document
-    assert {c.name for c in again.config_conflicts} == {"correctness"}
-    assert again.config_conflicts[0].kept_from == f"{out} (existing)"
+        changed = CONFIG_A.replace("type: FREEFORM", "type: FREEFORM\n    description: new")
+        store.save_config_document(parse_config(changed).to_document())
+        times = dict(store.connection.execute("SELECT name, updated_at FROM annotation_configs"))
+    assert times["correctness"] == T0 and times["comment"] > T2
 
 
 def test_config_that_would_break_the_document_is_not_added(template: Path, tmp_path: Path) -> None:
     a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
-    with Store.open(a) as store:  # a moves the note action onto the key "z"
-        store.save_config_document(parse_config(CONFIG_A + "keys:\n  note: z\n").to_document())
-    with Store.open(b) as store:  # b uses "z" for a label
-        tone = "annotations: [{name: tone, type: CATEGORICAL, values: [{label: a, key: z}]}]"
-        store.save_config_document(parse_config(tone).to_document())
+    # a moves the note action onto the key "z" and was updated last; b uses "z" for a label
+    save_configs(a, CONFIG_A + "keys:\n  note: z\n", correctness=T1, comment=T1)
+    tone = "annotations: [{name: tone, type: CATEGORICAL, values: [{label: a, key: z}]}]"
+    save_configs(b, tone, tone=T0)
     out = tmp_path / "out.db"
-    report = merge_databases([a, b], out)
+    report = merge_databases([b, a], out)
     with Store.open(out) as store:
         document = store.load_config_document()
     parse_config(orjson.dumps(document).decode())
     assert [c["name"] for c in document["annotations"]] == ["correctness", "comment"]
-    assert any("config 'tone' not added" in p for p in report.problems)
-    assert [c.name for c in report.config_conflicts] == ["keys:"]
+    assert document["keys"] == {"note": ["z"]}
+    assert report.problems == [
+        f"{b}: config 'tone' not added: key 'z' of label 'a' is already bound to action 'note': "
+        + "pick another key, or remap note under keys:"
+    ]
+    assert [(c.name, c.kept_from) for c in report.config_conflicts] == [("keys:", str(a))]
+    # b updated last: its remap (none) is kept and tone fits
+    save_configs(b, tone, tone=T2)
+    report = merge_databases([a, b], tmp_path / "out2.db")
+    with Store.open(tmp_path / "out2.db") as store:
+        document = store.load_config_document()
+    assert [c["name"] for c in document["annotations"]] == ["correctness", "tone", "comment"]
+    assert "keys" not in document and report.problems == []
+
+
+_DEFINITIONS = {
+    "correctness": [
+        "{name: correctness, type: categorical, values: [yes, no]}",
+        "{name: correctness, type: categorical, values: [yes, no], span_kinds: [LLM]}",
+        "{name: correctness, type: categorical, values: [yes, no], span_kinds: [LLM, AGENT]}",
+    ],
+    "quality": [
+        "{name: quality, type: continuous, lower_bound: 0, upper_bound: 10}",
+        "{name: quality, type: continuous, lower_bound: 0, upper_bound: 5, description: d}",
+    ],
+    "tone": [
+        "{name: tone, type: categorical, values: [{label: a, key: z}, b]}",
+        "{name: tone, type: freeform}",
+    ],
+}
+_REMAPS = ["", "keys: {note: z}\n", "keys: {next_span: [down, s]}\n"]
+config_files = st.lists(
+    st.tuples(
+        st.lists(
+            st.tuples(
+                st.sampled_from(sorted(_DEFINITIONS)),
+                st.integers(0, 2),
+                st.sampled_from([T0, T1, T2]),
+            ),
+            max_size=3,
+            unique_by=lambda item: item[0],
+        ),
+        st.integers(0, len(_REMAPS) - 1),
+    ),
+    min_size=2,
+    max_size=3,
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(spec=config_files)
+def test_property_any_input_order_stores_the_same_configs(
+    template: Path, spec: list[tuple[list[tuple[str, int, str]], int]]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        inputs = []
+        for number, (configs, remap) in enumerate(spec):
+            path = _copy(template, folder / f"in{number}.db")
+            if configs:
+                choices = [(n, _DEFINITIONS[n][v % len(_DEFINITIONS[n])]) for n, v, _ in configs]
+                text = "annotations:\n" + "".join(f"  - {d}\n" for _, d in choices)
+                try:
+                    parse_config(text + _REMAPS[remap])
+                except ConfigError:
+                    assume(False)  # each annotator's own configs are valid
+                save_configs(path, text + _REMAPS[remap], **{n: at for n, _, at in configs})
+            inputs.append(path)
+        results = set()
+        for number, order in enumerate(itertools.permutations(inputs)):
+            out = folder / f"out{number}.db"
+            merge_databases(list(order), out)
+            document, rows = stored_configs(out) if _read(
+                out, "SELECT 1 FROM meta WHERE key = 'config_document'"
+            ) else ("", [])
+            results.add((document, tuple(rows)))
+            if document:
+                parse_config(document)  # a valid config set, whatever was merged
+        assert len(results) == 1
+        # merging the result with the inputs again changes nothing
+        again = folder / "again.db"
+        merge_databases(inputs, again)
+        merge_databases(list(reversed(inputs)), again)
+        got = stored_configs(again) if document else ("", [])
+        assert (got[0], tuple(got[1])) == next(iter(results))
+        # merge(merge(A, B), C) keeps the same definitions with the same times and remap as
+        # merge(A, B, C); only their order may differ (positions come from the files merged)
+        first_two = folder / "first-two.db"
+        merge_databases(inputs[:2], first_two)
+        stepwise = folder / "stepwise.db"
+        merge_databases([first_two, *inputs[2:]], stepwise)
+        if document:
+            (stepwise_document, stepwise_rows), (_, rows) = stored_configs(stepwise), next(
+                iter(results)
+            )
+            assert sorted(r[:4] + r[5:] for r in stepwise_rows) == sorted(
+                r[:4] + r[5:] for r in rows
+            )
+            assert orjson.loads(stepwise_document).get("keys") == orjson.loads(document).get("keys")
 
 
 # --- inputs: WAL, older versions, refusals ---------------------------------------------------

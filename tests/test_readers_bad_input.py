@@ -130,13 +130,50 @@ def test_syntax_error_position(tmp_path: Path) -> None:
     assert error.reason.startswith("JSON syntax error at line 3 column 9")
 
 
+DEEP = "[" * 10_000 + "]" * 10_000
+DEEP_REASON = (
+    "JSON nested more than 1,024 levels deep (at {where}): no trace or annotation record nests "
+    "that deep"
+)
+
+
 def test_deeply_nested_json(tmp_path: Path) -> None:
-    deep = "[" * 5000 + "]" * 5000
-    assert "JSON syntax error" in refused(write(tmp_path, "deep.json", deep)).reason
+    assert refused(write(tmp_path, "deep.json", DEEP)).reason == DEEP_REASON.format(
+        where="line 1 column 1026"
+    )
     # as one line among good ones it is one Problem
-    path = write(tmp_path, "deep.jsonl", otlp_line(otlp_span()) + b"\n" + deep.encode() + b"\n")
+    path = write(tmp_path, "deep.jsonl", otlp_line(otlp_span()) + b"\n" + DEEP.encode() + b"\n")
     spans, problems = read(path)
-    assert len(spans) == 1 and [p.line for p in problems] == [2]
+    assert len(spans) == 1
+    assert [(p.line, p.message) for p in problems] == [
+        (2, DEEP_REASON.format(where="column 1026"))
+    ]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        DEEP,  # a trace file of nothing but brackets
+        '{"data": [' + '{"a": ' * 10_000 + "1" + "}" * 10_000 + "]}",  # a page of one record
+        '{"span_id": "ab", "name": "q", "label": "x", "metadata": '
+        + '{"a": ' * 10_000 + "1" + "}" * 10_000 + "}",  # an annotation record
+        DEEP + "\n" + DEEP + "\n",  # JSON lines, every line too deep
+    ],
+    ids=["array", "page", "annotation", "lines"],
+)
+def test_ten_thousand_levels_deep_is_one_line_and_exit_2(tmp_path: Path, content: str) -> None:
+    from click.testing import CliRunner
+
+    import annotator.cli.commands  # noqa: F401  (registers the commands)
+    from annotator.cli.main import cli
+
+    path = write(tmp_path, "deep.json", content)
+    result = CliRunner().invoke(
+        cli, ["import", str(path), "--db", str(tmp_path / "a.db"), "-q"], catch_exceptions=False
+    )
+    assert result.exit_code == 2
+    (line,) = result.output.splitlines()
+    assert line.startswith(f"{path}: not a trace file: JSON nested more than 1,024 levels deep")
 
 
 def test_deep_attribute_keys_are_capped(tmp_path: Path) -> None:

@@ -25,9 +25,16 @@ imported first, then annotations, so the annotations find their spans).
   rows with an id column (``span_id`` or ``context.span_id``, also as the index column of a
   saved pandas DataFrame, named or not; ``trace_id`` / ``context.trace_id``; ``session_id``;
   ``document_position`` or ``position`` beside a span id for documents) and ``label`` / ``score``
-  / ``explanation`` columns. Optional columns ``name`` (or ``annotation_name``),
-  ``annotator_kind``, ``identifier``, ``metadata`` (an object, or its JSON text) - the columns
-  phoenix-client's ``log_span_annotations_dataframe`` takes. Phoenix ``SpanEvaluations`` /
+  / ``explanation`` columns (or ``result.label`` / ``result.score`` / ``result.explanation``,
+  as phoenix-client's ``get_span_annotations_dataframe()`` names them). Optional columns
+  ``name`` (or ``annotation_name``), ``annotator_kind``, ``identifier``, ``metadata`` (an
+  object, its JSON text, or its Python repr as pandas' ``to_csv`` writes it: read with
+  ``ast.literal_eval`` up to 100,000 characters, never evaluated) - the columns phoenix-client's
+  ``log_span_annotations_dataframe`` takes and ``get_span_annotations_dataframe`` returns.
+  A parquet dict column is a struct holding every key of every row; keys that are null in a
+  row are left out again. A table whose records have no id at all (pandas drops a DataFrame's
+  index in ``to_json(orient="records")`` and ``to_csv(index=False)``) is refused with one line
+  that says to save it with ``.reset_index()``. Phoenix ``SpanEvaluations`` /
   ``DocumentEvaluations`` / ``TraceEvaluations.save()`` parquet files are recognised by their
   ``arize`` schema metadata, which also gives the evaluation's name. A CSV file is an evaluation
   table when its header has an id column (or pandas' unnamed index first) and a result column;
@@ -51,6 +58,13 @@ Decisions
   source they were exported with (APP for values entered in the app), like ``annotator merge``
   does, so that moving annotations between databases loses nothing.
 * times: ``created_at`` / ``updated_at`` are kept when the record has them, else now.
+* unchanged: a record (other than our own export's rows, which carry the row's own source and
+  times) whose label, score, explanation, annotator_kind and metadata equal the stored row's is
+  unchanged: nothing is written, not even its source or times. So importing our Phoenix export
+  (or what Phoenix returns of it) into the database it came from changes nothing.
+* document identifiers: a document record with an empty identifier and
+  ``metadata.annotator_identifier`` (where ``--format phoenix`` puts it, Phoenix requiring an
+  empty identifier) gets that identifier back, and the key leaves the metadata.
 * writes: one transaction per file through ``annotator.store.annotations.import_annotations``:
   the same key as the app (target, target id, document position, name, identifier), each change
   logged with action ``import`` and actor ``import:<file name>`` (before and after images).
@@ -62,6 +76,8 @@ Decisions
   stored, and reported: the first ten per file as ``file:line: span id X is not in the
   database``, then one line with how many more and a few of their ids; the summary counts them
   as orphaned. ``--keep-orphans`` stores them anyway (still reported).
+* empty annotations: a record without label, score and explanation (all missing) is a
+  problem, never stored as an empty row.
 * bad records are problems ``file:line: reason`` (``file: data[3]: reason`` in a JSON document,
   ``file: row 12: reason`` in parquet) and the rest is imported (exit code 0). A file that is
   neither spans nor annotations is one line and exit code 2.

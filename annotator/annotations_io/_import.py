@@ -8,14 +8,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from annotator.annotations_io._files import Record, records
-from annotator.annotations_io._records import Defaults, NoName, to_annotation
+from annotator.annotations_io._records import (
+    Defaults,
+    NoName,
+    NoTarget,
+    is_own_export,
+    to_annotation,
+)
 from annotator.model import Annotation, Problem, Target
 from annotator.readers._common import BadRecord, one_line
 from annotator.readers._detect import Sniffed
-from annotator.store.annotations import AnnotationError, AnnotationKey, import_annotations
+from annotator.store.annotations import (
+    AnnotationError,
+    AnnotationKey,
+    find,
+    import_annotations,
+)
 
 # Orphans listed one by one per file; the rest are counted in one line.
 ORPHAN_LINES = 10
+NO_TARGET_FILE = (
+    "the records have no span_id, trace_id or session_id, so nothing says what they are "
+    "about. A pandas DataFrame indexed by span_id (as phoenix-client's "
+    "get_span_annotations_dataframe() returns it) loses its index in to_json(orient='records') "
+    "and to_csv(index=False): save it with .reset_index()"
+)
 
 
 @dataclass(slots=True)
@@ -87,6 +104,13 @@ def import_annotation_file(
                     ) from None
                 problem(_at(file, item, "no annotation name"))
                 continue
+            except NoTarget as exc:
+                if not named:
+                    # The first record says nothing about what it is about: a whole table
+                    # saved without its id column, and pandas is the usual way to lose it.
+                    raise FileRejected(f"{file}: not imported: {NO_TARGET_FILE}") from None
+                problem(_at(file, item, str(exc)))
+                continue
             except BadRecord as exc:
                 problem(_at(file, item, one_line(exc, 240)))
                 continue
@@ -101,6 +125,8 @@ def import_annotation_file(
                 problem(_at(file, item, f"same target, name and identifier as {first}: skipped"))
                 continue
             seen[key] = _where(item)
+            if not is_own_export(item.value):
+                _keep_bookkeeping_if_unchanged(conn, annotation)
             missing = targets.missing(annotation)
             if missing is not None:
                 result.orphaned += 1
@@ -128,6 +154,24 @@ def import_annotation_file(
         )
     result.new, result.updated, result.unchanged = counts.new, counts.updated, counts.unchanged
     return result
+
+
+def _keep_bookkeeping_if_unchanged(conn: sqlite3.Connection, annotation: Annotation) -> None:
+    """A record that carries the stored row's values is unchanged, whatever its source and
+    times say: a Phoenix record has Phoenix's (or none), and taking them would turn a
+    re-import of our own Phoenix export into an update of every row (source APP -> API,
+    updated_at -> now), which a later merge would take for a newer judgement."""
+    stored = find(conn, AnnotationKey.of(annotation))
+    if stored is None or any(
+        getattr(stored, field) != getattr(annotation, field) for field in _VALUE_FIELDS
+    ):
+        return
+    annotation.source = stored.source
+    annotation.created_at = stored.created_at
+    annotation.updated_at = stored.updated_at
+
+
+_VALUE_FIELDS = ("label", "score", "explanation", "annotator_kind", "metadata")
 
 
 def _at(file: str, item: Record, message: str) -> Problem:

@@ -22,16 +22,25 @@ span id -> document, a span id -> span, a trace id -> trace, a session id -> ses
 
 from __future__ import annotations
 
+import ast
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from annotator.annotations_io._export import DOCUMENT_IDENTIFIER_KEY
 from annotator.model import NOTE_NAME, Annotation, AnnotatorKind, Source, Target
 from annotator.readers._common import BadRecord, clean_id, describe
 from annotator.timeutil import iso_from_any
 
+_RESULT_FIELDS = ("label", "score", "explanation")
+_FLAT_RESULT_KEYS = tuple(f"result.{field}" for field in _RESULT_FIELDS)
+_TARGET_KEYS = (
+    "span_id", "context.span_id", "spanId", "trace_id", "context.trace_id", "traceId",
+    "session_id", "sessionId",
+)  # fmt: skip
+_NO_TARGET = "no span_id, trace_id or session_id: nothing says what it is about"
 _KINDS = {kind.value: kind.value for kind in AnnotatorKind}
 _TARGETS = {target.value: target.value for target in Target}
 _SOURCES = {source.value: source.value for source in Source}
@@ -40,6 +49,16 @@ _MISSING: Any = object()
 
 class NoName(Exception):
     """The record has no annotation name and none was given (--name)."""
+
+
+class NoTarget(BadRecord):
+    """The record has no span, trace or session id (pandas dropped a DataFrame's index?)."""
+
+
+NO_RESULT = "no label, score or explanation: an empty annotation is not imported"
+# A metadata text that is not JSON is read as a Python literal (pandas' to_csv writes a dict
+# column as its repr) only up to this length: ast.literal_eval's cost grows with its input.
+PYTHON_LITERAL_LIMIT = 100_000
 
 
 @dataclass(slots=True)
@@ -56,12 +75,16 @@ class Defaults:
 def to_annotation(record: dict[str, Any], defaults: Defaults) -> tuple[Annotation, bool]:
     """The annotation in `record`, and whether its annotator kind was assumed (LLM).
 
-    Raises BadRecord (the message says what is wrong) or NoName. The key is not checked here
+    Raises BadRecord (the message says what is wrong; NoTarget when nothing says what the
+    record is about, before NoName) or NoName. The key is not checked here
     (``AnnotationKey.of`` is, by the importer)."""
     data = record.get("data")
     if type(data) is dict and "note" in data:
         return _note(data, defaults), False
-    own = "target" in record and "source" in record and "result" not in record
+    own = is_own_export(record)
+    if not own and all(_absent(record.get(key)) for key in _TARGET_KEYS):
+        # Before the name: a table without ids cannot be imported whatever --name says.
+        raise NoTarget(_NO_TARGET)
     name = _text(_first(record, "name", "annotation_name"), "name")
     if not name:
         name = defaults.file_name or defaults.name
@@ -73,6 +96,9 @@ def to_annotation(record: dict[str, Any], defaults: Defaults) -> tuple[Annotatio
         if type(result) is not dict:
             raise BadRecord(f"result is {_a(result)}, expected an object")
         values = result
+    elif any(key in record for key in _FLAT_RESULT_KEYS):
+        # phoenix-client's annotation DataFrame: the result object flattened by pandas
+        values = {field: record.get(f"result.{field}") for field in _RESULT_FIELDS}
     raw_kind = _first(record, "annotator_kind", "annotatorKind")
     assumed = False
     if _absent(raw_kind):
@@ -114,7 +140,7 @@ def to_annotation(record: dict[str, Any], defaults: Defaults) -> tuple[Annotatio
         elif session_id:
             target = Target.SESSION.value
         else:
-            raise BadRecord("no span_id, trace_id or session_id: nothing says what it is about")
+            raise NoTarget(_NO_TARGET)
         # The database knows a span's trace and session (and a trace's session): only this
         # program's own export carries them, everything else gets them from the spans.
         if target in (Target.SPAN, Target.DOCUMENT):
@@ -123,6 +149,14 @@ def to_annotation(record: dict[str, Any], defaults: Defaults) -> tuple[Annotatio
             span_id = session_id = None
         else:
             span_id = trace_id = None
+    label = _text(values.get("label"), "label")
+    score = _score(values.get("score"))
+    explanation = _text(values.get("explanation"), "explanation")
+    if label is None and score is None and explanation is None:
+        raise BadRecord(NO_RESULT)
+    metadata = _metadata(record.get("metadata"))
+    if target == Target.DOCUMENT and not identifier:
+        identifier, metadata = _document_identifier(metadata)
     annotation = Annotation(
         name=name,
         target=target,
@@ -130,17 +164,32 @@ def to_annotation(record: dict[str, Any], defaults: Defaults) -> tuple[Annotatio
         trace_id=trace_id,
         session_id=session_id,
         document_position=position if target == Target.DOCUMENT or own else None,
-        label=_text(values.get("label"), "label"),
-        score=_score(values.get("score")),
-        explanation=_text(values.get("explanation"), "explanation"),
+        label=label,
+        score=score,
+        explanation=explanation,
         annotator_kind=kind,
         source=source,
         identifier=identifier,
-        metadata=_metadata(record.get("metadata")),
+        metadata=metadata,
         created_at=_time(record.get("created_at"), "created_at"),
         updated_at=_time(record.get("updated_at"), "updated_at"),
     )
     return annotation, assumed
+
+
+def is_own_export(record: dict[str, Any]) -> bool:
+    """A row of this program's flat export: its source and times are the stored row's own."""
+    return "target" in record and "source" in record and "result" not in record
+
+
+def _document_identifier(metadata: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Phoenix requires an empty identifier on document annotations, so ``annotator export
+    --format phoenix`` moves the annotator's name into metadata; move it back (else every
+    annotator's document labels would come back as one nameless rater)."""
+    moved = metadata.get(DOCUMENT_IDENTIFIER_KEY)
+    if type(moved) is not str or not moved.strip():
+        return "", metadata
+    return moved, {k: v for k, v in metadata.items() if k != DOCUMENT_IDENTIFIER_KEY}
 
 
 def _note(data: dict[str, Any], defaults: Defaults) -> Annotation:
@@ -277,7 +326,7 @@ def _metadata(value: Any) -> dict[str, Any]:
         try:
             value = orjson.loads(value)
         except orjson.JSONDecodeError:
-            raise BadRecord(f"metadata is not a JSON object: {describe(value)}") from None
+            value = _python_literal(value)
     if type(value) is not dict:
         raise BadRecord(f"metadata is {_a(value)}, expected an object")
     if value:
@@ -286,6 +335,22 @@ def _metadata(value: Any) -> dict[str, Any]:
         except TypeError as exc:  # e.g. a parquet decimal: the store keeps JSON text
             raise BadRecord(f"metadata cannot be written as JSON ({exc})") from None
     return value
+
+
+def _python_literal(text: str) -> Any:
+    """Metadata as pandas' to_csv writes a dict column: its Python repr (``{'model': 'gpt-4o'}``).
+    Read with ast.literal_eval (literals only: nothing is evaluated), on a bounded string."""
+    if len(text) > PYTHON_LITERAL_LIMIT:
+        raise BadRecord(
+            f"metadata is not JSON, and too long ({len(text):,} characters) to read as a "
+            "Python literal"
+        )
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise BadRecord(
+            f"metadata is neither a JSON object nor a Python dict literal: {describe(text)}"
+        ) from None
 
 
 def _time(value: Any, field: str) -> str | None:

@@ -28,8 +28,9 @@ def merge_command(inputs: tuple[str, ...], out_path: str, dry_run: bool, as_json
     Annotations: per key (target, id, document position, name, identifier) the newest
       updated_at wins, a tie goes to the greater content, so the order of INPUTS does not
       matter and merging again changes nothing. Every disagreement is listed.
-    Configs: union by name; under one name OUT's config is kept, else the first input's
-      (in the order given); differences are listed.
+    Configs: union by name; under one name the most recently updated definition wins (OUT's
+      included), a tie goes to the greater content, so the order of INPUTS does not matter
+      either; differing definitions are listed with the fields that differ.
 
     Inputs are only read (an older schema version is upgraded on a temporary copy). A missing,
     foreign or newer-version input stops the merge before anything is written (exit code 2).

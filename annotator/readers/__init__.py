@@ -48,6 +48,7 @@ from annotator.readers._detect import (
     SPAN_FORMATS,
     Sniffed,
     classify,
+    json_error_reason,
     sniff,
 )
 from annotator.readers._otlp import (
@@ -162,9 +163,7 @@ def _read_lines(path: Path, file: str, project: str | None) -> Iterator[Span | P
                 try:
                     value = loads(line)
                 except JSONDecodeError as exc:
-                    yield Problem(
-                        file, lineno, f"JSON syntax error at column {exc.colno} ({exc.msg})"
-                    )
+                    yield Problem(file, lineno, json_error_reason(exc, with_line=False))
                     continue
             kind = classify(value)
             if kind == "dataframe_record" or kind == "phoenix_span":  # one record per line

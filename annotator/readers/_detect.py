@@ -93,8 +93,28 @@ _TARGET_ID_KEYS = (
 )  # fmt: skip
 
 
+# Result fields: flat (evaluation tables), or as phoenix-client's annotation DataFrame names
+# them after flattening the ``result`` object (``result.label`` ...).
+RESULT_KEYS = frozenset(
+    {"label", "score", "explanation", "result.label", "result.score", "result.explanation"}
+)
+# Every column an annotation record or an annotation DataFrame has besides its target ids.
+_ANNOTATION_KEYS = RESULT_KEYS | {
+    "result", "name", "annotation_name", "annotator_kind", "annotatorKind", "metadata",
+    "identifier", "source", "created_at", "updated_at", "id", "user_id", "document_position",
+    "documentPosition", "position",
+}  # fmt: skip
+
+
 def _has_result(obj: dict) -> bool:
-    return "label" in obj or "score" in obj or "explanation" in obj
+    return any(key in obj for key in RESULT_KEYS)
+
+
+def _annotation_without_target(obj: dict) -> bool:
+    """An annotation record with nothing saying what it is about: what pandas' to_json(orient=
+    "records") leaves of an annotation DataFrame indexed by span id. Recognised (and then
+    refused with the reason) rather than called 'not spans' with no hint."""
+    return ("result" in obj or _has_result(obj)) and all(key in _ANNOTATION_KEYS for key in obj)
 
 
 def classify(obj: Any) -> str | None:
@@ -146,6 +166,8 @@ def classify(obj: Any) -> str | None:
         return "session_listing"
     # Evaluation table rows: what they are about and a result (label / score / explanation).
     if _has_result(obj) and (has_span_id or "trace_id" in obj or "session_id" in obj):
+        return "annotation"
+    if _annotation_without_target(obj):
         return "annotation"
     data = obj.get("data")
     if type(data) is list:
@@ -310,7 +332,6 @@ def _not_json_reason(head: bytes) -> str:
     return f"not JSON (starts with {preview!r})"
 
 
-_RESULT_COLUMNS = frozenset({"label", "score", "explanation"})
 _ID_COLUMNS = frozenset(
     {"span_id", "context.span_id", "trace_id", "context.trace_id", "session_id"}
 )
@@ -318,7 +339,9 @@ _ID_COLUMNS = frozenset(
 
 def _annotation_csv(head: bytes) -> bool:
     """A CSV evaluation / annotation table: a header with what a row is about (a span, trace or
-    session id column, or pandas' unnamed index column first) and label / score / explanation."""
+    session id column, or pandas' unnamed index column first) and label / score / explanation
+    (or ``result.label`` ...). A header of annotation columns only, without ids, is one too:
+    the importer says that the ids are missing."""
     import csv
 
     line = head.decode("utf-8", "replace").splitlines()[0] if head else ""
@@ -327,9 +350,11 @@ def _annotation_csv(head: bytes) -> bool:
     except (csv.Error, StopIteration):
         return False
     names = set(header)
-    if len(header) < 2 or not names & _RESULT_COLUMNS:
+    if len(header) < 2 or not names & RESULT_KEYS:
         return False
-    return bool(names & _ID_COLUMNS) or header[0] == ""
+    if names & _ID_COLUMNS or header[0] == "":
+        return True
+    return names <= _ANNOTATION_KEYS
 
 
 def _annotation_parquet(parquet_file: Any) -> bool:
@@ -340,7 +365,7 @@ def _annotation_parquet(parquet_file: Any) -> bool:
     if b"eval_type" in arize:
         return True
     names = set(schema.names)
-    if not names & _RESULT_COLUMNS:
+    if not names & RESULT_KEYS:
         return False
     if "annotator_kind" in names or "annotation_name" in names:
         return True
@@ -385,8 +410,23 @@ def _binary_reason(head: bytes) -> str | None:
     return None
 
 
-def json_error_reason(exc: orjson.JSONDecodeError, *, line_offset: int = 0) -> str:
-    return f"JSON syntax error at line {exc.lineno + line_offset} column {exc.colno} ({exc.msg})"
+# orjson refuses nesting deeper than this (its message: "depth limit exceeded").
+JSON_DEPTH_LIMIT = 1024
+
+
+def json_error_reason(
+    exc: orjson.JSONDecodeError, *, line_offset: int = 0, with_line: bool = True
+) -> str:
+    """One line about a JSON value that cannot be parsed: where, and what is wrong."""
+    where = f"column {exc.colno}"
+    if with_line:
+        where = f"line {exc.lineno + line_offset} {where}"
+    if "depth limit" in exc.msg:
+        return (
+            f"JSON nested more than {JSON_DEPTH_LIMIT:,} levels deep (at {where}): no trace or "
+            "annotation record nests that deep"
+        )
+    return f"JSON syntax error at {where} ({exc.msg})"
 
 
 def sniff(path: Path) -> Sniffed:

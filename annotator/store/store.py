@@ -9,7 +9,7 @@ thread a store of its own.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -152,13 +152,30 @@ class Store:
         with write_transaction(self._conn):
             self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
-    def save_config_document(self, document: dict[str, Any]) -> None:
+    def save_config_document(
+        self, document: dict[str, Any], *, updated_at: Mapping[str, str] | None = None
+    ) -> None:
         """Store a config set (its `to_document()` form): one row per config in
-        `annotation_configs`, the whole document (with the `keys:` map) in `meta`."""
+        `annotation_configs`, the whole document (with the `keys:` map) in `meta`.
+
+        A config's ``updated_at`` is when its definition last changed: saving the same
+        definition again keeps it (``annotator merge`` picks the newest definition of a name).
+        `updated_at` gives it per name instead (merge keeps each definition's own)."""
         now = now_iso()
         with write_transaction(self._conn):
+            previous = {
+                name: (config, at)
+                for name, config, at in self._conn.execute(
+                    "SELECT name, config, updated_at FROM annotation_configs"
+                )
+            }
             self._conn.execute("DELETE FROM annotation_configs")
             for position, config in enumerate(document.get("annotations", [])):
+                text = orjson.dumps(config).decode()
+                kept = previous.get(config["name"])
+                at = (updated_at or {}).get(config["name"]) or (
+                    kept[1] if kept is not None and kept[0] == text else now
+                )
                 self._conn.execute(
                     "INSERT INTO annotation_configs (name, type, description, config, position, "
                     "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -166,9 +183,9 @@ class Store:
                         config["name"],
                         str(config.get("type", "")).upper(),
                         config.get("description"),
-                        orjson.dumps(config).decode(),
+                        text,
                         position,
-                        now,
+                        at,
                     ),
                 )
             self._conn.execute(

@@ -29,13 +29,20 @@ Spans
     the wrong number of spans (left by an interrupted import).
 
 Configs
-    Union by name. When a name is already present the first config is kept: OUT's own, else the
-    first input's in the order given on the command line; any input whose config differs is
-    reported (name, files, which fields differ). The ``keys:`` remaps come from the same base
-    document (OUT's, else the first input with configs); differing remaps are reported under
-    the name ``keys:``. A config that would make the stored document invalid (e.g. a value key
-    that clashes with the kept ``keys:``) is not added, and reported. Unlike everything else, the
-    config rule depends on the order of the inputs: configs are a choice, not data.
+    Union by name, the same for any order of the inputs. Each config's ``updated_at`` (the
+    ``annotation_configs`` row: when that definition last changed; saving the same definition
+    again keeps it) ranks its definitions: among OUT's and every input's definition of a name,
+    the most recently updated wins, a tie going to the greater canonical JSON (sorted keys). The
+    winner keeps its own updated_at in OUT, so merging again changes nothing and
+    merge(merge(A, B), C) keeps the definitions merge(A, B, C) keeps (their order can differ
+    when the files order their configs differently). Every name whose definitions differ
+    is reported: the file kept, each other file and which fields differ, with their times. The
+    ``keys:`` remap comes from the file whose newest config is the most recent (ties: the
+    greater canonical JSON of the remap); differing remaps are reported under ``keys:``. Configs
+    are listed by their position in the file their definition came from, then by name. A
+    definition that would make the stored document invalid (e.g. a value key that clashes with
+    the chosen ``keys:``) gives way to the next-ranked definition of its name; when none fits
+    the config is not added; both are reported.
 
 Annotations
     One row per key (target, target id, document position, name, identifier), as in the store.
@@ -199,23 +206,36 @@ class AnnotationConflict:
 
 @dataclass(frozen=True)
 class ConfigConflict:
-    """Configs under one name (or the ``keys:`` remaps) that differ between files."""
+    """Definitions of one config name (or the ``keys:`` remaps) that differ between files."""
 
     name: str
-    kept_from: str
+    kept_from: str  # the file(s) holding the definition kept
     differing: tuple[tuple[str, tuple[str, ...]], ...]  # (file, fields that differ)
+    updated_at: tuple[tuple[str, str], ...] = ()  # (file, when its definition last changed)
 
     def describe(self) -> str:
+        times = dict(self.updated_at)
+
+        def when(source: str) -> str:
+            return f" (updated {times[source]})" if times.get(source) else ""
+
+        kept = self.kept_from.split(", ")[0]
         others = "; ".join(
-            f"{source} differs in {', '.join(fields)}" for source, fields in self.differing
+            f"{source}{when(source)} differs in {', '.join(fields)}"
+            for source, fields in self.differing
         )
-        return f"{self.name}: kept {self.kept_from}'s; {others}"
+        return f"{self.name}: kept {self.kept_from}'s{when(kept)}; {others}"
 
     def to_dict(self) -> dict[str, Any]:
+        times = dict(self.updated_at)
         return {
             "name": self.name,
             "kept_from": self.kept_from,
-            "differing": [{"source": s, "fields": list(f)} for s, f in self.differing],
+            "kept_updated_at": times.get(self.kept_from.split(", ")[0]),
+            "differing": [
+                {"source": s, "fields": list(f), "updated_at": times.get(s)}
+                for s, f in self.differing
+            ],
         }
 
 
@@ -302,7 +322,10 @@ class MergeReport:
                         f"    {v.source:<{source_width}}  {v.updated_at}  {v.describe()}{mark}"
                     )
         if self.config_conflicts:
-            out.append("Config conflicts (OUT's config is kept, else the first input's):")
+            out.append(
+                "Config conflicts (the most recently updated definition is kept; a tie goes to "
+                "the greater content):"
+            )
             for conflict in self.config_conflicts:
                 out.append(f"  {conflict.describe()}")
         if self.span_conflicts:
@@ -577,7 +600,7 @@ class _Merger:
         conn.execute(
             "CREATE TEMP TABLE merge_added (span_id TEXT PRIMARY KEY, trace_id TEXT, src INTEGER)"
         )
-        documents: list[dict[str, Any] | None] = []
+        documents: list[_ConfigSource | None] = []
         # The temporary tables go with the connection, which the caller closes next: dropping
         # hundreds of thousands of staged rows one page at a time would only cost time.
         for index, source in enumerate(self.sources, 1):
@@ -684,8 +707,9 @@ class _Merger:
 
     # -- configs --------------------------------------------------------------------------------
 
-    def _read_configs(self, index: int) -> dict[str, Any] | None:
-        """The input's config document, as `Store.load_config_document` reads it."""
+    def _read_configs(self, index: int) -> _ConfigSource | None:
+        """The input's config document, as `Store.load_config_document` reads it, with each
+        config's updated_at."""
         label = self.sources[index - 1].label
         try:
             row = self.conn.execute(
@@ -700,78 +724,104 @@ class _Merger:
                 if not rows:
                     return None
                 document = {"annotations": [orjson.loads(r[0]) for r in rows]}
+            times = dict(self.conn.execute("SELECT name, updated_at FROM src.annotation_configs"))
         except orjson.JSONDecodeError as error:
             self.report.problems.append(f"{label}: stored configs unreadable ({error}); skipped")
             return None
-        if not isinstance(document, dict) or not isinstance(document.get("annotations"), list):
+        found = _config_source(label, document, times)
+        if found is None:
             self.report.problems.append(
                 f"{label}: stored configs are not a config document; skipped"
             )
             return None
-        configs = [c for c in document["annotations"] if isinstance(c, dict) and "name" in c]
-        self.summaries[index - 1].configs = len(configs)
-        return {**document, "annotations": configs}
+        self.summaries[index - 1].configs = len(found.definitions)
+        return found
 
-    def _merge_configs(self, documents: list[dict[str, Any] | None]) -> None:
+    def _merge_configs(self, inputs: list[_ConfigSource | None]) -> None:
         from annotator.config import ConfigError, parse_config
 
         base = self.store.load_config_document()
-        document: dict[str, Any] | None = None
-        origin: dict[str, str] = {}  # config name -> the file it was kept from
-        keys_from = ""
-        keys_differ: list[tuple[str, tuple[str, ...]]] = []
-        differing: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
-        if base is not None:
-            document = {**base, "annotations": list(base.get("annotations", []))}
-            keys_from = self.out_label
-            for config in document["annotations"]:
-                origin[str(config.get("name"))] = self.out_label
-
-        for source, incoming in zip(self.sources, documents, strict=True):
-            if incoming is None:
-                continue
-            if document is None:
-                document = {**incoming, "annotations": []}
-                keys_from = source.label
-            elif incoming.get("keys", {}) != document.get("keys", {}):
-                keys_differ.append((source.label, ("keys",)))
-            by_name = {str(c.get("name")): c for c in document["annotations"]}
-            for config in incoming["annotations"]:
-                name = str(config["name"])
-                kept = by_name.get(name)
-                if kept is not None:
-                    if kept != config:
-                        fields = tuple(
-                            sorted(
-                                k for k in set(kept) | set(config) if kept.get(k) != config.get(k)
-                            )
-                        )
-                        differing.setdefault(name, []).append((source.label, fields))
-                    continue
-                candidate = {**document, "annotations": [*document["annotations"], config]}
+        base_times = dict(self.conn.execute("SELECT name, updated_at FROM annotation_configs"))
+        out = _config_source(self.out_label, base, base_times) if base is not None else None
+        sources = [s for s in (out, *inputs) if s is not None]
+        if not sources:
+            return
+        ranked: dict[str, list[_Definition]] = {}
+        for source in sources:
+            for definition in source.definitions:
+                ranked.setdefault(definition.name, []).append(definition)
+        for definitions in ranked.values():
+            definitions.sort(key=_Definition.rank, reverse=True)
+        keys_from = max(sources, key=lambda s: (s.newest, _canonical(s.keys)))
+        keys = {"keys": keys_from.keys} if keys_from.keys else {}
+        chosen: list[_Definition] = []
+        for name in sorted(ranked, key=lambda n: (ranked[n][0].position, n)):
+            reason = ""
+            for definition in _distinct(ranked[name]):
+                candidate = {"annotations": [*(d.config for d in chosen), definition.config]}
                 try:
-                    parse_config(
-                        orjson.dumps(candidate).decode(), f"{source.label} (stored configs)"
-                    )
+                    parse_config(orjson.dumps({**candidate, **keys}).decode(), "merged configs")
                 except ConfigError as error:
-                    reason = str(error).splitlines()[0] if str(error) else "invalid"
-                    self.report.problems.append(
-                        f"{source.label}: config {name!r} not added: {reason}"
+                    reason = reason or (
+                        error.problems[0].message if error.problems else "invalid"
                     )
                     continue
-                document = candidate
-                by_name[name] = config
-                origin[name] = source.label
-                self.report.configs_added.append(name)
+                if reason:
+                    self.report.problems.append(
+                        f"{ranked[name][0].source}: config {name!r}: its newest definition "
+                        f"does not fit ({reason}); kept {definition.source}'s"
+                    )
+                chosen.append(definition)
+                break
+            else:
+                self.report.problems.append(
+                    f"{ranked[name][0].source}: config {name!r} not added: {reason}"
+                )
+        self._report_config_conflicts(sources, ranked, chosen, keys_from)
+        base_names = {d.name for d in out.definitions} if out is not None else set()
+        self.report.configs_added = [d.name for d in chosen if d.name not in base_names]
+        document = {"annotations": [d.config for d in chosen], **keys}
+        times = {d.name: d.updated_at for d in chosen}
+        if document != base or any(base_times.get(n) != t for n, t in times.items()):
+            self.store.save_config_document(document, updated_at=times)
 
-        for name, others in differing.items():
-            self.report.config_conflicts.append(ConfigConflict(name, origin[name], tuple(others)))
+    def _report_config_conflicts(
+        self,
+        sources: list[_ConfigSource],
+        ranked: dict[str, list[_Definition]],
+        chosen: list[_Definition],
+        keys_from: _ConfigSource,
+    ) -> None:
+        kept = {d.name: d for d in chosen}
+        for name, definitions in ranked.items():
+            winner = kept.get(name, definitions[0])
+            if all(d.canonical == winner.canonical for d in definitions):
+                continue
+            holders = [d.source for d in definitions if d.canonical == winner.canonical]
+            differing = tuple(
+                (d.source, _differing_fields(winner.config, d.config))
+                for d in definitions
+                if d.canonical != winner.canonical
+            )
+            self.report.config_conflicts.append(
+                ConfigConflict(
+                    name,
+                    ", ".join(holders),
+                    tuple(sorted(differing, key=lambda item: self._source_order(item[0]))),
+                    tuple((d.source, d.updated_at) for d in definitions),
+                )
+            )
+        keys_differ = tuple(
+            (s.label, ("keys",)) for s in sources if s.keys != keys_from.keys
+        )
         if keys_differ:
             self.report.config_conflicts.append(
-                ConfigConflict("keys:", keys_from, tuple(keys_differ))
+                ConfigConflict("keys:", keys_from.label, keys_differ)
             )
-        if document is not None and document != base:
-            self.store.save_config_document(document)
+
+    def _source_order(self, label: str) -> int:
+        labels = [self.out_label, *(s.label for s in self.sources)]
+        return labels.index(label) if label in labels else len(labels)
 
     # -- annotations ----------------------------------------------------------------------------
 
@@ -917,6 +967,69 @@ class _Merger:
             )
         if current_key is not None:
             yield _conflict(current_key, versions)
+
+
+@dataclass(frozen=True)
+class _Definition:
+    """One file's definition of one config."""
+
+    source: str
+    name: str
+    config: dict[str, Any]
+    updated_at: str  # "" when the file has no annotation_configs row for it
+    position: int  # in its file's document
+    canonical: bytes
+
+    def rank(self) -> tuple[str, bytes, int]:
+        """Greatest first: newest, then greater content; among copies of one definition the
+        earliest position (so that the order of the configs does not depend on the inputs')."""
+        return (self.updated_at, self.canonical, -self.position)
+
+
+@dataclass(frozen=True)
+class _ConfigSource:
+    label: str
+    definitions: list[_Definition]
+    keys: dict[str, Any]
+    newest: str  # the most recent updated_at of its configs
+
+
+def _canonical(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def _config_source(
+    label: str, document: Any, times: dict[str, str]
+) -> _ConfigSource | None:
+    if not isinstance(document, dict) or not isinstance(document.get("annotations"), list):
+        return None
+    definitions = [
+        _Definition(
+            label, str(config["name"]), config, str(times.get(str(config["name"])) or ""),
+            position, _canonical(config),
+        )
+        for position, config in enumerate(document["annotations"])
+        if isinstance(config, dict) and "name" in config
+    ]  # fmt: skip
+    keys = document.get("keys")
+    return _ConfigSource(
+        label,
+        definitions,
+        keys if isinstance(keys, dict) else {},
+        max((d.updated_at for d in definitions), default=""),
+    )
+
+
+def _distinct(definitions: list[_Definition]) -> Iterator[_Definition]:
+    seen: set[bytes] = set()
+    for definition in definitions:
+        if definition.canonical not in seen:
+            seen.add(definition.canonical)
+            yield definition
+
+
+def _differing_fields(kept: dict[str, Any], other: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(sorted(k for k in set(kept) | set(other) if kept.get(k) != other.get(k)))
 
 
 def _conflict(key_values: tuple, versions: list[Version]) -> AnnotationConflict:
