@@ -230,6 +230,9 @@ class Contains(Node):
 class And(Node):
     items: tuple[Node, ...]
     type: str | None = BOOLEAN
+    # For a comparison chain (`a < b < c` is `a < b and b < c`): the middle operands, each one
+    # node object that two neighbouring items hold, to be computed once (as Python does).
+    shared: tuple[Node, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,8 +298,15 @@ def children(node: Node) -> tuple[Node, ...]:
 
 
 def walk(node: Node):
+    """Every node under `node`, each node object once: a comparison chain's middle operand
+    is one object in two places, and a chain nested in it would otherwise double the walk at
+    every level."""
     stack = [node]
+    seen: set[int] = set()
     while stack:
         current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
         yield current
         stack.extend(children(current))

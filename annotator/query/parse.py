@@ -92,6 +92,9 @@ class _Parser:
         self._relations: dict[tuple, ir.Relation] = {}
         self._scopes = 0
         self._bound: list[_Bound] = []
+        # The middle operands of comparison chains (by AST node id): each is read once and
+        # its one IR node used by both comparisons; None until read.
+        self._chain_values: dict[int, ir.Node | None] = {}
 
     # --- entry -----------------------------------------------------------------------------
 
@@ -201,6 +204,15 @@ class _Parser:
         return value
 
     def value(self, node: ast.expr) -> ir.Node:
+        key = id(node)
+        if key not in self._chain_values:
+            return self._value(node)
+        found = self._chain_values[key]
+        if found is None:
+            found = self._chain_values[key] = self._value(node)
+        return found
+
+    def _value(self, node: ast.expr) -> ir.Node:
         if isinstance(node, ast.BoolOp):
             items = tuple(self.condition(v) for v in node.values)
             return ir.And(items) if isinstance(node.op, ast.And) else ir.Or(items)
@@ -366,12 +378,26 @@ class _Parser:
     # --- comparisons -------------------------------------------------------------------------
 
     def _compare_chain(self, node: ast.Compare) -> ir.Node:
-        parts = []
-        left = node.left
-        for op, right in zip(node.ops, node.comparators, strict=True):
-            parts.append(self._compare(node, left, op, right))
-            left = right
-        return parts[0] if len(parts) == 1 else ir.And(tuple(parts))
+        """`a < b < c` is `a < b and b < c` with b read once: parsed once here (a chain
+        nested in b would otherwise be parsed twice per level), and marked `shared` for the
+        compiler to compute once."""
+        middles = node.comparators[:-1]
+        for middle in middles:
+            self._chain_values[id(middle)] = None
+        try:
+            parts = []
+            left = node.left
+            for op, right in zip(node.ops, node.comparators, strict=True):
+                parts.append(self._compare(node, left, op, right))
+                left = right
+            shared = tuple(
+                value for value in (self._chain_values[id(m)] for m in middles)
+                if value is not None
+            )
+        finally:
+            for middle in middles:
+                del self._chain_values[id(middle)]
+        return parts[0] if len(parts) == 1 else ir.And(tuple(parts), shared=shared)
 
     def _compare(self, whole: ast.Compare, left_node: ast.expr, op: ast.cmpop,
                  right_node: ast.expr) -> ir.Node:
