@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from annotator.query.errors import Where
 from annotator.query.fields import BOOLEAN, NUMBER, STRING
 
 # --- rows ----------------------------------------------------------------------------------
@@ -278,6 +279,8 @@ class Checked:
     grain: str  # "span" | "trace"
     root: Node
     relations: tuple[Relation, ...]
+    # Where the text nests deepest: what a "too deeply nested for SQLite" error points at.
+    deepest: Where = Where()
 
 
 def children(node: Node) -> tuple[Node, ...]:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from annotator.query import fields as f
 from annotator.query import ir
-from annotator.query.errors import FilterError, fragment
+from annotator.query.errors import FilterError, Where, fragment
 
 # Bounds on what one expression may cost. Filters are typed by people; these leave room for
 # any real one while keeping a pasted megabyte (or a generated monster) from reaching SQLite.
@@ -115,7 +115,7 @@ class _Parser:
             if isinstance(error, MemoryError | RecursionError):
                 message = "the filter is nested too deeply"
             raise self._error_at(1, 1, message) from None
-        self._check_size(tree.body)
+        deepest = self._check_size(tree.body)
         body = tree.body
         if isinstance(body, ast.Constant) and isinstance(body.value, bool):
             raise self._error(
@@ -123,14 +123,24 @@ class _Parser:
                 f"`{body.value}` alone is not a condition; an empty filter selects everything",
             )
         root = self.condition(body)
-        return ir.Checked(self.grain, root, tuple(self._relations.values()))
+        where = self._error(deepest, "")
+        return ir.Checked(
+            self.grain, root, tuple(self._relations.values()),
+            Where(where.line, where.col, where.multiline),
+        )
 
-    def _check_size(self, body: ast.expr) -> None:
+    def _check_size(self, body: ast.expr) -> ast.AST:
+        """Bounds the tree's size and depth; returns its deepest node (the first one, in
+        the text's order, of the greatest depth)."""
         # Iterative, so that the recursive walk that follows cannot exhaust the stack.
         count = 0
         stack: list[tuple[ast.AST, int]] = [(body, 1)]
+        deepest, deepest_key = body, (1, 0, 0)
         while stack:
             node, depth = stack.pop()
+            key = (depth, -getattr(node, "lineno", 1), -getattr(node, "col_offset", 0))
+            if key > deepest_key:
+                deepest, deepest_key = node, key
             count += 1
             if count > MAX_NODES:
                 raise self._error(body, f"the filter has more than {MAX_NODES:,} parts")
@@ -141,6 +151,7 @@ class _Parser:
                 for child in ast.iter_child_nodes(node)
                 if isinstance(child, ast.expr | ast.comprehension)  # not ctx / operator nodes
             )
+        return deepest
 
     # --- positions and errors ----------------------------------------------------------------
 
