@@ -404,13 +404,13 @@ SPAN_CASES: list[tuple[str, SpanPredicate]] = [
      and any(a["label"] == "bad" for a in d.tanns(s.trace, "quality", "LLM"))),
     # Values a construct reads twice (Python's %, conversions, chains) are computed once: this
     # one compiled to 9.7 KB of SQL that SQLite refused ("parser stack overflow").
-    ("parent_span is None and (name == name and latency_ms == (annotations['correctness'].score"
-     " % (latency_ms + cumulative_token_count.total)))",
+    (("parent_span is None and (name == name and latency_ms == (annotations['correctness']"
+      ".score % (latency_ms + cumulative_token_count.total)))"),
      lambda s, d: not d.parent_stored(s) and any(
          eq(s.latency, mod(score_of(r), add(s.latency, d.cumulative(s, "total"))))
          for r in d.rows(d.anns(s, "correctness")))),
-    ("parent_span is not None and (name == name and latency_ms > (annotations['correctness'].score"
-     " % (latency_ms + cumulative_token_count.total)))",
+    (("parent_span is not None and (name == name and latency_ms > (annotations['correctness']"
+      ".score % (latency_ms + cumulative_token_count.total)))"),
      lambda s, d: d.parent_stored(s) and any(
          gt(s.latency, mod(score_of(r), add(s.latency, d.cumulative(s, "total"))))
          for r in d.rows(d.anns(s, "correctness")))),

@@ -124,8 +124,8 @@ def test_the_deepest_accepted_nesting_runs_in_every_store_query(
         try:
             flt = kind(text)
         except FilterError as error:
-            assert error.message in (TOO_DEEP, f"the filter is nested more than {MAX_DEPTH} "
-                                                "levels deep"), error
+            too_long = f"the filter is nested more than {MAX_DEPTH} levels deep"
+            assert error.message in (TOO_DEEP, too_long), error
             break
         accepted = depth
     flt = kind(nested(template, seed, condition, accepted))

@@ -44,6 +44,9 @@ class Where:
         return FilterError(message, self.line, self.col, multiline=self.multiline)
 
 
+START = Where()  # the whole filter: line 1, col 1
+
+
 def fragment(text: str, limit: int = FRAGMENT_LIMIT) -> str:
     """A piece of the user's expression for a message: one line, bounded, and with escape
     sequences, bidi overrides and other controls shown as escapes (messages reach terminals)."""

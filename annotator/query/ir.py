@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from annotator.query.errors import Where
+from annotator.query.errors import START, Where
 from annotator.query.fields import BOOLEAN, NUMBER, STRING
 
 # --- rows ----------------------------------------------------------------------------------
@@ -280,7 +280,7 @@ class Checked:
     root: Node
     relations: tuple[Relation, ...]
     # Where the text nests deepest: what a "too deeply nested for SQLite" error points at.
-    deepest: Where = Where()
+    deepest: Where = START
 
 
 def children(node: Node) -> tuple[Node, ...]:
