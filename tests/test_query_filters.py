@@ -61,6 +61,15 @@ def ne(a, b):
     return a is not None and b is not None and a != b
 
 
+def mod(a, b):
+    """Python's `%`; missing (None) when a side is, or when dividing by zero (as SQL)."""
+    return None if a is None or b is None or b == 0 else a % b
+
+
+def add(a, b):
+    return None if a is None or b is None else a + b
+
+
 class Ctx:
     """Questions the predicates ask of the fixture, answered in plain Python."""
 
@@ -393,6 +402,26 @@ SPAN_CASES: list[tuple[str, SpanPredicate]] = [
     ("trace_annotations['quality', 'LLM'].label == 'bad' and parent_span is None",
      lambda s, d: not d.parent_stored(s)
      and any(a["label"] == "bad" for a in d.tanns(s.trace, "quality", "LLM"))),
+    # Values a construct reads twice (Python's %, conversions, chains) are computed once: this
+    # one compiled to 9.7 KB of SQL that SQLite refused ("parser stack overflow").
+    (("parent_span is None and (name == name and latency_ms == (annotations['correctness']"
+      ".score % (latency_ms + cumulative_token_count.total)))"),
+     lambda s, d: not d.parent_stored(s) and any(
+         eq(s.latency, mod(score_of(r), add(s.latency, d.cumulative(s, "total"))))
+         for r in d.rows(d.anns(s, "correctness")))),
+    (("parent_span is not None and (name == name and latency_ms > (annotations['correctness']"
+      ".score % (latency_ms + cumulative_token_count.total)))"),
+     lambda s, d: d.parent_stored(s) and any(
+         gt(s.latency, mod(score_of(r), add(s.latency, d.cumulative(s, "total"))))
+         for r in d.rows(d.anns(s, "correctness")))),
+    ("x % (x % 5 + 3) == 2",
+     lambda s, d: mod(number(A(s, "x")), add(mod(number(A(s, "x")), 5), 3)) == 2),
+    ("100 < latency_ms % 1000 < 500",
+     lambda s, d: gt(mod(s.latency, 1000), 100) and lt(mod(s.latency, 1000), 500)),
+    ("0 < llm.token_count.total % 1000 <= cumulative_token_count.total % 1000",
+     lambda s, d: gt(mod(number(A(s, "llm.token_count.total")), 1000), 0)
+     and ge(mod(d.cumulative(s, "total"), 1000),
+            mod(number(A(s, "llm.token_count.total")), 1000))),
 ]
 
 # Sizes counted by hand from the fixture: they hold whatever the predicates above say.
@@ -402,6 +431,7 @@ SPAN_COUNTS = {
     "parent_id is None": 40,
     "x == 12": 2,  # 12 and "12"; not 12.5, true, or "abc"
     "x % 5 == 2": 4,  # 12, "12", " 7 ", and -3 (Python's modulo)
+    "x % (x % 5 + 3) == 2": 4,  # the same four: 12 % 5, 7 % 5, -3 % 5 (2 each)
     "x is True": 3,  # true, 1 and "TRUE"
     "annotations['note']": 2,
     "metadata['topic'] == 'billing'": 1,

@@ -4,7 +4,9 @@
 
 `parse.py` checks the text (Python's `ast`, an allowlist of node types, Phoenix's typing
 rules) into a typed tree (`ir.py`); `compile.py` turns that tree into SQL whose every value is
-a parameter; `fields.py` is the vocabulary; `filters.py` the objects callers hold.
+a parameter; `limits.py` has SQLite prepare that SQL once, nested as the store nests it, so
+that whatever compiles also runs; `fields.py` is the vocabulary; `filters.py` the objects
+callers hold.
 """
 
 from annotator.query.errors import FilterError

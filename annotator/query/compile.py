@@ -14,12 +14,18 @@ trace filters reference the trace as `t` only. How the value of each kind of nod
 * annotations: Phoenix's semantics — one annotation row per lookup (`annotations['x']` with
   its `.label`, `.score`... all read the same row) and the condition holds if some
   combination of rows (or of "no row") satisfies it;
-* comprehensions: correlated subqueries (`EXISTS`, `count(*)`, `sum`, `max`, `min`).
+* comprehensions: correlated subqueries (`EXISTS`, `count(*)`, `total`, `max`, `min`).
+
+No emitted fragment ever holds a sub-expression's SQL twice: where a construct needs a value
+more than once (Python's `%`, the number and boolean conversions, the shared middle of
+`a < b < c`), the value is computed once as the column of a one-row subquery (`_let`). The SQL
+then grows linearly with the expression, in size and in nesting, rather than doubling with
+every level — SQLite's parser has a fixed stack, and query.limits checks what is left of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from annotator.query import ir
 from annotator.query.fields import NOTE
@@ -81,16 +87,31 @@ class Compiler:
     def __init__(self, checked: ir.Checked):
         self.checked = checked
         self._counter = 0
+        # Nodes computed once by an enclosing `_let` (by identity): their SQL is the name.
+        self._bound_values: dict[int, Frag] = {}
 
     def _fresh(self, stem: str) -> str:
         self._counter += 1
         return f"qf_{stem}{self._counter}"
 
+    def _let(self, body: Callable[..., Frag], *values: Frag) -> Frag:
+        """`body` applied to each value computed once. SQL has no variables: each value
+        becomes a column of a one-row subquery, and `body` receives the column names. Writing
+        a value twice instead would double the SQL at every level of nesting."""
+        names = [self._fresh("v") for _ in values]
+        columns = _join(
+            (_sql(f"{{}} AS {name}", value) for name, value in zip(names, values, strict=True)),
+            ", ",
+        )
+        return _sql("(SELECT {} FROM (SELECT {}))", body(*(Frag(n) for n in names)), columns)
+
     # --- entry -------------------------------------------------------------------------------
 
     def compile(self) -> Frag:
         root = self.checked.root
-        conjuncts = list(root.items) if isinstance(root, ir.And) else [root]
+        # (A comparison chain sharing a value stays whole: its parts read one binding.)
+        split = isinstance(root, ir.And) and not _binds(root)
+        conjuncts = list(root.items) if split else [root]
         plain = [c for c in conjuncts if not _uses_relations(c)]
         annotated = [c for c in conjuncts if _uses_relations(c)]
         # Cheap tests first: SQLite evaluates AND terms in order, so a span-kind test spares
@@ -160,6 +181,9 @@ class Compiler:
         false and unknown (NULL) select the same rows, and a cheap test that is false where
         the exact one is unknown may go first."""
         if isinstance(node, ir.And):
+            shared = _binds(node)
+            if shared:
+                return self._chain(node, shared, positive=positive)
             items = [self.cond(i, positive=positive) for i in node.items]
             return self._balanced(items, "AND")
         if isinstance(node, ir.Or):
@@ -190,6 +214,21 @@ class Compiler:
                 return self._prefiltered(node.haystack, node.needle, test, equality=False)
             return test
         return self.value(node)  # boolean-valued: existence, parent test, any/all, True/False
+
+    def _chain(self, node: ir.And, shared: list[ir.Node], *, positive: bool) -> Frag:
+        """`a < b < c`: both comparisons read b, computed once (as Python does)."""
+
+        def body(*names: Frag) -> Frag:
+            for value, name in zip(shared, names, strict=True):
+                self._bound_values[id(value)] = name
+            try:
+                items = [self.cond(i, positive=positive) for i in node.items]
+            finally:
+                for value in shared:
+                    del self._bound_values[id(value)]
+            return self._balanced(items, "AND")
+
+        return self._let(body, *(self.value(value) for value in shared))
 
     def _balanced(self, parts: list[Frag], op: str) -> Frag:
         """A AND B AND C... as a balanced tree: SQLite limits expression depth, and a long
@@ -252,6 +291,9 @@ class Compiler:
     # --- values ------------------------------------------------------------------------------
 
     def value(self, node: ir.Node) -> Frag:
+        bound = self._bound_values.get(id(node))
+        if bound is not None:
+            return bound
         if isinstance(node, ir.Literal):
             if node.value is None:
                 return Frag("NULL")
@@ -299,12 +341,15 @@ class Compiler:
             return _sql("(CAST({} AS REAL) / {})", left, right)
         if node.op == "%":
             # Python's modulo (the sign of the divisor), without SQLite's optional math
-            # functions: a - b * floor(a / b), floor written with CAST.
-            quotient = _sql("(CAST({} AS REAL) / {})", left, right)
-            floor = _sql(
-                "(CAST({} AS INTEGER) - ({} < CAST({} AS INTEGER)))", quotient, quotient, quotient
-            )
-            return _sql("({} - {} * {})", self.value(node.left), self.value(node.right), floor)
+            # functions: a - b * floor(a / b), floor(q) = CAST(q AS INTEGER) - (CAST(q AS
+            # INTEGER) > q); a and b computed once. Written as flat as SQL allows: q as
+            # a * 1.0 / b (the same double as CAST(a AS REAL) / b) nests less.
+            def modulo(a: Frag, b: Frag) -> Frag:
+                quotient = _sql("{} * {} / {}", a, _p(1.0), b)
+                whole = _sql("CAST({} AS INTEGER)", quotient)
+                return _sql("{} - {} * ({} - ({} > {}))", a, b, whole, whole, quotient)
+
+            return self._let(modulo, left, right)
         return _sql(f"({{}} {node.op} {{}})", left, right)
 
     def _alias(self, owner: ir.Owner) -> str:
@@ -342,7 +387,8 @@ class Compiler:
     def _first(self, attribute: ir.Attribute, column: str, extract: str) -> Frag:
         candidates = [_sql(extract, column, _p(path)) for path in attribute.paths]
         if attribute.metadata_path is not None:
-            # metadata stored as JSON text rather than an object: look inside the text.
+            # metadata stored as JSON text rather than an object: look inside the text. (The
+            # metadata value is written twice, but it is a fixed leaf, never a sub-expression.)
             metadata = _sql("json_extract({}, {})", column, _p('$."metadata"'))
             candidates.append(_sql(
                 "CASE WHEN json_type({}, {}) = {} AND json_valid({}) THEN " + extract + " END",
@@ -354,28 +400,35 @@ class Compiler:
         return _sql("coalesce({})", _join(candidates, ", "))
 
     def _number(self, attribute: ir.Attribute, column: str) -> Frag:
-        value = self._native(attribute, column)
+        # The JSON text is read only where it decides (is an integer 1 JSON's `true`?), so
+        # it is not bound: most values never need it.
         as_json = self._json(attribute, column)
-        return _sql(
-            "(CASE typeof({}) WHEN {} THEN {} "
-            "WHEN {} THEN CASE WHEN {} NOT IN ({}, {}) THEN {} END "
-            "WHEN {} THEN CASE WHEN json_valid({}) AND json_type({}) IN ({}, {}) "
-            "THEN CAST({} AS REAL) END END)",
-            value, _p("real"), value,
-            _p("integer"), as_json, _p("true"), _p("false"), value,
-            _p("text"), value, value, _p("integer"), _p("real"),
-            value,
+        return self._let(
+            lambda value: _sql(
+                "CASE typeof({}) WHEN {} THEN {} "
+                "WHEN {} THEN CASE WHEN {} NOT IN ({}, {}) THEN {} END "
+                "WHEN {} THEN CASE WHEN json_valid({}) AND json_type({}) IN ({}, {}) "
+                "THEN CAST({} AS REAL) END END",
+                value, _p("real"), value,
+                _p("integer"), as_json, _p("true"), _p("false"), value,
+                _p("text"), value, value, _p("integer"), _p("real"),
+                value,
+            ),
+            self._native(attribute, column),
         )
 
     def _bool(self, attribute: ir.Attribute, column: str) -> Frag:
-        value = self._native(attribute, column)
-        return _sql(
-            "(CASE json_type({}) WHEN {} THEN {} WHEN {} THEN {} "
-            "WHEN {} THEN CASE {} WHEN {} THEN {} WHEN {} THEN {} END "
-            "WHEN {} THEN CASE lower({}) WHEN {} THEN {} WHEN {} THEN {} END END)",
-            self._json(attribute, column), _p("true"), _p(1), _p("false"), _p(0),
-            _p("integer"), value, _p(1), _p(1), _p(0), _p(0),
-            _p("text"), value, _p("true"), _p(1), _p("false"), _p(0),
+        as_json = self._json(attribute, column)
+        return self._let(
+            lambda value: _sql(
+                "CASE json_type({}) WHEN {} THEN {} WHEN {} THEN {} "
+                "WHEN {} THEN CASE {} WHEN {} THEN {} WHEN {} THEN {} END "
+                "WHEN {} THEN CASE lower({}) WHEN {} THEN {} WHEN {} THEN {} END END",
+                as_json, _p("true"), _p(1), _p("false"), _p(0),
+                _p("integer"), value, _p(1), _p(1), _p(0), _p(0),
+                _p("text"), value, _p("true"), _p(1), _p("false"), _p(0),
+            ),
+            self._native(attribute, column),
         )
 
     def _paths_number(self, paths: tuple[str, ...], column: str) -> Frag:
@@ -390,11 +443,10 @@ class Compiler:
             return self.value(ir.AsText(ir.Attribute(ir.RootSpan(), paths)))
         if what in ("trace_tokens_prompt", "trace_tokens_completion", "trace_tokens_total"):
             row = self._fresh("k")
-            tokens = self._llm_tokens(what.rsplit("_", 1)[1], row, only_llm=False)
             return _sql(
-                f"(SELECT coalesce(sum({{}}), {{}}) FROM spans AS {row} "
+                f"(SELECT {{}} FROM spans AS {row} "
                 f"WHERE {row}.trace_id = {TRACE}.trace_id AND {row}.span_kind = {{}})",
-                tokens, _p(0), _p("LLM"),
+                self._token_sum(what.rsplit("_", 1)[1], row), _p("LLM"),
             )
         if what in ("llm_span_count", "tool_span_count"):
             row = self._fresh("k")
@@ -404,42 +456,67 @@ class Compiler:
                 _p("LLM" if what == "llm_span_count" else "TOOL"),
             )
         owner = self._alias(node.owner)
+        # A span element's missing parent (the NULL row of a LEFT JOIN) has no values at
+        # all; every other row read here exists (span_id is NOT NULL).
+        present = f"{owner}.span_id IS NOT NULL" if isinstance(node.owner, ir.ParentOf) else None
         if what.startswith("llm_tokens_"):
-            value = self._llm_tokens(what.rsplit("_", 1)[1], owner, only_llm=True)
-        else:
-            value = self._cumulative(what, owner)
-        # A span element's missing parent has no values at all.
-        return _sql(f"(CASE WHEN {owner}.span_id IS NOT NULL THEN {{}} END)", value)
+            value = self._llm_tokens(what.rsplit("_", 1)[1], owner)
+            if present is None:
+                return value
+            return _sql(f"(CASE WHEN {present} THEN {{}} END)", value)
+        return self._cumulative(what, owner, present)
 
-    def _llm_tokens(self, which: str, row: str, *, only_llm: bool) -> Frag:
+    def _llm_tokens(self, which: str, row: str) -> Frag:
         """Phoenix's per-span token counts: an LLM span's prompt / completion (0 when absent
         or not a number; NULL for other kinds), total = prompt + completion (0 for other
-        kinds). `only_llm=False` when the rows are already LLM spans."""
-        if which == "total":
-            prompt = self._llm_tokens("prompt", row, only_llm=only_llm)
-            completion = self._llm_tokens("completion", row, only_llm=only_llm)
-            return _sql("(coalesce({}, {}) + coalesce({}, {}))", prompt, _p(0), completion, _p(0))
-        paths = _PROMPT if which == "prompt" else _COMPLETION
-        count = _sql("coalesce({}, {})", self._paths_number(paths, f"{row}.attributes"), _p(0))
-        if not only_llm:
-            return count
-        return _sql(f"(CASE WHEN {row}.span_kind = {{}} THEN {{}} END)", _p("LLM"), count)
+        kinds)."""
 
-    def _cumulative(self, what: str, owner: str) -> Frag:
-        """Sum over the span and everything below it (stored parent edges, same trace)."""
+        def count(paths: tuple[str, ...]) -> Frag:
+            return _sql("coalesce({}, {})", self._paths_number(paths, f"{row}.attributes"),
+                        _p(0))
+
+        if which == "total":
+            tokens = _sql("({} + {})", count(_PROMPT), count(_COMPLETION))
+        else:
+            tokens = count(_PROMPT if which == "prompt" else _COMPLETION)
+        if which == "total":
+            return _sql(f"(CASE WHEN {row}.span_kind = {{}} THEN {{}} ELSE {{}} END)",
+                        _p("LLM"), tokens, _p(0))
+        return _sql(f"(CASE WHEN {row}.span_kind = {{}} THEN {{}} END)", _p("LLM"), tokens)
+
+    def _token_sum(self, which: str, row: str) -> Frag:
+        """The prompt / completion / total tokens of the LLM spans `row` ranges over (0 when
+        there are none), for a subquery's select list. total() rather than coalesce(sum(...),
+        0): a count that is not a number adds nothing either way, big integers cannot make
+        sum() fail with "integer overflow", and it nests less (SQLite's parser stack is
+        small)."""
+        prompt, completion = (
+            _sql("total({})", self._paths_number(paths, f"{row}.attributes"))
+            for paths in (_PROMPT, _COMPLETION)
+        )
+        if which == "total":
+            return _sql("{} + {}", prompt, completion)  # (a subquery's select list: no parens)
+        return prompt if which == "prompt" else completion
+
+    def _cumulative(self, what: str, owner: str, present: str | None) -> Frag:
+        """Sum over the span and everything below it (stored parent edges, same trace): 0
+        when nothing counts, NULL for a missing parent (`present` false)."""
         tree, child, row = self._fresh("tree"), self._fresh("c"), self._fresh("d")
         if what == "cumulative_errors":
-            per_span = _sql(f"({row}.status_code = {{}})", _p("ERROR"))
+            summed = _sql(f"total({row}.status_code = {{}})", _p("ERROR"))
+            only = Frag("")
         else:
-            per_span = self._llm_tokens(what.rsplit("_", 1)[1], row, only_llm=True)
+            summed = self._token_sum(what.rsplit("_", 1)[1], row)
+            only = _sql(f" WHERE {row}.span_kind = {{}}", _p("LLM"))
+        if present is not None:
+            summed = _sql(f"({{}} + CASE WHEN {present} THEN {{}} END)", summed, _p(0))
         # UNION (not UNION ALL): a parent cycle in bad data ends instead of looping.
         return _sql(
             f"(WITH RECURSIVE {tree}(id) AS (SELECT {owner}.span_id UNION "
             f"SELECT {child}.span_id FROM spans AS {child} JOIN {tree} "
             f"ON {child}.parent_id = {tree}.id WHERE {child}.trace_id = {owner}.trace_id) "
-            f"SELECT coalesce(sum({{}}), {{}}) FROM spans AS {row} JOIN {tree} "
-            f"ON {row}.span_id = {tree}.id)",
-            per_span, _p(0),
+            f"SELECT {{}} FROM spans AS {row} JOIN {tree} ON {row}.span_id = {tree}.id{{}})",
+            summed, only,
         )
 
     # --- tree --------------------------------------------------------------------------------
@@ -472,8 +549,9 @@ class Compiler:
         if func == "len":
             selected = Frag("count(*)")
         elif func == "sum":
-            summed = self.value(node.element)  # type: ignore[arg-type]
-            selected = _sql("coalesce(sum({}), {})", summed, _p(0))
+            # total(), not sum(): 0 for no elements, and never SQLite's "integer overflow"
+            # error, which sum() raises at run time for big integers in the data.
+            selected = _sql("total({})", self.value(node.element))  # type: ignore[arg-type]
         else:
             selected = _sql(f"{func}({{}})", self.value(node.element))  # type: ignore[arg-type]
         return _sql("(SELECT {} FROM {} WHERE {})", selected, source[0], _join(where, " AND "))
@@ -563,6 +641,15 @@ def _literal_in_json(text: str, *, equality: bool) -> bool:
     if not text or not all(" " <= c <= "~" for c in text) or '"' in text or "\\" in text:
         return False
     return equality or not set(text.lower()) <= _NUMBER_CHARACTERS
+
+
+# Values as cheap to write twice as to name once: a column, a parameter, an annotation field.
+_ATOMIC = (ir.Literal, ir.Column, ir.Attribute, ir.AnnotationField, ir.AnnotationExists)
+
+
+def _binds(node: ir.And) -> list[ir.Node]:
+    """The values a comparison chain's parts share that are worth computing once."""
+    return [value for value in node.shared if not isinstance(value, _ATOMIC)]
 
 
 def _uses_relations(node: ir.Node) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from annotator.text import sanitize
 
 # Fragments of the user's text quoted in a message are cut to this length, so that a megabyte
@@ -28,6 +30,21 @@ class FilterError(ValueError):
     def __str__(self) -> str:
         where = f"line {self.line}, col {self.col}" if self.multiline else f"col {self.col}"
         return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """A position in the filter's text, kept for an error found after parsing."""
+
+    line: int = 1
+    col: int = 1
+    multiline: bool = False
+
+    def error(self, message: str) -> FilterError:
+        return FilterError(message, self.line, self.col, multiline=self.multiline)
+
+
+START = Where()  # the whole filter: line 1, col 1
 
 
 def fragment(text: str, limit: int = FRAGMENT_LIMIT) -> str:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+from annotator.query import ir
 from annotator.query.compile import compile_checked
+from annotator.query.limits import check_runs
 from annotator.query.parse import parse_span_filter, parse_trace_filter
 from annotator.store.queue import Sql
 
@@ -26,8 +28,7 @@ def compile_span_filter(text: str) -> Sql:
     not). Raises FilterError."""
     if not text.strip():
         return Sql(_EVERYTHING)
-    fragment = compile_checked(parse_span_filter(text))
-    return Sql(f"({fragment.text})", fragment.params)
+    return _compiled(parse_span_filter(text))
 
 
 def compile_trace_filter(text: str) -> Sql:
@@ -36,8 +37,16 @@ def compile_trace_filter(text: str) -> Sql:
     FilterError."""
     if not text.strip():
         return Sql(_EVERYTHING)
-    fragment = compile_checked(parse_trace_filter(text))
-    return Sql(f"({fragment.text})", fragment.params)
+    return _compiled(parse_trace_filter(text))
+
+
+def _compiled(checked: ir.Checked) -> Sql:
+    """The SQL of a checked filter, once SQLite has shown it can run it where the store puts
+    it (query.limits): whatever compiles here runs."""
+    fragment = compile_checked(checked)
+    sql = Sql(f"({fragment.text})", fragment.params)
+    check_runs(sql.text, sql.params, checked.deepest)
+    return sql
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from annotator.query.errors import START, Where
 from annotator.query.fields import BOOLEAN, NUMBER, STRING
 
 # --- rows ----------------------------------------------------------------------------------
@@ -230,6 +231,9 @@ class Contains(Node):
 class And(Node):
     items: tuple[Node, ...]
     type: str | None = BOOLEAN
+    # For a comparison chain (`a < b < c` is `a < b and b < c`): the middle operands, each one
+    # node object that two neighbouring items hold, to be computed once (as Python does).
+    shared: tuple[Node, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +279,8 @@ class Checked:
     grain: str  # "span" | "trace"
     root: Node
     relations: tuple[Relation, ...]
+    # Where the text nests deepest: what a "too deeply nested for SQLite" error points at.
+    deepest: Where = START
 
 
 def children(node: Node) -> tuple[Node, ...]:
@@ -295,8 +301,15 @@ def children(node: Node) -> tuple[Node, ...]:
 
 
 def walk(node: Node):
+    """Every node under `node`, each node object once: a comparison chain's middle operand
+    is one object in two places, and a chain nested in it would otherwise double the walk at
+    every level."""
     stack = [node]
+    seen: set[int] = set()
     while stack:
         current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
         yield current
         stack.extend(children(current))

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from annotator.query import fields as f
 from annotator.query import ir
-from annotator.query.errors import FilterError, fragment
+from annotator.query.errors import FilterError, Where, fragment
 
 # Bounds on what one expression may cost. Filters are typed by people; these leave room for
 # any real one while keeping a pasted megabyte (or a generated monster) from reaching SQLite.
@@ -92,6 +92,9 @@ class _Parser:
         self._relations: dict[tuple, ir.Relation] = {}
         self._scopes = 0
         self._bound: list[_Bound] = []
+        # The middle operands of comparison chains (by AST node id): each is read once and
+        # its one IR node used by both comparisons; None until read.
+        self._chain_values: dict[int, ir.Node | None] = {}
 
     # --- entry -----------------------------------------------------------------------------
 
@@ -112,7 +115,7 @@ class _Parser:
             if isinstance(error, MemoryError | RecursionError):
                 message = "the filter is nested too deeply"
             raise self._error_at(1, 1, message) from None
-        self._check_size(tree.body)
+        deepest = self._check_size(tree.body)
         body = tree.body
         if isinstance(body, ast.Constant) and isinstance(body.value, bool):
             raise self._error(
@@ -120,14 +123,24 @@ class _Parser:
                 f"`{body.value}` alone is not a condition; an empty filter selects everything",
             )
         root = self.condition(body)
-        return ir.Checked(self.grain, root, tuple(self._relations.values()))
+        where = self._error(deepest, "")
+        return ir.Checked(
+            self.grain, root, tuple(self._relations.values()),
+            Where(where.line, where.col, where.multiline),
+        )
 
-    def _check_size(self, body: ast.expr) -> None:
+    def _check_size(self, body: ast.expr) -> ast.AST:
+        """Bounds the tree's size and depth; returns its deepest node (the first one, in
+        the text's order, of the greatest depth)."""
         # Iterative, so that the recursive walk that follows cannot exhaust the stack.
         count = 0
         stack: list[tuple[ast.AST, int]] = [(body, 1)]
+        deepest, deepest_key = body, (1, 0, 0)
         while stack:
             node, depth = stack.pop()
+            key = (depth, -getattr(node, "lineno", 1), -getattr(node, "col_offset", 0))
+            if key > deepest_key:
+                deepest, deepest_key = node, key
             count += 1
             if count > MAX_NODES:
                 raise self._error(body, f"the filter has more than {MAX_NODES:,} parts")
@@ -138,6 +151,7 @@ class _Parser:
                 for child in ast.iter_child_nodes(node)
                 if isinstance(child, ast.expr | ast.comprehension)  # not ctx / operator nodes
             )
+        return deepest
 
     # --- positions and errors ----------------------------------------------------------------
 
@@ -201,6 +215,15 @@ class _Parser:
         return value
 
     def value(self, node: ast.expr) -> ir.Node:
+        key = id(node)
+        if key not in self._chain_values:
+            return self._value(node)
+        found = self._chain_values[key]
+        if found is None:
+            found = self._chain_values[key] = self._value(node)
+        return found
+
+    def _value(self, node: ast.expr) -> ir.Node:
         if isinstance(node, ast.BoolOp):
             items = tuple(self.condition(v) for v in node.values)
             return ir.And(items) if isinstance(node.op, ast.And) else ir.Or(items)
@@ -366,12 +389,26 @@ class _Parser:
     # --- comparisons -------------------------------------------------------------------------
 
     def _compare_chain(self, node: ast.Compare) -> ir.Node:
-        parts = []
-        left = node.left
-        for op, right in zip(node.ops, node.comparators, strict=True):
-            parts.append(self._compare(node, left, op, right))
-            left = right
-        return parts[0] if len(parts) == 1 else ir.And(tuple(parts))
+        """`a < b < c` is `a < b and b < c` with b read once: parsed once here (a chain
+        nested in b would otherwise be parsed twice per level), and marked `shared` for the
+        compiler to compute once."""
+        middles = node.comparators[:-1]
+        for middle in middles:
+            self._chain_values[id(middle)] = None
+        try:
+            parts = []
+            left = node.left
+            for op, right in zip(node.ops, node.comparators, strict=True):
+                parts.append(self._compare(node, left, op, right))
+                left = right
+            shared = tuple(
+                value for value in (self._chain_values[id(m)] for m in middles)
+                if value is not None
+            )
+        finally:
+            for middle in middles:
+                del self._chain_values[id(middle)]
+        return parts[0] if len(parts) == 1 else ir.And(tuple(parts), shared=shared)
 
     def _compare(self, whole: ast.Compare, left_node: ast.expr, op: ast.cmpop,
                  right_node: ast.expr) -> ir.Node:
