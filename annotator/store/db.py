@@ -119,15 +119,20 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite has already rolled back after some errors (a full disk): a second ROLLBACK
+        # would fail and hide the real error.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 
 
 def begin_immediate(conn: sqlite3.Connection) -> None:
     # busy_timeout covers the wait; the loop is a second line of defence for the rare BUSY that
-    # SQLite returns without waiting (e.g. a WAL checkpoint racing the lock).
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    # SQLite returns without waiting (e.g. a WAL checkpoint racing the lock). It waits no longer
+    # than the connection's own busy timeout (the app's writer sets a short one).
+    timeout_ms = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    deadline = time.monotonic() + timeout_ms / 1000
     delay = 0.001
     while True:
         try:
