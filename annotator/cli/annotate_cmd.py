@@ -61,12 +61,13 @@ def run_app(
 
     app = AnnotatorApp(db_path, config_set, annotator, queue=QueueFilter(state=queue))
     app.run()
+    for line in app.exit_report:  # changes the database never took, if the user gave up
+        click.echo(line, err=True)
     with Store.open(db_path) as store:
-        count = store.connection.execute(
-            "SELECT count(*) FROM annotations WHERE identifier = ? AND annotator_kind = 'HUMAN'",
-            (annotator,),
-        ).fetchone()[0]
+        count = store.my_annotation_count(annotator)
     click.echo(f"{count:,} annotations by {annotator} are saved in {db_path}")
+    if app.return_code:
+        raise SystemExit(app.return_code)
 
 
 @cli.command("annotate")
