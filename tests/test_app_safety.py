@@ -189,6 +189,7 @@ async def test_giving_up_exits_non_zero_and_lists_what_was_not_saved(db: Path, t
             await pilot.pause()
             await pilot.press("2")  # then auto-advance focuses task_success, still missing here
             await pilot.press("e", "w", "h", "y", "ctrl+s")
+            await pilot.press("1")  # task_success = success: the same annotation as the text
             await pilot.press("q")
             await wait_for(pilot, lambda: isinstance(app.screen, UnsavedScreen))
             await pilot.press("Q")
@@ -196,10 +197,11 @@ async def test_giving_up_exits_non_zero_and_lists_what_was_not_saved(db: Path, t
         lock.release()
     assert app.return_code == EXIT_UNSAVED
     report = "\n".join(app.exit_report)
-    assert app.exit_report[:2] == [
+    assert app.exit_report[:2] == [  # one line per annotation: its last unsaved value
         "not saved (locked by another process): correctness = incorrect (score 0) on span r1",
-        "not saved (locked by another process): task_success = “why” on trace trace-rag",
+        "not saved (locked by another process): task_success = success (score 1) “why” on trace trace-rag",
     ]
+    assert app.exit_report[2].startswith("2 unsaved values kept in ")
     assert rows(db, LABELS_IN_ORDER) == []
     # The values are kept in a file `annotator import` reads.
     recovery = next(tmp_path.glob("app.db.unsaved-*.jsonl"))
@@ -208,7 +210,7 @@ async def test_giving_up_exits_non_zero_and_lists_what_was_not_saved(db: Path, t
     assert result.exit_code == 0, result.output
     assert rows(db, "SELECT target, span_id, name, label, explanation, identifier FROM annotations ORDER BY id") == [
         ("span", "r1", "correctness", "incorrect", None, "alice"),
-        ("trace", None, "task_success", None, "why", "alice"),
+        ("trace", None, "task_success", "success", "why", "alice"),
     ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -35,7 +36,8 @@ from annotator.store import QueueFilter, Store, StoreError
 from annotator.text import clip, sanitize
 
 EXIT_UNSAVED = 3  # quit with changes the database never took
-DRAIN_SECONDS = 5.0  # on an unexpected exit, how long the writer may finish what is queued
+DRAIN_SECONDS = 5.0
+SWITCH_INTERVAL = 0.001  # on an unexpected exit, how long the writer may finish what is queued
 
 
 class WriterReport(Message):
@@ -119,12 +121,18 @@ class AnnotatorApp(App[None]):
         self.latency = LatencyLog()
         self.exit_report: list[str] = []
         self._quitting = False
+        self._gave_up = False
+        self._switch_interval = sys.getswitchinterval()
         self._annotate: AnnotateScreen | None = None
 
     def on_mount(self) -> None:
         # Fewer, later cycle collections: the default (700 allocations) runs the GC dozens of
         # times a second while a key is held, and its pauses are what the annotator feels.
         gc.set_threshold(20_000, 20, 100)
+        # The writer thread commits while the UI thread draws: hand it the interpreter within a
+        # millisecond instead of the default five, or every commit waits for a redraw to end.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self.set_keymap(keymap_for(self.session.config_set))
         try:
             self._annotate = AnnotateScreen(self.session, latency=self.latency)
@@ -197,6 +205,7 @@ class AnnotatorApp(App[None]):
 
     def give_up(self) -> None:
         """Stop writing; exit with EXIT_UNSAVED and the list of what was not saved."""
+        self._gave_up = True
         self._report_unsaved(self.writer.stop(timeout=1.0))
         self.exit(return_code=EXIT_UNSAVED)
 
@@ -207,17 +216,25 @@ class AnnotatorApp(App[None]):
         return 0
 
     def _report_unsaved(self, left: list[WriteOp]) -> None:
-        lines = []
-        for op, reason in self.session.failed:
-            lines.append(f"not saved ({reason}): {_describe(op)}")
+        """One line per change the database does not have (the net change per annotation: three
+        score presses are one unsaved score), and the values in a file `annotator import` reads."""
+        lines = [f"not saved ({reason}): {_describe(op)}" for op, reason in self.session.failed]
+        why = self.session.waiting or "never written"
+        net: dict[object, WriteOp] = {}
         for op in left:
-            lines.append(f"not saved ({self.session.waiting or 'never written'}): {_describe(op)}")
-        kept = [op.annotation for op in left if op.kind == "set" and op.annotation is not None]
-        kept += [op.annotation for op, _ in self.session.failed if op.kind == "set" and op.annotation is not None]
+            key = op.key if op.key is not None else op  # undo / redo: each its own
+            net.pop(key, None)  # keep the order of the last change
+            net[key] = op
+        lines += [f"not saved ({why}): {_describe(op)}" for op in net.values()]
+        kept = [op.annotation for op, _ in self.session.failed if op.kind == "set" and op.annotation]
+        kept += [op.annotation for op in net.values() if op.kind == "set" and op.annotation]
         if kept:
             path = self._write_recovery(kept)
             if path is not None:
-                lines.append(f"{len(kept)} of them are in {path}: `annotator import {path} --db {self.db_path}` stores them")
+                lines.append(
+                    f"{len(kept)} unsaved value{'s' if len(kept) != 1 else ''} kept in {path}: "
+                    f"`annotator import {path} --db {self.db_path}` stores them"
+                )
         self.exit_report = lines
 
     def _write_recovery(self, annotations: list) -> Path | None:  # noqa: ANN001
@@ -238,12 +255,12 @@ class AnnotatorApp(App[None]):
 
     def on_unmount(self) -> None:
         # However the app ends (a signal, a closed terminal), give queued changes a chance.
-        if self.session.unsettled and not self.writer.wait_idle(DRAIN_SECONDS):
-            if not self.exit_report:
-                self._report_unsaved(self.writer.stop(timeout=1.0))
-                self.exit(return_code=EXIT_UNSAVED)
+        if self.session.unsettled and not self._gave_up and not self.writer.wait_idle(DRAIN_SECONDS):
+            self._report_unsaved(self.writer.stop(timeout=1.0))
+            self.exit(return_code=EXIT_UNSAVED)
         self.writer.stop(timeout=1.0)
         self.store.close()
+        sys.setswitchinterval(self._switch_interval)
 
 
 def _describe(op: WriteOp) -> str:

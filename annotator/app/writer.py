@@ -137,6 +137,8 @@ class Writer:
         deadline = time.monotonic() + timeout
         with self._condition:
             while self._queue or self._busy_op is not None:
+                if not self._thread.is_alive():
+                    return False
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False

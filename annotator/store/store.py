@@ -72,7 +72,8 @@ class SpanState(NamedTuple):
     document_count: int
     in_queue: bool
     # config index -> has a value (span, trace, session configs) or the document positions
-    # that have one (document configs); only the configs that apply to this span
+    # that have one (document configs); only the configs that apply to this span, and only
+    # required configs are looked up (optional ones are False)
     have: dict[int, bool | frozenset[int]]
 
 
@@ -312,9 +313,9 @@ class Store:
         span_ids: Sequence[str] | None = None,
     ) -> dict[str, SpanState]:
         """For each span of a trace (or only `span_ids`): whether it is in the queue's scope,
-        which of `configs` apply to it (by index) and whether `identifier` has a value for each
-        (for a document config: the positions that have one). Built from the same SQL as
-        `needs_sql`, so `SpanState.needs` agrees with `queue_marks`."""
+        which of `configs` apply to it (by index) and, for the required ones, whether
+        `identifier` has a value (for a document config: the positions that have one; an
+        optional config is always False). Built from the same SQL fragments as `needs_sql`."""
         configs = list(configs)
         member = filter_sql(queue.scope(), configs, identifier)
         only = ""
@@ -325,8 +326,9 @@ class Store:
         rows = self._conn.execute(
             with_configs(
                 f"SELECT s.span_id, s.document_count, ({member.text}), "
-                "(SELECT json_group_array(json_array(c.idx, CASE WHEN c.target = 'document' "
-                f"THEN json({DOCUMENT_POSITIONS}) ELSE {HAS} END)) FROM cfg c WHERE {APPLIES}) "
+                "(SELECT json_group_array(json_array(c.idx, CASE WHEN NOT c.required THEN 0 "
+                f"WHEN c.target = 'document' THEN json({DOCUMENT_POSITIONS}) ELSE {HAS} END)) "
+                f"FROM cfg c WHERE {APPLIES}) "
                 f"FROM spans s JOIN traces t USING (trace_id) WHERE s.trace_id = :trace{only}"
             ),
             params,

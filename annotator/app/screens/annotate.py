@@ -159,6 +159,7 @@ class LatencyLog:
 
     def __init__(self) -> None:
         self.commit: list[float] = []  # key -> row committed (by the writer thread)
+        self.shown: list[float] = []  # key -> the change shown in the panel (before the commit)
         self.navigate: list[float] = []  # key -> span view laid out for the new row
         self.painted: list[float] = []  # key -> the screen repainted with it
         self.key_time: float | None = None
@@ -694,6 +695,7 @@ class AnnotateScreen(Screen[None]):
         if self.session.waiting is not None:
             self._show_waiting()
         self._show_panel()
+        self.latency.record("shown")
         self.trace_tree.marks_changed()
         self._refresh_bindings()
         if self._late_timer is None and self.session.unsettled:
