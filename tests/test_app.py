@@ -251,7 +251,11 @@ async def test_n_adds_a_new_note_each_time_on_the_span_or_the_trace(db: Path) ->
         assert app.screen.query_one("TextArea").text == ""  # a new note, not the last one
         await press(pilot, "a", "ctrl+s", "n", "b", "ctrl+s")
         await press(pilot, "n", "escape")  # cancelled: nothing added
-    notes = rows(db, "SELECT target, span_id, trace_id, explanation, identifier, json_extract(metadata, '$.author') FROM annotations WHERE name = 'note' ORDER BY id")
+    notes = rows(
+        db,
+        "SELECT target, span_id, trace_id, explanation, identifier, "
+        "json_extract(metadata, '$.author') FROM annotations WHERE name = 'note' ORDER BY id",
+    )
     assert [note[:4] for note in notes] == [
         ("trace", None, "trace-rag", "ok"),
         ("span", "r2", "trace-rag", "a"),

@@ -130,14 +130,19 @@ sys.stdin.readline()
 """
 
 
-def test_a_held_write_lock_is_said_at_once_and_giving_up_exits_3_with_the_list(workdir: Path) -> None:
+def test_a_held_write_lock_is_said_at_once_and_giving_up_exits_3_with_the_list(
+    workdir: Path,
+) -> None:
     from annotator.store import Store
     from tests.app_data import config_set
 
     with Store.open(workdir / "app.db") as store:  # stored configs: opening writes nothing
         store.save_config_document(config_set().to_document())
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(workdir / "app.db")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD_LOCK, str(workdir / "app.db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
@@ -161,7 +166,8 @@ def test_a_held_write_lock_is_said_at_once_and_giving_up_exits_3_with_the_list(w
         holder.wait(timeout=10)
     output = terminal.output.decode(errors="replace")
     assert code == 3
-    assert "not saved (locked by another process): correctness = incorrect (score 0) on span r1" in output
+    unsaved = "correctness = incorrect (score 0) on span r1"
+    assert f"not saved (locked by another process): {unsaved}" in output
     assert "Traceback" not in output
     with sqlite3.connect(workdir / "app.db") as conn:
         assert conn.execute("SELECT count(*) FROM annotations").fetchone()[0] == 0

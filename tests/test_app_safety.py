@@ -51,9 +51,13 @@ class WriteLock:
 
     def __init__(self, db: Path) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", HOLDER, str(db)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
-        assert self.process.stdout is not None and self.process.stdout.readline().strip() == "locked"
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == "locked"
 
     def release(self) -> None:
         if self.process.poll() is None:
@@ -121,7 +125,8 @@ async def test_a_burst_of_labels_lands_one_per_span_in_order(db: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         burst(app, "1212")
-        await wait_for(pilot, lambda: len(rows(db, LABELS_IN_ORDER)) == 4 and not app.session.unsettled)
+        await settled(pilot, app)
+        await wait_for(pilot, lambda: len(rows(db, LABELS_IN_ORDER)) == 4)
     assert rows(db, LABELS_IN_ORDER) == EXPECTED
 
 
@@ -133,7 +138,8 @@ async def test_a_burst_during_a_write_lock_lands_in_order_once_it_is_released(db
             burst(app, "1212")
             view = screen(app)
             # Said at once (not after a minute), while the lock is still held:
-            await wait_for(pilot, lambda: "waiting for the database: locked by another process" in plain(view.status_line))
+            waiting = "waiting for the database: locked by another process"
+            await wait_for(pilot, lambda: waiting in plain(view.status_line))
             await wait_for(pilot, lambda: "4 unsaved changes kept" in plain(view.status_line))
             # The cursor moved on at every key: it is past the four spans, on c1.
             assert view.trace_tree.cursor_row.trace_id == "trace-chat-1"
@@ -165,7 +171,7 @@ async def test_an_unsaved_value_is_drawn_as_unsaved_until_it_is_saved(db: Path) 
         assert tree_lines(view)[0].endswith(" ●")  # saved; task_success still needs me
 
 
-# --- 8.5: quitting with unsaved changes -------------------------------------------------------------
+# --- 8.5: quitting with unsaved changes ----------------------------------------------------------
 
 
 async def test_quit_waits_for_unsaved_changes_and_quits_once_they_are_saved(db: Path) -> None:
@@ -175,14 +181,17 @@ async def test_quit_waits_for_unsaved_changes_and_quits_once_they_are_saved(db: 
         with WriteLock(db) as lock:
             await pilot.press("1", "q")
             await wait_for(pilot, lambda: isinstance(app.screen, UnsavedScreen))
-            assert "1 change not saved yet — locked by another process" in plain(app.screen.query_one("#unsaved-text"))
+            dialog = plain(app.screen.query_one("#unsaved-text"))
+            assert "1 change not saved yet — locked by another process" in dialog
             lock.release()
         await wait_for(pilot, lambda: not app.is_running)
     assert app.return_code == 0
     assert rows(db, LABELS_IN_ORDER) == [("r1", "correct")]
 
 
-async def test_giving_up_exits_non_zero_and_lists_what_was_not_saved(db: Path, tmp_path: Path) -> None:
+async def test_giving_up_exits_non_zero_and_lists_what_was_not_saved(
+    db: Path, tmp_path: Path
+) -> None:
     app = AnnotatorApp(db, config_set(), "alice")
     with WriteLock(db) as lock:
         async with app.run_test(size=SIZE) as pilot:
@@ -199,7 +208,8 @@ async def test_giving_up_exits_non_zero_and_lists_what_was_not_saved(db: Path, t
     report = "\n".join(app.exit_report)
     assert app.exit_report[:2] == [  # one line per annotation: its last unsaved value
         "not saved (locked by another process): correctness = incorrect (score 0) on span r1",
-        "not saved (locked by another process): task_success = success (score 1) “why” on trace trace-rag",
+        "not saved (locked by another process): "
+        "task_success = success (score 1) “why” on trace trace-rag",
     ]
     assert app.exit_report[2].startswith("2 unsaved values kept in ")
     assert rows(db, LABELS_IN_ORDER) == []
@@ -208,13 +218,14 @@ async def test_giving_up_exits_non_zero_and_lists_what_was_not_saved(db: Path, t
     assert str(recovery) in report
     result = CliRunner().invoke(cli, ["import", str(recovery), "--db", str(db)])
     assert result.exit_code == 0, result.output
-    assert rows(db, "SELECT target, span_id, name, label, explanation, identifier FROM annotations ORDER BY id") == [
+    imported = "SELECT target, span_id, name, label, explanation, identifier FROM annotations"
+    assert rows(db, imported + " ORDER BY id") == [
         ("span", "r1", "correctness", "incorrect", None, "alice"),
         ("trace", None, "task_success", "success", "why", "alice"),
     ]
 
 
-# --- 8.5: a full disk ---------------------------------------------------------------------------------
+# --- 8.5: a full disk -----------------------------------------------------------------------------
 
 
 async def test_a_full_disk_is_said_and_the_changes_saved_once_there_is_room(db: Path) -> None:
@@ -253,7 +264,7 @@ async def test_a_full_disk_is_said_and_the_changes_saved_once_there_is_room(db: 
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-# --- 8.6: hundreds of configs in the app ------------------------------------------------------------
+# --- 8.6: hundreds of configs in the app ----------------------------------------------------------
 
 
 async def test_the_app_runs_with_hundreds_of_configs(db: Path) -> None:
@@ -274,7 +285,8 @@ async def test_the_app_runs_with_hundreds_of_configs(db: Path) -> None:
         await wait_for(pilot, lambda: "0/8 spans done" in plain(view.status_line))
         await pilot.press("full_stop")
         assert view.trace_tree.cursor_row.span_id == "r2"
-    assert rows(db, "SELECT span_id, name, label FROM annotations") == [("r1", "c001", "no")]  # c000 is for LLM spans
+    # c000 is for LLM spans: c001 is the first config on the CHAIN root
+    assert rows(db, "SELECT span_id, name, label FROM annotations") == [("r1", "c001", "no")]
 
 
 def test_config_yaml_is_the_app_data_config() -> None:

@@ -94,7 +94,7 @@ async def test_enter_and_space_fold_even_where_a_freeform_config_applies(db: Pat
     assert rows(db, "SELECT count(*) FROM annotations") == [(0,)]
 
 
-# --- 3. seconds_spent: time on the item, summed over visits, capped per visit ----------------------
+# --- 3. seconds_spent: time on the item, summed over visits, capped per visit -------------------
 
 
 async def test_seconds_spent_is_the_time_on_the_item_over_every_visit(db: Path) -> None:
@@ -123,7 +123,11 @@ async def test_seconds_spent_is_the_time_on_the_item_over_every_visit(db: Path) 
         await press(pilot, "k")
         now[0] = start + 2010.05  # three quick arrow presses 0.05 s after coming back
         await press(pilot, "tab", "right")
-    spent = rows(db, "SELECT name, span_id, trace_id, json_extract(metadata, '$.seconds_spent') FROM annotations ORDER BY id")
+    spent = rows(
+        db,
+        "SELECT name, span_id, trace_id, json_extract(metadata, '$.seconds_spent') "
+        "FROM annotations ORDER BY id",
+    )
     assert spent == [
         ("correctness", "r1", "trace-rag", 12.5),
         ("task_success", None, "trace-rag", 23.25),
@@ -150,7 +154,8 @@ async def test_notes_are_listed_newest_first_with_author_and_time_and_bounded(db
         await press(pilot, "n", *"whole trace", "ctrl+s")
         shown = plain(screen(app).panel.notes)
         assert re.search(r"alice · [\d: -]+ · trace\n\s+whole trace", shown)
-    assert rows(db, "SELECT count(*), count(DISTINCT identifier) FROM annotations WHERE name = 'note'") == [(7, 7)]
+    notes = "SELECT count(*), count(DISTINCT identifier) FROM annotations WHERE name = 'note'"
+    assert rows(db, notes) == [(7, 7)]
 
 
 async def _notes_db(tmp_path: Path, name: str, annotator: str) -> Path:
@@ -158,12 +163,16 @@ async def _notes_db(tmp_path: Path, name: str, annotator: str) -> Path:
     app = AnnotatorApp(path, config_set(), annotator)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await press(pilot, "n", *f"{annotator} on trace", "ctrl+s", "j", "n", *f"{annotator} on r2", "ctrl+s")
+        await press(pilot, "n", *f"{annotator} on trace", "ctrl+s")
+        await press(pilot, "j", "n", *f"{annotator} on r2", "ctrl+s")
         await press(pilot, "j", "2")  # a judgement too
     return path
 
 
-NOTE_COLUMNS = "SELECT target, span_id, trace_id, explanation, identifier, json_extract(metadata, '$.author') FROM annotations WHERE name = 'note' ORDER BY explanation"
+NOTE_COLUMNS = (
+    "SELECT target, span_id, trace_id, explanation, identifier, json_extract(metadata, '$.author')"
+    " FROM annotations WHERE name = 'note' ORDER BY explanation"
+)
 
 
 async def test_notes_survive_export_import_and_merge_and_are_not_raters(tmp_path: Path) -> None:
@@ -171,7 +180,9 @@ async def test_notes_survive_export_import_and_merge_and_are_not_raters(tmp_path
     bob = await _notes_db(tmp_path, "bob.db", "bob")
     runner = CliRunner()
     exported = tmp_path / "alice.jsonl"
-    result = runner.invoke(cli, ["export", "--db", str(alice), "--format", "jsonl", "--out", str(exported)])
+    result = runner.invoke(
+        cli, ["export", "--db", str(alice), "--format", "jsonl", "--out", str(exported)]
+    )
     assert result.exit_code == 0, result.output
     copy = build_db(tmp_path / "copy.db")
     result = runner.invoke(cli, ["import", str(exported), "--db", str(copy)])
@@ -180,7 +191,9 @@ async def test_notes_survive_export_import_and_merge_and_are_not_raters(tmp_path
     assert [r[5] for r in rows(copy, NOTE_COLUMNS)] == ["alice", "alice"]
 
     phoenix = tmp_path / "phoenix.json"
-    result = runner.invoke(cli, ["export", "--db", str(alice), "--format", "phoenix", "--out", str(phoenix)])
+    result = runner.invoke(
+        cli, ["export", "--db", str(alice), "--format", "phoenix", "--out", str(phoenix)]
+    )
     assert result.exit_code == 0, result.output
     bodies = orjson.loads(phoenix.read_bytes())
     assert [b["data"]["note"] for b in bodies["trace_notes"]] == ["alice on trace"]
@@ -214,7 +227,9 @@ async def test_the_chosen_label_is_marked_in_text(db: Path) -> None:
 # --- 7 and 8c. messages expire, "working…" ends with the work, progress says spans --------------
 
 
-async def test_status_messages_expire_and_working_messages_end_with_the_work(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_status_messages_expire_and_working_messages_end_with_the_work(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(StatusLine, "MESSAGE_SECONDS", 0.2)
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
@@ -299,5 +314,6 @@ async def test_text_typed_ahead_of_the_text_box_opening_goes_into_it(db: Path) -
             app.post_message(events.Key(key, " " if key == "space" else key))
         app.post_message(events.Key("ctrl+s", None))
         await settled(pilot, app)
-        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateScreen) and rows(db, "SELECT count(*) FROM annotations") == [(1,)])
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateScreen))
+        await settled(pilot, app)
     assert rows(db, "SELECT name, explanation FROM annotations") == [("note", "abc d")]

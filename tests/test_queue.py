@@ -101,12 +101,17 @@ def annotation_rows(draw: st.DrawFn) -> tuple:
         trace_id = span.trace_id
     else:
         session_id = draw(st.sampled_from(SESSIONS))
-    return (target, span_id, trace_id, session_id, position, name, label, score, explanation, kind, identifier)
+    return (
+        target, span_id, trace_id, session_id, position, name, label, score, explanation, kind,
+        identifier,
+    )  # fmt: skip
 
 
 queues = st.builds(
     QueueFilter,
-    span_kinds=st.frozensets(st.sampled_from(["LLM", "CHAIN", "AGENT", "RETRIEVER", "TOOL"]), max_size=2),
+    span_kinds=st.frozensets(
+        st.sampled_from(["LLM", "CHAIN", "AGENT", "RETRIEVER", "TOOL"]), max_size=2
+    ),
     status=st.sampled_from([None, "OK", "ERROR"]),
     text=st.sampled_from(["", "chat", "o"]),
     state=st.sampled_from(QueueState.CHOICES),
@@ -144,24 +149,32 @@ def check_agreement(store: Store, config_text: str, queue: QueueFilter) -> None:
             if position is not None and span_id in sql:
                 assert mark.state in (Mark.TODO, Mark.DONE)
             if mark.state == Mark.PARTIAL:  # its own configs are done, a document is not
-                assert any(m.state == Mark.TODO for (s, p), m in marks.items() if s == span_id and p is not None)
+                documents = [m for (s, p), m in marks.items() if s == span_id and p is not None]
+                assert any(m.state == Mark.TODO for m in documents)
         trace_done = sum(1 for m in spans.values() if m.state == Mark.DONE)
         trace_total = sum(1 for m in spans.values() if m.state != Mark.NONE)
         assert session.trace_progress(trace_id) == (trace_done, trace_total)
-        assert store.trace_progress([trace_id], configs, ME, queue)[trace_id] == (trace_done, trace_total)
+        counted = store.trace_progress([trace_id], configs, ME, queue)[trace_id]
+        assert counted == (trace_done, trace_total)
         done, total = done + trace_done, total + trace_total
     assert store.queue_progress(queue, configs, ME) == (done, total)
     assert session.progress() == (done, total)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     rows=st.lists(annotation_rows(), max_size=30),
     queue=queues,
     chosen=st.sets(st.sampled_from(POOL_NAMES), min_size=1),
 )
 def test_marks_and_progress_agree_with_the_sql_queue(
-    template: Path, tmp_path_factory: pytest.TempPathFactory, rows: list[tuple], queue: QueueFilter, chosen: set[str]
+    template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    rows: list[tuple],
+    queue: QueueFilter,
+    chosen: set[str],
 ) -> None:
     document = parse_config(POOL).to_document()
     document["annotations"] = [c for c in document["annotations"] if c["name"] in chosen]
@@ -173,9 +186,13 @@ def test_marks_and_progress_agree_with_the_sql_queue(
         check_agreement(store, config_text, queue)
 
 
-def test_a_half_annotated_retriever_is_not_done_under_any_filter(template: Path, tmp_path: Path) -> None:
+def test_a_half_annotated_retriever_is_not_done_under_any_filter(
+    template: Path, tmp_path: Path
+) -> None:
     """The reported case: one of three documents labelled showed ✓ on the span."""
-    rows = [("document", "r2", "trace-rag", None, 0, "relevance", "relevant", 1.0, None, "HUMAN", ME)]
+    rows = [
+        ("document", "r2", "trace-rag", None, 0, "relevance", "relevant", 1.0, None, "HUMAN", ME)
+    ]
     with Store.open(make_db(template, tmp_path, rows)) as store:
         for state in QueueState.CHOICES:
             queue = QueueFilter(state=state)
@@ -207,7 +224,9 @@ def many_configs(count: int) -> str:
 
 
 @pytest.mark.parametrize("count", [80, 500])
-def test_hundreds_of_configs_in_every_queue_query(template: Path, tmp_path: Path, count: int) -> None:
+def test_hundreds_of_configs_in_every_queue_query(
+    template: Path, tmp_path: Path, count: int
+) -> None:
     config_text = many_configs(count)
     configs = parse_config(config_text).annotations
     with Store.open(make_db(template, tmp_path, [])) as store:
@@ -219,4 +238,5 @@ def test_hundreds_of_configs_in_every_queue_query(template: Path, tmp_path: Path
         # Nothing annotated: every span some config applies to is to do (TOOL spans have
         # span configs too, every root has trace configs, retrievers have document configs).
         assert store.queue_progress(QueueFilter(), configs, ME) == (0, len(SPANS))
-        assert store.trace_ids(QueueFilter(state="todo"), configs, ME) == store.trace_ids(QueueFilter(), configs, ME)
+        every = store.trace_ids(QueueFilter(), configs, ME)
+        assert store.trace_ids(QueueFilter(state="todo"), configs, ME) == every

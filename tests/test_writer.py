@@ -35,7 +35,9 @@ class Events:
             assert self.condition.wait_for(lambda: predicate(self.items), timeout), self.items
 
 
-def test_changes_are_written_in_order_and_a_broken_one_does_not_stop_the_rest(tmp_path: Path) -> None:
+def test_changes_are_written_in_order_and_a_broken_one_does_not_stop_the_rest(
+    tmp_path: Path,
+) -> None:
     db = build_db(tmp_path / "w.db")
     events = Events()
     writer = Writer(Store.open(db), "kim", events)
@@ -48,7 +50,9 @@ def test_changes_are_written_in_order_and_a_broken_one_does_not_stop_the_rest(tm
     assert [e.op for e in events.items] == ops
     assert "span id" in events.items[1].reason
     with sqlite3.connect(db) as conn:
-        log = conn.execute("SELECT span_id, json_extract(after, '$.label') FROM annotation_log ORDER BY seq").fetchall()
+        log = conn.execute(
+            "SELECT span_id, json_extract(after, '$.label') FROM annotation_log ORDER BY seq"
+        ).fetchall()
     assert log == [("r1", "correct"), ("r3", "incorrect"), ("r1", "incorrect")]
 
 
@@ -74,7 +78,8 @@ def test_a_held_lock_is_waiting_at_once_and_stop_returns_what_is_unsaved(tmp_pat
     assert writer.stop(timeout=5) == [third]  # given up: not written, and said so
     holder.execute("ROLLBACK")
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT span_id FROM annotations ORDER BY id").fetchall() == [("r1",), ("r3",)]
+        saved = conn.execute("SELECT span_id FROM annotations ORDER BY id").fetchall()
+    assert saved == [("r1",), ("r3",)]
 
 
 def test_the_session_and_the_writer_never_import_textual() -> None:

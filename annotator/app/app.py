@@ -226,8 +226,8 @@ class AnnotatorApp(App[None]):
             net.pop(key, None)  # keep the order of the last change
             net[key] = op
         lines += [f"not saved ({why}): {_describe(op)}" for op in net.values()]
-        kept = [op.annotation for op, _ in self.session.failed if op.kind == "set" and op.annotation]
-        kept += [op.annotation for op in net.values() if op.kind == "set" and op.annotation]
+        ops = [op for op, _ in self.session.failed] + list(net.values())
+        kept = [op.annotation for op in ops if op.kind == "set" and op.annotation is not None]
         if kept:
             path = self._write_recovery(kept)
             if path is not None:
@@ -255,7 +255,8 @@ class AnnotatorApp(App[None]):
 
     def on_unmount(self) -> None:
         # However the app ends (a signal, a closed terminal), give queued changes a chance.
-        if self.session.unsettled and not self._gave_up and not self.writer.wait_idle(DRAIN_SECONDS):
+        drained = not self.session.unsettled or self.writer.wait_idle(DRAIN_SECONDS)
+        if not self._gave_up and not drained:
             self._report_unsaved(self.writer.stop(timeout=1.0))
             self.exit(return_code=EXIT_UNSAVED)
         self.writer.stop(timeout=1.0)

@@ -157,7 +157,8 @@ class AnnotationSession:
         if row.kind == TRACE:
             if summary is None:
                 return None
-            return Item(TRACE, row.trace_id, summary.root_span_id, summary.root_kind or "UNKNOWN", session_id)
+            kind = summary.root_kind or "UNKNOWN"
+            return Item(TRACE, row.trace_id, summary.root_span_id, kind, session_id)
         span = model.span_of(row)
         if span is None:
             return None
@@ -243,7 +244,8 @@ class AnnotationSession:
             annotation = op.annotation
             if op.kind == "set" and annotation is not None and annotation.name == NOTE_NAME:
                 if self._note_is_about(annotation, item):
-                    found.append(Note(annotation, note_author(annotation), annotation.target, op.late))
+                    author = note_author(annotation)
+                    found.append(Note(annotation, author, annotation.target, op.late))
                     keys.add(op.key)
         stored = [
             a
@@ -333,7 +335,9 @@ class AnnotationSession:
         key = self.key_for(item, config)
         current = self.current(key)
         text = text.rstrip()
-        has_result = current is not None and (current.label is not None or current.score is not None)
+        has_result = current is not None and (
+            current.label is not None or current.score is not None
+        )
         if not text and not has_result:
             return self._delete(item, key, config.name) if current is not None else None
         annotation = item.annotation(config.target.value, config.name, self.annotator)
@@ -350,7 +354,9 @@ class AnnotationSession:
         if not text or (item.span_id is None and item.kind != TRACE):
             return None
         target = Target.TRACE if item.kind == TRACE else Target.SPAN
-        about = item if item.kind != DOCUMENT else Item(SPAN, item.trace_id, item.span_id, item.span_kind, item.session_id)
+        about = item
+        if item.kind == DOCUMENT:  # a note is about the span the document belongs to
+            about = Item(SPAN, item.trace_id, item.span_id, item.span_kind, item.session_id)
         note = about.annotation(target.value, NOTE_NAME, f"{NOTE_PREFIX[target]}{uuid.uuid4()}")
         note.explanation = text
         return self._set(item, about, note, NOTE_NAME, author=self.annotator)
@@ -368,15 +374,26 @@ class AnnotationSession:
     def redo(self) -> WriteOp:
         return self._queue(WriteOp("redo", what="redo"))
 
-    def _set(self, visited: Item, about: Item, annotation: Annotation, what: str, *, author: str | None = None) -> WriteOp:
+    def _set(
+        self,
+        visited: Item,
+        about: Item,
+        annotation: Annotation,
+        what: str,
+        *,
+        author: str | None = None,
+    ) -> WriteOp:
+        """`visited`: the item on screen (its time is seconds_spent); `about`: the annotation's."""
         annotation.metadata = {"seconds_spent": self.seconds_on(visited)}
         if author is not None:
             annotation.metadata["author"] = author
-        op = WriteOp("set", AnnotationKey.of(annotation), annotation, what, about.trace_id, self._row_span(about, annotation.target))
-        return self._queue(op)
+        key = AnnotationKey.of(annotation)
+        span_id = self._row_span(about, annotation.target)
+        return self._queue(WriteOp("set", key, annotation, what, about.trace_id, span_id))
 
     def _delete(self, item: Item, key: AnnotationKey, what: str) -> WriteOp:
-        return self._queue(WriteOp("delete", key, None, what, item.trace_id, self._row_span(item, key.target)))
+        span_id = self._row_span(item, key.target)
+        return self._queue(WriteOp("delete", key, None, what, item.trace_id, span_id))
 
     def _row_span(self, item: Item, target: str) -> str | None:
         if target in (Target.TRACE, Target.SESSION):
@@ -428,7 +445,10 @@ class AnnotationSession:
         states = self._states.get(trace_id)
         if states is None or span_id is None:
             return
-        states.update(self.store.row_states(trace_id, self.queue, self.configs, self.annotator, [span_id]))
+        fresh = self.store.row_states(
+            trace_id, self.queue, self.configs, self.annotator, [span_id]
+        )
+        states.update(fresh)
 
     def mark_late(self, older_than: float) -> bool:
         """Flag changes submitted more than `older_than` seconds ago as unsaved (shown so);
@@ -463,7 +483,14 @@ class AnnotationSession:
             self._states.move_to_end(trace_id)
         return states
 
-    def _has(self, i: int, have: bool | frozenset[int], trace: TraceRow | None, span_id: str, position: int | None) -> bool:
+    def _has(
+        self,
+        i: int,
+        have: bool | frozenset[int],
+        trace: TraceRow | None,
+        span_id: str,
+        position: int | None,
+    ) -> bool:
         """Whether I have a value for config `i` on this row, pending changes included."""
         present = position in have if isinstance(have, frozenset) else have
         if not self.pending:
@@ -478,12 +505,15 @@ class AnnotationSession:
         }[target]
         if target_id is None:
             return present
-        key = AnnotationKey(target.value, target_id, position if target == Target.DOCUMENT else None, config.name, self.annotator)
+        document_position = position if target == Target.DOCUMENT else None
+        key = AnnotationKey(target.value, target_id, document_position, config.name, self.annotator)
         op = self.pending.get(key)
         if op is None:
             return present
-        annotation = op.annotation
-        return annotation is not None and has_value(config, annotation.label, annotation.score, annotation.explanation)
+        value = op.annotation
+        if value is None:  # a pending removal
+            return False
+        return has_value(config, value.label, value.score, value.explanation)
 
     def _missing(self, state: SpanState, trace: TraceRow | None, position: int | None) -> list[int]:
         """Required configs of a row (the span's own with position None, else one document's)
@@ -503,7 +533,8 @@ class AnnotationSession:
         state = self._span_state(item.trace_id, item.span_id)
         if state is None:
             return []
-        missing = set(self._missing(state, self.trace_summary(item.trace_id), item.position if item.kind == DOCUMENT else None))
+        position = item.position if item.kind == DOCUMENT else None
+        missing = set(self._missing(state, self.trace_summary(item.trace_id), position))
         return [i for i in indexes if i in missing]
 
     def needs_config(self, item: Item, config: AnnotationConfig) -> bool:
@@ -514,13 +545,23 @@ class AnnotationSession:
     def trace_marks(self, trace_id: str) -> dict[tuple[str, int | None], Mark]:
         """The mark of every span row (position None) and document row of a trace."""
         trace = self.trace_summary(trace_id)
-        late = {(op.span_id, op.key.document_position if op.key else None) for op in self.unsettled if op.late and op.trace_id == trace_id}
+        late = self._late_rows(trace_id)
         marks: dict[tuple[str, int | None], Mark] = {}
-        for span_id, state in self._trace_states(trace_id).items():
+        for state in self._trace_states(trace_id).values():
             marks.update(self._span_marks(state, trace, late))
         return marks
 
-    def _span_marks(self, state: SpanState, trace: TraceRow | None, late: set) -> dict[tuple[str, int | None], Mark]:
+    def _late_rows(self, trace_id: str) -> set[tuple[str | None, int | None]]:
+        """(span id, document position) of the rows with a change shown as unsaved."""
+        return {
+            (op.span_id, op.key.document_position if op.key else None)
+            for op in self.unsettled
+            if op.late and op.trace_id == trace_id
+        }
+
+    def _span_marks(
+        self, state: SpanState, trace: TraceRow | None, late: set
+    ) -> dict[tuple[str, int | None], Mark]:
         span_id = state.span_id
         if not state.in_queue:
             marks = {(span_id, None): NO_MARK}
@@ -533,7 +574,8 @@ class AnnotationSession:
             for position in range(state.document_count):
                 todo = bool(self._missing(state, trace, position))
                 documents_todo = documents_todo or todo
-                marks[(span_id, position)] = Mark(Mark.TODO if todo else Mark.DONE, (span_id, position) in late)
+                row = (span_id, position)
+                marks[row] = Mark(Mark.TODO if todo else Mark.DONE, row in late)
         own_todo = bool(self._missing(state, trace, None))
         own = Mark.TODO if own_todo else Mark.PARTIAL if documents_todo else Mark.DONE
         marks[(span_id, None)] = Mark(own, (span_id, None) in late)
@@ -551,8 +593,8 @@ class AnnotationSession:
         if state is None or span_id is None:
             return NO_MARK
         trace = self.trace_summary(row.trace_id)
-        late = {(op.span_id, op.key.document_position if op.key else None) for op in self.unsettled if op.late and op.trace_id == row.trace_id}
-        return self._span_marks(state, trace, late).get((span_id, position), NO_MARK)
+        marks = self._span_marks(state, trace, self._late_rows(row.trace_id))
+        return marks.get((span_id, position), NO_MARK)
 
     # --- trace list and caches for the tree -----------------------------------------------------
 
@@ -571,11 +613,19 @@ class AnnotationSession:
         is loaded (pending changes count), else counted by the store."""
         if trace_id in self._states:
             marks = self.trace_marks(trace_id)
-            spans = [mark for (_, position), mark in marks.items() if position is None and mark.state != Mark.NONE]
+            spans = [
+                mark
+                for (_, position), mark in marks.items()
+                if position is None and mark.state != Mark.NONE
+            ]
             return sum(1 for mark in spans if mark.state == Mark.DONE), len(spans)
         if trace_id not in self._progress:
-            self._progress.update(self.store.trace_progress([trace_id], self.configs, self.annotator, self.queue))
+            self._count_traces([trace_id])
         return self._progress.get(trace_id)
+
+    def _count_traces(self, trace_ids: list[str]) -> None:
+        counted = self.store.trace_progress(trace_ids, self.configs, self.annotator, self.queue)
+        self._progress.update(counted)
 
     def prefetch(self, trace_ids: list[str], *, progress: bool = True) -> None:
         missing = [t for t in trace_ids if t not in self._summaries]
@@ -585,7 +635,7 @@ class AnnotationSession:
                 self._summaries.popitem(last=False)
         unknown = [t for t in trace_ids if t not in self._progress and t not in self._states]
         if progress and unknown:
-            self._progress.update(self.store.trace_progress(unknown, self.configs, self.annotator, self.queue))
+            self._count_traces(unknown)
             if len(self._progress) > _SUMMARY_CACHE:
                 self._progress.clear()
 

@@ -202,7 +202,9 @@ def in_scope_sql(configs: Iterable[ConfigLike]) -> Sql:
     )
 
 
-def has_value(config: ConfigLike, label: str | None, score: float | None, explanation: str | None) -> bool:
+def has_value(
+    config: ConfigLike, label: str | None, score: float | None, explanation: str | None
+) -> bool:
     """`HAS_VALUE` for a value not yet in the database (the app's unsaved changes)."""
     if _value(config.type).upper() == "FREEFORM":
         return bool(explanation)

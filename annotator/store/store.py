@@ -376,7 +376,8 @@ class Store:
 
     def span_kinds(self) -> list[str]:
         """The span kinds present, sorted (for the filter dialog)."""
-        return [row[0] for row in self._conn.execute("SELECT DISTINCT span_kind FROM spans ORDER BY 1")]
+        rows = self._conn.execute("SELECT DISTINCT span_kind FROM spans ORDER BY 1")
+        return [row[0] for row in rows]
 
     def my_annotation_count(self, identifier: str) -> int:
         """Annotations `identifier` made as a person (notes included)."""

@@ -123,7 +123,13 @@ def _bindings() -> list[Binding]:
         for action in ACTIONS
     ]
     bindings += [
-        Binding(str(slot + 1) if slot < 9 else _PLACEHOLDER_KEY, f"pick_slot({slot})", "label", show=False, id=slot_id(slot))
+        Binding(
+            str(slot + 1) if slot < 9 else _PLACEHOLDER_KEY,
+            f"pick_slot({slot})",
+            "label",
+            show=False,
+            id=slot_id(slot),
+        )
         for slot in range(LABEL_SLOTS)
     ]
     return bindings
@@ -350,9 +356,9 @@ class AnnotateScreen(Screen[None]):
         states = self.session.states(item, self.applicable)
         notes = self.session.notes(item)
         extra = self.session.extra_annotations(item)
-        self.panel.show(
-            self._panel_title(item), self.applicable, states, self.focused_config, notes, note_key, extra
-        )
+        title = self._panel_title(item)
+        focused = self.focused_config
+        self.panel.show(title, self.applicable, states, focused, notes, note_key, extra)
 
     def _panel_title(self, item: Item) -> Text:
         title = Text()
@@ -484,7 +490,9 @@ class AnnotateScreen(Screen[None]):
                 return True
         after = row.trace_id
         for _ in range(len(self.session.unsettled) + 1):
-            trace_id = self.session.next_trace_with_work(after, backwards=not forward, config=config)
+            trace_id = self.session.next_trace_with_work(
+                after, backwards=not forward, config=config
+            )
             if trace_id is None:
                 break
             if self._has_todo(trace_id, forward=forward, config=config):
@@ -502,13 +510,15 @@ class AnnotateScreen(Screen[None]):
             after = trace_id
         if row.kind == TRACE and not self.model.is_expanded(row.trace_id):
             self._expand(row.trace_id, auto=True)
-            found = self._todo_in_trace(row.trace_id, self.trace_tree.cursor - 1, forward=True, config=config)
+            start = self.trace_tree.cursor - 1
+            found = self._todo_in_trace(row.trace_id, start, forward=True, config=config)
             if found is not None:
                 self._move(found)
                 return True
         what = f"{sanitize(config.name)} " if config else ""
         where = "after" if forward else "before"
-        self._say(Text(f"Nothing left to do {what}in this queue {where} this point. ✓", style="green"))
+        done = f"Nothing left to do {what}in this queue {where} this point. ✓"
+        self._say(Text(done, style="green"))
         return False
 
     def _has_todo(self, trace_id: str, *, forward: bool, config: AnnotationConfig | None) -> bool:
@@ -639,7 +649,9 @@ class AnnotateScreen(Screen[None]):
         if config is None or item is None:
             return
         what = "text" if config.type == AnnotationType.FREEFORM else "explanation"
-        title = Text.assemble((sanitize(config.name), "bold"), f" — {what} for ", self._panel_title(item))
+        title = Text.assemble(
+            (sanitize(config.name), "bold"), f" — {what} for ", self._panel_title(item)
+        )
 
         def done(text: str | None) -> None:
             if text is None:
@@ -651,14 +663,16 @@ class AnnotateScreen(Screen[None]):
             else:
                 self._submitted(op)
 
-        self.app.push_screen(TextEntryScreen(title, self.session.current_text(item, config)), _guarded(self, done))
+        text = self.session.current_text(item, config)
+        self.app.push_screen(TextEntryScreen(title, text), _guarded(self, done))
 
     def action_note(self) -> None:
         """A new note each time: on the trace (trace row) or the span (span or document row)."""
         item = self.item
         if item is None:
             return
-        about = Text.assemble(("note", "bold"), " on ", "the trace " if item.kind == TRACE else "", self._panel_title(item))
+        on_trace = "the trace " if item.kind == TRACE else ""
+        about = Text.assemble(("note", "bold"), " on ", on_trace, self._panel_title(item))
 
         def done(text: str | None) -> None:
             if text is None or not text.strip():
@@ -718,7 +732,8 @@ class AnnotateScreen(Screen[None]):
             return
         changes = f"{count} unsaved change{'s' if count != 1 else ''} kept"
         if self.session.waiting is not None:
-            alert = Text(f"⚠ waiting for the database: {self.session.waiting} — {changes}", style="bold yellow")
+            why = f"⚠ waiting for the database: {self.session.waiting} — {changes}"
+            alert = Text(why, style="bold yellow")
         else:
             alert = Text(f"saving… {changes}", style="yellow")
         self.status_line.set_alert(alert)
@@ -756,7 +771,8 @@ class AnnotateScreen(Screen[None]):
             return Text.assemble(("✓ removed ", "bold yellow"), name)
         message = Text.assemble(("✓ saved ", "bold green"), name)
         if op.what == "note":
-            message.append(" on the trace" if op.key and op.key.target == Target.TRACE else " on the span")
+            on_trace = op.key is not None and op.key.target == Target.TRACE
+            message.append(" on the trace" if on_trace else " on the span")
         elif isinstance(result, Annotation):
             message.append(" = ")
             message.append_text(value_text(result))
@@ -845,7 +861,8 @@ class AnnotateScreen(Screen[None]):
             self._reload_traces()
             self._schedule_progress(immediately=True)
 
-        self.app.push_screen(FilterScreen(self.session.queue, kinds, focus_text=focus_text), _guarded(self, done))
+        dialog = FilterScreen(self.session.queue, kinds, focus_text=focus_text)
+        self.app.push_screen(dialog, _guarded(self, done))
 
     def _reload_traces(self, keep: str | None = None) -> None:
         current = self.trace_tree.cursor_row

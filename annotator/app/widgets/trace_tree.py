@@ -269,7 +269,8 @@ class TraceTree(ScrollView, can_focus=True):
         marks = self.source.row_marks(row)
         if row.kind == DOCUMENT:
             style = "yellow" if marks.state != Mark.NONE else dim
-            left = Text.assemble(indent, Text("  "), Text(f"▤ document #{row.position}", style=style))
+            document = Text(f"▤ document #{row.position}", style=style)
+            left = Text.assemble(indent, Text("  "), document)
             return left, self._mark(marks)
         expanded = not self.model.span_is_collapsed(row.trace_id, row.span_id or "")
         left = Text.assemble(indent, self._arrow(row, expanded))
