@@ -149,7 +149,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("next_config", "Focus the next annotation", ("tab",), "Annotate"),
     ActionSpec("prev_config", "Focus the previous annotation", ("shift+tab",), "Annotate"),
     ActionSpec("edit_text", "Write text for the focused annotation", ("e",), "Annotate"),
-    ActionSpec("note", "Write a note on the span", ("n",), "Annotate"),
+    ActionSpec("note", "Add a note (on the trace from a trace row)", ("n",), "Annotate"),
     ActionSpec("clear", "Remove my value for the focused annotation", ("x",), "Annotate"),
     ActionSpec("undo", "Undo the last change", ("u",), "Annotate"),
     ActionSpec("redo", "Redo", ("U", "ctrl+y"), "Annotate"),
@@ -158,7 +158,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("raw", "Show / hide raw attributes", ("r",), "View"),
     ActionSpec("full_view", "Open the span whole, unclipped", ("o",), "View"),
     ActionSpec("help", "Help: every key", ("question_mark",), "App"),
-    ActionSpec("quit", "Quit (everything is already saved)", ("q",), "App"),
+    ActionSpec("quit", "Quit (waits for changes not yet saved)", ("q",), "App"),
 )
 ACTION_IDS = frozenset(action.id for action in ACTIONS)
 

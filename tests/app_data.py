@@ -108,3 +108,16 @@ def build_db(path: Path, spans: list[Span] | None = None) -> Path:
         writer.add_all(spans if spans is not None else demo_spans())
         writer.close()
     return path
+
+
+async def settled(pilot, app, timeout: float = 30.0) -> None:  # noqa: ANN001
+    """Wait until the app's writer has committed (or given up on) every change made so far:
+    a condition, not a fixed sleep."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while app.session.unsettled:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"changes still unsaved after {timeout}s: {app.session.unsettled}")
+        await pilot.pause(0.01)
+    await pilot.pause()

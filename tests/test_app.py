@@ -16,7 +16,7 @@ from annotator.app.screens.annotate import AnnotateScreen
 from annotator.app.screens.help import HelpScreen
 from annotator.app.screens.text_entry import TextEntryScreen
 from annotator.app.tree_model import DOCUMENT, SPAN, TRACE
-from tests.app_data import CONFIG_YAML, build_db, config_set
+from tests.app_data import CONFIG_YAML, build_db, config_set, settled
 
 SIZE = (150, 40)
 
@@ -41,14 +41,15 @@ def cursor(app: AnnotatorApp):  # noqa: ANN201
 
 
 def focused_name(app: AnnotatorApp) -> str | None:
-    config = screen(app)._focused()
+    config = screen(app).current_config
     return config.name if config else None
 
 
 async def press(pilot, *keys: str) -> None:  # noqa: ANN001
+    """Press keys one by one as a person would, each one's change committed before the next."""
     for key in keys:
         await pilot.press(key)
-        await pilot.pause()
+        await settled(pilot, pilot.app)
 
 
 async def go_to(pilot, app: AnnotatorApp, span_id: str, position: int | None = None) -> None:  # noqa: ANN001
@@ -206,7 +207,7 @@ async def test_freeform_text_box_swallows_hotkeys_and_saves_with_ctrl_s(db: Path
         await pilot.pause()
         await press(pilot, "tab")  # span configs first (correctness, comment), then trace ones
         assert focused_name(app) == "comment"
-        await press(pilot, "enter")
+        await press(pilot, "e")
         assert isinstance(app.screen, TextEntryScreen)
         for key in ["1", "2", "u", "x", "q", "j", "n", "space", "question_mark", "full_stop", "left"]:
             await pilot.press(key)
@@ -239,18 +240,31 @@ async def test_e_on_a_label_writes_its_explanation(db: Path) -> None:
         assert rows(db, "SELECT name, label, explanation FROM annotations WHERE name = 'correctness'") == [("correctness", "incorrect", "why")]
 
 
-async def test_note_is_a_note_annotation(db: Path) -> None:
+async def test_n_adds_a_new_note_each_time_on_the_span_or_the_trace(db: Path) -> None:
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await press(pilot, "n", "o", "k", "ctrl+s")
-        assert rows(db, "SELECT target, span_id, name, explanation FROM annotations") == [("span", "r1", "note", "ok")]
+        assert cursor(app).kind == TRACE
+        await press(pilot, "n", "o", "k", "ctrl+s")  # on the trace row: a trace note
+        await press(pilot, "j")  # the retriever span r2
         await press(pilot, "n")
-        assert app.screen.query_one("TextArea").text == "ok"  # opens on the current note
-        for _ in range(2):  # the cursor starts at the end of the text
-            await pilot.press("backspace")
-        await press(pilot, "ctrl+s")
-        assert rows(db) == []  # emptied note removed
+        assert app.screen.query_one("TextArea").text == ""  # a new note, not the last one
+        await press(pilot, "a", "ctrl+s", "n", "b", "ctrl+s")
+        await press(pilot, "n", "escape")  # cancelled: nothing added
+    notes = rows(
+        db,
+        "SELECT target, span_id, trace_id, explanation, identifier, "
+        "json_extract(metadata, '$.author') FROM annotations WHERE name = 'note' ORDER BY id",
+    )
+    assert [note[:4] for note in notes] == [
+        ("trace", None, "trace-rag", "ok"),
+        ("span", "r2", "trace-rag", "a"),
+        ("span", "r2", "trace-rag", "b"),
+    ]
+    assert [note[5] for note in notes] == ["alice", "alice", "alice"]
+    assert re.fullmatch(r"px-trace-note:[0-9a-f-]{36}", notes[0][4])
+    assert all(re.fullmatch(r"px-span-note:[0-9a-f-]{36}", note[4]) for note in notes[1:])
+    assert len({note[4] for note in notes}) == 3
 
 
 # --- clear, undo, redo -------------------------------------------------------------------------------
@@ -382,7 +396,7 @@ async def test_help_lists_every_active_key(db: Path) -> None:
         assert isinstance(app.screen, HelpScreen)
         console = Console(width=120, record=True, file=io.StringIO())
         for static in app.screen.query("Static"):
-            console.print(static.visual._renderable if hasattr(static.visual, "_renderable") else static.render())
+            console.print(static.content)
         text = console.export_text()
         assert "Undo the last change" in text
         assert re.search(r"\bz\s+Undo the last change", text)  # the remapped key, not u

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from textual.geometry import Region
 
 from annotator.app.app import AnnotatorApp
 from annotator.app.screens.annotate import AnnotateScreen
@@ -67,11 +68,14 @@ def hostile_spans() -> list[Span]:
 
 
 def screen_text(app: AnnotatorApp) -> tuple[str, list]:
-    strips = app.screen._compositor.render_strips()
+    """Every line every visible widget of the current screen renders (`Widget.render_lines`)."""
     lines, styles = [], []
-    for strip in strips:
-        lines.append("".join(segment.text for segment in strip))
-        styles.extend(segment.style for segment in strip if segment.style)
+    for widget in app.screen.query("*"):
+        if not widget.display or not widget.size.area:
+            continue
+        for strip in widget.render_lines(Region(0, 0, widget.size.width, widget.size.height)):
+            lines.append("".join(segment.text for segment in strip))
+            styles.extend(segment.style for segment in strip if segment.style)
     return "\n".join(lines), styles
 
 

@@ -55,6 +55,20 @@ class Terminal:
     def send(self, keys: str) -> None:
         os.write(self.master, keys.encode())
 
+    def wait(self, timeout: float = 60.0) -> int:
+        """Read until the program exits; its exit code."""
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"still running; got {self.output[-2000:]!r}")
+            ready, _, _ = select.select([self.master], [], [], 0.2)
+            if ready:
+                try:
+                    self.output += os.read(self.master, 65536)
+                except OSError:
+                    break
+        return self.process.wait(timeout=10)
+
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
@@ -86,7 +100,7 @@ def test_kill_minus_nine_right_after_saved_loses_nothing(workdir: Path, keys: st
             terminal.send(key)
             time.sleep(0.2)
         terminal.send({"l": "\x1b[D"}.get(keys[-1], keys[-1]))  # "l" stands for the left arrow
-        terminal.read_until(b"saved")  # the first "saved" on screen is this write's
+        terminal.read_until("✓ saved".encode())  # the first "✓ saved" on screen is this write's
     finally:
         terminal.kill()  # at once: no chance to flush anything after the screen said "saved"
     with sqlite3.connect(workdir / "app.db") as conn:
@@ -105,3 +119,55 @@ def test_bad_config_is_one_line_and_exit_2(workdir: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().startswith("bad.yaml:3:")
     assert "Traceback" not in result.stderr
+
+
+HOLD_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_held_write_lock_is_said_at_once_and_giving_up_exits_3_with_the_list(
+    workdir: Path,
+) -> None:
+    from annotator.store import Store
+    from tests.app_data import config_set
+
+    with Store.open(workdir / "app.db") as store:  # stored configs: opening writes nothing
+        store.save_config_document(config_set().to_document())
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(workdir / "app.db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        terminal = Terminal(
+            [sys.executable, "-m", "annotator", "annotate", "--db", "app.db", "--annotator", "kim"],
+            cwd=workdir,
+        )
+        try:
+            terminal.read_until(b"next to do")
+            terminal.send("2")
+            terminal.read_until(b"waiting for the database: locked by another process")
+            terminal.send("q")
+            terminal.read_until(b"not saved yet")
+            terminal.send("Q")
+            code = terminal.wait()
+        finally:
+            if terminal.process.poll() is None:
+                terminal.kill()
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    output = terminal.output.decode(errors="replace")
+    assert code == 3
+    unsaved = "correctness = incorrect (score 0) on span r1"
+    assert f"not saved (locked by another process): {unsaved}" in output
+    assert "Traceback" not in output
+    with sqlite3.connect(workdir / "app.db") as conn:
+        assert conn.execute("SELECT count(*) FROM annotations").fetchone()[0] == 0

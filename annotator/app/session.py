@@ -1,27 +1,40 @@
-"""An annotator's session over a store: what applies where, what is still to do, and every write.
+"""An annotator's session over a store: what applies where, what is still to do, and every change.
 
 No Textual here: the screen turns keys into calls on this object and shows what it returns, so
-the whole annotation logic is testable without a terminal. The store stays the single source of
-truth: this object caches only what the tree needs to draw (trace summaries, marks), and drops
-those caches whenever it writes.
+the whole annotation logic is testable without a terminal.
+
+The store is the single source of truth, with one overlay: changes decided but not committed yet
+(`pending`). A key press is decided at once - which item, which config, which value - recorded
+here, and handed to the one ordered writer (`annotator.app.writer`); everything that reads
+values here (the panel's states, the tree's marks, "what is still missing" for auto-advance)
+sees the pending value until the writer reports the commit (`settle`). What applies to a span
+and whether the annotator has a value for it come from the store (`Store.row_states`, the same
+SQL as the queue), so the marks cannot disagree with the queue and progress.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections import OrderedDict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from annotator.app.tree_model import DOCUMENT, SPAN, TRACE, Row, TreeModel
-from annotator.app.widgets.annotation_panel import CardState
+from annotator.app.writer import Committed, Failed, WriteOp, WriterEvent, run_now
 from annotator.config import AnnotationConfig, ConfigSet
 from annotator.model import NOTE_NAME, Annotation, AnnotatorKind, Source, Target
 from annotator.store import AnnotationKey, Change, QueueFilter, SpanRow, Store, TraceRow
-from annotator.store.queue import required_configs
+from annotator.store.queue import has_value, required_configs
+from annotator.store.store import SpanState
 
-SECONDS_CAP = 600.0  # an item left open over lunch is not ten minutes of work
+SECONDS_CAP = 600.0  # per visit: an item left open over lunch is not ten minutes of work
+NOTES_SHOWN = 5  # newest notes listed in the panel
 _SUMMARY_CACHE = 5000
+_STATES_CACHE = 64  # traces whose row states are kept (one query each to rebuild)
+_TARGET_ORDER = {Target.SPAN: 0, Target.TRACE: 1, Target.SESSION: 2, Target.DOCUMENT: 3}
+NOTE_PREFIX = {Target.SPAN: "px-span-note:", Target.TRACE: "px-trace-note:"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,77 +64,141 @@ class Item:
         )
 
 
-def _targets_for(kind: str, has_session: bool) -> tuple[Target, ...]:
+@dataclass
+class CardState:
+    """What one config card shows for the current item."""
+
+    mine: Annotation | None = None
+    others: list[Annotation] = field(default_factory=list)
+    pending: bool = False  # `mine` is decided but not committed yet
+    unsaved: bool = False  # ... and it is taking long enough to say so
+
+
+class Mark(NamedTuple):
+    """A tree row's standing: NONE (outside the queue), TODO (needs you), PARTIAL (done itself,
+    documents under it still need you), DONE. `unsaved`: changes on it are not committed yet."""
+
+    state: str
+    unsaved: bool = False
+
+    NONE = "none"
+    TODO = "todo"
+    PARTIAL = "partial"
+    DONE = "done"
+
+
+NO_MARK = Mark(Mark.NONE)
+
+
+@dataclass(frozen=True)
+class Note:
+    annotation: Annotation
+    author: str
+    target: str  # span, trace or session
+    unsaved: bool  # not committed yet, and taking long enough to say so
+
+
+def note_author(annotation: Annotation) -> str:
+    """Who wrote a note: `metadata.author` (notes made here), else the identifier of an older
+    note made here, else Phoenix's (its notes carry a generated identifier only)."""
+    author = (annotation.metadata or {}).get("author")
+    if isinstance(author, str) and author:
+        return author
+    identifier = annotation.identifier or ""
+    if identifier.startswith("px-"):
+        return "Phoenix"
+    return identifier or "(unknown)"
+
+
+def _targets_for(kind: str) -> tuple[Target, ...]:
     if kind == TRACE:
-        return (Target.SPAN, Target.TRACE, Target.SESSION) if has_session else (Target.SPAN, Target.TRACE)
+        return (Target.SPAN, Target.TRACE, Target.SESSION)
     if kind == DOCUMENT:
         return (Target.DOCUMENT,)
     return (Target.SPAN,)
 
 
 class AnnotationSession:
-    def __init__(self, store: Store, config_set: ConfigSet, annotator: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        config_set: ConfigSet,
+        annotator: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        submit: Callable[[WriteOp], None] | None = None,
+    ) -> None:
         self.store = store
         self.config_set = config_set
         self.configs: list[AnnotationConfig] = list(config_set.annotations)
-        self.required = {c.name for c in required_configs(self.configs)}
+        required = {id(c) for c in required_configs(self.configs)}
+        self.required_indexes = {i for i, c in enumerate(self.configs) if id(c) in required}
+        self.required = {c.name for i, c in enumerate(self.configs) if i in self.required_indexes}
         self.annotator = annotator
         self.queue = QueueFilter()
+        self.clock = clock
+        # Without a writer thread (tests, scripts) a change is committed at once.
+        self._submit = submit or self._commit_now
+        self.pending: dict[AnnotationKey, WriteOp] = {}  # the latest uncommitted change per key
+        self.unsettled: list[WriteOp] = []  # every uncommitted change, in order
+        self.failed: list[tuple[WriteOp, str]] = []  # changes the database refused for good
+        self.waiting: str | None = None  # why the writer is stuck, while it is
         self._summaries: OrderedDict[str, TraceRow] = OrderedDict()
         self._progress: dict[str, tuple[int, int]] = {}
-        self._marks: dict[str, dict[tuple[str, int | None], tuple[bool, bool]]] = {}
-        self._arrived: tuple[Item | None, float] = (None, time.monotonic())
+        self._states: OrderedDict[str, dict[str, SpanState]] = OrderedDict()
+        self._visit: tuple[Item | None, float] = (None, clock())
+        self._spent: dict[Item, float] = {}
 
     # --- what applies ---------------------------------------------------------------------------
 
     def item_for(self, row: Row, model: TreeModel) -> Item | None:
-        span = model.span_of(row)
+        summary = self.trace_summary(row.trace_id)
+        session_id = summary.session_id if summary else None
         if row.kind == TRACE:
-            summary = self.trace_summary(row.trace_id)
             if summary is None:
                 return None
-            return Item(
-                TRACE,
-                row.trace_id,
-                summary.root_span_id,
-                summary.root_kind or "UNKNOWN",
-                summary.session_id,
-            )
+            kind = summary.root_kind or "UNKNOWN"
+            return Item(TRACE, row.trace_id, summary.root_span_id, kind, session_id)
+        span = model.span_of(row)
         if span is None:
             return None
-        session_id = self.trace_summary(row.trace_id)
-        return Item(
-            row.kind,
-            row.trace_id,
-            span.span_id,
-            span.span_kind,
-            session_id.session_id if session_id else None,
-            row.position,
-        )
+        return Item(row.kind, row.trace_id, span.span_id, span.span_kind, session_id, row.position)
+
+    def load_trace(self, trace_id: str) -> tuple[list[SpanRow], str | None]:
+        """A trace's spans for the tree, and the root the queue counts trace configs on."""
+        summary = self.trace_summary(trace_id)
+        return self.store.span_rows(trace_id), summary.root_span_id if summary else None
 
     def applicable(self, item: Item) -> list[int]:
-        """Indexes of the configs offered on `item`, span-level first, then trace, session."""
-        targets = _targets_for(item.kind, item.session_id is not None)
-        result = []
-        for target in targets:
-            for i, config in enumerate(self.configs):
-                if config.applies_to(target, item.span_kind):
-                    result.append(i)
-        return result
+        """Indexes of the configs offered on `item`: span-level first, then trace, session."""
+        state = self._span_state(item.trace_id, item.span_id)
+        if state is None:
+            return []
+        targets = _targets_for(item.kind)
+        found = [i for i in state.have if self.configs[i].target in targets]
+        return sorted(found, key=lambda i: (_TARGET_ORDER[self.configs[i].target], i))
 
     def document_rows(self, span: SpanRow) -> int:
         """Document rows to show under a span: only when a document config applies to it."""
         if not span.document_count:
             return 0
-        if any(c.applies_to(Target.DOCUMENT, span.span_kind) for c in self.configs):
+        state = self._span_state(span.trace_id, span.span_id)
+        if state is not None and any(self.configs[i].target == Target.DOCUMENT for i in state.have):
             return span.document_count
         return 0
 
     def key_for(self, item: Item, config: AnnotationConfig) -> AnnotationKey:
         return AnnotationKey.of(item.annotation(config.target.value, config.name, self.annotator))
 
+    def current(self, key: AnnotationKey) -> Annotation | None:
+        """My value under `key` as the screen shows it: the pending change, else the store's."""
+        op = self.pending.get(key)
+        if op is not None:
+            return op.annotation
+        return self.store.find_annotation(key)
+
     def states(self, item: Item, indexes: Iterable[int]) -> dict[int, CardState]:
-        """Mine and everyone else's value, per config, for this item."""
+        """Mine (pending changes included) and everyone else's value, per config."""
         found = self._annotations_about(item)
         result: dict[int, CardState] = {}
         for i in indexes:
@@ -137,6 +214,9 @@ class AnnotationSession:
                     state.mine = annotation
                 else:
                     state.others.append(annotation)
+            op = self.pending.get(self.key_for(item, config)) if self.pending else None
+            if op is not None:
+                state.mine, state.pending, state.unsaved = op.annotation, True, op.late
             result[i] = state
         return result
 
@@ -155,14 +235,32 @@ class AnnotationSession:
             result.append(annotation)
         return result
 
-    def notes(self, item: Item) -> list[Annotation]:
-        if item.kind == DOCUMENT:
-            return []
-        return [
+    def notes(self, item: Item) -> tuple[list[Note], int]:
+        """The newest notes about the item (a trace row: the trace's and its root span's; a
+        document row: its span's), pending ones first, and how many more there are."""
+        found: list[Note] = []
+        keys = set()
+        for op in self.unsettled:
+            annotation = op.annotation
+            if op.kind == "set" and annotation is not None and annotation.name == NOTE_NAME:
+                if self._note_is_about(annotation, item):
+                    author = note_author(annotation)
+                    found.append(Note(annotation, author, annotation.target, op.late))
+                    keys.add(op.key)
+        stored = [
             a
             for a in self._annotations_about(item)
-            if a.name == NOTE_NAME and a.target == Target.SPAN
+            if a.name == NOTE_NAME and AnnotationKey.of(a) not in keys
         ]
+        stored.sort(key=lambda a: (a.created_at or "", a.id or 0), reverse=True)
+        found.reverse()  # the newest pending first
+        found += [Note(a, note_author(a), a.target, False) for a in stored]
+        return found[:NOTES_SHOWN], max(0, len(found) - NOTES_SHOWN)
+
+    def _note_is_about(self, note: Annotation, item: Item) -> bool:
+        if note.target == Target.TRACE:
+            return item.kind == TRACE and note.trace_id == item.trace_id
+        return note.target == Target.SPAN and note.span_id == item.span_id
 
     def _annotations_about(self, item: Item) -> list[Annotation]:
         found: list[Annotation] = []
@@ -180,191 +278,323 @@ class AnnotationSession:
             and annotation.annotator_kind == AnnotatorKind.HUMAN
         )
 
-    # --- writes (each committed before it returns) ----------------------------------------------
+    # --- time on an item ------------------------------------------------------------------------
 
     def arrived(self, item: Item | None) -> None:
-        """The annotator started looking at `item` now (for seconds_spent)."""
-        if item != self._arrived[0]:
-            self._arrived = (item, time.monotonic())
+        """The annotator is looking at `item` from now on (for seconds_spent)."""
+        current, since = self._visit
+        if item == current:
+            return
+        now = self.clock()
+        if current is not None:
+            self._spent[current] = self._spent.get(current, 0.0) + min(now - since, SECONDS_CAP)
+        self._visit = (item, now)
 
-    def _seconds_spent(self, item: Item) -> float:
-        since_item, since = self._arrived
-        now = time.monotonic()
-        spent = now - since if since_item == item else 0.0
-        self._arrived = (item, now)
-        return round(min(spent, SECONDS_CAP), 2)
+    def seconds_on(self, item: Item) -> float:
+        """Time spent on `item` so far: every visit, each capped at SECONDS_CAP, up to now."""
+        spent = self._spent.get(item, 0.0)
+        current, since = self._visit
+        if current == item:
+            spent += min(self.clock() - since, SECONDS_CAP)
+        return round(spent, 2)
 
-    def _write(self, item: Item, annotation: Annotation) -> Annotation:
-        annotation.metadata = {"seconds_spent": self._seconds_spent(item)}
-        stored = self.store.set_annotation(annotation, actor=self.annotator)
-        self.forget(item.trace_id)
-        return stored
+    # --- changes (decided now, committed by the writer) -----------------------------------------
 
-    def pick(self, item: Item, config: AnnotationConfig, value_index: int) -> Annotation:
+    def pick(self, item: Item, config: AnnotationConfig, value_index: int) -> WriteOp:
         value = config.values[value_index]
         annotation = item.annotation(config.target.value, config.name, self.annotator)
-        current = self.store.find_annotation(AnnotationKey.of(annotation))
+        current = self.current(AnnotationKey.of(annotation))
         annotation.label = value.label
         annotation.score = value.score
         annotation.explanation = current.explanation if current else None
-        return self._write(item, annotation)
+        return self._set(item, item, annotation, config.name)
 
-    def step(self, item: Item, config: AnnotationConfig, steps: int) -> Annotation:
+    def step(self, item: Item, config: AnnotationConfig, steps: int) -> WriteOp:
         annotation = item.annotation(config.target.value, config.name, self.annotator)
-        current = self.store.find_annotation(AnnotationKey.of(annotation))
+        current = self.current(AnnotationKey.of(annotation))
         annotation.score = config.step_score(current.score if current else None, steps)
         annotation.label = current.label if current else None
         annotation.explanation = current.explanation if current else None
-        return self._write(item, annotation)
+        return self._set(item, item, annotation, config.name)
 
-    def set_score(self, item: Item, config: AnnotationConfig, score: float) -> Annotation:
+    def set_score(self, item: Item, config: AnnotationConfig, score: float) -> WriteOp:
         annotation = item.annotation(config.target.value, config.name, self.annotator)
-        current = self.store.find_annotation(AnnotationKey.of(annotation))
+        current = self.current(AnnotationKey.of(annotation))
         annotation.score = config.step_score(config.clamp(score), 0) if config.step else score
         annotation.label = current.label if current else None
         annotation.explanation = current.explanation if current else None
-        return self._write(item, annotation)
+        return self._set(item, item, annotation, config.name)
 
-    def current_text(self, item: Item, config: AnnotationConfig | None) -> str:
-        annotation = self.store.find_annotation(self._text_key(item, config))
+    def current_text(self, item: Item, config: AnnotationConfig) -> str:
+        annotation = self.current(self.key_for(item, config))
         return (annotation.explanation or "") if annotation else ""
 
-    def set_text(self, item: Item, config: AnnotationConfig | None, text: str) -> Annotation | None:
-        """Freeform text (into `explanation`, as Phoenix stores it); `config` None is the note.
-        Empty text removes a freeform value or note; on a label or score it just clears the text."""
-        key = self._text_key(item, config)
-        current = self.store.find_annotation(key)
+    def set_text(self, item: Item, config: AnnotationConfig, text: str) -> WriteOp | None:
+        """Freeform text (into `explanation`, as Phoenix stores it). Empty text removes a
+        freeform value; on a label or score it just clears the text. None: nothing to change."""
+        key = self.key_for(item, config)
+        current = self.current(key)
         text = text.rstrip()
-        has_value = current is not None and (current.label is not None or current.score is not None)
-        if not text and not has_value:
-            if current is not None:
-                self.store.delete_annotation(key, actor=self.annotator)
-                self.forget(item.trace_id)
-            return None
-        target = config.target.value if config else Target.SPAN.value
-        name = config.name if config else NOTE_NAME
-        annotation = item.annotation(target, name, self.annotator)
+        has_result = current is not None and (
+            current.label is not None or current.score is not None
+        )
+        if not text and not has_result:
+            return self._delete(item, key, config.name) if current is not None else None
+        annotation = item.annotation(config.target.value, config.name, self.annotator)
         if current is not None:
             annotation.label, annotation.score = current.label, current.score
         annotation.explanation = text or None
-        return self._write(item, annotation)
+        return self._set(item, item, annotation, config.name)
 
-    def _text_key(self, item: Item, config: AnnotationConfig | None) -> AnnotationKey:
-        if config is None:
-            return AnnotationKey.of(item.annotation(Target.SPAN.value, NOTE_NAME, self.annotator))
-        return self.key_for(item, config)
+    def add_note(self, item: Item, text: str) -> WriteOp | None:
+        """A NEW note (Phoenix keeps many per span, each its own annotation): on the trace for a
+        trace row, else on the span (a document row's span). Its identifier is unique, like
+        Phoenix's `px-span-note:<uuid>`; the author is in `metadata.author`. None: empty text."""
+        text = text.rstrip()
+        if not text or (item.span_id is None and item.kind != TRACE):
+            return None
+        target = Target.TRACE if item.kind == TRACE else Target.SPAN
+        about = item
+        if item.kind == DOCUMENT:  # a note is about the span the document belongs to
+            about = Item(SPAN, item.trace_id, item.span_id, item.span_kind, item.session_id)
+        note = about.annotation(target.value, NOTE_NAME, f"{NOTE_PREFIX[target]}{uuid.uuid4()}")
+        note.explanation = text
+        return self._set(item, about, note, NOTE_NAME, author=self.annotator)
 
-    def clear(self, item: Item, config: AnnotationConfig) -> Annotation | None:
-        removed = self.store.delete_annotation(self.key_for(item, config), actor=self.annotator)
-        self.forget(item.trace_id)
-        return removed
+    def clear(self, item: Item, config: AnnotationConfig) -> WriteOp | None:
+        """Remove my value; None when there is none."""
+        key = self.key_for(item, config)
+        if self.current(key) is None:
+            return None
+        return self._delete(item, key, config.name)
 
-    def undo(self) -> Change | None:
-        change = self.store.undo(self.annotator)
-        self._forget_change(change)
-        return change
+    def undo(self) -> WriteOp:
+        return self._queue(WriteOp("undo", what="undo"))
 
-    def redo(self) -> Change | None:
-        change = self.store.redo(self.annotator)
-        self._forget_change(change)
-        return change
+    def redo(self) -> WriteOp:
+        return self._queue(WriteOp("redo", what="redo"))
 
-    def _forget_change(self, change: Change | None) -> None:
-        if change is None:
-            return
-        annotation = change.annotation
-        if annotation.trace_id:
-            self.forget(annotation.trace_id)
-        else:
+    def _set(
+        self,
+        visited: Item,
+        about: Item,
+        annotation: Annotation,
+        what: str,
+        *,
+        author: str | None = None,
+    ) -> WriteOp:
+        """`visited`: the item on screen (its time is seconds_spent); `about`: the annotation's."""
+        annotation.metadata = {"seconds_spent": self.seconds_on(visited)}
+        if author is not None:
+            annotation.metadata["author"] = author
+        key = AnnotationKey.of(annotation)
+        span_id = self._row_span(about, annotation.target)
+        return self._queue(WriteOp("set", key, annotation, what, about.trace_id, span_id))
+
+    def _delete(self, item: Item, key: AnnotationKey, what: str) -> WriteOp:
+        span_id = self._row_span(item, key.target)
+        return self._queue(WriteOp("delete", key, None, what, item.trace_id, span_id))
+
+    def _row_span(self, item: Item, target: str) -> str | None:
+        if target in (Target.TRACE, Target.SESSION):
+            summary = self.trace_summary(item.trace_id)
+            return summary.root_span_id if summary else item.span_id
+        return item.span_id
+
+    def _queue(self, op: WriteOp) -> WriteOp:
+        if op.key is not None:
+            self.pending[op.key] = op
+        self.unsettled.append(op)
+        self._submit(op)
+        return op
+
+    def _commit_now(self, op: WriteOp) -> None:
+        self.settle(run_now(self.store, self.annotator, op))
+
+    def settle(self, event: WriterEvent) -> None:
+        """The writer committed (or gave up on) a change: the store now has it (or never will)."""
+        op = event.op
+        if op in self.unsettled:
+            self.unsettled.remove(op)
+        if op.key is not None and self.pending.get(op.key) is op:
+            del self.pending[op.key]
+        if isinstance(event, Failed):
+            self.failed.append((op, event.reason))
+        if not self.unsettled:
+            self.waiting = None
+        if isinstance(event, Committed) and isinstance(event.result, Change):
+            self._refresh(event.result.annotation)
+        elif op.trace_id is not None:
+            self._refresh_span(op.trace_id, op.span_id, op.key.target if op.key else None)
+
+    def _refresh(self, annotation: Annotation) -> None:
+        if annotation.target == Target.SESSION or not annotation.trace_id:
             self.forget_all()
+            return
+        span_id = annotation.span_id
+        if annotation.target == Target.TRACE:
+            summary = self.trace_summary(annotation.trace_id)
+            span_id = summary.root_span_id if summary else None
+        self._refresh_span(annotation.trace_id, span_id, annotation.target)
+
+    def _refresh_span(self, trace_id: str, span_id: str | None, target: str | None) -> None:
+        self._progress.pop(trace_id, None)
+        if target == Target.SESSION:
+            self.forget_all()
+            return
+        states = self._states.get(trace_id)
+        if states is None or span_id is None:
+            return
+        fresh = self.store.row_states(
+            trace_id, self.queue, self.configs, self.annotator, [span_id]
+        )
+        states.update(fresh)
+
+    def mark_late(self, older_than: float) -> bool:
+        """Flag changes submitted more than `older_than` seconds ago as unsaved (shown so);
+        True when any is newly flagged."""
+        now = time.monotonic()
+        changed = False
+        for op in self.unsettled:
+            if not op.late and (self.waiting is not None or now - op.submitted_at >= older_than):
+                op.late = changed = True
+        return changed
+
+    def writer_waiting(self, reason: str) -> None:
+        self.waiting = reason
+        for op in self.unsettled:
+            op.late = True
 
     # --- what is still to do --------------------------------------------------------------------
 
-    def missing_on(self, item: Item, indexes: Iterable[int]) -> list[int]:
-        """The required configs among `indexes` that this annotator has not set on `item`."""
-        states = self.states(item, indexes)
-        return [
-            i
-            for i in indexes
-            if self.configs[i].name in self.required and states[i].mine is None
-        ]
+    def _span_state(self, trace_id: str, span_id: str | None) -> SpanState | None:
+        if span_id is None:
+            return None
+        return self._trace_states(trace_id).get(span_id)
 
-    def trace_marks(self, trace_id: str, model: TreeModel) -> dict[tuple[str, int | None], tuple[bool, bool]]:
-        """(needs, mine) for every span and document row of a loaded trace, keyed by
-        (span id, document position). Computed in Python from one query; agrees with the SQL
-        queue (see tests)."""
-        cached = self._marks.get(trace_id)
-        if cached is not None:
-            return cached
-        loaded = model.loaded.get(trace_id)
-        if loaded is None:
-            return {}
-        in_queue = self.store.queue_marks(trace_id, self.queue, self.configs, self.annotator)
-        mine = self._my_annotation_keys(trace_id)
-        summary = self.trace_summary(trace_id)
-        session_id = summary.session_id if summary else None
-        marks: dict[tuple[str, int | None], tuple[bool, bool]] = {}
-        for span in loaded.spans.values():
-            is_root = span.span_id == loaded.root_id
-            kind = TRACE if is_root else SPAN
-            item = Item(kind, trace_id, span.span_id, span.span_kind, session_id)
-            needs = False
-            for i in self.applicable(item):
-                config = self.configs[i]
-                if config.name in self.required and not self._has(mine, config, item):
-                    needs = True
-                    break
-            has_mine = any(key[1] == span.span_id for key in mine) or (
-                is_root and any(key[0] in (Target.TRACE, Target.SESSION) for key in mine)
-            )
-            queued = span.span_id in in_queue
-            marks[(span.span_id, None)] = (queued and needs, has_mine)
-            for position in range(self.document_rows(span)):
-                document = Item(DOCUMENT, trace_id, span.span_id, span.span_kind, session_id, position)
-                doc_needs = any(
-                    self.configs[i].name in self.required and not self._has(mine, self.configs[i], document)
-                    for i in self.applicable(document)
-                )
-                doc_mine = any(key[1] == span.span_id and key[2] == position for key in mine)
-                # The document rows carry their own marks; the span row is "to do" only for the
-                # span's own configs (the SQL queue counts the span until its documents are done).
-                marks[(span.span_id, position)] = (queued and doc_needs, doc_mine)
-        self._marks[trace_id] = marks
+    def _trace_states(self, trace_id: str) -> dict[str, SpanState]:
+        states = self._states.get(trace_id)
+        if states is None:
+            states = self.store.row_states(trace_id, self.queue, self.configs, self.annotator)
+            self._states[trace_id] = states
+            while len(self._states) > _STATES_CACHE:
+                self._states.popitem(last=False)
+        else:
+            self._states.move_to_end(trace_id)
+        return states
+
+    def _has(
+        self,
+        i: int,
+        have: bool | frozenset[int],
+        trace: TraceRow | None,
+        span_id: str,
+        position: int | None,
+    ) -> bool:
+        """Whether I have a value for config `i` on this row, pending changes included."""
+        present = position in have if isinstance(have, frozenset) else have
+        if not self.pending:
+            return present
+        config = self.configs[i]
+        target = config.target
+        target_id = {
+            Target.SPAN: span_id,
+            Target.DOCUMENT: span_id,
+            Target.TRACE: trace.trace_id if trace else None,
+            Target.SESSION: trace.session_id if trace else None,
+        }[target]
+        if target_id is None:
+            return present
+        document_position = position if target == Target.DOCUMENT else None
+        key = AnnotationKey(target.value, target_id, document_position, config.name, self.annotator)
+        op = self.pending.get(key)
+        if op is None:
+            return present
+        value = op.annotation
+        if value is None:  # a pending removal
+            return False
+        return has_value(config, value.label, value.score, value.explanation)
+
+    def _missing(self, state: SpanState, trace: TraceRow | None, position: int | None) -> list[int]:
+        """Required configs of a row (the span's own with position None, else one document's)
+        that I have no value for."""
+        result = []
+        for i, have in state.have.items():
+            if i not in self.required_indexes:
+                continue
+            if (self.configs[i].target == Target.DOCUMENT) != (position is not None):
+                continue
+            if not self._has(i, have, trace, state.span_id, position):
+                result.append(i)
+        return result
+
+    def missing_on(self, item: Item, indexes: Iterable[int]) -> list[int]:
+        """The required configs among `indexes` that this annotator has no value for on `item`."""
+        state = self._span_state(item.trace_id, item.span_id)
+        if state is None:
+            return []
+        position = item.position if item.kind == DOCUMENT else None
+        missing = set(self._missing(state, self.trace_summary(item.trace_id), position))
+        return [i for i in indexes if i in missing]
+
+    def needs_config(self, item: Item, config: AnnotationConfig) -> bool:
+        """Whether `config` applies to `item` and this annotator has no value for it there."""
+        index = self.configs.index(config)
+        return index in self.applicable(item) and index in self.missing_on(item, [index])
+
+    def trace_marks(self, trace_id: str) -> dict[tuple[str, int | None], Mark]:
+        """The mark of every span row (position None) and document row of a trace."""
+        trace = self.trace_summary(trace_id)
+        late = self._late_rows(trace_id)
+        marks: dict[tuple[str, int | None], Mark] = {}
+        for state in self._trace_states(trace_id).values():
+            marks.update(self._span_marks(state, trace, late))
         return marks
 
-    def _my_annotation_keys(self, trace_id: str) -> set[tuple[str, str | None, int | None, str]]:
-        rows = self.store.connection.execute(
-            "SELECT target, span_id, document_position, name, session_id FROM annotations "
-            "WHERE trace_id = ? AND identifier = ? AND annotator_kind = 'HUMAN'",
-            (trace_id, self.annotator),
-        ).fetchall()
-        keys = {(t, s, p, n) for t, s, p, n, _ in rows}
-        summary = self.trace_summary(trace_id)
-        if summary and summary.session_id:
-            for annotation in self.store.annotations_on_session(summary.session_id):
-                if self._is_mine(annotation):
-                    keys.add((Target.SESSION.value, None, None, annotation.name))
-        return keys
+    def _late_rows(self, trace_id: str) -> set[tuple[str | None, int | None]]:
+        """(span id, document position) of the rows with a change shown as unsaved."""
+        return {
+            (op.span_id, op.key.document_position if op.key else None)
+            for op in self.unsettled
+            if op.late and op.trace_id == trace_id
+        }
 
-    @staticmethod
-    def _has(mine: set, config: AnnotationConfig, item: Item) -> bool:
-        target = config.target.value
-        if target == Target.SPAN:
-            return (target, item.span_id, None, config.name) in mine
-        if target == Target.DOCUMENT:
-            return (target, item.span_id, item.position, config.name) in mine
-        return (target, None, None, config.name) in mine or any(
-            key[0] == target and key[3] == config.name for key in mine
-        )
+    def _span_marks(
+        self, state: SpanState, trace: TraceRow | None, late: set
+    ) -> dict[tuple[str, int | None], Mark]:
+        span_id = state.span_id
+        if not state.in_queue:
+            marks = {(span_id, None): NO_MARK}
+            if any(self.configs[i].target == Target.DOCUMENT for i in state.have):
+                marks.update({(span_id, p): NO_MARK for p in range(state.document_count)})
+            return marks
+        marks = {}
+        documents_todo = False
+        if any(self.configs[i].target == Target.DOCUMENT for i in state.have):
+            for position in range(state.document_count):
+                todo = bool(self._missing(state, trace, position))
+                documents_todo = documents_todo or todo
+                row = (span_id, position)
+                marks[row] = Mark(Mark.TODO if todo else Mark.DONE, row in late)
+        own_todo = bool(self._missing(state, trace, None))
+        own = Mark.TODO if own_todo else Mark.PARTIAL if documents_todo else Mark.DONE
+        marks[(span_id, None)] = Mark(own, (span_id, None) in late)
+        return marks
 
-    def row_marks(self, row: Row, model: TreeModel) -> tuple[bool, bool]:
+    def row_mark(self, row: Row, model: TreeModel) -> Mark:
         if not model.is_expanded(row.trace_id):
-            return (False, False)
-        marks = self.trace_marks(row.trace_id, model)
+            return NO_MARK
         if row.kind == TRACE:
-            loaded = model.loaded.get(row.trace_id)
-            return marks.get((loaded.root_id, None), (False, False)) if loaded and loaded.root_id else (False, False)
-        return marks.get((row.span_id or "", row.position), (False, False))
+            summary = self.trace_summary(row.trace_id)
+            span_id, position = (summary.root_span_id if summary else None), None
+        else:
+            span_id, position = row.span_id, row.position
+        state = self._span_state(row.trace_id, span_id)
+        if state is None or span_id is None:
+            return NO_MARK
+        trace = self.trace_summary(row.trace_id)
+        marks = self._span_marks(state, trace, self._late_rows(row.trace_id))
+        return marks.get((span_id, position), NO_MARK)
 
     # --- trace list and caches for the tree -----------------------------------------------------
 
@@ -374,37 +604,55 @@ class AnnotationSession:
     def trace_summary(self, trace_id: str) -> TraceRow | None:
         summary = self._summaries.get(trace_id)
         if summary is None:
-            self.prefetch([trace_id])
+            self.prefetch([trace_id], progress=False)
             summary = self._summaries.get(trace_id)
         return summary
 
     def trace_progress(self, trace_id: str) -> tuple[int, int] | None:
+        """(done, total) spans of the trace in the queue's scope: from the marks when the trace
+        is loaded (pending changes count), else counted by the store."""
+        if trace_id in self._states:
+            marks = self.trace_marks(trace_id)
+            spans = [
+                mark
+                for (_, position), mark in marks.items()
+                if position is None and mark.state != Mark.NONE
+            ]
+            return sum(1 for mark in spans if mark.state == Mark.DONE), len(spans)
         if trace_id not in self._progress:
-            self._progress.update(self.store.trace_progress([trace_id], self.configs, self.annotator))
+            self._count_traces([trace_id])
         return self._progress.get(trace_id)
 
-    def prefetch(self, trace_ids: list[str]) -> None:
+    def _count_traces(self, trace_ids: list[str]) -> None:
+        counted = self.store.trace_progress(trace_ids, self.configs, self.annotator, self.queue)
+        self._progress.update(counted)
+
+    def prefetch(self, trace_ids: list[str], *, progress: bool = True) -> None:
         missing = [t for t in trace_ids if t not in self._summaries]
         if missing:
             self._summaries.update(self.store.traces_by_ids(missing))
             while len(self._summaries) > _SUMMARY_CACHE:
                 self._summaries.popitem(last=False)
-        unknown = [t for t in trace_ids if t not in self._progress]
-        if unknown:
-            self._progress.update(self.store.trace_progress(unknown, self.configs, self.annotator))
+        unknown = [t for t in trace_ids if t not in self._progress and t not in self._states]
+        if progress and unknown:
+            self._count_traces(unknown)
             if len(self._progress) > _SUMMARY_CACHE:
                 self._progress.clear()
 
     def forget(self, trace_id: str) -> None:
         self._progress.pop(trace_id, None)
-        self._marks.pop(trace_id, None)
+        self._states.pop(trace_id, None)
 
     def forget_all(self) -> None:
         self._progress.clear()
-        self._marks.clear()
+        self._states.clear()
+
+    def set_queue(self, queue: QueueFilter) -> None:
+        self.queue = queue
+        self.forget_all()
 
     def progress(self, store: Store | None = None) -> tuple[int, int]:
-        """(done, total) over the current queue; `store` lets a worker thread use its own."""
+        """(done, total) committed, over the queue's scope; `store`: a worker thread's own."""
         return (store or self.store).queue_progress(self.queue, self.configs, self.annotator)
 
     def next_trace_with_work(
@@ -414,16 +662,3 @@ class AnnotationSession:
         return self.store.next_queue_trace(
             after, self.queue, configs, self.annotator, backwards=backwards
         )
-
-    def needs_config(self, item: Item, config: AnnotationConfig) -> bool:
-        """Whether `config` applies to `item` and this annotator has not set it there."""
-        if not config.applies_to(config.target, item.span_kind):
-            return False
-        if config.target == Target.DOCUMENT and item.kind != DOCUMENT:
-            return False
-        if config.target in (Target.TRACE, Target.SESSION) and item.kind != TRACE:
-            return False
-        if config.target == Target.SESSION and not item.session_id:
-            return False
-        return self.store.find_annotation(self.key_for(item, config)) is None
-

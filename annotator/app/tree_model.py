@@ -42,7 +42,9 @@ class LoadedTrace:
     collapsed: set[str] = field(default_factory=set)
 
     @classmethod
-    def build(cls, rows: list[SpanRow]) -> LoadedTrace:
+    def build(cls, rows: list[SpanRow], root_id: str | None = None) -> LoadedTrace:
+        """`root_id`: the span the trace row stands for (the store's `traces.root_span_id`, which
+        the queue counts trace configs on); when absent, the earliest span without a parent."""
         spans = {row.span_id: row for row in rows}
         children: dict[str, list[str]] = {}
         tops: list[str] = []
@@ -52,20 +54,22 @@ class LoadedTrace:
             else:
                 tops.append(row.span_id)
         true_roots = [s for s in tops if not spans[s].parent_id]
-        root_id = (true_roots or tops or [None])[0]
+        if root_id not in spans or root_id not in tops:
+            root_id = (true_roots or tops or [None])[0]
         top = list(children.get(root_id, [])) if root_id else []
         top += [s for s in tops if s != root_id]
         return cls(spans, children, root_id, top)
 
 
 class TreeModel:
-    """Visible rows over a list of trace ids. `document_rows(span)` says how many document rows
-    to show under a span (0 unless a document-level annotation config applies to it)."""
+    """Visible rows over a list of trace ids. `load(trace_id)` gives a trace's spans and its root;
+    `document_rows(span)` says how many document rows to show under a span (0 unless a
+    document-level annotation config applies to it)."""
 
     def __init__(
         self,
         trace_ids: list[str],
-        load: Callable[[str], list[SpanRow]],
+        load: Callable[[str], tuple[list[SpanRow], str | None]],
         document_rows: Callable[[SpanRow], int],
     ) -> None:
         self._load = load
@@ -143,7 +147,7 @@ class TreeModel:
     def expand(self, trace_id: str) -> LoadedTrace:
         ordinal = self._ordinal[trace_id]
         if trace_id not in self.loaded:
-            self.loaded[trace_id] = LoadedTrace.build(self._load(trace_id))
+            self.loaded[trace_id] = LoadedTrace.build(*self._load(trace_id))
         if ordinal not in self._blocks:
             self._expanded.insert(bisect_right(self._expanded, ordinal), ordinal)
         self._blocks[ordinal] = self._block_rows(self.loaded[trace_id], trace_id)

@@ -21,6 +21,7 @@ from annotator.cli.main import BadInput, cli, db_option, friendly_errors
 from annotator.cli.output import clean, say, warn
 
 if TYPE_CHECKING:
+    from annotator.app.app import AnnotatorApp
     from annotator.config import ConfigSet
     from annotator.config_changes import ConfigChanges
     from annotator.store import Store
@@ -121,16 +122,19 @@ def run_app(
                 warn(f"Stored configs {verb}: {changes.describe()}.")
     finally:
         store.close(discard_if_empty=True)
-    _run_textual(db_path, config_set, annotator, queue)
+    app = _run_textual(db_path, config_set, annotator, queue)
+    for line in app.exit_report:  # changes the database never took, if the user gave up
+        warn(line)
     with Store.open(db_path, readonly=True) as store:
-        count = store.connection.execute(
-            "SELECT count(*) FROM annotations WHERE identifier = ? AND annotator_kind = 'HUMAN'",
-            (annotator,),
-        ).fetchone()[0]
+        count = store.my_annotation_count(annotator)
     say(f"{count:,} annotations by {annotator} are saved in {db_path}")
+    if app.return_code:
+        raise SystemExit(app.return_code)
 
 
-def _run_textual(db_path: str | Path, config_set: ConfigSet, annotator: str, queue: str) -> None:
+def _run_textual(
+    db_path: str | Path, config_set: ConfigSet, annotator: str, queue: str
+) -> AnnotatorApp:
     from annotator.app.app import AnnotatorApp
     from annotator.store import QueueFilter
     from annotator.store.db import set_lock_notice
@@ -141,6 +145,7 @@ def _run_textual(db_path: str | Path, config_set: ConfigSet, annotator: str, que
         app.run()
     finally:
         set_lock_notice(notice)
+    return app
 
 
 @cli.command("annotate")

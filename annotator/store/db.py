@@ -377,7 +377,10 @@ def rollback(conn: sqlite3.Connection) -> None:
 
 
 def begin_immediate(conn: sqlite3.Connection) -> None:
-    wait_for_lock(conn, lambda: conn.execute("BEGIN IMMEDIATE"))
+    # As patient as the connection: the command line's minute (ANNOTATOR_LOCK_TIMEOUT), or the
+    # app writer's fraction of a second (it retries on its own and says why it waits).
+    patience_s = conn.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
+    wait_for_lock(conn, lambda: conn.execute("BEGIN IMMEDIATE"), timeout=patience_s)
 
 
 _lock_notice: Callable[[str], None] | None = None
@@ -407,11 +410,13 @@ def busy_timeout_ms() -> int:
     return int(lock_timeout_s() * 1000)
 
 
-def wait_for_lock(conn: sqlite3.Connection, operation: Callable[[], T]) -> T:
-    """Run `operation`; while another process holds the lock it needs, retry until the lock
-    timeout, telling the user after a second what is being waited for. Gives up with a
-    StoreError (nothing was done). Any other error passes through."""
-    timeout = lock_timeout_s()
+def wait_for_lock(
+    conn: sqlite3.Connection, operation: Callable[[], T], *, timeout: float | None = None
+) -> T:
+    """Run `operation`; while another process holds the lock it needs, retry until `timeout`
+    (default: the lock timeout), telling the user after a second what is being waited for.
+    Gives up with a StoreError (nothing was done). Any other error passes through."""
+    timeout = lock_timeout_s() if timeout is None else timeout
     started = time.monotonic()
     noticed = False
     slice_ms = int(min(LOCK_NOTICE_AFTER_S, timeout) * 1000)

@@ -3,17 +3,31 @@
 A span *needs* annotation when a required config applies to it (by target and span kind) and
 the annotator has not given it a value. Categorical and continuous configs are required;
 freeform ones are optional (a comment box on every span must not keep every span "to do"),
-unless the config set has nothing else. A trace row stands for its root span, so trace- and
-session-level configs apply to root spans.
+unless the config set has nothing else. A trace row stands for its root span
+(`traces.root_span_id`), so trace- and session-level configs apply to root spans.
+
+This module is the one definition of those words. The configs travel as ONE JSON parameter
+(`:configs`, joined with `json_each`), so a statement is the same size for 2 configs or 5,000
+(one OR clause per config overflowed SQLite's parser stack at about 80). Every statement uses
+named parameters: `:configs`, `:me` (the annotator), the filter's `:kinds`, `:status`, `:text`,
+`:project`, and the caller's own (`:trace`, `:spans`, ...).
+
+The app asks `Store.row_states` (which configs apply to each span of a trace and which of them
+the annotator has a value for) built from the same fragments as `needs_sql`, so the tree's
+marks and the queue cannot disagree about what applies or what counts as a value.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-ROOT_SPAN = "s.span_id = t.root_span_id"
+import orjson
+
+
+NOTE = "note"  # annotator.model.NOTE_NAME: notes are remarks, never judgements
 
 
 class ConfigLike(Protocol):
@@ -26,7 +40,7 @@ class ConfigLike(Protocol):
 class QueueState:
     ALL = "all"
     TODO = "todo"  # needs my annotation
-    MINE = "mine"  # carries at least one of my annotations
+    MINE = "mine"  # carries at least one of my judgements
     OTHERS = "others"  # carries someone else's (another person, an LLM or code)
     DISAGREE = "disagree"  # two values differ under one annotation name
 
@@ -57,21 +71,23 @@ class QueueFilter:
             parts.append(f"project={self.project}")
         return " ".join(parts) or "all spans"
 
+    def scope(self) -> QueueFilter:
+        """The spans progress and marks count: the to-do queue counts what it covers, done or
+        not (it lists only traces with work left, but a span done a moment ago stays ✓ and
+        counted instead of vanishing from "3/10 done")."""
+        return replace(self, state=QueueState.ALL) if self.state == QueueState.TODO else self
+
 
 @dataclass
 class Sql:
     text: str
-    params: list[Any] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
 
     def __and__(self, other: Sql) -> Sql:
-        return Sql(f"({self.text}) AND ({other.text})", [*self.params, *other.params])
-
-    def __or__(self, other: Sql) -> Sql:
-        return Sql(f"({self.text}) OR ({other.text})", [*self.params, *other.params])
+        return Sql(f"({self.text}) AND ({other.text})", {**self.params, **other.params})
 
 
 TRUE = Sql("1")
-FALSE = Sql("0")
 
 
 def _value(x: Any) -> str:
@@ -84,103 +100,158 @@ def required_configs(configs: Iterable[ConfigLike]) -> list[ConfigLike]:
     return required or configs
 
 
-def _kinds_sql(config: ConfigLike) -> Sql:
-    kinds = list(config.span_kinds or ())
-    if not kinds:
-        return TRUE
-    return Sql(f"s.span_kind IN ({','.join('?' * len(kinds))})", [_value(k) for k in kinds])
+def configs_json(configs: Iterable[ConfigLike]) -> str:
+    """The `:configs` parameter: every config with its index in `configs` and whether it is
+    required (see `required_configs`)."""
+    configs = list(configs)
+    required = {id(c) for c in required_configs(configs)}
+    return orjson.dumps(
+        [
+            {
+                "i": i,
+                "name": c.name,
+                "type": _value(c.type).upper(),
+                "target": _value(c.target),
+                # '|LLM|CHAIN|': a kind matches with one instr(), however many kinds are listed
+                "kinds": "|" + "|".join(_value(k) for k in c.span_kinds) + "|"
+                if c.span_kinds
+                else None,
+                "required": 1 if id(c) in required else 0,
+            }
+            for i, c in enumerate(configs)
+        ]
+    ).decode()
 
 
-def applies_sql(config: ConfigLike) -> Sql:
-    """Whether `config` applies to span `s` (in trace `t`)."""
-    target = _value(config.target)
-    if target == "span":
-        return _kinds_sql(config)
-    if target == "document":
-        return _kinds_sql(config) & Sql("s.document_count > 0")
-    # Trace and session configs apply on the root span (the trace row); their span_kinds
-    # select by the root span's kind, as AnnotationConfig.applies_to does.
-    if target == "trace":
-        return Sql(ROOT_SPAN) & _kinds_sql(config)
-    if target == "session":
-        return Sql(f"{ROOT_SPAN} AND t.session_id IS NOT NULL") & _kinds_sql(config)
-    return FALSE
+# Materialised once per statement (the correlated subqueries below scan it for every span).
+_MATERIALIZED = "MATERIALIZED " if sqlite3.sqlite_version_info >= (3, 35) else ""
+CONFIGS_CTE = (
+    f"cfg AS {_MATERIALIZED}(SELECT json_extract(value, '$.i') AS idx, "
+    "json_extract(value, '$.name') AS name, json_extract(value, '$.type') AS type, "
+    "json_extract(value, '$.target') AS target, json_extract(value, '$.kinds') AS kinds, "
+    "json_extract(value, '$.required') AS required FROM json_each(:configs))"
+)
 
 
-def missing_sql(config: ConfigLike, identifier: str) -> Sql:
-    """Whether `identifier` has not yet given `config` a value on span `s`."""
-    target = _value(config.target)
-    mine = "a.name = ? AND a.identifier = ? AND a.annotator_kind = 'HUMAN'"
-    params = [config.name, identifier]
-    if target == "span":
-        return Sql(
-            "NOT EXISTS (SELECT 1 FROM annotations a WHERE a.span_id = s.span_id "
-            f"AND a.target = 'span' AND {mine})",
-            params,
-        )
-    if target == "document":
-        return Sql(
-            "(SELECT count(*) FROM annotations a WHERE a.span_id = s.span_id "
-            f"AND a.target = 'document' AND {mine}) < s.document_count",
-            params,
-        )
-    if target == "trace":
-        return Sql(
-            "NOT EXISTS (SELECT 1 FROM annotations a WHERE a.trace_id = s.trace_id "
-            f"AND a.target = 'trace' AND {mine})",
-            params,
-        )
-    return Sql(
-        "NOT EXISTS (SELECT 1 FROM annotations a WHERE a.session_id = t.session_id "
-        f"AND a.target = 'session' AND {mine})",
-        params,
+def with_configs(sql: str) -> str:
+    return f"WITH {CONFIGS_CTE} {sql}"
+
+
+# Config `c` applies to span `s` of trace `t`.
+APPLIES = (
+    "(c.kinds IS NULL OR instr(c.kinds, '|' || s.span_kind || '|') > 0) AND (CASE c.target "
+    "WHEN 'span' THEN 1 WHEN 'document' THEN s.document_count > 0 "
+    "WHEN 'trace' THEN s.span_id = t.root_span_id "
+    "WHEN 'session' THEN s.span_id = t.root_span_id AND t.session_id IS NOT NULL ELSE 0 END)"
+)
+
+# Annotation `a` is a value for config `c`: a label or a score (freeform: a text). An
+# explanation alone on a categorical config is a remark, not a judgement.
+HAS_VALUE = (
+    "(CASE WHEN c.type = 'FREEFORM' THEN coalesce(a.explanation, '') != '' "
+    "ELSE a.label IS NOT NULL OR a.score IS NOT NULL END)"
+)
+
+# Unary + keeps SQLite off the (name, identifier) index, which would scan every annotation of
+# that name by this annotator for each span; the span and trace indexes find a handful of rows.
+_MY = "+a.name = c.name AND +a.identifier = :me AND a.annotator_kind = 'HUMAN'"
+# Each target's id column (schema.TARGET_ID_SQL), so these match exactly the annotation keys.
+_ID_COLUMN = {"span": "a.span_id", "trace": "a.trace_id", "session": "a.session_id"}
+
+
+def _my_value(target: str, target_id: str) -> str:
+    return (
+        f"SELECT 1 FROM annotations a WHERE {_ID_COLUMN[target]} = {target_id} "
+        f"AND a.target = '{target}' AND {_MY} AND {HAS_VALUE}"
     )
 
 
+_MY_DOCUMENTS = (
+    "FROM annotations a WHERE a.span_id = s.span_id AND a.target = 'document' "
+    "AND a.document_position BETWEEN 0 AND s.document_count - 1 "
+    f"AND {_MY} AND {HAS_VALUE}"
+)
+
+# The annotator has a value for (span / trace / session) config `c` on span `s`.
+HAS = (
+    f"(CASE c.target WHEN 'span' THEN EXISTS ({_my_value('span', 's.span_id')}) "
+    f"WHEN 'trace' THEN EXISTS ({_my_value('trace', 's.trace_id')}) "
+    f"WHEN 'session' THEN EXISTS ({_my_value('session', 't.session_id')}) ELSE 0 END)"
+)
+# The documents of span `s` the annotator has a value for under document config `c`.
+DOCUMENTS_DONE = f"(SELECT count(*) {_MY_DOCUMENTS})"
+DOCUMENT_POSITIONS = f"(SELECT json_group_array(a.document_position) {_MY_DOCUMENTS})"
+MISSING = (
+    f"(CASE WHEN c.target = 'document' THEN {DOCUMENTS_DONE} < s.document_count "
+    f"ELSE NOT {HAS} END)"
+)
+
+
 def needs_sql(configs: Iterable[ConfigLike], identifier: str) -> Sql:
-    result = FALSE
-    for config in required_configs(configs):
-        result = result | (applies_sql(config) & missing_sql(config, identifier))
-    return result
+    """Span `s` (joined with its trace `t`) still needs `identifier`. Needs the `cfg` CTE."""
+    return Sql(
+        f"EXISTS (SELECT 1 FROM cfg c WHERE c.required AND {APPLIES} AND {MISSING})",
+        {"configs": configs_json(configs), "me": identifier},
+    )
 
 
 def in_scope_sql(configs: Iterable[ConfigLike]) -> Sql:
-    result = FALSE
-    for config in required_configs(configs):
-        result = result | applies_sql(config)
-    return result
+    return Sql(
+        f"EXISTS (SELECT 1 FROM cfg c WHERE c.required AND {APPLIES})",
+        {"configs": configs_json(configs)},
+    )
+
+
+def has_value(
+    config: ConfigLike, label: str | None, score: float | None, explanation: str | None
+) -> bool:
+    """`HAS_VALUE` for a value not yet in the database (the app's unsaved changes)."""
+    if _value(config.type).upper() == "FREEFORM":
+        return bool(explanation)
+    return label is not None or score is not None
+
+
+def _judgements_about_span(who: str) -> str:
+    """Span `s` carries a judgement (not a note) by `who` (a condition on `a`): on the span or
+    its documents, and for the root span (the trace row) on its trace or session."""
+    judgement = f"a.name != '{NOTE}' AND {who}"
+    return (
+        "(EXISTS (SELECT 1 FROM annotations a WHERE a.span_id = s.span_id "
+        f"AND a.target IN ('span', 'document') AND {judgement})"
+        " OR (s.span_id = t.root_span_id AND (EXISTS (SELECT 1 FROM annotations a "
+        f"WHERE a.trace_id = s.trace_id AND a.target = 'trace' AND {judgement})"
+        " OR (t.session_id IS NOT NULL AND EXISTS (SELECT 1 FROM annotations a "
+        f"WHERE a.target = 'session' AND a.session_id = t.session_id AND {judgement})))))"
+    )
+
+
+MINE = "a.identifier = :me AND a.annotator_kind = 'HUMAN'"
 
 
 def filter_sql(queue: QueueFilter, configs: Iterable[ConfigLike], identifier: str) -> Sql:
-    """Membership of span `s` (joined with its trace `t`) in the queue."""
+    """Membership of span `s` (joined with its trace `t`) in the queue. Needs the `cfg` CTE."""
     configs = list(configs)
-    clause = TRUE
+    clause = Sql("1", {"configs": configs_json(configs), "me": identifier})
     if queue.span_kinds:
-        kinds = sorted(queue.span_kinds)
-        clause = clause & Sql(f"s.span_kind IN ({','.join('?' * len(kinds))})", kinds)
+        clause = clause & Sql(
+            "s.span_kind IN (SELECT value FROM json_each(:kinds))",
+            {"kinds": orjson.dumps(sorted(queue.span_kinds)).decode()},
+        )
     if queue.status:
-        clause = clause & Sql("s.status_code = ?", [queue.status])
+        clause = clause & Sql("s.status_code = :status", {"status": queue.status})
     if queue.text:
-        clause = clause & Sql("instr(lower(s.name), ?) > 0", [queue.text.lower()])
+        clause = clause & Sql("instr(lower(s.name), :text) > 0", {"text": queue.text.lower()})
     if queue.project:
-        clause = clause & Sql("s.project = ?", [queue.project])
+        clause = clause & Sql("s.project = :project", {"project": queue.project})
     state = queue.state
     if state in (QueueState.ALL, QueueState.TODO):
         clause = clause & in_scope_sql(configs)
     if state == QueueState.TODO:
         clause = clause & needs_sql(configs, identifier)
     elif state == QueueState.MINE:
-        clause = clause & Sql(
-            "EXISTS (SELECT 1 FROM annotations a WHERE a.span_id = s.span_id "
-            "AND a.identifier = ? AND a.annotator_kind = 'HUMAN')",
-            [identifier],
-        )
+        clause = clause & Sql(_judgements_about_span(MINE))
     elif state == QueueState.OTHERS:
-        clause = clause & Sql(
-            "EXISTS (SELECT 1 FROM annotations a WHERE a.span_id = s.span_id "
-            "AND NOT (a.identifier = ? AND a.annotator_kind = 'HUMAN'))",
-            [identifier],
-        )
+        clause = clause & Sql(_judgements_about_span(f"NOT ({MINE})"))
     elif state == QueueState.DISAGREE:
         clause = clause & disagreement_sql()
     return clause
@@ -195,10 +266,10 @@ def disagreement_sql() -> Sql:
     """Span `s` has, under one annotation name (and document), two different values."""
     return Sql(
         "EXISTS (SELECT 1 FROM annotations a WHERE a.span_id = s.span_id "
-        "AND a.name != 'note' AND a.target IN ('span', 'document') "
+        f"AND a.name != '{NOTE}' AND a.target IN ('span', 'document') "
         "GROUP BY a.name, coalesce(a.document_position, -1) "
         f"HAVING count(DISTINCT {_VALUE}) > 1)"
         " OR (s.span_id = t.root_span_id AND EXISTS (SELECT 1 FROM annotations a "
-        "WHERE a.trace_id = s.trace_id AND a.target = 'trace' GROUP BY a.name "
-        f"HAVING count(DISTINCT {_VALUE}) > 1))"
+        f"WHERE a.trace_id = s.trace_id AND a.target = 'trace' AND a.name != '{NOTE}' "
+        f"GROUP BY a.name HAVING count(DISTINCT {_VALUE}) > 1))"
     )

@@ -29,7 +29,18 @@ from annotator.store.db import (
     wait_for_lock,
     write_transaction,
 )
-from annotator.store.queue import ConfigLike, QueueFilter, QueueState, Sql, filter_sql, needs_sql
+from annotator.store.queue import (
+    APPLIES,
+    DOCUMENT_POSITIONS,
+    HAS,
+    ConfigLike,
+    QueueFilter,
+    QueueState,
+    Sql,
+    filter_sql,
+    needs_sql,
+    with_configs,
+)
 from annotator.store.spans import SpanWriter, repair_trace_summaries
 from annotator.timeutil import now_iso
 
@@ -62,6 +73,18 @@ class SpanRow(NamedTuple):
     status_code: str
     orphan: int
     document_count: int
+
+
+class SpanState(NamedTuple):
+    """One span's standing in the queue for one annotator (see `Store.row_states`)."""
+
+    span_id: str
+    document_count: int
+    in_queue: bool
+    # config index -> has a value (span, trace, session configs) or the document positions
+    # that have one (document configs); only the configs that apply to this span, and only
+    # required configs are looked up (optional ones are False)
+    have: dict[int, bool | frozenset[int]]
 
 
 _TRACE_COLUMNS = ", ".join(f"t.{c}" for c in TraceRow._fields)
@@ -257,6 +280,8 @@ class Store:
         return [SpanRow(*row) for row in rows]
 
     # --- the queue ------------------------------------------------------------------------------
+    # Every statement takes the configs as one JSON parameter (see annotator.store.queue): its
+    # size does not grow with the number of configs.
 
     def trace_ids(
         self, queue: QueueFilter, configs: Iterable[ConfigLike], identifier: str
@@ -268,8 +293,10 @@ class Store:
         else:
             member = filter_sql(queue, configs, identifier)
             sql = Sql(
-                f"SELECT t.trace_id FROM traces t WHERE EXISTS (SELECT 1 FROM spans s "
-                f"WHERE s.trace_id = t.trace_id AND {member.text}) ORDER BY {_TRACE_ORDER}",
+                with_configs(
+                    "SELECT t.trace_id FROM traces t WHERE EXISTS (SELECT 1 FROM spans s "
+                    f"WHERE s.trace_id = t.trace_id AND {member.text}) ORDER BY {_TRACE_ORDER}"
+                ),
                 member.params,
             )
         return [row[0] for row in self._conn.execute(sql.text, sql.params)]
@@ -281,49 +308,97 @@ class Store:
         configs: Iterable[ConfigLike],
         identifier: str,
     ) -> dict[str, bool]:
-        """The spans of one trace that are in the queue, each with whether it still needs
-        `identifier`'s annotation."""
+        """The spans of one trace that progress counts for this queue (`QueueFilter.scope`),
+        each with whether it still needs `identifier`'s annotation."""
         configs = list(configs)
-        member = filter_sql(queue, configs, identifier)
+        member = filter_sql(queue.scope(), configs, identifier)
         needs = needs_sql(configs, identifier)
         rows = self._conn.execute(
-            f"SELECT s.span_id, ({needs.text}) FROM spans s JOIN traces t USING (trace_id) "
-            f"WHERE s.trace_id = ? AND ({member.text})",
-            [*needs.params, trace_id, *member.params],
+            with_configs(
+                f"SELECT s.span_id, ({needs.text}) FROM spans s JOIN traces t USING (trace_id) "
+                f"WHERE s.trace_id = :trace AND ({member.text})"
+            ),
+            {**needs.params, **member.params, "trace": trace_id},
         )
         return {span_id: bool(needed) for span_id, needed in rows}
 
     def queue_progress(
         self, queue: QueueFilter, configs: Iterable[ConfigLike], identifier: str
     ) -> tuple[int, int]:
-        """(done, total): spans in the queue, and how many of them need nothing more."""
+        """(done, total): spans in the queue's scope, and how many of them need nothing more."""
         configs = list(configs)
-        member = filter_sql(queue, configs, identifier)
+        member = filter_sql(queue.scope(), configs, identifier)
         needs = needs_sql(configs, identifier)
         done, total = self._conn.execute(
-            f"SELECT coalesce(sum(NOT ({needs.text})), 0), count(*) FROM spans s "
-            f"JOIN traces t USING (trace_id) WHERE {member.text}",
-            [*needs.params, *member.params],
+            with_configs(
+                f"SELECT coalesce(sum(NOT ({needs.text})), 0), count(*) FROM spans s "
+                f"JOIN traces t USING (trace_id) WHERE {member.text}"
+            ),
+            {**needs.params, **member.params},
         ).fetchone()
         return done, total
 
     def trace_progress(
-        self, trace_ids: Sequence[str], configs: Iterable[ConfigLike], identifier: str
+        self,
+        trace_ids: Sequence[str],
+        configs: Iterable[ConfigLike],
+        identifier: str,
+        queue: QueueFilter | None = None,
     ) -> dict[str, tuple[int, int]]:
-        """(done, total) of the spans needing annotation in each trace (unfiltered)."""
+        """(done, total) of the spans of each trace in the queue's scope (default: unfiltered)."""
         configs = list(configs)
-        member = filter_sql(QueueFilter(), configs, identifier)
+        member = filter_sql((queue or QueueFilter()).scope(), configs, identifier)
         needs = needs_sql(configs, identifier)
         result = {trace_id: (0, 0) for trace_id in trace_ids}
         for chunk in _chunks(trace_ids, 500):
-            marks = ",".join("?" * len(chunk))
-            for trace_id, done, total in self._conn.execute(
-                f"SELECT s.trace_id, sum(NOT ({needs.text})), count(*) FROM spans s "
-                f"JOIN traces t USING (trace_id) WHERE s.trace_id IN ({marks}) "
-                f"AND ({member.text}) GROUP BY s.trace_id",
-                [*needs.params, *chunk, *member.params],
-            ):
+            rows = self._conn.execute(
+                with_configs(
+                    f"SELECT s.trace_id, sum(NOT ({needs.text})), count(*) FROM spans s "
+                    "JOIN traces t USING (trace_id) "
+                    "WHERE s.trace_id IN (SELECT value FROM json_each(:traces)) "
+                    f"AND ({member.text}) GROUP BY s.trace_id"
+                ),
+                {**needs.params, **member.params, "traces": orjson.dumps(chunk).decode()},
+            )
+            for trace_id, done, total in rows:
                 result[trace_id] = (done, total)
+        return result
+
+    def row_states(
+        self,
+        trace_id: str,
+        queue: QueueFilter,
+        configs: Sequence[ConfigLike],
+        identifier: str,
+        span_ids: Sequence[str] | None = None,
+    ) -> dict[str, SpanState]:
+        """For each span of a trace (or only `span_ids`): whether it is in the queue's scope,
+        which of `configs` apply to it (by index) and, for the required ones, whether
+        `identifier` has a value (for a document config: the positions that have one; an
+        optional config is always False). Built from the same SQL fragments as `needs_sql`."""
+        configs = list(configs)
+        member = filter_sql(queue.scope(), configs, identifier)
+        only = ""
+        params: dict[str, Any] = {**member.params, "trace": trace_id}
+        if span_ids is not None:
+            only = " AND s.span_id IN (SELECT value FROM json_each(:spans))"
+            params["spans"] = orjson.dumps(list(span_ids)).decode()
+        rows = self._conn.execute(
+            with_configs(
+                f"SELECT s.span_id, s.document_count, ({member.text}), "
+                "(SELECT json_group_array(json_array(c.idx, CASE WHEN NOT c.required THEN 0 "
+                f"WHEN c.target = 'document' THEN json({DOCUMENT_POSITIONS}) ELSE {HAS} END)) "
+                f"FROM cfg c WHERE {APPLIES}) "
+                f"FROM spans s JOIN traces t USING (trace_id) WHERE s.trace_id = :trace{only}"
+            ),
+            params,
+        )
+        result: dict[str, SpanState] = {}
+        for span_id, document_count, in_queue, applicable in rows:
+            have: dict[int, bool | frozenset[int]] = {}
+            for index, value in orjson.loads(applicable):
+                have[index] = frozenset(value) if isinstance(value, list) else bool(value)
+            result[span_id] = SpanState(span_id, document_count, bool(in_queue), have)
         return result
 
     def next_queue_trace(
@@ -347,17 +422,29 @@ class Store:
             op = "<" if backwards else ">"
             position = Sql(
                 f"(coalesce(t.start_time, ''), t.trace_id) {op} (SELECT coalesce(start_time, ''),"
-                " trace_id FROM traces WHERE trace_id = ?)",
-                [after_trace_id],
+                " trace_id FROM traces WHERE trace_id = :after)",
+                {"after": after_trace_id},
             )
         direction = "DESC" if backwards else "ASC"
-        sql = (
+        sql = with_configs(
             f"SELECT t.trace_id FROM traces t WHERE {position.text} AND EXISTS (SELECT 1 "
             f"FROM spans s WHERE s.trace_id = t.trace_id AND {member.text}) "
             f"ORDER BY coalesce(t.start_time, '') {direction}, t.trace_id {direction} LIMIT 1"
         )
-        row = self._conn.execute(sql, [*position.params, *member.params]).fetchone()
+        row = self._conn.execute(sql, {**position.params, **member.params}).fetchone()
         return row[0] if row else None
+
+    def span_kinds(self) -> list[str]:
+        """The span kinds present, sorted (for the filter dialog)."""
+        rows = self._conn.execute("SELECT DISTINCT span_kind FROM spans ORDER BY 1")
+        return [row[0] for row in rows]
+
+    def my_annotation_count(self, identifier: str) -> int:
+        """Annotations `identifier` made as a person (notes included)."""
+        return self._conn.execute(
+            "SELECT count(*) FROM annotations WHERE identifier = ? AND annotator_kind = 'HUMAN'",
+            (identifier,),
+        ).fetchone()[0]
 
     # --- annotations ----------------------------------------------------------------------------
 
@@ -378,15 +465,6 @@ class Store:
             params,
         ).fetchall()
         return [annotation_ops.row_to_annotation(row) for row in rows]
-
-    def annotated_span_ids(self, trace_id: str, identifier: str) -> set[str]:
-        """Spans of this trace that carry at least one of `identifier`'s own annotations."""
-        rows = self._conn.execute(
-            "SELECT DISTINCT span_id FROM annotations WHERE trace_id = ? AND identifier = ? "
-            "AND annotator_kind = 'HUMAN' AND span_id IS NOT NULL",
-            (trace_id, identifier),
-        )
-        return {row[0] for row in rows}
 
     def find_annotation(self, key: AnnotationKey) -> Annotation | None:
         return annotation_ops.find(self._conn, key)

@@ -1,53 +1,171 @@
 """The annotate screen: tree | span | annotations, a status line and the footer.
 
-Keys become calls on `AnnotationSession`; what it returns (already committed) is what the screen
-shows. Bindings are built per screen from the config's keymap, each with a stable id equal to
-the action id, plus one binding per categorical label key.
+A key is decided when it is read: the item it acts on is the one under the cursor at that
+moment, the cursor moves (auto-advance) before the next key is handled, and the change goes to
+the session as pending and on to the one writer thread - the screen never waits for the disk.
+"✓ saved" appears when the writer reports the commit; a slow or refused write is shown as
+unsaved, with the reason, until it lands.
+
+Bindings are declared once (`BINDINGS`, each with a stable id) and remapped from the config with
+`App.set_keymap` (`keymap_for`); label keys are a fixed pool of slots, each remapped to one
+label key of the config.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingsMap
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer
 
 from annotator.app.screens.filter import FilterScreen
 from annotator.app.screens.full_view import FullViewScreen
 from annotator.app.screens.help import HelpScreen
 from annotator.app.screens.text_entry import TextEntryScreen
-from annotator.app.session import AnnotationSession, Item
+from annotator.app.session import NO_MARK, AnnotationSession, Item, Mark
 from annotator.app.span_render import RenderOptions, span_full_text
 from annotator.app.tree_model import DOCUMENT, TRACE, Row, TreeModel
 from annotator.app.widgets.annotation_panel import AnnotationPanel, ConfigCard, value_text
 from annotator.app.widgets.span_view import SpanView
 from annotator.app.widgets.status_line import StatusLine
 from annotator.app.widgets.trace_tree import TraceTree, kind_badge
-from annotator.config import AnnotationConfig, AnnotationType
+from annotator.app.writer import Committed, Failed, Waiting, WriteOp, WriterEvent, trouble
+from annotator.config import AnnotationConfig, AnnotationType, ConfigSet
 from annotator.keymap import ACTIONS, display_key
-from annotator.model import Annotation
-from annotator.store import QueueFilter, Store, TraceRow
+from annotator.model import Annotation, Target
+from annotator.store import Change, QueueFilter, Store, StoreError, TraceRow
 from annotator.text import clip, sanitize
 
 # Actions shown in the footer (the help screen lists them all).
 FOOTER_ACTIONS = {"next_todo", "edit_text", "note", "clear", "undo", "filter", "help", "quit"}
 PROGRESS_DELAY = 0.25  # coalesce recounts while keys are held down
+UNSAVED_AFTER = 0.3  # a change not committed by then is shown as unsaved
 CLIP_HINT = "press {key} to see all"
+LABEL_SLOTS = 48  # distinct label keys a config set can use
+_PLACEHOLDER_KEY = "f24"  # the default key of a label slot the config does not use
+
+
+def binding_id(action_id: str) -> str:
+    return f"annotator.{action_id}"
+
+
+def slot_id(slot: int) -> str:
+    return f"annotator.label.{slot}"
+
+
+def label_keys(config_set: ConfigSet) -> list[str]:
+    """Every distinct label key of the config set, in slot order: digits in their own slot
+    (slot 0 is key 1), other keys after them in config order."""
+    keys: list[str] = []
+    for config in config_set.annotations:
+        for value in config.values:
+            if value.key and value.key not in keys:
+                keys.append(value.key)
+    slots: list[str | None] = [None] * 9
+    others = []
+    for key in keys:
+        if key in "123456789" and len(key) == 1:
+            slots[int(key) - 1] = key
+        else:
+            others.append(key)
+    result = [key or "" for key in slots] + others
+    while result and not result[-1]:
+        result.pop()
+    return result[:LABEL_SLOTS]
+
+
+def keymap_for(config_set: ConfigSet) -> dict[str, str]:
+    """The `App.set_keymap` map: every action's keys (defaults with the config's `keys:`
+    remaps) and each used label slot's key. An action remapped to no key gets none."""
+    keymap: dict[str, str] = {}
+    for action_id, keys in config_set.keymap().items():
+        keymap[binding_id(action_id)] = ",".join(keys) if keys else _PLACEHOLDER_KEY
+    for slot, key in enumerate(label_keys(config_set)):
+        if key:
+            keymap[slot_id(slot)] = key
+    return keymap
+
+
+def _short(action_id: str) -> str:
+    return {
+        "next_todo": "next to do",
+        "edit_text": "write",
+        "note": "note",
+        "clear": "clear",
+        "undo": "undo",
+        "filter": "filter",
+        "help": "help",
+        "quit": "quit",
+    }.get(action_id, action_id)
+
+
+def _bindings() -> list[Binding]:
+    bindings = [
+        Binding(
+            ",".join(action.default_keys),
+            action.id,
+            _short(action.id) if action.id in FOOTER_ACTIONS else action.description,
+            show=action.id in FOOTER_ACTIONS,
+            id=binding_id(action.id),
+        )
+        for action in ACTIONS
+    ]
+    bindings += [
+        Binding(
+            str(slot + 1) if slot < 9 else _PLACEHOLDER_KEY,
+            f"pick_slot({slot})",
+            "label",
+            show=False,
+            id=slot_id(slot),
+        )
+        for slot in range(LABEL_SLOTS)
+    ]
+    return bindings
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _survives_store_errors(method: _F) -> _F:
+    """A database that cannot be read for a moment (locked during recovery, an I/O error) is
+    reported in the status line; the app goes on instead of dying with a traceback."""
+
+    @functools.wraps(method)
+    def wrapper(self: AnnotateScreen, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, StoreError) as error:
+            self.store_trouble(error)
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _guard_handlers(cls: type) -> type:
+    for name in list(vars(cls)):
+        if name.startswith(("action_", "on_trace_tree", "on_config_card")):
+            setattr(cls, name, _survives_store_errors(getattr(cls, name)))
+    return cls
 
 
 class LatencyLog:
     """Milliseconds from a key press to a committed row / an updated screen, for bench/."""
 
     def __init__(self) -> None:
-        self.commit: list[float] = []  # key -> row committed
+        self.commit: list[float] = []  # key -> row committed (by the writer thread)
+        self.shown: list[float] = []  # key -> the change shown in the panel (before the commit)
         self.navigate: list[float] = []  # key -> span view laid out for the new row
         self.painted: list[float] = []  # key -> the screen repainted with it
         self.key_time: float | None = None
@@ -60,6 +178,7 @@ class LatencyLog:
             getattr(self, kind).append((time.perf_counter() - self.key_time) * 1000)
 
 
+@_guard_handlers
 class AnnotateScreen(Screen[None]):
     # Below 110 columns the side panes give the span view room (they still fit their content).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -71,81 +190,68 @@ class AnnotateScreen(Screen[None]):
     AnnotateScreen.-narrow TraceTree { width: 30%; min-width: 20; }
     AnnotateScreen.-narrow AnnotationPanel { width: 30%; min-width: 22; }
     """
+    BINDINGS = _bindings()
 
     def __init__(self, session: AnnotationSession, *, latency: LatencyLog | None = None) -> None:
         super().__init__()
         self.session = session
         self.keymap = session.config_set.keymap()
+        self.slot_keys = label_keys(session.config_set)
         self.latency = latency or LatencyLog()
-        self._bindings = self._build_bindings()
-        self.model = TreeModel(session.trace_ids(), session.store.span_rows, session.document_rows)
-        self.trace_tree = TraceTree(self.model, _TreeSource(session, self.model), id="tree")
+        self.model = TreeModel(session.trace_ids(), session.load_trace, session.document_rows)
+        self.trace_tree = TraceTree(self.model, _TreeSource(self), id="tree")
         self.span_view = SpanView(id="view")
-        self.panel = AnnotationPanel(session.configs, id="panel")
+        self.panel = AnnotationPanel(session.configs, self._key("edit_text"), id="panel")
         self.status_line = StatusLine(session.annotator, id="status")
         self.item: Item | None = None
+        self.row: Row | None = None
         self.applicable: list[int] = []
         self.focused_config: int | None = None
         self.show_raw = False
         self._auto_expanded: set[str] = set()
         self._view_scheduled = False
-        self._progress_timer = None
+        self._progress_timer: Timer | None = None
+        self._late_timer: Timer | None = None
         self._background_store: Store | None = None
         self._background_lock = threading.Lock()
         self._bindings_signature: object = ()
 
-    # --- bindings ---------------------------------------------------------------------------------
+    @property
+    def current_config(self) -> AnnotationConfig | None:
+        """The config the focus is on (label keys, arrows and `e` act on it)."""
+        if self.focused_config is None:
+            return None
+        return self.session.configs[self.focused_config]
 
-    def _build_bindings(self) -> BindingsMap:
-        bindings: list[Binding] = []
-        for action in ACTIONS:
-            keys = self.keymap.get(action.id, ())
-            if not keys:
-                continue
-            if action.id == "toggle":
-                # Enter on a freeform config opens its text box; elsewhere it expands/collapses.
-                bindings.append(Binding("enter", "edit_on_enter", show=False))
-            bindings.append(
-                Binding(
-                    ",".join(keys),
-                    action.id,
-                    action.description if action.id not in FOOTER_ACTIONS else _short(action.id),
-                    show=action.id in FOOTER_ACTIONS,
-                    id=action.id,
-                )
-            )
-        label_keys: list[str] = []
-        for config in self.session.configs:
-            for value in config.values:
-                if value.key not in label_keys:
-                    label_keys.append(value.key)
-        for key in label_keys:
-            bindings.append(Binding(key, f"pick_key('{key}')", "label", show=False))
-        return BindingsMap(bindings)
+    # --- bindings ---------------------------------------------------------------------------------
 
     def _refresh_bindings(self) -> None:
         # The footer rebuilds itself on every refresh: only when what is enabled has changed.
-        config = self._focused()
+        config = self.current_config
         signature = None if config is None else (config.type, self.focused_config)
         if signature != self._bindings_signature:
             self._bindings_signature = signature
             self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        config = self._focused()
-        if action == "pick_key":
+        config = self.current_config
+        if action == "pick_slot":
+            key = self._slot_key(parameters[0])
             return bool(
-                config is not None
+                key
+                and config is not None
                 and config.type == AnnotationType.CATEGORICAL
-                and config.value_for_key(str(parameters[0])) is not None
+                and config.value_for_key(key) is not None
             )
         if action.startswith("score_"):
             return config is not None and config.type == AnnotationType.CONTINUOUS
-        if action == "edit_on_enter":
-            return config is not None and config.type == AnnotationType.FREEFORM
         if action in ("clear", "edit_text"):
             return True if config is not None else None
         return True
+
+    def _slot_key(self, slot: object) -> str:
+        index = int(slot) if isinstance(slot, int | str) and str(slot).isdigit() else -1
+        return self.slot_keys[index] if 0 <= index < len(self.slot_keys) else ""
 
     # --- layout -----------------------------------------------------------------------------------
 
@@ -161,7 +267,10 @@ class AnnotateScreen(Screen[None]):
         self.trace_tree.rows_changed()
         self.trace_tree.focus()
         self.status_line.set_queue(self.session.queue.describe())
-        self._start_position()
+        try:
+            self._start_position()
+        except (sqlite3.Error, StoreError) as error:
+            self.store_trouble(error)
         self._schedule_progress(immediately=True)
         self.call_after_refresh(gc.freeze)  # the app's own long-lived objects, once they exist
 
@@ -179,33 +288,39 @@ class AnnotateScreen(Screen[None]):
         self._expand(first, auto=True)
         index = self.model.index_of_trace(first) or 0
         target = self._first_todo_in_trace(first, after=index - 1)
-        self.trace_tree.move_cursor(target if target is not None else index)
+        self._move(target if target is not None else index)
         self.trace_tree.scroll_cursor_visible(center=True)
 
     # --- the cursor -----------------------------------------------------------------------------
 
+    def _move(self, index: int) -> None:
+        """Move the cursor and select its row now: the next key acts on the new row."""
+        self.trace_tree.move_cursor(index, announce=False)
+        row = self.trace_tree.cursor_row
+        if row is not None:
+            self._select(row)
+
     def on_trace_tree_highlighted(self, message: TraceTree.Highlighted) -> None:
-        self._select(message.row)
+        # Only clicks announce; the screen's own moves select at once (`_move`).
+        if message.index == self.trace_tree.cursor:
+            self._select(message.row)
 
     def on_trace_tree_toggle_requested(self, message: TraceTree.ToggleRequested) -> None:
         self._toggle(message.index)
 
     def _select(self, row: Row) -> None:
         item = self.session.item_for(row, self.model)
+        self.row = row
         self.item = item
         self.session.arrived(item)
         self.applicable = self.session.applicable(item) if item else []
-        states = self.session.states(item, self.applicable) if item else {}
         # Focus what this item still needs first; else keep the focus where it still applies.
-        missing = [
-            i for i in self.applicable
-            if self.session.configs[i].name in self.session.required and states[i].mine is None
-        ]
+        missing = self.session.missing_on(item, self.applicable) if item else []
         if missing:
             self.focused_config = missing[0]
         elif self.focused_config not in self.applicable:
             self.focused_config = self.applicable[0] if self.applicable else None
-        self._show_panel(states)
+        self._show_panel()
         self._schedule_view()
         self._refresh_bindings()
 
@@ -215,6 +330,7 @@ class AnnotateScreen(Screen[None]):
             self._view_scheduled = True
             self.call_later(self._update_view)
 
+    @_survives_store_errors
     def _update_view(self, *, keep_scroll: bool = False) -> None:
         self._view_scheduled = False
         item = self.item
@@ -231,18 +347,18 @@ class AnnotateScreen(Screen[None]):
         self.latency.record("navigate")
         self.call_after_refresh(self.latency.record, "painted")
 
-    def _show_panel(self, states: dict | None = None) -> None:
+    def _show_panel(self) -> None:
         item = self.item
+        note_key = self._key("note")
         if item is None:
-            self.panel.show(Text("Nothing selected", style="dim"), [], {}, None, None, self._key("note"))
+            self.panel.show(Text("Nothing selected", style="dim"), [], {}, None, None, note_key)
             return
-        if states is None:
-            states = self.session.states(item, self.applicable)
-        notes = self.session.notes(item) if item.kind != DOCUMENT else None
+        states = self.session.states(item, self.applicable)
+        notes = self.session.notes(item)
         extra = self.session.extra_annotations(item)
-        self.panel.show(
-            self._panel_title(item), self.applicable, states, self.focused_config, notes, self._key("note"), extra
-        )
+        title = self._panel_title(item)
+        focused = self.focused_config
+        self.panel.show(title, self.applicable, states, focused, notes, note_key, extra)
 
     def _panel_title(self, item: Item) -> Text:
         title = Text()
@@ -251,24 +367,16 @@ class AnnotateScreen(Screen[None]):
             summary = self.session.trace_summary(item.trace_id)
             title.append_text(kind_badge(item.span_kind))
             title.append(" " + sanitize(clip((summary.root_name if summary else "") or "", 60)[0]))
-        elif item.kind == DOCUMENT:
+            return title
+        span = self.model.span_of(self.row) if self.row is not None else None
+        if item.kind == DOCUMENT:
             title.append(f"document #{item.position} of ", style="dim")
-            title.append_text(kind_badge(item.span_kind))
-            span = self.model.span_of(self.trace_tree.cursor_row) if self.trace_tree.cursor_row else None
-            if span is not None:
-                title.append(" " + sanitize(clip(span.name, 50)[0]))
         else:
             title.append("span ", style="dim")
-            title.append_text(kind_badge(item.span_kind))
-            span = self.model.span_of(self.trace_tree.cursor_row) if self.trace_tree.cursor_row else None
-            if span is not None:
-                title.append(" " + sanitize(clip(span.name, 60)[0]))
+        title.append_text(kind_badge(item.span_kind))
+        if span is not None:
+            title.append(" " + sanitize(clip(span.name, 50 if item.kind == DOCUMENT else 60)[0]))
         return title
-
-    def _focused(self) -> AnnotationConfig | None:
-        if self.focused_config is None:
-            return None
-        return self.session.configs[self.focused_config]
 
     def _key(self, action_id: str) -> str:
         keys = self.keymap.get(action_id, ())
@@ -277,10 +385,10 @@ class AnnotateScreen(Screen[None]):
     # --- navigation actions ---------------------------------------------------------------------
 
     def action_next_span(self) -> None:
-        self.trace_tree.move_cursor(self.trace_tree.cursor + 1)
+        self._move(self.trace_tree.cursor + 1)
 
     def action_prev_span(self) -> None:
-        self.trace_tree.move_cursor(self.trace_tree.cursor - 1)
+        self._move(self.trace_tree.cursor - 1)
 
     def action_next_trace(self) -> None:
         self._jump_trace(+1)
@@ -310,12 +418,15 @@ class AnnotateScreen(Screen[None]):
         index = row_index() if row_index else None
         if index is None:
             index = self.model.index_of_trace(trace_id) or 0
-        self.trace_tree.move_cursor(index)
+        self._move(index)
 
     def action_toggle(self) -> None:
+        """Expand or collapse, always (text boxes open with `e` only)."""
         self._toggle(self.trace_tree.cursor)
 
     def _toggle(self, index: int) -> None:
+        if not len(self.model):
+            return
         row = self.model.row_at(index)
         if row.kind == TRACE:
             if self.model.is_expanded(row.trace_id):
@@ -327,7 +438,7 @@ class AnnotateScreen(Screen[None]):
             self.trace_tree.rows_changed()
         index = self._index_of(row)
         if index is not None:
-            self.trace_tree.move_cursor(index, announce=False)
+            self._move(index)
 
     def _expand(self, trace_id: str, *, auto: bool) -> None:
         self.model.expand(trace_id)
@@ -348,7 +459,7 @@ class AnnotateScreen(Screen[None]):
         self.session.forget(trace_id)
         self.trace_tree.rows_changed()
         if current is not None and current.trace_id == trace_id:
-            self.trace_tree.move_cursor(self.model.index_of_trace(trace_id) or 0, announce=False)
+            self._move(self.model.index_of_trace(trace_id) or 0)
         elif current is not None:
             index = self._index_of(current)
             if index is not None:
@@ -366,37 +477,63 @@ class AnnotateScreen(Screen[None]):
         self._next_todo(forward=False)
 
     def _next_todo(self, *, forward: bool, config: AnnotationConfig | None = None) -> bool:
-        """Move to the next row still needing work (for `config` only, if given)."""
+        """Move to the next row still needing work (for `config` only, if given). Unsaved
+        changes count as done: the store is asked for the next trace with work, and a trace
+        whose only work left is waiting to be written is passed over."""
         row = self.trace_tree.cursor_row
         if row is None:
             return False
         if self.model.is_expanded(row.trace_id):
             found = self._todo_in_trace(row.trace_id, self.trace_tree.cursor, forward=forward, config=config)
             if found is not None:
-                self.trace_tree.move_cursor(found)
+                self._move(found)
                 return True
-        trace_id = self.session.next_trace_with_work(row.trace_id, backwards=not forward, config=config)
-        if trace_id is None:
-            if row.kind == TRACE and not self.model.is_expanded(row.trace_id):
-                self._expand(row.trace_id, auto=True)
-                found = self._todo_in_trace(row.trace_id, self.trace_tree.cursor - 1, forward=True, config=config)
-                if found is not None:
-                    self.trace_tree.move_cursor(found)
-                    return True
-            what = f"{sanitize(config.name)} " if config else ""
-            self._say(Text(f"Nothing left to do {what}in this queue {'after' if forward else 'before'} this point. ✓", style="green"))
-            return False
-        if self.model.trace_ordinal(trace_id) is None:  # outside the listed traces: relist
-            self._reload_traces(keep=trace_id)
+        after = row.trace_id
+        for _ in range(len(self.session.unsettled) + 1):
+            trace_id = self.session.next_trace_with_work(
+                after, backwards=not forward, config=config
+            )
+            if trace_id is None:
+                break
+            if self._has_todo(trace_id, forward=forward, config=config):
+                if self.model.trace_ordinal(trace_id) is None:  # outside the listed traces: relist
+                    self._reload_traces(keep=trace_id)
 
-        def entry_row() -> int | None:
-            """The first row needing work from the top (forward) or the bottom (backwards)."""
+                def entry_row(trace_id: str = trace_id) -> int | None:
+                    """The first row needing work from the top (forward) or the bottom."""
+                    top = self.model.index_of_trace(trace_id) or 0
+                    start = top - 1 if forward else top + self.model.block_size(trace_id) + 1
+                    return self._todo_in_trace(trace_id, start, forward=forward, config=config)
+
+                self._go_to_trace(trace_id, leaving=row.trace_id, row_index=entry_row)
+                return True
+            after = trace_id
+        if row.kind == TRACE and not self.model.is_expanded(row.trace_id):
+            self._expand(row.trace_id, auto=True)
+            start = self.trace_tree.cursor - 1
+            found = self._todo_in_trace(row.trace_id, start, forward=True, config=config)
+            if found is not None:
+                self._move(found)
+                return True
+        what = f"{sanitize(config.name)} " if config else ""
+        where = "after" if forward else "before"
+        done = f"Nothing left to do {what}in this queue {where} this point. ✓"
+        self._say(Text(done, style="green"))
+        return False
+
+    def _has_todo(self, trace_id: str, *, forward: bool, config: AnnotationConfig | None) -> bool:
+        """Whether a trace the store says has work still has some once unsaved changes count."""
+        if not self.session.unsettled or self.model.trace_ordinal(trace_id) is None:
+            return True
+        expanded = self.model.is_expanded(trace_id)
+        if not expanded:
+            self.model.expand(trace_id)
+        try:
             top = self.model.index_of_trace(trace_id) or 0
-            start = top - 1 if forward else top + self.model.block_size(trace_id) + 1
-            return self._todo_in_trace(trace_id, start, forward=forward, config=config)
-
-        self._go_to_trace(trace_id, leaving=row.trace_id, row_index=entry_row)
-        return True
+            return self._todo_in_trace(trace_id, top - 1, forward=True, config=config) is not None
+        finally:
+            if not expanded:
+                self.model.collapse(trace_id)
 
     def _first_todo_in_trace(self, trace_id: str, after: int) -> int | None:
         return self._todo_in_trace(trace_id, after, forward=True)
@@ -409,8 +546,7 @@ class AnnotateScreen(Screen[None]):
         indexes = range(max(first, start + 1), last + 1) if forward else range(min(last, start - 1), first - 1, -1)
         for index in indexes:
             row = self.model.row_at(index)
-            todo, _ = self.session.row_marks(row, self.model)
-            if not todo:
+            if self.session.row_mark(row, self.model).state != Mark.TODO:
                 continue
             if config is None:
                 return index
@@ -441,9 +577,10 @@ class AnnotateScreen(Screen[None]):
         self._show_panel()
         self._refresh_bindings()
 
-    def action_pick_key(self, key: str) -> None:
-        config = self._focused()
-        if config is None or self.item is None:
+    def action_pick_slot(self, slot: int) -> None:
+        config = self.current_config
+        key = self._slot_key(slot)
+        if config is None or self.item is None or not key:
             return
         value = config.value_for_key(key)
         if value is None:
@@ -453,15 +590,13 @@ class AnnotateScreen(Screen[None]):
     def _pick(self, config: AnnotationConfig, value_index: int) -> None:
         item = self.item
         assert item is not None
-        stored = self.session.pick(item, config, value_index)
-        self.latency.record("commit")
-        self._after_write(stored, config)
+        self._submitted(self.session.pick(item, config, value_index))
         if config.auto_advance:
             self._advance_after(config)
 
     def _advance_after(self, config: AnnotationConfig) -> None:
         """Focus the next config this item still needs; with none left, move to the next item
-        that needs `config`."""
+        that needs `config`. Decided now, from what is already chosen (saved or not)."""
         item = self.item
         if item is None:
             return
@@ -488,12 +623,10 @@ class AnnotateScreen(Screen[None]):
         self._step(+10)
 
     def _step(self, steps: int) -> None:
-        config = self._focused()
+        config = self.current_config
         if config is None or self.item is None or config.type != AnnotationType.CONTINUOUS:
             return
-        stored = self.session.step(self.item, config, steps)
-        self.latency.record("commit")
-        self._after_write(stored, config)
+        self._submitted(self.session.step(self.item, config, steps))
 
     def on_config_card_clicked(self, message: ConfigCard.Clicked) -> None:
         self.focused_config = message.card.index
@@ -503,65 +636,150 @@ class AnnotateScreen(Screen[None]):
         if message.value_index is not None and config.type == AnnotationType.CATEGORICAL:
             self._pick(config, message.value_index)
         elif message.score is not None and config.type == AnnotationType.CONTINUOUS:
-            self._after_write(self.session.set_score(self.item, config, message.score), config)
+            self._submitted(self.session.set_score(self.item, config, message.score))
         elif config.type == AnnotationType.FREEFORM:
             self.action_edit_text()
         else:
             self._show_panel()
         self._refresh_bindings()
 
-    def action_edit_on_enter(self) -> None:
-        self.action_edit_text()
-
     def action_edit_text(self) -> None:
-        config = self._focused()
-        if config is None or self.item is None:
+        config = self.current_config
+        item = self.item
+        if config is None or item is None:
             return
         what = "text" if config.type == AnnotationType.FREEFORM else "explanation"
-        self._open_text(config, Text.assemble((sanitize(config.name), "bold"), f" — {what} for ", self._panel_title(self.item)))
-
-    def action_note(self) -> None:
-        if self.item is None or self.item.span_id is None:
-            return
-        item = self.item
-        if item.kind == DOCUMENT:  # a note is about the span the document belongs to
-            item = Item("span", item.trace_id, item.span_id, item.span_kind, item.session_id)
-        self._open_text(None, Text.assemble(("note", "bold"), " on ", self._panel_title(item)), item)
-
-    def _open_text(self, config: AnnotationConfig | None, title: Text, item: Item | None = None) -> None:
-        item = item or self.item
-        assert item is not None
-        current = self.session.current_text(item, config)
+        title = Text.assemble(
+            (sanitize(config.name), "bold"), f" — {what} for ", self._panel_title(item)
+        )
 
         def done(text: str | None) -> None:
             if text is None:
                 self._say(Text("Cancelled: nothing changed.", style="dim"))
                 return
-            stored = self.session.set_text(item, config, text)
-            self._after_write(stored, config, removed=stored is None)
+            op = self.session.set_text(item, config, text)
+            if op is None:
+                self._say(Text("Nothing to change.", style="dim"))
+            else:
+                self._submitted(op)
 
-        self.app.push_screen(TextEntryScreen(title, current), done)
+        text = self.session.current_text(item, config)
+        self.app.push_screen(TextEntryScreen(title, text), _guarded(self, done))
+
+    def action_note(self) -> None:
+        """A new note each time: on the trace (trace row) or the span (span or document row)."""
+        item = self.item
+        if item is None:
+            return
+        on_trace = "the trace " if item.kind == TRACE else ""
+        about = Text.assemble(("note", "bold"), " on ", on_trace, self._panel_title(item))
+
+        def done(text: str | None) -> None:
+            if text is None or not text.strip():
+                self._say(Text("No note added.", style="dim"))
+                return
+            op = self.session.add_note(item, text)
+            if op is not None:
+                self._submitted(op)
+
+        self.app.push_screen(TextEntryScreen(about, ""), _guarded(self, done))
 
     def action_clear(self) -> None:
-        config = self._focused()
+        config = self.current_config
         if config is None or self.item is None:
             return
-        removed = self.session.clear(self.item, config)
-        if removed is None:
+        op = self.session.clear(self.item, config)
+        if op is None:
             self._say(Text(f"Nothing to remove on {sanitize(config.name)}.", style="dim"))
             return
-        self._after_write(removed, config, removed=True)
+        self._submitted(op)
 
     def action_undo(self) -> None:
-        change = self.session.undo()
-        self._after_history(change, "Undid")
+        self._submitted(self.session.undo())
 
     def action_redo(self) -> None:
-        change = self.session.redo()
-        self._after_history(change, "Redid")
+        self._submitted(self.session.redo())
 
-    def _after_history(self, change, verb: str) -> None:  # noqa: ANN001
-        if change is None:
+    # --- changes and what the writer says about them ------------------------------------------
+
+    def _submitted(self, op: WriteOp) -> None:
+        """A change is decided (and pending in the session): show it, and say "unsaved" if the
+        writer has not committed it a moment from now."""
+        op.key_time = self.latency.key_time
+        if self.session.waiting is not None:
+            self._show_waiting()
+        self._show_panel()
+        self.latency.record("shown")
+        self.trace_tree.marks_changed()
+        self._refresh_bindings()
+        if self._late_timer is None and self.session.unsettled:
+            self._late_timer = self.set_timer(UNSAVED_AFTER, self._check_late)
+
+    def _check_late(self) -> None:
+        self._late_timer = None
+        if not self.session.unsettled:
+            return
+        if self.session.mark_late(UNSAVED_AFTER):
+            self._show_waiting()
+            self._show_panel()
+            self.trace_tree.marks_changed()
+        self._late_timer = self.set_timer(UNSAVED_AFTER, self._check_late)
+
+    def _show_waiting(self) -> None:
+        count = len(self.session.unsettled)
+        if not count:
+            self.status_line.set_alert(None)
+            return
+        changes = f"{count} unsaved change{'s' if count != 1 else ''} kept"
+        if self.session.waiting is not None:
+            why = f"⚠ waiting for the database: {self.session.waiting} — {changes}"
+            alert = Text(why, style="bold yellow")
+        else:
+            alert = Text(f"saving… {changes}", style="yellow")
+        self.status_line.set_alert(alert)
+
+    @_survives_store_errors
+    def writer_event(self, event: WriterEvent) -> None:
+        """What the writer thread reported (on the UI thread)."""
+        if isinstance(event, Waiting):
+            self.session.writer_waiting(event.reason)
+            self._show_waiting()
+            self._show_panel()
+            self.trace_tree.marks_changed()
+            return
+        op = event.op
+        self.session.settle(event)
+        if isinstance(event, Committed) and op.key_time is not None:
+            self.latency.commit.append((event.committed_at - op.key_time) * 1000)
+        if isinstance(event, Failed):
+            message = Text(f"✗ not saved: {sanitize(clip(op.what, 40)[0])}: ", style="bold red")
+            message.append(sanitize(clip(event.reason, 120)[0]))
+            self.status_line.say(message)
+        elif op.kind in ("undo", "redo"):
+            self._after_history(event.result, "Undid" if op.kind == "undo" else "Redid")
+        else:
+            self._say(self._saved_message(op, event.result))
+        self._show_waiting()
+        self._show_panel()
+        self.trace_tree.marks_changed()
+        self._schedule_progress()
+        self._refresh_bindings()
+
+    def _saved_message(self, op: WriteOp, result: object) -> Text:
+        name = sanitize(clip(op.what, 40)[0])
+        if op.kind == "delete":
+            return Text.assemble(("✓ removed ", "bold yellow"), name)
+        message = Text.assemble(("✓ saved ", "bold green"), name)
+        if op.what == "note":
+            on_trace = op.key is not None and op.key.target == Target.TRACE
+            message.append(" on the trace" if on_trace else " on the span")
+        elif isinstance(result, Annotation):
+            message.append(" = ")
+            message.append_text(value_text(result))
+        return message
+
+    def _after_history(self, change: object, verb: str) -> None:
+        if not isinstance(change, Change):
             self._say(Text("Nothing to undo." if verb == "Undid" else "Nothing to redo.", style="dim"))
             return
         annotation = change.annotation
@@ -570,7 +788,7 @@ class AnnotateScreen(Screen[None]):
         message.append(sanitize(clip(annotation.name, 40)[0]))
         message.append(" is now ")
         message.append_text(value_text(change.after) if change.after else Text("unset", style="dim"))
-        self._refresh_after_change(message)
+        self._say(message)
 
     def _reveal(self, annotation: Annotation) -> None:
         """Move the cursor to what an undo/redo changed, when it is in the listed traces."""
@@ -583,30 +801,20 @@ class AnnotateScreen(Screen[None]):
             index = self.model.index_of_trace(trace_id)
         else:
             index = self.model.index_of_span(trace_id, annotation.span_id or "", annotation.document_position)
-        if index is not None and index != self.trace_tree.cursor:
-            self.trace_tree.move_cursor(index)
         # Focus the config that changed; `_select` keeps it when it applies to the new row.
         for i, config in enumerate(self.session.configs):
             if config.name == annotation.name:
                 self.focused_config = i
-
-    def _after_write(self, stored: Annotation | None, config: AnnotationConfig | None, *, removed: bool = False) -> None:
-        name = config.name if config else "note"
-        message = Text("✓ saved ", style="bold green") if not removed else Text("✓ removed ", style="bold yellow")
-        message.append(sanitize(clip(name, 40)[0]))
-        if stored is not None and not removed:
-            message.append(" = ")
-            message.append_text(value_text(stored))
-        self._refresh_after_change(message)
-
-    def _refresh_after_change(self, message: Text) -> None:
-        self._show_panel()
-        self.trace_tree.marks_changed()
-        self._say(message)
-        self._schedule_progress()
-        self._refresh_bindings()
+        if index is not None and index != self.trace_tree.cursor:
+            self._move(index)
 
     def _say(self, message: Text) -> None:
+        self.status_line.say(message)
+
+    def store_trouble(self, error: BaseException) -> None:
+        """A read failed: say so and go on (the next key tries again)."""
+        message = Text("✗ the database could not be read: ", style="bold red")
+        message.append(sanitize(clip(trouble(error), 120)[0]))
         self.status_line.say(message)
 
     # --- view actions -------------------------------------------------------------------------------
@@ -622,15 +830,19 @@ class AnnotateScreen(Screen[None]):
         span = self.session.store.get_span(self.item.span_id)
         if span is None:
             return
-        self._say(Text("Opening the whole span…", style="dim"))
-        self._open_full_view(span)
+        token = self.status_line.working(Text("Opening the whole span…", style="dim"))
+        self._open_full_view(span, token)
 
     @work(thread=True, exclusive=True, group="full-view")
-    def _open_full_view(self, span) -> None:  # noqa: ANN001
+    def _open_full_view(self, span, token: object) -> None:  # noqa: ANN001
         # Formatting megabytes of JSON takes a fraction of a second: not on the UI thread.
         title = Text.assemble(("whole span ", "bold"), sanitize(clip(span.name, 80)[0]))
         text = span_full_text(span)
-        self.app.call_from_thread(self.app.push_screen, FullViewScreen(title, text))
+        self.app.call_from_thread(self._show_full_view, title, text, token)
+
+    def _show_full_view(self, title: Text, text: str, token: object) -> None:
+        self.status_line.done(token)
+        self.app.push_screen(FullViewScreen(title, text))
 
     def action_filter(self) -> None:
         self._open_filter(focus_text=False)
@@ -639,18 +851,18 @@ class AnnotateScreen(Screen[None]):
         self._open_filter(focus_text=True)
 
     def _open_filter(self, *, focus_text: bool) -> None:
-        kinds = [row[0] for row in self.session.store.connection.execute("SELECT DISTINCT span_kind FROM spans ORDER BY 1")]
+        kinds = self.session.store.span_kinds()
 
         def done(queue: QueueFilter | None) -> None:
             if queue is None or queue == self.session.queue:
                 return
-            self.session.queue = queue
-            self.session.forget_all()
+            self.session.set_queue(queue)
             self.status_line.set_queue(queue.describe())
             self._reload_traces()
             self._schedule_progress(immediately=True)
 
-        self.app.push_screen(FilterScreen(self.session.queue, kinds, focus_text=focus_text), done)
+        dialog = FilterScreen(self.session.queue, kinds, focus_text=focus_text)
+        self.app.push_screen(dialog, _guarded(self, done))
 
     def _reload_traces(self, keep: str | None = None) -> None:
         current = self.trace_tree.cursor_row
@@ -667,13 +879,13 @@ class AnnotateScreen(Screen[None]):
             self._expand(wanted, auto=True)
             index = self.model.index_of_trace(wanted) or 0
             found = self._first_todo_in_trace(wanted, index - 1)
-            self.trace_tree.move_cursor(found if found is not None else index)
+            self._move(found if found is not None else index)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.keymap, self.session.configs))
 
     def action_quit(self) -> None:
-        self.app.exit()
+        self.app.request_quit()  # type: ignore[attr-defined]
 
     # --- progress, counted off the UI thread ----------------------------------------------------
 
@@ -686,12 +898,15 @@ class AnnotateScreen(Screen[None]):
         else:
             self._progress_timer = self.set_timer(PROGRESS_DELAY, self._count_progress)
 
-    @work(thread=True, exclusive=True, group="progress")
+    @work(thread=True, exclusive=True, group="progress", exit_on_error=False)
     def _count_progress(self) -> None:
-        with self._background_lock:
-            if self._background_store is None:
-                self._background_store = Store.open(self.session.store.path)
-            progress = self.session.progress(self._background_store)
+        try:
+            with self._background_lock:
+                if self._background_store is None:
+                    self._background_store = Store.open(self.session.store.path)
+                progress = self.session.progress(self._background_store)
+        except (sqlite3.Error, StoreError):
+            progress = None  # "counting…" until the next count succeeds
         self.app.call_from_thread(self.status_line.set_progress, progress)
 
     def on_unmount(self) -> None:
@@ -701,34 +916,45 @@ class AnnotateScreen(Screen[None]):
                 self._background_store = None
 
 
-class _TreeSource:
-    """Adapts the session to what the tree asks while drawing."""
+def _guarded(screen: AnnotateScreen, callback: Callable[[Any], None]) -> Callable[[Any], None]:
+    """A dialog's result callback that survives store errors like the actions do."""
 
-    def __init__(self, session: AnnotationSession, model: TreeModel) -> None:
-        self.session = session
-        self.model = model
+    def run(result: Any) -> None:
+        try:
+            callback(result)
+        except (sqlite3.Error, StoreError) as error:
+            screen.store_trouble(error)
+
+    return run
+
+
+class _TreeSource:
+    """Adapts the session to what the tree asks while drawing; a store error draws a row
+    without its marks instead of killing the app."""
+
+    def __init__(self, screen: AnnotateScreen) -> None:
+        self.screen = screen
 
     def trace_summary(self, trace_id: str) -> TraceRow | None:
-        return self.session.trace_summary(trace_id)
+        try:
+            return self.screen.session.trace_summary(trace_id)
+        except (sqlite3.Error, StoreError):
+            return None
 
     def trace_progress(self, trace_id: str) -> tuple[int, int] | None:
-        return self.session.trace_progress(trace_id)
+        try:
+            return self.screen.session.trace_progress(trace_id)
+        except (sqlite3.Error, StoreError):
+            return None
 
-    def row_marks(self, row: Row) -> tuple[bool, bool]:
-        return self.session.row_marks(row, self.model)
+    def row_marks(self, row: Row) -> Mark:
+        try:
+            return self.screen.session.row_mark(row, self.screen.model)
+        except (sqlite3.Error, StoreError):
+            return NO_MARK
 
     def prefetch(self, trace_ids: list[str]) -> None:
-        self.session.prefetch(trace_ids)
-
-
-def _short(action_id: str) -> str:
-    return {
-        "next_todo": "next to do",
-        "edit_text": "write",
-        "note": "note",
-        "clear": "clear",
-        "undo": "undo",
-        "filter": "filter",
-        "help": "help",
-        "quit": "quit",
-    }.get(action_id, action_id)
+        try:
+            self.screen.session.prefetch(trace_ids)
+        except (sqlite3.Error, StoreError):
+            pass

@@ -56,7 +56,8 @@ def help_tables(keymap: dict[str, tuple[str, ...]], configs: list[AnnotationConf
                 ),
             )
         else:
-            table.add_row(name, Text(f"{keys_text(keymap['edit_text'])} or enter: write; ctrl+s save, escape cancel"))
+            write = f"{keys_text(keymap['edit_text'])}: write; ctrl+s save, escape cancel"
+            table.add_row(name, Text(write))
     tables.append(table)
     mouse = _table("Mouse")
     mouse.add_row(Text("click a row"), Text("select it; click ▸ or double-click to expand"))
@@ -91,7 +92,11 @@ class HelpScreen(ModalScreen[None]):
             yield Static(
                 Text.assemble(
                     ("annotator — keys\n", "bold"),
-                    ("Every change is saved the moment you make it. Escape closes this.", "dim"),
+                    (
+                        "Every change is saved as you make it (the status line says ✓ saved)."
+                        " Escape closes this.",
+                        "dim",
+                    ),
                 ),
                 markup=False,
             )

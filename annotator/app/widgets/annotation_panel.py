@@ -9,14 +9,13 @@ the database, both untrusted for rendering purposes: every string goes into `Tex
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from rich.style import Style
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
+from annotator.app.session import CardState, Note
 from annotator.config import AnnotationConfig, AnnotationType
 from annotator.keymap import display_key
 from annotator.model import Annotation, AnnotatorKind
@@ -54,12 +53,8 @@ def value_text(annotation: Annotation) -> Text:
     return text or Text("(empty)", style="dim")
 
 
-@dataclass
-class CardState:
-    """What one card shows for the current item."""
-
-    mine: Annotation | None = None
-    others: list[Annotation] = field(default_factory=list)
+CHOSEN, NOT_CHOSEN = "●", "○"  # the choice in text too: readable without colour (NO_COLOR)
+UNSAVED = " (unsaved)"
 
 
 class ConfigCard(Static):
@@ -85,10 +80,11 @@ class ConfigCard(Static):
             self.value_index = value_index
             self.score = score
 
-    def __init__(self, config: AnnotationConfig, index: int) -> None:
+    def __init__(self, config: AnnotationConfig, index: int, edit_key: str = "e") -> None:
         super().__init__("", markup=False)
         self.config = config
         self.index = index
+        self.edit_key = edit_key
         self.state = CardState()
 
     def show_state(self, state: CardState, focused: bool) -> None:
@@ -140,7 +136,12 @@ class ConfigCard(Static):
             text.append(" ")
             text.append(f"{display_key(value.key)}", style=Style(bold=True, color="cyan") + chip)
             label_style = Style(reverse=True, bold=True) if chosen else Style()
+            text.append(" " + (CHOSEN if chosen else NOT_CHOSEN), style=chip)
             text.append(" " + sanitize(value.label) + " ", style=label_style + chip)
+        if self.state.unsaved and mine is not None and mine.label is not None:
+            text.append("\n  … ")
+            text.append(sanitize(clip(mine.label, 80)[0]), style="bold")
+            text.append(UNSAVED, style="bold yellow")
         if mine is not None and mine.label is not None and self.config.value_for_label(mine.label) is None:
             text.append("\n  mine: ", style="dim")
             text.append_text(value_text(mine))
@@ -172,6 +173,8 @@ class ConfigCard(Static):
             text.append("unscored", style="dim")
         else:
             text.append(format_score(score), style="bold reverse")
+            if self.state.unsaved:
+                text.append(UNSAVED, style="bold yellow")
         if focused:
             step = format_score(config.step)
             text.append(f"\n  ←/→ ±{step}  shift ±{format_score((config.step or 1) * 10)}", style="dim")
@@ -184,38 +187,62 @@ class ConfigCard(Static):
             text.append("  " + sanitize(body).replace("\n", "\n  "))
             if cut:
                 text.append(f"… (+{cut:,} chars)", style="dim")
+        if self.state.unsaved:
+            text.append(UNSAVED, style="bold yellow")
         if focused:
-            text.append("\n  e/enter: write", style="dim")
+            text.append(f"\n  {self.edit_key}: write", style="dim")
 
 
 class ListCard(Static):
-    """A read-only list of annotations under a title: the notes on the item, and annotations
-    whose names no config of this session covers (e.g. imported LLM evaluations)."""
+    """A read-only list under a title: the notes on the item, and annotations whose names no
+    config of this session covers (e.g. imported LLM evaluations)."""
 
     DEFAULT_CSS = """
     ListCard { padding: 0 1; margin-bottom: 1; color: $text-muted; }
     ListCard.-hidden { display: none; }
     """
 
-    def show_list(self, title: str, hint: str, annotations: list[Annotation], *, with_names: bool) -> None:
+    def show_annotations(self, title: str, hint: str, annotations: list[Annotation]) -> None:
+        text = self._title(title, hint)
+        for annotation in annotations:
+            text.append("\n  ")
+            text.append(sanitize(clip(annotation.name, 40)[0]), style="bold")
+            text.append(" · ", style="dim")
+            text.append(f"{sanitize(who(annotation))}: ", style="dim")
+            text.append_text(value_text(annotation))
+        self.update(text)
+
+    def show_notes(self, hint: str, notes: list[Note], more: int) -> None:
+        """Newest first: author, time (UTC, as stored) and the text."""
+        text = self._title("notes", hint)
+        if not notes:
+            text.append("\n  none yet", style="dim")
+        for note in notes:
+            annotation = note.annotation
+            text.append("\n  ")
+            text.append(sanitize(clip(note.author, 40)[0]), style="bold")
+            when = annotation.created_at or ""
+            stamp = f"{when[:10]} {when[11:16]}" if len(when) >= 16 else ""
+            text.append(f" · {stamp}" if stamp else "", style="dim")
+            if note.target == "trace":
+                text.append(" · trace", style="dim")
+            if note.unsaved:
+                text.append(UNSAVED, style="bold yellow")
+            body, cut = clip((annotation.explanation or "").strip(), TEXT_PREVIEW)
+            text.append("\n    " + sanitize(body).replace("\n", "\n    "))
+            if cut:
+                text.append(f"… (+{cut:,} chars)", style="dim")
+        if more:
+            text.append(f"\n  … {more:,} older", style="dim")
+        self.update(text)
+
+    @staticmethod
+    def _title(title: str, hint: str) -> Text:
         text = Text()
         text.append(f"  {title}", style="bold")
         if hint:
             text.append(f"  {hint}", style="dim")
-        for annotation in annotations:
-            text.append("\n  ")
-            if with_names:
-                text.append(sanitize(clip(annotation.name, 40)[0]), style="bold")
-                text.append(" · ", style="dim")
-            text.append(f"{sanitize(who(annotation))}: ", style="dim")
-            if with_names:
-                text.append_text(value_text(annotation))
-            else:
-                body, cut = clip((annotation.explanation or "").strip(), TEXT_PREVIEW)
-                text.append(sanitize(body))
-                if cut:
-                    text.append(f"… (+{cut:,} chars)", style="dim")
-        self.update(text)
+        return text
 
 
 class AnnotationPanel(VerticalScroll, can_focus=False):
@@ -228,9 +255,9 @@ class AnnotationPanel(VerticalScroll, can_focus=False):
     AnnotationPanel > #panel-empty { padding: 0 1; color: $text-muted; }
     """
 
-    def __init__(self, configs: list[AnnotationConfig], **kwargs) -> None:
+    def __init__(self, configs: list[AnnotationConfig], edit_key: str = "e", **kwargs) -> None:
         super().__init__(**kwargs)
-        self.cards = [ConfigCard(config, i) for i, config in enumerate(configs)]
+        self.cards = [ConfigCard(config, i, edit_key) for i, config in enumerate(configs)]
         self.title = Static("", id="panel-title", markup=False)
         self.empty = Static("", id="panel-empty", markup=False)
         self.notes = ListCard("", markup=False, id="panel-notes")
@@ -249,7 +276,7 @@ class AnnotationPanel(VerticalScroll, can_focus=False):
         applicable: list[int],
         states: dict[int, CardState],
         focused: int | None,
-        notes: list[Annotation] | None,
+        notes: tuple[list[Note], int] | None,
         note_key: str,
         extra: list[Annotation] = (),  # type: ignore[assignment]
     ) -> None:
@@ -273,9 +300,9 @@ class AnnotationPanel(VerticalScroll, can_focus=False):
             self.notes.add_class("-hidden")
         else:
             self.notes.remove_class("-hidden")
-            self.notes.show_list("notes", f"{note_key}: add", notes, with_names=False)
+            self.notes.show_notes(f"{note_key}: add a note", *notes)
         self.extra.set_class(not extra, "-hidden")
         if extra:
-            self.extra.show_list("other annotations", "(no config here)", extra, with_names=True)
+            self.extra.show_annotations("other annotations", "(no config here)", extra)
         if focused is not None:
             self.cards[focused].scroll_visible(animate=False)

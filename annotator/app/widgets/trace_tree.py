@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from annotator.app.session import Mark
 from annotator.app.tree_model import DOCUMENT, TRACE, Row, TreeModel
 from annotator.store import TraceRow
 from annotator.text import sanitize
@@ -49,8 +50,8 @@ class TreeSource(Protocol):
 
     def trace_progress(self, trace_id: str) -> tuple[int, int] | None: ...
 
-    def row_marks(self, row: Row) -> tuple[bool, bool]:
-        """(needs my annotation, carries my annotation)."""
+    def row_marks(self, row: Row) -> Mark:
+        """The row's standing in the queue for this annotator."""
         ...
 
     def prefetch(self, trace_ids: list[str]) -> None: ...
@@ -267,7 +268,9 @@ class TraceTree(ScrollView, can_focus=True):
         dim = self.get_component_rich_style("trace-tree--dim")
         marks = self.source.row_marks(row)
         if row.kind == DOCUMENT:
-            left = Text.assemble(indent, Text("  "), Text(f"▤ document #{row.position}", style="yellow"))
+            style = "yellow" if marks.state != Mark.NONE else dim
+            document = Text(f"▤ document #{row.position}", style=style)
+            left = Text.assemble(indent, Text("  "), document)
             return left, self._mark(marks)
         expanded = not self.model.span_is_collapsed(row.trace_id, row.span_id or "")
         left = Text.assemble(indent, self._arrow(row, expanded))
@@ -276,7 +279,8 @@ class TraceTree(ScrollView, can_focus=True):
             return left, Text("")
         left.append_text(kind_badge(span.span_kind))
         left.append(" ")
-        left.append(sanitize(span.name[:NAME_LIMIT]))
+        # Spans outside the queue (nothing to judge, or filtered out) are drawn dim.
+        left.append(sanitize(span.name[:NAME_LIMIT]), style=dim if marks.state == Mark.NONE else "")
         if row.orphan:
             left.append(" (orphan)", style=dim)
         right = Text(format_duration(span.latency_ms), style=dim)
@@ -285,10 +289,14 @@ class TraceTree(ScrollView, can_focus=True):
         right.append(self._mark(marks))
         return left, right
 
-    def _mark(self, marks: tuple[bool, bool]) -> Text:
-        todo, mine = marks
-        if mine and not todo:
+    def _mark(self, mark: Mark) -> Text:
+        """● needs you, ◐ its documents still need you, ✓ done, … a change not saved yet."""
+        if mark.unsaved:
+            return Text(" …", style=self.get_component_rich_style("trace-tree--todo"))
+        if mark.state == Mark.DONE:
             return Text(" ✓", style=self.get_component_rich_style("trace-tree--done"))
-        if todo:
-            return Text(" ●" if not mine else " ◐", style=self.get_component_rich_style("trace-tree--todo"))
+        if mark.state == Mark.TODO:
+            return Text(" ●", style=self.get_component_rich_style("trace-tree--todo"))
+        if mark.state == Mark.PARTIAL:
+            return Text(" ◐", style=self.get_component_rich_style("trace-tree--todo"))
         return Text("  ")

@@ -1,0 +1,242 @@
+"""The queue (store/queue.py) and the app's marks are one definition: for any annotations and any
+filter, the tree's ● / ◐ / ✓ marks and the progress the app shows are exactly what the SQL
+queue says. Also: the SQL does not grow with the number of configs."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from annotator.app.session import AnnotationSession, Mark
+from annotator.config import parse_config
+from annotator.model import Span
+from annotator.store import QueueFilter, QueueState, Store
+from tests.app_data import _t, build_db, demo_spans
+
+POOL = """
+annotations:
+  - name: correctness
+    type: CATEGORICAL
+    values: [{label: correct, score: 1}, {label: incorrect, score: 0}]
+    span_kinds: [LLM, CHAIN, AGENT]
+  - name: quality
+    type: CONTINUOUS
+    lower_bound: 0
+    upper_bound: 10
+    step: 1
+    span_kinds: [LLM]
+  - name: relevance
+    type: CATEGORICAL
+    target: document
+    values: [relevant, irrelevant]
+  - name: task_success
+    type: CATEGORICAL
+    target: trace
+    values: [success, failure]
+  - name: session_ok
+    type: CATEGORICAL
+    target: session
+    values: [ok, bad]
+  - name: retrieval_trace
+    type: CATEGORICAL
+    target: trace
+    span_kinds: [RETRIEVER]
+    values: [good, poor]
+  - name: comment
+    type: FREEFORM
+  - name: summary
+    type: FREEFORM
+    target: trace
+"""
+POOL_NAMES = [c.name for c in parse_config(POOL).annotations]
+ME = "alice"
+
+
+def extra_spans() -> list[Span]:
+    documents = [{"document": {"id": f"d{i}", "content": f"doc {i}"}} for i in range(2)]
+    return [
+        # Two roots starting at the same moment: the trace row stands for the store's root
+        # (earliest, then smallest id: m0), not the first one inserted (m1).
+        Span("m1", "trace-multi", None, "second_root", "LLM", _t(40), _t(41), "OK"),
+        Span("m0", "trace-multi", None, "first_root", "CHAIN", _t(40), _t(41), "ERROR"),
+        Span("m2", "trace-multi", "m0", "child", "LLM", _t(40.5), _t(40.9), "OK"),
+        Span("m3", "trace-multi", "missing-parent", "orphan", "AGENT", _t(40.6), _t(40.8), "OK"),
+        # A retriever as the root, in a session.
+        Span("d1", "trace-docroot", None, "search", "RETRIEVER", _t(50), _t(51), "OK",
+             attributes={"retrieval": {"documents": documents}}, session_id="sess-3"),
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_db(tmp_path_factory.mktemp("queue") / "template.db", demo_spans() + extra_spans())
+
+
+SPANS = {s.span_id: s for s in demo_spans() + extra_spans()}
+TRACES = sorted({s.trace_id for s in SPANS.values()})
+SESSIONS = ["sess-1", "sess-2", "sess-3"]
+
+
+@st.composite
+def annotation_rows(draw: st.DrawFn) -> tuple:
+    target = draw(st.sampled_from(["span", "document", "trace", "session"]))
+    span = SPANS[draw(st.sampled_from(sorted(SPANS)))]
+    name = draw(st.sampled_from([*POOL_NAMES, "note", "llm_eval"]))
+    identifier = draw(st.sampled_from([ME, "bob", "px-span-note:1"]))
+    kind = draw(st.sampled_from(["HUMAN", "HUMAN", "LLM"]))
+    label = draw(st.sampled_from([None, "correct", "incorrect", "x"]))
+    score = draw(st.sampled_from([None, 0.0, 0.5]))
+    explanation = draw(st.sampled_from([None, "", "because"]))
+    span_id = trace_id = session_id = position = None
+    if target in ("span", "document"):
+        span_id = span.span_id
+        trace_id = draw(st.sampled_from([span.trace_id, None]))  # imported before its span
+        position = draw(st.integers(-1, 4)) if target == "document" else None
+    elif target == "trace":
+        trace_id = span.trace_id
+    else:
+        session_id = draw(st.sampled_from(SESSIONS))
+    return (
+        target, span_id, trace_id, session_id, position, name, label, score, explanation, kind,
+        identifier,
+    )  # fmt: skip
+
+
+queues = st.builds(
+    QueueFilter,
+    span_kinds=st.frozensets(
+        st.sampled_from(["LLM", "CHAIN", "AGENT", "RETRIEVER", "TOOL"]), max_size=2
+    ),
+    status=st.sampled_from([None, "OK", "ERROR"]),
+    text=st.sampled_from(["", "chat", "o"]),
+    state=st.sampled_from(QueueState.CHOICES),
+)
+
+
+def make_db(template: Path, directory: Path, rows: list[tuple]) -> Path:
+    path = directory / f"case-{len(list(directory.iterdir()))}.db"
+    shutil.copy(template, path)
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT OR IGNORE INTO annotations (target, span_id, trace_id, session_id, "
+            "document_position, name, label, score, explanation, annotator_kind, source, "
+            "identifier, metadata, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'API', ?, '{}', '2026-01-01', '2026-01-01')",
+            rows,
+        )
+    return path
+
+
+def check_agreement(store: Store, config_text: str, queue: QueueFilter) -> None:
+    config_set = parse_config(config_text)
+    configs = config_set.annotations
+    session = AnnotationSession(store, config_set, ME)
+    session.set_queue(queue)
+    done = total = 0
+    for trace_id in TRACES:
+        marks = session.trace_marks(trace_id)
+        spans = {span_id: mark for (span_id, position), mark in marks.items() if position is None}
+        sql = store.queue_marks(trace_id, queue, configs, ME)
+        assert {s for s, m in spans.items() if m.state != Mark.NONE} == set(sql), trace_id
+        for span_id, needs in sql.items():
+            assert (spans[span_id].state in (Mark.TODO, Mark.PARTIAL)) == needs, (trace_id, span_id)
+        for (span_id, position), mark in marks.items():  # a document row is done or not, in queue
+            if position is not None and span_id in sql:
+                assert mark.state in (Mark.TODO, Mark.DONE)
+            if mark.state == Mark.PARTIAL:  # its own configs are done, a document is not
+                documents = [m for (s, p), m in marks.items() if s == span_id and p is not None]
+                assert any(m.state == Mark.TODO for m in documents)
+        trace_done = sum(1 for m in spans.values() if m.state == Mark.DONE)
+        trace_total = sum(1 for m in spans.values() if m.state != Mark.NONE)
+        assert session.trace_progress(trace_id) == (trace_done, trace_total)
+        counted = store.trace_progress([trace_id], configs, ME, queue)[trace_id]
+        assert counted == (trace_done, trace_total)
+        done, total = done + trace_done, total + trace_total
+    assert store.queue_progress(queue, configs, ME) == (done, total)
+    assert session.progress() == (done, total)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(annotation_rows(), max_size=30),
+    queue=queues,
+    chosen=st.sets(st.sampled_from(POOL_NAMES), min_size=1),
+)
+def test_marks_and_progress_agree_with_the_sql_queue(
+    template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    rows: list[tuple],
+    queue: QueueFilter,
+    chosen: set[str],
+) -> None:
+    document = parse_config(POOL).to_document()
+    document["annotations"] = [c for c in document["annotations"] if c["name"] in chosen]
+    import orjson
+
+    config_text = orjson.dumps(document).decode()
+    path = make_db(template, tmp_path_factory.mktemp("case"), rows)
+    with Store.open(path) as store:
+        check_agreement(store, config_text, queue)
+
+
+def test_a_half_annotated_retriever_is_not_done_under_any_filter(
+    template: Path, tmp_path: Path
+) -> None:
+    """The reported case: one of three documents labelled showed ✓ on the span."""
+    rows = [
+        ("document", "r2", "trace-rag", None, 0, "relevance", "relevant", 1.0, None, "HUMAN", ME)
+    ]
+    with Store.open(make_db(template, tmp_path, rows)) as store:
+        for state in QueueState.CHOICES:
+            queue = QueueFilter(state=state)
+            check_agreement(store, POOL, queue)
+            session = AnnotationSession(store, parse_config(POOL), ME)
+            session.set_queue(queue)
+            mark = session.trace_marks("trace-rag")[("r2", None)]
+            assert mark.state in (Mark.NONE, Mark.PARTIAL), state
+            assert session.trace_marks("trace-rag")[("r2", 0)].state in (Mark.NONE, Mark.DONE)
+
+
+# --- the SQL does not grow with the number of configs -------------------------------------------
+
+
+def many_configs(count: int) -> str:
+    lines = ["annotations:"]
+    kinds = ["LLM", "CHAIN", "AGENT", "RETRIEVER", "TOOL"]
+    for i in range(count):
+        target = ["span", "span", "trace", "document"][i % 4]
+        lines += [
+            f"  - name: c{i:04d}",
+            "    type: CATEGORICAL",
+            "    values: [{label: yes, key: '1'}, {label: no, key: '2'}]",
+            f"    target: {target}",
+        ]
+        if target == "span":
+            lines.append(f"    span_kinds: [{kinds[i % len(kinds)]}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("count", [80, 500])
+def test_hundreds_of_configs_in_every_queue_query(
+    template: Path, tmp_path: Path, count: int
+) -> None:
+    config_text = many_configs(count)
+    configs = parse_config(config_text).annotations
+    with Store.open(make_db(template, tmp_path, [])) as store:
+        for state in QueueState.CHOICES:
+            queue = QueueFilter(state=state, span_kinds=frozenset({"LLM", "CHAIN", "RETRIEVER"}))
+            store.trace_ids(queue, configs, ME)
+            store.next_queue_trace(None, queue, configs, ME)
+            check_agreement(store, config_text, queue)
+        # Nothing annotated: every span some config applies to is to do (TOOL spans have
+        # span configs too, every root has trace configs, retrievers have document configs).
+        assert store.queue_progress(QueueFilter(), configs, ME) == (0, len(SPANS))
+        every = store.trace_ids(QueueFilter(), configs, ME)
+        assert store.trace_ids(QueueFilter(state="todo"), configs, ME) == every
