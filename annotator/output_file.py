@@ -40,6 +40,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import IO
 
+from annotator.store.db import open_in_this_process
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 _WAL_MAGIC = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
 _JOURNAL_MAGIC = b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7"
@@ -155,6 +157,14 @@ def _refuse_inputs(given: str, st: os.stat_result, protect: Iterable) -> None:
 
 
 def _refuse_sqlite(given: str, path: str) -> None:
+    # A database this command has open (or its -wal/-shm) is never opened and closed here:
+    # closing any descriptor of it would drop SQLite's locks (see annotator.store.db).
+    bases = [path] + [path[: -len(s)] for s in SIDECAR_SUFFIXES if path.endswith(s)]
+    if any(open_in_this_process(base) for base in bases):
+        raise OutputError(
+            f"{given}: is a SQLite database this command reads (or its -wal/-shm); refusing to "
+            "write over it (choose another file)"
+        )
     try:
         with open(path, "rb") as stream:
             head = stream.read(len(SQLITE_HEADER))
@@ -185,6 +195,8 @@ def _refuse_sidecar_name(given: str, path: str) -> None:
 
 def is_sqlite_database(path: str | os.PathLike[str]) -> bool:
     """Whether `path` is a regular file that starts with SQLite's header."""
+    if open_in_this_process(path):
+        return True
     try:
         with open(path, "rb") as stream:
             return stream.read(len(SQLITE_HEADER)) == SQLITE_HEADER

@@ -582,3 +582,38 @@ def test_a_closed_pipe_ends_a_command_quietly(tmp_path: Path) -> None:
         finally:
             os.close(write)
         assert (result.returncode, result.stderr) == (141, ""), args
+
+
+HOLD_AND_CLOSE = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("ROLLBACK")
+conn.close()  # the last connection of its process: SQLite cleans up if it thinks it is last
+"""
+
+
+def test_opening_a_second_store_keeps_the_first_ones_locks(tmp_path: Path) -> None:
+    """POSIX locks belong to the process: reading the database's header with open()/close()
+    while a connection of ours is open drops that connection's locks. Another process closing
+    its own connection then thinks it is the last one and deletes the -wal and -shm under us
+    (seen as 'disk I/O error' in the app, which opens its writer's store after its own)."""
+    db = tmp_path / "a.db"
+    _prepare(db)
+    first = Store.open(db)
+    second = Store.open(db)  # inspects the file while `first` is open
+    try:
+        subprocess.run(
+            [sys.executable, "-c", HOLD_AND_CLOSE, str(db)], check=True, timeout=60
+        )
+        assert Path(f"{db}-shm").exists()  # still in use by this process
+        assert first.counts()["spans"] == second.counts()["spans"] > 0
+        conn = sqlite3.connect(db)
+        try:
+            assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] > 0
+        finally:
+            conn.close()
+    finally:
+        second.close()
+        first.close()
+    assert not Path(f"{db}-wal").exists() and not Path(f"{db}-shm").exists()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,6 +44,11 @@ class StoreError(Exception):
     """A database that cannot be used: one line that says which file and why."""
 
 
+class LockTimeout(StoreError):
+    """Another process held the lock for longer than we were willing to wait: nothing was done,
+    and trying again later can succeed."""
+
+
 # --- what a path holds ---------------------------------------------------------------------------
 
 NEW = "new"  # no file: ours to create
@@ -58,11 +64,66 @@ class DatabaseFile:
     version: int = 0  # user_version in the header (the schema version, for our files)
 
 
+# --- files this process has open ----------------------------------------------------------------
+# POSIX advisory locks belong to the process, and closing ANY descriptor of a file drops every lock
+# the process holds on it ("How To Corrupt An SQLite Database File", 2.2): one `open(); read();
+# close()` of the database while a connection here is open would let another process believe
+# nobody uses it (and, say, delete the -wal under us). So the raw header reads below are never
+# made on a file a connection of ours has open; SQLite itself knows how to share the file.
+
+
+class _OpenFiles:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[int, int], int] = {}
+        self._keys: dict[int, tuple[int, int]] = {}  # id(connection) -> file
+
+    def add(self, conn: sqlite3.Connection, path: Path) -> None:
+        key = _file_key(path)
+        if key is None:
+            return
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+            self._keys[id(conn)] = key
+
+    def remove(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            key = self._keys.pop(id(conn), None)
+            if key is not None:
+                self._counts[key] -= 1
+                if not self._counts[key]:
+                    del self._counts[key]
+
+    def holds(self, path: Path) -> bool:
+        key = _file_key(path)
+        with self._lock:
+            return key is not None and key in self._counts
+
+
+_OPEN_HERE = _OpenFiles()
+
+
+def _file_key(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+def open_in_this_process(path: str | Path) -> bool:
+    """Whether a connection made by `connect` is open on this file now (so it is ours, and its
+    header must not be read with open()/close(): see above)."""
+    return _OPEN_HERE.holds(Path(path))
+
+
 def inspect_database(path: str | Path) -> DatabaseFile:
     """What `path` holds, read from the file header without SQLite (so nothing is created or
     locked). Raises StoreError (one line saying what the file is) for anything that is not ours
     or ours to create."""
     target = Path(path)
+    if open_in_this_process(target):
+        return _inspect_with_sqlite(target)  # never open()/close() it behind SQLite's back
     try:
         info = target.stat()
     except FileNotFoundError:
@@ -99,7 +160,9 @@ def inspect_database(path: str | Path) -> DatabaseFile:
 
 
 def _inspect_with_sqlite(target: Path) -> DatabaseFile:
-    conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True)
+    conn = sqlite3.connect(
+        f"{target.resolve().as_uri()}?mode=ro", uri=True, timeout=lock_timeout_s()
+    )
     try:
         application_id = conn.execute("PRAGMA application_id").fetchone()[0]
         user_version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -186,6 +249,8 @@ def _file_type(mode: int) -> str:
 def wal_at_rest(path: Path) -> bool:
     """The header says WAL mode and no -wal or -shm is beside the file: nobody has it open, and
     a `mode=ro` open would create both (see `readonly_uri`)."""
+    if open_in_this_process(path):
+        return False  # open here: not at rest (and not to be read behind SQLite's back)
     try:
         with path.open("rb") as handle:
             header = handle.read(20)
@@ -244,6 +309,7 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
         raise StoreError(
             describe_error(error, target) or f"{target}: not a usable SQLite database ({error})"
         ) from None
+    _OPEN_HERE.add(conn, target)
     return conn
 
 
@@ -280,6 +346,7 @@ def close_connection(conn: sqlite3.Connection, *, readonly: bool = False) -> Non
             conn.execute("PRAGMA journal_mode = DELETE")
         except sqlite3.Error:
             pass
+    _OPEN_HERE.remove(conn)
     conn.close()
 
 
@@ -430,7 +497,7 @@ def wait_for_lock(
                     raise
                 waited = time.monotonic() - started
                 if waited >= timeout:
-                    raise StoreError(locked_message(database_path(conn), timeout)) from None
+                    raise LockTimeout(locked_message(database_path(conn), timeout)) from None
                 if not noticed and waited >= LOCK_NOTICE_AFTER_S * 0.9:
                     noticed = True
                     if _lock_notice is not None:

@@ -424,8 +424,11 @@ def open_input(given: str | Path, workdir: Path, *, out: Path | None = None) -> 
     if out is not None and _same_file(path, out):
         raise StoreError(f"{label}: is the output database; merge into a different file")
     try:
-        with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
+        if store_db.open_in_this_process(path):  # ours; never open()/close() it under SQLite
+            header = SQLITE_HEADER
+        else:
+            with path.open("rb") as handle:
+                header = handle.read(len(SQLITE_HEADER))
     except OSError as error:
         raise StoreError(f"{label}: cannot read ({error.strerror or error})") from None
     if header != SQLITE_HEADER:
