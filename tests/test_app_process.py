@@ -124,6 +124,7 @@ def test_bad_config_is_one_line_and_exit_2(workdir: Path) -> None:
 HOLD_LOCK = """
 import sqlite3, sys
 conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+conn.execute("PRAGMA journal_mode = WAL")  # as another annotator process writing has it
 conn.execute("BEGIN IMMEDIATE")
 print("locked", flush=True)
 sys.stdin.readline()

@@ -58,10 +58,10 @@ def test_changes_are_written_in_order_and_a_broken_one_does_not_stop_the_rest(
 
 def test_a_held_lock_is_waiting_at_once_and_stop_returns_what_is_unsaved(tmp_path: Path) -> None:
     db = build_db(tmp_path / "w.db")
+    events = Events()
+    writer = Writer(Store.open(db), "kim", events)  # open: the file is in WAL mode from here
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
-    events = Events()
-    writer = Writer(Store.open(db), "kim", events)
     first, second = op("r1", "correct"), op("r3", "correct")
     writer.submit(first)
     writer.submit(second)

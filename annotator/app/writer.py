@@ -22,6 +22,7 @@ from itertools import count
 
 from annotator.model import Annotation
 from annotator.store import AnnotationError, AnnotationKey, Change, Store
+from annotator.store.db import LockTimeout
 
 BUSY_TIMEOUT_MS = 100  # how long one attempt waits for the lock before the user is told
 BACKOFF_START = 0.05
@@ -91,7 +92,7 @@ def trouble(error: BaseException) -> str:
 def _retryable(error: BaseException) -> bool:
     # Lock contention, a full disk, a read-only file, I/O errors: all can clear up. A broken
     # row (constraint, bad key) will not.
-    return isinstance(error, sqlite3.OperationalError)
+    return isinstance(error, (sqlite3.OperationalError, LockTimeout))
 
 
 class Writer:
