@@ -247,8 +247,8 @@ def test_filter_objects_are_values() -> None:
     assert SpanFilter("name == 'a'") != SpanFilter("name == 'b'")
     # Handing out the SQL never lets a caller change the filter's own copy.
     flt = SpanFilter("name == 'a'")
-    flt.sql.params.append("oops")
-    assert flt.sql.params == ["a"]
+    flt.sql.params["qs0"] = "oops"
+    assert flt.sql.params == {"qs0": "a"}
 
 
 def test_the_exception_carries_its_parts() -> None:

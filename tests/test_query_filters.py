@@ -617,7 +617,7 @@ def test_filters_combine_with_the_queue_sql(db) -> None:
     s.trace_id = t.trace_id AND ...)`. The result is the intersection, whatever the nesting."""
     import sqlite3
 
-    from annotator.store.queue import QueueFilter, QueueState, filter_sql
+    from annotator.store.queue import QueueFilter, QueueState, filter_sql, with_configs
     from tests.app_data import config_set
 
     path, _ = db
@@ -631,7 +631,10 @@ def test_filters_combine_with_the_queue_sql(db) -> None:
 
         def span_ids(clause) -> set[str]:
             return {r[0] for r in conn.execute(
-                f"SELECT s.span_id FROM spans s JOIN traces t USING (trace_id) WHERE {clause.text}",
+                with_configs(
+                    "SELECT s.span_id FROM spans s JOIN traces t USING (trace_id) "
+                    f"WHERE {clause.text}"
+                ),
                 clause.params,
             )}
 
@@ -643,8 +646,11 @@ def test_filters_combine_with_the_queue_sql(db) -> None:
         assert len(expected) == 5
         assert span_ids(member) == expected
         trace_rows = conn.execute(
-            "SELECT t.trace_id FROM traces t WHERE EXISTS (SELECT 1 FROM spans s "
-            f"WHERE s.trace_id = t.trace_id AND {member.text})", member.params,
+            with_configs(
+                "SELECT t.trace_id FROM traces t WHERE EXISTS (SELECT 1 FROM spans s "
+                f"WHERE s.trace_id = t.trace_id AND {member.text})"
+            ),
+            member.params,
         ).fetchall()
         assert {r[0] for r in trace_rows} == {
             r[0] for r in conn.execute(

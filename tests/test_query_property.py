@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -48,9 +49,11 @@ def conn(tmp_path_factory: pytest.TempPathFactory):
     connection.close()
 
 
-def assert_parameterised(sql_text: str, params: list) -> None:
+def assert_parameterised(sql_text: str, params: dict) -> None:
     assert "'" not in sql_text and '"' not in sql_text, sql_text
-    assert sql_text.count("?") == len(params)
+    assert "?" not in sql_text
+    # Every named placeholder is bound, and every bound value is used.
+    assert set(re.findall(r":(q[st]\d+)\b", sql_text)) == set(params)
 
 
 # The store's deepest use of a filter (next_queue_trace, once filters are wired in).

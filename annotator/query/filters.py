@@ -28,7 +28,7 @@ def compile_span_filter(text: str) -> Sql:
     not). Raises FilterError."""
     if not text.strip():
         return Sql(_EVERYTHING)
-    return _compiled(parse_span_filter(text))
+    return _compiled(parse_span_filter(text), prefix="qs")
 
 
 def compile_trace_filter(text: str) -> Sql:
@@ -37,16 +37,31 @@ def compile_trace_filter(text: str) -> Sql:
     FilterError."""
     if not text.strip():
         return Sql(_EVERYTHING)
-    return _compiled(parse_trace_filter(text))
+    return _compiled(parse_trace_filter(text), prefix="qt")
 
 
-def _compiled(checked: ir.Checked) -> Sql:
+def _compiled(checked: ir.Checked, *, prefix: str) -> Sql:
     """The SQL of a checked filter, once SQLite has shown it can run it where the store puts
     it (query.limits): whatever compiles here runs."""
     fragment = compile_checked(checked)
-    sql = Sql(f"({fragment.text})", fragment.params)
+    sql = _named(f"({fragment.text})", fragment.params, prefix)
     check_runs(sql.text, sql.params, checked.deepest)
     return sql
+
+
+def _named(text: str, params: list[object], prefix: str) -> Sql:
+    """`?` placeholders as `:<prefix>N`: the store's queries bind named parameters (its
+    configs travel as one JSON value), and a span and a trace filter ANDed into one query
+    keep apart by their prefixes. Every `?` in the text is a placeholder: the compiler
+    writes every value, its own constants included, as a parameter, so no quote ever opens a
+    literal in which a `?` could stand."""
+    assert "'" not in text and '"' not in text
+    pieces = text.split("?")
+    assert len(pieces) == len(params) + 1
+    named = pieces[0]
+    for index, piece in enumerate(pieces[1:]):
+        named += f":{prefix}{index}{piece}"
+    return Sql(named, {f"{prefix}{index}": value for index, value in enumerate(params)})
 
 
 @dataclass(frozen=True)
@@ -65,7 +80,7 @@ class SpanFilter:
 
     @property
     def sql(self) -> Sql:
-        return Sql(self._sql.text, list(self._sql.params))
+        return Sql(self._sql.text, dict(self._sql.params))
 
     def count(self, conn: sqlite3.Connection) -> int:
         return conn.execute(
@@ -98,7 +113,7 @@ class TraceFilter:
 
     @property
     def sql(self) -> Sql:
-        return Sql(self._sql.text, list(self._sql.params))
+        return Sql(self._sql.text, dict(self._sql.params))
 
     def count(self, conn: sqlite3.Connection) -> int:
         return conn.execute(
