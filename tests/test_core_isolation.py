@@ -21,6 +21,11 @@ CORE = [
     "annotator.team.agreement",
     "annotator.team.stats",
     "annotator.team.dataset",
+    "annotator.phoenix",
+    "annotator.phoenix.connection",
+    "annotator.phoenix.pulling",
+    "annotator.phoenix.otlp",
+    "annotator.phoenix.local_server",
 ]
 
 
