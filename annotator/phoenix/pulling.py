@@ -466,7 +466,29 @@ def _pull_annotations(
     for chunk in _chunks(sessions, IDS_PER_REQUEST):
         step(_listed(client, project, "session", chunk))
     writer.flush()
+    _record_in_sync(store, client, project, writer.in_sync)
     return writer.names_by_target
+
+
+def _record_in_sync(
+    store: Store, client: PhoenixClient, project: str, in_sync: dict[Any, str | None]
+) -> None:
+    """What Phoenix now has exactly as stored here is marked as sent to this Phoenix."""
+    from annotator.phoenix.pushing import pending_items, record_sent
+
+    if not in_sync:
+        return
+    ids = {}
+    for key, phoenix_id in in_sync.items():
+        found = store.find_annotation(key)
+        if found is not None and found.id is not None:
+            ids[found.id] = phoenix_id
+    confirmed = [
+        (item, ids[item.annotation_id])
+        for item in pending_items(store.connection, project=project)
+        if item.annotation_id in ids
+    ]
+    record_sent(store.connection, client.url, confirmed)
 
 
 def _none_in_project(exc: errors.NotFound) -> bool:
@@ -565,6 +587,10 @@ class _AnnotationWriter:
         self._pending: list[Annotation] = []
         self._seen: set[tuple] = set()
         self.names_by_target: dict[str, set[str]] = {}
+        # Keys whose local value now equals Phoenix's, with Phoenix's id: recorded as sent, so
+        # that a push does not send back what came from this Phoenix.
+        self.in_sync: dict[Any, str | None] = {}
+        self._phoenix_ids: dict[Any, str | None] = {}
         conn = store.connection
         self._spans = {
             row[0]: row[1]
@@ -610,6 +636,7 @@ class _AnnotationWriter:
                 self._report.annotations_skipped += 1
                 continue
             self.names_by_target.setdefault(annotation.name, set()).add(str(annotation.target))
+            self._phoenix_ids[key] = record.get("id") if isinstance(record.get("id"), str) else None
             self._pending.append(annotation)
         if len(self._pending) >= ANNOTATION_BATCH:
             self.flush()
@@ -640,14 +667,17 @@ class _AnnotationWriter:
         writes: list[Annotation] = []
         for incoming in batch:
             local = self._store.find_annotation(AnnotationKey.of(incoming))
+            key = AnnotationKey.of(incoming)
             if local is not None and all(
                 _same(getattr(local, f), getattr(incoming, f)) for f in _COMPARED
             ):
                 self._report.annotations_unchanged += 1
+                self.in_sync[key] = self._phoenix_ids.get(key)
                 continue
             if local is not None and (local.updated_at or "") > (incoming.updated_at or ""):
                 self._report.conflicts.append(_conflict(local, incoming))
                 continue
+            self.in_sync[key] = self._phoenix_ids.get(key)
             writes.append(incoming)
         if writes:
             counts = import_annotations(
