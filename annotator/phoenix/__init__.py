@@ -29,7 +29,6 @@ from annotator.phoenix.errors import (
     Unreachable,
     VersionTooOld,
 )
-
 from annotator.phoenix.pulling import PullReport, pull
 
 if TYPE_CHECKING:

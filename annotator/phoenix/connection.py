@@ -189,9 +189,7 @@ def _transport_class() -> type:
 class PhoenixClient:
     """One connection to one Phoenix. Use as a context manager (or call `close`)."""
 
-    def __init__(
-        self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
+    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
         client_module = _require_client()
         import httpx
 
@@ -259,7 +257,9 @@ class PhoenixClient:
             ) from None
 
     def graphql(self, query: str, variables: dict[str, Any], *, what: str) -> dict[str, Any]:
-        body = self.request("POST", "/graphql", what=what, json={"query": query, "variables": variables})
+        body = self.request(
+            "POST", "/graphql", what=what, json={"query": query, "variables": variables}
+        )
         if not isinstance(body, dict):
             raise errors.Rejected(f"{what}: unexpected GraphQL answer", 200, str(body))
         problems = body.get("errors")
@@ -284,9 +284,8 @@ class PhoenixClient:
     def require(self, requirement: Any, what: str) -> None:
         """Check a capability Phoenix's client declares (``phoenix.client.constants.
         server_requirements``) against the server's version: VersionTooOld when missing."""
-        from phoenix.client.utils.server_requirements import ServerVersionGuard
-
         from phoenix.client.exceptions import PhoenixException
+        from phoenix.client.utils.server_requirements import ServerVersionGuard
 
         with self.errors(what):
             try:

@@ -89,7 +89,7 @@ class PullReport:
     url: str
     spans_new: int = 0
     spans_existing: int = 0
-    traces: int = 0
+    traces: int = 0  # of the project, in the database after the pull
     configs_added: list[str] = field(default_factory=list)
     configs_same: int = 0
     config_conflicts: list[str] = field(default_factory=list)
@@ -257,10 +257,14 @@ def _pull_spans(
         state.save(next_cursor, pulled, finished)
         notify("spans", pulled, max(total, pulled) if total is not None else None)
     report.complete = finished
-    report.traces = store.counts()["traces"]
+    report.traces = store.connection.execute(
+        "SELECT count(*) FROM traces WHERE project = ?", (project,)
+    ).fetchone()[0]
 
 
-def _count(client: PhoenixClient, project_id: str, where: str | None, since: str | None) -> int | None:
+def _count(
+    client: PhoenixClient, project_id: str, where: str | None, since: str | None
+) -> int | None:
     """How many spans the pull will have read when done (for progress); None if unknown."""
     try:
         data = client.graphql(
@@ -271,7 +275,8 @@ def _count(client: PhoenixClient, project_id: str, where: str | None, since: str
     except errors.Rejected as exc:
         if where:
             raise errors.Rejected(
-                f"--where {where!r}: Phoenix rejected the filter: {exc.detail}", exc.status,
+                f"--where {where!r}: Phoenix rejected the filter: {exc.detail}",
+                exc.status,
                 exc.detail,
             ) from None
         return None
@@ -313,7 +318,10 @@ def _rest_pages(
         if since:
             params["start_time"] = since
         page = client.request(
-            "GET", f"/v1/projects/{project}/spans", params=params, what=f"reading spans of {project!r}"
+            "GET",
+            f"/v1/projects/{project}/spans",
+            params=params,
+            what=f"reading spans of {project!r}",
         )
         spans = page.get("data") or []
         rowids = [_rowid(span.get("id", "")) for span in spans]
@@ -393,7 +401,11 @@ def _write_spans(store: Store, records: list[dict], project: str, report: PullRe
             try:
                 writer.add(decode_record(record, project))
             except Exception as exc:  # noqa: BLE001 - one bad span, never the whole pull
-                span_id = ((record.get("context") or {}).get("span_id")) if isinstance(record, dict) else None
+                span_id = (
+                    ((record.get("context") or {}).get("span_id"))
+                    if isinstance(record, dict)
+                    else None
+                )
                 report.problems.append(
                     f"{project}: span {span_id or f'#{index}'}: {_one_line(str(exc))}: skipped"
                 )
@@ -403,7 +415,9 @@ def _write_spans(store: Store, records: list[dict], project: str, report: PullRe
         raise
     report.spans_new += result.new
     report.spans_existing += result.existing
-    report.problems.extend(f"{project}: {line}" for line in (*result.conflicts, *result.tree_problems))
+    report.problems.extend(
+        f"{project}: {line}" for line in (*result.conflicts, *result.tree_problems)
+    )
 
 
 # --- annotations -------------------------------------------------------------------------------
@@ -411,7 +425,12 @@ def _write_spans(store: Store, records: list[dict], project: str, report: PullRe
 
 def _local_targets(store: Store, project: str) -> tuple[list[str], list[str], list[str], list[str]]:
     conn = store.connection
-    spans = [r[0] for r in conn.execute("SELECT span_id FROM spans WHERE project = ? ORDER BY span_id", (project,))]
+    spans = [
+        r[0]
+        for r in conn.execute(
+            "SELECT span_id FROM spans WHERE project = ? ORDER BY span_id", (project,)
+        )
+    ]
     documents = [
         r[0]
         for r in conn.execute(
@@ -419,7 +438,12 @@ def _local_targets(store: Store, project: str) -> tuple[list[str], list[str], li
             (project,),
         )
     ]
-    traces = [r[0] for r in conn.execute("SELECT trace_id FROM traces WHERE project = ? ORDER BY trace_id", (project,))]
+    traces = [
+        r[0]
+        for r in conn.execute(
+            "SELECT trace_id FROM traces WHERE project = ? ORDER BY trace_id", (project,)
+        )
+    ]
     sessions = [
         r[0]
         for r in conn.execute(
@@ -543,7 +567,7 @@ def _listed(client: PhoenixClient, project: str, target: str, ids: list[str]) ->
 
 def _document_annotations(client: PhoenixClient, span_ids: list[str]) -> list[dict]:
     aliases = "\n".join(
-        f's{i}: getSpanByOtelId(spanId: {orjson.dumps(span_id).decode()}) '
+        f"s{i}: getSpanByOtelId(spanId: {orjson.dumps(span_id).decode()}) "
         f"{{ spanId documentEvaluations {{ {_DOCUMENT_FIELDS} }} }}"
         for i, span_id in enumerate(span_ids)
     )
@@ -599,12 +623,14 @@ class _AnnotationWriter:
             )
         }
         self._traces = {
-            row[0] for row in conn.execute("SELECT trace_id FROM traces WHERE project = ?", (project,))
+            row[0]
+            for row in conn.execute("SELECT trace_id FROM traces WHERE project = ?", (project,))
         }
         self._sessions = {
             row[0]
             for row in conn.execute(
-                "SELECT DISTINCT session_id FROM traces WHERE project = ? AND session_id IS NOT NULL",
+                "SELECT DISTINCT session_id FROM traces "
+                "WHERE project = ? AND session_id IS NOT NULL",
                 (project,),
             )
         }
@@ -626,7 +652,8 @@ class _AnnotationWriter:
                 continue
             except Exception as exc:  # noqa: BLE001 - e.g. NoName: one record, not the pull
                 self._report.problems.append(
-                    f"{self._project}: annotation {record.get('id')!r}: {type(exc).__name__}: skipped"
+                    f"{self._project}: annotation {record.get('id')!r}: "
+                    f"{type(exc).__name__}: skipped"
                 )
                 continue
             if key in self._seen:
@@ -753,7 +780,9 @@ def _pull_configs(
     document: dict[str, Any] = dict(stored) if stored else {"annotations": []}
     document["annotations"] = list(document.get("annotations") or [])
     where = f"{store.path} (stored configs)"
-    current = parse_config(orjson.dumps(document).decode(), where) if document["annotations"] else None
+    current = (
+        parse_config(orjson.dumps(document).decode(), where) if document["annotations"] else None
+    )
     changed = False
     for raw in configs:
         name = raw.get("name")
@@ -767,7 +796,9 @@ def _pull_configs(
                 orjson.dumps({"annotations": [body]}).decode(), f"Phoenix config {name!r}"
             ).annotations[0]
         except ConfigError as exc:
-            report.problems.append(f"{project}: config {name!r} from Phoenix: {_one_line(str(exc))}: skipped")
+            report.problems.append(
+                f"{project}: config {name!r} from Phoenix: {_one_line(str(exc))}: skipped"
+            )
             continue
         if local is not None:
             if local.phoenix_body() == pulled.phoenix_body():

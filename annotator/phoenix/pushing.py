@@ -347,9 +347,7 @@ def _sent_fingerprints(conn: sqlite3.Connection, url: str) -> dict[int, str]:
     ).fetchone()
     if not exists:
         return {}
-    rows = conn.execute(
-        "SELECT annotation_id, fingerprint FROM phoenix_sent WHERE url = ?", (url,)
-    )
+    rows = conn.execute("SELECT annotation_id, fingerprint FROM phoenix_sent WHERE url = ?", (url,))
     return dict(rows.fetchall())
 
 

@@ -68,8 +68,7 @@ def phoenix_server() -> Iterator[LocalPhoenix]:
         import phoenix.server.main  # noqa: F401
     except ImportError:
         pytest.fail(
-            "arize-phoenix is not installed: the Phoenix tests need it "
-            "(pip install -e '.[test]')",
+            "arize-phoenix is not installed: the Phoenix tests need it (pip install -e '.[test]')",
             pytrace=False,
         )
     run_dir = _run_dir()

@@ -65,7 +65,9 @@ def _annotate_in_phoenix(client: PhoenixClient, project: str, ref: Store) -> dic
     """Configs, annotations of every target and notes, through Phoenix's REST API."""
     salt = uuid.uuid4().hex[:6]
     conn = ref.connection
-    llm = conn.execute("SELECT span_id FROM spans WHERE span_kind = 'LLM' ORDER BY span_id").fetchone()[0]
+    llm = conn.execute(
+        "SELECT span_id FROM spans WHERE span_kind = 'LLM' ORDER BY span_id"
+    ).fetchone()[0]
     retriever = conn.execute(
         "SELECT span_id FROM spans WHERE document_count >= 2 ORDER BY span_id"
     ).fetchone()[0]
@@ -86,7 +88,8 @@ def _annotate_in_phoenix(client: PhoenixClient, project: str, ref: Store) -> dic
             "values": [{"label": "correct", "score": 1}, {"label": "incorrect", "score": 0}],
         },
         {
-            "name": names["helpfulness"], "type": "CONTINUOUS", "optimization_direction": "MAXIMIZE",
+            "name": names["helpfulness"], "type": "CONTINUOUS",
+            "optimization_direction": "MAXIMIZE",
             "lower_bound": 0, "upper_bound": 1,
         },
         {"name": names["comment"], "type": "FREEFORM", "description": "Free text"},
@@ -337,7 +340,12 @@ def test_pulling_again_adds_nothing(
         assert (again.configs_added, again.configs_same, again.config_conflicts) == ([], 5, [])
         assert _log_count(store) == log
         assert store.load_config_document() == configs
-        assert store.counts() == {"spans": SAMPLE_SPANS, "traces": 39, "sessions": 17, "annotations": 10}
+        assert store.counts() == {
+            "spans": SAMPLE_SPANS,
+            "traces": 39,
+            "sessions": 17,
+            "annotations": 10,
+        }
 
 
 def test_new_annotations_and_spans_arrive_on_the_next_pull(
@@ -364,7 +372,8 @@ def test_new_annotations_and_spans_arrive_on_the_next_pull(
         updated = pull(store, phoenix, samples.name)
         assert (updated.annotations_new, updated.annotations_updated) == (0, 1)
         row = store.connection.execute(
-            "SELECT label, score, explanation FROM annotations WHERE name = ? AND identifier = 'alice'",
+            "SELECT label, score, explanation FROM annotations "
+            "WHERE name = ? AND identifier = 'alice'",
             (made["names"]["correctness"],),
         ).fetchone()
         assert row == ("incorrect", 0.0, None)

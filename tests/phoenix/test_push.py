@@ -57,7 +57,9 @@ def _annotate_here(store: Store, salt: str) -> dict[str, Any]:
     configs = parse_config(CONFIGS.format(salt=salt), "configs.yaml")
     store.save_config_document(configs.to_document())
     conn = store.connection
-    llm = conn.execute("SELECT span_id FROM spans WHERE span_kind = 'LLM' ORDER BY span_id").fetchone()[0]
+    llm = conn.execute(
+        "SELECT span_id FROM spans WHERE span_kind = 'LLM' ORDER BY span_id"
+    ).fetchone()[0]
     retriever = conn.execute(
         "SELECT span_id FROM spans WHERE document_count >= 2 ORDER BY span_id"
     ).fetchone()[0]
@@ -314,7 +316,8 @@ def test_a_push_cut_off_half_way_resumes_with_the_rest(
 ) -> None:
     store = _pulled(phoenix, samples, tmp_path / "a.db")
     span_ids = [
-        r[0] for r in store.connection.execute("SELECT span_id FROM spans ORDER BY span_id LIMIT 30")
+        r[0]
+        for r in store.connection.execute("SELECT span_id FROM spans ORDER BY span_id LIMIT 30")
     ]
     for span_id in span_ids:
         store.set_annotation(Annotation(name="flag", span_id=span_id, label="y", identifier="r"))
