@@ -23,6 +23,11 @@ CORE = [
     "annotator.team.stats",
     "annotator.team.dataset",
     "annotator.query",
+    "annotator.phoenix",
+    "annotator.phoenix.connection",
+    "annotator.phoenix.pulling",
+    "annotator.phoenix.otlp",
+    "annotator.phoenix.local_server",
 ]
 
 

@@ -1,0 +1,155 @@
+"""Phoenix sync speed against a real local Phoenix (started here on loopback, stopped at the end):
+pull 10k spans, push 10k annotations, and the same again (nothing new), with the share of the
+time spent waiting for Phoenix. Prints figures; asserts nothing.
+
+    python bench/phoenix_bench.py [N_SPANS]      # needs pip install -e '.[test]'
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from annotator.model import Annotation  # noqa: E402
+from annotator.phoenix import connect, local_server, pull  # noqa: E402
+from annotator.phoenix.otlp import send_otlp_file, wait_for_spans  # noqa: E402
+from annotator.phoenix.pushing import push  # noqa: E402
+from annotator.store import Store  # noqa: E402
+from annotator.store.annotations import import_annotations  # noqa: E402
+from bench.synth import clone_samples  # noqa: E402
+
+PROJECT = "bench"
+
+
+def one_project(path: Path, project: str) -> None:
+    """Every request of the file in one project (the samples name three)."""
+    out = []
+    for raw in path.read_bytes().splitlines():
+        request = orjson.loads(raw)
+        for resource in request.get("resourceSpans", ()):
+            attributes = resource.setdefault("resource", {}).setdefault("attributes", [])
+            attributes[:] = [a for a in attributes if a.get("key") != "openinference.project.name"]
+            attributes.append(
+                {"key": "openinference.project.name", "value": {"stringValue": project}}
+            )
+        out.append(orjson.dumps(request))
+    path.write_bytes(b"\n".join(out) + b"\n")
+
+
+def line(what: str, seconds: float, count: int, unit: str, phoenix: float | None = None) -> None:
+    rate = f"{count / seconds:,.0f} {unit}/s" if seconds > 0 and count else "-"
+    share = f", {100 * phoenix / seconds:.0f}% waiting for Phoenix" if phoenix is not None else ""
+    print(f"{what:<44} {seconds:7.2f} s  {count:>7,} {unit:<12} {rate}{share}")
+
+
+def main() -> None:
+    n_spans = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    with tempfile.TemporaryDirectory(prefix="phoenix-bench-") as tmp:
+        work = Path(tmp)
+        server = local_server.start(work / "phoenix")
+        try:
+            print(f"Phoenix {server.url}: up in {server.startup_seconds:.1f}s")
+            with connect(server.url) as client:
+                traces = work / "traces.jsonl"
+                clone_samples(n_spans, traces)
+                one_project(traces, PROJECT)
+                started = time.perf_counter()
+                sent = send_otlp_file(client, traces)
+                wait_for_spans(client, PROJECT, sent, timeout=600)
+                line(
+                    "send OTLP, wait for Phoenix to ingest",
+                    time.perf_counter() - started,
+                    sent,
+                    "spans",
+                )
+                project = PROJECT
+
+                db = Store.open(work / "pulled.db")
+                before = client.phoenix_seconds
+                started = time.perf_counter()
+                report = pull(db, client, project)
+                line(
+                    f"pull {project}",
+                    time.perf_counter() - started,
+                    report.spans_new,
+                    "spans",
+                    client.phoenix_seconds - before,
+                )
+                before = client.phoenix_seconds
+                started = time.perf_counter()
+                again = pull(db, client, project)
+                line(
+                    "pull again (nothing new)",
+                    time.perf_counter() - started,
+                    again.spans_new,
+                    "spans",
+                    client.phoenix_seconds - before,
+                )
+
+                span_ids = [
+                    r[0]
+                    for r in db.connection.execute(
+                        "SELECT span_id FROM spans WHERE project = ?", (project,)
+                    )
+                ]
+                labels = ("good", "bad")
+                import_annotations(
+                    db.connection,
+                    (
+                        Annotation(
+                            name="bench_quality",
+                            span_id=s,
+                            label=labels[i % 2],
+                            score=float(i % 2),
+                            identifier="bench",
+                        )
+                        for i, s in enumerate(span_ids)
+                    ),
+                    actor="bench",
+                )
+                before = client.phoenix_seconds
+                started = time.perf_counter()
+                pushed = push(db, client, project=project)
+                line(
+                    "push annotations (sync=true, batches of 500)",
+                    time.perf_counter() - started,
+                    pushed.total_sent,
+                    "annotations",
+                    client.phoenix_seconds - before,
+                )
+                before = client.phoenix_seconds
+                started = time.perf_counter()
+                repeat = push(db, client, project=project)
+                line(
+                    "push again (nothing new)",
+                    time.perf_counter() - started,
+                    repeat.unchanged,
+                    "unchanged",
+                    client.phoenix_seconds - before,
+                )
+
+                fresh = Store.open(work / "fresh.db")
+                before = client.phoenix_seconds
+                started = time.perf_counter()
+                back = pull(fresh, client, project)
+                line(
+                    "pull spans + annotations into a fresh db",
+                    time.perf_counter() - started,
+                    back.annotations_new,
+                    "annotations",
+                    client.phoenix_seconds - before,
+                )
+                db.close()
+                fresh.close()
+        finally:
+            local_server.stop(server.pid)
+
+
+if __name__ == "__main__":
+    main()
