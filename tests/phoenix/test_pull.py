@@ -203,8 +203,13 @@ def _phoenix_records(client: PhoenixClient, project: str, made: dict[str, Any]) 
                 "name": item["name"],
                 "annotator_kind": item["annotatorKind"],
                 "result": {k: item[k] for k in ("label", "score", "explanation")},
-                "metadata": item["metadata"],
-                "identifier": item["identifier"],
+                # Phoenix keeps a document annotation's annotator in metadata (its identifier
+                # must be empty); the import gives the annotator back (README: the database).
+                "metadata": {
+                    k: v for k, v in item["metadata"].items() if k != "annotator_identifier"
+                },
+                "identifier": item["identifier"]
+                or item["metadata"].get("annotator_identifier", ""),
                 "created_at": item["createdAt"],
                 "updated_at": item["updatedAt"],
             }
