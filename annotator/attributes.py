@@ -218,7 +218,7 @@ def _compile_shape(keys: tuple, types: tuple, json_strings: bool) -> Any:
     params = ", ".join(f"a{i}" for i in range(len(keys)))
     namespace: dict[str, Any] = {}
     try:
-        exec(f"def build({params}):\n    return {literal}\n", namespace)  # noqa: S102
+        exec(f"def build({params}):\n    return {literal}\n", namespace)
     except (SyntaxError, RecursionError, MemoryError, ValueError):
         return None
     json_positions = tuple(

@@ -170,7 +170,9 @@ def default_keymap() -> dict[str, tuple[str, ...]]:
     return {action.id: action.default_keys for action in ACTIONS}
 
 
-def resolve_keymap(overrides: dict[str, tuple[str, ...]] | None = None) -> dict[str, tuple[str, ...]]:
+def resolve_keymap(
+    overrides: dict[str, tuple[str, ...]] | None = None,
+) -> dict[str, tuple[str, ...]]:
     """Defaults with a config's ``keys:`` remaps applied (keys already normalised)."""
     keymap = default_keymap()
     for action_id, keys in (overrides or {}).items():

@@ -254,7 +254,7 @@ def to_display(value: object) -> str:
         return f"<{len(value):,} bytes>"
     try:
         return str(value)
-    except Exception:  # noqa: BLE001 - a hostile __str__ must not kill the view
+    except Exception:
         return f"<{type(value).__name__}>"
 
 

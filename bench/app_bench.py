@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.synth import clone_samples, one_big_trace  # noqa: E402
+from bench.synth import clone_samples, one_big_trace
 
 CONFIG = """
 annotations:
@@ -52,7 +52,9 @@ async def _open(db: str) -> dict:
     started = time.perf_counter()
     app = AnnotatorApp(db, parse_config(CONFIG), "bench")
     async with app.run_test(size=(160, 50)) as pilot:
-        while not (isinstance(app.screen, AnnotateScreen) and app.screen.span_view.span is not None):
+        while not (
+            isinstance(app.screen, AnnotateScreen) and app.screen.span_view.span is not None
+        ):
             await pilot.pause(0.005)
         opened = time.perf_counter() - started
         await app.workers.wait_for_complete()
@@ -129,7 +131,7 @@ def _percentiles(samples: list[float]) -> dict:
     }
 
 
-def open_db(db: str):  # noqa: ANN201
+def open_db(db: str):
     import sqlite3
 
     return sqlite3.connect(db)
@@ -141,7 +143,9 @@ def in_subprocess(function: str, *args: str) -> dict:
         "import asyncio, json, sys; sys.path.insert(0, %r); from bench.app_bench import %s; "
         "print(json.dumps(asyncio.run(%s(*sys.argv[1:]))))"
     ) % (str(Path(__file__).resolve().parents[1]), function, function)
-    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -154,7 +158,9 @@ async def _navigate_entry(db: str, moves: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--spans", type=int, default=100_000)
     parser.add_argument("--annotations", type=int, default=1000)
     parser.add_argument("--big-trace", type=int, default=10_000)
@@ -169,10 +175,15 @@ def main() -> None:
     written = clone_samples(args.spans, work / "large.jsonl")
     started = time.perf_counter()
     build_db(work / "large.jsonl", large)
-    report["setup"] = {"large_db_spans": written, "import_s": round(time.perf_counter() - started, 1)}
+    report["setup"] = {
+        "large_db_spans": written,
+        "import_s": round(time.perf_counter() - started, 1),
+    }
     report["open_small_db"] = in_subprocess("_open", str(small))
     report["open_large_db"] = in_subprocess("_open", str(large))
-    report["keystroke_to_commit"] = in_subprocess("_annotate_entry", str(large), str(args.annotations))
+    report["keystroke_to_commit"] = in_subprocess(
+        "_annotate_entry", str(large), str(args.annotations)
+    )
 
     big = work / "big.db"
     one_big_trace(args.big_trace, work / "big.jsonl")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.synth import clone_samples  # noqa: E402
+from bench.synth import clone_samples
 
 _STEP = r"""
 import json, resource, sys, time
@@ -65,13 +65,17 @@ def run_step(step: str, path: Path, db: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="25000,50000,100000")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="annotator-import-bench-"))
-    print(f"{'spans':>8} {'MB':>6} | {'parse s':>7} {'json s':>7} {'read s':>7} {'import s':>8} | "
-          f"{'import spans/s':>14} | {'read/parse':>10} {'import/parse':>12} {'import/json':>11} | "
-          f"{'RSS parse':>9} {'read':>6} {'import':>6}")
+    print(
+        f"{'spans':>8} {'MB':>6} | {'parse s':>7} {'json s':>7} {'read s':>7} {'import s':>8} | "
+        f"{'import spans/s':>14} | {'read/parse':>10} {'import/parse':>12} {'import/json':>11} | "
+        f"{'RSS parse':>9} {'read':>6} {'import':>6}"
+    )
     for size in (int(s) for s in args.sizes.split(",")):
         path = work / f"{size}.jsonl"
         spans = clone_samples(size, path)
@@ -80,7 +84,9 @@ def main() -> None:
         for step in ("parse", "parse_stdlib", "read", "import"):
             db = work / f"{size}-{step}.db"
             results[step] = run_step(step, path, db)
-        parse, stdlib, read, imp = (results[s]["seconds"] for s in ("parse", "parse_stdlib", "read", "import"))
+        parse, stdlib, read, imp = (
+            results[s]["seconds"] for s in ("parse", "parse_stdlib", "read", "import")
+        )
         print(
             f"{spans:>8} {megabytes:>6.0f} | {parse:>7.2f} {stdlib:>7.2f} {read:>7.2f} {imp:>8.2f} | "
             f"{spans / imp:>14,.0f} | {read / parse:>10.1f} {imp / parse:>12.1f} {imp / stdlib:>11.1f} | "

@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotator.model import Span  # noqa: E402
-from annotator.store import Store  # noqa: E402
-from annotator.team.merge import merge_databases  # noqa: E402
+from annotator.model import Span
+from annotator.store import Store
+from annotator.team.merge import merge_databases
 
 N_SPANS, N_ANNOTATIONS, SHARED = 100_000, 50_000, 10_000
 
@@ -24,10 +24,20 @@ def spans():
     for t in range(N_SPANS // 10):
         for i in range(10):
             at = f"2026-01-01T00:{t % 60:02d}:{i:02d}"
-            yield Span(f"s{t}-{i}", f"t{t}", None if i == 0 else f"s{t}-0", "step", "LLM",
-                       f"{at}.000000+00:00", f"{at}.500000+00:00", "OK",
-                       attributes={"input": {"value": "question " * 20},
-                                   "output": {"value": "answer " * 30}})
+            yield Span(
+                f"s{t}-{i}",
+                f"t{t}",
+                None if i == 0 else f"s{t}-0",
+                "step",
+                "LLM",
+                f"{at}.000000+00:00",
+                f"{at}.500000+00:00",
+                "OK",
+                attributes={
+                    "input": {"value": "question " * 20},
+                    "output": {"value": "answer " * 30},
+                },
+            )
 
 
 def build(path: Path, seed: int) -> Path:
@@ -41,14 +51,30 @@ def build(path: Path, seed: int) -> Path:
             shared = k < SHARED
             label = rng.choice(["correct", "incorrect"]) if shared else "correct"
             at = f"2026-02-01T00:00:{rng.randrange(60):02d}.000000+00:00"
-            rows.append(("span", f"s{k // 5}-{k % 5}", f"t{k // 50}", "correctness", label, 1.0,
-                         "HUMAN", "APP", "shared" if shared else path.stem, "{}", at, at))
+            rows.append(
+                (
+                    "span",
+                    f"s{k // 5}-{k % 5}",
+                    f"t{k // 50}",
+                    "correctness",
+                    label,
+                    1.0,
+                    "HUMAN",
+                    "APP",
+                    "shared" if shared else path.stem,
+                    "{}",
+                    at,
+                    at,
+                )
+            )
         conn = store.connection
         conn.execute("BEGIN")
         conn.executemany(
             "INSERT INTO annotations (target, span_id, trace_id, name, label, score, "
             "annotator_kind, source, identifier, metadata, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         conn.execute("COMMIT")
     return path
 
@@ -56,8 +82,11 @@ def build(path: Path, seed: int) -> Path:
 def content(path: Path) -> set[tuple]:
     conn = sqlite3.connect(path)
     try:
-        return set(conn.execute("SELECT target, span_id, name, identifier, label, updated_at "
-                                "FROM annotations"))
+        return set(
+            conn.execute(
+                "SELECT target, span_id, name, identifier, label, updated_at FROM annotations"
+            )
+        )
     finally:
         conn.close()
 
@@ -66,14 +95,18 @@ def timed(label: str, *args, **kwargs):
     wall, cpu = time.perf_counter(), time.process_time()
     report = merge_databases(*args, **kwargs)
     totals = report.to_dict()["totals"]
-    print(f"{label:<32} {time.perf_counter() - wall:6.2f} s wall {time.process_time() - cpu:6.2f} s CPU"
-          f"  new {totals['annotations_new']:,} updated {totals['annotations_updated']:,}"
-          f" unchanged {totals['annotations_unchanged']:,} conflicts {totals['conflicts']:,}")
+    print(
+        f"{label:<32} {time.perf_counter() - wall:6.2f} s wall {time.process_time() - cpu:6.2f} s CPU"
+        f"  new {totals['annotations_new']:,} updated {totals['annotations_updated']:,}"
+        f" unchanged {totals['annotations_unchanged']:,} conflicts {totals['conflicts']:,}"
+    )
     return report
 
 
 def main() -> None:
-    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="merge-bench-"))
+    folder = (
+        Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="merge-bench-"))
+    )
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     inputs = [build(folder / f"{name}.db", seed) for seed, name in enumerate(("a", "b", "c"))]

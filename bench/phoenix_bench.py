@@ -16,13 +16,13 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotator.model import Annotation  # noqa: E402
-from annotator.phoenix import connect, local_server, pull  # noqa: E402
-from annotator.phoenix.otlp import send_otlp_file, wait_for_spans  # noqa: E402
-from annotator.phoenix.pushing import push  # noqa: E402
-from annotator.store import Store  # noqa: E402
-from annotator.store.annotations import import_annotations  # noqa: E402
-from bench.synth import clone_samples  # noqa: E402
+from annotator.model import Annotation
+from annotator.phoenix import connect, local_server, pull
+from annotator.phoenix.otlp import send_otlp_file, wait_for_spans
+from annotator.phoenix.pushing import push
+from annotator.store import Store
+from annotator.store.annotations import import_annotations
+from bench.synth import clone_samples
 
 PROJECT = "bench"
 

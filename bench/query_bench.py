@@ -26,12 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotator.importer import import_files  # noqa: E402
-from annotator.model import Annotation  # noqa: E402
-from annotator.query import SpanFilter, TraceFilter  # noqa: E402
-from annotator.store import Store  # noqa: E402
-from annotator.store.annotations import import_annotations  # noqa: E402
-from bench.synth import clone_samples  # noqa: E402
+from annotator.importer import import_files
+from annotator.model import Annotation
+from annotator.query import SpanFilter, TraceFilter
+from annotator.store import Store
+from annotator.store.annotations import import_annotations
+from bench.synth import clone_samples
 
 SPAN_FILTERS = [
     # The examples, and what a QA lead types next.
@@ -45,8 +45,10 @@ SPAN_FILTERS = [
     # Conversions, Python's %, subtree rollups: what once doubled the SQL at every level.
     "llm.token_count.total % 7 == 3",
     "cumulative_token_count.total > 3000",
-    ("parent_span is None and (name == name and latency_ms == (annotations['correctness'].score"
-     " % (latency_ms + cumulative_token_count.total)))"),
+    (
+        "parent_span is None and (name == name and latency_ms == (annotations['correctness'].score"
+        " % (latency_ms + cumulative_token_count.total)))"
+    ),
 ]
 TRACE_FILTERS = [
     "any(span.status_code == 'ERROR' for span in spans)",
@@ -59,8 +61,7 @@ TRACE_FILTERS = [
 # The migration proposed in the README (Filtering, Performance); --index measures its effect.
 PROPOSED_INDEXES = {
     "spans_kind": "CREATE INDEX IF NOT EXISTS spans_kind ON spans(span_kind)",
-    "spans_trace_parent":
-        "CREATE INDEX IF NOT EXISTS spans_trace_parent ON spans(trace_id, parent_id, span_kind)",
+    "spans_trace_parent": "CREATE INDEX IF NOT EXISTS spans_trace_parent ON spans(trace_id, parent_id, span_kind)",
 }
 
 
@@ -76,36 +77,63 @@ def build(path: Path, spans: int) -> None:
         annotations = list(_annotations(conn))
         import_annotations(conn, annotations, actor="bench")
     source.unlink()
-    print(f"built {path}: {report.spans_new:,} spans, {len(annotations):,} annotations "
-          f"in {time.perf_counter() - started:.0f} s")
+    print(
+        f"built {path}: {report.spans_new:,} spans, {len(annotations):,} annotations "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
 
 
 def _annotations(conn: sqlite3.Connection):
-    llm = [r[0] for r in conn.execute(
-        "SELECT span_id FROM spans WHERE span_kind = 'LLM' ORDER BY rowid")]
+    llm = [
+        r[0]
+        for r in conn.execute("SELECT span_id FROM spans WHERE span_kind = 'LLM' ORDER BY rowid")
+    ]
     for i, span_id in enumerate(llm):
         bad = i % 7 == 0
-        yield Annotation(name="correctness", span_id=span_id, label="incorrect" if bad else
-                         "correct", score=0.0 if bad else 1.0, annotator_kind="LLM",
-                         source="API", identifier="judge")
+        yield Annotation(
+            name="correctness",
+            span_id=span_id,
+            label="incorrect" if bad else "correct",
+            score=0.0 if bad else 1.0,
+            annotator_kind="LLM",
+            source="API",
+            identifier="judge",
+        )
         if i % 10 == 0:
             for who in ("alice", "bob"):
-                yield Annotation(name="correctness", span_id=span_id,
-                                 label="incorrect" if (i // 10) % 3 == 0 else "correct",
-                                 annotator_kind="HUMAN", source="API", identifier=who)
+                yield Annotation(
+                    name="correctness",
+                    span_id=span_id,
+                    label="incorrect" if (i // 10) % 3 == 0 else "correct",
+                    annotator_kind="HUMAN",
+                    source="API",
+                    identifier=who,
+                )
     for span_id, count in conn.execute(
         "SELECT span_id, document_count FROM spans WHERE document_count > 0"
     ):
         for position in range(count):
-            yield Annotation(name="relevance", target="document", span_id=span_id,
-                             document_position=position,
-                             label="irrelevant" if position == 2 else "relevant",
-                             annotator_kind="LLM", source="API", identifier="judge")
+            yield Annotation(
+                name="relevance",
+                target="document",
+                span_id=span_id,
+                document_position=position,
+                label="irrelevant" if position == 2 else "relevant",
+                annotator_kind="LLM",
+                source="API",
+                identifier="judge",
+            )
     traces = [r[0] for r in conn.execute("SELECT trace_id FROM traces ORDER BY trace_id")]
     for i, trace_id in enumerate(traces[::3]):
-        yield Annotation(name="quality", target="trace", trace_id=trace_id,
-                         label="bad" if i % 4 == 0 else "good", annotator_kind="LLM",
-                         source="API", identifier="judge")
+        yield Annotation(
+            name="quality",
+            target="trace",
+            trace_id=trace_id,
+            label="bad" if i % 4 == 0 else "good",
+            annotator_kind="LLM",
+            source="API",
+            identifier="judge",
+        )
 
 
 def timed(conn: sqlite3.Connection, flt: SpanFilter | TraceFilter, runs: int):
@@ -132,13 +160,16 @@ def report(conn: sqlite3.Connection, runs: int, title: str, filters, kind) -> No
         except sqlite3.Error as error:  # (filters that compiled used to fail here)
             print(f"{'fails':>10} {'':>9} {'':>8}  {text}  ({size}; SQLite: {error})")
             continue
-        print(f"{median:>10.0f} {first:>9.0f} {count:>8,}  {text}  (compiled in "
-              f"{compile_ms:.1f} ms, {size})")
+        print(
+            f"{median:>10.0f} {first:>9.0f} {count:>8,}  {text}  (compiled in "
+            f"{compile_ms:.1f} ms, {size})"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", type=Path)
     parser.add_argument("--spans", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
@@ -153,10 +184,20 @@ def main() -> None:
         for table in ("spans", "traces", "annotations")
     )
     print(f"{path}: {spans:,} spans, {traces:,} traces, {annotations:,} annotations")
-    report(conn, args.runs, "span filters (SELECT count(*) FROM spans s WHERE ...)",
-           SPAN_FILTERS, SpanFilter)
-    report(conn, args.runs, "trace filters (SELECT count(*) FROM traces t WHERE ...)",
-           TRACE_FILTERS, TraceFilter)
+    report(
+        conn,
+        args.runs,
+        "span filters (SELECT count(*) FROM spans s WHERE ...)",
+        SPAN_FILTERS,
+        SpanFilter,
+    )
+    report(
+        conn,
+        args.runs,
+        "trace filters (SELECT count(*) FROM traces t WHERE ...)",
+        TRACE_FILTERS,
+        TraceFilter,
+    )
     if args.index:
         for statement in PROPOSED_INDEXES.values():
             conn.execute(statement)

@@ -77,7 +77,10 @@ def one_big_trace(n_spans: int, path: Path) -> int:
     written = 1
     copy = 0
     with path.open("wb") as out:
-        out.write(orjson.dumps({"resourceSpans": [{"resource": {}, "scopeSpans": [{"spans": [root]}]}]}) + b"\n")
+        out.write(
+            orjson.dumps({"resourceSpans": [{"resource": {}, "scopeSpans": [{"spans": [root]}]}]})
+            + b"\n"
+        )
         while written < n_spans:
             for request in requests:
                 clone = _rewrite(request, copy)

@@ -609,7 +609,7 @@ def run_turn(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Invoke one traced request; failures are part of the sample, so report and go on."""
     try:
         return fn(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         print(f"    (expected failure: {type(exc).__name__}: {exc})")
         SCRIPT.turns.clear()
         return None

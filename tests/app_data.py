@@ -62,43 +62,170 @@ def _messages(*pairs: tuple[str, str]) -> list[dict]:
 
 def demo_spans() -> list[Span]:
     documents = [
-        {"document": {"id": f"doc-{i}", "score": 0.9 - i * 0.2, "content": f"Returns policy part {i}."}}
+        {
+            "document": {
+                "id": f"doc-{i}",
+                "score": 0.9 - i * 0.2,
+                "content": f"Returns policy part {i}.",
+            }
+        }
         for i in range(3)
     ]
     return [
         # Trace 1: RAG (root CHAIN -> RETRIEVER, LLM)
-        Span("r1", "trace-rag", None, "rag_pipeline", "CHAIN", _t(0), _t(2), "OK",
-             attributes={"input": {"value": "How long do I have to return an order?"},
-                         "output": {"value": "30 days."}, "session": {"id": "sess-1"}},
-             session_id="sess-1"),
-        Span("r2", "trace-rag", "r1", "retrieve_docs", "RETRIEVER", _t(0.1), _t(0.5), "OK",
-             attributes={"input": {"value": "return window"}, "retrieval": {"documents": documents}}),
-        Span("r3", "trace-rag", "r1", "ChatModel", "LLM", _t(0.6), _t(1.9), "OK",
-             attributes={"llm": {"model_name": "fake-gpt", "input_messages": _messages(
-                 ("system", "You answer from the documents."), ("user", "How long do I have to return an order?")),
-                 "output_messages": _messages(("assistant", "You have 30 days.")),
-                 "token_count": {"prompt": 120, "completion": 8, "total": 128}}}),
+        Span(
+            "r1",
+            "trace-rag",
+            None,
+            "rag_pipeline",
+            "CHAIN",
+            _t(0),
+            _t(2),
+            "OK",
+            attributes={
+                "input": {"value": "How long do I have to return an order?"},
+                "output": {"value": "30 days."},
+                "session": {"id": "sess-1"},
+            },
+            session_id="sess-1",
+        ),
+        Span(
+            "r2",
+            "trace-rag",
+            "r1",
+            "retrieve_docs",
+            "RETRIEVER",
+            _t(0.1),
+            _t(0.5),
+            "OK",
+            attributes={"input": {"value": "return window"}, "retrieval": {"documents": documents}},
+        ),
+        Span(
+            "r3",
+            "trace-rag",
+            "r1",
+            "ChatModel",
+            "LLM",
+            _t(0.6),
+            _t(1.9),
+            "OK",
+            attributes={
+                "llm": {
+                    "model_name": "fake-gpt",
+                    "input_messages": _messages(
+                        ("system", "You answer from the documents."),
+                        ("user", "How long do I have to return an order?"),
+                    ),
+                    "output_messages": _messages(("assistant", "You have 30 days.")),
+                    "token_count": {"prompt": 120, "completion": 8, "total": 128},
+                }
+            },
+        ),
         # Trace 2: agent with a failing tool
-        Span("a1", "trace-agent", None, "order_agent", "AGENT", _t(10), _t(13), "ERROR",
-             status_message="KeyError: order B0000", attributes={"input": {"value": "Where is B0000?"}}),
-        Span("a2", "trace-agent", "a1", "planner", "LLM", _t(10.1), _t(11), "OK",
-             attributes={"llm": {"output_messages": [{"message": {"role": "assistant", "tool_calls": [
-                 {"tool_call": {"id": "c1", "function": {"name": "get_order", "arguments": "{\"id\": \"B0000\"}"}}}]}}]}}),
-        Span("a3", "trace-agent", "a1", "get_order", "TOOL", _t(11.1), _t(11.5), "ERROR",
-             status_message="KeyError: order B0000",
-             attributes={"tool": {"name": "get_order"}, "input": {"value": "B0000"}},
-             events=[{"name": "exception", "timestamp": _t(11.4), "attributes": {
-                 "exception.type": "KeyError", "exception.message": "order B0000",
-                 "exception.stacktrace": "Traceback (most recent call last):\n  File \"tools.py\", line 3\nKeyError: 'B0000'"}}]),
+        Span(
+            "a1",
+            "trace-agent",
+            None,
+            "order_agent",
+            "AGENT",
+            _t(10),
+            _t(13),
+            "ERROR",
+            status_message="KeyError: order B0000",
+            attributes={"input": {"value": "Where is B0000?"}},
+        ),
+        Span(
+            "a2",
+            "trace-agent",
+            "a1",
+            "planner",
+            "LLM",
+            _t(10.1),
+            _t(11),
+            "OK",
+            attributes={
+                "llm": {
+                    "output_messages": [
+                        {
+                            "message": {
+                                "role": "assistant",
+                                "tool_calls": [
+                                    {
+                                        "tool_call": {
+                                            "id": "c1",
+                                            "function": {
+                                                "name": "get_order",
+                                                "arguments": '{"id": "B0000"}',
+                                            },
+                                        }
+                                    }
+                                ],
+                            }
+                        }
+                    ]
+                }
+            },
+        ),
+        Span(
+            "a3",
+            "trace-agent",
+            "a1",
+            "get_order",
+            "TOOL",
+            _t(11.1),
+            _t(11.5),
+            "ERROR",
+            status_message="KeyError: order B0000",
+            attributes={"tool": {"name": "get_order"}, "input": {"value": "B0000"}},
+            events=[
+                {
+                    "name": "exception",
+                    "timestamp": _t(11.4),
+                    "attributes": {
+                        "exception.type": "KeyError",
+                        "exception.message": "order B0000",
+                        "exception.stacktrace": "Traceback (most recent call last):\n  File \"tools.py\", line 3\nKeyError: 'B0000'",
+                    },
+                }
+            ],
+        ),
         # Trace 3 and 4: one chat session, two turns
-        Span("c1", "trace-chat-1", None, "chat_turn", "LLM", _t(20), _t(21), "OK",
-             attributes={"llm": {"input_messages": _messages(("user", "Hi!")),
-                                 "output_messages": _messages(("assistant", "Hello, how can I help?"))}},
-             session_id="sess-2"),
-        Span("c2", "trace-chat-2", None, "chat_turn", "LLM", _t(30), _t(31), "OK",
-             attributes={"llm": {"input_messages": _messages(("user", "Hi!"), ("assistant", "Hello, how can I help?"), ("user", "Bye")),
-                                 "output_messages": _messages(("assistant", "Goodbye!"))}},
-             session_id="sess-2"),
+        Span(
+            "c1",
+            "trace-chat-1",
+            None,
+            "chat_turn",
+            "LLM",
+            _t(20),
+            _t(21),
+            "OK",
+            attributes={
+                "llm": {
+                    "input_messages": _messages(("user", "Hi!")),
+                    "output_messages": _messages(("assistant", "Hello, how can I help?")),
+                }
+            },
+            session_id="sess-2",
+        ),
+        Span(
+            "c2",
+            "trace-chat-2",
+            None,
+            "chat_turn",
+            "LLM",
+            _t(30),
+            _t(31),
+            "OK",
+            attributes={
+                "llm": {
+                    "input_messages": _messages(
+                        ("user", "Hi!"), ("assistant", "Hello, how can I help?"), ("user", "Bye")
+                    ),
+                    "output_messages": _messages(("assistant", "Goodbye!")),
+                }
+            },
+            session_id="sess-2",
+        ),
     ]
 
 
@@ -110,7 +237,7 @@ def build_db(path: Path, spans: list[Span] | None = None) -> Path:
     return path
 
 
-async def settled(pilot, app, timeout: float = 30.0) -> None:  # noqa: ANN001
+async def settled(pilot, app, timeout: float = 30.0) -> None:
     """Wait until the app's writer has committed (or given up on) every change made so far:
     a condition, not a fixed sleep."""
     import time

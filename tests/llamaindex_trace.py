@@ -19,7 +19,7 @@ CONTEXT = (
     "file_path: handbook/remote.md\n\n"
     "Remote work\n"
     "Employees may work remotely up to two days a week, agreed with their manager.\n"
-    "Fridays are \"focus days\": no meetings before noon."
+    'Fridays are "focus days": no meetings before noon.'
 )
 SYSTEM = (
     "You are an expert Q&A system that is trusted around the world.\n"
@@ -32,7 +32,7 @@ USER = (
     f"Query: {QUESTION}\nAnswer: "
 )
 ANSWER = (
-    "Yes. You may work remotely up to two days a week, and Fridays are \"focus days\".\n"
+    'Yes. You may work remotely up to two days a week, and Fridays are "focus days".\n'
     "See 'handbook/remote.md' and agree the days with your manager."
 )
 

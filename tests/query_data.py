@@ -50,33 +50,58 @@ SHAPES: dict[str, Any] = {
 }
 _ABSENT = object()
 FLAGS: dict[str, Any] = {
-    "int": True, "real": False, "numtext": "true", "text": "FALSE", "true": 1, "false": 0,
-    "null": 2, "array": "yes",
+    "int": True,
+    "real": False,
+    "numtext": "true",
+    "text": "FALSE",
+    "true": 1,
+    "false": 0,
+    "null": 2,
+    "array": "yes",
 }
 
 
-def _span(span_id: str, name: str, kind: str, attributes: dict, *, parent: str | None = EXTRA_ROOT,
-          start: str | None = "2026-12-01T10:00:01.000000+00:00",
-          end: str | None = "2026-12-01T10:00:01.250000+00:00", status: str = "OK",
-          message: str = "") -> Span:
+def _span(
+    span_id: str,
+    name: str,
+    kind: str,
+    attributes: dict,
+    *,
+    parent: str | None = EXTRA_ROOT,
+    start: str | None = "2026-12-01T10:00:01.000000+00:00",
+    end: str | None = "2026-12-01T10:00:01.250000+00:00",
+    status: str = "OK",
+    message: str = "",
+) -> Span:
     return Span(
-        span_id=span_id, trace_id=EXTRA_TRACE, parent_id=parent, name=name, span_kind=kind,
-        start_time=start, end_time=end, status_code=status, status_message=message,
-        attributes=attributes, project="sample-extra",
+        span_id=span_id,
+        trace_id=EXTRA_TRACE,
+        parent_id=parent,
+        name=name,
+        span_kind=kind,
+        start_time=start,
+        end_time=end,
+        status_code=status,
+        status_message=message,
+        attributes=attributes,
+        project="sample-extra",
     )
 
 
 def extra_spans() -> list[Span]:
     spans = [
         _span(
-            EXTRA_ROOT, "extra_root", "CHAIN",
+            EXTRA_ROOT,
+            "extra_root",
+            "CHAIN",
             {
                 # Stored as JSON text, not an object (as a writer that does not decode it would).
                 "metadata": '{"topic": "billing", "tier": "gold"}',
                 "input": {"value": "Über die Rückerstattung: I want a REFUND"},
                 "user": {"id": "user-extra"},
             },
-            parent=None, start="2026-12-01T10:00:00.000000+00:00",
+            parent=None,
+            start="2026-12-01T10:00:00.000000+00:00",
             end="2026-12-01T10:00:05.000000+00:00",
         )
     ]
@@ -88,7 +113,9 @@ def extra_spans() -> list[Span]:
     spans.append(_span("e00000000000a100", "shape_absent", "UNKNOWN", {"other": 1}))
     spans += [
         _span(
-            "e0000000000000c1", "conflict", "CHAIN",
+            "e0000000000000c1",
+            "conflict",
+            "CHAIN",
             {
                 # A leaf/prefix conflict as the store keeps it, and a key with dots at the top.
                 "a": {"b": 1, "b.c": 2},
@@ -98,11 +125,15 @@ def extra_spans() -> list[Span]:
             },
         ),
         _span(
-            "e0000000000000u1", "ünïcödé", "CHAIN",
+            "e0000000000000u1",
+            "ünïcödé",
+            "CHAIN",
             {"input": {"value": "ÜBER ALLES — Straße"}, "output": {"value": "fine"}},
         ),
         _span(
-            ORPHAN, "orphan_llm", "LLM",
+            ORPHAN,
+            "orphan_llm",
+            "LLM",
             {
                 "llm": {
                     "model_name": "gpt-4o",
@@ -110,17 +141,26 @@ def extra_spans() -> list[Span]:
                 },
                 "input": {"value": "Where is my refund?"},
             },
-            parent=MISSING_PARENT, start="2026-12-01T10:00:02.000000+00:00",
+            parent=MISSING_PARENT,
+            start="2026-12-01T10:00:02.000000+00:00",
             end="2026-12-01T10:00:04.500000+00:00",
         ),
         _span("e0000000000000n1", "timeless", "TOOL", {}, start=None, end=None),
         # LIKE's wildcards in text: a search for '100%_done' must not match '100xxdone'.
         _span("e0000000000000p1", "percent", "CHAIN", {"input": {"value": "progress: 100%_done"}}),
-        _span("e0000000000000p2", "percent_lookalike", "CHAIN",
-              {"input": {"value": "progress: 100xxdone"}}),
         _span(
-            "e0000000000000x1", "failing_tool", "TOOL", {"tool": {"name": "refund_api"}},
-            status="ERROR", message="RefundError: refund service down",
+            "e0000000000000p2",
+            "percent_lookalike",
+            "CHAIN",
+            {"input": {"value": "progress: 100xxdone"}},
+        ),
+        _span(
+            "e0000000000000x1",
+            "failing_tool",
+            "TOOL",
+            {"tool": {"name": "refund_api"}},
+            status="ERROR",
+            message="RefundError: refund service down",
         ),
     ]
     return spans
@@ -176,37 +216,74 @@ def build(path: Path) -> Data:
 
 
 def _annotations(conn: sqlite3.Connection) -> list[Annotation]:
-    llm = [r[0] for r in conn.execute(
-        "SELECT span_id FROM spans WHERE span_kind = 'LLM' AND project != 'sample-extra' "
-        "ORDER BY start_time, span_id"
-    )]
+    llm = [
+        r[0]
+        for r in conn.execute(
+            "SELECT span_id FROM spans WHERE span_kind = 'LLM' AND project != 'sample-extra' "
+            "ORDER BY start_time, span_id"
+        )
+    ]
     retrievers = conn.execute(
         "SELECT span_id, document_count FROM spans WHERE span_kind = 'RETRIEVER' "
         "ORDER BY start_time, span_id"
     ).fetchall()
-    traces = [r[0] for r in conn.execute(
-        "SELECT trace_id FROM traces WHERE trace_id != ? ORDER BY trace_id", (EXTRA_TRACE,)
-    )]
+    traces = [
+        r[0]
+        for r in conn.execute(
+            "SELECT trace_id FROM traces WHERE trace_id != ? ORDER BY trace_id", (EXTRA_TRACE,)
+        )
+    ]
     out: list[Annotation] = []
 
     def span(span_id, name, kind, who, label=None, score=None, explanation=None):
-        out.append(Annotation(name=name, target="span", span_id=span_id, label=label,
-                              score=score, explanation=explanation, annotator_kind=kind,
-                              source="API", identifier=who))
+        out.append(
+            Annotation(
+                name=name,
+                target="span",
+                span_id=span_id,
+                label=label,
+                score=score,
+                explanation=explanation,
+                annotator_kind=kind,
+                source="API",
+                identifier=who,
+            )
+        )
 
     for i, span_id in enumerate(llm[:12]):
         bad = i % 3 == 0
-        span(span_id, "correctness", "HUMAN", "alice", "incorrect" if bad else "correct",
-             0.0 if bad else 1.0, "wrong total" if bad else None)
+        span(
+            span_id,
+            "correctness",
+            "HUMAN",
+            "alice",
+            "incorrect" if bad else "correct",
+            0.0 if bad else 1.0,
+            "wrong total" if bad else None,
+        )
     for i, span_id in enumerate(llm[6:18]):
         bad = i % 2 == 0
-        span(span_id, "correctness", "HUMAN", "bob", "incorrect" if bad else "correct",
-             0.0 if bad else 1.0, "Hallucinated a refund policy" if i % 4 == 0 else None)
+        span(
+            span_id,
+            "correctness",
+            "HUMAN",
+            "bob",
+            "incorrect" if bad else "correct",
+            0.0 if bad else 1.0,
+            "Hallucinated a refund policy" if i % 4 == 0 else None,
+        )
     for i, span_id in enumerate(llm):
         if i % 2 == 0:
             bad = i % 4 == 0
-            span(span_id, "correctness", "LLM", "judge-gpt", "incorrect" if bad else "correct",
-                 0.2 if bad else 0.9, "The judge's reasoning")
+            span(
+                span_id,
+                "correctness",
+                "LLM",
+                "judge-gpt",
+                "incorrect" if bad else "correct",
+                0.2 if bad else 0.9,
+                "The judge's reasoning",
+            )
     for i, span_id in enumerate(llm[::5]):
         span(span_id, "hallucination", "CODE", "regex-check", None, 1.0 if i % 2 == 0 else 0.0)
     span(llm[20], "correctness", "HUMAN", "carol", None, 0.5)  # a score without a label
@@ -215,29 +292,67 @@ def _annotations(conn: sqlite3.Connection) -> list[Annotation]:
     for index, (span_id, count) in enumerate(retrievers):
         for position in range(count):
             bad = position == 2 or (index % 3 == 0 and position == 1)
-            out.append(Annotation(
-                name="relevance", target="document", span_id=span_id,
-                document_position=position, label="irrelevant" if bad else "relevant",
-                score=0.0 if bad else 1.0, annotator_kind="LLM", source="API",
-                identifier="judge-gpt",
-            ))
+            out.append(
+                Annotation(
+                    name="relevance",
+                    target="document",
+                    span_id=span_id,
+                    document_position=position,
+                    label="irrelevant" if bad else "relevant",
+                    score=0.0 if bad else 1.0,
+                    annotator_kind="LLM",
+                    source="API",
+                    identifier="judge-gpt",
+                )
+            )
         if index < 3:
-            out.append(Annotation(
-                name="relevance", target="document", span_id=span_id, document_position=0,
-                label="irrelevant" if index == 0 else "relevant", annotator_kind="HUMAN",
-                source="API", identifier="alice",
-            ))
+            out.append(
+                Annotation(
+                    name="relevance",
+                    target="document",
+                    span_id=span_id,
+                    document_position=0,
+                    label="irrelevant" if index == 0 else "relevant",
+                    annotator_kind="HUMAN",
+                    source="API",
+                    identifier="alice",
+                )
+            )
     for i, trace_id in enumerate(traces[:10]):
-        out.append(Annotation(name="quality", target="trace", trace_id=trace_id,
-                              score=(i % 5) / 4, annotator_kind="HUMAN", source="API",
-                              identifier="alice"))
+        out.append(
+            Annotation(
+                name="quality",
+                target="trace",
+                trace_id=trace_id,
+                score=(i % 5) / 4,
+                annotator_kind="HUMAN",
+                source="API",
+                identifier="alice",
+            )
+        )
     for i, trace_id in enumerate(traces[5:15]):
-        out.append(Annotation(name="quality", target="trace", trace_id=trace_id,
-                              label="bad" if i % 3 == 0 else "good", annotator_kind="LLM",
-                              source="API", identifier="judge-gpt"))
-    out.append(Annotation(name="note", target="trace", trace_id=traces[0],
-                          explanation="a trace note", annotator_kind="HUMAN", source="API",
-                          identifier="alice"))
+        out.append(
+            Annotation(
+                name="quality",
+                target="trace",
+                trace_id=trace_id,
+                label="bad" if i % 3 == 0 else "good",
+                annotator_kind="LLM",
+                source="API",
+                identifier="judge-gpt",
+            )
+        )
+    out.append(
+        Annotation(
+            name="note",
+            target="trace",
+            trace_id=traces[0],
+            explanation="a trace note",
+            annotator_kind="HUMAN",
+            source="API",
+            identifier="alice",
+        )
+    )
     return out
 
 
@@ -245,16 +360,38 @@ def read(path: Path) -> Data:
     conn = sqlite3.connect(path)
     try:
         spans = [
-            SpanView(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
-                     orjson.loads(r[11]))
+            SpanView(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                r[9],
+                r[10],
+                orjson.loads(r[11]),
+            )
             for r in conn.execute(
                 "SELECT span_id, trace_id, parent_id, name, span_kind, status_code, "
                 "status_message, start_time, end_time, latency_ms, document_count, attributes "
                 "FROM spans"
             )
         ]
-        columns = ["target", "span_id", "trace_id", "document_position", "name", "label",
-                   "score", "explanation", "annotator_kind", "identifier"]
+        columns = [
+            "target",
+            "span_id",
+            "trace_id",
+            "document_position",
+            "name",
+            "label",
+            "score",
+            "explanation",
+            "annotator_kind",
+            "identifier",
+        ]
         annotations = [
             dict(zip(columns, row, strict=True))
             for row in conn.execute(f"SELECT {', '.join(columns)} FROM annotations")
@@ -277,8 +414,9 @@ def read(path: Path) -> Data:
 
             elapsed = datetime.fromisoformat(end) - datetime.fromisoformat(start)
             latency = elapsed.total_seconds() * 1000
-        traces.append(TraceView(trace_id, members, by_id.get(roots.get(trace_id)), start, end,
-                                latency))
+        traces.append(
+            TraceView(trace_id, members, by_id.get(roots.get(trace_id)), start, end, latency)
+        )
     return Data(spans, traces, annotations)
 
 
@@ -305,8 +443,9 @@ def attr(attrs: dict, dotted: str) -> Any:
     (`a.b.c` -> a/b/c, a/'b.c', 'a.b.c'); metadata stored as JSON text is looked into."""
     parts = dotted.split(".")
     for cut in range(len(parts), -1, -1):
-        keys: list[Any] = [int(p) if p.isdigit() and i < len(parts) - 1 else p
-                           for i, p in enumerate(parts[:cut])]
+        keys: list[Any] = [
+            int(p) if p.isdigit() and i < len(parts) - 1 else p for i, p in enumerate(parts[:cut])
+        ]
         if cut < len(parts):
             keys.append(".".join(parts[cut:]))
         found = _walk(attrs, keys)

@@ -61,9 +61,7 @@ def transpose(rows_by_rater):
 
 def pairs_from_table(yy, yn, ny, nn):
     """2x2 table, rows = rater A (yes, no), columns = rater B (yes, no)."""
-    return (
-        [("yes", "yes")] * yy + [("yes", "no")] * yn + [("no", "yes")] * ny + [("no", "no")] * nn
-    )
+    return [("yes", "yes")] * yy + [("yes", "no")] * yn + [("no", "yes")] * ny + [("no", "no")] * nn
 
 
 def items_from_counts(table):

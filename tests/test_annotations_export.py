@@ -101,13 +101,17 @@ def rows(db: Path) -> list[tuple]:
             f"SELECT {', '.join(ROW_COLUMNS)} FROM annotations"
         ).fetchall()
     decoded = [
-        tuple(orjson.loads(v) if c == "metadata" else v for c, v in zip(ROW_COLUMNS, row, strict=True))
+        tuple(
+            orjson.loads(v) if c == "metadata" else v for c, v in zip(ROW_COLUMNS, row, strict=True)
+        )
         for row in found
     ]
     return sorted(decoded, key=orjson.dumps)
 
 
-def export(db: Path, fmt: str, out: Path | str | None = None, **selection: Any) -> tuple[bytes, Any]:
+def export(
+    db: Path, fmt: str, out: Path | str | None = None, **selection: Any
+) -> tuple[bytes, Any]:
     stream = io.BytesIO()
     with Store.open(db, readonly=True) as store:
         result = export_annotations(
@@ -131,12 +135,20 @@ def test_jsonl_rows_have_the_documented_columns_and_context(db: Path) -> None:
     by_key = {(r["target"], r["name"], r["identifier"], r["document_position"]): r for r in lines}
     bob = by_key[("span", "correctness", "bob", None)]
     assert bob["explanation"] == "Wrong window:\n14 days, not 30 — «sic»"
-    assert (bob["span_name"], bob["span_kind"], bob["project"]) == ("FakeListChatModel", "LLM", "langchain-rag")
+    assert (bob["span_name"], bob["span_kind"], bob["project"]) == (
+        "FakeListChatModel",
+        "LLM",
+        "langchain-rag",
+    )
     assert bob["span_start_time"] == "2026-11-26T19:56:35.452704+00:00"
     assert (bob["trace_id"], bob["session_id"], bob["source"]) == (TRACE_A, "sess-rag-00", "APP")
     assert isinstance(bob["id"], int)
     trace = by_key[("trace", "task_success", "alice", None)]
-    assert (trace["span_name"], trace["span_kind"], trace["span_id"]) == ("support_rag", "CHAIN", None)
+    assert (trace["span_name"], trace["span_kind"], trace["span_id"]) == (
+        "support_rag",
+        "CHAIN",
+        None,
+    )
     session = by_key[("session", "comment", "alice", None)]
     assert (session["project"], session["span_name"], session["span_start_time"]) == (
         "langchain-rag", None, None,
@@ -153,7 +165,10 @@ def test_csv_has_the_same_columns_and_json_metadata(db: Path) -> None:
     table = list(csv.reader(io.StringIO(data.decode())))
     assert tuple(table[0]) == EXPORT_COLUMNS and len(table) == result.rows + 1
     metadata = {json.dumps(json.loads(row[6]), sort_keys=True) for row in table[1:]}
-    assert json.dumps({"nested": {"a": [1, 2, {"b": None}]}, "seconds_spent": 1.0}, sort_keys=True) in metadata
+    assert (
+        json.dumps({"nested": {"a": [1, 2, {"b": None}]}, "seconds_spent": 1.0}, sort_keys=True)
+        in metadata
+    )
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
@@ -173,7 +188,12 @@ def test_round_trip_into_a_fresh_database(db: Path, tmp_path: Path, fmt: str) ->
 def test_filters(db: Path) -> None:
     def names(**selection: Any) -> list[tuple]:
         data, _ = export(db, "jsonl", **selection)
-        return sorted({(r["name"], r["identifier"], r["target"]) for r in map(orjson.loads, data.splitlines())})
+        return sorted(
+            {
+                (r["name"], r["identifier"], r["target"])
+                for r in map(orjson.loads, data.splitlines())
+            }
+        )
 
     assert names(names=("task_success", "comment")) == [
         ("comment", "alice", "session"), ("task_success", "alice", "trace"),
@@ -342,7 +362,8 @@ def test_document_annotations_get_an_empty_identifier(db: Path) -> None:
         "metadata"
     ] == {DOCUMENT_IDENTIFIER_KEY: "bob"}
     assert any(
-        w.startswith("document_annotations: 1 left out: more than one annotator") for w in result.warnings
+        w.startswith("document_annotations: 1 left out: more than one annotator")
+        for w in result.warnings
     )
     # one annotator's only: no collision
     data, result = export(db, "phoenix", annotator="alice")
@@ -364,8 +385,14 @@ def test_items_phoenix_would_refuse_are_left_out(db: Path, tmp_path: Path) -> No
         import_annotations(
             store.connection,
             [
-                Annotation(name="relevance", target="document", span_id=RETRIEVER,
-                           document_position=9, label="x", source="API"),
+                Annotation(
+                    name="relevance",
+                    target="document",
+                    span_id=RETRIEVER,
+                    document_position=9,
+                    label="x",
+                    source="API",
+                ),
                 Annotation(name="note", span_id=OTHER_LLM, explanation="   ", source="API"),
             ],
             actor="import:test",
@@ -396,7 +423,9 @@ def test_phoenix_bodies_validate_against_phoenix_openapi(db: Path, shared_dir: P
     assert len(_validate(bad, schema, openapi)) == 2  # missing annotator_kind, score not a number
 
 
-def test_phoenix_export_of_the_reference_annotations_validates(shared_dir: Path, tmp_path: Path) -> None:
+def test_phoenix_export_of_the_reference_annotations_validates(
+    shared_dir: Path, tmp_path: Path
+) -> None:
     folder = shared_dir / "reference_traces" / "langchain-rag"
     db = tmp_path / "ref.db"
     with Store.open(db) as store:
@@ -440,7 +469,10 @@ def test_phoenix_directory_output_and_cli(db: Path, tmp_path: Path) -> None:
                   "result": {"label": "success", "score": 1.0},
                   "metadata": trace_body["data"][0]["metadata"], "identifier": "alice"}]
     }  # fmt: skip
-    assert set(trace_body["data"][0]["metadata"]) == {"seconds_spent"} or not trace_body["data"][0]["metadata"]
+    assert (
+        set(trace_body["data"][0]["metadata"]) == {"seconds_spent"}
+        or not trace_body["data"][0]["metadata"]
+    )
     result = cli_run("export", "--db", str(db), "--format", "phoenix", "--out", str(out))
     assert sorted(p.name for p in out.iterdir()) == every
     notes = [orjson.loads(line) for line in (out / "span_notes.jsonl").read_bytes().splitlines()]
@@ -462,20 +494,28 @@ def test_cli_stdout_and_errors(db: Path, tmp_path: Path) -> None:
     assert document["session_annotations"]["data"]
     assert "as phoenix to stdout." in result.stderr
     result = cli_run("export", "--db", str(db), "--out", "-", "--target", "trace")
-    assert [json.loads(line)["name"] for line in result.stdout.splitlines()] == ["task_success", "note"]
+    assert [json.loads(line)["name"] for line in result.stdout.splitlines()] == [
+        "task_success",
+        "note",
+    ]
     missing = cli_run("export", "--db", str(tmp_path / "nope.db"))
     assert missing.exit_code == 2 and missing.stderr.count("\n") == 1
     assert "no such database" in missing.stderr
     directory = cli_run("export", "--db", str(db), "--format", "csv", "--out", str(tmp_path))
     assert directory.exit_code == 2
-    assert directory.stderr.strip() == f"{tmp_path}: is a directory (only --format phoenix writes a directory)"
+    assert (
+        directory.stderr.strip()
+        == f"{tmp_path}: is a directory (only --format phoenix writes a directory)"
+    )
     nowhere = cli_run("export", "--db", str(db), "--out", str(tmp_path / "no" / "such" / "x.jsonl"))
     assert nowhere.exit_code == 2 and "does not exist" in nowhere.stderr
 
 
 def test_phoenix_one_file_export_reads_back(db: Path, tmp_path: Path) -> None:
     out = tmp_path / "phoenix.json"
-    assert cli_run("export", "--db", str(db), "--format", "phoenix", "--out", str(out)).exit_code == 0
+    assert (
+        cli_run("export", "--db", str(db), "--format", "phoenix", "--out", str(out)).exit_code == 0
+    )
     fresh = spans_db(tmp_path / "fresh.db")
     result = cli_run("import", str(out), "--db", str(fresh))
     assert result.exit_code == 0, result.output

@@ -130,14 +130,18 @@ def test_get_span_annotations_response(db: Path) -> None:
     stored = {(r["span_id"], r["name"], r["identifier"]): r for r in rows(db)}
     assert len(stored) == 6
     review = stored[(LLM_SPAN, "helpfulness", "review-2")]
-    assert review["score"] == 0.9 and review["label"] is None and review["annotator_kind"] == "HUMAN"
+    assert (
+        review["score"] == 0.9 and review["label"] is None and review["annotator_kind"] == "HUMAN"
+    )
     assert review["metadata"] == {"reviewer": "alice", "tags": ["refunds", "tone"]}
     assert review["created_at"] == "2026-11-26T19:57:11.000000+00:00"
     assert review["trace_id"] == TRACE_A and review["session_id"] == "sess-rag-00"  # context
     note = stored[(LLM_SPAN, "note", "px-span-note:202ab342-0109-4848-9ac1-051f703216ed")]
     assert note["explanation"] == "Check the refund timing wording." and note["target"] == "span"
     code = stored[(ROOT, "correctness", "")]
-    assert code["annotator_kind"] == "CODE" and code["score"] == 0.0 and code["label"] == "incorrect"
+    assert (
+        code["annotator_kind"] == "CODE" and code["score"] == 0.0 and code["label"] == "incorrect"
+    )
     assert code["updated_at"] == "2026-11-26T19:57:10.892567+00:00"
     assert code["created_at"] == "2026-11-26T19:57:10.000000+00:00"
     assert (RETRIEVER, "flagged", "") not in stored
@@ -168,7 +172,9 @@ def test_graphql_document_annotations(db: Path) -> None:
     report, problems = run_import(db, DATA / "document_annotations.graphql.json")
     assert not problems and report.annotations_new == 4
     documents = rows(db, "target = 'document'")
-    assert [(r["document_position"], r["name"], r["label"], r["annotator_kind"]) for r in documents] == [
+    assert [
+        (r["document_position"], r["name"], r["label"], r["annotator_kind"]) for r in documents
+    ] == [
         (0, "relevance", "relevant", "LLM"),
         (1, "relevance", "irrelevant", "LLM"),
         (1, "support", None, "HUMAN"),
@@ -194,7 +200,10 @@ def test_post_request_bodies_decide_the_target_from_the_ids(db: Path) -> None:
     # No times in request bodies: both are the import time, the same for a new row.
     assert span["helpfulness"]["created_at"] == span["helpfulness"]["updated_at"]
     documents = rows(db, "target = 'document'")
-    assert [(r["document_position"], r["annotator_kind"]) for r in documents] == [(0, "HUMAN"), (1, "LLM")]
+    assert [(r["document_position"], r["annotator_kind"]) for r in documents] == [
+        (0, "HUMAN"),
+        (1, "LLM"),
+    ]
 
 
 def test_identifier_option_fills_only_missing_identifiers(db: Path) -> None:
@@ -498,9 +507,9 @@ def test_reimport_changes_nothing_and_logs_nothing(db: Path) -> None:
     assert first.annotations_new == 6 + 2 + 2 + 4  # span_annotations.get.json: one empty result
     entries = log(db)
     assert len(entries) == first.annotations_new
-    assert {(action, before_none, after_none) for action, _, _, before_none, after_none in entries} == {
-        ("import", 1, 0)
-    }
+    assert {
+        (action, before_none, after_none) for action, _, _, before_none, after_none in entries
+    } == {("import", 1, 0)}
     assert {actor for _, actor, *_ in entries} == {f"import:{p.name}" for p in files}
     before = rows(db)
     again, problems = run_import(db, *files)
@@ -610,12 +619,19 @@ def test_shared_reference_annotations(shared_dir: Path, tmp_path: Path) -> None:
     report, problems = run_import(db, folder / "langchain-rag.otlp.jsonl", *files)
     assert not problems and not report.rejected_files
     assert report.spans_new == 270
-    expected = {kind: json.loads(f.read_text())["data"] for kind, f in zip(kinds, files, strict=True)}
+    expected = {
+        kind: json.loads(f.read_text())["data"] for kind, f in zip(kinds, files, strict=True)
+    }
     assert report.annotations_new == sum(len(v) for v in expected.values()) == 108
     for kind, records in expected.items():
         stored = rows(db, "target = ?", kind)
         assert len(stored) == len(records), kind
-        id_key = {"span": "span_id", "document": "span_id", "trace": "trace_id", "session": "session_id"}[kind]
+        id_key = {
+            "span": "span_id",
+            "document": "span_id",
+            "trace": "trace_id",
+            "session": "session_id",
+        }[kind]
         want = sorted(
             (
                 r[id_key],
@@ -638,7 +654,10 @@ def test_shared_reference_annotations(shared_dir: Path, tmp_path: Path) -> None:
     assert len(notes) == 1 and notes[0]["explanation"] == "Check the refund timing wording."
     assert notes[0]["identifier"].startswith("px-span-note:")
     again, _ = run_import(db, *files)
-    assert again.annotations_unchanged == 108 and again.annotations_new == again.annotations_updated == 0
+    assert (
+        again.annotations_unchanged == 108
+        and again.annotations_new == again.annotations_updated == 0
+    )
 
 
 # ---------------------------------------------------------------- size
@@ -680,8 +699,14 @@ def test_annotations_io_never_imports_textual() -> None:
 # ---------------------------------------------------------------- any record at all
 
 _values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats()
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 _keys = st.sampled_from(

@@ -26,7 +26,10 @@ def db(tmp_path: Path) -> Path:
     return build_db(tmp_path / "app.db")
 
 
-def rows(db: Path, sql: str = "SELECT target, span_id, trace_id, document_position, name, label, score, explanation, identifier FROM annotations ORDER BY id") -> list[tuple]:
+def rows(
+    db: Path,
+    sql: str = "SELECT target, span_id, trace_id, document_position, name, label, score, explanation, identifier FROM annotations ORDER BY id",
+) -> list[tuple]:
     with sqlite3.connect(db) as conn:
         return conn.execute(sql).fetchall()
 
@@ -36,7 +39,7 @@ def screen(app: AnnotatorApp) -> AnnotateScreen:
     return found
 
 
-def cursor(app: AnnotatorApp):  # noqa: ANN201
+def cursor(app: AnnotatorApp):
     return screen(app).trace_tree.cursor_row
 
 
@@ -45,20 +48,25 @@ def focused_name(app: AnnotatorApp) -> str | None:
     return config.name if config else None
 
 
-async def press(pilot, *keys: str) -> None:  # noqa: ANN001
+async def press(pilot, *keys: str) -> None:
     """Press keys one by one as a person would, each one's change committed before the next."""
     for key in keys:
         await pilot.press(key)
         await settled(pilot, pilot.app)
 
 
-async def go_to(pilot, app: AnnotatorApp, span_id: str, position: int | None = None) -> None:  # noqa: ANN001
+async def go_to(pilot, app: AnnotatorApp, span_id: str, position: int | None = None) -> None:
     """Walk with j/k (as a user would) until the cursor is on that span / document row."""
     for _ in range(60):
         row = cursor(app)
         if row.span_id == span_id and row.position == position and row.kind != TRACE:
             return
-        if row.kind == TRACE and position is None and screen(app).model.loaded.get(row.trace_id) and screen(app).model.loaded[row.trace_id].root_id == span_id:
+        if (
+            row.kind == TRACE
+            and position is None
+            and screen(app).model.loaded.get(row.trace_id)
+            and screen(app).model.loaded[row.trace_id].root_id == span_id
+        ):
             return
         await press(pilot, "j")
     raise AssertionError(f"never reached {span_id}")
@@ -102,8 +110,13 @@ async def test_number_key_saves_label_with_phoenix_fields_at_once(db: Path) -> N
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await press(pilot, "2")
-        assert rows(db) == [("span", "r1", "trace-rag", None, "correctness", "incorrect", 0.0, None, "alice")]
-        kind, source, metadata, session = rows(db, "SELECT annotator_kind, source, json_extract(metadata, '$.seconds_spent') IS NOT NULL, session_id FROM annotations")[0]
+        assert rows(db) == [
+            ("span", "r1", "trace-rag", None, "correctness", "incorrect", 0.0, None, "alice")
+        ]
+        kind, source, metadata, session = rows(
+            db,
+            "SELECT annotator_kind, source, json_extract(metadata, '$.seconds_spent') IS NOT NULL, session_id FROM annotations",
+        )[0]
         assert (kind, source, metadata, session) == ("HUMAN", "APP", 1, "sess-1")
         log = rows(db, "SELECT action, actor FROM annotation_log")
         assert log == [("set", "alice")]
@@ -117,7 +130,9 @@ async def test_auto_advance_focuses_next_missing_config_then_moves_on(db: Path) 
         assert focused_name(app) == "task_success"  # still missing on this (trace) row
         assert cursor(app).kind == TRACE
         await press(pilot, "1")
-        assert rows(db, "SELECT target, trace_id, span_id, name, label FROM annotations ORDER BY id") == [
+        assert rows(
+            db, "SELECT target, trace_id, span_id, name, label FROM annotations ORDER BY id"
+        ) == [
             ("span", "trace-rag", "r1", "correctness", "correct"),
             ("trace", "trace-rag", None, "task_success", "success"),
         ]
@@ -151,7 +166,10 @@ async def test_documents_are_labelled_by_position(db: Path) -> None:
         await go_to(pilot, app, "r2", 0)
         assert focused_name(app) == "relevance"
         await press(pilot, "1", "j", "2", "j", "1")
-        assert rows(db, "SELECT target, span_id, document_position, label FROM annotations ORDER BY document_position") == [
+        assert rows(
+            db,
+            "SELECT target, span_id, document_position, label FROM annotations ORDER BY document_position",
+        ) == [
             ("document", "r2", 0, "relevant"),
             ("document", "r2", 1, "irrelevant"),
             ("document", "r2", 2, "relevant"),
@@ -209,13 +227,27 @@ async def test_freeform_text_box_swallows_hotkeys_and_saves_with_ctrl_s(db: Path
         assert focused_name(app) == "comment"
         await press(pilot, "e")
         assert isinstance(app.screen, TextEntryScreen)
-        for key in ["1", "2", "u", "x", "q", "j", "n", "space", "question_mark", "full_stop", "left"]:
+        for key in [
+            "1",
+            "2",
+            "u",
+            "x",
+            "q",
+            "j",
+            "n",
+            "space",
+            "question_mark",
+            "full_stop",
+            "left",
+        ]:
             await pilot.press(key)
         await pilot.pause()
         assert rows(db) == []  # nothing fired while typing
         await press(pilot, "ctrl+s")
         assert not isinstance(app.screen, TextEntryScreen)
-        assert rows(db, "SELECT name, label, explanation FROM annotations") == [("comment", None, "12uxqjn ?.")]
+        assert rows(db, "SELECT name, label, explanation FROM annotations") == [
+            ("comment", None, "12uxqjn ?.")
+        ]
 
 
 async def test_escape_cancels_the_text_box(db: Path) -> None:
@@ -237,7 +269,9 @@ async def test_e_on_a_label_writes_its_explanation(db: Path) -> None:
         assert focused_name(app) == "correctness"
         await press(pilot, "e")
         await press(pilot, "w", "h", "y", "ctrl+s")
-        assert rows(db, "SELECT name, label, explanation FROM annotations WHERE name = 'correctness'") == [("correctness", "incorrect", "why")]
+        assert rows(
+            db, "SELECT name, label, explanation FROM annotations WHERE name = 'correctness'"
+        ) == [("correctness", "incorrect", "why")]
 
 
 async def test_n_adds_a_new_note_each_time_on_the_span_or_the_trace(db: Path) -> None:
@@ -342,7 +376,9 @@ async def test_next_and_previous_todo(db: Path) -> None:
         for _ in range(7):
             await press(pilot, "full_stop")
             row = cursor(app)
-            stops.append((row.trace_id, row.span_id if row.kind != TRACE else "TRACE", row.position))
+            stops.append(
+                (row.trace_id, row.span_id if row.kind != TRACE else "TRACE", row.position)
+            )
         assert stops == [
             ("trace-rag", "r2", 0),
             ("trace-rag", "r2", 1),
@@ -373,7 +409,10 @@ async def test_search_filters_the_queue(db: Path) -> None:
 
 
 async def test_config_keys_remap_actions_and_label_keys(db: Path) -> None:
-    text = CONFIG_YAML.replace("  - name: quality", "  - name: quality") + "\nkeys:\n  next_span: s\n  undo: z\n"
+    text = (
+        CONFIG_YAML.replace("  - name: quality", "  - name: quality")
+        + "\nkeys:\n  next_span: s\n  undo: z\n"
+    )
     text = text.replace("{label: correct, score: 1}", "{label: correct, score: 1, key: g}")
     app = AnnotatorApp(db, config_set(text), "alice")
     async with app.run_test(size=SIZE) as pilot:
@@ -442,10 +481,18 @@ async def test_adjudication_queue_walks_disagreements_and_records_the_lead_value
     from annotator.store import QueueFilter, Store
 
     with Store.open(db) as store:
-        store.set_annotation(Annotation(name="correctness", span_id="a2", label="correct", identifier="alice"))
-        store.set_annotation(Annotation(name="correctness", span_id="a2", label="incorrect", identifier="bob"))
-        store.set_annotation(Annotation(name="correctness", span_id="c1", label="correct", identifier="alice"))
-        store.set_annotation(Annotation(name="correctness", span_id="c1", label="correct", identifier="bob"))
+        store.set_annotation(
+            Annotation(name="correctness", span_id="a2", label="correct", identifier="alice")
+        )
+        store.set_annotation(
+            Annotation(name="correctness", span_id="a2", label="incorrect", identifier="bob")
+        )
+        store.set_annotation(
+            Annotation(name="correctness", span_id="c1", label="correct", identifier="alice")
+        )
+        store.set_annotation(
+            Annotation(name="correctness", span_id="c1", label="correct", identifier="bob")
+        )
     app = AnnotatorApp(db, config_set(), "lead", queue=QueueFilter(state="disagree"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -455,9 +502,9 @@ async def test_adjudication_queue_walks_disagreements_and_records_the_lead_value
         others = {a.identifier: a.label for s in states.values() for a in s.others}
         assert others == {"alice": "correct", "bob": "incorrect"}  # side by side in the panel
         await press(pilot, "2")
-    assert rows(db, "SELECT identifier, label FROM annotations WHERE span_id = 'a2' ORDER BY identifier") == [
-        ("alice", "correct"), ("bob", "incorrect"), ("lead", "incorrect")
-    ]
+    assert rows(
+        db, "SELECT identifier, label FROM annotations WHERE span_id = 'a2' ORDER BY identifier"
+    ) == [("alice", "correct"), ("bob", "incorrect"), ("lead", "incorrect")]
 
 
 async def test_command_palette_runs_actions(db: Path) -> None:
@@ -481,10 +528,21 @@ async def test_annotations_without_a_config_are_shown_read_only(db: Path) -> Non
 
     with Store.open(db) as store:
         store.set_annotation(
-            Annotation(name="hallucination", span_id="r1", label="factual", score=0, annotator_kind="LLM", identifier="judge")
+            Annotation(
+                name="hallucination",
+                span_id="r1",
+                label="factual",
+                score=0,
+                annotator_kind="LLM",
+                identifier="judge",
+            )
         )
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         extra = screen(app).panel.extra
-        assert extra.display and "hallucination" in extra.render().plain and "LLM judge" in extra.render().plain
+        assert (
+            extra.display
+            and "hallucination" in extra.render().plain
+            and "LLM judge" in extra.render().plain
+        )

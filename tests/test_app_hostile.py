@@ -45,25 +45,76 @@ def hostile_spans() -> list[Span]:
             "model_name": EVIL,
             "input_messages": [{"message": {"role": EVIL, "content": EVIL, "name": EVIL}}] * 3,
             "output_messages": [
-                {"message": {"role": "assistant", "content": HUGE, "tool_calls": [
-                    {"tool_call": {"id": EVIL, "function": {"name": EVIL, "arguments": EVIL}}}]}}
+                {
+                    "message": {
+                        "role": "assistant",
+                        "content": HUGE,
+                        "tool_calls": [
+                            {
+                                "tool_call": {
+                                    "id": EVIL,
+                                    "function": {"name": EVIL, "arguments": EVIL},
+                                }
+                            }
+                        ],
+                    }
+                }
             ],
             "token_count": {"prompt": EVIL},
         },
         "metadata": {"deep": nested},
         "session": {"id": EVIL},
     }
-    documents = [{"document": {"id": EVIL, "score": EVIL, "content": EVIL, "metadata": {EVIL: EVIL}}}] * 2
-    event = {"name": "exception", "timestamp": "2026-05-01T10:00:00.000000+00:00",
-             "attributes": {"exception.type": EVIL, "exception.message": EVIL, "exception.stacktrace": HUGE}}
+    documents = [
+        {"document": {"id": EVIL, "score": EVIL, "content": EVIL, "metadata": {EVIL: EVIL}}}
+    ] * 2
+    event = {
+        "name": "exception",
+        "timestamp": "2026-05-01T10:00:00.000000+00:00",
+        "attributes": {
+            "exception.type": EVIL,
+            "exception.message": EVIL,
+            "exception.stacktrace": HUGE,
+        },
+    }
     return [
-        Span("h1", "[@click=app.quit]trace", None, EVIL, "LLM", "2026-05-01T10:00:00.000000+00:00",
-             "2026-05-01T10:00:01.000000+00:00", "ERROR", EVIL, attributes, [event], EVIL, EVIL),
-        Span("[@click=app.quit]s", "[@click=app.quit]trace", "h1", EVIL, "RETRIEVER",
-             "2026-05-01T10:00:00.100000+00:00", "2026-05-01T10:00:00.200000+00:00", "OK",
-             attributes={"retrieval": {"documents": documents}, EVIL: HUGE}),
-        Span("h3", "[@click=app.quit]trace", "[@click=app.quit]s", HUGE, "TOOL",
-             "2026-05-01T10:00:00.300000+00:00", None, "OK", attributes={"tool": {"name": EVIL}}),
+        Span(
+            "h1",
+            "[@click=app.quit]trace",
+            None,
+            EVIL,
+            "LLM",
+            "2026-05-01T10:00:00.000000+00:00",
+            "2026-05-01T10:00:01.000000+00:00",
+            "ERROR",
+            EVIL,
+            attributes,
+            [event],
+            EVIL,
+            EVIL,
+        ),
+        Span(
+            "[@click=app.quit]s",
+            "[@click=app.quit]trace",
+            "h1",
+            EVIL,
+            "RETRIEVER",
+            "2026-05-01T10:00:00.100000+00:00",
+            "2026-05-01T10:00:00.200000+00:00",
+            "OK",
+            attributes={"retrieval": {"documents": documents}, EVIL: HUGE},
+        ),
+        Span(
+            "h3",
+            "[@click=app.quit]trace",
+            "[@click=app.quit]s",
+            HUGE,
+            "TOOL",
+            "2026-05-01T10:00:00.300000+00:00",
+            None,
+            "OK",
+            attributes={"tool": {"name": EVIL}},
+        ),
     ]
 
 
@@ -102,7 +153,9 @@ async def test_hostile_content_in_every_view(db: Path) -> None:
             started = time.perf_counter()
             await pilot.press("j")
             await pilot.pause()
-            assert time.perf_counter() - started < 5, "a view took seconds: huge content is not bounded"
+            assert time.perf_counter() - started < 5, (
+                "a view took seconds: huge content is not bounded"
+            )
             seen.append(assert_screen_safe(app))
             await pilot.press("r")  # raw attributes on and off
             await pilot.pause()
@@ -134,7 +187,12 @@ async def test_hostile_content_in_every_view(db: Path) -> None:
         await pilot.pause()
         assert app.is_running
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM annotations WHERE identifier = ?", (EVIL,)).fetchone()[0] >= 1
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM annotations WHERE identifier = ?", (EVIL,)
+            ).fetchone()[0]
+            >= 1
+        )
 
 
 async def test_hostile_config_labels_are_literal(tmp_path: Path) -> None:
@@ -157,4 +215,6 @@ annotations:
         await pilot.pause()
         assert app.is_running
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT label FROM annotations").fetchall() == [("[@click=app.quit]x[/]",)]
+        assert conn.execute("SELECT label FROM annotations").fetchall() == [
+            ("[@click=app.quit]x[/]",)
+        ]

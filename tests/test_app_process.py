@@ -44,7 +44,9 @@ class Terminal:
         while self.output.count(needle) < count:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(f"timed out waiting for {needle!r}; got {self.output[-2000:]!r}")
+                raise AssertionError(
+                    f"timed out waiting for {needle!r}; got {self.output[-2000:]!r}"
+                )
             ready, _, _ = select.select([self.master], [], [], min(remaining, 0.5))
             if ready:
                 try:
@@ -89,9 +91,22 @@ def workdir(tmp_path: Path) -> Path:
         ("jjjjj\tl", ("r3", "quality", None, 0.0)),  # walk to the LLM span, tab to the score
     ],
 )
-def test_kill_minus_nine_right_after_saved_loses_nothing(workdir: Path, keys: str, expected: tuple) -> None:
+def test_kill_minus_nine_right_after_saved_loses_nothing(
+    workdir: Path, keys: str, expected: tuple
+) -> None:
     terminal = Terminal(
-        [sys.executable, "-m", "annotator", "annotate", "--db", "app.db", "--config", "config.yaml", "--annotator", "kim"],
+        [
+            sys.executable,
+            "-m",
+            "annotator",
+            "annotate",
+            "--db",
+            "app.db",
+            "--config",
+            "config.yaml",
+            "--annotator",
+            "kim",
+        ],
         cwd=workdir,
     )
     try:
@@ -114,7 +129,11 @@ def test_bad_config_is_one_line_and_exit_2(workdir: Path) -> None:
     (workdir / "bad.yaml").write_text("annotations:\n  - name: q\n    type: CATEGORICL\n")
     result = subprocess.run(
         [sys.executable, "-m", "annotator", "annotate", "--db", "app.db", "--config", "bad.yaml"],
-        cwd=workdir, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=60,
     )
     assert result.returncode == 2
     assert result.stderr.strip().startswith("bad.yaml:3:")

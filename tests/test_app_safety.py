@@ -87,7 +87,7 @@ def screen(app: AnnotatorApp) -> AnnotateScreen:
     return next(s for s in app.screen_stack if isinstance(s, AnnotateScreen))
 
 
-def plain(widget) -> str:  # noqa: ANN001
+def plain(widget) -> str:
     console = Console(width=250, file=io.StringIO(), color_system=None, record=True)
     console.print(widget.render())
     return console.export_text()
@@ -99,7 +99,7 @@ def tree_lines(view: AnnotateScreen) -> list[str]:
     return ["".join(s.text for s in tree.render_line(y)).rstrip() for y in range(tree.size.height)]
 
 
-async def wait_for(pilot, condition, timeout: float = 20.0) -> None:  # noqa: ANN001
+async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

@@ -46,13 +46,13 @@ def screen(app: AnnotatorApp) -> AnnotateScreen:
     return next(s for s in app.screen_stack if isinstance(s, AnnotateScreen))
 
 
-async def press(pilot, *keys: str) -> None:  # noqa: ANN001
+async def press(pilot, *keys: str) -> None:
     for key in keys:
         await pilot.press(key)
         await settled(pilot, pilot.app)
 
 
-def plain(widget) -> str:  # noqa: ANN001
+def plain(widget) -> str:
     """What a widget shows, as text (its render, through a console without colour)."""
     console = Console(width=200, file=io.StringIO(), color_system=None, record=True)
     console.print(widget.render())
@@ -277,7 +277,7 @@ def config_text_with_keys() -> str:
     return CONFIG_YAML + "\nkeys:\n  undo: z\n"
 
 
-async def wait_for(pilot, condition, timeout: float = 10.0) -> None:  # noqa: ANN001
+async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
     import time
 
     deadline = time.monotonic() + timeout

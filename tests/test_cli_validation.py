@@ -111,8 +111,10 @@ def test_bare_annotate_in_an_empty_folder_creates_nothing(tmp_path: Path) -> Non
     result = invoke("annotate", cwd=tmp_path)
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        ("annotations.db: no such database here; give trace files (annotator annotate FILE...) "
-        "or the database (--db PATH)")
+        (
+            "annotations.db: no such database here; give trace files (annotator annotate FILE...) "
+            "or the database (--db PATH)"
+        )
     ]
     assert list(tmp_path.iterdir()) == []
 
@@ -166,14 +168,23 @@ def stored(tmp_path: Path) -> Path:
     with Store.open(db) as store:
         store.save_config_document(config_set().to_document())
         for span, label in (("r1", "partial"), ("r3", "partial"), ("a2", "correct")):
-            store.set_annotation(Annotation("correctness", span_id=span, label=label,
-                                            identifier="ann"))
+            store.set_annotation(
+                Annotation("correctness", span_id=span, label=label, identifier="ann")
+            )
         for position in range(3):
-            store.set_annotation(Annotation("relevance", span_id="r2", label="relevant",
-                                            target="document", document_position=position,
-                                            identifier="ann"))
-        store.set_annotation(Annotation("comment", span_id="r3", explanation="hm",
-                                        identifier="ann"))
+            store.set_annotation(
+                Annotation(
+                    "relevance",
+                    span_id="r2",
+                    label="relevant",
+                    target="document",
+                    document_position=position,
+                    identifier="ann",
+                )
+            )
+        store.set_annotation(
+            Annotation("comment", span_id="r3", explanation="hm", identifier="ann")
+        )
     (tmp_path / "new.yaml").write_text(NEW_CONFIG)
     (tmp_path / "more.yaml").write_text(
         CONFIG_YAML + "  - name: tone\n    type: CATEGORICAL\n    values: [friendly, rude]\n"
@@ -194,10 +205,12 @@ def test_a_config_that_would_change_or_drop_stored_ones_is_refused_and_explained
     result = invoke("annotate", "--db", "team.db", "--config", "new.yaml", cwd=stored.parent)
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        ("new.yaml: would add tone; change correctness (description, values: labels 'partial' "
-        "removed (2 annotations have them)); drop relevance (3 annotations), task_success (0 "
-        "annotations), comment (1 annotation) in team.db's stored configs; nothing was changed. "
-        "Add --replace-configs to do it (annotations under dropped names stay in the database)")
+        (
+            "new.yaml: would add tone; change correctness (description, values: labels 'partial' "
+            "removed (2 annotations have them)); drop relevance (3 annotations), task_success (0 "
+            "annotations), comment (1 annotation) in team.db's stored configs; nothing was changed. "
+            "Add --replace-configs to do it (annotations under dropped names stay in the database)"
+        )
     ]
     assert digest(stored) == before and app_runs == []
 
@@ -206,14 +219,23 @@ def test_replace_configs_applies_the_change_and_says_what_it_did(
     stored: Path, app_runs: list
 ) -> None:
     result = invoke(
-        "annotate", "--db", "team.db", "--config", "new.yaml", "--replace-configs",
-        "--annotator", "kim", cwd=stored.parent,
+        "annotate",
+        "--db",
+        "team.db",
+        "--config",
+        "new.yaml",
+        "--replace-configs",
+        "--annotator",
+        "kim",
+        cwd=stored.parent,
     )
     assert result.exit_code == 0, result.stderr
     assert result.stderr.splitlines() == [
-        ("Stored configs replaced: add tone; change correctness (description, values: labels "
-        "'partial' removed (2 annotations have them)); drop relevance (3 annotations), "
-        "task_success (0 annotations), comment (1 annotation).")
+        (
+            "Stored configs replaced: add tone; change correctness (description, values: labels "
+            "'partial' removed (2 annotations have them)); drop relevance (3 annotations), "
+            "task_success (0 annotations), comment (1 annotation)."
+        )
     ]
     assert stored_names(stored) == ["correctness", "quality", "tone"]
     ((db, configs, who),) = app_runs
@@ -255,8 +277,9 @@ def demo_db(tmp_path: Path) -> Path:
     db = build_db(tmp_path / "demo.db")
     with Store.open(db) as store:
         for span, who in (("r1", "alice"), ("r3", "alice"), ("a2", "bob")):
-            store.set_annotation(Annotation("correctness", span_id=span, label="correct",
-                                            identifier=who))
+            store.set_annotation(
+                Annotation("correctness", span_id=span, label="correct", identifier=who)
+            )
     return db
 
 
@@ -265,8 +288,10 @@ def test_demo_reset_without_a_terminal_needs_yes(demo_db: Path, app_runs: list) 
     result = invoke("demo", "--db", str(demo_db), "--reset")
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        (f"--reset would delete {demo_db} with its 3 annotations (alice: 2, bob: 1); add --yes to "
-        "confirm (there is no terminal to ask on). Nothing was deleted")
+        (
+            f"--reset would delete {demo_db} with its 3 annotations (alice: 2, bob: 1); add --yes to "
+            "confirm (there is no terminal to ask on). Nothing was deleted"
+        )
     ]
     assert digest(demo_db) == before and app_runs == []
     result = invoke("demo", "--db", str(demo_db), "--reset", "--yes")
@@ -291,9 +316,7 @@ def test_demo_reset_never_deletes_a_file_that_is_not_ours(tmp_path: Path) -> Non
     other.write_text("my notes\n")
     result = invoke("demo", "--db", str(other), "--reset", "--yes")
     assert result.exit_code == 2
-    assert result.stderr.splitlines() == [
-        f"{other}: a text file, not an annotator database"
-    ]
+    assert result.stderr.splitlines() == [f"{other}: a text file, not an annotator database"]
     assert other.read_text() == "my notes\n"
 
 

@@ -58,23 +58,54 @@ def db(tmp_path_factory) -> Path:
         store.save_config_document(config_set().to_document())
         # correctness: r3 all humans agree "incorrect"; a2 alice incorrect / bob correct;
         # c1 both correct; c2 only the LLM judge says incorrect
-        for span, alice, bob in (("r3", "incorrect", "incorrect"), ("a2", "incorrect", "correct"),
-                                 ("c1", "correct", "correct")):
+        for span, alice, bob in (
+            ("r3", "incorrect", "incorrect"),
+            ("a2", "incorrect", "correct"),
+            ("c1", "correct", "correct"),
+        ):
             _add(store, name="correctness", span_id=span, label=alice, identifier="alice")
             _add(store, name="correctness", span_id=span, label=bob, identifier="bob")
         _add(store, name="correctness", span_id="c1", label="partial", identifier="carol")
-        _add(store, name="correctness", span_id="c2", label="incorrect", annotator_kind="LLM",
-             identifier="judge", source="API")
+        _add(
+            store,
+            name="correctness",
+            span_id="c2",
+            label="incorrect",
+            annotator_kind="LLM",
+            identifier="judge",
+            source="API",
+        )
         for span, alice, bob in (("r3", 2, 3), ("c1", 8, 9), ("c2", 6, None)):
             _add(store, name="quality", span_id=span, score=alice, identifier="alice")
             if bob is not None:
                 _add(store, name="quality", span_id=span, score=bob, identifier="bob")
-        _add(store, name="relevance", target="document", span_id="r2", document_position=2,
-             label="irrelevant", identifier="alice", explanation="off topic")
-        _add(store, name="relevance", target="document", span_id="r2", document_position=0,
-             label="relevant", identifier="alice")
-        _add(store, name="task_success", target="trace", trace_id="trace-agent", label="failure",
-             identifier="alice")
+        _add(
+            store,
+            name="relevance",
+            target="document",
+            span_id="r2",
+            document_position=2,
+            label="irrelevant",
+            identifier="alice",
+            explanation="off topic",
+        )
+        _add(
+            store,
+            name="relevance",
+            target="document",
+            span_id="r2",
+            document_position=0,
+            label="relevant",
+            identifier="alice",
+        )
+        _add(
+            store,
+            name="task_success",
+            target="trace",
+            trace_id="trace-agent",
+            label="failure",
+            identifier="alice",
+        )
         _add(store, name="note", span_id="r3", explanation="check the dates", identifier="bob")
     return path
 
@@ -111,8 +142,15 @@ def test_agreed_requires_every_human(db, tmp_path):
     # c1: alice and bob correct, carol partial
     assert _ids(_export(db, tmp_path, "--label", "correctness=correct", "--agreed")) == []
     assert _ids(
-        _export(db, tmp_path, "--label", "correctness=correct", "--label", "correctness=partial",
-                "--agreed")
+        _export(
+            db,
+            tmp_path,
+            "--label",
+            "correctness=correct",
+            "--label",
+            "correctness=partial",
+            "--agreed",
+        )
     ) == ["c1"]
 
 
@@ -124,9 +162,7 @@ def test_same_name_labels_are_or_ed(db, tmp_path):
 
 
 def test_different_names_are_and_ed(db, tmp_path):
-    examples = _export(
-        db, tmp_path, "--label", "correctness=incorrect", "--max-score", "quality=5"
-    )
+    examples = _export(db, tmp_path, "--label", "correctness=incorrect", "--max-score", "quality=5")
     assert _ids(examples) == ["r3"]
 
 
@@ -164,9 +200,9 @@ def test_span_kind_project_limit(db, tmp_path):
     ]  # fmt: skip
     assert _ids(_export(db, tmp_path, "--project", "chat")) == ["c1", "c2"]
     assert _ids(_export(db, tmp_path, "--span-kind", "LLM", "--limit", "2")) == ["r3", "a2"]
-    assert _ids(
-        _export(db, tmp_path, "--label", "correctness=correct", "--project", "chat")
-    ) == ["c1"]
+    assert _ids(_export(db, tmp_path, "--label", "correctness=correct", "--project", "chat")) == [
+        "c1"
+    ]
 
 
 def test_unknown_names_warn_and_match_nothing(db, tmp_path):
@@ -401,9 +437,15 @@ def test_stdout(db):
 
 
 def test_example_builders_never_fail_on_odd_attributes():
-    for attributes in ({}, {"input": "x"}, {"input": {"value": 3}}, {"llm": {"input_messages": 5}},
-                       {"llm": {"input_messages": [1, {"message": "x"}]}},
-                       {"retrieval": {"documents": [{"no": 1}]}}, {"input": {"value": "{bad"}}):
+    for attributes in (
+        {},
+        {"input": "x"},
+        {"input": {"value": 3}},
+        {"llm": {"input_messages": 5}},
+        {"llm": {"input_messages": [1, {"message": "x"}]}},
+        {"retrieval": {"documents": [{"no": 1}]}},
+        {"input": {"value": "{bad"}},
+    ):
         for kind in ("LLM", "RETRIEVER", "CHAIN"):
             assert isinstance(example_input(kind, attributes), dict)
             assert isinstance(example_output(kind, attributes), dict)
@@ -421,8 +463,13 @@ def test_streams_a_few_thousand_spans(tmp_path):
     path = build_db(tmp_path / "many.db", spans)
     with Store.open(path) as store:
         for i in range(0, 3000, 3):
-            _add(store, name="verdict", span_id=f"s{i:05d}", label="bad" if i % 2 else "good",
-                 identifier="ann")
+            _add(
+                store,
+                name="verdict",
+                span_id=f"s{i:05d}",
+                label="bad" if i % 2 else "good",
+                identifier="ann",
+            )
     with Store.open(path, readonly=True) as store:
         queries: list[str] = []
         store.connection.set_trace_callback(queries.append)

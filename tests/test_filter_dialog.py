@@ -66,7 +66,10 @@ async def test_every_control_is_on_screen_when_tab_reaches_it(
         reached = []
         for _ in CONTROLS:
             focused = app.screen.focused
-            assert focused is not None and shown(app, focused), (focused, focused and focused.region)
+            assert focused is not None and shown(app, focused), (
+                focused,
+                focused and focused.region,
+            )
             reached.append(focused.id)
             await press(pilot, "tab")
         assert reached == CONTROLS

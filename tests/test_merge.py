@@ -134,16 +134,27 @@ def test_three_annotators_union_conflicts_and_newest_wins(template: Path, tmp_pa
             Annotation("correctness", span_id="r3", label="correct", score=1, identifier="alice")
         )
         store.set_annotation(
-            Annotation("relevance", target="document", span_id="r2", document_position=0,
-                       label="relevant", identifier="alice")
+            Annotation(
+                "relevance",
+                target="document",
+                span_id="r2",
+                document_position=0,
+                label="relevant",
+                identifier="alice",
+            )
         )
     with Store.open(b) as store:
         store.set_annotation(
             Annotation("correctness", span_id="r3", label="incorrect", score=0, identifier="bob")
         )
         store.set_annotation(
-            Annotation("task_success", target="trace", trace_id="trace-agent", label="failure",
-                       identifier="bob")
+            Annotation(
+                "task_success",
+                target="trace",
+                trace_id="trace-agent",
+                label="failure",
+                identifier="bob",
+            )
         )
     with Store.open(c) as store:
         store.set_annotation(
@@ -594,9 +605,11 @@ def test_property_any_input_order_stores_the_same_configs(
         for number, order in enumerate(itertools.permutations(inputs)):
             out = folder / f"out{number}.db"
             merge_databases(list(order), out)
-            document, rows = stored_configs(out) if _read(
-                out, "SELECT 1 FROM meta WHERE key = 'config_document'"
-            ) else ("", [])
+            document, rows = (
+                stored_configs(out)
+                if _read(out, "SELECT 1 FROM meta WHERE key = 'config_document'")
+                else ("", [])
+            )
             results.add((document, tuple(rows)))
             if document:
                 parse_config(document)  # a valid config set, whatever was merged
@@ -614,8 +627,9 @@ def test_property_any_input_order_stores_the_same_configs(
         stepwise = folder / "stepwise.db"
         merge_databases([first_two, *inputs[2:]], stepwise)
         if document:
-            (stepwise_document, stepwise_rows), (_, rows) = stored_configs(stepwise), next(
-                iter(results)
+            (stepwise_document, stepwise_rows), (_, rows) = (
+                stored_configs(stepwise),
+                next(iter(results)),
             )
             assert sorted(r[:4] + r[5:] for r in stepwise_rows) == sorted(
                 r[:4] + r[5:] for r in rows
@@ -829,18 +843,33 @@ def test_cli_summary_json_and_dry_run(template: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0
     report = orjson.loads(result.stdout)
     assert set(report) >= {
-        "out", "dry_run", "inputs", "totals", "conflicts", "config_conflicts", "span_conflicts",
+        "out",
+        "dry_run",
+        "inputs",
+        "totals",
+        "conflicts",
+        "config_conflicts",
+        "span_conflicts",
         "problems",
     }
     assert set(report["totals"]) >= {
-        "spans_read", "spans_new", "annotations_read", "annotations_new", "annotations_updated",
-        "annotations_unchanged", "conflicts", "config_conflicts",
+        "spans_read",
+        "spans_new",
+        "annotations_read",
+        "annotations_new",
+        "annotations_updated",
+        "annotations_unchanged",
+        "conflicts",
+        "config_conflicts",
     }
     assert report["totals"]["annotations_updated"] == 1
     assert [i["file"] for i in report["inputs"]] == [str(a), str(b), str(c)]
     (conflict,) = report["conflicts"]
     assert conflict["key"] == {
-        "target": "span", "target_id": "r3", "document_position": None, "name": "correctness",
+        "target": "span",
+        "target_id": "r3",
+        "document_position": None,
+        "name": "correctness",
         "identifier": "alice",
     }
     assert conflict["winner"] == str(c)
@@ -919,7 +948,8 @@ def _expected(spec: list[list[dict]]) -> tuple[dict, set]:
 
     winners = {key: max(rows_, key=order) for key, rows_ in candidates.items()}
     conflicts = {
-        key for key, rows_ in candidates.items()
+        key
+        for key, rows_ in candidates.items()
         if len({(r["label"], r["score"], r["explanation"]) for r in rows_}) > 1
     }
     return winners, conflicts

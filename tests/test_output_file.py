@@ -47,9 +47,7 @@ def db(tmp_path: Path) -> Path:
 
 
 def run(command: str, db: Path, out: str | Path, *extra: str):
-    return CliRunner().invoke(
-        cli, [*COMMANDS[command], "--db", str(db), "--out", str(out), *extra]
-    )
+    return CliRunner().invoke(cli, [*COMMANDS[command], "--db", str(db), "--out", str(out), *extra])
 
 
 def one_line(result) -> str:
@@ -129,7 +127,7 @@ def test_wal_and_journal_sidecars(db, tmp_path, command):
         result = run(command, db, sidecar)
         assert result.exit_code == 2, suffix
         line = one_line(result)
-        assert line.startswith(f"{sidecar}: ") and "refusing" in line or "part of" in line
+        assert (line.startswith(f"{sidecar}: ") and "refusing" in line) or "part of" in line
     # by content, whatever the name
     wal = tmp_path / "copy.bin"
     wal.write_bytes(b"\x37\x7f\x06\x82" + bytes(28))

@@ -29,37 +29,62 @@ def trace_error(text: str) -> FilterError:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("span_kind == 'LLM' and name.startswith('x')",
-         "col 29: unknown function 'startswith' — only float(), str() and int() are allowed"),
-        ("latency_ms > '100'",
-         "col 1: cannot compare number and string, write 100 instead of '100'"),
+        (
+            "span_kind == 'LLM' and name.startswith('x')",
+            "col 29: unknown function 'startswith' — only float(), str() and int() are allowed",
+        ),
+        (
+            "latency_ms > '100'",
+            "col 1: cannot compare number and string, write 100 instead of '100'",
+        ),
         ("latency_ms >", "col 13: the filter ends before the expression is complete"),
         ("name = 'x'", "col 6: invalid syntax: compare with `==`, not `=`"),
-        ("start_time > '2026-07-01T00:00:00'",
-         "col 14: datetime '2026-07-01T00:00:00' has no timezone, add an offset "
-         "(e.g. 'Z' for UTC)"),
-        ("start_time > 'yesterday'",
-         "col 14: invalid datetime 'yesterday': write ISO 8601 with an offset, "
-         "e.g. '2026-07-01T00:00:00Z'"),
-        ("name == 'x' and r",
-         "col 17: `r` is not a condition, expected a comparison such as `r == ...`"),
-        ("latency_ms", "col 1: `latency_ms` is not a condition, expected a comparison such as "
-         "`latency_ms == ...`"),
+        (
+            "start_time > '2026-07-01T00:00:00'",
+            "col 14: datetime '2026-07-01T00:00:00' has no timezone, add an offset "
+            "(e.g. 'Z' for UTC)",
+        ),
+        (
+            "start_time > 'yesterday'",
+            "col 14: invalid datetime 'yesterday': write ISO 8601 with an offset, "
+            "e.g. '2026-07-01T00:00:00Z'",
+        ),
+        (
+            "name == 'x' and r",
+            "col 17: `r` is not a condition, expected a comparison such as `r == ...`",
+        ),
+        (
+            "latency_ms",
+            "col 1: `latency_ms` is not a condition, expected a comparison such as "
+            "`latency_ms == ...`",
+        ),
         ("True", "col 1: `True` alone is not a condition; an empty filter selects everything"),
         ("latency_ms ** 2 > 4", "col 1: unsupported operator `**`: only + - * / % are allowed"),
         ("latency_ms // 2 > 4", "col 1: unsupported operator `//`: only + - * / % are allowed"),
         ("~latency_ms == 1", "col 1: unsupported operator `~`"),
-        ("name is 'a'", "col 1: `name is 'a'` uses `is` with a value, which SQL cannot express; "
-         "use `==`, or `is` with None/True/False"),
-        ("name in [None]", "col 10: a list cannot hold None, which never matches in SQL; test for "
-         "missing values with `is None` / `is not None`"),
+        (
+            "name is 'a'",
+            "col 1: `name is 'a'` uses `is` with a value, which SQL cannot express; "
+            "use `==`, or `is` with None/True/False",
+        ),
+        (
+            "name in [None]",
+            "col 10: a list cannot hold None, which never matches in SQL; test for "
+            "missing values with `is None` / `is not None`",
+        ),
         ("name in ['a', 1]", "col 9: a list cannot mix number and string values"),
-        ("name == ('a', 'b')", "col 1: `name == ('a', 'b')` compares against a collection, which "
-         "is only supported with `in` / `not in`"),
+        (
+            "name == ('a', 'b')",
+            "col 1: `name == ('a', 'b')` compares against a collection, which "
+            "is only supported with `in` / `not in`",
+        ),
         ("1 in [1, 2]", "col 1: `1 in [1, 2]` compares two literals, expected a field on the left"),
         ("name in 'abc'", "col 9: `in` expects a list or a text field on the right, got `'abc'`"),
-        ("latency_ms < True", "col 1: `latency_ms < True` orders a boolean, use `==`, `!=` or `is` "
-         "instead of `<` / `>`"),
+        (
+            "latency_ms < True",
+            "col 1: `latency_ms < True` orders a boolean, use `==`, `!=` or `is` "
+            "instead of `<` / `>`",
+        ),
         ("float(name) > 1", "col 7: cannot convert a string to a number"),
         ("float('1_000') > 1", "col 7: cannot convert '1_000' to a number"),
         ("str(latency_ms) == '1'", "col 5: cannot convert a number to text"),
@@ -69,38 +94,66 @@ def trace_error(text: str) -> FilterError:
         ("lambda: 1", "col 1: a lambda is not allowed in a filter: `lambda: 1`"),
         ("(x := 1)", "col 2: an assignment (:=) is not allowed in a filter: `x := 1`"),
         ("f'{name}' == 'a'", "col 1: an f-string is not allowed in a filter: `f'{name}'`"),
-        ("ｎａｍｅ == 'a'",
-         "col 1: `ｎａｍｅ` is read as `name`; write names in plain ASCII"),
-        ("parent_span.name == 'x'", "col 1: `parent_span.name` is not supported: only "
-         "`parent_span is None` and `parent_span is not None`"),
-        ("parent_span == 'x'", "col 1: `parent_span` can only be compared to None: "
-         "`parent_span is None` or `parent_span is not None`"),
-        ("annotations['q'].lable == 'a'",
-         "col 18: invalid annotation field `.lable`, did you mean `label`?"),
-        ("annotations['q'].bogus == 'a'", "col 18: invalid annotation field `.bogus`, expected "
-         "`.label`, `.score` or `.explanation`"),
+        ("ｎａｍｅ == 'a'", "col 1: `ｎａｍｅ` is read as `name`; write names in plain ASCII"),
+        (
+            "parent_span.name == 'x'",
+            "col 1: `parent_span.name` is not supported: only "
+            "`parent_span is None` and `parent_span is not None`",
+        ),
+        (
+            "parent_span == 'x'",
+            "col 1: `parent_span` can only be compared to None: "
+            "`parent_span is None` or `parent_span is not None`",
+        ),
+        (
+            "annotations['q'].lable == 'a'",
+            "col 18: invalid annotation field `.lable`, did you mean `label`?",
+        ),
+        (
+            "annotations['q'].bogus == 'a'",
+            "col 18: invalid annotation field `.bogus`, expected "
+            "`.label`, `.score` or `.explanation`",
+        ),
         ("evals[''].label == 'a'", "col 1: missing annotation name in `evals['']`"),
-        ("annotations['q', 'LLM', 'x'].label == 'a'",
-         "col 1: write annotations['name'] or annotations['name', 'LLM'] (a kind: HUMAN, LLM, "
-         "CODE; or an annotator's identifier)"),
-        ("annotations.label == 'a'",
-         "col 1: `annotations` needs an annotation name, e.g. annotations['correctness']"),
-        ("llm['model_name'] == 'x'", "col 1: `llm['model_name']`: subscripts only apply to "
-         "attributes[...], metadata[...], annotations[...], evals[...] and trace_annotations[...]"),
-        ("attributes['llm'].model_name == 'x'",
-         "col 1: `.model_name` after a subscript is not supported; write the whole key inside the "
-         "brackets, e.g. attributes['llm.model_name']"),
-        ("attributes['a\"b'] == 1", "col 1: attribute keys with quotes, backslashes or control "
-         "characters cannot be looked up"),
-        ("any(span.name == 'x' for span in spans)",
-         "col 34: cannot iterate `spans` in a span filter; iterate the span's annotations or its "
-         "trace_annotations (spans are iterated in trace filters)"),
-        ("any(a.label == 'x' for a in annotations['q'])",
-         "col 29: cannot iterate `annotations['q']`; iterate spans, trace_annotations, "
-         "span_annotations, or a span's children, siblings or annotations"),
-        ("name == 'a' if True else False",
-         "col 1: a conditional expression is not allowed in a filter: "
-         "`name == 'a' if True else False`"),
+        (
+            "annotations['q', 'LLM', 'x'].label == 'a'",
+            "col 1: write annotations['name'] or annotations['name', 'LLM'] (a kind: HUMAN, LLM, "
+            "CODE; or an annotator's identifier)",
+        ),
+        (
+            "annotations.label == 'a'",
+            "col 1: `annotations` needs an annotation name, e.g. annotations['correctness']",
+        ),
+        (
+            "llm['model_name'] == 'x'",
+            "col 1: `llm['model_name']`: subscripts only apply to "
+            "attributes[...], metadata[...], annotations[...], evals[...] and trace_annotations[...]",
+        ),
+        (
+            "attributes['llm'].model_name == 'x'",
+            "col 1: `.model_name` after a subscript is not supported; write the whole key inside the "
+            "brackets, e.g. attributes['llm.model_name']",
+        ),
+        (
+            "attributes['a\"b'] == 1",
+            "col 1: attribute keys with quotes, backslashes or control "
+            "characters cannot be looked up",
+        ),
+        (
+            "any(span.name == 'x' for span in spans)",
+            "col 34: cannot iterate `spans` in a span filter; iterate the span's annotations or its "
+            "trace_annotations (spans are iterated in trace filters)",
+        ),
+        (
+            "any(a.label == 'x' for a in annotations['q'])",
+            "col 29: cannot iterate `annotations['q']`; iterate spans, trace_annotations, "
+            "span_annotations, or a span's children, siblings or annotations",
+        ),
+        (
+            "name == 'a' if True else False",
+            "col 1: a conditional expression is not allowed in a filter: "
+            "`name == 'a' if True else False`",
+        ),
     ],
 )
 def test_span_filter_errors(text: str, expected: str) -> None:
@@ -111,49 +164,90 @@ def test_span_filter_errors(text: str, expected: str) -> None:
     ("text", "expected"),
     [
         ("num_spanz > 3", "col 1: unknown name `num_spanz`, did you mean `num_spans`?"),
-        ("llm.model_name == 'x'", "col 1: unknown name `llm.model_name`; read other root-span "
-         "attributes with attributes['...']"),
-        ("total_cost > 1", "col 1: `total_cost`: annotator stores no model prices, so there are no "
-         "costs to filter on"),
-        ("annotations['x'].label == 'a'",
-         "col 1: `annotations[...]` is not available in a trace filter; use trace_annotations[...] "
-         "for the trace's annotations, or iterate span_annotations, e.g. "
-         "any(a.label == 'incorrect' for a in span_annotations)"),
-        ("any(span.latncy_ms > 3 for span in spans)",
-         "col 10: unknown field `span.latncy_ms`, did you mean `latency_ms`?"),
-        ("any(span.latency_ms > latency_ms for span in spans)",
-         "col 23: inside a comprehension, use the loop variable's fields (e.g. "
-         "`span.latency_ms`), not `latency_ms`"),
-        ("any(span for span in spans)",
-         "col 5: `span` is a span; compare one of its fields, e.g. `span.name`"),
+        (
+            "llm.model_name == 'x'",
+            "col 1: unknown name `llm.model_name`; read other root-span "
+            "attributes with attributes['...']",
+        ),
+        (
+            "total_cost > 1",
+            "col 1: `total_cost`: annotator stores no model prices, so there are no "
+            "costs to filter on",
+        ),
+        (
+            "annotations['x'].label == 'a'",
+            "col 1: `annotations[...]` is not available in a trace filter; use trace_annotations[...] "
+            "for the trace's annotations, or iterate span_annotations, e.g. "
+            "any(a.label == 'incorrect' for a in span_annotations)",
+        ),
+        (
+            "any(span.latncy_ms > 3 for span in spans)",
+            "col 10: unknown field `span.latncy_ms`, did you mean `latency_ms`?",
+        ),
+        (
+            "any(span.latency_ms > latency_ms for span in spans)",
+            "col 23: inside a comprehension, use the loop variable's fields (e.g. "
+            "`span.latency_ms`), not `latency_ms`",
+        ),
+        (
+            "any(span for span in spans)",
+            "col 5: `span` is a span; compare one of its fields, e.g. `span.name`",
+        ),
         ("len(spans) > 3", "col 5: len() takes a comprehension, e.g. len(span for span in spans)"),
-        ("spans", "col 1: `spans` is a collection; use it in a comprehension, e.g. "
-         "any(x.name == '...' for x in spans)"),
-        ("any(s.name == 'x' for s in spanz)",
-         "col 28: cannot iterate `spanz`, did you mean `spans`?; iterate spans, trace_annotations "
-         "or span_annotations"),
-        ("any(s.name == 'x' for s in s.kids)", "col 28: cannot iterate `s.kids`; iterate spans, "
-         "trace_annotations, span_annotations, or a span's children, siblings or annotations"),
-        ("any(c.name == 'x' for s in spans for c in s.children)",
-         "col 38: a comprehension may have only one `for`"),
-        ("any(any(s.name == 'x' for s in spans) for s in spans)",
-         "col 27: the loop variable `s` is already in use"),
+        (
+            "spans",
+            "col 1: `spans` is a collection; use it in a comprehension, e.g. "
+            "any(x.name == '...' for x in spans)",
+        ),
+        (
+            "any(s.name == 'x' for s in spanz)",
+            "col 28: cannot iterate `spanz`, did you mean `spans`?; iterate spans, trace_annotations "
+            "or span_annotations",
+        ),
+        (
+            "any(s.name == 'x' for s in s.kids)",
+            "col 28: cannot iterate `s.kids`; iterate spans, "
+            "trace_annotations, span_annotations, or a span's children, siblings or annotations",
+        ),
+        (
+            "any(c.name == 'x' for s in spans for c in s.children)",
+            "col 38: a comprehension may have only one `for`",
+        ),
+        (
+            "any(any(s.name == 'x' for s in spans) for s in spans)",
+            "col 27: the loop variable `s` is already in use",
+        ),
         ("sum(s.name for s in spans) > 1", "col 5: sum() needs numbers, not a string: `s.name`"),
-        ("any(s.parent_span.parent_span.name == 'x' for s in spans)",
-         "col 5: `s.parent_span.parent_span.name` is not supported: a span's parent_span has its "
-         "fields and attributes, not a parent_span or collections of its own"),
-        ("any(s.parent_span.nme == 'x' for s in spans)",
-         "col 19: unknown field `s.parent_span.nme`, did you mean `name`?"),
-        ("any(s.children for s in spans)", "col 5: `s.children` is a collection; use it in a "
-         "comprehension, e.g. any(c.status_code == 'ERROR' for c in s.children)"),
-        ("any(span_cost_details)", "col 5: any() takes a comprehension, e.g. "
-         "any(span.status_code == 'ERROR' for span in spans)"),
-        ("any(d.cost > 1 for d in span_cost_details)", "col 25: `span_cost_details`: annotator "
-         "stores no model prices, so there are no costs to filter on"),
+        (
+            "any(s.parent_span.parent_span.name == 'x' for s in spans)",
+            "col 5: `s.parent_span.parent_span.name` is not supported: a span's parent_span has its "
+            "fields and attributes, not a parent_span or collections of its own",
+        ),
+        (
+            "any(s.parent_span.nme == 'x' for s in spans)",
+            "col 19: unknown field `s.parent_span.nme`, did you mean `name`?",
+        ),
+        (
+            "any(s.children for s in spans)",
+            "col 5: `s.children` is a collection; use it in a "
+            "comprehension, e.g. any(c.status_code == 'ERROR' for c in s.children)",
+        ),
+        (
+            "any(span_cost_details)",
+            "col 5: any() takes a comprehension, e.g. "
+            "any(span.status_code == 'ERROR' for span in spans)",
+        ),
+        (
+            "any(d.cost > 1 for d in span_cost_details)",
+            "col 25: `span_cost_details`: annotator "
+            "stores no model prices, so there are no costs to filter on",
+        ),
         ("attributes", "col 1: `attributes` needs a key, e.g. attributes['...']"),
-        ("name.upper() == 'A'",
-         "col 6: unknown function 'upper' — only float(), str(), int() and the reducers any(), "
-         "all(), len(), sum(), max(), min() over a comprehension are allowed"),
+        (
+            "name.upper() == 'A'",
+            "col 6: unknown function 'upper' — only float(), str(), int() and the reducers any(), "
+            "all(), len(), sum(), max(), min() over a comprehension are allowed",
+        ),
     ],
 )
 def test_trace_filter_errors(text: str, expected: str) -> None:
@@ -178,9 +272,7 @@ def test_multiline_expressions_name_the_line() -> None:
     text = "(span_kind == 'LLM'\n and latency_ms > '5')"
     error = span_error(text)
     assert (error.line, error.col) == (2, 6)
-    assert str(error) == (
-        "line 2, col 6: cannot compare number and string, write 5 instead of '5'"
-    )
+    assert str(error) == ("line 2, col 6: cannot compare number and string, write 5 instead of '5'")
     error = span_error("span_kind == 'LLM' and\n latency_ms > 5")
     assert str(error) == (
         "line 1, col 23: invalid syntax (a filter on several lines needs parentheses around it)"

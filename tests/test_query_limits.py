@@ -36,8 +36,9 @@ def store(db: Path) -> Iterator[Store]:
         yield opened
 
 
-def run_in_store(store: Store, monkeypatch: pytest.MonkeyPatch,
-                 flt: SpanFilter | TraceFilter) -> None:
+def run_in_store(
+    store: Store, monkeypatch: pytest.MonkeyPatch, flt: SpanFilter | TraceFilter
+) -> None:
     """Runs every queue query of the store with the filter ANDed into the queue's clause, as
     the store will take it (a few lines in filter_sql): inside `EXISTS (SELECT 1 FROM spans s
     ...)`, ANDed again with what still needs annotating, and so on."""
@@ -54,8 +55,9 @@ def run_in_store(store: Store, monkeypatch: pytest.MonkeyPatch,
             trace_ids = store.trace_ids(queue, configs, "alice")
             store.queue_progress(queue, configs, "alice")
             store.next_queue_trace(None, queue, configs, "alice")
-            store.next_queue_trace(trace_ids[0] if trace_ids else "x", queue, configs, "alice",
-                                   backwards=True)
+            store.next_queue_trace(
+                trace_ids[0] if trace_ids else "x", queue, configs, "alice", backwards=True
+            )
             store.queue_marks(trace_ids[0] if trace_ids else "x", queue, configs, "alice")
         store.trace_progress(["x"], configs, "alice")
     finally:
@@ -86,13 +88,23 @@ CONSTRUCTS = [
     (SpanFilter, "(7 % {})", "latency_ms", "{} > 1", 5),
     (SpanFilter, "(x % {})", "x", "{} > 1", 4),
     (SpanFilter, "(float(x) * {})", "llm.token_count.total", "{} > 1", 15),
-    (SpanFilter, "(cumulative_token_count.total + {})", "cumulative_token_count.total",
-     "{} > 1", 11),
+    (
+        SpanFilter,
+        "(cumulative_token_count.total + {})",
+        "cumulative_token_count.total",
+        "{} > 1",
+        11,
+    ),
     (SpanFilter, "(annotations['correctness'].score % {})", "latency_ms", "latency_ms == {}", 4),
     (TraceFilter, "not ({})", "token_count_total > 3000", "{}", 18),
     (TraceFilter, "({} % 7)", "latency_ms", "{} > 1", 5),
-    (TraceFilter, "({} + sum(s.llm_token_count_total for s in spans))", "token_count_total",
-     "{} > 1", 25),
+    (
+        TraceFilter,
+        "({} + sum(s.llm_token_count_total for s in spans))",
+        "token_count_total",
+        "{} > 1",
+        25,
+    ),
     # Parentheses alone (the left operand of and / +) cost SQLite one entry each: the parser's
     # own limit comes first.
     (SpanFilter, "({}) and latency_ms > 1", "latency_ms > 1000", "{}", MAX_DEPTH - 2),
@@ -108,12 +120,18 @@ def nested(template: str, seed: str, condition: str, depth: int) -> str:
 
 
 @pytest.mark.parametrize(
-    ("kind", "template", "seed", "condition", "deepest"), CONSTRUCTS,
+    ("kind", "template", "seed", "condition", "deepest"),
+    CONSTRUCTS,
     ids=[f"{c[0].__name__}:{c[1]}" for c in CONSTRUCTS],
 )
 def test_the_deepest_accepted_nesting_runs_in_every_store_query(
-    store: Store, monkeypatch: pytest.MonkeyPatch, kind, template: str, seed: str,
-    condition: str, deepest: int,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    kind,
+    template: str,
+    seed: str,
+    condition: str,
+    deepest: int,
 ) -> None:
     """Nest each construct deeper and deeper: every level either compiles and then runs in all
     the store's queue queries, or is refused with the one message; never a filter that
@@ -169,13 +187,18 @@ GROWING = [
     (parse_span_filter, "True == ({}) == True", "1 < latency_ms % 7 < 5", "{}"),
     (parse_span_filter, "(cumulative_token_count.total % {})", "x", "{} > 1"),
     (parse_trace_filter, "({} % token_count_total)", "num_spans", "{} > 1"),
-    (parse_trace_filter, "False == ({}) == (0 < token_count_total < 5)",
-     "any(0 < s.latency_ms % 7 < 5 for s in spans)", "{}"),
+    (
+        parse_trace_filter,
+        "False == ({}) == (0 < token_count_total < 5)",
+        "any(0 < s.latency_ms % 7 < 5 for s in spans)",
+        "{}",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("parse", "template", "seed", "condition"), GROWING,
-                         ids=[g[1] for g in GROWING])
+@pytest.mark.parametrize(
+    ("parse", "template", "seed", "condition"), GROWING, ids=[g[1] for g in GROWING]
+)
 def test_sql_grows_by_the_same_amount_at_every_level(parse, template, seed, condition) -> None:
     """Each level adds the same SQL and the same parameters (compiled without the SQLite
     check, which refuses the deeper ones). Writing a value twice would double them instead:
@@ -204,18 +227,28 @@ def test_sums_of_big_integers_do_not_fail(tmp_path: Path) -> None:
 
     def span(span_id: str, kind: str, parent: str | None) -> Span:
         return Span(
-            span_id=span_id, trace_id="b" * 32, parent_id=parent, name=span_id,
-            span_kind=kind, start_time="2026-12-01T10:00:00.000000+00:00",
-            end_time="2026-12-01T10:00:01.000000+00:00", status_code="OK", status_message="",
+            span_id=span_id,
+            trace_id="b" * 32,
+            parent_id=parent,
+            name=span_id,
+            span_kind=kind,
+            start_time="2026-12-01T10:00:00.000000+00:00",
+            end_time="2026-12-01T10:00:01.000000+00:00",
+            status_code="OK",
+            status_message="",
             attributes={"big": BIG, "llm": {"token_count": {"prompt": BIG, "completion": 0}}},
             project="big",
         )
 
     with Store.open(tmp_path / "big.db") as opened:
         writer = opened.span_writer()
-        writer.add_all([span("b000000000000001", "CHAIN", None),
-                        span("b000000000000002", "LLM", "b000000000000001"),
-                        span("b000000000000003", "LLM", "b000000000000001")])
+        writer.add_all(
+            [
+                span("b000000000000001", "CHAIN", None),
+                span("b000000000000002", "LLM", "b000000000000001"),
+                span("b000000000000003", "LLM", "b000000000000001"),
+            ]
+        )
         writer.close()
         conn = opened.connection
         assert SpanFilter("cumulative_token_count.total > 1e19").span_ids(conn) == [

@@ -35,7 +35,8 @@ def scaled(count: int) -> int:
 
 
 SETTINGS = settings(
-    max_examples=EXAMPLES, deadline=None,
+    max_examples=EXAMPLES,
+    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
@@ -81,35 +82,67 @@ def refused(error: FilterError) -> None:
 
 # --- a generator of expressions from the grammar ------------------------------------------------
 
-text_values = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12
-)
+text_values = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 string_literal = text_values.map(repr)
 number_literal = st.one_of(
-    st.integers(-10**6, 10**6).map(str),
+    st.integers(-(10**6), 10**6).map(str),
     st.floats(allow_nan=False, allow_infinity=False, width=32).map(repr),
     st.sampled_from(["1e400", "0x10", "1_000", "-0.0", "10**3"]),
 )
 literal = st.one_of(
-    string_literal, number_literal, st.sampled_from(["None", "True", "False"]),
+    string_literal,
+    number_literal,
+    st.sampled_from(["None", "True", "False"]),
     st.sampled_from(["'2026-11-17T08:00:00Z'", "'2026-11-17T08:00:00'", "'2026-13-45T00:00Z'"]),
 )
 keys = st.one_of(
-    st.sampled_from(["llm.model_name", "input.value", "x", "flag", "metadata.turn", "a.b.c",
-                     "llm.input_messages.0.message.role", "k.j", "tag.tags"]),
+    st.sampled_from(
+        [
+            "llm.model_name",
+            "input.value",
+            "x",
+            "flag",
+            "metadata.turn",
+            "a.b.c",
+            "llm.input_messages.0.message.role",
+            "k.j",
+            "tag.tags",
+        ]
+    ),
     text_values,
 )
-span_fields = st.sampled_from([
-    "span_kind", "name", "status_code", "latency_ms", "start_time", "end_time", "span_id",
-    "trace_id", "parent_id", "status_message", "input.value", "output.value",
-    "llm.token_count.total", "llm.model_name", "metadata['experiment']", "x", "flag",
-    "cumulative_token_count.total", "parent_span", "context.span_id", "user.id",
-])
+span_fields = st.sampled_from(
+    [
+        "span_kind",
+        "name",
+        "status_code",
+        "latency_ms",
+        "start_time",
+        "end_time",
+        "span_id",
+        "trace_id",
+        "parent_id",
+        "status_message",
+        "input.value",
+        "output.value",
+        "llm.token_count.total",
+        "llm.model_name",
+        "metadata['experiment']",
+        "x",
+        "flag",
+        "cumulative_token_count.total",
+        "parent_span",
+        "context.span_id",
+        "user.id",
+    ]
+)
 annotation_ref = st.builds(
     lambda accessor, name, who, field: f"{accessor}[{name!r}{who}]{field}",
     st.sampled_from(["annotations", "evals", "trace_annotations"]),
-    st.one_of(st.sampled_from(["correctness", "relevance", "quality", "note", "hallucination"]),
-              text_values),
+    st.one_of(
+        st.sampled_from(["correctness", "relevance", "quality", "note", "hallucination"]),
+        text_values,
+    ),
     st.sampled_from(["", ", 'LLM'", ", 'human'", ", 'alice'", ", 'judge-gpt'"]),
     st.sampled_from(["", ".label", ".score", ".explanation", ".lable"]),
 )
@@ -120,9 +153,7 @@ span_atom = st.one_of(
     annotation_ref,
     literal,
 )
-compare_ops = st.sampled_from(
-    ["==", "!=", "<", "<=", ">", ">=", "in", "not in", "is", "is not"]
-)
+compare_ops = st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "in", "not in", "is", "is not"])
 
 
 def combine(children):
@@ -131,12 +162,18 @@ def combine(children):
         st.builds(lambda a, b: f"({a} and {b})", children, children),
         st.builds(lambda a, b: f"({a} or {b})", children, children),
         children.map(lambda a: f"not {a}"),
-        st.builds(lambda a, op, b: f"({a} {op} {b})", children,
-                  st.sampled_from(["+", "-", "*", "/", "%", "**", "//", "&"]), children),
-        st.builds(lambda fn, a: f"{fn}({a})", st.sampled_from(["float", "int", "str", "len"]),
-                  children),
-        st.builds(lambda a, b: f"{a} in [{b}]", children, st.lists(literal, max_size=3).map(
-            ", ".join)),
+        st.builds(
+            lambda a, op, b: f"({a} {op} {b})",
+            children,
+            st.sampled_from(["+", "-", "*", "/", "%", "**", "//", "&"]),
+            children,
+        ),
+        st.builds(
+            lambda fn, a: f"{fn}({a})", st.sampled_from(["float", "int", "str", "len"]), children
+        ),
+        st.builds(
+            lambda a, b: f"{a} in [{b}]", children, st.lists(literal, max_size=3).map(", ".join)
+        ),
         st.builds(lambda a, b, c: f"{a} < {b} < {c}", children, children, children),
         children.map(lambda a: f"-{a}"),
     )
@@ -144,19 +181,45 @@ def combine(children):
 
 span_expression = st.recursive(span_atom, combine, max_leaves=8)
 
-element_fields = st.sampled_from([
-    "span.name", "span.span_kind", "span.status_code", "span.latency_ms", "span.start_time",
-    "span.parent_span", "span.parent_span.span_kind", "span.cumulative_error_count",
-    "span.llm_token_count_total", "span.attributes['llm.model_name']", "span.metadata['x']",
-    "span.bogus", "latency_ms",
-])
+element_fields = st.sampled_from(
+    [
+        "span.name",
+        "span.span_kind",
+        "span.status_code",
+        "span.latency_ms",
+        "span.start_time",
+        "span.parent_span",
+        "span.parent_span.span_kind",
+        "span.cumulative_error_count",
+        "span.llm_token_count_total",
+        "span.attributes['llm.model_name']",
+        "span.metadata['x']",
+        "span.bogus",
+        "latency_ms",
+    ]
+)
 trace_atom = st.one_of(
-    st.sampled_from([
-        "latency_ms", "num_spans", "error_count", "token_count_total", "llm_span_count",
-        "tool_span_count", "input", "output", "user.id", "metadata['experiment']",
-        "attributes['user.id']", "trace_annotations['quality'].score", "start_time", "name",
-        "span_kind", "total_cost", "trace_id",
-    ]),
+    st.sampled_from(
+        [
+            "latency_ms",
+            "num_spans",
+            "error_count",
+            "token_count_total",
+            "llm_span_count",
+            "tool_span_count",
+            "input",
+            "output",
+            "user.id",
+            "metadata['experiment']",
+            "attributes['user.id']",
+            "trace_annotations['quality'].score",
+            "start_time",
+            "name",
+            "span_kind",
+            "total_cost",
+            "trace_id",
+        ]
+    ),
     literal,
 )
 
@@ -167,8 +230,10 @@ def trace_combine(children):
             f"{fn}({element} for span in {source}{' if ' + condition if condition else ''})"
         ),
         st.sampled_from(["any", "all", "len", "sum", "max", "min"]),
-        st.one_of(element_fields, st.builds(lambda f, op, v: f"{f} {op} {v}", element_fields,
-                                            compare_ops, literal)),
+        st.one_of(
+            element_fields,
+            st.builds(lambda f, op, v: f"{f} {op} {v}", element_fields, compare_ops, literal),
+        ),
         st.one_of(st.just(""), st.builds(lambda f, v: f"{f} == {v}", element_fields, literal)),
         st.sampled_from(["spans", "trace_annotations", "span_annotations", "spanz"]),
     )
@@ -180,86 +245,185 @@ trace_expression = st.recursive(trace_atom, trace_combine, max_leaves=8)
 
 # Mostly well-typed expressions, so that most examples compile and reach SQLite.
 numbers = st.one_of(
-    st.sampled_from(["latency_ms", "llm.token_count.total", "x", "metadata['turn']",
-                     "float(metadata['turn'])", "annotations['correctness'].score",
-                     "annotations['correctness', 'LLM'].score", "cumulative_token_count.total",
-                     "trace_annotations['quality'].score", "attributes['a.b.c']"]),
+    st.sampled_from(
+        [
+            "latency_ms",
+            "llm.token_count.total",
+            "x",
+            "metadata['turn']",
+            "float(metadata['turn'])",
+            "annotations['correctness'].score",
+            "annotations['correctness', 'LLM'].score",
+            "cumulative_token_count.total",
+            "trace_annotations['quality'].score",
+            "attributes['a.b.c']",
+        ]
+    ),
     st.integers(-5000, 5000).map(str),
     st.floats(-1e6, 1e6, allow_nan=False).map(repr),
 )
-numbers = st.recursive(numbers, lambda c: st.builds(
-    lambda a, op, b: f"({a} {op} {b})", c, st.sampled_from(["+", "-", "*", "/", "%"]), c),
-    max_leaves=4)
+numbers = st.recursive(
+    numbers,
+    lambda c: st.builds(
+        lambda a, op, b: f"({a} {op} {b})", c, st.sampled_from(["+", "-", "*", "/", "%"]), c
+    ),
+    max_leaves=4,
+)
 strings = st.one_of(
-    st.sampled_from(["name", "span_kind", "status_code", "input.value", "llm.model_name",
-                     "attributes['tool.name']", "metadata['experiment']", "str(x)",
-                     "annotations['correctness'].label", "evals['relevance', 'HUMAN'].label",
-                     "annotations['note'].explanation", "user.id", "tag.tags"]),
+    st.sampled_from(
+        [
+            "name",
+            "span_kind",
+            "status_code",
+            "input.value",
+            "llm.model_name",
+            "attributes['tool.name']",
+            "metadata['experiment']",
+            "str(x)",
+            "annotations['correctness'].label",
+            "evals['relevance', 'HUMAN'].label",
+            "annotations['note'].explanation",
+            "user.id",
+            "tag.tags",
+        ]
+    ),
     string_literal,
 )
-datetimes = st.sampled_from(["start_time", "end_time", "'2026-11-17T08:41:20Z'",
-                             "'2026-12-01T11:00:00+01:00'"])
+datetimes = st.sampled_from(
+    ["start_time", "end_time", "'2026-11-17T08:41:20Z'", "'2026-12-01T11:00:00+01:00'"]
+)
 
 
 def typed_condition(numbers, strings, datetimes, extra):
     atom = st.one_of(
-        st.builds(lambda a, op, b: f"{a} {op} {b}", numbers,
-                  st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), numbers),
-        st.builds(lambda a, op, b: f"{a} {op} {b}", strings, st.sampled_from(["==", "!="]),
-                  strings),
-        st.builds(lambda a, op, b: f"{a} {op} {b}", strings, st.sampled_from(["in", "not in"]),
-                  strings),
-        st.builds(lambda a, op, b: f"{a} {op} [{b}]", strings,
-                  st.sampled_from(["in", "not in"]),
-                  st.lists(string_literal, max_size=3).map(", ".join)),
-        st.builds(lambda a, op, b: f"{a} {op} {b}", datetimes,
-                  st.sampled_from(["<", ">=", "=="]), datetimes),
-        st.builds(lambda a, op: f"{a} {op} None", st.one_of(numbers, strings),
-                  st.sampled_from(["is", "is not"])),
+        st.builds(
+            lambda a, op, b: f"{a} {op} {b}",
+            numbers,
+            st.sampled_from(["==", "!=", "<", "<=", ">", ">="]),
+            numbers,
+        ),
+        st.builds(
+            lambda a, op, b: f"{a} {op} {b}", strings, st.sampled_from(["==", "!="]), strings
+        ),
+        st.builds(
+            lambda a, op, b: f"{a} {op} {b}", strings, st.sampled_from(["in", "not in"]), strings
+        ),
+        st.builds(
+            lambda a, op, b: f"{a} {op} [{b}]",
+            strings,
+            st.sampled_from(["in", "not in"]),
+            st.lists(string_literal, max_size=3).map(", ".join),
+        ),
+        st.builds(
+            lambda a, op, b: f"{a} {op} {b}",
+            datetimes,
+            st.sampled_from(["<", ">=", "=="]),
+            datetimes,
+        ),
+        st.builds(
+            lambda a, op: f"{a} {op} None",
+            st.one_of(numbers, strings),
+            st.sampled_from(["is", "is not"]),
+        ),
         extra,
     )
-    return st.recursive(atom, lambda c: st.one_of(
-        st.builds(lambda a, b: f"({a} and {b})", c, c),
-        st.builds(lambda a, b: f"({a} or {b})", c, c),
-        c.map(lambda a: f"not {a}"),
-    ), max_leaves=6)
+    return st.recursive(
+        atom,
+        lambda c: st.one_of(
+            st.builds(lambda a, b: f"({a} and {b})", c, c),
+            st.builds(lambda a, b: f"({a} or {b})", c, c),
+            c.map(lambda a: f"not {a}"),
+        ),
+        max_leaves=6,
+    )
 
 
-typed_span = typed_condition(numbers, strings, datetimes, st.sampled_from([
-    "parent_span is None", "parent_span is not None", "annotations['correctness']",
-    "not trace_annotations['quality']", "flag == True", "x is False",
-]))
+typed_span = typed_condition(
+    numbers,
+    strings,
+    datetimes,
+    st.sampled_from(
+        [
+            "parent_span is None",
+            "parent_span is not None",
+            "annotations['correctness']",
+            "not trace_annotations['quality']",
+            "flag == True",
+            "x is False",
+        ]
+    ),
+)
 element_numbers = st.one_of(
-    st.sampled_from(["s.latency_ms", "s.cumulative_error_count", "s.llm_token_count_total",
-                     "s.parent_span.latency_ms", "s.attributes['x']"]),
+    st.sampled_from(
+        [
+            "s.latency_ms",
+            "s.cumulative_error_count",
+            "s.llm_token_count_total",
+            "s.parent_span.latency_ms",
+            "s.attributes['x']",
+        ]
+    ),
     st.integers(-10, 5000).map(str),
 )
 element_strings = st.one_of(
-    st.sampled_from(["s.name", "s.span_kind", "s.status_code", "s.parent_span.name",
-                     "s.attributes['llm.model_name']", "s.metadata['experiment']"]),
+    st.sampled_from(
+        [
+            "s.name",
+            "s.span_kind",
+            "s.status_code",
+            "s.parent_span.name",
+            "s.attributes['llm.model_name']",
+            "s.metadata['experiment']",
+        ]
+    ),
     string_literal,
 )
 element_condition = typed_condition(
-    element_numbers, element_strings, st.sampled_from(["s.start_time", "'2026-11-17T00:00Z'"]),
-    st.sampled_from(["s.parent_span is None",
-                     "any(c.status_code == 'ERROR' for c in s.children)",
-                     "any(a.label == 'incorrect' for a in s.annotations)"]),
+    element_numbers,
+    element_strings,
+    st.sampled_from(["s.start_time", "'2026-11-17T00:00Z'"]),
+    st.sampled_from(
+        [
+            "s.parent_span is None",
+            "any(c.status_code == 'ERROR' for c in s.children)",
+            "any(a.label == 'incorrect' for a in s.annotations)",
+        ]
+    ),
 )
 trace_numbers = st.one_of(
-    st.sampled_from(["latency_ms", "num_spans", "error_count", "token_count_total",
-                     "llm_span_count", "tool_span_count", "trace_annotations['quality'].score"]),
-    st.builds(lambda fn, e: f"{fn}(s.latency_ms for s in spans if {e})",
-              st.sampled_from(["sum", "max", "min"]), element_condition),
+    st.sampled_from(
+        [
+            "latency_ms",
+            "num_spans",
+            "error_count",
+            "token_count_total",
+            "llm_span_count",
+            "tool_span_count",
+            "trace_annotations['quality'].score",
+        ]
+    ),
+    st.builds(
+        lambda fn, e: f"{fn}(s.latency_ms for s in spans if {e})",
+        st.sampled_from(["sum", "max", "min"]),
+        element_condition,
+    ),
     element_condition.map(lambda e: f"len([s for s in spans if {e}])"),
     st.integers(0, 5000).map(str),
 )
 typed_trace = typed_condition(
     trace_numbers,
-    st.one_of(st.sampled_from(["input", "output", "user.id", "metadata['experiment']", "name",
-                               "span_kind"]), string_literal),
+    st.one_of(
+        st.sampled_from(
+            ["input", "output", "user.id", "metadata['experiment']", "name", "span_kind"]
+        ),
+        string_literal,
+    ),
     st.sampled_from(["start_time", "end_time", "'2026-11-17T08:41:20Z'"]),
-    st.builds(lambda fn, e: f"{fn}({e} for s in spans)", st.sampled_from(["any", "all"]),
-              element_condition),
+    st.builds(
+        lambda fn, e: f"{fn}({e} for s in spans)",
+        st.sampled_from(["any", "all"]),
+        element_condition,
+    ),
 )
 
 
@@ -324,19 +488,40 @@ def test_any_text_is_a_filter_or_one_clear_error(conn, text: str) -> None:
 
 hostile = st.one_of(
     text_values,
-    st.sampled_from([
-        "'; DROP TABLE spans; --", "\" OR 1=1 --", "x') OR ('1'='1", "\\", "%_*?[", "$.llm",
-        "\u202e evil", "\x1b[31m", "NULL", "1); DELETE FROM annotations; --",
-    ]),
+    st.sampled_from(
+        [
+            "'; DROP TABLE spans; --",
+            '" OR 1=1 --',
+            "x') OR ('1'='1",
+            "\\",
+            "%_*?[",
+            "$.llm",
+            "\u202e evil",
+            "\x1b[31m",
+            "NULL",
+            "1); DELETE FROM annotations; --",
+        ]
+    ),
 )
 
 
 @SETTINGS
-@given(hostile, st.sampled_from([
-    "name == {v}", "{v} in input.value", "attributes[{v}] == 1", "metadata[{v}] is None",
-    "annotations[{v}].label == {v}", "annotations['correctness', {v}].label == 'a'",
-    "span_kind in [{v}, {v}]", "str(x) + {v} == name", "trace_annotations[{v}]",
-]))
+@given(
+    hostile,
+    st.sampled_from(
+        [
+            "name == {v}",
+            "{v} in input.value",
+            "attributes[{v}] == 1",
+            "metadata[{v}] is None",
+            "annotations[{v}].label == {v}",
+            "annotations['correctness', {v}].label == 'a'",
+            "span_kind in [{v}, {v}]",
+            "str(x) + {v} == name",
+            "trace_annotations[{v}]",
+        ]
+    ),
+)
 def test_user_text_only_ever_travels_as_a_parameter(conn, value: str, template: str) -> None:
     text = template.format(v=repr(value))
     try:
@@ -356,17 +541,30 @@ def test_user_text_only_ever_travels_as_a_parameter(conn, value: str, template: 
 # `annotations['q'].score == 0 and annotations['q'].score == 1` needs one annotation with both
 # (Phoenix's meaning), which is narrower than the intersection. That law is checked below.
 conditions = st.one_of(
-    st.builds(lambda f, op, v: f"{f} {op} {v}",
-              st.sampled_from(["latency_ms", "x", "metadata['turn']", "llm.token_count.total",
-                               "cumulative_token_count.total"]),
-              st.sampled_from(["==", "!=", "<", ">="]),
-              st.sampled_from(["0", "1", "12", "500.5", "2000"])),
-    st.builds(lambda f, v: f"{f} == {v}",
-              st.sampled_from(["span_kind", "name", "llm.model_name", "x", "status_code"]),
-              st.sampled_from(["'LLM'", "'tools'", "'abc'", "'incorrect'",
-                               "'scripted-chat-small'"])),
-    st.builds(lambda n, f: f"{n!r} in {f}", st.sampled_from(["refund", "a", "über"]),
-              st.sampled_from(["input.value", "name", "x"])),
+    st.builds(
+        lambda f, op, v: f"{f} {op} {v}",
+        st.sampled_from(
+            [
+                "latency_ms",
+                "x",
+                "metadata['turn']",
+                "llm.token_count.total",
+                "cumulative_token_count.total",
+            ]
+        ),
+        st.sampled_from(["==", "!=", "<", ">="]),
+        st.sampled_from(["0", "1", "12", "500.5", "2000"]),
+    ),
+    st.builds(
+        lambda f, v: f"{f} == {v}",
+        st.sampled_from(["span_kind", "name", "llm.model_name", "x", "status_code"]),
+        st.sampled_from(["'LLM'", "'tools'", "'abc'", "'incorrect'", "'scripted-chat-small'"]),
+    ),
+    st.builds(
+        lambda n, f: f"{n!r} in {f}",
+        st.sampled_from(["refund", "a", "über"]),
+        st.sampled_from(["input.value", "name", "x"]),
+    ),
 )
 
 
@@ -374,8 +572,11 @@ def ids(conn, text: str) -> set[str]:
     return set(SpanFilter(text).span_ids(conn))
 
 
-@settings(max_examples=scaled(150), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=scaled(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(conditions, conditions)
 def test_boolean_laws(conn, p: str, q: str) -> None:
     assume(p != q)
@@ -389,13 +590,24 @@ def test_boolean_laws(conn, p: str, q: str) -> None:
 annotation_conditions = st.builds(
     lambda who, field: f"annotations['correctness'{who}].{field}",
     st.sampled_from(["", ", 'LLM'", ", 'alice'"]),
-    st.sampled_from(["label == 'incorrect'", "label == 'correct'", "score > 0.5",
-                     "score < 0.5", "label is None", "explanation is not None"]),
+    st.sampled_from(
+        [
+            "label == 'incorrect'",
+            "label == 'correct'",
+            "score > 0.5",
+            "score < 0.5",
+            "label is None",
+            "explanation is not None",
+        ]
+    ),
 )
 
 
-@settings(max_examples=scaled(100), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=scaled(100),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(annotation_conditions, annotation_conditions, conditions)
 def test_annotation_laws(conn, p: str, q: str, r: str) -> None:
     """Over one lookup, `and` asks more of one annotation than each side asks alone; a condition
@@ -421,8 +633,11 @@ needles = st.one_of(
 )
 
 
-@settings(max_examples=scaled(200), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=scaled(200),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(needles, st.sampled_from(["input.value", "x", "flag", "tag.tags", "metadata.experiment"]))
 def test_containment_and_equality_match_python(conn, data, needle: str, dotted: str) -> None:
     """`in` (case-insensitive, missing matches nothing) and `==` on attributes select what a

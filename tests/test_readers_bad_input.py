@@ -145,9 +145,7 @@ def test_deeply_nested_json(tmp_path: Path) -> None:
     path = write(tmp_path, "deep.jsonl", otlp_line(otlp_span()) + b"\n" + DEEP.encode() + b"\n")
     spans, problems = read(path)
     assert len(spans) == 1
-    assert [(p.line, p.message) for p in problems] == [
-        (2, DEEP_REASON.format(where="column 1026"))
-    ]
+    assert [(p.line, p.message) for p in problems] == [(2, DEEP_REASON.format(where="column 1026"))]
 
 
 @pytest.mark.parametrize(
@@ -156,7 +154,10 @@ def test_deeply_nested_json(tmp_path: Path) -> None:
         DEEP,  # a trace file of nothing but brackets
         '{"data": [' + '{"a": ' * 10_000 + "1" + "}" * 10_000 + "]}",  # a page of one record
         '{"span_id": "ab", "name": "q", "label": "x", "metadata": '
-        + '{"a": ' * 10_000 + "1" + "}" * 10_000 + "}",  # an annotation record
+        + '{"a": ' * 10_000
+        + "1"
+        + "}" * 10_000
+        + "}",  # an annotation record
         DEEP + "\n" + DEEP + "\n",  # JSON lines, every line too deep
     ],
     ids=["array", "page", "annotation", "lines"],

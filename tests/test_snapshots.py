@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from textual.app import App, ComposeResult
 
 from annotator.app.app import AnnotatorApp
@@ -28,10 +27,10 @@ def app(tmp_path: Path) -> AnnotatorApp:
     return AnnotatorApp(build_db(tmp_path / "snap.db"), config_set(), "alice")
 
 
-def settled(*keys: str):  # noqa: ANN201
+def settled(*keys: str):
     """Press keys, then wait until every worker (progress counting) is done."""
 
-    async def run_before(pilot) -> None:  # noqa: ANN001
+    async def run_before(pilot) -> None:
         await pilot.pause()
         for key in keys:
             await pilot.press(key)
@@ -51,7 +50,9 @@ def test_retriever_document(snap_compare, app: AnnotatorApp) -> None:
 
 
 def test_error_span_with_exception(snap_compare, app: AnnotatorApp) -> None:
-    assert snap_compare(app, terminal_size=SIZE, run_before=settled("right_square_bracket", "j", "j"))
+    assert snap_compare(
+        app, terminal_size=SIZE, run_before=settled("right_square_bracket", "j", "j")
+    )
 
 
 def test_help_screen(snap_compare, app: AnnotatorApp) -> None:

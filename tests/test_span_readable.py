@@ -89,7 +89,9 @@ def test_repr_reading_leaves_other_text_alone() -> None:
 
 def test_embedding_vectors_are_summarised_not_one_float_per_line() -> None:
     shown = plain(LLAMA["li-embed"])
-    assert section(shown, "output") == "[1,536 floats: 0.03645, 0.04636, 0.04999, 0.04686 … -0.006905]"
+    assert (
+        section(shown, "output") == "[1,536 floats: 0.03645, 0.04636, 0.04999, 0.04686 … -0.006905]"
+    )
     assert "#0 [1,536 floats: 0.03645, 0.04636, 0.04999, 0.04686 … -0.006905]" in section(
         shown, "embedding"
     )

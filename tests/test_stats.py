@@ -51,33 +51,93 @@ def db(tmp_path_factory) -> Path:
                     metadata = {} if secs is None else {"seconds_spent": secs}
                 else:
                     metadata = {}
-                _add(store, name="correctness", span_id=span, label=label, identifier=who,
-                     metadata=metadata)
+                _add(
+                    store,
+                    name="correctness",
+                    span_id=span,
+                    label=label,
+                    identifier=who,
+                    metadata=metadata,
+                )
         for span, label in zip(SPANS, JUDGE, strict=True):
-            _add(store, name="correctness", span_id=span, label=label, annotator_kind="LLM",
-                 source="API", identifier="judge-gpt4", metadata={"seconds_spent": 1.0})
+            _add(
+                store,
+                name="correctness",
+                span_id=span,
+                label=label,
+                annotator_kind="LLM",
+                source="API",
+                identifier="judge-gpt4",
+                metadata={"seconds_spent": 1.0},
+            )
         for who, scores in QUALITY.items():
             for span, score in scores.items():
                 metadata = {"seconds_spent": 2.0} if who == "alice" else {}
-                _add(store, name="quality", span_id=span, score=score, identifier=who,
-                     metadata=metadata)
+                _add(
+                    store,
+                    name="quality",
+                    span_id=span,
+                    score=score,
+                    identifier=who,
+                    metadata=metadata,
+                )
         # document and trace targets, a note (ignored), imported LLM / CODE evals (no config)
-        _add(store, name="relevance", target="document", span_id="r2", document_position=0,
-             label="relevant", identifier="alice")
-        _add(store, name="relevance", target="document", span_id="r2", document_position=1,
-             label="irrelevant", identifier="alice")
-        _add(store, name="relevance", target="document", span_id="r2", document_position=1,
-             label="irrelevant", identifier="bob")
-        _add(store, name="task_success", target="trace", trace_id="trace-rag", label="failure",
-             identifier="alice")
+        _add(
+            store,
+            name="relevance",
+            target="document",
+            span_id="r2",
+            document_position=0,
+            label="relevant",
+            identifier="alice",
+        )
+        _add(
+            store,
+            name="relevance",
+            target="document",
+            span_id="r2",
+            document_position=1,
+            label="irrelevant",
+            identifier="alice",
+        )
+        _add(
+            store,
+            name="relevance",
+            target="document",
+            span_id="r2",
+            document_position=1,
+            label="irrelevant",
+            identifier="bob",
+        )
+        _add(
+            store,
+            name="task_success",
+            target="trace",
+            trace_id="trace-rag",
+            label="failure",
+            identifier="alice",
+        )
         _add(store, name="note", span_id="r3", explanation="look again", identifier="alice")
         for span, label in (("r3", "yes"), ("c1", "no")):
-            _add(store, name="hallucination", span_id=span, label=label,
-                 score=1.0 * (label == "yes"), annotator_kind="LLM", source="API",
-                 identifier="phoenix-evals")
+            _add(
+                store,
+                name="hallucination",
+                span_id=span,
+                label=label,
+                score=1.0 * (label == "yes"),
+                annotator_kind="LLM",
+                source="API",
+                identifier="phoenix-evals",
+            )
         for span, score in (("r3", 0.25), ("c1", 0.75)):
-            _add(store, name="toxicity", span_id=span, score=score, annotator_kind="CODE",
-                 source="API")
+            _add(
+                store,
+                name="toxicity",
+                span_id=span,
+                score=score,
+                annotator_kind="CODE",
+                source="API",
+            )
     return path
 
 
@@ -184,8 +244,14 @@ def test_score_distribution(report):
     dist = _config(report, "quality")["distribution"]
     assert dist["kind"] == "scores"
     by_rater = {r["rater"]: r for r in dist["by_rater"]}
-    assert by_rater["alice"] == {"rater": "alice", "n": 4, "min": 2, "median": 6, "mean": 5.75,
-                                 "max": 9}
+    assert by_rater["alice"] == {
+        "rater": "alice",
+        "n": 4,
+        "min": 2,
+        "median": 6,
+        "mean": 5.75,
+        "max": 9,
+    }
     assert by_rater["bob"]["median"] == 5 and math.isclose(by_rater["bob"]["mean"], 14 / 3)
     assert dist["overall"]["n"] == 7 and dist["overall"]["max"] == 9
     assert _config(report, "comment")["distribution"] is None  # freeform
@@ -216,8 +282,10 @@ def test_pairwise_human_agreement(report):
 
 def test_group_agreement(report):
     agreement = _config(report, "correctness")["agreement"]
-    units = [[CORRECTNESS[w][i] for w in CORRECTNESS if CORRECTNESS[w][i] is not None]
-             for i in range(len(SPANS))]
+    units = [
+        [CORRECTNESS[w][i] for w in CORRECTNESS if CORRECTNESS[w][i] is not None]
+        for i in range(len(SPANS))
+    ]
     assert agreement["n"] == 6 and agreement["n_single_rated"] == 0
     assert agreement["krippendorff_alpha"] == pytest.approx(ag.krippendorff_alpha(units))
     assert agreement["fleiss_kappa"] == pytest.approx(ag.fleiss_kappa(units))
@@ -266,8 +334,10 @@ def test_level_override_uses_scores(db):
     agreement = config["agreement"]
     assert agreement["level"] == "interval" and agreement["fleiss_kappa"] is None
     score = {C: 1.0, I: 0.0, P: 0.5}  # the config's scores for the labels
-    units = [[score[CORRECTNESS[w][i]] for w in CORRECTNESS if CORRECTNESS[w][i] is not None]
-             for i in range(len(SPANS))]
+    units = [
+        [score[CORRECTNESS[w][i]] for w in CORRECTNESS if CORRECTNESS[w][i] is not None]
+        for i in range(len(SPANS))
+    ]
     expected = ag.krippendorff_alpha(units, "interval")
     assert agreement["krippendorff_alpha"] == pytest.approx(expected)
     assert _pair(agreement["pairs"], "alice", "bob")["cohen_kappa"] is None
@@ -342,8 +412,19 @@ def test_rich_output(db):
     result = _run("--db", str(db))
     assert result.exit_code == 0, result.output
     out = result.output
-    for text in ("Progress", "Annotators", "alice", "bob", "carol", "LLM judge-gpt4",
-                 "correctness", "Human vs LLM/CODE", "Cohen's κ", "Krippendorff's α", "0.455"):
+    for text in (
+        "Progress",
+        "Annotators",
+        "alice",
+        "bob",
+        "carol",
+        "LLM judge-gpt4",
+        "correctness",
+        "Human vs LLM/CODE",
+        "Cohen's κ",
+        "Krippendorff's α",
+        "0.455",
+    ):
         assert text in out, text
     assert max(len(line) for line in out.splitlines()) <= 100
 
@@ -368,13 +449,26 @@ def test_hostile_labels_and_names_render_literally(tmp_path):
         for who in ("[red]eve", "mallory[/]", "\x1b]0;title\x07zed"):
             for span, label in zip(SPANS[:5], HOSTILE_LABELS, strict=True):
                 _add(store, name="[b]verdict", span_id=span, label=label, identifier=who)
-        _add(store, name="[b]verdict", span_id="r1", label="[bold", annotator_kind="LLM",
-             identifier="[link=http://x]j[/link]")
+        _add(
+            store,
+            name="[b]verdict",
+            span_id="r1",
+            label="[bold",
+            annotator_kind="LLM",
+            identifier="[link=http://x]j[/link]",
+        )
     result = _run("--db", str(path))
     assert result.exit_code == 0, result.output
     out = result.output
-    for text in ("[bold", "[@click=app.quit]x[/]", "[red]eve", "mallory[/]", "[b]verdict",
-                 "[link=http://x]j[/link]", "\\x1b[2Jclear"):
+    for text in (
+        "[bold",
+        "[@click=app.quit]x[/]",
+        "[red]eve",
+        "mallory[/]",
+        "[b]verdict",
+        "[link=http://x]j[/link]",
+        "\\x1b[2Jclear",
+    ):
         assert text in out, text
     assert "\x1b" not in out and "\x07" not in out  # escapes shown, never sent to the terminal
     data = orjson.loads(_run("--db", str(path), "--json").output)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from datetime import UTC, datetime, timedelta
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from annotator.model import Annotation, Span
-from annotator.store import AnnotationError, AnnotationKey, SCHEMA_VERSION, Store, StoreError
+from annotator.store import SCHEMA_VERSION, AnnotationError, AnnotationKey, Store, StoreError
 from annotator.store.db import APPLICATION_ID, connect, ensure_schema
 from annotator.store.schema import MIGRATIONS
-
 
 _clock = itertools.count()
 
@@ -261,13 +260,21 @@ def test_large_import_commits_in_chunks_and_counts(tmp_path: Path) -> None:
 
 
 def test_annotation_upsert_by_key_and_context(store: Store) -> None:
-    first = store.set_annotation(Annotation(name="q", span_id="llm", label="good", identifier="ann"))
+    first = store.set_annotation(
+        Annotation(name="q", span_id="llm", label="good", identifier="ann")
+    )
     assert (first.trace_id, first.session_id) == ("t1", None)
-    second = store.set_annotation(Annotation(name="q", span_id="llm", label="bad", identifier="ann"))
+    second = store.set_annotation(
+        Annotation(name="q", span_id="llm", label="bad", identifier="ann")
+    )
     assert second.id == first.id and second.created_at == first.created_at
-    other = store.set_annotation(Annotation(name="q", span_id="llm", label="good", identifier="bob"))
+    other = store.set_annotation(
+        Annotation(name="q", span_id="llm", label="good", identifier="bob")
+    )
     assert other.id != first.id
-    rows = store.connection.execute("SELECT identifier, label FROM annotations ORDER BY 1").fetchall()
+    rows = store.connection.execute(
+        "SELECT identifier, label FROM annotations ORDER BY 1"
+    ).fetchall()
     assert rows == [("ann", "bad"), ("bob", "good")]
 
 
@@ -281,11 +288,22 @@ def test_unique_index_enforces_the_key(store: Store) -> None:
 
 
 def test_each_target_keys_on_its_own_id(store: Store) -> None:
-    store.set_annotation(Annotation(name="q", target="trace", trace_id="t1", label="a", identifier="x"))
-    store.set_annotation(Annotation(name="q", target="session", session_id="s1", label="b", identifier="x"))
+    store.set_annotation(
+        Annotation(name="q", target="trace", trace_id="t1", label="a", identifier="x")
+    )
+    store.set_annotation(
+        Annotation(name="q", target="session", session_id="s1", label="b", identifier="x")
+    )
     for position in range(3):
         store.set_annotation(
-            Annotation(name="rel", target="document", span_id="retr", document_position=position, label="r", identifier="x")
+            Annotation(
+                name="rel",
+                target="document",
+                span_id="retr",
+                document_position=position,
+                label="r",
+                identifier="x",
+            )
         )
     assert len(store.annotations_on_span("retr")) == 3
     assert store.annotations_on_trace("t1")[0].label == "a"
@@ -309,7 +327,9 @@ def test_incomplete_annotations_are_refused(store: Store, annotation: Annotation
 
 def test_writes_and_deletes_are_logged_with_before_and_after(store: Store) -> None:
     store.set_annotation(Annotation(name="q", span_id="llm", label="good", identifier="ann"))
-    store.set_annotation(Annotation(name="q", span_id="llm", label="good", identifier="ann"))  # no-op
+    store.set_annotation(
+        Annotation(name="q", span_id="llm", label="good", identifier="ann")
+    )  # no-op
     store.set_annotation(Annotation(name="q", span_id="llm", label="bad", identifier="ann"))
     key = AnnotationKey("span", "llm", None, "q", "ann")
     assert store.delete_annotation(key).label == "bad"
@@ -354,11 +374,17 @@ def test_undo_is_per_annotator(store: Store) -> None:
 
 def test_undo_of_a_delete_restores_the_row(store: Store) -> None:
     original = store.set_annotation(
-        Annotation(name="q", span_id="llm", label="keep", identifier="ann", metadata={"seconds_spent": 3.5})
+        Annotation(
+            name="q", span_id="llm", label="keep", identifier="ann", metadata={"seconds_spent": 3.5}
+        )
     )
     store.delete_annotation(AnnotationKey.of(original))
     restored = store.undo("ann").after
-    assert (restored.id, restored.label, restored.metadata) == (original.id, "keep", {"seconds_spent": 3.5})
+    assert (restored.id, restored.label, restored.metadata) == (
+        original.id,
+        "keep",
+        {"seconds_spent": 3.5},
+    )
     assert restored.created_at == original.created_at
 
 

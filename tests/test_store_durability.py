@@ -35,7 +35,9 @@ def _write_annotations(path: str, identifier: str, count: int, barrier) -> int:
     with Store.open(path) as store:
         for i in range(count):
             store.set_annotation(
-                Annotation(name="quality", span_id=f"s{i % 50}", label=f"v{i}", identifier=identifier)
+                Annotation(
+                    name="quality", span_id=f"s{i % 50}", label=f"v{i}", identifier=identifier
+                )
             )
             if i % 3 == 0:  # interleave undo with writes: longer transactions, more log reads
                 store.undo(identifier)
@@ -70,8 +72,12 @@ def test_concurrent_writers_lose_nothing_and_never_see_locked(tmp_path: Path) ->
     assert results == [WRITES_EACH] * WRITERS
     with Store.open(path) as store:
         conn = store.connection
-        sets = conn.execute("SELECT count(*) FROM annotation_log WHERE action = 'set'").fetchone()[0]
-        undos = conn.execute("SELECT count(*) FROM annotation_log WHERE action = 'undo'").fetchone()[0]
+        sets = conn.execute("SELECT count(*) FROM annotation_log WHERE action = 'set'").fetchone()[
+            0
+        ]
+        undos = conn.execute(
+            "SELECT count(*) FROM annotation_log WHERE action = 'undo'"
+        ).fetchone()[0]
         assert sets == WRITERS * WRITES_EACH
         assert undos == WRITERS * len(range(0, WRITES_EACH, 3))
         # Every annotator ends with exactly the state its own history implies.
@@ -105,7 +111,10 @@ def test_kill_minus_nine_loses_nothing_that_was_reported_saved(tmp_path: Path) -
     _prepare(path)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     process = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_WRITER, str(path)], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", _KILLED_WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     confirmed = -1
     assert process.stdout is not None
@@ -223,9 +232,11 @@ def test_ctrl_c_during_import_leaves_every_committed_span_visible(tmp_path: Path
     assert 1_000 <= spans < 200_000
     traces = -(-spans // 7)
     assert stderr.strip().splitlines() == [
-        (f"annotator: interrupted: {spans:,} spans in {traces:,} traces had been imported and are "
-        "visible; the rest was not. Run the same import again to finish it (what is already "
-        "there is skipped).")
+        (
+            f"annotator: interrupted: {spans:,} spans in {traces:,} traces had been imported and are "
+            "visible; the rest was not. Run the same import again to finish it (what is already "
+            "there is skipped)."
+        )
     ]
     finished = annotator("import", str(source), "--db", str(db), cwd=tmp_path)
     assert finished.returncode == 0, finished.stderr
@@ -342,20 +353,27 @@ def test_full_disk_import_is_one_line_and_leaves_a_consistent_database(
     tmp_path: Path, tmpfs: Callable[[str], Path]
 ) -> None:
     disk = tmpfs("256k")
-    new = annotator("import", str(SAMPLES / "rag.otlp.jsonl"), "--db", str(disk / "new.db"),
-                    cwd=tmp_path)
+    new = annotator(
+        "import", str(SAMPLES / "rag.otlp.jsonl"), "--db", str(disk / "new.db"), cwd=tmp_path
+    )
     assert new.returncode == 2
     assert new.stderr.splitlines() == [
-        (f"{disk / 'new.db'}: the disk is full (SQLite: database or disk is full); what was "
-        "being written was rolled back. Free some space and run the command again (nothing "
-        "was imported)")
+        (
+            f"{disk / 'new.db'}: the disk is full (SQLite: database or disk is full); what was "
+            "being written was rolled back. Free some space and run the command again (nothing "
+            "was imported)"
+        )
     ]
     assert sorted(p.name for p in disk.iterdir()) == []  # no database left behind
 
     disk = tmpfs("1m")
     db = disk / "x.db"
-    assert annotator("import", str(SAMPLES / "chat.otlp.jsonl"), "--db", str(db),
-                     cwd=tmp_path).returncode == 0
+    assert (
+        annotator(
+            "import", str(SAMPLES / "chat.otlp.jsonl"), "--db", str(db), cwd=tmp_path
+        ).returncode
+        == 0
+    )
     _fill(disk, leave_kib=40)
     before = _consistency(db)
     more = annotator("import", str(SAMPLES / "rag.otlp.jsonl"), "--db", str(db), cwd=tmp_path)
@@ -375,19 +393,24 @@ def test_read_only_file_or_file_system_is_one_line_and_nothing_changes(
 ) -> None:
     disk = tmpfs("4m")
     db = disk / "x.db"
-    assert annotator("import", str(SAMPLES / "chat.otlp.jsonl"), "--db", str(db),
-                     cwd=tmp_path).returncode == 0
+    assert (
+        annotator(
+            "import", str(SAMPLES / "chat.otlp.jsonl"), "--db", str(db), cwd=tmp_path
+        ).returncode
+        == 0
+    )
     digest = hashlib.sha256(db.read_bytes()).hexdigest()
     # The file alone read-only (a read-only bind mount over it), then the whole file system.
     subprocess.run(["mount", "--bind", str(db), str(db)], check=True)
     try:
         subprocess.run(["mount", "-o", "remount,ro,bind", str(db)], check=True)
-        result = annotator("import", str(SAMPLES / "rag.otlp.jsonl"), "--db", str(db),
-                           cwd=tmp_path)
+        result = annotator("import", str(SAMPLES / "rag.otlp.jsonl"), "--db", str(db), cwd=tmp_path)
         assert result.returncode == 2
         assert result.stderr.splitlines() == [
-            (f"{db}: cannot write (the database file is read-only). Make it writable, or copy "
-            "the database somewhere writable and use that")
+            (
+                f"{db}: cannot write (the database file is read-only). Make it writable, or copy "
+                "the database somewhere writable and use that"
+            )
         ]
     finally:
         subprocess.run(["umount", str(db)], check=True)
@@ -446,13 +469,19 @@ def test_a_lock_held_by_another_process_is_said_at_once_and_waited_for_a_bounded
     before = _consistency(db)
     locker = subprocess.Popen(
         [sys.executable, "-c", holder, str(db)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_env(),
     )
     try:
         assert locker.stdout.readline() == "locked\n"
         waiting = subprocess.Popen(
             [sys.executable, "-m", "annotator", *command, "--db", str(db)],
-            cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
             env=_env(ANNOTATOR_LOCK_TIMEOUT="4"),
         )
         notice = waiting.stderr.readline()
@@ -504,15 +533,22 @@ def _beside(folder: Path) -> list[str]:
 
 def test_no_command_leaves_wal_or_shm_files_and_inputs_stay_byte_for_byte(tmp_path: Path) -> None:
     for name in ("a.db", "b.db"):
-        imported = annotator("import", str(SAMPLES / "chat.otlp.jsonl"), "--db", name,
-                             cwd=tmp_path)
+        imported = annotator("import", str(SAMPLES / "chat.otlp.jsonl"), "--db", name, cwd=tmp_path)
         assert imported.returncode == 0, imported.stderr
     with Store.open(tmp_path / "b.db") as store:
-        store.set_annotation(Annotation(name="q", span_id=store.span_rows(
-            store.trace_ids(QueueFilter(), [], "x")[0])[0].span_id, label="ok", identifier="b"))
+        store.set_annotation(
+            Annotation(
+                name="q",
+                span_id=store.span_rows(store.trace_ids(QueueFilter(), [], "x")[0])[0].span_id,
+                label="ok",
+                identifier="b",
+            )
+        )
     assert _beside(tmp_path) == []
-    inputs = {name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
-              for name in ("a.db", "b.db")}
+    inputs = {
+        name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
+        for name in ("a.db", "b.db")
+    }
     for args in (
         ["stats", "--db", "a.db"],
         ["stats", "--db", "a.db", "--json"],
@@ -524,8 +560,9 @@ def test_no_command_leaves_wal_or_shm_files_and_inputs_stay_byte_for_byte(tmp_pa
         result = annotator(*args, cwd=tmp_path)
         assert result.returncode == 0, (args, result.stderr)
         assert _beside(tmp_path) == [], args
-    assert {name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
-            for name in inputs} == inputs
+    assert {
+        name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() for name in inputs
+    } == inputs
 
 
 def test_a_database_left_in_wal_mode_is_read_without_creating_anything(tmp_path: Path) -> None:
@@ -576,7 +613,11 @@ def test_a_closed_pipe_ends_a_command_quietly(tmp_path: Path) -> None:
         try:
             result = subprocess.run(
                 [sys.executable, "-m", "annotator", *args, "--db", str(db)],
-                check=False, stdout=write, stderr=subprocess.PIPE, text=True, env=_env(),
+                check=False,
+                stdout=write,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=_env(),
                 timeout=60,
             )
         finally:
@@ -603,9 +644,7 @@ def test_opening_a_second_store_keeps_the_first_ones_locks(tmp_path: Path) -> No
     first = Store.open(db)
     second = Store.open(db)  # inspects the file while `first` is open
     try:
-        subprocess.run(
-            [sys.executable, "-c", HOLD_AND_CLOSE, str(db)], check=True, timeout=60
-        )
+        subprocess.run([sys.executable, "-c", HOLD_AND_CLOSE, str(db)], check=True, timeout=60)
         assert Path(f"{db}-shm").exists()  # still in use by this process
         assert first.counts()["spans"] == second.counts()["spans"] > 0
         conn = sqlite3.connect(db)

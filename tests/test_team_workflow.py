@@ -35,7 +35,9 @@ async def test_lead_workflow(tmp_path: Path) -> None:
 
     # alice annotates in the app: the first LLM spans, correct/incorrect alternating.
     config_set = load_config(config)
-    app = AnnotatorApp(files["alice"], config_set, "alice", queue=QueueFilter(span_kinds=frozenset({"LLM"})))
+    app = AnnotatorApp(
+        files["alice"], config_set, "alice", queue=QueueFilter(span_kinds=frozenset({"LLM"}))
+    )
     async with app.run_test(size=(150, 40)) as pilot:
         await pilot.pause()
         for i in range(6):
@@ -49,10 +51,15 @@ async def test_lead_workflow(tmp_path: Path) -> None:
         ).fetchall()
     assert len(alice) >= 4
     # bob and carol label the same spans (bob always "correct", carol agrees with alice).
-    for name, labels in (("bob", ["correct"] * len(alice)), ("carol", [label for _, label in alice])):
+    for name, labels in (
+        ("bob", ["correct"] * len(alice)),
+        ("carol", [label for _, label in alice]),
+    ):
         with Store.open(files[name]) as store:
             for (span_id, _), label in zip(alice, labels, strict=True):
-                store.set_annotation(Annotation(name="correctness", span_id=span_id, label=label, identifier=name))
+                store.set_annotation(
+                    Annotation(name="correctness", span_id=span_id, label=label, identifier=name)
+                )
 
     team = tmp_path / "team.db"
     out = run("merge", *map(str, files.values()), "--into", str(team))
@@ -60,8 +67,23 @@ async def test_lead_workflow(tmp_path: Path) -> None:
 
     # An LLM judge's results, as an evaluation table.
     evals = tmp_path / "judge.jsonl"
-    evals.write_bytes(b"".join(orjson.dumps({"span_id": s, "label": "correct", "score": 1}) + b"\n" for s, _ in alice))
-    run("import", str(evals), "--db", str(team), "--name", "correctness", "--annotator-kind", "LLM", "--identifier", "judge")
+    evals.write_bytes(
+        b"".join(
+            orjson.dumps({"span_id": s, "label": "correct", "score": 1}) + b"\n" for s, _ in alice
+        )
+    )
+    run(
+        "import",
+        str(evals),
+        "--db",
+        str(team),
+        "--name",
+        "correctness",
+        "--annotator-kind",
+        "LLM",
+        "--identifier",
+        "judge",
+    )
 
     report = json.loads(run("stats", "--db", str(team), "--json"))
     correctness = next(c for c in report["configs"] if c["name"] == "correctness")
@@ -85,11 +107,25 @@ async def test_lead_workflow(tmp_path: Path) -> None:
             await pilot.press("full_stop")
             await pilot.pause()
     with sqlite3.connect(team) as conn:
-        lead = dict(conn.execute("SELECT span_id, label FROM annotations WHERE identifier = 'lead'").fetchall())
+        lead = dict(
+            conn.execute(
+                "SELECT span_id, label FROM annotations WHERE identifier = 'lead'"
+            ).fetchall()
+        )
     assert set(lead) == disputed and set(lead.values()) == {"incorrect"}
 
     dataset = tmp_path / "bad.jsonl"
-    run("dataset", "--db", str(team), "--out", str(dataset), "--label", "correctness=incorrect", "--annotator", "lead")
+    run(
+        "dataset",
+        "--db",
+        str(team),
+        "--out",
+        str(dataset),
+        "--label",
+        "correctness=incorrect",
+        "--annotator",
+        "lead",
+    )
     examples = [json.loads(line) for line in dataset.read_text().splitlines()]
     assert {e["metadata"]["span_id"] for e in examples} == disputed
     assert all({"input", "output", "metadata"} <= set(e) for e in examples)

@@ -25,12 +25,12 @@ class Events:
         self.items: list = []
         self.condition = threading.Condition()
 
-    def __call__(self, event) -> None:  # noqa: ANN001
+    def __call__(self, event) -> None:
         with self.condition:
             self.items.append(event)
             self.condition.notify_all()
 
-    def wait(self, predicate, timeout: float = 30.0) -> None:  # noqa: ANN001
+    def wait(self, predicate, timeout: float = 30.0) -> None:
         with self.condition:
             assert self.condition.wait_for(lambda: predicate(self.items), timeout), self.items
 

@@ -53,7 +53,7 @@ def records(path: Path, sniffed: Sniffed, defaults: Defaults) -> Iterator[Record
         else:
             document, sniffed.document = sniffed.document, None
             yield from _in_value(document, None, "")
-    except Exception as exc:  # noqa: BLE001 - e.g. the file vanished or a disk error mid-read
+    except Exception as exc:
         yield Problem(file, None, f"stopped reading: {type(exc).__name__}: {one_line(exc, 160)}")
 
 

@@ -237,7 +237,7 @@ class AnnotatorApp(App[None]):
                 )
         self.exit_report = lines
 
-    def _write_recovery(self, annotations: list) -> Path | None:  # noqa: ANN001
+    def _write_recovery(self, annotations: list) -> Path | None:
         """The unsaved values as this program's own export rows (`annotator import` reads them)."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = self.db_path.with_name(f"{self.db_path.name}.unsaved-{stamp}.jsonl")

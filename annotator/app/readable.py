@@ -44,9 +44,7 @@ def looks_like_repr(text: str) -> bool:
     """A one-line Python repr (``ChatMessage(role=…, text='…\\n…')``) whose literals hold
     escapes: what :func:`unescape_repr` reads."""
     return (
-        "\\" in text
-        and _REPR_START.match(text) is not None
-        and "\n" not in text[:REPR_SCAN_LIMIT]
+        "\\" in text and _REPR_START.match(text) is not None and "\n" not in text[:REPR_SCAN_LIMIT]
     )
 
 
@@ -335,5 +333,5 @@ def _write_string(out: _Writer, value: str, depth: int) -> None:
 def _scalar_text(value: object) -> str:
     try:
         return str(value)
-    except Exception:  # noqa: BLE001 - a hostile __str__ must not kill the view
+    except Exception:
         return f"<{type(value).__name__}>"

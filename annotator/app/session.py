@@ -228,7 +228,10 @@ class AnnotationSession:
         for annotation in self._annotations_about(item):
             if annotation.name in known or annotation.name == NOTE_NAME:
                 continue
-            if annotation.target == Target.DOCUMENT and annotation.document_position != item.position:
+            if (
+                annotation.target == Target.DOCUMENT
+                and annotation.document_position != item.position
+            ):
                 continue
             if item.kind == DOCUMENT and annotation.target != Target.DOCUMENT:
                 continue
@@ -445,9 +448,7 @@ class AnnotationSession:
         states = self._states.get(trace_id)
         if states is None or span_id is None:
             return
-        fresh = self.store.row_states(
-            trace_id, self.queue, self.configs, self.annotator, [span_id]
-        )
+        fresh = self.store.row_states(trace_id, self.queue, self.configs, self.annotator, [span_id])
         states.update(fresh)
 
     def mark_late(self, older_than: float) -> bool:

@@ -58,8 +58,8 @@ from annotator.text import (
 __all__ = [
     "RenderOptions",
     "render_span",
-    "span_full_text",
     "selected_document",
+    "span_full_text",
     "span_sections",
     "span_summary",
 ]
@@ -370,8 +370,10 @@ def _value_text(
     """
     max_chars, max_lines = limits if limits is not None else ctx.limits(chars, lines)
     is_text = isinstance(value, str)
-    json_text = is_text and as_json and (
-        looks_like_json(value) or (isinstance(mime, str) and _JSON_MIME in mime)
+    json_text = (
+        is_text
+        and as_json
+        and (looks_like_json(value) or (isinstance(mime, str) and _JSON_MIME in mime))
     )
     if json_text or isinstance(value, dict | list | tuple):
         parsed = _parse_for_layout(ctx, value)
@@ -674,7 +676,7 @@ def _sec_header(ctx: _Ctx) -> list[_Block]:
 def _duration(span: Span) -> str:
     try:
         ms = span.latency_ms
-    except Exception:  # noqa: BLE001 - unparsable times are shown as they are, not fatal
+    except Exception:
         return ""
     if ms is None or not isinstance(ms, float) or not math.isfinite(ms):
         return ""
@@ -996,9 +998,7 @@ def _shown_as(ctx: _Ctx, text: str) -> list[tuple[str, int]]:
     norm = _norm(text)
     hits = []
     for key, role, shown in ctx.shown_texts:
-        if norm == shown or (role and norm == f"{role}: {shown}"):
-            hits.append(key)
-        elif len(shown) >= 20 and len(norm) > len(shown) and shown in norm:
+        if norm == shown or (role and norm == f"{role}: {shown}") or (len(shown) >= 20 and len(norm) > len(shown) and shown in norm):
             hits.append(key)
     return hits
 
@@ -1687,7 +1687,7 @@ def _build(ctx: _Ctx, with_raw: bool) -> list[tuple[str, list[_Block]]]:
             break
         try:
             blocks = build(ctx)
-        except Exception as error:  # noqa: BLE001 - one odd value must not blank the pane
+        except Exception as error:
             message = Text("could not render this section: ", style=S_ERROR)
             message.append(sanitize(f"{type(error).__name__}: {error}"[:300]))
             blocks = [_Block(message)]
@@ -1776,7 +1776,9 @@ def render_span(span: Span, options: RenderOptions = _DEFAULT_OPTIONS) -> Group:
     return Group(*parts)
 
 
-def selected_document(span: Span, options: RenderOptions = _DEFAULT_OPTIONS) -> RenderableType | None:
+def selected_document(
+    span: Span, options: RenderOptions = _DEFAULT_OPTIONS
+) -> RenderableType | None:
     """Only the document at ``options.selected_document`` (framed), or None when the span has
     no document at that position."""
     here = options.selected_document
@@ -1870,7 +1872,7 @@ def span_summary(span: Span) -> dict[str, Any]:
                 break
     try:
         latency = span.latency_ms
-    except Exception:  # noqa: BLE001
+    except Exception:
         latency = None
     kind = _as_text(span.span_kind, 200)
     return {

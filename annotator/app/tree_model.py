@@ -173,7 +173,9 @@ class TreeModel:
 
     def _block_rows(self, loaded: LoadedTrace, trace_id: str) -> list[Row]:
         rows: list[Row] = []
-        documents_of_root = self._document_rows(loaded.spans[loaded.root_id]) if loaded.root_id else 0
+        documents_of_root = (
+            self._document_rows(loaded.spans[loaded.root_id]) if loaded.root_id else 0
+        )
         for position in range(documents_of_root):
             rows.append(Row(DOCUMENT, trace_id, loaded.root_id, 1, position))
         stack = [(span_id, 1) for span_id in reversed(loaded.top)]
@@ -183,7 +185,9 @@ class TreeModel:
             kids = loaded.children.get(span_id, ())
             documents = self._document_rows(span)
             rows.append(
-                Row(SPAN, trace_id, span_id, depth, None, bool(kids or documents), bool(span.orphan))
+                Row(
+                    SPAN, trace_id, span_id, depth, None, bool(kids or documents), bool(span.orphan)
+                )
             )
             if span_id in loaded.collapsed:
                 continue

@@ -185,7 +185,7 @@ class Writer:
         while True:
             try:
                 result = apply_change(self.store, self.actor, op)
-            except Exception as error:  # noqa: BLE001 - every failure is reported, none kills us
+            except Exception as error:
                 self._rollback()
                 if not _retryable(error):
                     self.report(Failed(op, trouble(error)))
@@ -234,7 +234,7 @@ def run_now(store: Store, actor: str, op: WriteOp) -> WriterEvent:
     """Apply one change synchronously (for code without a UI thread: tests, scripts)."""
     try:
         result = apply_change(store, actor, op)
-    except Exception as error:  # noqa: BLE001 - reported like the writer thread reports it
+    except Exception as error:
         if store.connection.in_transaction:
             store.connection.execute("ROLLBACK")
         return Failed(op, trouble(error))

@@ -151,13 +151,23 @@ def _run_textual(
 @cli.command("annotate")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @db_option
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Annotation config YAML (default: the configs stored in the database, else the bundled default).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Annotation config YAML (default: the configs stored in the database, else the bundled default).",
+)
 @click.option(
     "--replace-configs",
     is_flag=True,
     help="Let --config change or drop configs stored in the database (adding needs no flag).",
 )
-@click.option("--annotator", default=default_annotator, show_default="login name, or $ANNOTATOR_NAME", help="Your name: the identifier on every annotation you make.")
+@click.option(
+    "--annotator",
+    default=default_annotator,
+    show_default="login name, or $ANNOTATOR_NAME",
+    help="Your name: the identifier on every annotation you make.",
+)
 @click.option("--project", help="Project name for imported spans (default: from the file).")
 @click.option(
     "--queue",
@@ -201,8 +211,19 @@ def demo_db_path() -> Path:
 
 
 @cli.command("demo")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None, help="Where to keep the demo's annotations (default: ~/.local/share/annotator/demo.db).")
-@click.option("--annotator", default=default_annotator, show_default="login name, or $ANNOTATOR_NAME", help="Your name on the annotations.")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to keep the demo's annotations (default: ~/.local/share/annotator/demo.db).",
+)
+@click.option(
+    "--annotator",
+    default=default_annotator,
+    show_default="login name, or $ANNOTATOR_NAME",
+    help="Your name on the annotations.",
+)
 @click.option(
     "--reset",
     is_flag=True,

@@ -1,6 +1,11 @@
 """Imports every command module so that each registers itself on the group."""
 
-from annotator.cli import annotate_cmd, config_cmd, import_cmd  # noqa: F401
-from annotator.cli import dataset_cmd, stats_cmd  # noqa: F401
-from annotator.cli import merge_cmd  # noqa: F401
-from annotator.cli import export_cmd  # noqa: F401
+from annotator.cli import (  # noqa: F401  # noqa: F401
+    annotate_cmd,
+    config_cmd,
+    dataset_cmd,
+    export_cmd,
+    import_cmd,
+    merge_cmd,
+    stats_cmd,
+)

@@ -40,8 +40,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--identifier",
-    help="Identifier (e.g. the judge's name) for annotation records that have none "
-    '[default: ""].',
+    help='Identifier (e.g. the judge\'s name) for annotation records that have none [default: ""].',
 )
 @click.option(
     "--keep-orphans",

@@ -63,9 +63,9 @@ class _SafeData(io.RawIOBase):
 
     def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         raw = bytes(data)
-        self._out.write(self._escape(raw.decode("utf-8", "surrogateescape")).encode(
-            "utf-8", "surrogateescape"
-        ))
+        self._out.write(
+            self._escape(raw.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        )
         return len(raw)
 
     def flush(self) -> None:

@@ -42,7 +42,7 @@ MAX_DELAY = 8.0
 def _require_client() -> Any:
     try:
         import httpx  # noqa: F401
-        import phoenix.client  # noqa: F401
+        import phoenix.client
     except ImportError as exc:
         raise errors.MissingExtra(exc.name or "arize-phoenix-client") from None
     return phoenix.client
@@ -94,7 +94,7 @@ def settings_from_env(
 
     try:
         base = str(url).strip() if url else str(get_base_url())
-    except Exception as exc:  # noqa: BLE001 - Phoenix's own check of a bad variable
+    except Exception as exc:
         raise errors.BadSettings(f"Phoenix URL setting: {exc}") from None
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -172,7 +172,7 @@ def _transport_class() -> type:
                     response.read()
                     self.seconds += time.perf_counter() - started
                     return response
-                except (httpx.TransportError,) as exc:
+                except httpx.TransportError as exc:
                     self.seconds += time.perf_counter() - started
                     if attempt >= self._retries or isinstance(exc, httpx.UnsupportedProtocol):
                         raise
@@ -364,7 +364,7 @@ def _detail(response: Any) -> str:
     """Phoenix's reason: a text/plain sentence, or FastAPI's JSON ``detail``."""
     try:
         text = response.text
-    except Exception:  # noqa: BLE001 - a body that cannot be decoded
+    except Exception:
         return ""
     if "json" in response.headers.get("content-type", ""):
         try:

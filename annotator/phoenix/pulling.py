@@ -400,7 +400,7 @@ def _write_spans(store: Store, records: list[dict], project: str, report: PullRe
         for index, record in enumerate(records):
             try:
                 writer.add(decode_record(record, project))
-            except Exception as exc:  # noqa: BLE001 - one bad span, never the whole pull
+            except Exception as exc:
                 span_id = (
                     ((record.get("context") or {}).get("span_id"))
                     if isinstance(record, dict)
@@ -650,7 +650,7 @@ class _AnnotationWriter:
                     f"{_one_line(str(exc))}: skipped"
                 )
                 continue
-            except Exception as exc:  # noqa: BLE001 - e.g. NoName: one record, not the pull
+            except Exception as exc:
                 self._report.problems.append(
                     f"{self._project}: annotation {record.get('id')!r}: "
                     f"{type(exc).__name__}: skipped"

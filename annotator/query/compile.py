@@ -35,10 +35,16 @@ TRACE = "t"
 _ROOT = "qf_r"
 # Paths of the OpenInference attributes the computed fields read (keys quoted, candidates
 # as parse.py builds them for the same names).
-_PROMPT = ('$."llm"."token_count"."prompt"', '$."llm"."token_count.prompt"',
-           '$."llm.token_count.prompt"')
-_COMPLETION = ('$."llm"."token_count"."completion"', '$."llm"."token_count.completion"',
-               '$."llm.token_count.completion"')
+_PROMPT = (
+    '$."llm"."token_count"."prompt"',
+    '$."llm"."token_count.prompt"',
+    '$."llm.token_count.prompt"',
+)
+_COMPLETION = (
+    '$."llm"."token_count"."completion"',
+    '$."llm"."token_count.completion"',
+    '$."llm.token_count.completion"',
+)
 _INPUT = ('$."input"."value"', '$."input.value"')
 _OUTPUT = ('$."output"."value"', '$."output.value"')
 _SPAN_TARGETS = ("span", "document")
@@ -134,23 +140,34 @@ class Compiler:
             owner_key, key_column = self._relation_key(relation)
             return _sql(
                 "({} IN (SELECT {}.{} FROM annotations AS {} WHERE {} AND {}))",
-                owner_key, alias, key_column, alias, self._relation_match(relation),
+                owner_key,
+                alias,
+                key_column,
+                alias,
+                self._relation_match(relation),
                 self.cond(inner, positive=True),
             )
         joins = []
         for relation in relations:
             alias = _relation_alias(relation)
             owner_key, key_column = self._relation_key(relation)
-            joins.append(_sql(
-                " LEFT JOIN annotations AS {} ON {}.{} = {} AND {}",
-                alias, alias, key_column, owner_key, self._relation_match(relation),
-            ))
+            joins.append(
+                _sql(
+                    " LEFT JOIN annotations AS {} ON {}.{} = {} AND {}",
+                    alias,
+                    alias,
+                    key_column,
+                    owner_key,
+                    self._relation_match(relation),
+                )
+            )
         # Phoenix's shape: a one-row seed outer-joined to each lookup, so that "no annotation"
         # is a row too (`annotations['x'].label is None`), and EXISTS so that several
         # annotators never duplicate a span.
         return _sql(
             "EXISTS (SELECT 1 FROM (SELECT 1) AS qf_seed{} WHERE {})",
-            _join(joins, ""), self.cond(inner, positive=True),
+            _join(joins, ""),
+            self.cond(inner, positive=True),
         )
 
     def _relation_key(self, relation: ir.Relation) -> tuple[str, str]:
@@ -202,7 +219,8 @@ class Compiler:
         if isinstance(node, ir.IsBool):
             return _sql(
                 "({} IS NOT {})" if node.negated else "({} IS {})",
-                self.value(node.operand), _p(int(node.value)),
+                self.value(node.operand),
+                _p(int(node.value)),
             )
         if isinstance(node, ir.InList):
             return self._in_list(node)
@@ -240,8 +258,7 @@ class Compiler:
         right = self._balanced(parts[middle:], op)
         return _sql(f"({{}} {op} {{}})", left, right)
 
-    def _prefiltered(self, value: ir.Node, literal: ir.Node, test: Frag, *,
-                     equality: bool) -> Frag:
+    def _prefiltered(self, value: ir.Node, literal: ir.Node, test: Frag, *, equality: bool) -> Frag:
         """`attributes LIKE '%text%' AND test` when that is the same selection, faster: most
         of a filter's time goes into reading and parsing every span's attributes JSON, and
         LIKE on the raw text is cheaper. It holds when the literal is written unchanged inside
@@ -263,8 +280,9 @@ class Compiler:
         column = f"{self._alias(value.operand.owner)}.attributes"
         # LIKE folds ASCII case, as lower() does for the exact test (the store never turns
         # on PRAGMA case_sensitive_like).
-        return _sql(f"({column} LIKE {{}} ESCAPE {{}} AND {{}})", _p(f"%{escaped}%"),
-                    _p("\\"), test)
+        return _sql(
+            f"({column} LIKE {{}} ESCAPE {{}} AND {{}})", _p(f"%{escaped}%"), _p("\\"), test
+        )
 
     def _in_list(self, node: ir.InList) -> Frag:
         operand = self.value(node.operand)
@@ -284,9 +302,7 @@ class Compiler:
                 return _sql("(instr(lower({}), {}) > {})", haystack, _p(text.lower()), _p(0))
             # SQLite's lower() folds ASCII only: match other letters in either case with GLOB.
             return _sql("(lower({}) GLOB {})", haystack, _p(_glob_pattern(text)))
-        return _sql(
-            "(instr(lower({}), lower({})) > {})", haystack, self.value(needle), _p(0)
-        )
+        return _sql("(instr(lower({}), lower({})) > {})", haystack, self.value(needle), _p(0))
 
     # --- values ------------------------------------------------------------------------------
 
@@ -390,11 +406,17 @@ class Compiler:
             # metadata stored as JSON text rather than an object: look inside the text. (The
             # metadata value is written twice, but it is a fixed leaf, never a sub-expression.)
             metadata = _sql("json_extract({}, {})", column, _p('$."metadata"'))
-            candidates.append(_sql(
-                "CASE WHEN json_type({}, {}) = {} AND json_valid({}) THEN " + extract + " END",
-                column, _p('$."metadata"'), _p("text"), metadata, metadata,
-                _p(attribute.metadata_path),
-            ))
+            candidates.append(
+                _sql(
+                    "CASE WHEN json_type({}, {}) = {} AND json_valid({}) THEN " + extract + " END",
+                    column,
+                    _p('$."metadata"'),
+                    _p("text"),
+                    metadata,
+                    metadata,
+                    _p(attribute.metadata_path),
+                )
+            )
         if len(candidates) == 1:
             return candidates[0]
         return _sql("coalesce({})", _join(candidates, ", "))
@@ -409,9 +431,19 @@ class Compiler:
                 "WHEN {} THEN CASE WHEN {} NOT IN ({}, {}) THEN {} END "
                 "WHEN {} THEN CASE WHEN json_valid({}) AND json_type({}) IN ({}, {}) "
                 "THEN CAST({} AS REAL) END END",
-                value, _p("real"), value,
-                _p("integer"), as_json, _p("true"), _p("false"), value,
-                _p("text"), value, value, _p("integer"), _p("real"),
+                value,
+                _p("real"),
+                value,
+                _p("integer"),
+                as_json,
+                _p("true"),
+                _p("false"),
+                value,
+                _p("text"),
+                value,
+                value,
+                _p("integer"),
+                _p("real"),
                 value,
             ),
             self._native(attribute, column),
@@ -424,9 +456,23 @@ class Compiler:
                 "CASE json_type({}) WHEN {} THEN {} WHEN {} THEN {} "
                 "WHEN {} THEN CASE {} WHEN {} THEN {} WHEN {} THEN {} END "
                 "WHEN {} THEN CASE lower({}) WHEN {} THEN {} WHEN {} THEN {} END END",
-                as_json, _p("true"), _p(1), _p("false"), _p(0),
-                _p("integer"), value, _p(1), _p(1), _p(0), _p(0),
-                _p("text"), value, _p("true"), _p(1), _p("false"), _p(0),
+                as_json,
+                _p("true"),
+                _p(1),
+                _p("false"),
+                _p(0),
+                _p("integer"),
+                value,
+                _p(1),
+                _p(1),
+                _p(0),
+                _p(0),
+                _p("text"),
+                value,
+                _p("true"),
+                _p(1),
+                _p("false"),
+                _p(0),
             ),
             self._native(attribute, column),
         )
@@ -446,7 +492,8 @@ class Compiler:
             return _sql(
                 f"(SELECT {{}} FROM spans AS {row} "
                 f"WHERE {row}.trace_id = {TRACE}.trace_id AND {row}.span_kind = {{}})",
-                self._token_sum(what.rsplit("_", 1)[1], row), _p("LLM"),
+                self._token_sum(what.rsplit("_", 1)[1], row),
+                _p("LLM"),
             )
         if what in ("llm_span_count", "tool_span_count"):
             row = self._fresh("k")
@@ -472,16 +519,19 @@ class Compiler:
         kinds)."""
 
         def count(paths: tuple[str, ...]) -> Frag:
-            return _sql("coalesce({}, {})", self._paths_number(paths, f"{row}.attributes"),
-                        _p(0))
+            return _sql("coalesce({}, {})", self._paths_number(paths, f"{row}.attributes"), _p(0))
 
         if which == "total":
             tokens = _sql("({} + {})", count(_PROMPT), count(_COMPLETION))
         else:
             tokens = count(_PROMPT if which == "prompt" else _COMPLETION)
         if which == "total":
-            return _sql(f"(CASE WHEN {row}.span_kind = {{}} THEN {{}} ELSE {{}} END)",
-                        _p("LLM"), tokens, _p(0))
+            return _sql(
+                f"(CASE WHEN {row}.span_kind = {{}} THEN {{}} ELSE {{}} END)",
+                _p("LLM"),
+                tokens,
+                _p(0),
+            )
         return _sql(f"(CASE WHEN {row}.span_kind = {{}} THEN {{}} END)", _p("LLM"), tokens)
 
     def _token_sum(self, which: str, row: str) -> Frag:
@@ -516,7 +566,8 @@ class Compiler:
             f"SELECT {child}.span_id FROM spans AS {child} JOIN {tree} "
             f"ON {child}.parent_id = {tree}.id WHERE {child}.trace_id = {owner}.trace_id) "
             f"SELECT {{}} FROM spans AS {row} JOIN {tree} ON {row}.span_id = {tree}.id{{}})",
-            summed, only,
+            summed,
+            only,
         )
 
     # --- tree --------------------------------------------------------------------------------
@@ -544,8 +595,9 @@ class Compiler:
             # A span for which the predicate is false or unknown (a missing value) breaks all().
             predicate = self.cond(node.element)  # type: ignore[arg-type]
             where.append(_sql("({} IS NOT {})", predicate, _p(1)))
-            return _sql("(NOT EXISTS (SELECT 1 FROM {} WHERE {}))", source[0],
-                        _join(where, " AND "))
+            return _sql(
+                "(NOT EXISTS (SELECT 1 FROM {} WHERE {}))", source[0], _join(where, " AND ")
+            )
         if func == "len":
             selected = Frag("count(*)")
         elif func == "sum":
@@ -590,19 +642,22 @@ class Compiler:
         if kind == "trace_annotations":
             return table, _sql(
                 f"{element}.trace_id = {row}.trace_id AND {element}.target = {{}} AND {{}}",
-                _p("trace"), not_note,
+                _p("trace"),
+                not_note,
             )
         targets = _list(_SPAN_TARGETS)
         if kind == "span_annotations":
             return table, _sql(
                 f"{element}.trace_id = {TRACE}.trace_id AND {element}.target IN ({{}}) AND {{}}",
-                targets, not_note,
+                targets,
+                not_note,
             )
         # A span's own annotations: a span element's, or (span filters) the filtered span's.
         outer = self._alias(source.parent) if source.parent is not None else SPAN
         return table, _sql(
             f"{element}.span_id = {outer}.span_id AND {element}.target IN ({{}}) AND {{}}",
-            targets, not_note,
+            targets,
+            not_note,
         )
 
 

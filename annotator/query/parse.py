@@ -125,7 +125,9 @@ class _Parser:
         root = self.condition(body)
         where = self._error(deepest, "")
         return ir.Checked(
-            self.grain, root, tuple(self._relations.values()),
+            self.grain,
+            root,
+            tuple(self._relations.values()),
             Where(where.line, where.col, where.multiline),
         )
 
@@ -180,8 +182,10 @@ class _Parser:
             line = min(line, len(self._lines))
             col = len(self._lines[line - 1]) + 1
         text = self._lines[line - 1]
-        if message.startswith("invalid syntax") and text[col - 1 : col + 1] in ("= ", "=") and (
-            text[col - 2 : col - 1] not in ("=", "!", "<", ">")
+        if (
+            message.startswith("invalid syntax")
+            and text[col - 1 : col + 1] in ("= ", "=")
+            and (text[col - 2 : col - 1] not in ("=", "!", "<", ">"))
         ):
             message = "invalid syntax: compare with `==`, not `=`"
         if len(self._lines) > 1 and (line > 1 or col > len(text) or "indent" in message):
@@ -197,9 +201,7 @@ class _Parser:
         segment = ast.get_source_segment(self.source, node) or ""
         if not segment.endswith(name):
             shown = fragment(segment.split(".")[-1].strip() if segment else name)
-            raise self._error(
-                node, f"`{shown}` is read as `{name}`; write names in plain ASCII"
-            )
+            raise self._error(node, f"`{shown}` is read as `{name}`; write names in plain ASCII")
 
     # --- conditions --------------------------------------------------------------------------
 
@@ -209,8 +211,8 @@ class _Parser:
         if value.type != f.BOOLEAN:
             shown = self._text(node)
             raise self._error(
-                node, f"`{shown}` is not a condition, expected a comparison such as "
-                f"`{shown} == ...`",
+                node,
+                f"`{shown}` is not a condition, expected a comparison such as `{shown} == ...`",
             )
         return value
 
@@ -241,14 +243,19 @@ class _Parser:
             return self._reference(node)
         if isinstance(node, ast.List | ast.Tuple):
             raise self._error(
-                node, f"`{self._text(node)}` is a collection, which is only allowed on the "
+                node,
+                f"`{self._text(node)}` is a collection, which is only allowed on the "
                 "right of `in` / `not in`",
             )
         if isinstance(node, ast.GeneratorExp | ast.ListComp):
             raise self._error(
-                node, "a comprehension must be the argument of "
-                + ("any(), all(), len(), sum(), max() or min()" if self.grain == "trace"
-                   else "a reducer, which only trace filters have"),
+                node,
+                "a comprehension must be the argument of "
+                + (
+                    "any(), all(), len(), sum(), max() or min()"
+                    if self.grain == "trace"
+                    else "a reducer, which only trace filters have"
+                ),
             )
         what = _UNSUPPORTED_NODES.get(type(node), "this expression")
         raise self._error(node, f"{what} is not allowed in a filter: `{self._text(node)}`")
@@ -309,25 +316,21 @@ class _Parser:
         op_type = type(node.op)
         if op_type not in _ARITH:
             symbol = _OTHER_OPERATORS.get(op_type, "?")
-            raise self._error(
-                node, f"unsupported operator `{symbol}`: only + - * / % are allowed"
-            )
+            raise self._error(node, f"unsupported operator `{symbol}`: only + - * / % are allowed")
         op = _ARITH[op_type]
         left, right = self.value(node.left), self.value(node.right)
         for side, side_node in ((left, node.left), (right, node.right)):
             if side.type in (f.DATETIME, f.BOOLEAN, f.NULL):
                 raise self._error(
-                    side_node, f"cannot do arithmetic with a {side.type}: "
-                    f"`{self._text(side_node)}`",
+                    side_node,
+                    f"cannot do arithmetic with a {side.type}: `{self._text(side_node)}`",
                 )
         # Text joined to text (Phoenix: `+` over two non-numbers concatenates).
         if op == "+" and f.NUMBER not in (left.type, right.type):
             return ir.Concat(self._text_of(left), self._text_of(right))
         if f.STRING in (left.type, right.type):
             raise self._error(node, "cannot do arithmetic with a number and a string")
-        return ir.Arith(
-            op, self._numeric(left, node.left), self._numeric(right, node.right)
-        )
+        return ir.Arith(op, self._numeric(left, node.left), self._numeric(right, node.right))
 
     @staticmethod
     def _text_of(value: ir.Node) -> ir.Node:
@@ -344,9 +347,7 @@ class _Parser:
                 "max(), min() over a comprehension are allowed"
             )
         if isinstance(func, ast.Attribute):
-            raise self._error(
-                _attr_position(func), f"unknown function '{func.attr}' — {allowed}"
-            )
+            raise self._error(_attr_position(func), f"unknown function '{func.attr}' — {allowed}")
         if not isinstance(func, ast.Name):
             raise self._error(func, f"`{self._text(func)}` is not a function — {allowed}")
         name = func.id
@@ -402,16 +403,16 @@ class _Parser:
                 parts.append(self._compare(node, left, op, right))
                 left = right
             shared = tuple(
-                value for value in (self._chain_values[id(m)] for m in middles)
-                if value is not None
+                value for value in (self._chain_values[id(m)] for m in middles) if value is not None
             )
         finally:
             for middle in middles:
                 del self._chain_values[id(middle)]
         return parts[0] if len(parts) == 1 else ir.And(tuple(parts), shared=shared)
 
-    def _compare(self, whole: ast.Compare, left_node: ast.expr, op: ast.cmpop,
-                 right_node: ast.expr) -> ir.Node:
+    def _compare(
+        self, whole: ast.Compare, left_node: ast.expr, op: ast.cmpop, right_node: ast.expr
+    ) -> ir.Node:
         parent = self._parent_check(whole, left_node, op, right_node)
         if parent is not None:
             return parent
@@ -420,7 +421,8 @@ class _Parser:
         for side in (left_node, right_node):
             if isinstance(side, ast.List | ast.Tuple):
                 raise self._error(
-                    whole, f"`{self._text(whole)}` compares against a collection, which is "
+                    whole,
+                    f"`{self._text(whole)}` compares against a collection, which is "
                     "only supported with `in` / `not in`",
                 )
         left, right = self.value(left_node), self.value(right_node)
@@ -431,16 +433,21 @@ class _Parser:
             return self._identity(whole, left, right, negated)
         if isinstance(left, ir.Literal) and isinstance(right, ir.Literal):
             raise self._error(
-                whole, f"`{self._text(whole)}` compares two literals, expected a field on "
-                "one side",
+                whole,
+                f"`{self._text(whole)}` compares two literals, expected a field on one side",
             )
-        symbol = "=" if isinstance(op, ast.Eq) else "!=" if isinstance(op, ast.NotEq) else (
-            _ORDERED[type(op)]
+        symbol = (
+            "="
+            if isinstance(op, ast.Eq)
+            else "!="
+            if isinstance(op, ast.NotEq)
+            else (_ORDERED[type(op)])
         )
         ordered = symbol not in ("=", "!=")
         if ordered and f.BOOLEAN in (left.type, right.type):
             raise self._error(
-                whole, f"`{self._text(whole)}` orders a boolean, use `==`, `!=` or `is` "
+                whole,
+                f"`{self._text(whole)}` orders a boolean, use `==`, `!=` or `is` "
                 "instead of `<` / `>`",
             )
         left, right = self._coerce_pair(whole, left, left_node, right, right_node, ordered)
@@ -474,12 +481,14 @@ class _Parser:
             moment = datetime.fromisoformat(raw)
         except ValueError:
             raise self._error(
-                node, f"invalid datetime {fragment(repr(text))}: write ISO 8601 with an "
+                node,
+                f"invalid datetime {fragment(repr(text))}: write ISO 8601 with an "
                 "offset, e.g. '2026-07-01T00:00:00Z'",
             ) from None
         if moment.tzinfo is None or moment.utcoffset() is None:
             raise self._error(
-                node, f"datetime {fragment(repr(text))} has no timezone, add an offset "
+                node,
+                f"datetime {fragment(repr(text))} has no timezone, add an offset "
                 "(e.g. 'Z' for UTC)",
             )
         return moment.astimezone(UTC).isoformat(timespec="microseconds")
@@ -498,7 +507,8 @@ class _Parser:
         if to == f.BOOLEAN:
             return ir.AsBool(value)  # type: ignore[arg-type]
         raise self._error(
-            whole, "cannot compare a datetime with an attribute; compare it with an ISO 8601 "
+            whole,
+            "cannot compare a datetime with an attribute; compare it with an ISO 8601 "
             "literal such as '2026-07-01T00:00:00Z'",
         )
 
@@ -522,13 +532,14 @@ class _Parser:
             operand, constant = right, left
         else:
             raise self._error(
-                whole, f"`{self._text(whole)}` uses `is` with a value, which SQL cannot "
+                whole,
+                f"`{self._text(whole)}` uses `is` with a value, which SQL cannot "
                 "express; use `==`, or `is` with None/True/False",
             )
         if isinstance(operand, ir.Literal):
             raise self._error(
-                whole, f"`{self._text(whole)}` compares two literals, expected a field on "
-                "one side",
+                whole,
+                f"`{self._text(whole)}` compares two literals, expected a field on one side",
             )
         if constant.value is None:  # type: ignore[attr-defined]
             return ir.IsNull(operand, negated)
@@ -538,28 +549,35 @@ class _Parser:
             raise self._error(whole, f"cannot compare {operand.type} and boolean")
         return ir.IsBool(operand, constant.value, negated)  # type: ignore[attr-defined]
 
-    def _membership(self, whole: ast.Compare, left_node: ast.expr, right_node: ast.expr,
-                    negated: bool) -> ir.Node:
+    def _membership(
+        self, whole: ast.Compare, left_node: ast.expr, right_node: ast.expr, negated: bool
+    ) -> ir.Node:
         if isinstance(right_node, ast.List | ast.Tuple):
             return self._in_list(whole, left_node, right_node, negated)
         left, right = self.value(left_node), self.value(right_node)
         if isinstance(right, ir.Literal) or right.type not in (f.STRING, f.UNKNOWN):
             keyword = "not in" if negated else "in"
             raise self._error(
-                right_node, f"`{keyword}` expects a list or a text field on the right, "
+                right_node,
+                f"`{keyword}` expects a list or a text field on the right, "
                 f"got `{self._text(right_node)}`",
             )
         if left.type not in (f.STRING, f.UNKNOWN):
             raise self._error(whole, f"cannot look for a {left.type} in text")
         return ir.Contains(self._text_of(right), self._text_of(left), negated)
 
-    def _in_list(self, whole: ast.Compare, left_node: ast.expr,
-                 right_node: ast.List | ast.Tuple, negated: bool) -> ir.Node:
+    def _in_list(
+        self,
+        whole: ast.Compare,
+        left_node: ast.expr,
+        right_node: ast.List | ast.Tuple,
+        negated: bool,
+    ) -> ir.Node:
         left = self.value(left_node)
         if isinstance(left, ir.Literal):
             raise self._error(
-                whole, f"`{self._text(whole)}` compares two literals, expected a field on "
-                "the left",
+                whole,
+                f"`{self._text(whole)}` compares two literals, expected a field on the left",
             )
         if len(right_node.elts) > MAX_LIST_ITEMS:
             raise self._error(right_node, f"a list may hold at most {MAX_LIST_ITEMS} values")
@@ -574,7 +592,8 @@ class _Parser:
                 raise self._error(element, "a list may only hold literals")
             if item.type == f.NULL:
                 raise self._error(
-                    element, "a list cannot hold None, which never matches in SQL; test for "
+                    element,
+                    "a list cannot hold None, which never matches in SQL; test for "
                     "missing values with `is None` / `is not None`",
                 )
             if left.type == f.DATETIME and item.type == f.STRING:
@@ -608,7 +627,8 @@ class _Parser:
             op, ast.Is | ast.IsNot | ast.Eq | ast.NotEq
         ):
             raise self._error(
-                whole, "`parent_span` can only be compared to None: `parent_span is None` "
+                whole,
+                "`parent_span` can only be compared to None: `parent_span is None` "
                 "or `parent_span is not None`",
             )
         return ir.ParentMissing(owner, isinstance(op, ast.Is | ast.Eq))
@@ -642,12 +662,14 @@ class _Parser:
         inside_trace_comprehension = bool(self._bound) and self.grain == "trace"
         if inside_trace_comprehension and root.id not in (f.ATTRIBUTES, f.METADATA):
             raise self._error(
-                root, f"inside a comprehension, use the loop variable's fields (e.g. "
+                root,
+                f"inside a comprehension, use the loop variable's fields (e.g. "
                 f"`{self._bound[-1].name}.latency_ms`), not `{self._text(node)}`",
             )
         if self.grain == "trace" and root.id in f.TRACE_ITERABLES and not steps:
             raise self._error(
-                node, f"`{root.id}` is a collection; use it in a comprehension, e.g. "
+                node,
+                f"`{root.id}` is a collection; use it in a comprehension, e.g. "
                 f"any(x.name == '...' for x in {root.id})",
             )
         if root.id in (*f.SPAN_ANNOTATION_ACCESSORS, f.TRACE_ANNOTATION_ACCESSOR):
@@ -656,13 +678,15 @@ class _Parser:
             owner = ir.SpanRow() if self.grain == "span" else ir.RootSpan()
             if inside_trace_comprehension:
                 raise self._error(
-                    root, f"inside a comprehension, read attributes of the loop variable "
+                    root,
+                    f"inside a comprehension, read attributes of the loop variable "
                     f"(e.g. `{self._bound[-1].name}.attributes[...]`)",
                 )
             return self._attribute(owner, root, steps, metadata=root.id == f.METADATA)
         if any(kind == "sub" for kind, _, _ in steps):
             raise self._error(
-                node, f"`{self._text(node)}`: subscripts only apply to attributes[...], "
+                node,
+                f"`{self._text(node)}`: subscripts only apply to attributes[...], "
                 "metadata[...], annotations[...], evals[...] and trace_annotations[...]",
             )
         dotted = ".".join([root.id, *(payload for _, payload, _ in steps)])
@@ -696,7 +720,8 @@ class _Parser:
     def _span_name(self, node: ast.AST, root: ast.Name, dotted: str) -> ir.Node:
         if root.id == f.PARENT_SPAN:
             raise self._error(
-                node, f"`{self._text(node)}` is not supported: only `parent_span is None` and "
+                node,
+                f"`{self._text(node)}` is not supported: only `parent_span is None` and "
                 "`parent_span is not None`",
             )
         name = f.SPAN_ALIASES.get(dotted, dotted)
@@ -719,10 +744,14 @@ class _Parser:
         if dotted in f.TRACE_UNAVAILABLE:
             raise self._error(node, f"`{dotted}`: {f.TRACE_UNAVAILABLE[dotted]}")
         raise self._error(
-            node, f"unknown name `{fragment(dotted)}`"
+            node,
+            f"unknown name `{fragment(dotted)}`"
             + f.did_you_mean(dotted, f.trace_vocabulary())
-            + ("" if "." not in dotted else
-               "; read other root-span attributes with attributes['...']"),
+            + (
+                ""
+                if "." not in dotted
+                else "; read other root-span attributes with attributes['...']"
+            ),
         )
 
     def _field(self, owner: ir.Owner, field: f.Field) -> ir.Node:
@@ -737,7 +766,8 @@ class _Parser:
         for kind, payload, step in steps:
             if kind != "sub":
                 raise self._error(
-                    step, f"`.{payload}` after a subscript is not supported; write the whole "
+                    step,
+                    f"`.{payload}` after a subscript is not supported; write the whole "
                     "key inside the brackets, e.g. attributes['llm.model_name']",
                 )
             keys.extend(self._keys(payload, step))  # type: ignore[arg-type]
@@ -759,7 +789,8 @@ class _Parser:
                 keys.append(element.value)
                 continue
             raise self._error(
-                element, f"`{self._text(element)}` is not an attribute key: use a string or a "
+                element,
+                f"`{self._text(element)}` is not an attribute key: use a string or a "
                 "non-negative integer, e.g. attributes['llm.model_name']",
             )
         for key in keys:
@@ -774,7 +805,8 @@ class _Parser:
         for key in keys:
             if isinstance(key, str) and _BAD_KEY.search(key):
                 raise self._error(
-                    node, "attribute keys with quotes, backslashes or control characters "
+                    node,
+                    "attribute keys with quotes, backslashes or control characters "
                     "cannot be looked up",
                 )
         if any(isinstance(key, int) for key in keys):
@@ -806,7 +838,8 @@ class _Parser:
             raise self._error(node, _TRACE_ANNOTATIONS_HINT)
         if self._bound:
             raise self._error(
-                node, "inside a comprehension, read annotations through the loop variable, "
+                node,
+                "inside a comprehension, read annotations through the loop variable, "
                 "e.g. any(a.label == '...' for a in span.annotations)",
             )
         if not steps or steps[0][0] != "sub":
@@ -836,7 +869,8 @@ class _Parser:
             isinstance(e, ast.Constant) and isinstance(e.value, str) for e in elements
         ):
             raise self._error(
-                where, f"write {accessor}['name'] or {accessor}['name', 'LLM'] (a kind: HUMAN, "
+                where,
+                f"write {accessor}['name'] or {accessor}['name', 'LLM'] (a kind: HUMAN, "
                 "LLM, CODE; or an annotator's identifier)",
             )
         name = elements[0].value  # type: ignore[attr-defined]
@@ -868,9 +902,16 @@ class _Parser:
     def _reduce(self, call: ast.Call, func: str, argument: ast.expr) -> ir.Node:
         if not isinstance(argument, ast.GeneratorExp | ast.ListComp):
             raise self._error(
-                argument, f"{func}() takes a comprehension, e.g. {func}("
-                + ("span.status_code == 'ERROR'" if func in f.QUANTIFIERS else "span.latency_ms"
-                   if func != "len" else "span") + " for span in spans)",
+                argument,
+                f"{func}() takes a comprehension, e.g. {func}("
+                + (
+                    "span.status_code == 'ERROR'"
+                    if func in f.QUANTIFIERS
+                    else "span.latency_ms"
+                    if func != "len"
+                    else "span"
+                )
+                + " for span in spans)",
             )
         if len(argument.generators) != 1:
             raise self._error(
@@ -918,7 +959,9 @@ class _Parser:
         allowed = (f.NUMBER,) if func == "sum" else (f.NUMBER, f.DATETIME)
         if value.type not in allowed:
             raise self._error(
-                element, f"{func}() needs numbers" + (" or datetimes" if func != "sum" else "")
+                element,
+                f"{func}() needs numbers"
+                + (" or datetimes" if func != "sum" else "")
                 + f", not a {value.type}: `{self._text(element)}`",
             )
         return value
@@ -929,7 +972,8 @@ class _Parser:
             if node.id in f.SPAN_ITERABLES:
                 return ir.Source(f.SPAN_ITERABLES[node.id]), "annotation"
             raise self._error(
-                node, f"cannot iterate `{fragment(node.id)}` in a span filter; iterate the "
+                node,
+                f"cannot iterate `{fragment(node.id)}` in a span filter; iterate the "
                 "span's annotations or its trace_annotations (spans are iterated in trace "
                 "filters)",
             )
@@ -940,7 +984,8 @@ class _Parser:
             if node.id in f.TRACE_UNAVAILABLE:
                 raise self._error(node, f"`{node.id}`: {f.TRACE_UNAVAILABLE[node.id]}")
             raise self._error(
-                node, f"cannot iterate `{fragment(node.id)}`"
+                node,
+                f"cannot iterate `{fragment(node.id)}`"
                 + f.did_you_mean(node.id, f.TRACE_ITERABLES)
                 + "; iterate spans, trace_annotations or span_annotations",
             )
@@ -954,12 +999,14 @@ class _Parser:
                         f.SPAN_ELEMENT_ITERABLES[node.attr],
                     )
                 raise self._error(
-                    _attr_position(node), f"cannot iterate `{self._text(node)}`"
+                    _attr_position(node),
+                    f"cannot iterate `{self._text(node)}`"
                     + f.did_you_mean(node.attr, f.SPAN_ELEMENT_ITERABLES)
                     + "; a span has children, siblings and annotations",
                 )
         raise self._error(
-            node, f"cannot iterate `{self._text(node)}`; iterate spans, trace_annotations, "
+            node,
+            f"cannot iterate `{self._text(node)}`; iterate spans, trace_annotations, "
             "span_annotations, or a span's children, siblings or annotations",
         )
 
@@ -968,7 +1015,8 @@ class _Parser:
         name = bound.name
         if not steps:
             raise self._error(
-                node, f"`{name}` is a{'n annotation' if scope.element == 'annotation' else ' span'}"
+                node,
+                f"`{name}` is a{'n annotation' if scope.element == 'annotation' else ' span'}"
                 f"; compare one of its fields, e.g. `{name}."
                 + ("label`" if scope.element == "annotation" else "name`"),
             )
@@ -978,14 +1026,14 @@ class _Parser:
         if scope.element == "annotation":
             field = f.ANNOTATION_ELEMENT_FIELDS.get(payload)  # type: ignore[arg-type]
             if field is None or len(steps) > 1:
-                raise self._unknown_element_field(step, name, payload,
-                                                  f.ANNOTATION_ELEMENT_FIELDS)
+                raise self._unknown_element_field(step, name, payload, f.ANNOTATION_ELEMENT_FIELDS)
             return self._field(scope, field)
         owner: ir.Owner = scope
         if payload == f.PARENT_SPAN:
             if len(steps) == 1:
                 raise self._error(
-                    node, f"`{name}.parent_span` is a span; compare one of its fields, or "
+                    node,
+                    f"`{name}.parent_span` is a span; compare one of its fields, or "
                     f"test `{name}.parent_span is None`",
                 )
             owner = ir.ParentOf(scope)
@@ -995,7 +1043,8 @@ class _Parser:
                 raise self._error(step, "write `.attributes[...]` to read an attribute")
             if payload == f.PARENT_SPAN or payload in f.SPAN_ELEMENT_ITERABLES:
                 raise self._error(
-                    node, f"`{self._text(node)}` is not supported: a span's parent_span has its "
+                    node,
+                    f"`{self._text(node)}` is not supported: a span's parent_span has its "
                     "fields and attributes, not a parent_span or collections of its own",
                 )
         if payload in (f.ATTRIBUTES, f.METADATA):
@@ -1004,7 +1053,8 @@ class _Parser:
             return self._attribute(owner, step, steps[1:], metadata=payload == f.METADATA)
         if payload in f.SPAN_ELEMENT_ITERABLES and owner is scope:
             raise self._error(
-                node, f"`{self._text(node)}` is a collection; use it in a comprehension, e.g. "
+                node,
+                f"`{self._text(node)}` is a collection; use it in a comprehension, e.g. "
                 f"any(c.status_code == 'ERROR' for c in {name}.{payload})",
             )
         field = f.SPAN_ELEMENT_FIELDS.get(payload)  # type: ignore[arg-type]
@@ -1058,9 +1108,7 @@ def _indexed(parts: list[str]) -> list[str | int]:
     """All-digit segments with something after them are list positions (as when Phoenix
     unflattens `llm.input_messages.0.message.role`)."""
     last = len(parts) - 1
-    return [
-        int(p) if i < last and p.isdigit() and p.isascii() else p for i, p in enumerate(parts)
-    ]
+    return [int(p) if i < last and p.isdigit() and p.isascii() else p for i, p in enumerate(parts)]
 
 
 def _json_path(keys: Sequence[str | int]) -> str:

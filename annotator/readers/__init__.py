@@ -113,7 +113,7 @@ def _sniff(path: Path) -> Sniffed:
         return sniff(path)
     except NotATraceFile:
         raise
-    except Exception as exc:  # noqa: BLE001 - the promise is: nothing but NotATraceFile
+    except Exception as exc:
         raise NotATraceFile(
             path, f"unreadable ({type(exc).__name__}: {one_line(exc, 120)})"
         ) from None
@@ -142,7 +142,7 @@ def _read(path: Path, sniffed: Sniffed, project: str | None) -> Iterator[Span | 
             yield from _spans_in(document, file, None, project)
         else:
             yield from _read_lines(path, file, project)
-    except Exception as exc:  # noqa: BLE001 - e.g. the file vanished or a disk error mid-read
+    except Exception as exc:
         yield Problem(file, None, f"stopped reading: {type(exc).__name__}: {one_line(exc, 160)}")
 
 
@@ -186,7 +186,7 @@ def _decoded(
     """One record through its decoder; whatever goes wrong becomes a Problem."""
     try:
         return decoder(record, project)
-    except Exception as exc:  # noqa: BLE001 - one bad record, never the whole file
+    except Exception as exc:
         return _problem(file, line, where, exc)
 
 
@@ -261,7 +261,7 @@ def _otlp_request(
             for index, span in enumerate(spans):
                 try:
                     decoded: Span | Problem = decode_span(span, name)
-                except Exception as exc:  # noqa: BLE001 - one bad span, not the whole file
+                except Exception as exc:
                     decoded = _problem(
                         file, line, f"{here}.scopeSpans[{s_index}].spans[{index}]", exc
                     )

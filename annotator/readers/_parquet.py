@@ -47,7 +47,7 @@ def open_parquet(path: Path) -> Any:
         )
     try:
         return pq.ParquetFile(path)
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ...
+    except Exception as exc:
         raise NotATraceFile(path, f"unreadable parquet file: {one_line(exc, 120)}") from None
 
 
@@ -124,10 +124,10 @@ def read_parquet(
                     decoded: Span | Problem = decode_record(record, project)
                 except BadRecord as exc:
                     decoded = Problem(file, None, f"row {row}: {exc}")
-                except Exception as exc:  # noqa: BLE001 - never let one row stop the file
+                except Exception as exc:
                     decoded = Problem(file, None, f"row {row}: unreadable span ({one_line(exc)})")
                 yield decoded
-    except Exception as exc:  # noqa: BLE001 - a damaged row group ends the file, not the program
+    except Exception as exc:
         yield Problem(file, None, f"stopped reading after row {row}: {one_line(exc, 160)}")
 
 

@@ -162,7 +162,12 @@ def delete_annotation(
 
 
 def _delete_in_transaction(
-    conn: sqlite3.Connection, key: AnnotationKey, *, actor: str, action: str, reverts: int | None = None
+    conn: sqlite3.Connection,
+    key: AnnotationKey,
+    *,
+    actor: str,
+    action: str,
+    reverts: int | None = None,
 ) -> Annotation | None:
     before = find(conn, key)
     if before is None:
@@ -265,7 +270,10 @@ def _same_result(a: Annotation, b: Annotation) -> bool:
 
 
 def _id_taken(conn: sqlite3.Connection, annotation_id: int) -> bool:
-    return conn.execute("SELECT 1 FROM annotations WHERE id = ?", (annotation_id,)).fetchone() is not None
+    return (
+        conn.execute("SELECT 1 FROM annotations WHERE id = ?", (annotation_id,)).fetchone()
+        is not None
+    )
 
 
 def _with_context(conn: sqlite3.Connection, annotation: Annotation) -> Annotation:

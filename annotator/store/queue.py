@@ -26,7 +26,6 @@ from typing import Any, Protocol
 
 import orjson
 
-
 NOTE = "note"  # annotator.model.NOTE_NAME: notes are remarks, never judgements
 
 
@@ -182,8 +181,7 @@ HAS = (
 DOCUMENTS_DONE = f"(SELECT count(*) {_MY_DOCUMENTS})"
 DOCUMENT_POSITIONS = f"(SELECT json_group_array(a.document_position) {_MY_DOCUMENTS})"
 MISSING = (
-    f"(CASE WHEN c.target = 'document' THEN {DOCUMENTS_DONE} < s.document_count "
-    f"ELSE NOT {HAS} END)"
+    f"(CASE WHEN c.target = 'document' THEN {DOCUMENTS_DONE} < s.document_count ELSE NOT {HAS} END)"
 )
 
 

@@ -183,7 +183,9 @@ def _json(value: object, span: Span, what: str, problems: list[str]) -> str:
     try:  # deeper than orjson's 254 levels, or odd types: the slow, tolerant way
         return json.dumps(value, default=str, ensure_ascii=False)
     except (RecursionError, ValueError, TypeError) as error:
-        problems.append(f"span {span.span_id}: {what} could not be stored ({type(error).__name__}); kept empty")
+        problems.append(
+            f"span {span.span_id}: {what} could not be stored ({type(error).__name__}); kept empty"
+        )
         return "{}" if what == "attributes" else "[]"
 
 
@@ -236,9 +238,7 @@ def summarise_in_transaction(
     by_trace: dict[str, list[str]] = {}
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS affected_traces (trace_id TEXT PRIMARY KEY)")
     conn.execute("DELETE FROM affected_traces")
-    conn.executemany(
-        "INSERT OR IGNORE INTO affected_traces VALUES (?)", ((t,) for t in trace_ids)
-    )
+    conn.executemany("INSERT OR IGNORE INTO affected_traces VALUES (?)", ((t,) for t in trace_ids))
     cursor = conn.execute(
         f"SELECT {_SUMMARY_COLUMNS} FROM spans JOIN affected_traces USING (trace_id) "
         "ORDER BY trace_id"
@@ -345,7 +345,7 @@ def _break_cycles(
             seen[node] = len(path)
             path.append(node)
             node = parent_of.get(node)
-        cycle = path[seen[node]:] if node is not None else path
+        cycle = path[seen[node] :] if node is not None else path
         at = min(cycle, key=lambda s: (start_of[s], s))
         cuts.append(([*cycle, cycle[0]], at))
         reach(at)

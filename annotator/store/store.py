@@ -173,7 +173,9 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         with write_transaction(self._conn):
-            self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value)
+            )
 
     def save_config_document(
         self, document: dict[str, Any], *, updated_at: Mapping[str, str] | None = None
@@ -349,7 +351,7 @@ class Store:
         configs = list(configs)
         member = filter_sql((queue or QueueFilter()).scope(), configs, identifier)
         needs = needs_sql(configs, identifier)
-        result = {trace_id: (0, 0) for trace_id in trace_ids}
+        result = dict.fromkeys(trace_ids, (0, 0))
         for chunk in _chunks(trace_ids, 500):
             rows = self._conn.execute(
                 with_configs(
@@ -476,7 +478,9 @@ class Store:
             self._conn, annotation, actor=actor if actor is not None else annotation.identifier
         )
 
-    def delete_annotation(self, key: AnnotationKey, *, actor: str | None = None) -> Annotation | None:
+    def delete_annotation(
+        self, key: AnnotationKey, *, actor: str | None = None
+    ) -> Annotation | None:
         return annotation_ops.delete_annotation(
             self._conn, key, actor=actor if actor is not None else key.identifier
         )
@@ -504,7 +508,9 @@ def _check_readable_version(conn: sqlite3.Connection, path: Path) -> None:
         )
     # An older file read-only cannot be upgraded; the queries below expect the current schema.
     if version < SCHEMA_VERSION:
-        raise StoreError(f"{path}: schema version {version} is old; open it once read-write to upgrade")
+        raise StoreError(
+            f"{path}: schema version {version} is old; open it once read-write to upgrade"
+        )
 
 
 def _remove_if_blank(path: Path) -> None:

@@ -109,7 +109,6 @@ from typing import IO, Any
 import orjson
 
 from annotator import semconv
-from annotator.attributes import get_path
 from annotator.csv_cells import neutralise
 from annotator.model import SpanKind
 
@@ -118,12 +117,12 @@ __all__ = [
     "DatasetArgumentError",
     "DatasetSpec",
     "NameCondition",
+    "WriteResult",
     "build_spec",
     "check_names",
     "example_input",
     "example_output",
     "iter_examples",
-    "WriteResult",
     "write_examples",
 ]
 
@@ -258,11 +257,9 @@ def check_names(conn: sqlite3.Connection, spec: DatasetSpec) -> list[str]:
     warnings: list[str] = []
     try:
         configs = stored_configs(conn)
-    except Exception:  # noqa: BLE001 - a broken stored config must not block an export
+    except Exception:
         configs = None
-    present = {
-        row[0] for row in conn.execute("SELECT DISTINCT name FROM annotations")
-    }
+    present = {row[0] for row in conn.execute("SELECT DISTINCT name FROM annotations")}
     for condition in spec.conditions:
         config = configs.by_name(condition.name) if configs is not None else None
         if config is None and condition.name not in present:

@@ -765,9 +765,7 @@ class _Merger:
                 try:
                     parse_config(orjson.dumps({**candidate, **keys}).decode(), "merged configs")
                 except ConfigError as error:
-                    reason = reason or (
-                        error.problems[0].message if error.problems else "invalid"
-                    )
+                    reason = reason or (error.problems[0].message if error.problems else "invalid")
                     continue
                 if reason:
                     self.report.problems.append(
@@ -814,9 +812,7 @@ class _Merger:
                     tuple((d.source, d.updated_at) for d in definitions),
                 )
             )
-        keys_differ = tuple(
-            (s.label, ("keys",)) for s in sources if s.keys != keys_from.keys
-        )
+        keys_differ = tuple((s.label, ("keys",)) for s in sources if s.keys != keys_from.keys)
         if keys_differ:
             self.report.config_conflicts.append(
                 ConfigConflict("keys:", keys_from.label, keys_differ)
@@ -961,7 +957,7 @@ class _Merger:
                     yield _conflict(current_key, versions)
                 current_key, versions, best = key_values, [], None
             src, label, score, explanation, kind, updated_at, rank = row[5:]
-            order = rank[: -_SRC_WIDTH]  # equal for identical rows from different files
+            order = rank[:-_SRC_WIDTH]  # equal for identical rows from different files
             if best is None:
                 best = order
             source_label = self.out_label if src == 0 else self.sources[src - 1].label
@@ -1001,9 +997,7 @@ def _canonical(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-def _config_source(
-    label: str, document: Any, times: dict[str, str]
-) -> _ConfigSource | None:
+def _config_source(label: str, document: Any, times: dict[str, str]) -> _ConfigSource | None:
     if not isinstance(document, dict) or not isinstance(document.get("annotations"), list):
         return None
     definitions = [

@@ -376,9 +376,7 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _pair_json(
-    pair: ag.PairAgreement, scores: list[tuple[float, float]] | None
-) -> dict[str, Any]:
+def _pair_json(pair: ag.PairAgreement, scores: list[tuple[float, float]] | None) -> dict[str, Any]:
     confusion = None
     if pair.confusion is not None:
         labels, counts = pair.confusion
@@ -422,9 +420,7 @@ def _values_for_level(
     use_labels = level == "nominal" and config.type == AnnotationType.CATEGORICAL.value
     label_scores: dict[str, float] = {}
     if config.config is not None:
-        label_scores = {
-            v.label: v.score for v in config.config.values if v.score is not None
-        }
+        label_scores = {v.label: v.score for v in config.config.values if v.score is not None}
     out: dict[Rater, dict[Hashable, ag.Value]] = {}
     for rater, items in tally.values.items():
         values: dict[Hashable, ag.Value] = {}
@@ -460,9 +456,7 @@ def _distribution(tally: _NameTally, config: _Config, raters: list[Rater]) -> di
             "kind": "labels",
             "labels": labels,
             "overall": counts(v for items in tally.values.values() for v in items.values()),
-            "by_rater": [
-                {"rater": r.display, **counts(tally.values[r].values())} for r in raters
-            ],
+            "by_rater": [{"rater": r.display, **counts(tally.values[r].values())} for r in raters],
         }
     if config.type == AnnotationType.CONTINUOUS.value:
 

@@ -410,7 +410,13 @@ class AnnotateScreen(Screen[None]):
             return
         self._go_to_trace(self.model.trace_ids[target], leaving=row.trace_id)
 
-    def _go_to_trace(self, trace_id: str, *, leaving: str | None, row_index: Callable[[], int | None] | None = None) -> None:
+    def _go_to_trace(
+        self,
+        trace_id: str,
+        *,
+        leaving: str | None,
+        row_index: Callable[[], int | None] | None = None,
+    ) -> None:
         if leaving and leaving != trace_id and leaving in self._auto_expanded:
             self._collapse(leaving)
         if not self.model.is_expanded(trace_id):
@@ -484,7 +490,9 @@ class AnnotateScreen(Screen[None]):
         if row is None:
             return False
         if self.model.is_expanded(row.trace_id):
-            found = self._todo_in_trace(row.trace_id, self.trace_tree.cursor, forward=forward, config=config)
+            found = self._todo_in_trace(
+                row.trace_id, self.trace_tree.cursor, forward=forward, config=config
+            )
             if found is not None:
                 self._move(found)
                 return True
@@ -538,12 +546,18 @@ class AnnotateScreen(Screen[None]):
     def _first_todo_in_trace(self, trace_id: str, after: int) -> int | None:
         return self._todo_in_trace(trace_id, after, forward=True)
 
-    def _todo_in_trace(self, trace_id: str, start: int, *, forward: bool, config: AnnotationConfig | None = None) -> int | None:
+    def _todo_in_trace(
+        self, trace_id: str, start: int, *, forward: bool, config: AnnotationConfig | None = None
+    ) -> int | None:
         first = self.model.index_of_trace(trace_id)
         if first is None:
             return None
         last = first + self.model.block_size(trace_id)
-        indexes = range(max(first, start + 1), last + 1) if forward else range(min(last, start - 1), first - 1, -1)
+        indexes = (
+            range(max(first, start + 1), last + 1)
+            if forward
+            else range(min(last, start - 1), first - 1, -1)
+        )
         for index in indexes:
             row = self.model.row_at(index)
             if self.session.row_mark(row, self.model).state != Mark.TODO:
@@ -572,7 +586,11 @@ class AnnotateScreen(Screen[None]):
     def _cycle_config(self, direction: int) -> None:
         if not self.applicable:
             return
-        position = self.applicable.index(self.focused_config) if self.focused_config in self.applicable else -1
+        position = (
+            self.applicable.index(self.focused_config)
+            if self.focused_config in self.applicable
+            else -1
+        )
         self.focused_config = self.applicable[(position + direction) % len(self.applicable)]
         self._show_panel()
         self._refresh_bindings()
@@ -602,7 +620,11 @@ class AnnotateScreen(Screen[None]):
             return
         missing = self.session.missing_on(item, self.applicable)
         if missing:
-            position = self.applicable.index(self.focused_config) if self.focused_config in self.applicable else 0
+            position = (
+                self.applicable.index(self.focused_config)
+                if self.focused_config in self.applicable
+                else 0
+            )
             ordered = self.applicable[position + 1 :] + self.applicable[: position + 1]
             self.focused_config = next(i for i in ordered if i in missing)
             self._show_panel()
@@ -780,14 +802,18 @@ class AnnotateScreen(Screen[None]):
 
     def _after_history(self, change: object, verb: str) -> None:
         if not isinstance(change, Change):
-            self._say(Text("Nothing to undo." if verb == "Undid" else "Nothing to redo.", style="dim"))
+            self._say(
+                Text("Nothing to undo." if verb == "Undid" else "Nothing to redo.", style="dim")
+            )
             return
         annotation = change.annotation
         self._reveal(annotation)
         message = Text(f"{verb}: ", style="bold")
         message.append(sanitize(clip(annotation.name, 40)[0]))
         message.append(" is now ")
-        message.append_text(value_text(change.after) if change.after else Text("unset", style="dim"))
+        message.append_text(
+            value_text(change.after) if change.after else Text("unset", style="dim")
+        )
         self._say(message)
 
     def _reveal(self, annotation: Annotation) -> None:
@@ -800,7 +826,9 @@ class AnnotateScreen(Screen[None]):
         if annotation.target in ("trace", "session"):
             index = self.model.index_of_trace(trace_id)
         else:
-            index = self.model.index_of_span(trace_id, annotation.span_id or "", annotation.document_position)
+            index = self.model.index_of_span(
+                trace_id, annotation.span_id or "", annotation.document_position
+            )
         # Focus the config that changed; `_select` keeps it when it applies to the new row.
         for i, config in enumerate(self.session.configs):
             if config.name == annotation.name:
@@ -834,7 +862,7 @@ class AnnotateScreen(Screen[None]):
         self._open_full_view(span, token)
 
     @work(thread=True, exclusive=True, group="full-view")
-    def _open_full_view(self, span, token: object) -> None:  # noqa: ANN001
+    def _open_full_view(self, span, token: object) -> None:
         # Formatting megabytes of JSON takes a fraction of a second: not on the UI thread.
         title = Text.assemble(("whole span ", "bold"), sanitize(clip(span.name, 80)[0]))
         text = span_full_text(span)
@@ -872,7 +900,11 @@ class AnnotateScreen(Screen[None]):
         self.trace_tree.rows_changed()
         if keep is not None:
             return
-        wanted = current.trace_id if current and self.model.trace_ordinal(current.trace_id) is not None else None
+        wanted = (
+            current.trace_id
+            if current and self.model.trace_ordinal(current.trace_id) is not None
+            else None
+        )
         if wanted is None:
             self._start_position()
         else:

@@ -21,7 +21,11 @@ def keys_text(keys: tuple[str, ...]) -> str:
 
 def _table(title: str) -> Table:
     table = Table(
-        title=Text(title, style="bold"), title_justify="left", show_header=False, box=None, padding=(0, 2, 0, 0)
+        title=Text(title, style="bold"),
+        title_justify="left",
+        show_header=False,
+        box=None,
+        padding=(0, 2, 0, 0),
     )
     table.add_column(style="bold cyan", min_width=20, no_wrap=True)
     table.add_column()
@@ -43,11 +47,16 @@ def help_tables(keymap: dict[str, tuple[str, ...]], configs: list[AnnotationConf
         name = Text(sanitize(config.name), style="bold")
         if config.type == AnnotationType.CATEGORICAL:
             choices = Text("  ").join(
-                Text.assemble((display_key(v.key), "cyan"), " ", sanitize(v.label)) for v in config.values
+                Text.assemble((display_key(v.key), "cyan"), " ", sanitize(v.label))
+                for v in config.values
             )
             table.add_row(name, choices)
         elif config.type == AnnotationType.CONTINUOUS:
-            bounds = f"{config.lower_bound:g}..{config.upper_bound:g}" if config.lower_bound is not None and config.upper_bound is not None else "unbounded"
+            bounds = (
+                f"{config.lower_bound:g}..{config.upper_bound:g}"
+                if config.lower_bound is not None and config.upper_bound is not None
+                else "unbounded"
+            )
             table.add_row(
                 name,
                 Text(

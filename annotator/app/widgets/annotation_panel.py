@@ -46,7 +46,9 @@ def value_text(annotation: Annotation) -> Text:
     if annotation.score is not None:
         text.append((" " if text else "") + format_score(annotation.score))
     if annotation.explanation:
-        first = annotation.explanation.strip().splitlines()[0] if annotation.explanation.strip() else ""
+        first = (
+            annotation.explanation.strip().splitlines()[0] if annotation.explanation.strip() else ""
+        )
         snippet, cut = clip(first, 60)
         more = "…" if cut or "\n" in annotation.explanation.strip() else ""
         text.append((" “" if text else "“") + sanitize(snippet) + more + "”", style="italic")
@@ -92,7 +94,7 @@ class ConfigCard(Static):
         self.set_class(focused, "-focused")
         self.update(self._render_card(focused))
 
-    def on_click(self, event) -> None:  # noqa: ANN001 (textual.events.Click)
+    def on_click(self, event) -> None:
         meta = event.style.meta
         event.stop()
         self.post_message(self.Clicked(self, meta.get("value"), meta.get("score")))
@@ -142,7 +144,11 @@ class ConfigCard(Static):
             text.append("\n  … ")
             text.append(sanitize(clip(mine.label, 80)[0]), style="bold")
             text.append(UNSAVED, style="bold yellow")
-        if mine is not None and mine.label is not None and self.config.value_for_label(mine.label) is None:
+        if (
+            mine is not None
+            and mine.label is not None
+            and self.config.value_for_label(mine.label) is None
+        ):
             text.append("\n  mine: ", style="dim")
             text.append_text(value_text(mine))
         if mine is not None and mine.explanation:
@@ -177,7 +183,9 @@ class ConfigCard(Static):
                 text.append(UNSAVED, style="bold yellow")
         if focused:
             step = format_score(config.step)
-            text.append(f"\n  ←/→ ±{step}  shift ±{format_score((config.step or 1) * 10)}", style="dim")
+            text.append(
+                f"\n  ←/→ ±{step}  shift ±{format_score((config.step or 1) * 10)}", style="dim"
+            )
 
     def _freeform(self, text: Text, mine: Annotation | None, focused: bool) -> None:
         if mine is None or not mine.explanation:
@@ -263,7 +271,7 @@ class AnnotationPanel(VerticalScroll, can_focus=False):
         self.notes = ListCard("", markup=False, id="panel-notes")
         self.extra = ListCard("", markup=False, id="panel-extra")
 
-    def compose(self):  # noqa: ANN201
+    def compose(self):
         yield self.title
         yield from self.cards
         yield self.empty

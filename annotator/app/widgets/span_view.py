@@ -31,7 +31,9 @@ class SpanView(ScrollView, can_focus=False):
         self._strips: list[Strip] | None = None
         self._laid_out_width = -1
 
-    def show_span(self, span: Span | None, options: RenderOptions, *, keep_scroll: bool = False) -> None:
+    def show_span(
+        self, span: Span | None, options: RenderOptions, *, keep_scroll: bool = False
+    ) -> None:
         self.span = span
         if span is None:
             self._set(Text("No span selected.", style="dim"), keep_scroll)

@@ -252,7 +252,9 @@ class TraceTree(ScrollView, can_focus=True):
         marks = self.source.row_marks(row)
         right.append(f" {summary.span_count}", style=dim)
         if summary.error_count:
-            right.append(f" ✗{summary.error_count}", style=self.get_component_rich_style("trace-tree--error"))
+            right.append(
+                f" ✗{summary.error_count}", style=self.get_component_rich_style("trace-tree--error")
+            )
         progress = self.source.trace_progress(row.trace_id)
         if progress is not None and progress[1]:
             done, total = progress
