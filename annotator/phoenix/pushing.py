@@ -23,7 +23,7 @@ IDs ... do not exist": spans that are only in this database) the named targets a
 the rest is sent again; for 400/422 the batch is halved until the one refused item is found. A
 refused item is listed with what it is and Phoenix's reason; everything else is sent.
 
-What was sent is kept in the table ``phoenix_sent`` (created by this module): per Phoenix URL
+What was sent is kept in the table ``phoenix_sent`` (schema version 2): per Phoenix URL
 and annotation row, the exact item's fingerprint and the id Phoenix returned. A push sends only
 items whose fingerprint differs from the one recorded (new or changed annotations), so pushing
 again sends nothing; after a batch is confirmed its rows are recorded in one transaction, so a
@@ -54,17 +54,6 @@ from annotator.timeutil import now_iso
 
 BATCH = 500
 DOCUMENT_IDENTIFIER_KEY = "annotator_identifier"
-
-SENT_TABLE = """
-CREATE TABLE IF NOT EXISTS phoenix_sent (
-    url TEXT NOT NULL,              -- the Phoenix it went to (no credentials)
-    annotation_id INTEGER NOT NULL, -- annotations.id
-    endpoint TEXT NOT NULL,         -- span_annotations ... session_notes
-    fingerprint TEXT NOT NULL,      -- sha256 of the exact item sent
-    phoenix_id TEXT,                -- the id Phoenix answered with
-    sent_at TEXT NOT NULL,
-    PRIMARY KEY (url, annotation_id)
-)"""
 
 ANNOTATION_ENDPOINTS = (
     "span_annotations", "document_annotations", "trace_annotations", "session_annotations",
@@ -151,10 +140,6 @@ class PushReport:
             lines.append("Config conflicts (Phoenix's config is left as it is):")
             lines.extend(f"  {line}" for line in self.config_conflicts)
         return "\n".join(lines)
-
-
-def ensure_sent_table(conn: sqlite3.Connection) -> None:
-    conn.execute(SENT_TABLE)
 
 
 # --- building items -----------------------------------------------------------------------------
@@ -298,9 +283,6 @@ def push(
     seconds_before, requests_before = client.phoenix_seconds, client.request_count
     report = PushReport(url=client.url, dry_run=dry_run)
     conn = store.connection
-    if not dry_run:
-        with write_transaction(conn):
-            ensure_sent_table(conn)
     sent = _sent_fingerprints(conn, client.url)
     pending: list[Pending] = []
     for candidate in pending_items(
@@ -342,6 +324,8 @@ def push(
 
 
 def _sent_fingerprints(conn: sqlite3.Connection, url: str) -> dict[int, str]:
+    # The table is in every file of schema version 2 and later; a version-1 file opened
+    # read-only (never upgraded) has not sent anything.
     exists = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'phoenix_sent'"
     ).fetchone()
@@ -365,7 +349,6 @@ def record_sent(
         return
     now = now_iso()
     with write_transaction(conn):
-        ensure_sent_table(conn)
         conn.executemany(
             "INSERT OR REPLACE INTO phoenix_sent (url, annotation_id, endpoint, fingerprint, "
             "phoenix_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)",

@@ -496,7 +496,7 @@ class Store:
 
 
 def _check_readable_version(conn: sqlite3.Connection, path: Path) -> None:
-    from annotator.store.schema import SCHEMA_VERSION
+    from annotator.store.schema import READABLE_SINCE, SCHEMA_VERSION
 
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == 0:
@@ -506,8 +506,8 @@ def _check_readable_version(conn: sqlite3.Connection, path: Path) -> None:
             f"{path}: made by a newer annotator (schema version {version}; this one knows "
             f"{SCHEMA_VERSION}). Upgrade annotator to open it."
         )
-    # An older file read-only cannot be upgraded; the queries below expect the current schema.
-    if version < SCHEMA_VERSION:
+    # An older file read-only cannot be upgraded: read it as it is when the queries can.
+    if version < READABLE_SINCE:
         raise StoreError(
             f"{path}: schema version {version} is old; open it once read-write to upgrade"
         )
