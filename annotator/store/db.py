@@ -323,6 +323,17 @@ def readonly_uri(found: DatabaseFile) -> str:
     return f"{uri}?immutable=1" if found.wal_at_rest else f"{uri}?mode=ro"
 
 
+def readonly_uri_of(path: Path) -> str:
+    """`readonly_uri` of a file known to be ours (merge's checked inputs and dry-run copies)."""
+    return readonly_uri(DatabaseFile(path, OURS, wal_at_rest(path)))
+
+
+def current_migrations() -> list[str]:
+    """The migrations `ensure_schema` runs by default, looked up at call time: a caller that
+    compares versions compares with the ones it upgrades to (tests add a version this way)."""
+    return MIGRATIONS
+
+
 def enable_wal(conn: sqlite3.Connection, path: str | Path) -> None:
     """WAL lets readers (other annotators, Datasette) go on while one process writes. Switching
     rewrites the file header, so it happens only once the file is known to be ours."""

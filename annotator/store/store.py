@@ -9,7 +9,8 @@ thread a store of its own.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -17,7 +18,7 @@ import orjson
 
 from annotator.model import Annotation, Span
 from annotator.store import annotations as annotation_ops
-from annotator.store.annotations import AnnotationKey, Change
+from annotator.store.annotations import AnnotationBatch, AnnotationKey, Change
 from annotator.store.db import (
     EMPTY,
     StoreError,
@@ -490,6 +491,16 @@ class Store:
 
     def redo(self, actor: str) -> Change | None:
         return annotation_ops.redo(self._conn, actor)
+
+    @contextmanager
+    def annotation_batch(self, *, action: str) -> Iterator[AnnotationBatch]:
+        """One write transaction for many annotation writes and their log entries (import,
+        pull, merge: `AnnotationBatch` has the rules). What else the block runs on
+        `connection` commits with them, or rolls back with them on an error."""
+        with write_transaction(self._conn):
+            batch = AnnotationBatch(self._conn, action=action)
+            yield batch
+            batch.flush()
 
     def integrity_check(self) -> str:
         return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
