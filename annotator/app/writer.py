@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from itertools import count
 
 from annotator.model import Annotation
-from annotator.store import AnnotationError, AnnotationKey, Change, Store
-from annotator.store.db import LockTimeout
+from annotator.store import AnnotationError, AnnotationKey, Change, LockTimeout, Store
 
 BUSY_TIMEOUT_MS = 100  # how long one attempt waits for the lock before the user is told
 BACKOFF_START = 0.05

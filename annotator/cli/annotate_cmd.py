@@ -89,8 +89,7 @@ def run_app(
     """Check everything, import, store the configs, run the app. Every check that can fail is
     made before the database is opened for writing (a refused command leaves it byte for
     byte as it was)."""
-    from annotator.store import SCHEMA_VERSION, Store
-    from annotator.store.db import NEW, OURS, inspect_database
+    from annotator.store import NEW, OURS, SCHEMA_VERSION, Store, inspect_database
 
     config_set = load_config_file(config_path) if config_path is not None else None
     refuse_bad_inputs(files)
@@ -136,8 +135,7 @@ def _run_textual(
     db_path: str | Path, config_set: ConfigSet, annotator: str, queue: str
 ) -> AnnotatorApp:
     from annotator.app.app import AnnotatorApp
-    from annotator.store import QueueFilter
-    from annotator.store.db import set_lock_notice
+    from annotator.store import QueueFilter, set_lock_notice
 
     app = AnnotatorApp(db_path, config_set, annotator, queue=QueueFilter(state=queue))
     notice = set_lock_notice(None)  # nothing may write to the terminal under the app
@@ -254,8 +252,7 @@ def demo_command(db_path: str | None, annotator: str, reset: bool, yes: bool) ->
 def reset_demo(path: Path, *, yes: bool) -> None:
     """Delete the demo database after saying what goes with it: asked on a terminal, else only
     with --yes. Only a database of ours is deleted."""
-    from annotator.store import Store
-    from annotator.store.db import OURS, inspect_database
+    from annotator.store import OURS, Store, inspect_database
 
     if not path.exists():
         return  # nothing to delete (its folder may not exist yet either)

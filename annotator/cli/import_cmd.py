@@ -132,7 +132,7 @@ def import_into_store(
     see `annotator.store.spans`)."""
     from annotator.importer import ImportReport, import_files
     from annotator.store import StoreError
-    from annotator.store.db import describe_error
+    from annotator.store import describe_error
 
     report = ImportReport()
     try:

@@ -51,7 +51,7 @@ def friendly_errors(function: F) -> F:
     from annotator.config import ConfigError
     from annotator.readers import NotATraceFile
     from annotator.store import StoreError
-    from annotator.store.db import describe_error
+    from annotator.store import describe_error
 
     @wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -85,7 +85,7 @@ def cli() -> None:
 
 def main() -> None:
     from annotator.cli import commands  # noqa: F401  (registers the commands)
-    from annotator.store.db import set_lock_notice
+    from annotator.store import set_lock_notice
 
     set_lock_notice(lambda message: warn(f"annotator: {message}"))
     try:

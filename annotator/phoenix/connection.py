@@ -394,7 +394,7 @@ def _reason(exc: Exception) -> str:
 
 def _one_line(text: str, limit: int = 300) -> str:
     """Server text is untrusted: escape sequences and controls are shown, not sent."""
-    from annotator.readers._common import one_line
+    from annotator.readers import one_line
     from annotator.text import sanitize
 
     return sanitize(one_line(text, limit))

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 
 from annotator.query.errors import FilterError, Where, fragment
-from annotator.store.schema import MIGRATIONS
+from annotator.store import MIGRATIONS
 
 # The store's deepest use of a filter (store.next_queue_trace once filters are wired in):
 #   ... WHERE <position> AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id

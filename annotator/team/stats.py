@@ -133,7 +133,7 @@ from typing import Any
 
 from annotator.config import AnnotationConfig, AnnotationType, ConfigSet, parse_config_document
 from annotator.model import NOTE_NAME, SpanKind
-from annotator.store.schema import TARGET_ID_SQL
+from annotator.store import TARGET_ID_SQL
 from annotator.team import agreement as ag
 
 __all__ = [
