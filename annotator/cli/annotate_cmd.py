@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from annotator.cli.common import BadInput, db_option, friendly_errors
 from annotator.cli.import_cmd import import_into_store, refuse_bad_inputs
-from annotator.cli.main import BadInput, cli, db_option, friendly_errors
 from annotator.cli.output import clean, say, warn
 
 if TYPE_CHECKING:
@@ -146,14 +146,17 @@ def _run_textual(
     return app
 
 
-@cli.command("annotate")
+@click.command("annotate")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @db_option
 @click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
-    help="Annotation config YAML (default: the configs stored in the database, else the bundled default).",
+    help=(
+        "Annotation config YAML (default: the configs stored in the database, else the bundled "
+        "default)."
+    ),
 )
 @click.option(
     "--replace-configs",
@@ -208,7 +211,7 @@ def demo_db_path() -> Path:
     return base / "annotator" / "demo.db"
 
 
-@cli.command("demo")
+@click.command("demo")
 @click.option(
     "--db",
     "db_path",

@@ -11,11 +11,11 @@ from contextlib import closing
 
 import click
 
-from annotator.cli.main import BadInput, cli, db_option, friendly_errors
+from annotator.cli.common import BadInput, db_option, friendly_errors
 from annotator.cli.output import data_stdout, say, warn
 
 
-@cli.command("dataset")
+@click.command("dataset")
 @db_option
 @click.option(
     "--out",
