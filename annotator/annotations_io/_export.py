@@ -23,6 +23,7 @@ import orjson
 from annotator.csv_cells import neutralise
 from annotator.model import NOTE_NAME, Target
 from annotator.output_file import OutputError, check_output, open_output
+from annotator.store import Store, connection_of
 
 FORMATS = ("jsonl", "csv", "phoenix")
 
@@ -455,7 +456,7 @@ WRITERS: dict[str, Callable[[sqlite3.Connection, IO[bytes], ExportFilter], Expor
 
 
 def export_annotations(
-    conn: sqlite3.Connection,
+    database: Store | sqlite3.Connection,
     fmt: str,
     out: str | Path | None,
     selection: ExportFilter = ExportFilter(),
@@ -463,12 +464,14 @@ def export_annotations(
     stdout: IO[bytes] | None = None,
     protect: Sequence[str | os.PathLike[str]] = (),
 ) -> ExportResult:
-    """Write the selected annotations in `fmt` to `out`: None or "-" is `stdout`; for
-    ``phoenix`` an existing directory (or a path ending in a separator) gets one file per
-    endpoint; anything else goes through `annotator.output_file` (atomic replacement, devices
-    and FIFOs in place, databases and the files in `protect` refused). Raises ValueError for a
+    """Write the selected annotations of `database` (a Store or its connection) in `fmt` to
+    `out`: None or "-" is `stdout`; for ``phoenix`` an existing directory (or a path ending in
+    a separator) gets one file per endpoint; anything else goes through
+    `annotator.output_file` (atomic replacement, devices and FIFOs in place, databases and the
+    files in `protect` refused). Raises ValueError for a
     bad format or a directory given to a one-file format, OutputError (one line) for an output
     that must not or cannot be written, ReaderGone when stdout's reader went away."""
+    conn = connection_of(database)
     if fmt not in WRITERS:
         raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
     text = "-" if out is None else str(out)

@@ -59,9 +59,8 @@ def choose_configs(
     from annotator.config_changes import compare
 
     stored = store.load_config_document() if store is not None else None
-    conn = store.connection if store is not None else None
     if config_set is not None:
-        changes = compare(stored, config_set, conn)
+        changes = compare(stored, config_set, store)
         if changes.needs_replace and not replace:
             raise BadInput(
                 f"{config_set.source}: would {changes.describe()} in {store.path}'s stored "
@@ -73,7 +72,7 @@ def choose_configs(
         source = f"{store.path} (stored configs)"
         return parse_config_document(stored, source), None
     default = load_config(bundled_config_path("default"))
-    return default, compare(None, default, conn)
+    return default, compare(None, default, store)
 
 
 def run_app(
@@ -263,10 +262,7 @@ def reset_demo(path: Path, *, yes: bool) -> None:
     counts: list[tuple[str, int]] = []
     if found.kind == OURS:
         with Store.open(path, readonly=True) as store:
-            counts = store.connection.execute(
-                "SELECT identifier, count(*) FROM annotations GROUP BY identifier "
-                "ORDER BY count(*) DESC, identifier"
-            ).fetchall()
+            counts = store.annotation_counts_by_identifier()
     total = sum(count for _, count in counts)
     what = f"{path} with its {total:,} annotation{'s' if total != 1 else ''}"
     if counts:

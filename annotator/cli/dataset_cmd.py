@@ -131,10 +131,10 @@ def dataset_command(
         raise BadInput(sanitize(str(error))) from None
 
     with Store.open(db_path, readonly=True) as store:
-        for warning in check_names(store.connection, spec):
+        for warning in check_names(store, spec):
             warn(f"annotator: warning: {warning}")
         # closed here, while the database still is (not by the garbage collector later)
-        with closing(iter_examples(store.connection, spec)) as examples:
+        with closing(iter_examples(store, spec)) as examples:
             try:
                 stdout = None  # closed (>&-)
                 if sys.stdout is not None:

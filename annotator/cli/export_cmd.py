@@ -87,7 +87,7 @@ def export_command(
     with Store.open(db_path, readonly=True) as store:
         try:
             result = export_annotations(
-                store.connection,
+                store,
                 fmt,
                 out,
                 selection,

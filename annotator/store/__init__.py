@@ -42,7 +42,7 @@ from annotator.store.db import (
 from annotator.store.queue import QueueFilter, QueueState, Sql, has_value, required_configs
 from annotator.store.schema import MIGRATIONS, SCHEMA_VERSION, TARGET_ID_SQL
 from annotator.store.spans import summarise_traces
-from annotator.store.store import SpanRow, SpanState, Store, TraceRow
+from annotator.store.store import SpanRow, SpanState, Store, TraceRow, connection_of
 
 __all__ = [
     "ANNOTATION_COLUMNS",
@@ -69,6 +69,7 @@ __all__ = [
     "TraceRow",
     "busy_timeout_ms",
     "connect",
+    "connection_of",
     "current_migrations",
     "describe_error",
     "ensure_schema",

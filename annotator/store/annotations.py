@@ -525,8 +525,8 @@ def _travel(conn: sqlite3.Connection, actor: str, *, backwards: bool) -> Change 
         if not stack:
             return None
         seq = stack[-1]
-        target, before_image, after_image = conn.execute(
-            "SELECT target, before, after FROM annotation_log WHERE seq = ?", (seq,)
+        before_image, after_image = conn.execute(
+            "SELECT before, after FROM annotation_log WHERE seq = ?", (seq,)
         ).fetchone()
         wanted = _from_image(before_image if backwards else after_image)
         replaced = _from_image(after_image if backwards else before_image)

@@ -19,7 +19,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -448,10 +448,8 @@ def rollback(conn: sqlite3.Connection) -> None:
     """Roll back if a transaction is still open. SQLite has already rolled back by itself after
     some errors (a full disk, an I/O error); the error that got us here is the one to report."""
     if conn.in_transaction:
-        try:
+        with suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
 
 
 def begin_immediate(conn: sqlite3.Connection) -> None:
