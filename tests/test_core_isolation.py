@@ -13,6 +13,7 @@ import ast
 import pkgutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import annotator
@@ -51,6 +52,18 @@ def test_every_core_module_is_covered() -> None:
     ):
         assert expected in core
     assert not [name for name in core if name.startswith(("annotator.app", "annotator.cli"))]
+
+
+def test_the_import_contracts_name_every_core_package() -> None:
+    """pyproject.toml's import-linter contract lists the core by its top-level packages and
+    modules: a new one must be added there (and to the README's layers)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    contract = next(
+        c for c in config["contracts"] if "annotator.app" in c.get("forbidden_modules", ())
+    )
+    top_level = {_package_of(name) for name in _core_modules()} - {"annotator"}
+    assert set(contract["source_modules"]) == top_level
+    assert contract["forbidden_modules"] == ["textual", "annotator.app", "annotator.cli"]
 
 
 def test_core_never_imports_textual_the_app_or_the_cli() -> None:

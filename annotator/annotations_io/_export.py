@@ -12,7 +12,7 @@ import itertools
 import math
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -340,7 +340,7 @@ def phoenix_items(
 
 def _export_items(
     conn: sqlite3.Connection, endpoint: str, selection: ExportFilter, skips: _Skips
-) -> Iterator[dict]:
+) -> Generator[dict, None, None]:
     """`phoenix_items` for the export: the bodies, and each skipped annotation counted."""
     id_field = _ID_FIELD[_ENDPOINT_TARGET[endpoint]]
 

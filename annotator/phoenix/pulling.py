@@ -52,7 +52,7 @@ import orjson
 from annotator.model import Annotation, Target
 from annotator.phoenix import errors
 from annotator.phoenix.connection import PhoenixClient
-from annotator.store import Store
+from annotator.store import AnnotationError, AnnotationKey, Store, import_annotations
 from annotator.team.merge import AnnotationConflict, Version
 from annotator.timeutil import iso_from_any
 
@@ -610,7 +610,7 @@ class _AnnotationWriter:
         self._project = project
         self._report = report
         self._pending: list[Annotation] = []
-        self._seen: set[tuple] = set()
+        self._seen: set[AnnotationKey] = set()
         self.names_by_target: dict[str, set[str]] = {}
         # Keys whose local value now equals Phoenix's, with Phoenix's id: recorded as sent, so
         # that a push does not send back what came from this Phoenix.
@@ -639,7 +639,6 @@ class _AnnotationWriter:
     def add(self, records: Iterable[dict]) -> None:
         from annotator.annotations_io import Defaults, to_annotation
         from annotator.readers import BadRecord
-        from annotator.store import AnnotationError, AnnotationKey
 
         for record in records:
             try:
@@ -687,8 +686,6 @@ class _AnnotationWriter:
         return annotation.session_id in self._sessions
 
     def flush(self) -> None:
-        from annotator.store import AnnotationKey, import_annotations
-
         if not self._pending:
             return
         batch, self._pending = self._pending, []
@@ -723,8 +720,6 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _conflict(local: Annotation, incoming: Annotation) -> AnnotationConflict:
-    from annotator.store import AnnotationKey
-
     def version(annotation: Annotation, source: str, won: bool) -> Version:
         return Version(
             source=source,

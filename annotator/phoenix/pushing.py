@@ -235,7 +235,11 @@ def push(
         else:
             pending.append(candidate)
     used_names = sorted(
-        {p.item.get("name") for p in pending if p.endpoint in ANNOTATION_ENDPOINTS} - {None}
+        {
+            str(p.item["name"])
+            for p in pending
+            if p.endpoint in ANNOTATION_ENDPOINTS and p.item.get("name") is not None
+        }
     )
     projects = _projects(conn, project)
     if dry_run:
@@ -430,8 +434,9 @@ def _comparable(body: dict[str, Any]) -> dict[str, Any]:
     keep = ("type", "description", "optimization_direction", "lower_bound", "upper_bound")
     out = {k: body.get(k) for k in keep}
     for bound in ("lower_bound", "upper_bound"):
-        if out[bound] is not None:
-            out[bound] = float(out[bound])
+        value = out[bound]
+        if value is not None:
+            out[bound] = float(value)
     values = body.get("values")
     if values is not None:
         out["values"] = [

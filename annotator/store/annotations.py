@@ -443,8 +443,8 @@ def _log(
     reverts: int | None,
     *,
     at: str | None = None,
-) -> int:
-    cursor = conn.execute(
+) -> None:
+    conn.execute(
         "INSERT INTO annotation_log (at, actor, action, annotation_id, target, span_id, trace_id, "
         "session_id, document_position, name, identifier, before, after, reverts) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -465,7 +465,6 @@ def _log(
             reverts,
         ),
     )
-    return cursor.lastrowid
 
 
 def _image(annotation: Annotation | None) -> str | None:

@@ -111,7 +111,7 @@ def _file_key(path: Path) -> tuple[int, int] | None:
     return (info.st_dev, info.st_ino)
 
 
-def open_in_this_process(path: str | Path) -> bool:
+def open_in_this_process(path: str | os.PathLike[str]) -> bool:
     """Whether a connection made by `connect` is open on this file now (so it is ours, and its
     header must not be read with open()/close(): see above)."""
     return _OPEN_HERE.holds(Path(path))

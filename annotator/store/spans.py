@@ -243,7 +243,7 @@ def summarise_in_transaction(
         "ORDER BY trace_id"
     )
     summaries = []
-    orphan_updates = []
+    orphan_updates: list[tuple] = []
     current: list[tuple] = []
     for row in cursor:
         if current and row[0] != current[0][0]:

@@ -676,7 +676,7 @@ def write_examples(
     return result
 
 
-CSV_BUCKETS = ("input", "output", "metadata")
+CSV_BUCKETS: tuple[str, ...] = ("input", "output", "metadata")
 
 # Why Phoenix's CSV upload would read an example differently from the JSONL (warning text).
 INEXACT_NUMBER = "numbers or true/false (Phoenix reads them as text)"

@@ -341,8 +341,8 @@ class MergeReport:
                 "Config conflicts (the most recently updated definition is kept; a tie goes to "
                 "the greater content):"
             )
-            for conflict in self.config_conflicts:
-                out.append(f"  {conflict.describe()}")
+            for config_conflict in self.config_conflicts:
+                out.append(f"  {config_conflict.describe()}")
         if self.span_conflicts:
             out.append(f"Span conflicts ({len(self.span_conflicts):,}):")
             out.extend(f"  {line}" for line in self.span_conflicts[:SPAN_CONFLICTS_SHOWN])
@@ -452,8 +452,8 @@ def open_input(given: str | Path, workdir: Path, *, out: Path | None = None) -> 
     conn: sqlite3.Connection | None = None
     try:
         try:
-            conn = _connect_readonly(path)
-            wait_for_lock(conn, lambda: _probe(conn))
+            conn = opened = _connect_readonly(path)
+            wait_for_lock(opened, lambda: _probe(opened))
         except sqlite3.OperationalError:
             # Most often a WAL database whose -shm SQLite may not create here (read-only folder).
             if conn is not None:
