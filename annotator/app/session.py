@@ -253,11 +253,11 @@ class AnnotationSession:
         keys = set()
         for op in self.unsettled:
             annotation = op.annotation
-            if op.kind == "set" and annotation is not None and annotation.name == NOTE_NAME:
-                if self._note_is_about(annotation, item):
-                    author = note_author(annotation)
-                    found.append(Note(annotation, author, annotation.target, op.late))
-                    keys.add(op.key)
+            is_note = op.kind == "set" and annotation is not None and annotation.name == NOTE_NAME
+            if is_note and self._note_is_about(annotation, item):
+                author = note_author(annotation)
+                found.append(Note(annotation, author, annotation.target, op.late))
+                keys.add(op.key)
         stored = [
             a
             for a in self._annotations_about(item)
