@@ -79,9 +79,12 @@ class Progress:
             class Rate(ProgressColumn):
                 def render(self, task: Any) -> Text:
                     unit = task.fields.get("unit", "")
-                    if task.speed is None:
+                    speed = task.finished_speed or task.speed
+                    if speed is None and task.elapsed and task.completed:
+                        speed = task.completed / task.elapsed  # one step: no samples to average
+                    if speed is None:
                         return Text(f"- {unit}/s", style="progress.data.speed")
-                    return Text(f"{task.speed:,.0f} {unit}/s", style="progress.data.speed")
+                    return Text(f"{speed:,.0f} {unit}/s", style="progress.data.speed")
 
             self._bar = RichProgress(
                 TextColumn("{task.description}", markup=False),
