@@ -424,3 +424,40 @@ def test_a_killed_push_command_resumes_with_the_rest(
         assert proxy.count(_posts("span_annotations")) == 3
     stored = _read(phoenix, samples.name, "span", span_ids[:100])
     assert len(stored) == 200
+
+
+# --- dataset --push ------------------------------------------------------------------------------
+
+
+def test_dataset_push_uploads_the_examples_the_jsonl_holds(
+    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
+) -> None:
+    db = tmp_path / "a.db"
+    made = _pulled_and_annotated(phoenix, samples, db)
+    name = f"bad-{made['salt']}"
+    label = f"correctness_{made['salt']}=incorrect"
+    out = tmp_path / "bad.jsonl"
+    result = run(
+        "dataset", "--db", str(db), "--label", label, "--annotator", "alice",
+        "--out", str(out), "--push", name, "--url", phoenix.url,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == f"Wrote 1 example (jsonl) to {out}."
+    last = result.stdout.splitlines()[-1]
+    assert last.startswith(f"Created Phoenix dataset {name!r} (1 example, id ")
+    assert last.endswith(f") at {phoenix.url}.")
+    expected = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    dataset = phoenix.px.datasets.get_dataset(dataset=name)
+    got = [
+        {"input": e["input"], "output": e["output"], "metadata": e["metadata"]}
+        for e in dataset.examples
+    ]
+    assert got == [{k: e[k] for k in ("input", "output", "metadata")} for e in expected]
+    again = run(
+        "dataset", "--db", str(db), "--label", label, "--push", name, "--url", phoenix.url
+    )  # fmt: skip
+    assert (again.exit_code, again.stderr) == (
+        2,
+        f"Phoenix at {phoenix.url} already has a dataset named {name!r}: choose another name "
+        "(adding to it would duplicate the examples already there)\n",
+    )
