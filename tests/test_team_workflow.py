@@ -11,7 +11,6 @@ from pathlib import Path
 import orjson
 from click.testing import CliRunner
 
-import annotator.cli.commands  # noqa: F401  (registers every command)
 from annotator.app.app import AnnotatorApp
 from annotator.cli.main import cli
 from annotator.config import bundled_config_path, load_config
