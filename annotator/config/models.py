@@ -78,6 +78,7 @@ class Scope:
     current: int = -1  # index of the config being validated
 
     def start_config(self) -> None:
+        # Called by each config's wrap validator: pydantic validates a list's items in order.
         self.current += 1
 
     def claim_name(self, name: str) -> None:
@@ -170,6 +171,8 @@ class AnnotationConfig(BaseModel):
         try:
             config = handler(data)
         except ValidationError as error:
+            if not problems:
+                raise
             problems.extend(error)
             problems.raise_all(cls.__name__)
         problems.raise_if_any(cls.__name__)

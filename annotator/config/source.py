@@ -9,6 +9,7 @@ at that node. Plain scalars that YAML reads as something other than text (``yes`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +105,9 @@ def read_document(text: str, filename: str) -> Document:
     return Document(data, converter.lines, converter.problems)
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
 class _Converter:
     """Nodes -> plain values, recording each node's line."""
 
@@ -123,6 +127,8 @@ class _Converter:
             self.problem(line, "recursive YAML alias: remove it")
             return None
         if isinstance(node, yaml.ScalarNode):
+            if node.tag == _STR_TAG:  # most scalars: what the constructor would return
+                return _join_surrogates(node.value)
             try:
                 value = self.constructor.construct_object(node)
             except yaml.YAMLError as error:
@@ -181,14 +187,14 @@ class _BoundedLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
+            event = self.peek_event()
             target = self.anchors.get(event.anchor)
             if target is not None:
                 size, height = self._measured.get(id(target), (1, 1))
                 self._spend(size, event.start_mark)
                 self._reach(height, event.start_mark)
             return super().compose_node(parent, index)
-        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        mark = self.peek_event().start_mark
         self._reach(1, mark)
         self._spend(1, mark)
         before = self._expanded
@@ -224,10 +230,13 @@ class _BoundedLoader(yaml.SafeLoader):
             self._child_heights[-1] = max(self._child_heights[-1], height)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _join_surrogates(text: str) -> str:
     """JSON writes characters beyond the BMP as escaped surrogate pairs (``"\\ud83d\\ude00"``);
     YAML decodes the halves separately. Join them back into one character."""
-    if not any("\ud800" <= char <= "\udfff" for char in text):
+    if _SURROGATE.search(text) is None:
         return text
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
