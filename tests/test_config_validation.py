@@ -226,3 +226,80 @@ def test_validation_errors_of_models_built_in_code_name_the_field() -> None:
         (("colour",), "unknown field 'colour': remove it (see configs/README.md)"),
         (("lower_bound",), "lower_bound must be a number, not 'low'"),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# `annotator config check`, as a user runs it (the alias bomb: tests/test_config.py)
+
+
+CHECKED_FILES = {
+    "bad_type.yaml": (
+        "annotations:\n  - name: quality\n    type: categoric\n    values: [good, bad]\n",
+        ["bad_type.yaml:3: unknown type 'categoric': did you mean 'CATEGORICAL'?"],
+    ),
+    "duplicate_names.yaml": (
+        "annotations:\n  - {name: quality, type: FREEFORM}\n  - {name: tone, type: FREEFORM}\n"
+        "  - {name: quality, type: FREEFORM}\n",
+        ["duplicate_names.yaml:4: duplicate name 'quality' (also on line 2): names must be unique"],
+    ),
+    "bad_bounds.yaml": (
+        "annotations:\n  - name: score\n    type: CONTINUOUS\n    lower_bound: 10\n"
+        "    upper_bound: 0\n",
+        ["bad_bounds.yaml:4: lower_bound (10) must be below upper_bound (0)"],
+    ),
+    "bad_yaml.yaml": (
+        "annotations:\n  - name: quality\n    type: [FREEFORM\n  - name: x\n",
+        [
+            "bad_yaml.yaml:4: YAML syntax error: expected ',' or ']', but got ':' "
+            "(while parsing a flow sequence)"
+        ],
+    ),
+    "phoenix.json": (
+        '{"data": [\n  {"id": "QW5u", "name": "correctness", "type": "CATEGORICAL",\n'
+        '   "values": [{"label": "correct", "score": 1},\n'
+        '              {"label": "correct", "score": 0}]}\n], "next_cursor": null}\n',
+        ["phoenix.json:4: duplicate label 'correct': labels must be unique"],
+    ),
+    "bare_list.yaml": (
+        "- name: thumbs\n  type: CATEGORICAL\n  values: [up, down]\n- name: remark\n"
+        "  type: FREFORM\n",
+        ["bare_list.yaml:5: unknown type 'FREFORM': did you mean 'FREEFORM'?"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CHECKED_FILES))
+def test_config_check_prints_one_line_per_problem_and_exits_2(
+    name: str, tmp_path, monkeypatch
+) -> None:
+    from click.testing import CliRunner
+
+    from annotator.cli.main import cli
+
+    text, expected = CHECKED_FILES[name]
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["config", "check", name])
+    assert (result.exit_code, result.output.splitlines()) == (2, expected)
+
+
+def test_config_check_of_a_good_phoenix_list_exits_0(tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from annotator.cli.main import cli
+
+    (tmp_path / "ok.json").write_text(
+        '{"data": [{"id": "QW5u", "name": "helpfulness", "type": "CONTINUOUS",'
+        ' "optimization_direction": "MAXIMIZE", "threshold": null,'
+        ' "lower_bound": 0, "upper_bound": 1}], "next_cursor": null}\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["config", "check", "ok.json"])
+    assert (result.exit_code, result.output.splitlines()) == (
+        0,
+        [
+            "ok.json: ok, 1 annotation configs",
+            "  helpfulness (CONTINUOUS, span)  0.0..1.0 step 0.1",
+        ],
+    )
