@@ -367,7 +367,10 @@ def test_document_annotations_get_an_empty_identifier(db: Path) -> None:
     # one annotator's only: no collision
     data, result = export(db, "phoenix", annotator="alice")
     documents = orjson.loads(data)["document_annotations"]["data"]
-    assert [(d["document_position"], d["metadata"][DOCUMENT_IDENTIFIER_KEY]) for d in documents] == [
+    identifiers = [
+        (d["document_position"], d["metadata"][DOCUMENT_IDENTIFIER_KEY]) for d in documents
+    ]
+    assert identifiers == [
         (0, "alice"), (2, "alice"),
     ]  # fmt: skip
     assert not any("more than one annotator" in w for w in result.warnings)
@@ -428,7 +431,7 @@ def test_phoenix_export_of_the_reference_annotations_validates(
     folder = shared_dir / "reference_traces" / "langchain-rag"
     db = tmp_path / "ref.db"
     with Store.open(db) as store:
-        files = [folder / "langchain-rag.otlp.jsonl"] + sorted(folder.glob("*_annotations.json"))
+        files = [folder / "langchain-rag.otlp.jsonl", *sorted(folder.glob("*_annotations.json"))]
         assert import_files(store, files).annotations_new == 108
     data, result = export(db, "phoenix")
     document = orjson.loads(data)
