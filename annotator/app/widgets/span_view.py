@@ -27,7 +27,7 @@ class SpanView(ScrollView, can_focus=False):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.span: Span | None = None
-        self._renderable: RenderableType = Text("Loading…", style="dim")
+        self._document: RenderableType = Text("Loading…", style="dim")
         self._strips: list[Strip] | None = None
         self._laid_out_width = -1
 
@@ -45,7 +45,7 @@ class SpanView(ScrollView, can_focus=False):
         self._set(text, keep_scroll=False)
 
     def _set(self, renderable: RenderableType, keep_scroll: bool) -> None:
-        self._renderable = renderable
+        self._document = renderable
         self._strips = None
         self._layout()
         if not keep_scroll:
@@ -66,7 +66,7 @@ class SpanView(ScrollView, can_focus=False):
             return
         console = self.app.console
         options = console.options.update_width(width)
-        lines = console.render_lines(self._renderable, options, style=self.rich_style, pad=False)
+        lines = console.render_lines(self._document, options, style=self.rich_style, pad=False)
         self._strips = [Strip(Segment.simplify(line)) for line in lines]
         self._laid_out_width = width
         self.virtual_size = Size(width, len(self._strips))
