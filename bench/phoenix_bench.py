@@ -7,6 +7,9 @@ time spent waiting for Phoenix. Prints figures; asserts nothing.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +27,7 @@ from annotator.store import Store
 from annotator.store.annotations import import_annotations
 from bench.synth import clone_samples
 
+REPO = Path(__file__).resolve().parents[1]
 PROJECT = "bench"
 
 
@@ -46,6 +50,35 @@ def line(what: str, seconds: float, count: int, unit: str, phoenix: float | None
     rate = f"{count / seconds:,.0f} {unit}/s" if seconds > 0 and count else "-"
     share = f", {100 * phoenix / seconds:.0f}% waiting for Phoenix" if phoenix is not None else ""
     print(f"{what:<44} {seconds:7.2f} s  {count:>7,} {unit:<12} {rate}{share}")
+
+
+def command(*args: str) -> tuple[float, str]:
+    """One `annotator` command in a process of its own: (wall seconds, its stdout)."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "annotator", *args],
+        cwd=REPO, capture_output=True, text=True, check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PHOENIX_")},
+    )  # fmt: skip
+    if done.returncode:
+        raise SystemExit(f"annotator {' '.join(args)}: exit {done.returncode}: {done.stderr}")
+    return time.perf_counter() - started, done.stdout
+
+
+def commands(url: str, project: str, work: Path) -> None:
+    """The same through the commands, as a user runs them (wall time includes starting Python
+    and importing Phoenix's client; the figure in brackets is the command's own)."""
+    startup, _ = command("push", "--help")
+    print(f"{'python -m annotator push --help (startup)':<44} {startup:7.2f} s")
+    db = str(work / "commands.db")
+    for what, args in (
+        ("annotator pull", ("pull", "--url", url, "--project", project, "--db", db)),
+        ("annotator pull (again)", ("pull", "--url", url, "--project", project, "--db", db)),
+        ("annotator push (nothing new: pulled)", ("push", "--url", url, "--db", db)),
+    ):
+        seconds, out = command(*args)
+        own = re.search(r" in ([0-9.]+)s", out)
+        print(f"{what:<44} {seconds:7.2f} s  (the command's own: {own[1] if own else '?'} s)")
 
 
 def main() -> None:
@@ -147,6 +180,7 @@ def main() -> None:
                 )
                 db.close()
                 fresh.close()
+                commands(server.url, project, work)
         finally:
             local_server.stop(server.pid)
 

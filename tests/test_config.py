@@ -104,12 +104,12 @@ def test_default_config_fits_rag_and_agent_traces() -> None:
 
 
 def test_bundled_lookup_prefers_the_wheel_copy(tmp_path, monkeypatch) -> None:
-    import annotator.config as config_module
+    import annotator.config.bundled as bundled_module
 
     wheel = tmp_path / "annotator"
     (wheel / "_bundled" / "configs").mkdir(parents=True)
     (wheel / "_bundled" / "configs" / "default.yaml").write_text("- {name: x, type: freeform}\n")
-    monkeypatch.setattr(config_module, "__file__", str(wheel / "config.py"))
+    monkeypatch.setattr(bundled_module, "_PACKAGE", wheel)
     assert bundled_config_path() == wheel / "_bundled" / "configs" / "default.yaml"
     assert bundled_config_names() == ["default"]
 

@@ -503,5 +503,6 @@ def test_closed_stdout_and_empty_out_are_one_line(db, command):
     assert result.exit_code == 2
     assert one_line(result) in (
         "the output path is empty (use '-' for stdout)",  # export
-        "--out FILE is required (the dataset file to write; '-' for stdout)",  # dataset
+        "--out FILE or --push NAME is required (the dataset file to write, '-' for stdout; "
+        "or the Phoenix dataset to create)",  # dataset
     )

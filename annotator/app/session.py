@@ -656,6 +656,10 @@ class AnnotationSession:
         self._progress.clear()
         self._states.clear()
 
+    def forget_summaries(self) -> None:
+        """Trace summaries are read again (spans arrived: counts and times changed)."""
+        self._summaries.clear()
+
     def set_queue(self, queue: QueueFilter) -> None:
         self.queue = queue
         self.forget_all()

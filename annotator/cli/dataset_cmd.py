@@ -13,6 +13,7 @@ import click
 
 from annotator.cli.common import BadInput, db_option, friendly_errors
 from annotator.cli.output import data_stdout, say, warn
+from annotator.cli.phoenix_common import phoenix_client, url_option
 
 
 @click.command("dataset")
@@ -54,6 +55,13 @@ from annotator.cli.output import data_stdout, say, warn
 )
 @click.option("--project", metavar="NAME", help="Only spans of this project.")
 @click.option("--limit", metavar="N", help="At most N examples.")
+@click.option(
+    "--push",
+    "push_name",
+    metavar="NAME",
+    help="Upload the examples to Phoenix as a new dataset NAME (with or without --out).",
+)
+@url_option
 @friendly_errors
 def dataset_command(
     db_path: str,
@@ -67,6 +75,8 @@ def dataset_command(
     span_kinds: tuple[str, ...],
     project: str | None,
     limit: str | None,
+    push_name: str | None,
+    url: str | None,
 ) -> None:
     """Curate annotated spans into a Phoenix dataset file (JSONL or CSV).
 
@@ -85,6 +95,7 @@ def dataset_command(
       annotator dataset --out bad.jsonl --label correctness=incorrect
       annotator dataset --out good.csv --label correctness=correct --agreed --span-kind LLM
       annotator dataset --out low.jsonl --max-score quality=3 --annotator alice
+      annotator dataset --push bad-answers --label correctness=incorrect
     """
     from annotator.output_file import (
         EXIT_READER_GONE,
@@ -105,14 +116,17 @@ def dataset_command(
     )
     from annotator.text import sanitize
 
-    if not out:
-        raise BadInput("--out FILE is required (the dataset file to write; '-' for stdout)")
+    if not out and not push_name:
+        raise BadInput(
+            "--out FILE or --push NAME is required (the dataset file to write, '-' for stdout; "
+            "or the Phoenix dataset to create)"
+        )
     try:
-        plan = check_output(out, protect=[db_path])
+        plan = check_output(out, protect=[db_path]) if out else None
     except OutputError as error:
         raise BadInput(sanitize(str(error))) from None
     if fmt is None:
-        fmt = "csv" if out.lower().endswith(".csv") else "jsonl"
+        fmt = "csv" if out and out.lower().endswith(".csv") else "jsonl"
     fmt = fmt.strip().lower()
     if fmt not in FORMATS:
         raise BadInput(f"--format {fmt!r}: use {' or '.join(FORMATS)}")
@@ -129,6 +143,9 @@ def dataset_command(
         )
     except DatasetArgumentError as error:
         raise BadInput(sanitize(str(error))) from None
+    if not out:
+        _push(db_path, spec, str(push_name), url)
+        return
 
     with Store.open(db_path, readonly=True) as store:
         for warning in check_names(store, spec):
@@ -159,6 +176,23 @@ def dataset_command(
     tell(f"Wrote {result.count:,} {noun} ({fmt}) to {where}.")
     if fmt == "csv" and result.count:
         tell(_phoenix_call(out, result.columns))
+    if push_name:
+        _push(db_path, spec, push_name, url)
+
+
+def _push(db_path: str, spec: object, name: str, url: str | None) -> None:
+    """The same examples the JSONL holds, uploaded as Phoenix dataset `name`."""
+    from annotator.phoenix.datasets import push_dataset
+    from annotator.store import Store
+    from annotator.team.dataset import iter_examples
+
+    with Store.open(db_path, readonly=True) as store:
+        with closing(iter_examples(store, spec)) as examples:  # type: ignore[arg-type]
+            with phoenix_client(url) as client:
+                dataset_id, count = push_dataset(client, name, examples)
+                where = client.url
+    noun = "example" if count == 1 else "examples"
+    say(f"Created Phoenix dataset {name!r} ({count:,} {noun}, id {dataset_id}) at {where}.")
 
 
 def _phoenix_call(out: str, columns: dict[str, list[str]]) -> str:

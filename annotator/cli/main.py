@@ -18,6 +18,8 @@ from annotator.cli.export_cmd import export_command
 from annotator.cli.import_cmd import import_command
 from annotator.cli.merge_cmd import merge_command
 from annotator.cli.output import warn
+from annotator.cli.pull_cmd import pull_command
+from annotator.cli.push_cmd import push_command
 from annotator.cli.stats_cmd import stats_command
 
 
@@ -38,6 +40,8 @@ for command in (
     export_command,
     import_command,
     merge_command,
+    pull_command,
+    push_command,
     stats_command,
 ):
     cli.add_command(command)

@@ -1,16 +1,17 @@
-"""Sync with a live Arize Phoenix server: `pull` (and, to come, `push`).
+"""Sync with a live Arize Phoenix server: `pull` and `push`.
 
 Core code: no Textual. Importing this package needs nothing beyond annotator's own dependencies;
 talking to a server needs Phoenix's client (``pip install 'annotator[phoenix]'``), and without
 it `connect` raises `MissingExtra` whose message is the one line to print.
 
-    from annotator.phoenix import connect, pull
+    from annotator.phoenix import connect, pull, push
     with connect(url=None) as client:          # PHOENIX_BASE_URL, PHOENIX_API_KEY, ... as Phoenix
-        report = pull(store, client, "my-project", progress=print)
-    print(report.summary())
+        print(pull(store, client, "my-project", progress=print).summary())
+        print(push(store, client, project="my-project").summary())
 
-Modules: `connection` (settings, retries, errors), `pulling`, `otlp` (sending OTLP/JSON files to
-Phoenix), `local_server` (a real Phoenix on loopback for tests and benchmarks), `errors`.
+Modules: `connection` (settings, retries, errors), `pulling`, `pushing`, `span_sending`
+(push --spans), `otlp` (sending OTLP/JSON files to Phoenix), `local_server` (a real Phoenix
+on loopback for tests and benchmarks), `errors`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from annotator.phoenix.errors import (
     VersionTooOld,
 )
 from annotator.phoenix.pulling import PullReport, pull
+from annotator.phoenix.pushing import PushReport, push
+from annotator.phoenix.span_sending import SpanPushReport, send_missing_spans
 
 if TYPE_CHECKING:
     from annotator.phoenix.connection import PhoenixClient
@@ -41,13 +44,17 @@ __all__ = [
     "NotFound",
     "PhoenixError",
     "PullReport",
+    "PushReport",
     "Rejected",
     "ServerError",
+    "SpanPushReport",
     "Timeout",
     "Unreachable",
     "VersionTooOld",
     "connect",
     "pull",
+    "push",
+    "send_missing_spans",
 ]
 
 

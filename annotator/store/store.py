@@ -233,6 +233,39 @@ class Store:
             return None
         return {"annotations": [orjson.loads(row[0]) for row in rows]}
 
+    # --- what other connections changed (the app's live refresh) ------------------------------
+
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version`` on this connection: a different value once another
+        connection (another process, or this process's writer thread) has committed."""
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def change_marks(self) -> tuple[int, int]:
+        """(the newest annotation log entry, the newest span row): where `changes_since`
+        starts. Both are the end of an index: cheap at any size."""
+        seq = self._conn.execute("SELECT coalesce(max(seq), 0) FROM annotation_log").fetchone()
+        span = self._conn.execute("SELECT coalesce(max(rowid), 0) FROM spans").fetchone()
+        return int(seq[0]), int(span[0])
+
+    def changes_since(
+        self, marks: tuple[int, int], *, not_by: str, limit: int = 1000
+    ) -> tuple[tuple[int, int], list[tuple[str, str | None, str | None]], bool]:
+        """What was logged after `marks` by anyone but the actor `not_by` (a writer's own
+        changes are known to it): (the new marks, (target, trace_id, session_id) of at most
+        `limit` changed annotations, whether spans were added)."""
+        seq, span = marks
+        rows = self._conn.execute(
+            "SELECT seq, actor, target, trace_id, session_id FROM annotation_log "
+            "WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit + 1),
+        ).fetchall()
+        changed = [(r[2], r[3], r[4]) for r in rows if r[1] != not_by]
+        new_seq = rows[-1][0] if len(rows) <= limit and rows else self.change_marks()[0]
+        if len(rows) > limit:
+            changed = changed[: limit + 1]  # more than `limit`: the caller refreshes everything
+        new_span = self.change_marks()[1]
+        return (max(seq, new_seq), new_span), changed, new_span > span
+
     # --- spans and traces ----------------------------------------------------------------------
 
     def span_writer(self) -> SpanWriter:

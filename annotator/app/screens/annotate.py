@@ -31,6 +31,8 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
 
+from annotator.app.live_refresh import POLL_SECONDS as LIVE_POLL_SECONDS
+from annotator.app.live_refresh import LiveRefresh
 from annotator.app.screens.filter import FilterScreen
 from annotator.app.screens.full_view import FullViewScreen
 from annotator.app.screens.help import HelpScreen
@@ -275,6 +277,9 @@ class AnnotateScreen(Screen[None]):
         except (sqlite3.Error, StoreError) as error:
             self.store_trouble(error)
         self._schedule_progress(immediately=True)
+        # Changes other processes commit (a pull, colleagues, an import): see live_refresh.
+        self.live = LiveRefresh(self)
+        self.set_interval(LIVE_POLL_SECONDS, self.live.poll)
         self.call_after_refresh(gc.freeze)  # the app's own long-lived objects, once they exist
 
     def _start_position(self) -> None:
