@@ -20,6 +20,11 @@ Rules (the README's Command reference says the same):
   file beside a database, any file in `protect` (the command's inputs: its ``--db``, hard links
   and symlinks to it, and its sidecars), a directory, a block device, anything else that is
   not a regular file.
+* ``new_only=True`` (the app's recovery file): the path must not exist, and the finished
+  temporary file is given its name with a hard link, which fails rather than replace a file
+  that appeared meanwhile (`OutputExists`; pick another name). Where the file system has no
+  hard links, the name is claimed with an exclusive create and the temporary file renamed
+  over the claim (a crash in between leaves an empty file, never a partial one).
 * Temporary files of ours left by a killed run (our name pattern, our uid, written by a process
   that is no longer running, older than this process) are removed the next time an output is
   written into that directory.
@@ -27,6 +32,7 @@ Rules (the README's Command reference says the same):
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fcntl
 import os
@@ -58,6 +64,10 @@ class OutputError(Exception):
     """The output cannot or must not be written: one line, naming the path."""
 
 
+class OutputExists(OutputError):
+    """A ``new_only`` output whose name is taken (before or while it was written)."""
+
+
 class ReaderGone(Exception):
     """The process reading our stdout, FIFO or socket closed it (EPIPE): stop quietly."""
 
@@ -72,6 +82,7 @@ class OutputPlan:
     kind: str
     mode: int | None = None  # permission bits an existing file keeps
     owner: tuple[int, int] | None = None
+    new_only: bool = False  # never replace a file: see the module's docstring
 
     @property
     def directory(self) -> str | None:
@@ -84,10 +95,17 @@ class OutputPlan:
 # ---------------------------------------------------------------- checking
 
 
-def check_output(out: str | os.PathLike[str], protect: Iterable[str | os.PathLike[str]] = ()) \
-        -> OutputPlan:  # fmt: skip
-    """The plan for writing `out`, or OutputError (one line) when it must not be written."""
+def check_output(out: str | os.PathLike[str], protect: Iterable[str | os.PathLike[str]] = (),
+                 *, new_only: bool = False) -> OutputPlan:  # fmt: skip
+    """The plan for writing `out`, or OutputError (one line) when it must not be written.
+    With `new_only`, anything already at `out` (a dangling symlink included) is OutputExists."""
     given = os.fspath(out)
+    if new_only:
+        if given in ("", "-"):
+            raise OutputError("a new file needs a path (not stdout, not an empty one)")
+        if os.path.lexists(given):
+            raise OutputExists(f"{given}: already exists")
+        return dataclasses.replace(_new_path(given), new_only=True)
     if given == "-":
         # `annotator export --db x.db >> x.db` must not append to the database either
         try:
@@ -217,11 +235,16 @@ def open_output(
     *,
     protect: Iterable[str | os.PathLike[str]] = (),
     stdout: IO[bytes] | None = None,
+    new_only: bool = False,
 ) -> Iterator[IO[bytes]]:
     """A binary stream for `target` (a plan from `check_output`, or a path checked here),
     committed when the block ends without an exception. Write errors become OutputError (one
     line; nothing partial is left), a vanished reader becomes ReaderGone."""
-    plan = target if isinstance(target, OutputPlan) else check_output(target, protect)
+    plan = (
+        target
+        if isinstance(target, OutputPlan)
+        else check_output(target, protect, new_only=new_only)
+    )
     if plan.kind == "stdout":
         if stdout is None:  # `annotator export >&-`
             raise OutputError("stdout is closed; write to a file with --out FILE")
@@ -252,7 +275,10 @@ def open_output(
                 yield stream
                 stream.flush()
                 os.fsync(stream.fileno())
-            os.replace(temporary, plan.path)
+            if plan.new_only:
+                _link_new(temporary, plan)
+            else:
+                os.replace(temporary, plan.path)
     except BaseException:
         with suppress(OSError):
             os.unlink(temporary)
@@ -286,6 +312,28 @@ def _create_temporary(plan: OutputPlan) -> tuple[int, str]:
         except FileExistsError:
             continue
     raise FileExistsError(errno.EEXIST, "no free temporary file name", directory)
+
+
+_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS}
+
+
+def _link_new(temporary: str, plan: OutputPlan) -> None:
+    """Give the finished temporary file its name only if nobody has taken the name."""
+    try:
+        os.link(temporary, plan.path)
+    except FileExistsError:
+        raise OutputExists(f"{plan.given}: already exists") from None
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINKS:
+            raise
+        try:
+            os.close(os.open(plan.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            raise OutputExists(f"{plan.given}: already exists") from None
+        os.replace(temporary, plan.path)
+        return
+    with suppress(OSError):  # the file is there under its name: that is what counts
+        os.unlink(temporary)
 
 
 def _keep_owner(fd: int, plan: OutputPlan) -> None:

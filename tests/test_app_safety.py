@@ -6,8 +6,12 @@ holds the write lock (BEGIN IMMEDIATE)."""
 
 from __future__ import annotations
 
+import errno
 import io
+import os
+import re
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -19,6 +23,7 @@ from rich.console import Console
 from textual import events
 from textual.widgets import TextArea
 
+from annotator import output_file
 from annotator.app.app import EXIT_UNSAVED, AnnotatorApp, UnsavedScreen
 from annotator.app.screens.annotate import AnnotateScreen
 from annotator.cli.main import cli
@@ -188,21 +193,55 @@ async def test_quit_waits_for_unsaved_changes_and_quits_once_they_are_saved(db: 
     assert rows(db, LABELS_IN_ORDER) == [("r1", "correct")]
 
 
+@pytest.mark.parametrize("disk", ["room", "full"])
 async def test_giving_up_exits_non_zero_and_lists_what_was_not_saved(
-    db: Path, tmp_path: Path
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, disk: str
 ) -> None:
+    """The recovery file goes through the one output writer: a new file with the umask's mode,
+    its name absent until every byte is written and synced, nothing at all when the disk is
+    full (the report says so; every value is listed above it)."""
+    final = "app.db.unsaved-*.jsonl"
+    seen_while_writing: list[list[str]] = []
+    real_fdopen = output_file.os.fdopen
+
+    class Watched:
+        def __init__(self, stream):
+            self.stream = stream
+
+        def write(self, data):
+            seen_while_writing.append([p.name for p in tmp_path.glob(final)])
+            if disk == "full":
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return self.stream.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.stream, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.stream.close()
+
     app = AnnotatorApp(db, config_set(), "alice")
-    with WriteLock(db) as lock:
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            await pilot.press("2")  # then auto-advance focuses task_success, still missing here
-            await pilot.press("e", "w", "h", "y", "ctrl+s")
-            await pilot.press("1")  # task_success = success: the same annotation as the text
-            await pilot.press("q")
-            await wait_for(pilot, lambda: isinstance(app.screen, UnsavedScreen))
-            await pilot.press("Q")
-            await wait_for(pilot, lambda: not app.is_running)
-        lock.release()
+    old_umask = os.umask(0o027)
+    try:
+        with WriteLock(db) as lock:
+            async with app.run_test(size=SIZE) as pilot:
+                await pilot.pause()
+                await pilot.press("2")  # then auto-advance focuses task_success, missing here
+                await pilot.press("e", "w", "h", "y", "ctrl+s")
+                await pilot.press("1")  # task_success = success: the same annotation as the text
+                await pilot.press("q")
+                await wait_for(pilot, lambda: isinstance(app.screen, UnsavedScreen))
+                monkeypatch.setattr(output_file.os, "fdopen", lambda *a, **k: Watched(
+                    real_fdopen(*a, **k)))  # fmt: skip
+                await pilot.press("Q")
+                await wait_for(pilot, lambda: not app.is_running)
+                monkeypatch.undo()
+            lock.release()
+    finally:
+        os.umask(old_umask)
     assert app.return_code == EXIT_UNSAVED
     report = "\n".join(app.exit_report)
     assert app.exit_report[:2] == [  # one line per annotation: its last unsaved value
@@ -210,10 +249,24 @@ async def test_giving_up_exits_non_zero_and_lists_what_was_not_saved(
         "not saved (locked by another process): "
         "task_success = success (score 1) “why” on trace trace-rag",
     ]
+    assert seen_while_writing and all(names == [] for names in seen_while_writing)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    if disk == "full":
+        assert len(app.exit_report) == 3
+        assert re.fullmatch(
+            "2 unsaved values could not be kept in a file: "
+            rf"{re.escape(str(tmp_path))}/app\.db\.unsaved-\d{{8}}-\d{{6}}\.jsonl: "
+            r"cannot write \(No space left on device\)",
+            app.exit_report[2],
+        ), app.exit_report[2]
+        assert left == ["app.db"]  # no partial file, no temporary file
+        return
     assert app.exit_report[2].startswith("2 unsaved values kept in ")
     assert rows(db, LABELS_IN_ORDER) == []
     # The values are kept in a file `annotator import` reads.
-    recovery = next(tmp_path.glob("app.db.unsaved-*.jsonl"))
+    recovery = next(tmp_path.glob(final))
+    assert left == ["app.db", recovery.name]
+    assert stat.S_IMODE(recovery.stat().st_mode) == 0o640  # 0666 minus the umask
     assert str(recovery) in report
     result = CliRunner().invoke(cli, ["import", str(recovery), "--db", str(db)])
     assert result.exit_code == 0, result.output

@@ -291,7 +291,9 @@ def phoenix_csv_examples(path: Path, keys: dict[str, list[str]], span_id_key: st
     phoenix-client's create_dataset(csv_file_path=..., input_keys=..., ...) sends): the whole
     file decoded as UTF-8 into csv.DictReader; per bucket, blank cells are skipped, a cell that
     looks like a JSON array or object is parsed, the "input." / "output." / "metadata." prefix
-    is stripped and the rest of a dotted key nested; the span id from its column."""
+    is stripped and the rest of a dotted key nested; the span id from its column. Kept because
+    it runs without a server and on the edge cases; tests/phoenix/test_dataset_upload.py checks
+    that it reads files as a live Phoenix does."""
 
     def value(raw: str):
         stripped = raw.strip()

@@ -278,22 +278,67 @@ def test_symlink_is_followed_and_kept(db, tmp_path, command):
     assert dangling.is_symlink() and written(tmp_path / "real" / "new.jsonl")
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", [*COMMANDS, "phoenix-dir"])
 def test_modes_follow_the_umask_and_existing_files_keep_theirs(db, tmp_path, command):
+    """phoenix-dir: `export --format phoenix --out DIR/`, whose endpoint files go through the
+    same writer one by one (and a folder it creates follows the umask too)."""
+
+    def write(name: str, existing: tuple[str, ...] = ()) -> Path:
+        """Write the output `name` (a file, or a folder for phoenix-dir, holding the files
+        `existing` already, mode 0664); return the file with the annotation."""
+        if command != "phoenix-dir":
+            out = tmp_path / f"{name}.jsonl"
+            if existing:
+                out.write_text("old\n")
+                out.chmod(0o664)
+            assert run(command, db, out).exit_code == 0
+            return out
+        folder = tmp_path / name
+        if existing:
+            folder.mkdir()
+        for file in existing:
+            (folder / file).write_text("old\n")
+            (folder / file).chmod(0o664)
+        result = CliRunner().invoke(cli, ["export", "--format", "phoenix", "--db", str(db),
+                                          "--out", f"{folder}{os.sep}"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return folder / "span_annotations.json"
+
+    def folder_modes(out: Path) -> dict[str, int]:
+        return {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.parent.iterdir()}
+
     old = os.umask(0o022)
     try:
-        assert run(command, db, tmp_path / "new.jsonl").exit_code == 0
-        assert stat.S_IMODE((tmp_path / "new.jsonl").stat().st_mode) == 0o644
+        new = write("new")
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644
+        if command == "phoenix-dir":
+            assert stat.S_IMODE(new.parent.stat().st_mode) == 0o755
+            assert folder_modes(new) == {"span_annotations.json": 0o644}
         os.umask(0o077)
-        assert run(command, db, tmp_path / "private.jsonl").exit_code == 0
-        assert stat.S_IMODE((tmp_path / "private.jsonl").stat().st_mode) == 0o600
-        existing = tmp_path / "shared.jsonl"
-        existing.write_text("old\n")
-        existing.chmod(0o664)
-        assert run(command, db, existing).exit_code == 0
-        assert stat.S_IMODE(existing.stat().st_mode) == 0o664 and written(existing)
+        private = write("private")
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600
+        if command == "phoenix-dir":
+            assert stat.S_IMODE(private.parent.stat().st_mode) == 0o700
+            assert folder_modes(private) == {"span_annotations.json": 0o600}
+            # trace_annotations.json: an endpoint with nothing to send now, emptied (not deleted)
+            shared = write("shared", ("span_annotations.json", "trace_annotations.json"))
+            assert folder_modes(shared) == {"span_annotations.json": 0o664,
+                                            "trace_annotations.json": 0o664}  # fmt: skip
+            body = orjson.loads(shared.read_bytes())
+            assert [item["name"] for item in body["data"]] == ["correctness"]
+            assert orjson.loads((shared.parent / "trace_annotations.json").read_bytes()) == {
+                "data": []
+            }
+        else:
+            shared = write("shared", ("shared.jsonl",))
+            assert stat.S_IMODE(shared.stat().st_mode) == 0o664 and written(shared)
+        assert temporaries(shared.parent) == []
     finally:
         os.umask(old)
+
+
+def temporaries(directory: Path) -> list[str]:
+    return [p.name for p in directory.iterdir() if p.name.endswith(TEMPORARY_SUFFIX)]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import orjson
 from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
@@ -25,6 +24,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from annotator.app.recovery import RecoveryError, write_recovery
 from annotator.app.screens.annotate import AnnotateScreen, LatencyLog, keymap_for
 from annotator.app.screens.help import keys_text
 from annotator.app.screens.text_entry import TextEntryScreen
@@ -229,29 +229,17 @@ class AnnotatorApp(App[None]):
         ops = [op for op, _ in self.session.failed] + list(net.values())
         kept = [op.annotation for op in ops if op.kind == "set" and op.annotation is not None]
         if kept:
-            path = self._write_recovery(kept)
-            if path is not None:
+            values = f"{len(kept)} unsaved value{'s' if len(kept) != 1 else ''}"
+            try:
+                path = write_recovery(self.db_path, kept)
+            except RecoveryError as error:
+                lines.append(f"{values} could not be kept in a file: {error}")
+            else:
                 lines.append(
-                    f"{len(kept)} unsaved value{'s' if len(kept) != 1 else ''} kept in {path}: "
+                    f"{values} kept in {path}: "
                     f"`annotator import {path} --db {self.db_path}` stores them"
                 )
         self.exit_report = lines
-
-    def _write_recovery(self, annotations: list) -> Path | None:
-        """The unsaved values as this program's own export rows (`annotator import` reads them)."""
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = self.db_path.with_name(f"{self.db_path.name}.unsaved-{stamp}.jsonl")
-        fields = (
-            "name", "annotator_kind", "identifier", "label", "score", "explanation", "metadata",
-            "source", "target", "span_id", "trace_id", "session_id", "document_position",
-        )  # fmt: skip
-        try:
-            with open(path, "wb") as out:
-                for annotation in annotations:
-                    out.write(orjson.dumps({f: getattr(annotation, f) for f in fields}) + b"\n")
-        except OSError:
-            return None
-        return path
 
     def on_unmount(self) -> None:
         # However the app ends (a signal, a closed terminal), give queued changes a chance.
