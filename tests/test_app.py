@@ -16,7 +16,7 @@ from annotator.app.screens.annotate import AnnotateScreen
 from annotator.app.screens.help import HelpScreen
 from annotator.app.screens.text_entry import TextEntryScreen
 from annotator.app.tree_model import DOCUMENT, SPAN, TRACE
-from tests.app_data import CONFIG_YAML, build_db, config_set, settled
+from tests.app_data import CONFIG_YAML, build_db, config_set, settled, wait_for
 
 SIZE = (150, 40)
 
@@ -447,8 +447,11 @@ async def test_q_quits(db: Path) -> None:
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await press(pilot, "1", "q")
-    assert app.return_code == 0 or app.return_code is None
+        await press(pilot, "1")
+        assert app.is_running and app.return_code is None
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running)
+        assert app.return_code == 0  # q quit the app, not the end of the test
     assert rows(db, "SELECT label FROM annotations") == [("correct",)]
 
 

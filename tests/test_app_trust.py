@@ -27,7 +27,7 @@ from annotator.config import bundled_config_path, load_config
 from annotator.store import Store
 from annotator.team.merge import merge_databases
 from annotator.team.stats import compute_stats
-from tests.app_data import build_db, config_set, settled
+from tests.app_data import build_db, config_set, settled, wait_for
 
 SIZE = (150, 40)
 
@@ -276,15 +276,6 @@ def config_text_with_keys() -> str:
 
     return CONFIG_YAML + "\nkeys:\n  undo: z\n"
 
-
-async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
 
 
 async def test_text_typed_ahead_of_ctrl_s_is_all_saved(db: Path) -> None:

@@ -476,11 +476,7 @@ def test_prompt_template_tools_io_invocation_metadata_events_other() -> None:
 def test_input_output_json_pretty_and_text() -> None:
     out = plain(render_span(llm_span()))
     section = out.split("input ─")[1].split("output ─")[0]
-    assert (
-        section.strip().splitlines() == ["{", '"city": "Paris"', "}"]
-        or '"city": "Paris"' in section
-    )
-    assert "{\n" in section
+    assert section.splitlines()[1:] == ["{", '  "city": "Paris"', "}"]  # after the rule
     otel_input = make_span({"input": '{"a": [1, 2]}', "output": "plain answer"})
     text = plain(render_span(otel_input))
     assert '"a": [' in text and "plain answer" in text
@@ -707,7 +703,8 @@ def test_long_conversation_keeps_head_and_tail() -> None:
     assert "#0 assistant" in out and "#49 user" in out
     assert "#9850 assistant" in out and "#9999 user" in out and "message number 9999" in out
     assert "#50 " not in out
-    assert "more lines" in out or "chars — press o" in out  # each message clipped harder
+    # each of the 200 messages shown is clipped harder than a lone one would be
+    assert out.count("chars — press o to see all]") == 200
     assert elapsed < 1.0
 
 
