@@ -694,10 +694,7 @@ def test_long_conversation_keeps_head_and_tail() -> None:
         for i in range(10_000)
     ]
     span = make_span({"llm": {"input_messages": messages}}, span_kind="LLM")
-    start = time.perf_counter()
-    group = render_span(span)
-    elapsed = time.perf_counter() - start
-    out = plain(group)
+    out = plain(render_span(span))  # (its speed: bench/render_bench.py)
     assert "input messages  (10,000 messages)" in out
     assert "… 9,800 more messages (#50–#9,849)" in out
     assert "#0 assistant" in out and "#49 user" in out
@@ -705,21 +702,17 @@ def test_long_conversation_keeps_head_and_tail() -> None:
     assert "#50 " not in out
     # each of the 200 messages shown is clipped harder than a lone one would be
     assert out.count("chars — press o to see all]") == 200
-    assert elapsed < 1.0
+    assert len(out) < RenderOptions().total_chars  # the pane's budget holds (103,886 here)
 
 
 def test_many_attributes_are_capped() -> None:
     span = make_span({f"custom.attr_{i:06d}": f"value {i}" for i in range(100_000)})
-    start = time.perf_counter()
-    group = render_span(span)
-    elapsed = time.perf_counter() - start
-    out = plain(group)
+    out = plain(render_span(span))
     assert "custom.attr_000000: value 0" in out and "custom.attr_000499: value 499" in out
     assert "custom.attr_000500" not in out
     assert "… more than 10,000 more attributes — press o to see all" in out
     small = make_span({f"k{i}": i for i in range(600)})
     assert "… 100 more attributes" in plain(render_span(small))
-    assert elapsed < 1.0
 
 
 def test_full_text_is_sanitised_and_not_clipped() -> None:
@@ -1107,20 +1100,20 @@ def test_link_and_meta_styles_never_come_from_data() -> None:
 FIVE_MB = 5 * 1024 * 1024
 
 
-def _budget(span: Span, options: RenderOptions | None = None) -> tuple[float, str]:
-    start = time.perf_counter()
+def _rendered(span: Span, options: RenderOptions | None = None) -> str:
+    """The span as the terminal gets it; bounded in size whatever the input (how fast: see
+    bench/render_bench.py, which renders these same spans)."""
     group = render_span(span, options or RenderOptions(show_raw=True, selected_document=0))
     out = ansi(group)
-    return time.perf_counter() - start, out
+    assert len(out) < 2_000_000
+    return out
 
 
 def test_five_mb_in_every_field() -> None:
     span = hostile_span("A" * FIVE_MB)
-    elapsed, out = _budget(span)
+    out = _rendered(span)
     assert NOT_RENDERED not in out
     assert "chars — press o to see all]" in out
-    assert len(out) < 2_000_000
-    assert elapsed < 2.0  # measured ~0.1 s; generous for loaded CI machines
 
 
 def test_five_mb_multiline_and_json_values() -> None:
@@ -1133,12 +1126,11 @@ def test_five_mb_multiline_and_json_values() -> None:
             "llm": {"input_messages": [{"message": {"role": "user", "content": text}}]},
         }
     )
-    elapsed, out = _budget(span)
+    out = _rendered(span)
     plain_out = _SGR.sub("", out)
     assert '"rows": [' in plain_out
     assert "line of text\nline of text" in plain_out
     assert "chars — press o to see all]" in plain_out  # lines are not counted in megabytes
-    assert elapsed < 2.0
 
 
 @pytest.mark.parametrize(
@@ -1152,9 +1144,8 @@ def test_five_mb_multiline_and_json_values() -> None:
 )
 def test_deeply_nested_json_strings_everywhere(deep: str) -> None:
     span = hostile_span(deep)
-    elapsed, out = _budget(span)
+    out = _rendered(span)
     assert NOT_RENDERED not in out
-    assert elapsed < 2.0
 
 
 def test_deeply_nested_objects_everywhere() -> None:
@@ -1178,9 +1169,8 @@ def test_deeply_nested_objects_everywhere() -> None:
             "loop": cyclic,
         }
     )
-    elapsed, out = _budget(span)
+    out = _rendered(span)
     assert NOT_RENDERED not in out
-    assert elapsed < 2.0
     full = span_full_text(span)
     assert NOT_RENDERED not in full
 
