@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from textual.command import CommandList, CommandPalette
 
 from annotator.app.app import AnnotatorApp
 from annotator.app.screens.annotate import AnnotateScreen
@@ -517,12 +518,20 @@ async def test_command_palette_runs_actions(db: Path) -> None:
         await press(pilot, "1")
         assert len(rows(db)) == 1
         await press(pilot, "ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
         for key in "Undo the last":
             await pilot.press(key if key != " " else "space")
-        await pilot.pause(0.3)
-        await press(pilot, "enter")
-        await pilot.pause(0.3)
-        assert rows(db) == []
+
+        def first_match() -> str:
+            commands = app.screen.query_one(CommandList)
+            if commands.highlighted is None:
+                return ""
+            return str(commands.get_option_at_index(commands.highlighted).prompt)
+
+        await wait_for(pilot, lambda: first_match().startswith("Undo the last"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: rows(db) == [])
+        assert isinstance(app.screen, AnnotateScreen)
 
 
 async def test_annotations_without_a_config_are_shown_read_only(db: Path) -> None:

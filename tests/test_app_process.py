@@ -111,10 +111,8 @@ def test_kill_minus_nine_right_after_saved_loses_nothing(
     )
     try:
         terminal.read_until(b"next to do")  # the footer: the app is up
-        for key in keys[:-1]:
-            terminal.send(key)
-            time.sleep(0.2)
-        terminal.send({"l": "\x1b[D"}.get(keys[-1], keys[-1]))  # "l" stands for the left arrow
+        # typed ahead all at once: the app takes keys in order, however fast they come
+        terminal.send(keys[:-1] + {"l": "\x1b[D"}.get(keys[-1], keys[-1]))  # "l": left arrow
         terminal.read_until("✓ saved".encode())  # the first "✓ saved" on screen is this write's
     finally:
         terminal.kill()  # at once: no chance to flush anything after the screen said "saved"
