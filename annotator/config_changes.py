@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from annotator.config import ConfigError, ConfigSet, parse_config_document
+from annotator.store import Store, connection_of
 
 
 @dataclass(frozen=True)
@@ -79,10 +80,13 @@ def _count(annotations: int) -> str:
 
 
 def compare(
-    stored: dict[str, Any] | None, incoming: ConfigSet, conn: sqlite3.Connection | None
+    stored: dict[str, Any] | None,
+    incoming: ConfigSet,
+    database: Store | sqlite3.Connection | None,
 ) -> ConfigChanges:
-    """What replacing the `stored` config document with `incoming` changes; `conn` (the
-    database) counts the annotations under dropped names and removed labels."""
+    """What replacing the `stored` config document with `incoming` changes; `database` counts
+    the annotations under dropped names and removed labels."""
+    conn = connection_of(database) if database is not None else None
     changes = ConfigChanges()
     new_document = incoming.to_document()
     new_by_name = {c["name"]: c for c in new_document["annotations"]}

@@ -487,10 +487,10 @@ def _dump(
     active: set[int],
     vector_limit: int | None = None,
 ) -> None:
-    is_dict = isinstance(value, dict)
-    if not is_dict and not isinstance(value, list | tuple):
+    if not isinstance(value, dict | list | tuple):
         _emit(out, state, _scalar_json(value, state[0]))
         return
+    is_dict = isinstance(value, dict)
     open_, close = ("{", "}") if is_dict else ("[", "]")
     if not value:
         _emit(out, state, open_ + close)
@@ -498,7 +498,7 @@ def _dump(
     if depth >= max_depth or id(value) in active:
         _emit(out, state, open_ + "…" + close)
         return
-    if not is_dict and _is_vector(value, vector_limit):  # type: ignore[arg-type]
+    if not isinstance(value, dict) and _is_vector(value, vector_limit):
         _emit(out, state, f"[… {len(value):,} numbers]")
         return
     active.add(id(value))
@@ -510,7 +510,7 @@ def _dump(
         sep = "\n" + " " * (indent * depth)
         item_sep = ","
     _emit(out, state, open_)
-    items = value.items() if is_dict else enumerate(value)  # type: ignore[union-attr]
+    items = value.items() if isinstance(value, dict) else enumerate(value)
     first = True
     for key, sub in items:
         if not first:

@@ -88,8 +88,9 @@ def main() -> None:
             results[s]["seconds"] for s in ("parse", "parse_stdlib", "read", "import")
         )
         print(
-            f"{spans:>8} {megabytes:>6.0f} | {parse:>7.2f} {stdlib:>7.2f} {read:>7.2f} {imp:>8.2f} | "
-            f"{spans / imp:>14,.0f} | {read / parse:>10.1f} {imp / parse:>12.1f} {imp / stdlib:>11.1f} | "
+            f"{spans:>8} {megabytes:>6.0f} | {parse:>7.2f} {stdlib:>7.2f} {read:>7.2f} "
+            f"{imp:>8.2f} | {spans / imp:>14,.0f} | {read / parse:>10.1f} {imp / parse:>12.1f} "
+            f"{imp / stdlib:>11.1f} | "
             f"{results['parse']['peak_rss_mb']:>9.0f} "
             f"{results['read']['peak_rss_mb']:>6.0f} {results['import']['peak_rss_mb']:>6.0f}"
         )

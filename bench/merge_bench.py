@@ -96,7 +96,8 @@ def timed(label: str, *args, **kwargs):
     report = merge_databases(*args, **kwargs)
     totals = report.to_dict()["totals"]
     print(
-        f"{label:<32} {time.perf_counter() - wall:6.2f} s wall {time.process_time() - cpu:6.2f} s CPU"
+        f"{label:<32} {time.perf_counter() - wall:6.2f} s wall "
+        f"{time.process_time() - cpu:6.2f} s CPU"
         f"  new {totals['annotations_new']:,} updated {totals['annotations_updated']:,}"
         f" unchanged {totals['annotations_unchanged']:,} conflicts {totals['conflicts']:,}"
     )

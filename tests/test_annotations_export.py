@@ -15,7 +15,6 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-import annotator.cli.commands  # noqa: F401  (registers the commands)
 from annotator.annotations_io import (
     DOCUMENT_IDENTIFIER_KEY,
     EXPORT_COLUMNS,

@@ -16,7 +16,6 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import annotator.cli.commands  # noqa: F401  (registers the commands)
 from annotator.annotations_io import AnnotationImportOptions
 from annotator.annotations_io._records import Defaults, NoName, to_annotation
 from annotator.cli.main import cli

@@ -18,7 +18,6 @@ from rich.console import Console
 from textual import events
 from textual.widgets import TextArea
 
-import annotator.cli.commands  # noqa: F401  (registers every command)
 from annotator.app.app import EXIT_UNSAVED, AnnotatorApp, UnsavedScreen
 from annotator.app.screens.annotate import AnnotateScreen
 from annotator.cli.main import cli

@@ -14,7 +14,6 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-import annotator.cli.commands  # noqa: F401  (registers every command)
 from annotator.app.app import AnnotatorApp
 from annotator.app.screens.annotate import AnnotateScreen
 from annotator.app.screens.full_view import FullViewScreen

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from annotator.cli import commands  # noqa: F401  (registers every command)
 from annotator.cli.main import cli
 from annotator.config import load_config
 from annotator.model import Annotation

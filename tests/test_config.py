@@ -1544,7 +1544,6 @@ def test_aliases_cannot_stack_depth_past_the_bound() -> None:
 def test_config_check_of_an_alias_bomb_is_one_line_and_exit_2(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    import annotator.cli.commands  # noqa: F401  (registers the commands)
     from annotator.cli.main import cli
 
     path = tmp_path / "bomb.yaml"

@@ -13,7 +13,6 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from annotator.cli import dataset_cmd  # noqa: F401  (registers the command)
 from annotator.cli.main import cli
 from annotator.model import Annotation, Span
 from annotator.store import Store

@@ -16,7 +16,6 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import annotator.cli.merge_cmd  # noqa: F401  (registers the command)
 from annotator.cli.main import cli
 from annotator.config import ConfigError, parse_config
 from annotator.model import Annotation, Span

@@ -18,7 +18,6 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-import annotator.cli.commands  # noqa: F401  (registers the commands)
 from annotator import output_file
 from annotator.cli.main import cli
 from annotator.model import Annotation, Span

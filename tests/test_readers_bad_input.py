@@ -165,7 +165,6 @@ def test_deeply_nested_json(tmp_path: Path) -> None:
 def test_ten_thousand_levels_deep_is_one_line_and_exit_2(tmp_path: Path, content: str) -> None:
     from click.testing import CliRunner
 
-    import annotator.cli.commands  # noqa: F401  (registers the commands)
     from annotator.cli.main import cli
 
     path = write(tmp_path, "deep.json", content)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-import annotator.cli.commands  # noqa: F401  (registers every command)
 from annotator.cli.main import cli
 from annotator.config import keys_table_markdown
 

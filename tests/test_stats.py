@@ -10,7 +10,6 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from annotator.cli import stats_cmd  # noqa: F401  (registers the command)
 from annotator.cli.main import cli
 from annotator.model import Annotation
 from annotator.store import Store

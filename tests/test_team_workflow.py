@@ -14,7 +14,6 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-import annotator.cli.commands  # noqa: F401  (registers every command)
 from annotator.app.app import AnnotatorApp
 from annotator.cli.main import cli
 from annotator.config import bundled_config_path, load_config

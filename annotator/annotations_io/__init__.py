@@ -65,7 +65,7 @@ Decisions
 * document identifiers: a document record with an empty identifier and
   ``metadata.annotator_identifier`` (where ``--format phoenix`` puts it, Phoenix requiring an
   empty identifier) gets that identifier back, and the key leaves the metadata.
-* writes: one transaction per file through ``annotator.store.annotations.import_annotations``:
+* writes: one transaction per file through the store's batch write path (``import_annotations``):
   the same key as the app (target, target id, document position, name, identifier), each change
   logged with action ``import`` and actor ``import:<file name>`` (before and after images).
   An incoming record overwrites the stored row with the same key, as Phoenix's upsert does
@@ -94,9 +94,10 @@ Export
 ``metadata`` is an object in JSON lines and its JSON text in CSV; a missing value is ``null`` /
 an empty field. In CSV, text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return gets a leading ``'`` (``annotator.csv_cells``: spreadsheets do not run it); the import of
-our own CSV export takes it off again, so the round trip stays exact. ``span_id`` / ``trace_id`` / ``session_id`` are all filled where known (a span
-annotation carries its trace and session too); the four context columns are the span's (for a
-trace annotation its root span's; for a session annotation only ``project``).
+our own CSV export takes it off again, so the round trip stays exact. ``span_id`` /
+``trace_id`` / ``session_id`` are all filled where known (a span annotation carries its trace
+and session too); the four context columns are the span's (for a trace annotation its root
+span's; for a session annotation only ``project``).
 
 ``phoenix``: exactly the request bodies Phoenix (20.26) accepts, ready to send. To a file (or
 stdout) it is one JSON object keyed by endpoint::
@@ -159,13 +160,23 @@ documents (Phoenix has none).
 from __future__ import annotations
 
 from annotator.annotations_io._export import (
+    DOCUMENT_BEYOND,
     DOCUMENT_IDENTIFIER_KEY,
+    DOCUMENT_SECOND_ANNOTATOR,
+    EMPTY_NAME,
+    EMPTY_TARGET_ID,
     EXPORT_COLUMNS,
     FORMATS,
+    METADATA_NOT_OBJECT,
+    NOT_IN_DATABASE,
+    NOTE_WITHOUT_TEXT,
+    SCORE_NOT_FINITE,
     ExportFilter,
     ExportResult,
+    PhoenixItem,
     export_annotations,
     iter_rows,
+    phoenix_items,
 )
 from annotator.annotations_io._import import (
     AnnotationImportOptions,
@@ -173,17 +184,32 @@ from annotator.annotations_io._import import (
     FileRejected,
     import_annotation_file,
 )
+from annotator.annotations_io._records import Defaults, NoName, NoTarget, to_annotation
 
 __all__ = [
+    "DOCUMENT_BEYOND",
     "DOCUMENT_IDENTIFIER_KEY",
+    "DOCUMENT_SECOND_ANNOTATOR",
+    "EMPTY_NAME",
+    "EMPTY_TARGET_ID",
     "EXPORT_COLUMNS",
     "FORMATS",
+    "METADATA_NOT_OBJECT",
+    "NOTE_WITHOUT_TEXT",
+    "NOT_IN_DATABASE",
+    "SCORE_NOT_FINITE",
     "AnnotationImportOptions",
+    "Defaults",
     "ExportFilter",
     "ExportResult",
     "FileImportResult",
     "FileRejected",
+    "NoName",
+    "NoTarget",
+    "PhoenixItem",
     "export_annotations",
     "import_annotation_file",
     "iter_rows",
+    "phoenix_items",
+    "to_annotation",
 ]

@@ -12,7 +12,7 @@ import itertools
 import math
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ import orjson
 from annotator.csv_cells import neutralise
 from annotator.model import NOTE_NAME, Target
 from annotator.output_file import OutputError, check_output, open_output
+from annotator.store import Store, connection_of
 
 FORMATS = ("jsonl", "csv", "phoenix")
 
@@ -84,11 +85,14 @@ _ANNOTATION_SQL = (
 
 @dataclass(slots=True, frozen=True)
 class ExportFilter:
-    """Which annotations: names (any of), one annotator identifier, one target."""
+    """Which annotations: names (any of), one annotator identifier, one target. `project`
+    (``push --project``, Phoenix items only): annotations about that project's spans, traces
+    and sessions; the others are left out without a word."""
 
     names: tuple[str, ...] = ()
     annotator: str | None = None
     target: str | None = None
+    project: str | None = None
 
     def where(self) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
@@ -187,7 +191,41 @@ class _Skips:
         ]
 
 
-_ORPHAN = "not in this database (Phoenix answers 404 and rejects the whole batch)"
+# Why an annotation has no Phoenix item (`phoenix_items` reports these; each caller words them).
+NOT_IN_DATABASE = "not in database"  # its span, trace or session is not here (Phoenix: 404)
+EMPTY_TARGET_ID = "empty target id"
+NOTE_WITHOUT_TEXT = "note without text"
+EMPTY_NAME = "empty name"
+SCORE_NOT_FINITE = "score not finite"
+METADATA_NOT_OBJECT = "metadata not an object"
+DOCUMENT_BEYOND = "document beyond the span's documents"  # Phoenix: 422
+DOCUMENT_SECOND_ANNOTATOR = "second annotator on one document"  # Phoenix keeps one
+
+_EXPORT_REASONS = {
+    NOT_IN_DATABASE: "not in this database (Phoenix answers 404 and rejects the whole batch)",
+    NOTE_WITHOUT_TEXT: "notes without text (Phoenix requires the note text)",
+    EMPTY_NAME: "empty annotation name",
+    SCORE_NOT_FINITE: "score is not a finite number",
+    METADATA_NOT_OBJECT: "metadata is not an object",
+    DOCUMENT_BEYOND: (
+        "document position beyond the span's retrieved documents "
+        "(Phoenix answers 422 and rejects the whole batch)"
+    ),
+    DOCUMENT_SECOND_ANNOTATOR: (
+        "more than one annotator on one (span, document, name): Phoenix keeps one document "
+        "annotation per key (its identifier must be empty); the most recently updated was "
+        "kept, the others' are left out (choose whose with --annotator ID)"
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PhoenixItem:
+    """One annotation as the item of a Phoenix request body (for notes: a whole body)."""
+
+    annotation_id: int
+    endpoint: str
+    item: dict[str, Any]
 
 
 def _phoenix_rows(
@@ -199,18 +237,24 @@ def _phoenix_rows(
     clauses, params = selection.where()
     clauses += ["a.target = ?", "a.name = ?" if endpoint.endswith("_notes") else "a.name != ?"]
     params += [target, NOTE_NAME]
+    in_project = " AND {}.project = ?" if selection.project is not None else ""
     exists = {
-        Target.SPAN.value: "s.span_id IS NOT NULL",
-        Target.DOCUMENT.value: "s.span_id IS NOT NULL",
-        Target.TRACE.value: "EXISTS (SELECT 1 FROM traces x WHERE x.trace_id = a.trace_id)",
-        Target.SESSION.value: "EXISTS (SELECT 1 FROM traces x WHERE x.session_id = a.session_id)",
+        Target.SPAN.value: "s.span_id IS NOT NULL" + in_project.format("s"),
+        Target.DOCUMENT.value: "s.span_id IS NOT NULL" + in_project.format("s"),
+        Target.TRACE.value: "EXISTS (SELECT 1 FROM traces x WHERE x.trace_id = a.trace_id"
+        + in_project.format("x")
+        + ")",
+        Target.SESSION.value: "EXISTS (SELECT 1 FROM traces x WHERE x.session_id = a.session_id"
+        + in_project.format("x")
+        + ")",
     }[target]
+    exists_params = [selection.project] if selection.project is not None else []
     order = "a.id"
     if target == Target.DOCUMENT:
         # One item per Phoenix key (span, position, name): the newest first within a key.
         order = "a.span_id, a.document_position, a.name, a.updated_at DESC, a.identifier"
     sql = (
-        f"SELECT a.name, a.annotator_kind, a.identifier, a.label, a.score, a.explanation, "
+        f"SELECT a.id, a.name, a.annotator_kind, a.identifier, a.label, a.score, a.explanation, "
         f"a.metadata, a.span_id, a.trace_id, a.session_id, a.document_position, "
         f"{exists}, s.document_count "
         "FROM annotations a LEFT JOIN spans s ON a.target IN ('span', 'document') "
@@ -218,66 +262,62 @@ def _phoenix_rows(
     )
     # a plain loop, not `yield from`: closing an abandoned generator (a failed write) must
     # not close the cursor, maybe after its database was closed
-    for row in conn.execute(sql, params):
+    for row in conn.execute(sql, [*exists_params, *params]):  # noqa: UP028
         yield row
 
 
 def phoenix_items(
-    conn: sqlite3.Connection, endpoint: str, selection: ExportFilter, skips: _Skips
-) -> Iterator[dict]:
-    """The items of one endpoint's request body (for notes: whole note request bodies)."""
+    conn: sqlite3.Connection,
+    endpoint: str,
+    selection: ExportFilter,
+    skip: Callable[[str], None],
+) -> Iterator[PhoenixItem]:
+    """The items of one endpoint's request body (for notes: whole note request bodies), by
+    Phoenix's rules: ``export --format phoenix`` writes them and ``push`` sends them. An
+    annotation Phoenix would refuse is not an item: `skip` gets why (one of the reasons above;
+    with `selection.project`, NOT_IN_DATABASE also means "in another project")."""
     target = _ENDPOINT_TARGET[endpoint]
     id_field = _ID_FIELD[target]
     notes = endpoint.endswith("_notes")
     last_key: tuple | None = None
     for (
-        name, kind, identifier, label, score, explanation, metadata_text, span_id, trace_id,
-        session_id, position, exists, document_count,
+        row_id, name, kind, identifier, label, score, explanation, metadata_text, span_id,
+        trace_id, session_id, position, exists, document_count,
     ) in _phoenix_rows(conn, endpoint, selection):  # fmt: skip
         target_id = {"span_id": span_id, "trace_id": trace_id, "session_id": session_id}[id_field]
         if not exists:
-            skips.add(endpoint, _ORPHAN)
+            skip(NOT_IN_DATABASE)
             continue
         if not target_id:
-            skips.add(endpoint, f"empty {id_field}")
+            skip(EMPTY_TARGET_ID)
             continue
         if notes:
             if not explanation or not explanation.strip():
-                skips.add(endpoint, "notes without text (Phoenix requires the note text)")
+                skip(NOTE_WITHOUT_TEXT)
                 continue
             note = {id_field: target_id, "note": explanation}
             if identifier:
                 note["identifier"] = identifier
-            yield {"data": note}
+            yield PhoenixItem(row_id, endpoint, {"data": note})
             continue
         if not name or not name.strip():
-            skips.add(endpoint, "empty annotation name")
+            skip(EMPTY_NAME)
             continue
         if score is not None and not math.isfinite(score):
-            skips.add(endpoint, "score is not a finite number")
+            skip(SCORE_NOT_FINITE)
             continue
         metadata = orjson.loads(metadata_text) if metadata_text else {}
         if type(metadata) is not dict:
-            skips.add(endpoint, "metadata is not an object")
+            skip(METADATA_NOT_OBJECT)
             continue
         item: dict[str, Any] = {id_field: target_id}
         if target == Target.DOCUMENT:
             if position is None or position < 0 or position >= (document_count or 0):
-                skips.add(
-                    endpoint,
-                    "document position beyond the span's retrieved documents "
-                    "(Phoenix answers 422 and rejects the whole batch)",
-                )
+                skip(DOCUMENT_BEYOND)
                 continue
             key = (span_id, position, name)
             if key == last_key:
-                skips.add(
-                    endpoint,
-                    "more than one annotator on one (span, document, name): Phoenix keeps one "
-                    "document annotation per key (its identifier must be empty); the most "
-                    "recently updated was kept, the others' are left out (choose whose with "
-                    "--annotator ID)",
-                )
+                skip(DOCUMENT_SECOND_ANNOTATOR)
                 continue
             last_key = key
             item["document_position"] = position
@@ -295,7 +335,21 @@ def phoenix_items(
             item["result"] = result
         item["metadata"] = metadata
         item["identifier"] = identifier or ""
-        yield item
+        yield PhoenixItem(row_id, endpoint, item)
+
+
+def _export_items(
+    conn: sqlite3.Connection, endpoint: str, selection: ExportFilter, skips: _Skips
+) -> Generator[dict, None, None]:
+    """`phoenix_items` for the export: the bodies, and each skipped annotation counted."""
+    id_field = _ID_FIELD[_ENDPOINT_TARGET[endpoint]]
+
+    def skip(reason: str) -> None:
+        text = f"empty {id_field}" if reason == EMPTY_TARGET_ID else _EXPORT_REASONS[reason]
+        skips.add(endpoint, text)
+
+    for found in phoenix_items(conn, endpoint, selection, skip):
+        yield found.item
 
 
 def document_notes(conn: sqlite3.Connection, selection: ExportFilter) -> int:
@@ -321,7 +375,7 @@ def write_phoenix(
         out.write(b"\n" if index == 0 else b",\n")
         out.write(dumps(endpoint) + (b": [" if notes else b': {"data": ['))
         count = 0
-        for item in phoenix_items(conn, endpoint, selection, skips):
+        for item in _export_items(conn, endpoint, selection, skips):
             out.write((b"\n" if count == 0 else b",\n") + dumps(item))
             count += 1
         out.write((b"\n" if count else b"") + (b"]" if notes else b"]}"))
@@ -359,7 +413,7 @@ def write_phoenix_dir(
         plans[endpoint] = check_output(directory / name, protect)
     for endpoint, plan in plans.items():
         notes = endpoint in NOTE_ENDPOINTS
-        items = phoenix_items(conn, endpoint, selection, skips)
+        items = _export_items(conn, endpoint, selection, skips)
         first = next(items, None)
         count = 0
         if first is not None or plan.kind != "new":
@@ -402,7 +456,7 @@ WRITERS: dict[str, Callable[[sqlite3.Connection, IO[bytes], ExportFilter], Expor
 
 
 def export_annotations(
-    conn: sqlite3.Connection,
+    database: Store | sqlite3.Connection,
     fmt: str,
     out: str | Path | None,
     selection: ExportFilter = ExportFilter(),
@@ -410,12 +464,14 @@ def export_annotations(
     stdout: IO[bytes] | None = None,
     protect: Sequence[str | os.PathLike[str]] = (),
 ) -> ExportResult:
-    """Write the selected annotations in `fmt` to `out`: None or "-" is `stdout`; for
-    ``phoenix`` an existing directory (or a path ending in a separator) gets one file per
-    endpoint; anything else goes through `annotator.output_file` (atomic replacement, devices
-    and FIFOs in place, databases and the files in `protect` refused). Raises ValueError for a
+    """Write the selected annotations of `database` (a Store or its connection) in `fmt` to
+    `out`: None or "-" is `stdout`; for ``phoenix`` an existing directory (or a path ending in
+    a separator) gets one file per endpoint; anything else goes through
+    `annotator.output_file` (atomic replacement, devices and FIFOs in place, databases and the
+    files in `protect` refused). Raises ValueError for a
     bad format or a directory given to a one-file format, OutputError (one line) for an output
     that must not or cannot be written, ReaderGone when stdout's reader went away."""
+    conn = connection_of(database)
     if fmt not in WRITERS:
         raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
     text = "-" if out is None else str(out)

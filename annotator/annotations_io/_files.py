@@ -22,8 +22,7 @@ import orjson
 from annotator.annotations_io._records import Defaults
 from annotator.csv_cells import restore
 from annotator.model import Problem
-from annotator.readers._common import one_line
-from annotator.readers._detect import PHOENIX_ENDPOINT_KEYS, Sniffed, json_error_reason
+from annotator.readers import PHOENIX_ENDPOINT_KEYS, Sniffed, json_error_reason, one_line
 from annotator.timeutil import iso_from_unix_nanos
 
 _ID_COLUMNS = ("span_id", "context.span_id", "trace_id", "context.trace_id", "session_id")
@@ -145,7 +144,7 @@ def _csv(path: Path, file: str) -> Iterator[Record | Problem]:
 def _parquet(path: Path, parquet_file: Any, defaults: Defaults) -> Iterator[Record]:
     import pyarrow as pa
 
-    from annotator.readers._parquet import open_parquet
+    from annotator.readers import open_parquet
 
     if parquet_file is None:
         parquet_file = open_parquet(path)

@@ -16,14 +16,9 @@ from annotator.annotations_io._records import (
     to_annotation,
 )
 from annotator.model import Annotation, Problem, Target
-from annotator.readers._common import BadRecord, one_line
-from annotator.readers._detect import Sniffed
-from annotator.store.annotations import (
-    AnnotationError,
-    AnnotationKey,
-    find,
-    import_annotations,
-)
+from annotator.readers import BadRecord, Sniffed, one_line
+from annotator.store import AnnotationError, AnnotationKey, import_annotations
+from annotator.store import find_annotation as find
 
 # Orphans listed one by one per file; the rest are counted in one line.
 ORPHAN_LINES = 10

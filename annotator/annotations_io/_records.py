@@ -31,7 +31,7 @@ import orjson
 
 from annotator.annotations_io._export import DOCUMENT_IDENTIFIER_KEY
 from annotator.model import NOTE_NAME, Annotation, AnnotatorKind, Source, Target
-from annotator.readers._common import BadRecord, clean_id, describe
+from annotator.readers import BadRecord, clean_id, describe
 from annotator.timeutil import iso_from_any
 
 _RESULT_FIELDS = ("label", "score", "explanation")

@@ -25,9 +25,17 @@ from annotator.app.tree_model import DOCUMENT, SPAN, TRACE, Row, TreeModel
 from annotator.app.writer import Committed, Failed, WriteOp, WriterEvent, run_now
 from annotator.config import AnnotationConfig, ConfigSet
 from annotator.model import NOTE_NAME, Annotation, AnnotatorKind, Source, Target
-from annotator.store import AnnotationKey, Change, QueueFilter, SpanRow, Store, TraceRow
-from annotator.store.queue import has_value, required_configs
-from annotator.store.store import SpanState
+from annotator.store import (
+    AnnotationKey,
+    Change,
+    QueueFilter,
+    SpanRow,
+    SpanState,
+    Store,
+    TraceRow,
+    has_value,
+    required_configs,
+)
 
 SECONDS_CAP = 600.0  # per visit: an item left open over lunch is not ten minutes of work
 NOTES_SHOWN = 5  # newest notes listed in the panel
@@ -245,11 +253,11 @@ class AnnotationSession:
         keys = set()
         for op in self.unsettled:
             annotation = op.annotation
-            if op.kind == "set" and annotation is not None and annotation.name == NOTE_NAME:
-                if self._note_is_about(annotation, item):
-                    author = note_author(annotation)
-                    found.append(Note(annotation, author, annotation.target, op.late))
-                    keys.add(op.key)
+            is_note = op.kind == "set" and annotation is not None and annotation.name == NOTE_NAME
+            if is_note and self._note_is_about(annotation, item):
+                author = note_author(annotation)
+                found.append(Note(annotation, author, annotation.target, op.late))
+                keys.add(op.key)
         stored = [
             a
             for a in self._annotations_about(item)

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from itertools import count
 
 from annotator.model import Annotation
-from annotator.store import AnnotationError, AnnotationKey, Change, Store
-from annotator.store.db import LockTimeout
+from annotator.store import AnnotationError, AnnotationKey, Change, LockTimeout, Store
 
 BUSY_TIMEOUT_MS = 100  # how long one attempt waits for the lock before the user is told
 BACKOFF_START = 0.05
@@ -116,7 +115,7 @@ class Writer:
         self._busy_op: WriteOp | None = None
         # A short lock wait per attempt: the user hears about a held lock within a tenth of a
         # second instead of after the connection's minute-long busy timeout.
-        store.connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        store.set_busy_timeout(busy_timeout_ms)
         self._thread = threading.Thread(target=self._run, name="annotator-writer", daemon=True)
         self._thread.start()
 
@@ -207,12 +206,7 @@ class Writer:
 
     def _rollback(self) -> None:
         # A COMMIT refused for a full disk can leave the transaction open.
-        connection = self.store.connection
-        try:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
+        self.store.rollback()
 
 
 def apply_change(store: Store, actor: str, op: WriteOp) -> Annotation | Change | None:
@@ -235,7 +229,6 @@ def run_now(store: Store, actor: str, op: WriteOp) -> WriterEvent:
     try:
         result = apply_change(store, actor, op)
     except Exception as error:
-        if store.connection.in_transaction:
-            store.connection.execute("ROLLBACK")
+        store.rollback()
         return Failed(op, trouble(error))
     return Committed(op, result)

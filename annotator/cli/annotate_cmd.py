@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from annotator.cli.common import BadInput, db_option, friendly_errors
 from annotator.cli.import_cmd import import_into_store, refuse_bad_inputs
-from annotator.cli.main import BadInput, cli, db_option, friendly_errors
 from annotator.cli.output import clean, say, warn
 
 if TYPE_CHECKING:
@@ -59,9 +59,8 @@ def choose_configs(
     from annotator.config_changes import compare
 
     stored = store.load_config_document() if store is not None else None
-    conn = store.connection if store is not None else None
     if config_set is not None:
-        changes = compare(stored, config_set, conn)
+        changes = compare(stored, config_set, store)
         if changes.needs_replace and not replace:
             raise BadInput(
                 f"{config_set.source}: would {changes.describe()} in {store.path}'s stored "
@@ -73,7 +72,7 @@ def choose_configs(
         source = f"{store.path} (stored configs)"
         return parse_config_document(stored, source), None
     default = load_config(bundled_config_path("default"))
-    return default, compare(None, default, conn)
+    return default, compare(None, default, store)
 
 
 def run_app(
@@ -89,8 +88,7 @@ def run_app(
     """Check everything, import, store the configs, run the app. Every check that can fail is
     made before the database is opened for writing (a refused command leaves it byte for
     byte as it was)."""
-    from annotator.store import SCHEMA_VERSION, Store
-    from annotator.store.db import NEW, OURS, inspect_database
+    from annotator.store import NEW, OURS, SCHEMA_VERSION, Store, inspect_database
 
     config_set = load_config_file(config_path) if config_path is not None else None
     refuse_bad_inputs(files)
@@ -136,8 +134,7 @@ def _run_textual(
     db_path: str | Path, config_set: ConfigSet, annotator: str, queue: str
 ) -> AnnotatorApp:
     from annotator.app.app import AnnotatorApp
-    from annotator.store import QueueFilter
-    from annotator.store.db import set_lock_notice
+    from annotator.store import QueueFilter, set_lock_notice
 
     app = AnnotatorApp(db_path, config_set, annotator, queue=QueueFilter(state=queue))
     notice = set_lock_notice(None)  # nothing may write to the terminal under the app
@@ -148,14 +145,17 @@ def _run_textual(
     return app
 
 
-@cli.command("annotate")
+@click.command("annotate")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @db_option
 @click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
-    help="Annotation config YAML (default: the configs stored in the database, else the bundled default).",
+    help=(
+        "Annotation config YAML (default: the configs stored in the database, else the bundled "
+        "default)."
+    ),
 )
 @click.option(
     "--replace-configs",
@@ -210,7 +210,7 @@ def demo_db_path() -> Path:
     return base / "annotator" / "demo.db"
 
 
-@cli.command("demo")
+@click.command("demo")
 @click.option(
     "--db",
     "db_path",
@@ -254,8 +254,7 @@ def demo_command(db_path: str | None, annotator: str, reset: bool, yes: bool) ->
 def reset_demo(path: Path, *, yes: bool) -> None:
     """Delete the demo database after saying what goes with it: asked on a terminal, else only
     with --yes. Only a database of ours is deleted."""
-    from annotator.store import Store
-    from annotator.store.db import OURS, inspect_database
+    from annotator.store import OURS, Store, inspect_database
 
     if not path.exists():
         return  # nothing to delete (its folder may not exist yet either)
@@ -263,10 +262,7 @@ def reset_demo(path: Path, *, yes: bool) -> None:
     counts: list[tuple[str, int]] = []
     if found.kind == OURS:
         with Store.open(path, readonly=True) as store:
-            counts = store.connection.execute(
-                "SELECT identifier, count(*) FROM annotations GROUP BY identifier "
-                "ORDER BY count(*) DESC, identifier"
-            ).fetchall()
+            counts = store.annotation_counts_by_identifier()
     total = sum(count for _, count in counts)
     what = f"{path} with its {total:,} annotation{'s' if total != 1 else ''}"
     if counts:

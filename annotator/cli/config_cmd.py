@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from annotator.cli.main import cli, friendly_errors
+from annotator.cli.common import friendly_errors
 from annotator.cli.output import say
 
 
-@cli.group("config")
+@click.group("config")
 def config_group() -> None:
     """Annotation configs (YAML, Phoenix field names)."""
 

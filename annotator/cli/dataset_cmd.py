@@ -11,11 +11,11 @@ from contextlib import closing
 
 import click
 
-from annotator.cli.main import BadInput, cli, db_option, friendly_errors
+from annotator.cli.common import BadInput, db_option, friendly_errors
 from annotator.cli.output import data_stdout, say, warn
 
 
-@cli.command("dataset")
+@click.command("dataset")
 @db_option
 @click.option(
     "--out",
@@ -131,10 +131,10 @@ def dataset_command(
         raise BadInput(sanitize(str(error))) from None
 
     with Store.open(db_path, readonly=True) as store:
-        for warning in check_names(store.connection, spec):
+        for warning in check_names(store, spec):
             warn(f"annotator: warning: {warning}")
         # closed here, while the database still is (not by the garbage collector later)
-        with closing(iter_examples(store.connection, spec)) as examples:
+        with closing(iter_examples(store, spec)) as examples:
             try:
                 stdout = None  # closed (>&-)
                 if sys.stdout is not None:

@@ -6,11 +6,11 @@ import sys
 
 import click
 
-from annotator.cli.main import BadInput, cli, db_option, friendly_errors
+from annotator.cli.common import BadInput, db_option, friendly_errors
 from annotator.cli.output import data_stdout, warn
 
 
-@cli.command("export")
+@click.command("export")
 @db_option
 @click.option(
     "--format",
@@ -87,7 +87,7 @@ def export_command(
     with Store.open(db_path, readonly=True) as store:
         try:
             result = export_annotations(
-                store.connection,
+                store,
                 fmt,
                 out,
                 selection,

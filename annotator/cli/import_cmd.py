@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from annotator.cli.main import (
+from annotator.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     BadInput,
-    cli,
     db_option,
     friendly_errors,
 )
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
     from annotator.store import Store
 
 
-@cli.command("import")
+@click.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @db_option
 @click.option("--project", help="Project name for every span (default: from the file).")
@@ -131,8 +130,7 @@ def import_into_store(
     a full disk, a lock held too long) says in one line what it had committed (whole traces:
     see `annotator.store.spans`)."""
     from annotator.importer import ImportReport, import_files
-    from annotator.store import StoreError
-    from annotator.store.db import describe_error
+    from annotator.store import StoreError, describe_error
 
     report = ImportReport()
     try:

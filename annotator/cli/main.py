@@ -1,77 +1,24 @@
-"""Entry point: the click group, shared options and the rule that bad input never shows a
-traceback (one line on stderr, exit code 2). Everything printed goes through `cli.output`."""
+"""Entry point: the click group, every command registered on it (here, in one place), and the
+top-level handling that turns what escapes a command into one line and an exit code."""
 
 from __future__ import annotations
 
 import io
 import os
-import sqlite3
 import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
 
 import click
 
 from annotator import __version__
+from annotator.cli.annotate_cmd import annotate_command, demo_command
+from annotator.cli.common import EXIT_INTERRUPTED, BadInput, quiet_broken_pipe
+from annotator.cli.config_cmd import config_group
+from annotator.cli.dataset_cmd import dataset_command
+from annotator.cli.export_cmd import export_command
+from annotator.cli.import_cmd import import_command
+from annotator.cli.merge_cmd import merge_command
 from annotator.cli.output import warn
-
-DEFAULT_DB = "annotations.db"
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class BadInput(click.ClickException):
-    """Bad files, configs or databases: one line, exit code 2."""
-
-    exit_code = EXIT_BAD_INPUT
-
-    def show(self, file: Any = None) -> None:
-        # The message already names the file ("path:line: what is wrong"); nothing to add.
-        warn(self.format_message())
-
-
-def db_option(function: F) -> F:
-    return click.option(
-        "--db",
-        "db_path",
-        default=DEFAULT_DB,
-        show_default=True,
-        envvar="ANNOTATOR_DB",
-        type=click.Path(dir_okay=False),
-        help="SQLite file holding spans and annotations (env ANNOTATOR_DB).",
-    )(function)
-
-
-def friendly_errors(function: F) -> F:
-    """Turn the errors bad input and bad environments raise into `BadInput`: a damaged or
-    foreign file, a config, a full disk, a read-only file, a lock held too long."""
-    from annotator.config import ConfigError
-    from annotator.readers import NotATraceFile
-    from annotator.store import StoreError
-    from annotator.store.db import describe_error
-
-    @wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except (StoreError, NotATraceFile) as error:
-            raise BadInput(str(error)) from None
-        except ConfigError as error:
-            raise BadInput(str(error)) from None
-        except sqlite3.Error as error:
-            path = kwargs.get("db_path") or kwargs.get("out_path")
-            message = describe_error(error, path)
-            if message is None:
-                raise
-            raise BadInput(message) from None
-        except BrokenPipeError:
-            # Caught here, before click would turn it into exit code 1.
-            _quiet_broken_pipe()
-
-    return wrapper  # type: ignore[return-value]
+from annotator.cli.stats_cmd import stats_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -83,9 +30,21 @@ def cli() -> None:
     """
 
 
+for command in (
+    annotate_command,
+    config_group,
+    dataset_command,
+    demo_command,
+    export_command,
+    import_command,
+    merge_command,
+    stats_command,
+):
+    cli.add_command(command)
+
+
 def main() -> None:
-    from annotator.cli import commands  # noqa: F401  (registers the commands)
-    from annotator.store.db import set_lock_notice
+    from annotator.store import set_lock_notice
 
     set_lock_notice(lambda message: warn(f"annotator: {message}"))
     try:
@@ -113,7 +72,7 @@ def main() -> None:
         warn(text.getvalue().rstrip("\n"))
         sys.exit(error.exit_code)
     except BrokenPipeError:
-        _quiet_broken_pipe()
+        quiet_broken_pipe()
     except KeyboardInterrupt:
         warn("annotator: interrupted")
         sys.exit(EXIT_INTERRUPTED)
@@ -125,13 +84,3 @@ def main() -> None:
             "(set ANNOTATOR_DEBUG=1 for the traceback)"
         )
         sys.exit(1)
-
-
-def _quiet_broken_pipe() -> None:
-    """The reader went away (`annotator stats | head -1`): stop quietly with the exit code every
-    command uses for it (141, as `cat` does). Python would otherwise complain when it flushes
-    stdout at exit."""
-    from annotator.output_file import EXIT_READER_GONE, silence_stdout
-
-    silence_stdout()
-    sys.exit(EXIT_READER_GONE)

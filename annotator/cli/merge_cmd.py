@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from annotator.cli.main import cli, friendly_errors
+from annotator.cli.common import friendly_errors
 from annotator.cli.output import say, say_json
 
 
-@cli.command("merge")
+@click.command("merge")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--into",

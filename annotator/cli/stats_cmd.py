@@ -12,14 +12,14 @@ from typing import Any
 
 import click
 
-from annotator.cli.main import BadInput, cli, db_option, friendly_errors
+from annotator.cli.common import BadInput, db_option, friendly_errors
 from annotator.cli.output import SafeConsole, say_json
 
 _LABEL_WIDTH = 40  # longest config name / value shown in a cell before it is clipped
 _NAME_WIDTH = 32  # rater names
 
 
-@cli.command("stats")
+@click.command("stats")
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (for machines).")
 @click.option(
@@ -81,10 +81,7 @@ def _text(value: Any, limit: int = _LABEL_WIDTH, style: str = "") -> Any:
 
     if value is None:
         return Text("—", style="dim")
-    if isinstance(value, float):
-        shown = format_number(round(value, 3))
-    else:
-        shown = str(value)
+    shown = format_number(round(value, 3)) if isinstance(value, float) else str(value)
     shown = sanitize(shown).replace("\n", "⏎").replace("\t", " ")
     if len(shown) > limit:
         shown = shown[: limit - 1] + "…"

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from annotator.phoenix import errors
-from annotator.phoenix.errors import TESTED_VERSION
+from annotator.phoenix.errors import TESTED_VERSION, PhoenixError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_DELAY = 8.0
@@ -324,7 +324,7 @@ class PhoenixClient:
                 "what Phoenix confirmed is kept, run again to continue"
             ) from None
 
-    def error_for(self, response: Any, what: str) -> errors.PhoenixError:
+    def error_for(self, response: Any, what: str) -> PhoenixError:
         status = response.status_code
         detail = _detail(response)
         where = f"Phoenix at {self.url}"
@@ -394,7 +394,7 @@ def _reason(exc: Exception) -> str:
 
 def _one_line(text: str, limit: int = 300) -> str:
     """Server text is untrusted: escape sequences and controls are shown, not sent."""
-    from annotator.readers._common import one_line
+    from annotator.readers import one_line
     from annotator.text import sanitize
 
     return sanitize(one_line(text, limit))

@@ -16,8 +16,9 @@ What is read, from where (Phoenix 20.26):
 
 How it is written: spans through the store's `SpanWriter` (as ``annotator import`` does; the
 project name is Phoenix's), one committed page at a time; annotations through
-``annotator.annotations_io``'s record reader and ``annotator.store.annotations.import_annotations``
-(one transaction per batch, every change logged with action ``import`` and actor ``pull:P``).
+``annotator.annotations_io``'s record reader and the store's batch write path
+(``import_annotations``: one transaction per batch, every change logged with action ``import``
+and actor ``pull:P``).
 
 * Idempotent: spans already present are left alone; an annotation whose label, score,
   explanation, annotator kind and metadata equal the stored row is not written (so pulling
@@ -51,7 +52,7 @@ import orjson
 from annotator.model import Annotation, Target
 from annotator.phoenix import errors
 from annotator.phoenix.connection import PhoenixClient
-from annotator.store import Store
+from annotator.store import AnnotationError, AnnotationKey, Store, import_annotations
 from annotator.team.merge import AnnotationConflict, Version
 from annotator.timeutil import iso_from_any
 
@@ -393,7 +394,7 @@ def _filtered_pages(
 
 
 def _write_spans(store: Store, records: list[dict], project: str, report: PullReport) -> None:
-    from annotator.readers._phoenix import decode_record
+    from annotator.readers import decode_phoenix_span as decode_record
 
     writer = store.span_writer()
     try:
@@ -609,7 +610,7 @@ class _AnnotationWriter:
         self._project = project
         self._report = report
         self._pending: list[Annotation] = []
-        self._seen: set[tuple] = set()
+        self._seen: set[AnnotationKey] = set()
         self.names_by_target: dict[str, set[str]] = {}
         # Keys whose local value now equals Phoenix's, with Phoenix's id: recorded as sent, so
         # that a push does not send back what came from this Phoenix.
@@ -636,9 +637,8 @@ class _AnnotationWriter:
         }
 
     def add(self, records: Iterable[dict]) -> None:
-        from annotator.annotations_io._records import Defaults, to_annotation
-        from annotator.readers._common import BadRecord
-        from annotator.store.annotations import AnnotationError, AnnotationKey
+        from annotator.annotations_io import Defaults, to_annotation
+        from annotator.readers import BadRecord
 
         for record in records:
             try:
@@ -686,8 +686,6 @@ class _AnnotationWriter:
         return annotation.session_id in self._sessions
 
     def flush(self) -> None:
-        from annotator.store.annotations import AnnotationKey, import_annotations
-
         if not self._pending:
             return
         batch, self._pending = self._pending, []
@@ -722,8 +720,6 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _conflict(local: Annotation, incoming: Annotation) -> AnnotationConflict:
-    from annotator.store.annotations import AnnotationKey
-
     def version(annotation: Annotation, source: str, won: bool) -> Version:
         return Version(
             source=source,
@@ -830,7 +826,7 @@ def _brief(body: dict[str, Any]) -> str:
 
 
 def _one_line(text: str, limit: int = 240) -> str:
-    from annotator.readers._common import one_line
+    from annotator.readers import one_line
     from annotator.text import sanitize
 
     return sanitize(one_line(text, limit))

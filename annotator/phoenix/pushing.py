@@ -23,7 +23,7 @@ IDs ... do not exist": spans that are only in this database) the named targets a
 the rest is sent again; for 400/422 the batch is halved until the one refused item is found. A
 refused item is listed with what it is and Phoenix's reason; everything else is sent.
 
-What was sent is kept in the table ``phoenix_sent`` (created by this module): per Phoenix URL
+What was sent is kept in the table ``phoenix_sent`` (schema version 2): per Phoenix URL
 and annotation row, the exact item's fingerprint and the id Phoenix returned. A push sends only
 items whose fingerprint differs from the one recorded (new or changed annotations), so pushing
 again sends nothing; after a batch is confirmed its rows are recorded in one transaction, so a
@@ -35,7 +35,6 @@ they are not sent back. Deleting an annotation here does not delete it in Phoeni
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import sqlite3
 import time
@@ -45,26 +44,26 @@ from typing import Any
 
 import orjson
 
-from annotator.model import NOTE_NAME, Target
+from annotator.annotations_io import (
+    DOCUMENT_BEYOND,
+    DOCUMENT_IDENTIFIER_KEY,
+    DOCUMENT_SECOND_ANNOTATOR,
+    EMPTY_NAME,
+    EMPTY_TARGET_ID,
+    METADATA_NOT_OBJECT,
+    NOT_IN_DATABASE,
+    NOTE_WITHOUT_TEXT,
+    SCORE_NOT_FINITE,
+    ExportFilter,
+    phoenix_items,
+)
+from annotator.model import NOTE_NAME
 from annotator.phoenix import errors
 from annotator.phoenix.connection import PhoenixClient
-from annotator.store import Store
-from annotator.store.db import write_transaction
+from annotator.store import Store, write_transaction
 from annotator.timeutil import now_iso
 
 BATCH = 500
-DOCUMENT_IDENTIFIER_KEY = "annotator_identifier"
-
-SENT_TABLE = """
-CREATE TABLE IF NOT EXISTS phoenix_sent (
-    url TEXT NOT NULL,              -- the Phoenix it went to (no credentials)
-    annotation_id INTEGER NOT NULL, -- annotations.id
-    endpoint TEXT NOT NULL,         -- span_annotations ... session_notes
-    fingerprint TEXT NOT NULL,      -- sha256 of the exact item sent
-    phoenix_id TEXT,                -- the id Phoenix answered with
-    sent_at TEXT NOT NULL,
-    PRIMARY KEY (url, annotation_id)
-)"""
 
 ANNOTATION_ENDPOINTS = (
     "span_annotations", "document_annotations", "trace_annotations", "session_annotations",
@@ -153,10 +152,6 @@ class PushReport:
         return "\n".join(lines)
 
 
-def ensure_sent_table(conn: sqlite3.Connection) -> None:
-    conn.execute(SENT_TABLE)
-
-
 # --- building items -----------------------------------------------------------------------------
 
 
@@ -165,39 +160,18 @@ def _fingerprint(endpoint: str, item: dict[str, Any]) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def _rows(
-    conn: sqlite3.Connection, target: str, notes: bool, project: str | None,
-    names: tuple[str, ...], annotator: str | None,
-) -> Iterator[tuple]:  # fmt: skip
-    clauses = ["a.target = ?", "a.name = ?" if notes else "a.name != ?"]
-    params: list[Any] = [target, NOTE_NAME]
-    if names:
-        clauses.append(f"a.name IN ({','.join('?' * len(names))})")
-        params += list(names)
-    if annotator is not None:
-        clauses.append("a.identifier = ?")
-        params.append(annotator)
-    if target in ("span", "document"):
-        exists = "s.span_id IS NOT NULL" + (" AND s.project = ?" if project else "")
-    elif target == "trace":
-        exists = "EXISTS (SELECT 1 FROM traces x WHERE x.trace_id = a.trace_id" + (
-            " AND x.project = ?)" if project else ")"
-        )
-    else:
-        exists = "EXISTS (SELECT 1 FROM traces x WHERE x.session_id = a.session_id" + (
-            " AND x.project = ?)" if project else ")"
-        )
-    exists_params = [project] if project else []
-    order = "a.id"
-    if target == Target.DOCUMENT:
-        order = "a.span_id, a.document_position, a.name, a.updated_at DESC, a.identifier"
-    sql = (
-        "SELECT a.id, a.name, a.annotator_kind, a.identifier, a.label, a.score, a.explanation, "
-        f"a.metadata, a.span_id, a.trace_id, a.session_id, a.document_position, ({exists}), "
-        "s.document_count FROM annotations a LEFT JOIN spans s ON a.target IN ('span', "
-        f"'document') AND s.span_id = a.span_id WHERE {' AND '.join(clauses)} ORDER BY {order}"
-    )
-    yield from conn.execute(sql, [*exists_params, *params])
+# How push words the reasons `phoenix_items` gives (the export words them its own way).
+_PUSH_REASONS = {
+    NOTE_WITHOUT_TEXT: "notes without text (Phoenix requires the text)",
+    EMPTY_NAME: "annotations with an empty name (Phoenix refuses them)",
+    SCORE_NOT_FINITE: "annotations whose score is not a finite number",
+    METADATA_NOT_OBJECT: "annotations whose metadata is not an object",
+    DOCUMENT_BEYOND: "document annotations beyond the span's documents (Phoenix: 422)",
+    DOCUMENT_SECOND_ANNOTATOR: (
+        "document annotations by a second annotator on one document and name "
+        "(Phoenix keeps one; the newest was sent: choose with --annotator)"
+    ),
+}
 
 
 def pending_items(
@@ -208,74 +182,27 @@ def pending_items(
     annotator: str | None = None,
     skipped: dict[str, int] | None = None,
 ) -> Iterator[Pending]:
-    """Every selected annotation as the Phoenix item that would carry it."""
+    """Every selected annotation as the Phoenix item that would carry it: the items
+    ``export --format phoenix`` writes (`annotator.annotations_io.phoenix_items`), each with
+    its fingerprint. With `project`, annotations about other projects are left out silently."""
     skipped = skipped if skipped is not None else {}
-
-    def skip(reason: str) -> None:
-        skipped[reason] = skipped.get(reason, 0) + 1
-
+    selection = ExportFilter(names=names, annotator=annotator, project=project)
     for endpoint in (*ANNOTATION_ENDPOINTS, *NOTE_ENDPOINTS):
         target = _TARGET[endpoint]
-        id_field = _ID_FIELD[target]
-        notes = endpoint in NOTE_ENDPOINTS
-        last_key: tuple | None = None
-        for (
-            row_id, name, kind, identifier, label, score, explanation, metadata_text, span_id,
-            trace_id, session_id, position, exists, document_count,
-        ) in _rows(conn, target, notes, project, names, annotator):  # fmt: skip
-            target_id = {"span_id": span_id, "trace_id": trace_id, "session_id": session_id}[
-                id_field
-            ]
-            if not exists or not target_id:
-                if not project:
-                    skip(f"annotations about a {target} that is not in this database")
-                continue
-            if notes:
-                if not explanation or not explanation.strip():
-                    skip("notes without text (Phoenix requires the text)")
-                    continue
-                note: dict[str, Any] = {id_field: target_id, "note": explanation}
-                if identifier:
-                    note["identifier"] = identifier
-                item: dict[str, Any] = {"data": note}
-                yield Pending(row_id, endpoint, item, _fingerprint(endpoint, item))
-                continue
-            if score is not None and not math.isfinite(score):
-                skip("annotations whose score is not a finite number")
-                continue
-            metadata = orjson.loads(metadata_text) if metadata_text else {}
-            if type(metadata) is not dict:
-                skip("annotations whose metadata is not an object")
-                continue
-            item = {id_field: target_id}
-            if target == Target.DOCUMENT:
-                if position is None or position < 0 or position >= (document_count or 0):
-                    skip("document annotations beyond the span's documents (Phoenix: 422)")
-                    continue
-                key = (span_id, position, name)
-                if key == last_key:
-                    skip(
-                        "document annotations by a second annotator on one document and name "
-                        "(Phoenix keeps one; the newest was sent: choose with --annotator)"
-                    )
-                    continue
-                last_key = key
-                item["document_position"] = position
-                if identifier:
-                    metadata = {**metadata, DOCUMENT_IDENTIFIER_KEY: identifier}
-                identifier = ""
-            item["name"] = name
-            item["annotator_kind"] = kind
-            result = {
-                k: v
-                for k, v in (("label", label), ("score", score), ("explanation", explanation))
-                if v is not None
-            }
-            if result:
-                item["result"] = result
-            item["metadata"] = metadata
-            item["identifier"] = identifier or ""
-            yield Pending(row_id, endpoint, item, _fingerprint(endpoint, item))
+
+        def skip(reason: str, target: str = target) -> None:
+            if reason in (NOT_IN_DATABASE, EMPTY_TARGET_ID):
+                if project:
+                    return  # another project's (or nobody's): not this push's business
+                text = f"annotations about a {target} that is not in this database"
+            else:
+                text = _PUSH_REASONS[reason]
+            skipped[text] = skipped.get(text, 0) + 1
+
+        for found in phoenix_items(conn, endpoint, selection, skip):
+            yield Pending(
+                found.annotation_id, endpoint, found.item, _fingerprint(endpoint, found.item)
+            )
 
 
 # --- push ---------------------------------------------------------------------------------------
@@ -298,9 +225,6 @@ def push(
     seconds_before, requests_before = client.phoenix_seconds, client.request_count
     report = PushReport(url=client.url, dry_run=dry_run)
     conn = store.connection
-    if not dry_run:
-        with write_transaction(conn):
-            ensure_sent_table(conn)
     sent = _sent_fingerprints(conn, client.url)
     pending: list[Pending] = []
     for candidate in pending_items(
@@ -311,7 +235,11 @@ def push(
         else:
             pending.append(candidate)
     used_names = sorted(
-        {p.item.get("name") for p in pending if p.endpoint in ANNOTATION_ENDPOINTS} - {None}
+        {
+            str(p.item["name"])
+            for p in pending
+            if p.endpoint in ANNOTATION_ENDPOINTS and p.item.get("name") is not None
+        }
     )
     projects = _projects(conn, project)
     if dry_run:
@@ -342,6 +270,8 @@ def push(
 
 
 def _sent_fingerprints(conn: sqlite3.Connection, url: str) -> dict[int, str]:
+    # The table is in every file of schema version 2 and later; a version-1 file opened
+    # read-only (never upgraded) has not sent anything.
     exists = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'phoenix_sent'"
     ).fetchone()
@@ -365,7 +295,6 @@ def record_sent(
         return
     now = now_iso()
     with write_transaction(conn):
-        ensure_sent_table(conn)
         conn.executemany(
             "INSERT OR REPLACE INTO phoenix_sent (url, annotation_id, endpoint, fingerprint, "
             "phoenix_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -505,8 +434,9 @@ def _comparable(body: dict[str, Any]) -> dict[str, Any]:
     keep = ("type", "description", "optimization_direction", "lower_bound", "upper_bound")
     out = {k: body.get(k) for k in keep}
     for bound in ("lower_bound", "upper_bound"):
-        if out[bound] is not None:
-            out[bound] = float(out[bound])
+        value = out[bound]
+        if value is not None:
+            out[bound] = float(value)
     values = body.get("values")
     if values is not None:
         out["values"] = [

@@ -117,7 +117,7 @@ class Compiler:
         root = self.checked.root
         # (A comparison chain sharing a value stays whole: its parts read one binding.)
         split = isinstance(root, ir.And) and not _binds(root)
-        conjuncts = list(root.items) if split else [root]
+        conjuncts = list(root.items) if isinstance(root, ir.And) and split else [root]
         plain = [c for c in conjuncts if not _uses_relations(c)]
         annotated = [c for c in conjuncts if _uses_relations(c)]
         # Cheap tests first: SQLite evaluates AND terms in order, so a span-kind test spares
@@ -636,25 +636,25 @@ class Compiler:
                 f"(SELECT 1 FROM spans AS {stored} WHERE {stored}.span_id = {outer}.parent_id "
                 f"AND {stored}.trace_id = {outer}.trace_id)"
             )
-        table = Frag(f"annotations AS {element}")
+        annotations = Frag(f"annotations AS {element}")
         not_note = _sql(f"{element}.name != {{}}", _p(NOTE))
         row = TRACE if self.checked.grain == "trace" else SPAN
         if kind == "trace_annotations":
-            return table, _sql(
+            return annotations, _sql(
                 f"{element}.trace_id = {row}.trace_id AND {element}.target = {{}} AND {{}}",
                 _p("trace"),
                 not_note,
             )
         targets = _list(_SPAN_TARGETS)
         if kind == "span_annotations":
-            return table, _sql(
+            return annotations, _sql(
                 f"{element}.trace_id = {TRACE}.trace_id AND {element}.target IN ({{}}) AND {{}}",
                 targets,
                 not_note,
             )
         # A span's own annotations: a span element's, or (span filters) the filtered span's.
         outer = self._alias(source.parent) if source.parent is not None else SPAN
-        return table, _sql(
+        return annotations, _sql(
             f"{element}.span_id = {outer}.span_id AND {element}.target IN ({{}}) AND {{}}",
             targets,
             not_note,
@@ -774,7 +774,8 @@ def _cost(node: ir.Node) -> int:
         ):
             cost += 100
         elif isinstance(n, ir.AsText | ir.AsNumber | ir.AsBool | ir.Attribute):
-            cost += 100 if isinstance(getattr(n, "operand", n).owner, ir.RootSpan) else 10
+            attribute = n if isinstance(n, ir.Attribute) else n.operand
+            cost += 100 if isinstance(attribute.owner, ir.RootSpan) else 10
         elif isinstance(n, ir.Contains):
             cost += 5
         else:

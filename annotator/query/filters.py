@@ -18,7 +18,7 @@ from annotator.query import ir
 from annotator.query.compile import compile_checked
 from annotator.query.limits import check_runs
 from annotator.query.parse import parse_span_filter, parse_trace_filter
-from annotator.store.queue import Sql
+from annotator.store import Sql
 
 _EVERYTHING = "1"
 

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 
 from annotator.query.errors import FilterError, Where, fragment
-from annotator.store.schema import MIGRATIONS
+from annotator.store import MIGRATIONS
 
 # The store's deepest use of a filter (store.next_queue_trace once filters are wired in):
 #   ... WHERE <position> AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id
@@ -59,7 +59,7 @@ class _Checker:
             self._conn = conn
         return self._conn
 
-    def prepare(self, sql: str, params: list[object]) -> None:
+    def prepare(self, sql: str, params: list[object] | dict[str, object]) -> None:
         with self._lock:
             cursor = self._connection().execute(_TEMPLATE.format(sql), params)
             cursor.close()
@@ -68,7 +68,7 @@ class _Checker:
 _CHECKER = _Checker()
 
 
-def check_runs(sql: str, params: list[object], deepest: Where) -> None:
+def check_runs(sql: str, params: list[object] | dict[str, object], deepest: Where) -> None:
     """Raises FilterError unless SQLite accepts `sql` (a condition on span `s` or trace `t`)
     nested deeper than the store nests it. `deepest` is where the user's text nests most."""
     try:

@@ -137,7 +137,8 @@ class _Parser:
         # Iterative, so that the recursive walk that follows cannot exhaust the stack.
         count = 0
         stack: list[tuple[ast.AST, int]] = [(body, 1)]
-        deepest, deepest_key = body, (1, 0, 0)
+        deepest: ast.AST = body
+        deepest_key = (1, 0, 0)
         while stack:
             node, depth = stack.pop()
             key = (depth, -getattr(node, "lineno", 1), -getattr(node, "col_offset", 0))
@@ -653,7 +654,7 @@ class _Parser:
         self._check_spelling(root, root.id)
         for kind, payload, step in steps:
             if kind == "attr":
-                self._check_spelling(step, payload)
+                self._check_spelling(step, str(payload))
         bound = self._lookup(root.id)
         if bound is not None:
             return self._element_reference(node, bound, steps)
@@ -689,7 +690,7 @@ class _Parser:
                 f"`{self._text(node)}`: subscripts only apply to attributes[...], "
                 "metadata[...], annotations[...], evals[...] and trace_annotations[...]",
             )
-        dotted = ".".join([root.id, *(payload for _, payload, _ in steps)])
+        dotted = ".".join([root.id, *(str(payload) for _, payload, _ in steps)])
         if self.grain == "span":
             return self._span_name(node, root, dotted)
         return self._trace_name(node, root, dotted)
@@ -770,7 +771,7 @@ class _Parser:
                     f"`.{payload}` after a subscript is not supported; write the whole "
                     "key inside the brackets, e.g. attributes['llm.model_name']",
                 )
-            keys.extend(self._keys(payload, step))  # type: ignore[arg-type]
+            keys.extend(self._keys(payload, step))
         if not keys or not isinstance(keys[0], str):
             raise self._error(root, "an attribute path must start with a name")
         return self._path(owner, root, keys)
@@ -1024,7 +1025,7 @@ class _Parser:
         if kind != "attr":
             raise self._error(step, f"write `{name}.attributes[...]` to read an attribute")
         if scope.element == "annotation":
-            field = f.ANNOTATION_ELEMENT_FIELDS.get(payload)  # type: ignore[arg-type]
+            field = f.ANNOTATION_ELEMENT_FIELDS.get(payload)
             if field is None or len(steps) > 1:
                 raise self._unknown_element_field(step, name, payload, f.ANNOTATION_ELEMENT_FIELDS)
             return self._field(scope, field)
@@ -1057,7 +1058,7 @@ class _Parser:
                 f"`{self._text(node)}` is a collection; use it in a comprehension, e.g. "
                 f"any(c.status_code == 'ERROR' for c in {name}.{payload})",
             )
-        field = f.SPAN_ELEMENT_FIELDS.get(payload)  # type: ignore[arg-type]
+        field = f.SPAN_ELEMENT_FIELDS.get(payload)
         if field is None or len(steps) > 1:
             shown = name if owner is scope else f"{name}.parent_span"
             raise self._unknown_element_field(step, shown, payload, f.SPAN_ELEMENT_FIELDS)

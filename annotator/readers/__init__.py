@@ -40,11 +40,19 @@ from typing import Any
 import orjson
 
 from annotator.model import Problem, Span
-from annotator.readers._common import BadRecord, MissingExtra, NotATraceFile, one_line
+from annotator.readers._common import (
+    BadRecord,
+    MissingExtra,
+    NotATraceFile,
+    clean_id,
+    describe,
+    one_line,
+)
 from annotator.readers._detect import (
     ANNOTATION_FORMATS,
     EMPTY,
     NOT_SPANS,
+    PHOENIX_ENDPOINT_KEYS,
     SPAN_FORMATS,
     Sniffed,
     classify,
@@ -60,17 +68,42 @@ from annotator.readers._otlp import (
 )
 from annotator.readers._phoenix import decode_record
 
+# For the readers of other record kinds (annotation files, Phoenix's API): what a record is,
+# and the one-line messages about bad ones, the same as the span readers'.
 __all__ = [
     "ANNOTATION_FORMATS",
     "EMPTY",
     "NOT_SPANS",
+    "PHOENIX_ENDPOINT_KEYS",
     "SPAN_FORMATS",
+    "BadRecord",
     "MissingExtra",
     "NotATraceFile",
+    "Sniffed",
+    "clean_id",
+    "decode_phoenix_span",
+    "describe",
     "detect_format",
+    "json_error_reason",
+    "one_line",
+    "open_parquet",
     "read_spans",
     "sniff_file",
 ]
+
+
+def decode_phoenix_span(record: Any, project: str) -> Span:
+    """One Phoenix span record (REST, legacy or DataFrame row) to a Span; BadRecord if
+    unusable. What ``annotator pull`` stores of each span Phoenix sends."""
+    return decode_record(record, project)
+
+
+def open_parquet(path: Path) -> Any:
+    """The pyarrow ParquetFile of `path` (MissingExtra without pyarrow, NotATraceFile for a
+    file pyarrow cannot read). pyarrow is imported only when a parquet file is opened."""
+    from annotator.readers._parquet import open_parquet as open_with_pyarrow
+
+    return open_with_pyarrow(path)
 
 
 def detect_format(path: Path) -> str:

@@ -7,7 +7,7 @@ returns: the row and its log entry land together or not at all.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,6 +189,127 @@ class ImportCounts:
 # Compared to decide whether an imported annotation changes the stored row.
 _IMPORT_FIELDS = ("label", "score", "explanation", "annotator_kind", "source", "metadata")
 
+# `AnnotationBatch.put(before=LOOKUP)`: find the stored row by the annotation's key.
+LOOKUP: Any = object()
+
+_INSERT_COLUMNS = COLUMNS  # with the id: the batch numbers new rows itself
+_INSERT_SQL = (
+    f"INSERT INTO annotations ({', '.join(_INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
+)
+_UPDATE_SQL = f"UPDATE annotations SET {', '.join(f'{c} = ?' for c in COLUMNS[1:])} WHERE id = ?"
+_LOG_SQL = (
+    "INSERT INTO annotation_log (at, actor, action, annotation_id, target, span_id, trace_id, "
+    "session_id, document_position, name, identifier, before, after, reverts) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+)
+
+
+class AnnotationBatch:
+    """The one path for writing many annotations at once (``annotator import``, ``pull``,
+    ``merge``): each change goes in with its log entry, inside the caller's write transaction
+    (`Store.annotation_batch` opens one), in batches of `size` rows.
+
+    The rules are those of `import_annotations` (which is this batch over one file):
+
+    * the key is `AnnotationKey.of` (an annotation without a valid key raises AnnotationError);
+      a stored row with that key is updated, else a row is inserted. The stored row is looked
+      up by key unless the caller already has it (`put(before=...)`, as merge does);
+    * times are kept: created_at / updated_at come from the annotation when it has them. A new
+      row given only one of them gets it for both; given neither, the current time for both.
+      An updated row given none keeps its created_at and gets updated_at = now. "Now" is one
+      moment for the whole batch (its log entries' ``at`` too);
+    * an annotation is *unchanged*, neither written nor logged, when label, score,
+      explanation, annotator_kind, source and metadata equal the stored row's, and so do
+      created_at and updated_at where the annotation has them;
+    * as in `set_annotation`, a span or document annotation gets its span's trace and session
+      ids when it lacks them, a trace annotation its trace's session, and the identifier
+      defaults to "". Each row's `source` is stored as given;
+    * each change is logged with the batch's `action`, the item's `actor` and the row before
+      and after (every column, metadata as an object).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, *, action: str, size: int = 2000) -> None:
+        if not conn.in_transaction:
+            raise RuntimeError("AnnotationBatch needs the caller's write transaction")
+        self._conn = conn
+        self.action = action
+        self.size = size
+        self.now = now_iso()
+        self.counts = ImportCounts()
+        self._next_id = (conn.execute("SELECT max(id) FROM annotations").fetchone()[0] or 0) + 1
+        # (stored row, row before, actor) not written yet, and their keys' parameters
+        self._pending: list[tuple[Annotation, Annotation | None, str]] = []
+        self._pending_keys: set[tuple] = set()
+
+    def put(self, annotation: Annotation, *, actor: str, before: Any = LOOKUP) -> str:
+        """Stage one annotation; returns "new", "updated" or "unchanged". `before`: the row
+        stored under its key (None: there is none), when the caller knows it."""
+        key = AnnotationKey.of(annotation)
+        params = key.params()
+        if before is LOOKUP:
+            if params in self._pending_keys:  # the same key again: see the staged row
+                self.flush()
+            before = find(self._conn, key)
+        incoming = _copy(annotation)
+        if before is not None and _same_import(before, incoming):
+            self.counts.unchanged += 1
+            return "unchanged"
+        if before is not None:
+            incoming.id = before.id
+            incoming.created_at = incoming.created_at or before.created_at
+            incoming.updated_at = incoming.updated_at or self.now
+            self.counts.updated += 1
+        else:
+            incoming.id = self._next_id
+            self._next_id += 1
+            incoming.updated_at = incoming.updated_at or incoming.created_at or self.now
+            incoming.created_at = incoming.created_at or incoming.updated_at
+            self.counts.new += 1
+        self._pending.append((incoming, before, actor))
+        self._pending_keys.add(params)
+        if len(self._pending) >= self.size:
+            self.flush()
+        return "new" if before is None else "updated"
+
+    def flush(self) -> None:
+        """Write what is staged (the caller's transaction commits it)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        self._pending_keys = set()
+        _fill_contexts(self._conn, [row for row, _, _ in pending])
+        inserts, updates, logs = [], [], []
+        dumps = orjson.dumps
+        for row, before, actor in pending:
+            values = annotation_to_dict(row)
+            after_image = dumps(values).decode()
+            values["metadata"] = dumps(row.metadata).decode()
+            if before is None:
+                inserts.append(tuple(values.values()))
+            else:
+                updates.append((*list(values.values())[1:], row.id))
+            logs.append(
+                (
+                    self.now,
+                    actor,
+                    self.action,
+                    row.id,
+                    row.target,
+                    row.span_id,
+                    row.trace_id,
+                    row.session_id,
+                    row.document_position,
+                    row.name,
+                    row.identifier,
+                    _image(before),
+                    after_image,
+                )
+            )
+        self._conn.executemany(_UPDATE_SQL, updates)
+        self._conn.executemany(_INSERT_SQL, inserts)
+        self._conn.executemany(_LOG_SQL, logs)
+
 
 def import_annotations(
     conn: sqlite3.Connection,
@@ -198,60 +319,19 @@ def import_annotations(
     action: str = "import",
 ) -> ImportCounts:
     """Insert or update many annotations in ONE write transaction (all or nothing), by the
-    same key as `set_annotation`, each change logged with its before and after image.
+    same key as `set_annotation`, each change logged with its before and after image: an
+    `AnnotationBatch` (its docstring has the rules on times, unchanged rows and context ids).
 
-    Unlike `set_annotation` (which stamps the current time):
-
-    * times are kept: created_at / updated_at come from the annotation when it has them. A new
-      row given only one of them gets it for both; given neither, the current time for both. An
-      updated row given none keeps its created_at and gets updated_at = now. "Now" is one moment
-      for the whole batch (its log entries' ``at`` too): it is committed at once;
-    * an annotation is *unchanged*, neither written nor logged, when label, score, explanation,
-      annotator_kind, source and metadata equal the stored row's, and so do created_at and
-      updated_at where the annotation has them. Importing the same file again therefore writes
-      nothing and adds no log entries.
-
-    Like `set_annotation`, the span's trace and session ids are filled in when missing, and the
-    identifier defaults to "". Each annotation's `source` is stored as given (importers set it).
     `annotations` may be a generator: it is consumed inside the transaction. An annotation
     without a valid key raises AnnotationError, which rolls the whole batch back: check keys
     (``AnnotationKey.of``) before handing them over.
     """
-    counts = ImportCounts()
-    update_sql = (
-        f"UPDATE annotations SET {', '.join(f'{c} = :{c}' for c in COLUMNS if c != 'id')} "
-        "WHERE id = :id"
-    )
-    insert_columns = [c for c in COLUMNS if c != "id"]
-    insert_sql = (
-        f"INSERT INTO annotations ({', '.join(insert_columns)}) "
-        f"VALUES ({', '.join(':' + c for c in insert_columns)})"
-    )
     with write_transaction(conn):
-        # One moment for the whole batch: it is committed at once.
-        now = now_iso()
+        batch = AnnotationBatch(conn, action=action)
         for annotation in annotations:
-            key = AnnotationKey.of(annotation)
-            before = find(conn, key)
-            stored = _with_context(conn, annotation)
-            if before is not None and _same_import(before, stored):
-                counts.unchanged += 1
-                continue
-            if before is not None:
-                stored.id = before.id
-                stored.created_at = stored.created_at or before.created_at
-                stored.updated_at = stored.updated_at or now
-                conn.execute(update_sql, _bind(annotation_to_dict(stored)))
-                counts.updated += 1
-            else:
-                stored.updated_at = stored.updated_at or stored.created_at or now
-                stored.created_at = stored.created_at or stored.updated_at
-                values = annotation_to_dict(stored)
-                values.pop("id")
-                stored.id = conn.execute(insert_sql, _bind(values)).lastrowid
-                counts.new += 1
-            _log(conn, action, actor, key, stored, before, stored, None, at=now)
-    return counts
+            batch.put(annotation, actor=actor)
+        batch.flush()
+    return batch.counts
 
 
 def _same_import(stored: Annotation, incoming: Annotation) -> bool:
@@ -298,6 +378,54 @@ def _with_context(conn: sqlite3.Connection, annotation: Annotation) -> Annotatio
     return copy
 
 
+def _copy(annotation: Annotation) -> Annotation:
+    copy = Annotation(**annotation_to_dict(annotation))
+    copy.identifier = copy.identifier or ""
+    copy.metadata = dict(annotation.metadata or {})
+    return copy
+
+
+def _fill_contexts(conn: sqlite3.Connection, rows: list[Annotation]) -> None:
+    """`_with_context` for many rows: one query for the spans, one for the traces."""
+    spans = {
+        row.span_id
+        for row in rows
+        if row.target in (Target.SPAN, Target.DOCUMENT) and (not row.trace_id or not row.session_id)
+    }
+    traces = {row.trace_id for row in rows if row.target == Target.TRACE and not row.session_id}
+    span_context = {
+        span_id: (trace_id, session_id)
+        for chunk in _chunks(sorted(spans, key=str))
+        for span_id, trace_id, session_id in conn.execute(
+            "SELECT span_id, trace_id, session_id FROM spans "
+            "WHERE span_id IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(chunk).decode(),),
+        )
+    }
+    trace_session = {
+        trace_id: session_id
+        for chunk in _chunks(sorted(traces, key=str))
+        for trace_id, session_id in conn.execute(
+            "SELECT trace_id, session_id FROM traces "
+            "WHERE trace_id IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(chunk).decode(),),
+        )
+    }
+    for row in rows:
+        if row.target in (Target.SPAN, Target.DOCUMENT):
+            found = span_context.get(row.span_id)
+            if found is not None:
+                row.trace_id = row.trace_id or found[0]
+                row.session_id = row.session_id or found[1]
+        elif row.target == Target.TRACE and not row.session_id:
+            row.session_id = trace_session.get(row.trace_id) or row.session_id
+
+
+def _chunks(items: list[Any], size: int = 500) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 def _bind(values: dict[str, Any]) -> dict[str, Any]:
     bound = dict(values)
     bound["metadata"] = orjson.dumps(values.get("metadata") or {}).decode()
@@ -315,8 +443,8 @@ def _log(
     reverts: int | None,
     *,
     at: str | None = None,
-) -> int:
-    cursor = conn.execute(
+) -> None:
+    conn.execute(
         "INSERT INTO annotation_log (at, actor, action, annotation_id, target, span_id, trace_id, "
         "session_id, document_position, name, identifier, before, after, reverts) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -337,7 +465,6 @@ def _log(
             reverts,
         ),
     )
-    return cursor.lastrowid
 
 
 def _image(annotation: Annotation | None) -> str | None:
@@ -397,8 +524,8 @@ def _travel(conn: sqlite3.Connection, actor: str, *, backwards: bool) -> Change 
         if not stack:
             return None
         seq = stack[-1]
-        target, before_image, after_image = conn.execute(
-            "SELECT target, before, after FROM annotation_log WHERE seq = ?", (seq,)
+        before_image, after_image = conn.execute(
+            "SELECT before, after FROM annotation_log WHERE seq = ?", (seq,)
         ).fetchone()
         wanted = _from_image(before_image if backwards else after_image)
         replaced = _from_image(after_image if backwards else before_image)

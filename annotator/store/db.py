@@ -19,7 +19,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -111,7 +111,7 @@ def _file_key(path: Path) -> tuple[int, int] | None:
     return (info.st_dev, info.st_ino)
 
 
-def open_in_this_process(path: str | Path) -> bool:
+def open_in_this_process(path: str | os.PathLike[str]) -> bool:
     """Whether a connection made by `connect` is open on this file now (so it is ours, and its
     header must not be read with open()/close(): see above)."""
     return _OPEN_HERE.holds(Path(path))
@@ -323,6 +323,17 @@ def readonly_uri(found: DatabaseFile) -> str:
     return f"{uri}?immutable=1" if found.wal_at_rest else f"{uri}?mode=ro"
 
 
+def readonly_uri_of(path: Path) -> str:
+    """`readonly_uri` of a file known to be ours (merge's checked inputs and dry-run copies)."""
+    return readonly_uri(DatabaseFile(path, OURS, wal_at_rest(path)))
+
+
+def current_migrations() -> list[str]:
+    """The migrations `ensure_schema` runs by default, looked up at call time: a caller that
+    compares versions compares with the ones it upgrades to (tests add a version this way)."""
+    return MIGRATIONS
+
+
 def enable_wal(conn: sqlite3.Connection, path: str | Path) -> None:
     """WAL lets readers (other annotators, Datasette) go on while one process writes. Switching
     rewrites the file header, so it happens only once the file is known to be ours."""
@@ -437,10 +448,8 @@ def rollback(conn: sqlite3.Connection) -> None:
     """Roll back if a transaction is still open. SQLite has already rolled back by itself after
     some errors (a full disk, an I/O error); the error that got us here is the one to report."""
     if conn.in_transaction:
-        try:
+        with suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
 
 
 def begin_immediate(conn: sqlite3.Connection) -> None:

@@ -257,7 +257,10 @@ def filter_sql(queue: QueueFilter, configs: Iterable[ConfigLike], identifier: st
 
 # The value two annotations are compared on: the label when there is one (a categorical judgement;
 # its score may be missing in imported data), else the score. Text-only values never disagree.
-_VALUE = "CASE WHEN a.label IS NOT NULL THEN 'L:' || a.label WHEN a.score IS NOT NULL THEN 'S:' || a.score END"
+_VALUE = (
+    "CASE WHEN a.label IS NOT NULL THEN 'L:' || a.label "
+    "WHEN a.score IS NOT NULL THEN 'S:' || a.score END"
+)
 
 
 def disagreement_sql() -> Sql:

@@ -127,6 +127,28 @@ CREATE TRIGGER annotation_log_no_delete BEFORE DELETE ON annotation_log
 BEGIN SELECT RAISE(ABORT, 'annotation_log is append-only'); END;
 """
 
+# Version 2: what `annotator push` sent where (the table push used to create itself, hence IF
+# NOT EXISTS: a version-1 file that was pushed from has it already), and the two indexes the span
+# filters use (`span_kind == ...`; a span's children of a kind, `span.children`).
+_V2 = """
+CREATE TABLE IF NOT EXISTS phoenix_sent (
+    url TEXT NOT NULL,              -- the Phoenix it went to (no credentials)
+    annotation_id INTEGER NOT NULL, -- annotations.id
+    endpoint TEXT NOT NULL,         -- span_annotations ... session_notes
+    fingerprint TEXT NOT NULL,      -- sha256 of the exact item sent
+    phoenix_id TEXT,                -- the id Phoenix answered with
+    sent_at TEXT NOT NULL,
+    PRIMARY KEY (url, annotation_id)
+);
+CREATE INDEX spans_kind ON spans(span_kind);
+CREATE INDEX spans_trace_parent ON spans(trace_id, parent_id, span_kind);
+"""
+
 # MIGRATIONS[n] takes a database at version n to version n + 1.
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+# The oldest version that a read-only open (stats, export, dataset) can read as it is: it cannot
+# be upgraded without writing, and version 2 added only a table that reading never uses and
+# indexes (queries run without them, slower).
+READABLE_SINCE = 1

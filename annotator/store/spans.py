@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 import orjson
@@ -81,19 +82,17 @@ class SpanWriter:
         """Give up after `error`: what is not committed yet is rolled back (spans and trace rows
         alike)."""
         self._batch = []
-        if self._in_transaction and not self._conn.in_transaction:
-            # Our transaction ended without us: SQLite rolled it back after an error of its own
-            # (a full disk), or COMMIT had returned when Ctrl-C arrived, before the bookkeeping.
-            if not isinstance(error, sqlite3.Error):
-                self._committed()
+        # Our transaction ended without us: SQLite rolled it back after an error of its own
+        # (a full disk), or COMMIT had returned when Ctrl-C arrived, before the bookkeeping.
+        ended_without_us = self._in_transaction and not self._conn.in_transaction
+        if ended_without_us and not isinstance(error, sqlite3.Error):
+            self._committed()
         if self._in_transaction:
             self._in_transaction = False
             self._pending_traces = set()
             rollback(self._conn)
-            try:
+            with suppress(sqlite3.Error):
                 self._conn.execute("PRAGMA synchronous = FULL")
-            except sqlite3.Error:
-                pass
 
     def _flush(self) -> None:
         batch, self._batch = self._batch, []
@@ -244,7 +243,7 @@ def summarise_in_transaction(
         "ORDER BY trace_id"
     )
     summaries = []
-    orphan_updates = []
+    orphan_updates: list[tuple] = []
     current: list[tuple] = []
     for row in cursor:
         if current and row[0] != current[0][0]:

@@ -9,7 +9,8 @@ thread a store of its own.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -17,7 +18,7 @@ import orjson
 
 from annotator.model import Annotation, Span
 from annotator.store import annotations as annotation_ops
-from annotator.store.annotations import AnnotationKey, Change
+from annotator.store.annotations import AnnotationBatch, AnnotationKey, Change
 from annotator.store.db import (
     EMPTY,
     StoreError,
@@ -26,6 +27,7 @@ from annotator.store.db import (
     describe_error,
     ensure_schema,
     inspect_database,
+    rollback,
     wait_for_lock,
     write_transaction,
 )
@@ -130,9 +132,11 @@ class Store:
 
     @property
     def connection(self) -> sqlite3.Connection:
-        """The raw connection, for annotator's own set-based core code (stats, export, merge and
-        annotation import, which write through `annotator.store.annotations` so that every change
-        is logged). The app and widgets use the methods below, never SQL."""
+        """The raw connection, for annotator's own set-based core code only: team (stats,
+        merge, dataset, agreement), annotations_io (export, import), phoenix (push, pull), the
+        importer and config_changes, which write annotations only through `AnnotationBatch` so
+        that every change is logged. The app and the command line never touch it (a test
+        checks): they call the methods below, or hand the Store itself to the core."""
         return self._conn
 
     def close(self, *, discard_if_empty: bool = False) -> bool:
@@ -491,12 +495,44 @@ class Store:
     def redo(self, actor: str) -> Change | None:
         return annotation_ops.redo(self._conn, actor)
 
+    @contextmanager
+    def annotation_batch(self, *, action: str) -> Iterator[AnnotationBatch]:
+        """One write transaction for many annotation writes and their log entries (import,
+        pull, merge: `AnnotationBatch` has the rules). What else the block runs on
+        `connection` commits with them, or rolls back with them on an error."""
+        with write_transaction(self._conn):
+            batch = AnnotationBatch(self._conn, action=action)
+            yield batch
+            batch.flush()
+
+    def annotation_counts_by_identifier(self) -> list[tuple[str, int]]:
+        """(identifier, how many annotations), the most first (``annotate --reset`` says what
+        it would delete)."""
+        return self._conn.execute(
+            "SELECT identifier, count(*) FROM annotations GROUP BY identifier "
+            "ORDER BY count(*) DESC, identifier"
+        ).fetchall()
+
+    def set_busy_timeout(self, milliseconds: int) -> None:
+        """How long a write waits for another process's lock before SQLITE_BUSY."""
+        self._conn.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
+
+    def rollback(self) -> None:
+        """Roll back a transaction left open (a COMMIT refused for a full disk can leave one)."""
+        rollback(self._conn)
+
     def integrity_check(self) -> str:
         return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
 
 
+def connection_of(source: Store | sqlite3.Connection) -> sqlite3.Connection:
+    """The connection of a Store, or the connection itself: for core functions that take
+    either (the command line hands them the Store, never its connection)."""
+    return source.connection if isinstance(source, Store) else source
+
+
 def _check_readable_version(conn: sqlite3.Connection, path: Path) -> None:
-    from annotator.store.schema import SCHEMA_VERSION
+    from annotator.store.schema import READABLE_SINCE, SCHEMA_VERSION
 
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == 0:
@@ -506,8 +542,8 @@ def _check_readable_version(conn: sqlite3.Connection, path: Path) -> None:
             f"{path}: made by a newer annotator (schema version {version}; this one knows "
             f"{SCHEMA_VERSION}). Upgrade annotator to open it."
         )
-    # An older file read-only cannot be upgraded; the queries below expect the current schema.
-    if version < SCHEMA_VERSION:
+    # An older file read-only cannot be upgraded: read it as it is when the queries can.
+    if version < READABLE_SINCE:
         raise StoreError(
             f"{path}: schema version {version} is old; open it once read-write to upgrade"
         )
@@ -527,10 +563,8 @@ def _remove_if_blank(path: Path) -> None:
 def _remove_database_files(path: Path) -> None:
     """Remove a database this process created (and nobody else can have written to yet)."""
     for suffix in ("", "-wal", "-shm", "-journal"):
-        try:
+        with suppress(OSError):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-        except OSError:
-            pass
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -213,7 +213,7 @@ def fleiss_terms(items: Sequence[Sequence[Value]]) -> tuple[Fraction, Fraction] 
         agree_by_r[r] += sum(c * (c - 1) for c in counts.values())
         share_by_r.setdefault(r, Counter()).update(counts)
     p_bar = sum((Fraction(a, r * (r - 1)) for r, a in agree_by_r.items()), Fraction(0)) / n_items
-    pi: Counter = Counter()
+    pi: defaultdict[Value, Fraction] = defaultdict(Fraction)  # category -> its exact share
     for r, shares in share_by_r.items():
         for cat, c in shares.items():
             pi[cat] += Fraction(c, r)

@@ -111,6 +111,7 @@ import orjson
 from annotator import semconv
 from annotator.csv_cells import neutralise
 from annotator.model import SpanKind
+from annotator.store import Store, connection_of
 
 __all__ = [
     "FORMATS",
@@ -249,9 +250,10 @@ def build_spec(
     )
 
 
-def check_names(conn: sqlite3.Connection, spec: DatasetSpec) -> list[str]:
+def check_names(database: Store | sqlite3.Connection, spec: DatasetSpec) -> list[str]:
     """Warnings about the filters: names no config or annotation has, labels a categorical
     config does not offer, --agreed without label/score filters."""
+    conn = connection_of(database)
     from annotator.team.stats import stored_configs
 
     warnings: list[str] = []
@@ -574,9 +576,12 @@ def _example(row: tuple, spans: dict, traces: dict) -> dict[str, Any]:
     }
 
 
-def iter_examples(conn: sqlite3.Connection, spec: DatasetSpec) -> Iterator[dict[str, Any]]:
+def iter_examples(
+    database: Store | sqlite3.Connection, spec: DatasetSpec
+) -> Iterator[dict[str, Any]]:
     """One example per matching span, streamed: spans are fetched `_CHUNK` at a time and the
     annotations of each chunk with one query."""
+    conn = connection_of(database)
     sql, params = select_sql(spec)
     cursor = conn.execute(sql, params)
     try:
@@ -671,7 +676,7 @@ def write_examples(
     return result
 
 
-CSV_BUCKETS = ("input", "output", "metadata")
+CSV_BUCKETS: tuple[str, ...] = ("input", "output", "metadata")
 
 # Why Phoenix's CSV upload would read an example differently from the JSONL (warning text).
 INEXACT_NUMBER = "numbers or true/false (Phoenix reads them as text)"

@@ -59,15 +59,17 @@ Annotations
     Each annotation written to OUT is logged in ``annotation_log`` with action ``merge`` and actor
     ``merge:<input path as given>`` (before and after images; the path, not just the file
     name, because every annotator's file tends to be called annotations.db), keeping its own
-    created_at and updated_at. Undo replays only set/delete/undo/redo, so merges are in nobody's undo history.
+    created_at and updated_at. Undo replays only set/delete/undo/redo, so merges are in
+    nobody's undo history.
 
 How
     Set-based SQL: each input is ATTACHed read-only in turn and read in one write transaction
     on OUT (one snapshot of the input): its new spans are inserted with INSERT ... SELECT, its
     annotations staged in a temporary table with a rank text that orders them by the rule above.
     After the trace summaries and the configs, one last transaction adds OUT's own rows for the
-    staged keys, picks each key's greatest rank (GROUP BY), and writes the winners and their log
-    entries in batches.
+    staged keys, picks each key's greatest rank (GROUP BY), and writes the winners through the
+    store's batch write path (``Store.annotation_batch``, the one import uses): the same key,
+    context ids, time-keeping and log entries as every other write.
     ``dry_run`` runs the same merge on a temporary copy of OUT and throws it away.
 """
 
@@ -86,17 +88,29 @@ from typing import Any
 
 import orjson
 
-from annotator.store import Store, StoreError
-from annotator.store import db as store_db
-from annotator.store.annotations import COLUMNS, AnnotationKey
-from annotator.store.db import APPLICATION_ID, connect, ensure_schema, write_transaction
-from annotator.store.schema import TARGET_ID_SQL
-from annotator.store.spans import summarise_traces
-from annotator.timeutil import now_iso
+from annotator.model import Annotation
+from annotator.store import (
+    ANNOTATION_COLUMNS,
+    APPLICATION_ID,
+    BUSY_TIMEOUT_MS,
+    TARGET_ID_SQL,
+    AnnotationBatch,
+    AnnotationKey,
+    Store,
+    StoreError,
+    busy_timeout_ms,
+    connect,
+    current_migrations,
+    ensure_schema,
+    open_in_this_process,
+    readonly_uri_of,
+    summarise_traces,
+    wait_for_lock,
+    write_transaction,
+)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 REQUIRED_TABLES = ("meta", "spans", "annotation_configs", "annotations")
-BATCH_SIZE = 2000
 SPAN_CONFLICTS_SHOWN = 50  # in the text report; the JSON report lists every one
 
 SPAN_COLUMNS = (
@@ -109,6 +123,7 @@ _SPAN_UPDATE = (
     f"UPDATE main.spans SET {', '.join(f'{c} = ?' for c in SPAN_COLUMNS[1:])} WHERE span_id = ?"
 )
 
+COLUMNS = ANNOTATION_COLUMNS
 _VALUE_COLUMNS = COLUMNS[1:]  # every annotation column but the row id
 _KEY_COLUMNS = ("k_target", "k_id", "k_pos", "k_name", "k_ident")
 _KEY_LIST = ", ".join(_KEY_COLUMNS)
@@ -326,8 +341,8 @@ class MergeReport:
                 "Config conflicts (the most recently updated definition is kept; a tie goes to "
                 "the greater content):"
             )
-            for conflict in self.config_conflicts:
-                out.append(f"  {conflict.describe()}")
+            for config_conflict in self.config_conflicts:
+                out.append(f"  {config_conflict.describe()}")
         if self.span_conflicts:
             out.append(f"Span conflicts ({len(self.span_conflicts):,}):")
             out.extend(f"  {line}" for line in self.span_conflicts[:SPAN_CONFLICTS_SHOWN])
@@ -361,23 +376,21 @@ class _Source:
 
 
 def _migrations() -> list[str]:
-    # Looked up at call time (not imported by value) so that the versions compared here are the
-    # ones `ensure_schema` upgrades to by default.
-    return store_db.MIGRATIONS
+    # The versions compared here are the ones `ensure_schema` upgrades to by default.
+    return current_migrations()
 
 
 def _readonly_uri(path: Path) -> str:
     """`mode=ro`, or `immutable=1` for a file at rest in WAL mode: nothing is created beside it
     (as_uri() percent-escapes "?", "#", "%" and spaces, which a bare "file:" + path would not)."""
-    found = store_db.DatabaseFile(path, store_db.OURS, store_db.wal_at_rest(path))
-    return store_db.readonly_uri(found)
+    return readonly_uri_of(path)
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(
         _readonly_uri(path), uri=True, isolation_level=None, check_same_thread=False
     )
-    conn.execute(f"PRAGMA busy_timeout = {store_db.busy_timeout_ms()}")
+    conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
     return conn
 
 
@@ -424,7 +437,7 @@ def open_input(given: str | Path, workdir: Path, *, out: Path | None = None) -> 
     if out is not None and _same_file(path, out):
         raise StoreError(f"{label}: is the output database; merge into a different file")
     try:
-        if store_db.open_in_this_process(path):  # ours; never open()/close() it under SQLite
+        if open_in_this_process(path):  # ours; never open()/close() it under SQLite
             header = SQLITE_HEADER
         else:
             with path.open("rb") as handle:
@@ -439,8 +452,8 @@ def open_input(given: str | Path, workdir: Path, *, out: Path | None = None) -> 
     conn: sqlite3.Connection | None = None
     try:
         try:
-            conn = _connect_readonly(path)
-            store_db.wait_for_lock(conn, lambda: _probe(conn))
+            conn = opened = _connect_readonly(path)
+            wait_for_lock(opened, lambda: _probe(opened))
         except sqlite3.OperationalError:
             # Most often a WAL database whose -shm SQLite may not create here (read-only folder).
             if conn is not None:
@@ -548,7 +561,7 @@ def _open_out(path: Path) -> Store:
     conn = sqlite3.connect(
         path.resolve().as_uri(), uri=True, isolation_level=None, check_same_thread=False
     )
-    conn.execute(f"PRAGMA busy_timeout = {store_db.BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA cache_size = -65536")  # 64 MiB each: the staging tables and their
@@ -838,7 +851,8 @@ class _Merger:
         conn = self.conn
         report = self.report
         values = ", ".join(_VALUE_COLUMNS)
-        with write_transaction(conn):
+        # One write transaction: OUT's rows are read and the winners written in it.
+        with self.store.annotation_batch(action="merge") as batch:
             conn.execute("DROP TABLE IF EXISTS temp.merge_keys")
             conn.execute(
                 f"CREATE TEMP TABLE merge_keys AS SELECT DISTINCT {_KEY_LIST} FROM merge_rows"
@@ -856,14 +870,15 @@ class _Merger:
             conn.execute(f"CREATE INDEX temp.merge_rows_key ON merge_rows ({_KEY_LIST}, rank)")
             keys = conn.execute("SELECT count(*) FROM temp.merge_keys").fetchone()[0]
             report.conflicts = list(self._conflicts())
-            self._write_winners()
-            report.annotations_unchanged = (
-                keys - report.annotations_new - report.annotations_updated
-            )
+            self._write_winners(batch)
+        report.annotations_new = batch.counts.new
+        report.annotations_updated = batch.counts.updated
+        report.annotations_unchanged = keys - report.annotations_new - report.annotations_updated
 
-    def _write_winners(self) -> None:
-        """Each key's greatest row, where it is not OUT's own: written with a 'merge' log entry
-        (the row's context ids filled from OUT's spans and traces, as the store does)."""
+    def _write_winners(self, batch: AnnotationBatch) -> None:
+        """Each key's greatest row, where it is not OUT's own, through the store's batch write
+        path (logged as 'merge' by the input's actor, its times kept, context ids filled from
+        OUT's spans and traces), with OUT's row it replaces as the row before."""
         conn = self.conn
         values = ", ".join(f"r.{c}" for c in _VALUE_COLUMNS)
         before = ", ".join(f"a.{c}" for c in COLUMNS)
@@ -873,71 +888,22 @@ class _Merger:
             f"CREATE TEMP TABLE merge_winners AS "
             f"WITH best AS (SELECT {_KEY_LIST}, max(rank) AS rank, max(out_id) AS before_id "
             f"FROM temp.merge_rows GROUP BY {_KEY_LIST}) "
-            f"SELECT r.src, b.before_id, r.k_pos, {values}, s.trace_id AS span_trace, "
-            f"s.session_id AS span_session, t.session_id AS trace_session, {before} FROM best b "
+            f"SELECT r.src, b.before_id, {values}, {before} FROM best b "
             f"JOIN temp.merge_rows r USING ({_KEY_LIST}, rank) "
-            "LEFT JOIN main.spans s ON r.target IN ('span', 'document') AND s.span_id = r.span_id "
-            "LEFT JOIN main.traces t ON r.target = 'trace' AND t.trace_id = r.trace_id "
             "LEFT JOIN main.annotations a ON a.id = b.before_id "
             "WHERE r.src != 0"
         )
-        self._write_rows(conn.execute("SELECT * FROM temp.merge_winners"))
-
-    def _write_rows(self, cursor: sqlite3.Cursor) -> None:
-        conn = self.conn
-        next_id = (conn.execute("SELECT max(id) FROM main.annotations").fetchone()[0] or 0) + 1
-        at = now_iso()
-        assignments = ", ".join(f"{c} = ?" for c in _VALUE_COLUMNS)
-        update_sql = f"UPDATE main.annotations SET {assignments} WHERE id = ?"
-        insert_sql = (
-            f"INSERT INTO main.annotations ({', '.join(COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(COLUMNS))})"
-        )
-        log_sql = (
-            "INSERT INTO main.annotation_log (at, actor, action, annotation_id, target, span_id, "
-            "trace_id, session_id, document_position, name, identifier, before, after, reverts) "
-            "VALUES (?, ?, 'merge', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
-        )
         width = len(_VALUE_COLUMNS)
-        while batch := cursor.fetchmany(2000):
-            updates, inserts, logs = [], [], []
-            for row in batch:
-                src, before_id, k_pos = row[0], row[1], row[2]
-                after = dict(zip(_VALUE_COLUMNS, row[3 : 3 + width], strict=True))
-                span_trace, span_session, trace_session = row[3 + width : 6 + width]
-                _fill_context(after, span_trace, span_session, trace_session)
-                stored = tuple(after.values())  # in _VALUE_COLUMNS order
-                after_image = {"id": before_id or next_id, **after}
-                after_image["metadata"] = _metadata(after["metadata"])
-                if before_id is None:
-                    inserts.append((next_id, *stored))
-                    next_id += 1
-                    before_image = None
-                    self.report.annotations_new += 1
-                else:
-                    updates.append((*stored, before_id))
-                    before_image = dict(zip(COLUMNS, row[6 + width :], strict=True))
-                    before_image["metadata"] = _metadata(before_image["metadata"])
-                    self.report.annotations_updated += 1
-                logs.append(
-                    (
-                        at,
-                        self.sources[src - 1].actor,
-                        after_image["id"],
-                        after["target"],
-                        after["span_id"],
-                        after["trace_id"],
-                        after["session_id"],
-                        None if k_pos == -1 else k_pos,
-                        after["name"],
-                        after["identifier"],
-                        _image(before_image),
-                        _image(after_image),
-                    )
-                )
-            conn.executemany(update_sql, updates)
-            conn.executemany(insert_sql, inserts)
-            conn.executemany(log_sql, logs)
+        actors = [source.actor for source in self.sources]
+        for row in conn.execute("SELECT * FROM temp.merge_winners"):
+            src, before_id = row[0], row[1]
+            after = Annotation(**dict(zip(_VALUE_COLUMNS, row[2 : 2 + width], strict=True)))
+            after.metadata = _metadata(after.metadata)  # type: ignore[arg-type]
+            replaced = None
+            if before_id is not None:
+                replaced = Annotation(**dict(zip(COLUMNS, row[2 + width :], strict=True)))
+                replaced.metadata = _metadata(replaced.metadata)  # type: ignore[arg-type]
+            batch.put(after, actor=actors[src - 1], before=replaced)
 
     def _conflicts(self) -> Iterator[AnnotationConflict]:
         rows = self.conn.execute(
@@ -1035,19 +1001,6 @@ def _conflict(key_values: tuple, versions: list[Version]) -> AnnotationConflict:
     return AnnotationConflict(key, tuple(versions))
 
 
-def _fill_context(
-    row: dict[str, Any], span_trace: str | None, span_session: str | None, trace_session: str | None
-) -> None:
-    """What `annotations._with_context` does: a span's trace and session, a trace's session."""
-    if row["target"] in ("span", "document"):
-        if not row["trace_id"] or not row["session_id"]:
-            if span_trace is not None:  # the span is in OUT
-                row["trace_id"] = row["trace_id"] or span_trace
-                row["session_id"] = row["session_id"] or span_session
-    elif row["target"] == "trace" and not row["session_id"] and trace_session is not None:
-        row["session_id"] = trace_session
-
-
 _SRC_WIDTH = 10  # the rank's last part: the input's position, inverted
 _SEPARATOR = "\x01\x01"
 
@@ -1098,11 +1051,6 @@ def _metadata(raw: str | None) -> Any:
     except orjson.JSONDecodeError:
         return {"_unparsed": raw}
     return value if isinstance(value, dict) else {"_value": value}
-
-
-def _image(row: dict[str, Any] | None) -> str | None:
-    """A log image, as `annotations._image` writes it (every column, metadata as an object)."""
-    return None if row is None else orjson.dumps(row).decode()
 
 
 def _span_order(row: tuple) -> bytes:

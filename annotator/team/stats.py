@@ -133,7 +133,7 @@ from typing import Any
 
 from annotator.config import AnnotationConfig, AnnotationType, ConfigSet, parse_config_document
 from annotator.model import NOTE_NAME, SpanKind
-from annotator.store.schema import TARGET_ID_SQL
+from annotator.store import TARGET_ID_SQL
 from annotator.team import agreement as ag
 
 __all__ = [
@@ -284,9 +284,9 @@ def _read_annotations(
             stamp = updated or created
             if stamp is not None and (tally.last is None or stamp > tally.last):
                 tally.last = stamp
-            if secs is not None and kind == "HUMAN" and type(secs) in (int, float):
-                if secs >= 0 and secs != math.inf:  # NaN fails >= 0
-                    tally.seconds[item] = tally.seconds.get(item, 0.0) + secs
+            timed = secs is not None and kind == "HUMAN" and type(secs) in (int, float)
+            if timed and secs >= 0 and secs != math.inf:  # NaN fails >= 0
+                tally.seconds[item] = tally.seconds.get(item, 0.0) + secs
             named = by_name.get(name)
             if named is None:
                 named = by_name[name] = _NameTally()
@@ -425,6 +425,7 @@ def _values_for_level(
     for rater, items in tally.values.items():
         values: dict[Hashable, ag.Value] = {}
         for item, (label, score) in items.items():
+            value: ag.Value | None
             if use_labels:
                 value = label
             else:
@@ -645,18 +646,18 @@ def compute_stats(
     }
     annotators = []
     for rater in sorted(raters, key=Rater.sort_key):
-        tally = raters[rater]
+        rater_tally = raters[rater]
         median = None
-        if rater.is_human and tally.seconds:
-            median = float(statistics.median(tally.seconds.values()))
+        if rater.is_human and rater_tally.seconds:
+            median = float(statistics.median(rater_tally.seconds.values()))
         annotators.append(
             {
                 **rater.describe(),
-                "annotations": tally.annotations,
-                "items": len(tally.items),
+                "annotations": rater_tally.annotations,
+                "items": len(rater_tally.items),
                 "median_seconds_per_item": median,
-                "first_activity": tally.first,
-                "last_activity": tally.last,
+                "first_activity": rater_tally.first,
+                "last_activity": rater_tally.last,
             }
         )
     return {

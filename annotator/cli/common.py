@@ -1,0 +1,81 @@
+"""What every command shares: the --db option, the rule that bad input never shows a traceback
+(`BadInput`: one line on stderr, exit code 2; `friendly_errors` turns the errors of bad files
+and environments into it) and the exit codes. Everything printed goes through `cli.output`."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from annotator.cli.output import warn
+
+DEFAULT_DB = "annotations.db"
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class BadInput(click.ClickException):
+    """Bad files, configs or databases: one line, exit code 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def show(self, file: Any = None) -> None:
+        # The message already names the file ("path:line: what is wrong"); nothing to add.
+        warn(self.format_message())
+
+
+def db_option(function: F) -> F:
+    return click.option(
+        "--db",
+        "db_path",
+        default=DEFAULT_DB,
+        show_default=True,
+        envvar="ANNOTATOR_DB",
+        type=click.Path(dir_okay=False),
+        help="SQLite file holding spans and annotations (env ANNOTATOR_DB).",
+    )(function)
+
+
+def friendly_errors(function: F) -> F:
+    """Turn the errors bad input and bad environments raise into `BadInput`: a damaged or
+    foreign file, a config, a full disk, a read-only file, a lock held too long."""
+    from annotator.config import ConfigError
+    from annotator.readers import NotATraceFile
+    from annotator.store import StoreError, describe_error
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except (StoreError, NotATraceFile) as error:
+            raise BadInput(str(error)) from None
+        except ConfigError as error:
+            raise BadInput(str(error)) from None
+        except sqlite3.Error as error:
+            path = kwargs.get("db_path") or kwargs.get("out_path")
+            message = describe_error(error, path)
+            if message is None:
+                raise
+            raise BadInput(message) from None
+        except BrokenPipeError:
+            # Caught here, before click would turn it into exit code 1.
+            quiet_broken_pipe()
+
+    return wrapper  # type: ignore[return-value]
+
+
+def quiet_broken_pipe() -> None:
+    """The reader went away (`annotator stats | head -1`): stop quietly with the exit code every
+    command uses for it (141, as `cat` does). Python would otherwise complain when it flushes
+    stdout at exit."""
+    from annotator.output_file import EXIT_READER_GONE, silence_stdout
+
+    silence_stdout()
+    sys.exit(EXIT_READER_GONE)
