@@ -6,6 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.phoenix import client_only
+
+# Before anything imports Phoenix's client: `phoenix` as users have it (client_only.py).
+client_only.use()
+
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"
 PHOENIX_TESTS = REPO / "tests" / "phoenix"

@@ -438,6 +438,8 @@ def test_limit_stops_and_the_next_pull_continues(
 
 _KILLED_PULL = """
 import os, signal, sys
+from tests.phoenix import client_only
+client_only.use()
 from annotator.phoenix import connect, pull
 from annotator.phoenix import pulling as pull_module
 from annotator.store import Store
