@@ -27,11 +27,21 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX p
 
 
 class Terminal:
-    def __init__(self, args: list[str], cwd: Path, columns: int = 150, lines: int = 40) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        cwd: Path,
+        columns: int = 150,
+        lines: int = 40,
+        *,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """`env`: the environment (default: this one, with the checkout on PYTHONPATH)."""
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
-        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": str(lines)}
-        env["PYTHONPATH"] = str(REPO)
+        if env is None:
+            env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = {**env, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": str(lines)}
         env.pop("TEXTUAL", None)
         self.process = subprocess.Popen(
             args, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env, start_new_session=True
