@@ -954,7 +954,7 @@ class _BoundedLoader(yaml.SafeLoader):
         self._child_heights: list[int] = []
         self._measured: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded size, height)
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             target = self.anchors.get(event.anchor)
@@ -1029,7 +1029,7 @@ def parse_config(text: str, filename: str = "<config>") -> ConfigSet:
             reason = f"{error.problem} ({error.context})"
         else:
             reason = error.problem or error.context or "cannot parse"
-        raise ConfigError([ConfigProblem(filename, line, f"YAML syntax error: {reason}")])
+        raise ConfigError([ConfigProblem(filename, line, f"YAML syntax error: {reason}")]) from None
     except ReaderError as error:  # a character YAML does not allow
         line = text.count("\n", 0, error.position) + 1
         raise ConfigError(
@@ -1038,9 +1038,9 @@ def parse_config(text: str, filename: str = "<config>") -> ConfigSet:
                     filename, line, f"unreadable character {chr(error.character)!r}: remove it"
                 )
             ]
-        )
+        ) from None
     except yaml.YAMLError as error:
-        raise ConfigError([ConfigProblem(filename, None, f"YAML syntax error: {error}")])
+        raise ConfigError([ConfigProblem(filename, None, f"YAML syntax error: {error}")]) from None
     if root is None:
         raise ConfigError(
             [
@@ -1155,10 +1155,12 @@ def load_config(path: str | Path) -> ConfigSet:
     except UnicodeDecodeError:
         raise ConfigError(
             [ConfigProblem(filename, None, "not UTF-8 text: save the config as UTF-8")]
-        )
+        ) from None
     except OSError as error:
         reason = error.strerror or str(error)
-        raise ConfigError([ConfigProblem(filename, None, f"cannot read the config: {reason}")])
+        raise ConfigError(
+            [ConfigProblem(filename, None, f"cannot read the config: {reason}")]
+        ) from None
     return parse_config(text, filename)
 
 

@@ -139,10 +139,12 @@ def open_db(db: str):
 
 def in_subprocess(function: str, *args: str) -> dict:
     """Each measurement in a fresh interpreter: peak RSS is then that measurement's own."""
+    root = str(Path(__file__).resolve().parents[1])
     code = (
-        "import asyncio, json, sys; sys.path.insert(0, %r); from bench.app_bench import %s; "
-        "print(json.dumps(asyncio.run(%s(*sys.argv[1:]))))"
-    ) % (str(Path(__file__).resolve().parents[1]), function, function)
+        f"import asyncio, json, sys; sys.path.insert(0, {root!r}); "
+        f"from bench.app_bench import {function}; "
+        f"print(json.dumps(asyncio.run({function}(*sys.argv[1:]))))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True
     )

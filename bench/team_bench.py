@@ -225,7 +225,9 @@ def build(path: Path) -> None:
         c = st.connection
         c.execute("BEGIN")
         c.executemany(
-            "INSERT INTO annotations (target, span_id, trace_id, session_id, document_position, name, label, score, explanation, annotator_kind, source, identifier, metadata, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO annotations (target, span_id, trace_id, session_id, document_position, "
+            "name, label, score, explanation, annotator_kind, source, identifier, metadata, "
+            "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
         c.execute("COMMIT")

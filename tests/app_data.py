@@ -184,7 +184,11 @@ def demo_spans() -> list[Span]:
                     "attributes": {
                         "exception.type": "KeyError",
                         "exception.message": "order B0000",
-                        "exception.stacktrace": "Traceback (most recent call last):\n  File \"tools.py\", line 3\nKeyError: 'B0000'",
+                        "exception.stacktrace": (
+                            "Traceback (most recent call last):\n"
+                            '  File "tools.py", line 3\n'
+                            "KeyError: 'B0000'"
+                        ),
                     },
                 }
             ],

@@ -57,8 +57,9 @@ def vector(seed: int, size: int = 1536) -> list[float]:
 def _span(span_id: str, parent: str | None, name: str, kind: str, start: float, end: float,
           flat: dict) -> Span:  # fmt: skip
     flat = {"openinference.span.kind": kind, **flat}
+    attributes = unflatten(flat, json_strings=True)
     return Span(span_id, TRACE, parent, name, kind, _t(start), _t(end), "OK",
-                attributes=unflatten(flat, json_strings=True), project="llamaindex-rag")  # fmt: skip
+                attributes=attributes, project="llamaindex-rag")  # fmt: skip
 
 
 def llamaindex_spans() -> list[Span]:
@@ -71,7 +72,9 @@ def llamaindex_spans() -> list[Span]:
         ),
         "retrieval.documents.1.document.id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
         "retrieval.documents.1.document.score": 0.7127,
-        "retrieval.documents.1.document.content": "Equipment\nLaptops are renewed every three years.",
+        "retrieval.documents.1.document.content": (
+            "Equipment\nLaptops are renewed every three years."
+        ),
         "retrieval.documents.1.document.metadata": json.dumps(
             {"file_path": "handbook/equipment.md", "file_type": "text/markdown"}
         ),
@@ -85,61 +88,113 @@ def llamaindex_spans() -> list[Span]:
         "additional_kwargs={'prompt_tokens': 212, 'completion_tokens': 37, 'total_tokens': 249})"
     )
     return [
-        _span("li-query", None, "RetrieverQueryEngine.query", "CHAIN", 0, 2.4, {
-            "input.value": QUESTION,
-            "output.value": ANSWER,
-        }),
-        _span("li-retrieve", "li-query", "VectorIndexRetriever.retrieve", "RETRIEVER", 0.01, 0.3, {
-            "input.value": QUESTION,
-            **documents,
-        }),
-        _span("li-embed", "li-retrieve", "OpenAIEmbedding._get_query_embedding", "EMBEDDING",
-              0.02, 0.25, {
-            "input.value": json.dumps({"query": QUESTION}),
-            "input.mime_type": "application/json",
-            "output.value": json.dumps(embedding),
-            "output.mime_type": "application/json",
-            "embedding.model_name": "text-embedding-3-small",
-            "embedding.embeddings.0.embedding.text": QUESTION,
-            "embedding.embeddings.0.embedding.vector": embedding,
-        }),
-        _span("li-synth", "li-query", "CompactAndRefine.get_response", "CHAIN", 0.31, 2.39, {
-            "input.value": QUESTION,
-            "output.value": ANSWER,
-        }),
-        _span("li-predict", "li-synth", "LLM.predict", "LLM", 0.32, 2.38, {
-            "llm.prompt_template.template": (
-                "Context information is below.\n---------------------\n{context_str}\n"
-                "---------------------\nGiven the context information and not prior knowledge, "
-                "answer the query.\nQuery: {query_str}\nAnswer: "
-            ),
-            "llm.prompt_template.variables": json.dumps(
-                {"context_str": CONTEXT, "query_str": QUESTION}
-            ),
-            "output.value": ANSWER,
-        }),
-        _span("li-chat", "li-predict", "OpenAI.chat", "LLM", 0.33, 2.37, {
-            "input.value": json.dumps(
-                {"messages": [_chat_message("system", SYSTEM), _chat_message("user", USER)]}
-            ),
-            "input.mime_type": "application/json",
-            "output.value": chat_response,
-            "llm.input_messages.0.message.role": "system",
-            "llm.input_messages.0.message.content": SYSTEM,
-            "llm.input_messages.1.message.role": "user",
-            "llm.input_messages.1.message.content": USER,
-            "llm.output_messages.0.message.role": "assistant",
-            "llm.output_messages.0.message.content": ANSWER,
-            "llm.invocation_parameters": json.dumps({
-                "context_window": 128000, "num_output": -1, "is_chat_model": True,
-                "is_function_calling_model": True, "model_name": "gpt-4o-mini",
-                "system_role": "system",
-            }),  # fmt: skip
-            "llm.model_name": "gpt-4o-mini",
-            "llm.provider": "openai",
-            "llm.system": "openai",
-            "llm.token_count.prompt": 212,
-            "llm.token_count.completion": 37,
-            "llm.token_count.total": 249,
-        }),
-    ]  # fmt: skip
+        _span(
+            "li-query",
+            None,
+            "RetrieverQueryEngine.query",
+            "CHAIN",
+            0,
+            2.4,
+            {
+                "input.value": QUESTION,
+                "output.value": ANSWER,
+            },
+        ),
+        _span(
+            "li-retrieve",
+            "li-query",
+            "VectorIndexRetriever.retrieve",
+            "RETRIEVER",
+            0.01,
+            0.3,
+            {
+                "input.value": QUESTION,
+                **documents,
+            },
+        ),
+        _span(
+            "li-embed",
+            "li-retrieve",
+            "OpenAIEmbedding._get_query_embedding",
+            "EMBEDDING",
+            0.02,
+            0.25,
+            {
+                "input.value": json.dumps({"query": QUESTION}),
+                "input.mime_type": "application/json",
+                "output.value": json.dumps(embedding),
+                "output.mime_type": "application/json",
+                "embedding.model_name": "text-embedding-3-small",
+                "embedding.embeddings.0.embedding.text": QUESTION,
+                "embedding.embeddings.0.embedding.vector": embedding,
+            },
+        ),
+        _span(
+            "li-synth",
+            "li-query",
+            "CompactAndRefine.get_response",
+            "CHAIN",
+            0.31,
+            2.39,
+            {
+                "input.value": QUESTION,
+                "output.value": ANSWER,
+            },
+        ),
+        _span(
+            "li-predict",
+            "li-synth",
+            "LLM.predict",
+            "LLM",
+            0.32,
+            2.38,
+            {
+                "llm.prompt_template.template": (
+                    "Context information is below.\n---------------------\n{context_str}\n"
+                    "---------------------\nGiven the context information and not prior knowledge, "
+                    "answer the query.\nQuery: {query_str}\nAnswer: "
+                ),
+                "llm.prompt_template.variables": json.dumps(
+                    {"context_str": CONTEXT, "query_str": QUESTION}
+                ),
+                "output.value": ANSWER,
+            },
+        ),
+        _span(
+            "li-chat",
+            "li-predict",
+            "OpenAI.chat",
+            "LLM",
+            0.33,
+            2.37,
+            {
+                "input.value": json.dumps(
+                    {"messages": [_chat_message("system", SYSTEM), _chat_message("user", USER)]}
+                ),
+                "input.mime_type": "application/json",
+                "output.value": chat_response,
+                "llm.input_messages.0.message.role": "system",
+                "llm.input_messages.0.message.content": SYSTEM,
+                "llm.input_messages.1.message.role": "user",
+                "llm.input_messages.1.message.content": USER,
+                "llm.output_messages.0.message.role": "assistant",
+                "llm.output_messages.0.message.content": ANSWER,
+                "llm.invocation_parameters": json.dumps(
+                    {
+                        "context_window": 128000,
+                        "num_output": -1,
+                        "is_chat_model": True,
+                        "is_function_calling_model": True,
+                        "model_name": "gpt-4o-mini",
+                        "system_role": "system",
+                    }
+                ),
+                "llm.model_name": "gpt-4o-mini",
+                "llm.provider": "openai",
+                "llm.system": "openai",
+                "llm.token_count.prompt": 212,
+                "llm.token_count.completion": 37,
+                "llm.token_count.total": 249,
+            },
+        ),
+    ]

@@ -185,7 +185,7 @@ def test_fleiss_kappa_krippendorff_data_excludes_single_rated_unit():
     # cannot contribute to p_a).  Gwet keeps unit 12 in the category marginals (p_e 0.239,
     # kappa 0.761); we exclude single-rated items from both terms, so kappa is that of the 11
     # pairable units - the same as when unit 12 is deleted.
-    p_a, p_e = fleiss_terms(KRIPP_2011_UNITS)
+    p_a, _p_e = fleiss_terms(KRIPP_2011_UNITS)
     assert round(float(p_a), 3) == 0.818
     assert fleiss_kappa(KRIPP_2011_UNITS) == fleiss_kappa(KRIPP_2011_UNITS[:11])
     assert round(fleiss_kappa(KRIPP_2011_UNITS), 3) == 0.762
@@ -338,7 +338,7 @@ def test_each_rater_constant_but_different_is_zero_not_undefined():
 
 
 def test_missing_values_are_ignored():
-    pairs = pairs_from_table(20, 5, 10, 15) + [("yes", None), (None, "no"), (math.nan, "yes")]
+    pairs = [*pairs_from_table(20, 5, 10, 15), ("yes", None), (None, "no"), (math.nan, "yes")]
     assert cohen_kappa(pairs) == 0.4
     assert percent_agreement(pairs) == 0.7
     assert confusion_matrix(pairs)[1] == [[15, 10], [5, 20]]
@@ -350,7 +350,7 @@ def test_missing_values_are_ignored():
 
 
 def test_single_rated_units_do_not_change_alpha_or_fleiss():
-    extra = KRIPP_2011_UNITS + [[N, 4, N, N], [1], [N, N, N, N]]
+    extra = [*KRIPP_2011_UNITS, [N, 4, N, N], [1], [N, N, N, N]]
     for level in LEVELS:
         assert krippendorff_alpha(extra, level) == krippendorff_alpha(KRIPP_2011_UNITS, level)
     assert fleiss_kappa(extra) == fleiss_kappa(KRIPP_2011_UNITS)
@@ -386,10 +386,10 @@ def test_scores_helpers():
     # r for a textbook-sized set, checked against the definition
     xs, ys = [1, 2, 3, 4, 5], [2, 4, 5, 4, 5]
     mx, my = sum(xs) / 5, sum(ys) / 5
-    r = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / math.sqrt(
+    r = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / math.sqrt(
         sum((x - mx) ** 2 for x in xs) * sum((y - my) ** 2 for y in ys)
     )
-    assert pearson_r(list(zip(xs, ys))) == pytest.approx(r, abs=1e-15)
+    assert pearson_r(list(zip(xs, ys, strict=True))) == pytest.approx(r, abs=1e-15)
 
 
 # ============================================================================================
@@ -565,7 +565,7 @@ def test_kappa_is_symmetric(pairs):
     cats, m = confusion_matrix(pairs)
     cats_s, m_s = confusion_matrix(swapped)
     assert cats_s == cats
-    assert m_s == [list(row) for row in zip(*m)]
+    assert m_s == [list(row) for row in zip(*m, strict=True)]
 
 
 @given(label_pairs)

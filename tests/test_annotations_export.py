@@ -309,7 +309,10 @@ def test_document_annotations_get_an_empty_identifier(db: Path) -> None:
     # one annotator's only: no collision
     data, result = export(db, "phoenix", annotator="alice")
     documents = orjson.loads(data)["document_annotations"]["data"]
-    assert [(d["document_position"], d["metadata"][DOCUMENT_IDENTIFIER_KEY]) for d in documents] == [
+    identifiers = [
+        (d["document_position"], d["metadata"][DOCUMENT_IDENTIFIER_KEY]) for d in documents
+    ]
+    assert identifiers == [
         (0, "alice"), (2, "alice"),
     ]  # fmt: skip
     assert not any("more than one annotator" in w for w in result.warnings)

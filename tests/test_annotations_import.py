@@ -81,7 +81,8 @@ def rows(db: Path, where: str = "1", *params: object) -> list[dict]:
 def log(db: Path) -> list[tuple]:
     with Store.open(db) as store:
         return store.connection.execute(
-            "SELECT action, actor, name, before IS NULL, after IS NULL FROM annotation_log ORDER BY seq"
+            "SELECT action, actor, name, before IS NULL, after IS NULL FROM annotation_log ORDER "
+            "BY seq"
         ).fetchall()
 
 
@@ -585,11 +586,11 @@ def test_store_import_annotations_directly(db: Path) -> None:
         assert stored is not None and stored.created_at == stored.updated_at == one.created_at
         assert stored.trace_id == TRACE_A  # context filled as set_annotation does
         # no times given: equal values are unchanged, whatever the stored times
-        counts = import_annotations(conn, [Annotation(name="x", span_id=LLM_SPAN, label="a", source="API")],
-                                    actor="import:test")  # fmt: skip
+        same = Annotation(name="x", span_id=LLM_SPAN, label="a", source="API")
+        counts = import_annotations(conn, [same], actor="import:test")
         assert counts.unchanged == 1
-        counts = import_annotations(conn, [Annotation(name="x", span_id=LLM_SPAN, label="b", source="API")],
-                                    actor="import:test")  # fmt: skip
+        same = Annotation(name="x", span_id=LLM_SPAN, label="b", source="API")
+        counts = import_annotations(conn, [same], actor="import:test")
         assert counts.updated == 1
         stored = store.find_annotation(AnnotationKey.of(one))
         assert stored.created_at == one.created_at and stored.updated_at > one.created_at
@@ -706,7 +707,8 @@ def test_ten_thousand_eval_rows_in_one_transaction(tmp_path: Path) -> None:
 def test_annotations_io_never_imports_textual() -> None:
     code = (
         "import sys\nimport annotator.annotations_io, annotator.importer\n"
-        "raise SystemExit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)\n"
+        "raise SystemExit(1 if any(m == 'textual' or m.startswith('textual.') for m in "
+        "sys.modules) else 0)\n"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, check=False).returncode == 0
 

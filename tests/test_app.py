@@ -29,7 +29,10 @@ def db(tmp_path: Path) -> Path:
 
 def rows(
     db: Path,
-    sql: str = "SELECT target, span_id, trace_id, document_position, name, label, score, explanation, identifier FROM annotations ORDER BY id",
+    sql: str = (
+        "SELECT target, span_id, trace_id, document_position, name, label, score, explanation, "
+        "identifier FROM annotations ORDER BY id"
+    ),
 ) -> list[tuple]:
     with sqlite3.connect(db) as conn:
         return conn.execute(sql).fetchall()
@@ -73,7 +76,7 @@ async def go_to(pilot, app: AnnotatorApp, span_id: str, position: int | None = N
     raise AssertionError(f"never reached {span_id}")
 
 
-# --- opening ---------------------------------------------------------------------------------------
+# --- opening
 
 
 async def test_opens_on_first_trace_expanded_cursor_on_first_span_needing_work(db: Path) -> None:
@@ -116,7 +119,8 @@ async def test_number_key_saves_label_with_phoenix_fields_at_once(db: Path) -> N
         ]
         kind, source, metadata, session = rows(
             db,
-            "SELECT annotator_kind, source, json_extract(metadata, '$.seconds_spent') IS NOT NULL, session_id FROM annotations",
+            "SELECT annotator_kind, source, json_extract(metadata, '$.seconds_spent') IS NOT NULL, "
+            "session_id FROM annotations",
         )[0]
         assert (kind, source, metadata, session) == ("HUMAN", "APP", 1, "sess-1")
         log = rows(db, "SELECT action, actor FROM annotation_log")
@@ -169,7 +173,8 @@ async def test_documents_are_labelled_by_position(db: Path) -> None:
         await press(pilot, "1", "j", "2", "j", "1")
         assert rows(
             db,
-            "SELECT target, span_id, document_position, label FROM annotations ORDER BY document_position",
+            "SELECT target, span_id, document_position, label FROM annotations ORDER BY "
+            "document_position",
         ) == [
             ("document", "r2", 0, "relevant"),
             ("document", "r2", 1, "irrelevant"),
@@ -185,7 +190,7 @@ async def test_keys_of_other_configs_do_nothing(db: Path) -> None:
         assert rows(db) == []
 
 
-# --- continuous ------------------------------------------------------------------------------------
+# --- continuous
 
 
 async def test_arrows_step_continuous_scores_from_the_lower_bound_and_clamp(db: Path) -> None:
@@ -217,7 +222,7 @@ async def test_first_left_on_unscored_sets_lower_bound(db: Path) -> None:
         assert rows(db, "SELECT score FROM annotations WHERE name = 'quality'") == [(0.0,)]
 
 
-# --- text boxes --------------------------------------------------------------------------------------
+# --- text boxes
 
 
 async def test_freeform_text_box_swallows_hotkeys_and_saves_with_ctrl_s(db: Path) -> None:
@@ -302,7 +307,7 @@ async def test_n_adds_a_new_note_each_time_on_the_span_or_the_trace(db: Path) ->
     assert len({note[4] for note in notes}) == 3
 
 
-# --- clear, undo, redo -------------------------------------------------------------------------------
+# --- clear, undo, redo
 
 
 async def test_clear_undo_redo(db: Path) -> None:
@@ -339,7 +344,7 @@ async def test_undo_survives_a_restart_and_moves_to_the_change(db: Path) -> None
         assert cursor(app).span_id == "r3"
 
 
-# --- navigation --------------------------------------------------------------------------------------
+# --- navigation
 
 
 async def test_moving_and_folding(db: Path) -> None:
@@ -406,7 +411,7 @@ async def test_search_filters_the_queue(db: Path) -> None:
         assert "turn" in screen(app).status_line.queue
 
 
-# --- keymap, help, quit ------------------------------------------------------------------------------
+# --- keymap, help, quit
 
 
 async def test_config_keys_remap_actions_and_label_keys(db: Path) -> None:
@@ -456,7 +461,7 @@ async def test_q_quits(db: Path) -> None:
     assert rows(db, "SELECT label FROM annotations") == [("correct",)]
 
 
-# --- mouse -------------------------------------------------------------------------------------------
+# --- mouse
 
 
 async def test_click_row_and_label(db: Path) -> None:

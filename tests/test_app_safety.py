@@ -97,7 +97,6 @@ def tree_lines(view: AnnotateScreen) -> list[str]:
     return ["".join(s.text for s in tree.render_line(y)).rstrip() for y in range(tree.size.height)]
 
 
-
 def burst(app: AnnotatorApp, keys: str) -> None:
     """Keys arriving together (typed ahead, pasted, over SSH): all queued before any runs."""
     for key in keys:

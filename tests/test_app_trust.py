@@ -276,7 +276,6 @@ def config_text_with_keys() -> str:
     return CONFIG_YAML + "\nkeys:\n  undo: z\n"
 
 
-
 async def test_text_typed_ahead_of_ctrl_s_is_all_saved(db: Path) -> None:
     from textual import events
 

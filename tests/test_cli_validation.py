@@ -207,7 +207,8 @@ def test_a_config_that_would_change_or_drop_stored_ones_is_refused_and_explained
         (
             "new.yaml: would add tone; change correctness (description, values: labels 'partial' "
             "removed (2 annotations have them)); drop relevance (3 annotations), task_success (0 "
-            "annotations), comment (1 annotation) in team.db's stored configs; nothing was changed. "
+            "annotations), comment (1 annotation) in team.db's stored configs; nothing was "
+            "changed. "
             "Add --replace-configs to do it (annotations under dropped names stay in the database)"
         )
     ]
@@ -288,7 +289,8 @@ def test_demo_reset_without_a_terminal_needs_yes(demo_db: Path, app_runs: list) 
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         (
-            f"--reset would delete {demo_db} with its 3 annotations (alice: 2, bob: 1); add --yes to "
+            f"--reset would delete {demo_db} with its 3 annotations (alice: 2, bob: 1); add --yes "
+            "to "
             "confirm (there is no terminal to ask on). Nothing was deleted"
         )
     ]

@@ -260,7 +260,7 @@ def test_phoenix_list_response_loads_ignoring_id_and_threshold() -> None:
     assert helpfulness.step == pytest.approx(0.1)
     assert [v.label for v in correctness.values] == ["correct", "incorrect"]
     assert [v.key for v in feedback.values] == ["1", "2"]
-    for raw, config in zip(json.loads(PHOENIX_LIST)["data"], configs.annotations):
+    for raw, config in zip(json.loads(PHOENIX_LIST)["data"], configs.annotations, strict=True):
         expected = {k: v for k, v in raw.items() if k not in ("id", "threshold") and v is not None}
         assert config.phoenix_body() == expected
 

@@ -114,8 +114,8 @@ def test_random_valid_configs_load_and_round_trip(document: dict, syntax: str) -
     )
     configs = parse_config(text, "random.yaml")
     assert [c.name for c in configs.annotations] == [a["name"] for a in document["annotations"]]
-    for raw, config in zip(document["annotations"], configs.annotations):
-        for value_raw, value in zip(raw.get("values", []), config.values):
+    for raw, config in zip(document["annotations"], configs.annotations, strict=True):
+        for value_raw, value in zip(raw.get("values", []), config.values, strict=True):
             assert value.label == value_raw["label"]
             if "key" in value_raw:
                 assert value.key == km.normalise_key(value_raw["key"])

@@ -305,7 +305,7 @@ def test_existing_out_rows_take_part(template: Path, tmp_path: Path) -> None:
     assert labels == {"r3": "correct", "a2": "incorrect"}
     log = log_rows(out)
     assert len(log) == log_before + 1
-    seq, actor, action, annotation_id, before, after = log[-1]
+    _seq, actor, action, annotation_id, before, after = log[-1]
     assert (actor, action) == (f"merge:{a}", "merge")
     assert orjson.loads(before)["label"] == "correct"
     assert orjson.loads(after)["label"] == "incorrect"
@@ -314,7 +314,7 @@ def test_existing_out_rows_take_part(template: Path, tmp_path: Path) -> None:
 
 def test_document_trace_and_session_annotations(template: Path, tmp_path: Path) -> None:
     a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
-    document = dict(target="document", span_id="r2")
+    document = {"target": "document", "span_id": "r2"}
     put(
         a,
         ann("relevance", **document, document_position=0, label="relevant", at=T0),
@@ -468,7 +468,7 @@ def test_configs_newest_definition_wins_whatever_the_order(template: Path, tmp_p
         ("correctness", 0, T2), ("comment", 1, T0), ("tone", 2, T1),
     ]  # fmt: skip
     parse_config(orjson.dumps(document).decode())  # still a valid document
-    for merged, (first, second) in ((report, (a, b)), (reverse, (b, a))):
+    for merged in (report, reverse):
         (conflict,) = merged.config_conflicts
         assert conflict.name == "correctness" and conflict.kept_from == str(a)
         assert conflict.differing == ((str(b), ("description", "values")),)
@@ -888,10 +888,10 @@ def test_cli_needs_into_and_inputs(tmp_path: Path) -> None:
 # --- properties -------------------------------------------------------------------------------
 
 KEYS = [
-    dict(target="span", span_id="r3"),
-    dict(target="span", span_id="a2"),
-    dict(target="document", span_id="r2", document_position=0),
-    dict(target="trace", trace_id="trace-agent"),
+    {"target": "span", "span_id": "r3"},
+    {"target": "span", "span_id": "a2"},
+    {"target": "document", "span_id": "r2", "document_position": 0},
+    {"target": "trace", "trace_id": "trace-agent"},
 ]
 rows = st.fixed_dictionaries(
     {

@@ -127,11 +127,13 @@ def trace_error(text: str) -> FilterError:
         (
             "llm['model_name'] == 'x'",
             "col 1: `llm['model_name']`: subscripts only apply to "
-            "attributes[...], metadata[...], annotations[...], evals[...] and trace_annotations[...]",
+            "attributes[...], metadata[...], annotations[...], evals[...] and "
+            "trace_annotations[...]",
         ),
         (
             "attributes['llm'].model_name == 'x'",
-            "col 1: `.model_name` after a subscript is not supported; write the whole key inside the "
+            "col 1: `.model_name` after a subscript is not supported; write the whole key inside "
+            "the "
             "brackets, e.g. attributes['llm.model_name']",
         ),
         (
@@ -141,7 +143,8 @@ def trace_error(text: str) -> FilterError:
         ),
         (
             "any(span.name == 'x' for span in spans)",
-            "col 34: cannot iterate `spans` in a span filter; iterate the span's annotations or its "
+            "col 34: cannot iterate `spans` in a span filter; iterate the span's annotations or "
+            "its "
             "trace_annotations (spans are iterated in trace filters)",
         ),
         (
@@ -176,7 +179,8 @@ def test_span_filter_errors(text: str, expected: str) -> None:
         ),
         (
             "annotations['x'].label == 'a'",
-            "col 1: `annotations[...]` is not available in a trace filter; use trace_annotations[...] "
+            "col 1: `annotations[...]` is not available in a trace filter; use "
+            "trace_annotations[...] "
             "for the trace's annotations, or iterate span_annotations, e.g. "
             "any(a.label == 'incorrect' for a in span_annotations)",
         ),
@@ -201,7 +205,8 @@ def test_span_filter_errors(text: str, expected: str) -> None:
         ),
         (
             "any(s.name == 'x' for s in spanz)",
-            "col 28: cannot iterate `spanz`, did you mean `spans`?; iterate spans, trace_annotations "
+            "col 28: cannot iterate `spanz`, did you mean `spans`?; iterate spans, "
+            "trace_annotations "
             "or span_annotations",
         ),
         (
@@ -220,7 +225,8 @@ def test_span_filter_errors(text: str, expected: str) -> None:
         ("sum(s.name for s in spans) > 1", "col 5: sum() needs numbers, not a string: `s.name`"),
         (
             "any(s.parent_span.parent_span.name == 'x' for s in spans)",
-            "col 5: `s.parent_span.parent_span.name` is not supported: a span's parent_span has its "
+            "col 5: `s.parent_span.parent_span.name` is not supported: a span's parent_span has "
+            "its "
             "fields and attributes, not a parent_span or collections of its own",
         ),
         (

@@ -398,7 +398,8 @@ SPAN_CASES: list[tuple[str, SpanPredicate]] = [
         ),
     ),
     (
-        "annotations['correctness'].label == 'incorrect' and annotations['correctness'].score < 0.1",
+        "annotations['correctness'].label == 'incorrect' and annotations['correctness'].score < "
+        "0.1",
         lambda s, d: any(
             a["label"] == "incorrect" and lt(a["score"], 0.1) for a in d.anns(s, "correctness")
         ),
@@ -489,7 +490,8 @@ SPAN_CASES: list[tuple[str, SpanPredicate]] = [
         ),
     ),
     (
-        "annotations['correctness'].label == 'incorrect' or annotations['hallucination'].score == 1",
+        "annotations['correctness'].label == 'incorrect' or annotations['hallucination'].score == "
+        "1",
         lambda s, d: any(
             label_of(c) == "incorrect" or score_of(h) == 1
             for c in d.rows(d.anns(s, "correctness"))

@@ -112,8 +112,10 @@ def test_messages_keyed_by_position_reach_the_dataset_as_the_view_shows_them() -
         {"role": "system", "content": "Answer briefly."},
         {"role": "user", "content": "Where is B0000?"},
     ]}  # fmt: skip
-    assert example_output("LLM", attributes) == {"messages": [{"role": "assistant", "tool_calls": [
-        {"id": "c1", "function": {"name": "get_order", "arguments": "{\"id\": \"B0000\"}"}}]}]}  # fmt: skip
+    call = {"id": "c1", "function": {"name": "get_order", "arguments": '{"id": "B0000"}'}}
+    assert example_output("LLM", attributes) == {
+        "messages": [{"role": "assistant", "tool_calls": [call]}]
+    }
     shown = _plain(_span("m1", attributes, "LLM"))
     assert "input messages  (2 messages)" in shown
     assert "→ get_order  id c1" in shown

@@ -108,7 +108,9 @@ def test_a_request_repeating_the_messages_is_collapsed_in_one_line() -> None:
     assert section(shown, "input") == '{\n  "messages": … the 2 input messages shown above\n}'
     langchain = _span({
         "llm": {
-            "input_messages": [{"message": {"role": "user", "content": "Where is my order B0000?"}}],
+            "input_messages": [
+                {"message": {"role": "user", "content": "Where is my order B0000?"}}
+            ],
             "output_messages": [{"message": {"role": "assistant", "content": "It ships today."}}],
             "invocation_parameters": json.dumps({"model": "gpt-4o", "temperature": 0,
                 "messages": [{"role": "user", "content": "Where is my order B0000?"}]}),

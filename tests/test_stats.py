@@ -18,7 +18,7 @@ from annotator.team.stats import Rater, StatsError, compute_stats
 from tests.app_data import build_db, config_set
 
 SPANS = ["r1", "r3", "a1", "a2", "c1", "c2"]  # the spans `correctness` applies to (LLM/CHAIN/AGENT)
-C, I, P = "correct", "incorrect", "partial"
+C, I, P = "correct", "incorrect", "partial"  # noqa: E741 (the labels' initials)
 CORRECTNESS = {
     "alice": [C, I, C, P, C, I],
     "bob": [C, I, I, P, C, C],

@@ -197,7 +197,7 @@ def test_trace_summary(store: Store) -> None:
     assert trace is not None
     assert (trace.root_span_id, trace.span_count, trace.error_count) == ("root", 3, 1)
     assert trace.session_id == "s1"
-    assert [row.span_id for row in store.span_rows("t1")][0] == "root"
+    assert next(row.span_id for row in store.span_rows("t1")) == "root"
     retriever = next(row for row in store.span_rows("t1") if row.span_id == "retr")
     assert retriever.document_count == 3
     assert store.counts() == {"spans": 4, "traces": 2, "sessions": 1, "annotations": 0}

@@ -249,7 +249,8 @@ def test_ctrl_c_during_import_leaves_every_committed_span_visible(tmp_path: Path
     traces = -(-spans // 7)
     assert stderr.strip().splitlines() == [
         (
-            f"annotator: interrupted: {spans:,} spans in {traces:,} traces had been imported and are "
+            f"annotator: interrupted: {spans:,} spans in {traces:,} traces had been imported and "
+            "are "
             "visible; the rest was not. Run the same import again to finish it (what is already "
             "there is skipped)."
         )

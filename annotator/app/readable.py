@@ -270,10 +270,13 @@ def _write_list(
     if depth >= max_depth:
         out.write("[…]", PUNCT)
         return
-    if all(_is_number(v) for v in value[:64]):
-        if vector_limit is not None and len(value) > vector_limit:
-            out.write(vector_summary(value), SUMMARY)
-            return
+    if (
+        vector_limit is not None
+        and len(value) > vector_limit
+        and all(_is_number(v) for v in value[:64])
+    ):
+        out.write(vector_summary(value), SUMMARY)
+        return
     if all(_is_number(v) for v in value[:64]) and all(_is_number(v) for v in value):
         # Numbers side by side: a vector is one line, not one line per number.
         out.write("[", PUNCT)

@@ -998,7 +998,11 @@ def _shown_as(ctx: _Ctx, text: str) -> list[tuple[str, int]]:
     norm = _norm(text)
     hits = []
     for key, role, shown in ctx.shown_texts:
-        if norm == shown or (role and norm == f"{role}: {shown}") or (len(shown) >= 20 and len(norm) > len(shown) and shown in norm):
+        if (
+            norm == shown
+            or (role and norm == f"{role}: {shown}")
+            or (len(shown) >= 20 and len(norm) > len(shown) and shown in norm)
+        ):
             hits.append(key)
     return hits
 

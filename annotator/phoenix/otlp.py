@@ -11,6 +11,7 @@ the OTLP exporter).
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,10 +31,8 @@ def _protobuf_ids(value: Any) -> Any:
         out = {}
         for key, item in value.items():
             if key in _ID_KEYS and isinstance(item, str) and item:
-                try:
+                with contextlib.suppress(ValueError):  # else already base64 (MessageToJson form)
                     item = base64.b64encode(bytes.fromhex(item)).decode()
-                except ValueError:
-                    pass  # already base64 (MessageToJson form)
             out[key] = _protobuf_ids(item)
         return out
     if isinstance(value, list):

@@ -115,7 +115,10 @@ TRACE_FIELDS: dict[str, Field] = {
 TRACE_ATTRIBUTE_PROXIES: frozenset[str] = frozenset({"user.id"})
 
 # Phoenix names this program has no data for: a clear message rather than a did-you-mean.
-TRACE_UNAVAILABLE: dict[str, str] = dict.fromkeys(("prompt_cost", "completion_cost", "total_cost", "span_cost_details"), "annotator stores no model prices, so there are no costs to filter on")
+TRACE_UNAVAILABLE: dict[str, str] = dict.fromkeys(
+    ("prompt_cost", "completion_cost", "total_cost", "span_cost_details"),
+    "annotator stores no model prices, so there are no costs to filter on",
+)
 
 REDUCERS = ("any", "all", "len", "sum", "max", "min")
 QUANTIFIERS = ("any", "all")

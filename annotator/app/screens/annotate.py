@@ -13,6 +13,7 @@ label key of the config.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import sqlite3
@@ -186,7 +187,9 @@ class AnnotateScreen(Screen[None]):
     AnnotateScreen #main { height: 1fr; }
     AnnotateScreen TraceTree { width: 34%; min-width: 28; border-right: tall $panel; }
     AnnotateScreen SpanView { width: 1fr; }
-    AnnotateScreen AnnotationPanel { width: 32%; min-width: 30; max-width: 60; border-left: tall $panel; }
+    AnnotateScreen AnnotationPanel {
+        width: 32%; min-width: 30; max-width: 60; border-left: tall $panel;
+    }
     AnnotateScreen.-narrow TraceTree { width: 30%; min-width: 20; }
     AnnotateScreen.-narrow AnnotationPanel { width: 30%; min-width: 22; }
     """
@@ -845,7 +848,7 @@ class AnnotateScreen(Screen[None]):
         message.append(sanitize(clip(trouble(error), 120)[0]))
         self.status_line.say(message)
 
-    # --- view actions -------------------------------------------------------------------------------
+    # --- view actions
 
     def action_raw(self) -> None:
         self.show_raw = not self.show_raw
@@ -986,7 +989,5 @@ class _TreeSource:
             return NO_MARK
 
     def prefetch(self, trace_ids: list[str]) -> None:
-        try:
+        with contextlib.suppress(sqlite3.Error, StoreError):
             self.screen.session.prefetch(trace_ids)
-        except (sqlite3.Error, StoreError):
-            pass

@@ -99,7 +99,9 @@ class FilterScreen(ModalScreen[QueueFilter | None]):
     FilterScreen .filter-title { text-style: bold; }
     FilterScreen RadioSet { width: auto; }
     FilterScreen RadioSet > RadioButton { width: auto; }
-    FilterScreen RadioSet:focus > RadioButton.-selected > .toggle--label { text-style: bold reverse; }
+    FilterScreen RadioSet:focus > RadioButton.-selected > .toggle--label {
+        text-style: bold reverse;
+    }
     FilterScreen KindList { width: 24; height: auto; max-height: 10; }
     FilterScreen KindList:focus > .option-list--option-highlighted { text-style: bold reverse; }
     FilterScreen #filter-text { width: 1fr; }

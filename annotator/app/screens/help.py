@@ -60,8 +60,10 @@ def help_tables(keymap: dict[str, tuple[str, ...]], configs: list[AnnotationConf
             table.add_row(
                 name,
                 Text(
-                    f"{keys_text(keymap['score_down'])} / {keys_text(keymap['score_up'])} step {config.step:g}"
-                    f" ({bounds}); {keys_text(keymap['score_down_big'])} / {keys_text(keymap['score_up_big'])} ten steps"
+                    f"{keys_text(keymap['score_down'])} / {keys_text(keymap['score_up'])} step "
+                    f"{config.step:g}"
+                    f" ({bounds}); {keys_text(keymap['score_down_big'])} / "
+                    f"{keys_text(keymap['score_up_big'])} ten steps"
                 ),
             )
         else:
