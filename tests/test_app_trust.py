@@ -229,13 +229,21 @@ async def test_the_chosen_label_is_marked_in_text(db: Path) -> None:
 async def test_status_messages_expire_and_working_messages_end_with_the_work(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(StatusLine, "MESSAGE_SECONDS", 0.2)
+    said: list[str] = []  # every report, whenever it comes and goes
+    say = StatusLine.say
+    monkeypatch.setattr(StatusLine, "say", lambda self, m: (said.append(m.plain), say(self, m)))
+    monkeypatch.setattr(StatusLine, "MESSAGE_SECONDS", 60)
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         status = screen(app).status_line
         await press(pilot, "1")
-        assert "✓ saved correctness = correct" in plain(status)
+        await wait_for(pilot, lambda: "✓ saved correctness = correct" in plain(status))
+        # a short-lived report: shown (the spy saw it), then gone on its own - however long a
+        # loaded machine takes between two looks at the screen
+        monkeypatch.setattr(StatusLine, "MESSAGE_SECONDS", 0.2)
+        await press(pilot, "2")  # the trace row's next config
+        await wait_for(pilot, lambda: "✓ saved task_success = failure 0" in said)
         await wait_for(pilot, lambda: "saved" not in plain(status))
         monkeypatch.setattr(StatusLine, "MESSAGE_SECONDS", 60)
         await press(pilot, "o")
