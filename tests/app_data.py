@@ -252,3 +252,15 @@ async def settled(pilot, app, timeout: float = 30.0) -> None:
             raise AssertionError(f"changes still unsaved after {timeout}s: {app.session.unsettled}")
         await pilot.pause(0.01)
     await pilot.pause()
+
+
+async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
+    """Let the app run until `condition()` holds (a condition, not a fixed sleep); fail after
+    `timeout` seconds, which only a hang reaches."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)

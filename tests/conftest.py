@@ -1,19 +1,67 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures and hooks shared by the whole suite."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+from tests.phoenix import client_only
+
+# Before anything imports Phoenix's client: `phoenix` as users have it (client_only.py).
+client_only.use()
+
+# Hypothesis's per-example deadline (200 ms) is a wall-clock assertion: on a loaded machine it
+# failed examples that take a millisecond when replayed. Tests bound work, bench/ measures time.
+settings.register_profile("annotator", deadline=None)
+settings.load_profile("annotator")
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"
-# Read-only material beside the checkout on development machines; absent on a clean clone (CI).
-SHARED = REPO.parent / "shared"
+PHOENIX_TESTS = REPO / "tests" / "phoenix"
+_PRESTARTED = pytest.StashKey[bool]()
 
 
-@pytest.fixture
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip("../shared is not present (clean clone)")
-    return SHARED
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _selects_phoenix_tests(config: pytest.Config) -> bool:
+    """Whether the command line asks for the Phoenix tests (a directory or file that holds them,
+    no -k / -m that may leave them out: then the fixture starts the server if a test needs it)."""
+    option = config.option
+    if option.keyword or option.markexpr or option.collectonly:
+        return False
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if path == PHOENIX_TESTS or PHOENIX_TESTS in path.parents or path in PHOENIX_TESTS.parents:
+            return True
+    return False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The controller (or a run without xdist) starts Phoenix in the background at once: its
+    # 10-16 s start overlaps the workers' start-up and the other tests (tests/phoenix/server.py).
+    if not _is_worker(config) and _selects_phoenix_tests(config):
+        from tests.phoenix import server
+
+        server.prestart()
+        config.stash[_PRESTARTED] = True
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(_PRESTARTED, False):
+        from tests.phoenix import server
+
+        server.finish()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # One xdist group: with --dist loadgroup every Phoenix test runs on the same worker (one
+    # session fixture, one client), while the other worker runs everything else.
+    group = pytest.mark.xdist_group("phoenix")
+    for item in items:
+        if item.path.is_relative_to(PHOENIX_TESTS):
+            item.add_marker(group)

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from textual.command import CommandList, CommandPalette
 
 from annotator.app.app import AnnotatorApp
 from annotator.app.screens.annotate import AnnotateScreen
 from annotator.app.screens.help import HelpScreen
 from annotator.app.screens.text_entry import TextEntryScreen
 from annotator.app.tree_model import DOCUMENT, SPAN, TRACE
-from tests.app_data import CONFIG_YAML, build_db, config_set, settled
+from tests.app_data import CONFIG_YAML, build_db, config_set, settled, wait_for
 
 SIZE = (150, 40)
 
@@ -452,8 +453,11 @@ async def test_q_quits(db: Path) -> None:
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await press(pilot, "1", "q")
-    assert app.return_code == 0 or app.return_code is None
+        await press(pilot, "1")
+        assert app.is_running and app.return_code is None
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running)
+        assert app.return_code == 0  # q quit the app, not the end of the test
     assert rows(db, "SELECT label FROM annotations") == [("correct",)]
 
 
@@ -519,12 +523,20 @@ async def test_command_palette_runs_actions(db: Path) -> None:
         await press(pilot, "1")
         assert len(rows(db)) == 1
         await press(pilot, "ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
         for key in "Undo the last":
             await pilot.press(key if key != " " else "space")
-        await pilot.pause(0.3)
-        await press(pilot, "enter")
-        await pilot.pause(0.3)
-        assert rows(db) == []
+
+        def first_match() -> str:
+            commands = app.screen.query_one(CommandList)
+            if commands.highlighted is None:
+                return ""
+            return str(commands.get_option_at_index(commands.highlighted).prompt)
+
+        await wait_for(pilot, lambda: first_match().startswith("Undo the last"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: rows(db) == [])
+        assert isinstance(app.screen, AnnotateScreen)
 
 
 async def test_annotations_without_a_config_are_shown_read_only(db: Path) -> None:

@@ -27,11 +27,21 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX p
 
 
 class Terminal:
-    def __init__(self, args: list[str], cwd: Path, columns: int = 150, lines: int = 40) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        cwd: Path,
+        columns: int = 150,
+        lines: int = 40,
+        *,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """`env`: the environment (default: this one, with the checkout on PYTHONPATH)."""
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
-        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": str(lines)}
-        env["PYTHONPATH"] = str(REPO)
+        if env is None:
+            env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = {**env, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": str(lines)}
         env.pop("TEXTUAL", None)
         self.process = subprocess.Popen(
             args, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env, start_new_session=True
@@ -111,10 +121,8 @@ def test_kill_minus_nine_right_after_saved_loses_nothing(
     )
     try:
         terminal.read_until(b"next to do")  # the footer: the app is up
-        for key in keys[:-1]:
-            terminal.send(key)
-            time.sleep(0.2)
-        terminal.send({"l": "\x1b[D"}.get(keys[-1], keys[-1]))  # "l" stands for the left arrow
+        # typed ahead all at once: the app takes keys in order, however fast they come
+        terminal.send(keys[:-1] + {"l": "\x1b[D"}.get(keys[-1], keys[-1]))  # "l": left arrow
         terminal.read_until("✓ saved".encode())  # the first "✓ saved" on screen is this write's
     finally:
         terminal.kill()  # at once: no chance to flush anything after the screen said "saved"

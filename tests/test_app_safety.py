@@ -14,7 +14,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from annotator.app.app import EXIT_UNSAVED, AnnotatorApp, UnsavedScreen
 from annotator.app.screens.annotate import AnnotateScreen
 from annotator.cli.main import cli
 from annotator.store import Store
-from tests.app_data import CONFIG_YAML, build_db, config_set, settled
+from tests.app_data import CONFIG_YAML, build_db, config_set, settled, wait_for
 
 SIZE = (150, 40)
 # Only correctness (auto_advance) is required: each pick moves on to the next span.
@@ -101,14 +100,6 @@ def tree_lines(view: AnnotateScreen) -> list[str]:
     """The tree's rows as drawn (its line API)."""
     tree = view.trace_tree
     return ["".join(s.text for s in tree.render_line(y)).rstrip() for y in range(tree.size.height)]
-
-
-async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
 
 
 def burst(app: AnnotatorApp, keys: str) -> None:

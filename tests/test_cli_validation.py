@@ -47,6 +47,7 @@ def app_runs(monkeypatch: pytest.MonkeyPatch) -> list:
 
     def run(app: AnnotatorApp) -> None:
         started.append((app.store.path, app.session.config_set, app.session.annotator))
+        app.writer.stop()  # its own connection, as the app's exit does
         app.store.close()
 
     monkeypatch.setattr(AnnotatorApp, "run", run)

@@ -125,8 +125,11 @@ def test_wal_and_journal_sidecars(db, tmp_path, command):
         sidecar = Path(f"{db}{suffix}")
         result = run(command, db, sidecar)
         assert result.exit_code == 2, suffix
-        line = one_line(result)
-        assert (line.startswith(f"{sidecar}: ") and "refusing" in line) or "part of" in line
+        kind = suffix[1:]
+        assert one_line(result) == (
+            f"{sidecar}: is the {kind} file of the SQLite database {db}; refusing to write it "
+            "(choose another file)"
+        )
     # by content, whatever the name
     wal = tmp_path / "copy.bin"
     wal.write_bytes(b"\x37\x7f\x06\x82" + bytes(28))
@@ -199,8 +202,14 @@ def test_fifo_with_a_reader_gets_the_bytes(db, tmp_path, command):
             time.sleep(0.01)
     finally:
         if reader.is_alive():  # unblock the reader if the command never opened the FIFO
-            with open(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK), "wb"):
-                pass
+            try:
+                with open(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK), "wb"):
+                    pass
+            except OSError as error:
+                # ENXIO: no reader any more - it has read to the end and is finishing (a
+                # loaded machine can leave its thread alive a moment after the command's exit)
+                if error.errno != errno.ENXIO:
+                    raise
         reader.join(10)
     assert result.exit_code == 0, result.output
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)

@@ -139,3 +139,31 @@ def test_merge_upgrades_a_version_1_input_on_a_copy(tmp_path: Path) -> None:
     assert _read(out, "PRAGMA user_version") == [(2,)]
     assert _digest(old) == before
     assert _read(old, "PRAGMA user_version") == [(1,)]
+
+
+def test_the_upgraded_copy_is_closed_through_the_store(tmp_path: Path, monkeypatch) -> None:
+    """The copy's connection leaves the store's register of open files when it closes: a stale
+    entry outlived the deleted copy, and a later file on the reused inode was refused as "a
+    SQLite database this command reads" (seen under load in CI, in one long-lived process)."""
+    import tempfile
+
+    from annotator.store import open_in_this_process
+
+    work = tmp_path / "work"
+
+    class KeptDirectory:  # the merge's working directory stays: the copy can be asked about
+        def __init__(self, **options: object) -> None:
+            work.mkdir()
+
+        def __enter__(self) -> str:
+            return str(work)
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", KeptDirectory)
+    out = tmp_path / "out.db"
+    report = merge_databases([_version_1(tmp_path / "old.db", pushed=False)], out)
+    assert [s.read_from for s in report.inputs] == ["upgraded copy"]
+    [copy] = work.glob("*/old.db")
+    assert not open_in_this_process(copy)

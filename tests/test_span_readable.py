@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 
 from rich.console import Console
 
@@ -162,9 +161,7 @@ def test_hostile_content_stays_literal_and_bounded_in_laid_out_json() -> None:
         "output": {"value": f"Name(text={evil!r}, more='a\\nb')"},
         "llm": {"invocation_parameters": {"p": huge, "nested": nested}},
     }, "CHAIN")  # fmt: skip
-    started = time.perf_counter()
-    shown = plain(span)
-    assert time.perf_counter() - started < 5
+    shown = plain(span)  # (how fast: bench/render_bench.py)
     assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
     assert "[bold]x[/] \\x1b]52;c;ZXZpbA==\\x07 \\u202eevil [@click=app.quit]q[/]" in shown
     assert "press o to see all]" in shown

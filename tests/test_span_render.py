@@ -1,7 +1,8 @@
 """annotator.app.span_render: the centre pane, rendered to text and checked.
 
-Hand-built spans exercise every section without ../shared; the reference traces (nested
-``legacy_spans.jsonl`` and the third-party attribute maps) run when ../shared is present. Hostile
+Hand-built spans exercise every section; two traces of each reference project (nested
+``legacy_spans.jsonl`` in tests/data/readers/reference) and hand-written attribute maps in the
+shapes of OpenInference's and gen_ai's (tests/data/readers/handwritten) are rendered whole. Hostile
 strings go through every field: nothing may raise, reach the terminal raw, or become markup.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -476,11 +476,7 @@ def test_prompt_template_tools_io_invocation_metadata_events_other() -> None:
 def test_input_output_json_pretty_and_text() -> None:
     out = plain(render_span(llm_span()))
     section = out.split("input ─")[1].split("output ─")[0]
-    assert (
-        section.strip().splitlines() == ["{", '"city": "Paris"', "}"]
-        or '"city": "Paris"' in section
-    )
-    assert "{\n" in section
+    assert section.splitlines()[1:] == ["{", '  "city": "Paris"', "}"]  # after the rule
     otel_input = make_span({"input": '{"a": [1, 2]}', "output": "plain answer"})
     text = plain(render_span(otel_input))
     assert '"a": [' in text and "plain answer" in text
@@ -698,31 +694,25 @@ def test_long_conversation_keeps_head_and_tail() -> None:
         for i in range(10_000)
     ]
     span = make_span({"llm": {"input_messages": messages}}, span_kind="LLM")
-    start = time.perf_counter()
-    group = render_span(span)
-    elapsed = time.perf_counter() - start
-    out = plain(group)
+    out = plain(render_span(span))  # (its speed: bench/render_bench.py)
     assert "input messages  (10,000 messages)" in out
     assert "… 9,800 more messages (#50–#9,849)" in out
     assert "#0 assistant" in out and "#49 user" in out
     assert "#9850 assistant" in out and "#9999 user" in out and "message number 9999" in out
     assert "#50 " not in out
-    assert "more lines" in out or "chars — press o" in out  # each message clipped harder
-    assert elapsed < 1.0
+    # each of the 200 messages shown is clipped harder than a lone one would be
+    assert out.count("chars — press o to see all]") == 200
+    assert len(out) < RenderOptions().total_chars  # the pane's budget holds (103,886 here)
 
 
 def test_many_attributes_are_capped() -> None:
     span = make_span({f"custom.attr_{i:06d}": f"value {i}" for i in range(100_000)})
-    start = time.perf_counter()
-    group = render_span(span)
-    elapsed = time.perf_counter() - start
-    out = plain(group)
+    out = plain(render_span(span))
     assert "custom.attr_000000: value 0" in out and "custom.attr_000499: value 499" in out
     assert "custom.attr_000500" not in out
     assert "… more than 10,000 more attributes — press o to see all" in out
     small = make_span({f"k{i}": i for i in range(600)})
     assert "… 100 more attributes" in plain(render_span(small))
-    assert elapsed < 1.0
 
 
 def test_full_text_is_sanitised_and_not_clipped() -> None:
@@ -1110,20 +1100,20 @@ def test_link_and_meta_styles_never_come_from_data() -> None:
 FIVE_MB = 5 * 1024 * 1024
 
 
-def _budget(span: Span, options: RenderOptions | None = None) -> tuple[float, str]:
-    start = time.perf_counter()
+def _rendered(span: Span, options: RenderOptions | None = None) -> str:
+    """The span as the terminal gets it; bounded in size whatever the input (how fast: see
+    bench/render_bench.py, which renders these same spans)."""
     group = render_span(span, options or RenderOptions(show_raw=True, selected_document=0))
     out = ansi(group)
-    return time.perf_counter() - start, out
+    assert len(out) < 2_000_000
+    return out
 
 
 def test_five_mb_in_every_field() -> None:
     span = hostile_span("A" * FIVE_MB)
-    elapsed, out = _budget(span)
+    out = _rendered(span)
     assert NOT_RENDERED not in out
     assert "chars — press o to see all]" in out
-    assert len(out) < 2_000_000
-    assert elapsed < 2.0  # measured ~0.1 s; generous for loaded CI machines
 
 
 def test_five_mb_multiline_and_json_values() -> None:
@@ -1136,12 +1126,11 @@ def test_five_mb_multiline_and_json_values() -> None:
             "llm": {"input_messages": [{"message": {"role": "user", "content": text}}]},
         }
     )
-    elapsed, out = _budget(span)
+    out = _rendered(span)
     plain_out = _SGR.sub("", out)
     assert '"rows": [' in plain_out
     assert "line of text\nline of text" in plain_out
     assert "chars — press o to see all]" in plain_out  # lines are not counted in megabytes
-    assert elapsed < 2.0
 
 
 @pytest.mark.parametrize(
@@ -1155,9 +1144,8 @@ def test_five_mb_multiline_and_json_values() -> None:
 )
 def test_deeply_nested_json_strings_everywhere(deep: str) -> None:
     span = hostile_span(deep)
-    elapsed, out = _budget(span)
+    out = _rendered(span)
     assert NOT_RENDERED not in out
-    assert elapsed < 2.0
 
 
 def test_deeply_nested_objects_everywhere() -> None:
@@ -1181,9 +1169,8 @@ def test_deeply_nested_objects_everywhere() -> None:
             "loop": cyclic,
         }
     )
-    elapsed, out = _budget(span)
+    out = _rendered(span)
     assert NOT_RENDERED not in out
-    assert elapsed < 2.0
     full = span_full_text(span)
     assert NOT_RENDERED not in full
 
@@ -1191,8 +1178,13 @@ def test_deeply_nested_objects_everywhere() -> None:
 # --------------------------------------------------------------------- reference traces
 
 
-def _legacy_spans(shared: Path, project: str) -> list[Span]:
-    path = shared / "reference_traces" / project / f"{project}.legacy_spans.jsonl"
+REFERENCE = Path(__file__).resolve().parent / "data" / "readers" / "reference"
+
+
+def _legacy_spans(project: str) -> list[Span]:
+    """Two traces of a reference project (tests/data/readers/reference), as Phoenix's legacy
+    span JSON holds them (nested attributes)."""
+    path = REFERENCE / f"{project}.legacy_spans.jsonl"
     spans = []
     for line in path.read_text().splitlines():
         record = json.loads(line)
@@ -1216,41 +1208,39 @@ def _legacy_spans(shared: Path, project: str) -> list[Span]:
     return spans
 
 
-def test_reference_llm_span_with_tool_calls(shared_dir: Path) -> None:
-    spans = _legacy_spans(shared_dir, "langchain-agent")
+def test_reference_llm_span_with_tool_calls() -> None:
+    spans = _legacy_spans("langchain-agent")
     span = next(
         s
         for s in spans
         if s.span_kind == "LLM"
         and any("tool_calls" in m["message"] for m in s.attributes["llm"]["input_messages"])
-        and s.attributes["llm"]["token_count"]["prompt"] == 420
     )
+    assert span.attributes["llm"]["token_count"]["prompt"] == 390.0  # a float in this export
     out = plain(render_span(span))
     for expected in (
         "#0 system",
         "You are Acme's order assistant. Use tools when needed.",
         "#1 user",
-        "What's the battery life of the Pro and how much are two of them at 129 each?",
+        "How do I return an opened gift card?",
         "#2 assistant · name order_support_agent",
         "→ search_knowledge_base  id call_search_knowledge_base_1",
-        '"query": "Widget Pro battery"',
-        "→ calculator  id call_calculator_2",
-        '"expression": "2 * 129"',
+        '"query": "return gift card"',
         "#3 tool · name search_knowledge_base · tool_call_id call_search_knowledge_base_1",
-        "[kb/kb-009.md] Invoices are available for download",
-        "#4 tool · name calculator · tool_call_id call_calculator_2",
-        "About 18 hours per charge; two cost 258 dollars.",
-        "420 prompt · 14 completion · 434 total",
+        "[kb/kb-018.md] You can request deletion of your account data",
+        "output messages  (1 message)",
+        "Gift cards can't be returned, sorry.",
+        "390 prompt · 10 completion · 400 total",
         "provider scriptedtoolchatmodel",
-        "session sess-agent-05",
+        "session sess-agent-03",
         '"_type": "fake-messages-list-chat-model"',
     ):
         assert expected in out, expected
-    assert span_summary(span)["total_tokens"] == 434
+    assert span_summary(span)["total_tokens"] == 400
 
 
-def test_reference_retriever_span(shared_dir: Path) -> None:
-    spans = _legacy_spans(shared_dir, "langchain-rag")
+def test_reference_retriever_span() -> None:
+    spans = _legacy_spans("langchain-rag")
     span = next(s for s in spans if s.span_kind == "RETRIEVER" and s.status_code == "OK")
     documents = span.attributes["retrieval"]["documents"]
     assert _document_count(span.attributes) == len(documents) > 0
@@ -1263,8 +1253,8 @@ def test_reference_retriever_span(shared_dir: Path) -> None:
     assert "selected document" in out
 
 
-def test_reference_error_tool_span(shared_dir: Path) -> None:
-    spans = _legacy_spans(shared_dir, "langchain-agent")
+def test_reference_error_tool_span() -> None:
+    spans = _legacy_spans("langchain-agent")
     span = next(s for s in spans if s.span_kind == "TOOL" and s.status_code == "ERROR")
     out = plain(render_span(span))
     error = out.split("error ─")[1]
@@ -1279,9 +1269,13 @@ def test_reference_error_tool_span(shared_dir: Path) -> None:
     assert span_summary(span)["error"] == "KeyError(\"order 'B0000' not found in orders database\")"
 
 
-def test_reference_prompt_span(shared_dir: Path) -> None:
-    spans = _legacy_spans(shared_dir, "langchain-rag")
-    span = next(s for s in spans if s.span_kind == "PROMPT")
+def test_reference_prompt_span() -> None:
+    spans = _legacy_spans("langchain-rag")
+    span = next(
+        s
+        for s in spans
+        if s.span_kind == "PROMPT" and "variables" in s.attributes["llm"]["prompt_template"]
+    )
     template = span.attributes["llm"]["prompt_template"]
     out = plain(render_span(span), width=160)
     assert "prompt template ─" in out
@@ -1293,17 +1287,12 @@ def test_reference_prompt_span(shared_dir: Path) -> None:
         assert value.splitlines()[0][:80] in out
 
 
-def test_every_reference_span_renders_fast_and_completely(shared_dir: Path) -> None:
-    spans = _legacy_spans(shared_dir, "langchain-agent") + _legacy_spans(
-        shared_dir, "langchain-rag"
-    )
-    assert len(spans) == 366
-    slowest = 0.0
+def test_every_reference_span_renders_completely() -> None:
+    spans = _legacy_spans("langchain-agent") + _legacy_spans("langchain-rag")
+    assert len(spans) == 38
     seen: set[tuple[str, str, str]] = set()
-    for span in spans:
-        start = time.perf_counter()
+    for span in spans:  # (how fast: bench/render_bench.py renders these same spans)
         group = render_span(span)
-        slowest = max(slowest, time.perf_counter() - start)
         assert_no_actions_or_links(group)
         assert NOT_RENDERED not in plain(group)
         shape = (span.span_kind, span.status_code, span.name)
@@ -1312,84 +1301,60 @@ def test_every_reference_span_renders_fast_and_completely(shared_dir: Path) -> N
             raw = plain(render_span(span, RenderOptions(show_raw=True, selected_document=0)))
             assert NOT_RENDERED not in raw and "raw ─" in raw
             assert_everything_shown(span)
-    assert len(seen) > 20
-    assert slowest < 0.5
+    assert len(seen) == 26
 
 
-def test_third_party_pxi_flat_attributes(shared_dir: Path) -> None:
-    records = json.loads(
-        (shared_dir / "third_party_traces" / "phoenix_tests_pxi_pxi_turn_trace.json").read_text()
-    )
+HANDWRITTEN = Path(__file__).resolve().parent / "data" / "readers" / "handwritten"
+
+
+def test_flat_rest_attributes_nested_or_not() -> None:
+    """Phoenix REST spans keep attributes flat (``llm.input_messages.2.message.tool_calls.0…``,
+    prompt cache token counts): read nested, and read as they are (a reader that did not nest)."""
+    records = json.loads((HANDWRITTEN / "phoenix_named_lists.json").read_text())["happy_path"]
     llm = next(r for r in records if "llm.token_count.prompt_details.cache_read" in r["attributes"])
     flat = llm["attributes"]
     span = make_span(nest(flat), name=llm["name"], span_kind=llm["span_kind"])
     out = plain(render_span(span), width=160)
-    cache_read = flat["llm.token_count.prompt_details.cache_read"]
-    assert f"prompt cache read {cache_read:,}" in out
-    assert f"model {flat['llm.model_name']}" in out
-    roles = [
-        v for k, v in flat.items() if k.startswith("llm.input_messages.") and k.endswith(".role")
-    ]
-    assert f"input messages  ({len(roles)} messages)" in out
-    for key, value in flat.items():
-        if key.endswith("function.name"):
-            assert f"→ {value}" in out
+    assert "prompt cache read 1,024" in out
+    assert "model acme-large" in out
+    assert "input messages  (7 messages)" in out
+    assert "→ list_tickets  id call-a" in out and "→ whoami  id call-b" in out
+    assert "#4 tool · tool_call_id call-b" in out
     assert NOT_RENDERED not in out
-    # left flat (a reader that did not nest): single keys are still found, the rest is listed
+    # left flat: single keys are still found, the rest is listed
     flat_out = plain(render_span(make_span(flat, name=llm["name"], span_kind="LLM")), width=160)
-    assert f"model {flat['llm.model_name']}" in flat_out
-    assert f"llm.token_count.prompt_details.cache_read: {cache_read:,}" in flat_out
+    assert "model acme-large" in flat_out
+    assert "llm.token_count.prompt_details.cache_read: 1,024" in flat_out
     assert NOT_RENDERED not in flat_out
-
-    sub = json.loads(
-        (
-            shared_dir / "third_party_traces" / "phoenix_tests_pxi_pxi_turn_subagent_trace.json"
-        ).read_text()
-    )
-    for record in sub:
-        span = make_span(
-            nest(record.get("attributes") or {}), name=record["name"], span_kind=record["span_kind"]
-        )
-        text = plain(render_span(span, RenderOptions(show_raw=True)))
-        assert NOT_RENDERED not in text
-        if "tool.parameters.type" in record["attributes"]:
-            assert '"additionalProperties": false' in text
+    # a tool's JSON schema, flattened too, comes back whole in the raw view
+    tool = next(r for r in records if r["span_kind"] == "TOOL")
+    span = make_span(nest(tool["attributes"]), name=tool["name"], span_kind="TOOL")
+    raw = plain(render_span(span, RenderOptions(show_raw=True)))
+    assert NOT_RENDERED not in raw
+    assert '"additionalProperties": false' in raw
 
 
-def test_third_party_openinference_and_genai_maps(shared_dir: Path) -> None:
-    folder = shared_dir / "third_party_traces"
-    oi = nest(
-        json.loads(
-            (
-                folder / "openinference-genai_fixture_openinference_client_span_tool_calls.json"
-            ).read_text()
-        )
-    )
+def test_openinference_and_genai_attribute_maps() -> None:
+    oi = nest(json.loads((HANDWRITTEN / "openinference_tool_calls_map.json").read_text()))
     out = plain(render_span(make_span(oi, span_kind="LLM")))
     for expected in (
-        "Weather in Paris?",
-        "→ get_weather  id 1234",
-        '"location": "Paris"',
-        "tool_call_id 1234",
-        "97 prompt · 52 completion · 149 total",
-        "model gpt-4-0613",
+        "How much is 10 EUR in USD?",
+        "→ convert_currency  id call-fx-1",
+        '"from": "EUR"',
+        "tool_call_id call-fx-1",
+        "64 prompt · 21 completion · 85 total",
+        "model acme-large-2025-01",
     ):
         assert expected in out, expected
-    genai = nest(
-        json.loads(
-            (
-                folder / "openinference-genai_fixture_otel_genai_client_span_tool_calls.json"
-            ).read_text()
-        )
-    )
+    genai = nest(json.loads((HANDWRITTEN / "genai_attribute_map.json").read_text()))
     out = plain(render_span(make_span(genai, span_kind="LLM")))
     for expected in (
         "gen_ai ─",
-        "Weather in Paris?",
-        "→ get_weather  id 1234",
-        "← result  id 1234",
-        "rainy, 57°F",
-        "The weather in Paris is currently rainy",
+        "How much is 10 EUR in USD?",
+        "→ convert_currency  id call-fx-1",
+        "← result  id call-fx-1",
+        "10.85 USD",
+        "10 EUR is 10.85 USD at today's rate.",
     ):
         assert expected in out, expected
     assert NOT_RENDERED not in out

@@ -12,7 +12,7 @@ import pytest
 
 from annotator.model import Annotation, Span
 from annotator.store import SCHEMA_VERSION, AnnotationError, AnnotationKey, Store, StoreError
-from annotator.store.db import APPLICATION_ID, connect, ensure_schema
+from annotator.store.db import APPLICATION_ID, close_connection, connect, ensure_schema
 from annotator.store.schema import MIGRATIONS
 
 _clock = itertools.count()
@@ -90,7 +90,7 @@ def test_older_database_is_upgraded_in_place_keeping_its_data(tmp_path: Path) ->
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(next_version)
     assert conn.execute("SELECT label, reviewed FROM annotations").fetchall() == [("good", 0)]
     ensure_schema(conn, path, migrations=next_version)  # idempotent
-    conn.close()
+    close_connection(conn)
 
 
 def test_failed_migration_rolls_back(tmp_path: Path) -> None:
@@ -102,6 +102,7 @@ def test_failed_migration_rolls_back(tmp_path: Path) -> None:
         ensure_schema(conn, path, migrations=broken)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     columns = [r[1] for r in conn.execute("PRAGMA table_info(annotations)")]
+    close_connection(conn)
     assert "ok" not in columns
 
 
@@ -181,7 +182,8 @@ def test_an_empty_file_is_ours_to_create(tmp_path: Path, make: str) -> None:
         sqlite3.connect(path).execute("VACUUM").connection.close()  # a valid, empty database
     with Store.open(path) as store:
         assert store.connection.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-    assert Store.open(path, readonly=True).counts()["spans"] == 0
+    with Store.open(path, readonly=True) as store:
+        assert store.counts()["spans"] == 0
 
 
 def test_missing_directory_is_one_line(tmp_path: Path) -> None:

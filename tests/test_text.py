@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import unicodedata
 
 import pytest
@@ -76,7 +75,7 @@ def test_sanitize_escapes(raw: str, shown: str) -> None:
     ],
 )
 def test_sanitize_keeps_clean_text_identical(clean: str) -> None:
-    assert sanitize(clean) is clean or sanitize(clean) == clean
+    assert sanitize(clean) is clean  # nothing to escape: the same object, not even a copy
 
 
 def test_sanitize_fast_path_returns_same_object() -> None:
@@ -99,13 +98,11 @@ def test_sanitize_covers_every_format_and_control_character() -> None:
             assert sanitize(ch) != ch, hex(code)
 
 
-def test_sanitize_is_fast_on_5_mb() -> None:
+def test_sanitize_on_5_mb() -> None:  # its speed: bench/render_bench.py
     clean = "lorem ipsum dolor\n" * 300_000
     dirty = clean + "\x1b"
-    start = time.perf_counter()
-    sanitize(clean)
-    assert time.perf_counter() - start < 0.5
-    assert sanitize(dirty).endswith("\\x1b")
+    assert sanitize(clean) is clean
+    assert sanitize(dirty) == clean + "\\x1b"
 
 
 @settings(max_examples=300, deadline=None)
@@ -255,11 +252,15 @@ def test_pretty_json() -> None:
     assert pretty_json("[" * 100_000 + "]" * 100_000) is None  # too deep to parse: no crash
 
 
-def test_pretty_json_refuses_huge_input_quickly() -> None:
+def test_pretty_json_refuses_huge_input_without_parsing_it(monkeypatch) -> None:
+    import annotator.text
+
+    def parse(text: str) -> object:
+        raise AssertionError(f"parsed {len(text):,} characters")
+
     huge = json.dumps({"k": "v" * 10_000_000})
-    start = time.perf_counter()
+    monkeypatch.setattr(annotator.text, "_parse", parse)
     assert pretty_json(huge, limit=1_000_000) is None
-    assert time.perf_counter() - start < 0.1
 
 
 def test_json_preview_parsed_is_exact() -> None:
@@ -274,12 +275,19 @@ def test_json_preview_parsed_is_exact() -> None:
     assert json_preview(12, 100, 10) is None
 
 
-def test_json_preview_huge_string_is_lexical_and_bounded() -> None:
+def test_json_preview_huge_string_is_lexical_and_bounded(monkeypatch) -> None:
+    import types
+
+    import annotator.text
+
     huge = json.dumps({"messages": [{"role": "user", "content": "x" * 100} for _ in range(60_000)]})
     assert len(huge) > 5_000_000
-    start = time.perf_counter()
-    result = json_preview(huge, 4000, 60)
-    assert time.perf_counter() - start < 0.1
+
+    def loads(text: str) -> object:
+        raise AssertionError(f"parsed {len(text):,} characters")
+
+    monkeypatch.setattr(annotator.text, "json", types.SimpleNamespace(loads=loads))
+    result = json_preview(huge, 4000, 60)  # re-indented from its start, never parsed
     assert result is not None
     assert result.text.startswith('{\n  "messages": [\n    {\n      "role": "user",')
     assert len(result.text) <= 4000 and result.text.count("\n") < 60
@@ -288,18 +296,14 @@ def test_json_preview_huge_string_is_lexical_and_bounded() -> None:
 
 def test_json_preview_deep_nesting() -> None:
     for deep in ("[" * 100_000 + "]" * 100_000, "[" * 1_000_000, '{"a":' * 50_000):
-        start = time.perf_counter()
         result = json_preview(deep, 500, 20)
-        assert time.perf_counter() - start < 0.2
         assert result is not None and result.clipped
         assert len(result.text) <= 500
 
 
 def test_dump_json_budget_and_cycles() -> None:
     big = {f"k{i}": "v" * 100 for i in range(100_000)}
-    start = time.perf_counter()
     result = dump_json(big, 2, 5000)
-    assert time.perf_counter() - start < 0.1
     assert not result.exact and result.text.endswith("…")
     assert len(result.text) <= 5001
     cyclic: list[object] = []

@@ -99,6 +99,7 @@ from annotator.store import (
     Store,
     StoreError,
     busy_timeout_ms,
+    close_connection,
     connect,
     current_migrations,
     ensure_schema,
@@ -504,7 +505,7 @@ def _upgraded_copy(conn: sqlite3.Connection, path: Path, label: str, workdir: Pa
     except sqlite3.Error as error:
         raise StoreError(f"{label}: cannot upgrade a copy of it ({error})") from None
     finally:
-        copy.close()
+        close_connection(copy)  # out of the register of this process's open files too
     return copy_path
 
 

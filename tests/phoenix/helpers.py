@@ -1,9 +1,11 @@
-"""Putting the bundled samples into the shared Phoenix, once per test, under fresh ids.
+"""Putting the bundled samples into the shared Phoenix under fresh ids.
 
 Phoenix keeps span ids (and session ids) unique across the whole server, and every test shares
-one server, so each test sends its own copy of the samples: every trace, span and session id
-rewritten from a per-test salt and every span in a project of its own. The copies are written
-to the test's tmp_path so that the same files can be imported directly for comparison.
+one server, so each copy of the samples has every trace, span and session id rewritten from a
+salt of its own and every span in a project of its own. The copies are written to disk so that
+the same files can be imported directly for comparison. One copy of all three samples is shared
+by the tests that only read (`shared_samples`); a test that writes to Phoenix sends its own
+copy of the agent sample (`samples`: a third of the spans, so a third of Phoenix's ingestion).
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ from annotator.phoenix.otlp import send_otlp_file, wait_for_spans
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = sorted((REPO / "sample_traces").glob("*.otlp.jsonl"))
-SAMPLE_SPANS = 301  # every span of the three sample files
+SAMPLE_SPANS = 301  # every span of the three sample files (the shared project)
+AGENT_SPANS = 95  # the agent sample alone (a project of a test's own)
 
 
 @dataclass
 class PhoenixProject:
-    client: PhoenixClient
     name: str
     files: list[Path]
     spans: int
@@ -61,10 +63,15 @@ def _attribute(kv: Any, salt: str, project: str) -> Any:
     return _remap(kv, salt, project)
 
 
-def remapped_samples(directory: Path, salt: str, project: str) -> list[Path]:
+def remapped_samples(
+    directory: Path, salt: str, project: str, names: tuple[str, ...] | None = None
+) -> list[Path]:
+    """Copies of the samples (all, or those `names`: "agent", "chat", "rag") with fresh ids."""
     directory.mkdir(parents=True, exist_ok=True)
     out = []
     for sample in SAMPLES:
+        if names is not None and sample.name.split(".")[0] not in names:
+            continue
         target = directory / sample.name
         lines = [
             orjson.dumps(_remap(orjson.loads(line), salt, project))
@@ -76,10 +83,12 @@ def remapped_samples(directory: Path, salt: str, project: str) -> list[Path]:
     return out
 
 
-def load_samples(client: PhoenixClient, directory: Path) -> PhoenixProject:
+def load_samples(
+    client: PhoenixClient, directory: Path, names: tuple[str, ...] | None = None
+) -> PhoenixProject:
     salt = uuid.uuid4().hex[:8]
     project = f"samples-{salt}"
-    files = remapped_samples(directory, salt, project)
+    files = remapped_samples(directory, salt, project, names)
     sent = sum(send_otlp_file(client, path) for path in files)
     wait_for_spans(client, project, sent)
-    return PhoenixProject(client=client, name=project, files=files, spans=sent)
+    return PhoenixProject(name=project, files=files, spans=sent)

@@ -53,11 +53,11 @@ def _through(proxy: FaultProxy, **options) -> PhoenixClient:
 
 
 def test_503_back_pressure_is_retried_and_the_pull_completes(
-    proxy: FaultProxy, samples: PhoenixProject, tmp_path: Path
+    proxy: FaultProxy, shared_samples: PhoenixProject, tmp_path: Path
 ) -> None:
     proxy.times(2, Reply(503, b"ingestion queue full"), _spans_page)
     with _through(proxy) as client, Store.open(tmp_path / "a.db") as store:
-        report = pull(store, client, samples.name)
+        report = pull(store, client, shared_samples.name)
     assert (report.spans_new, report.complete) == (SAMPLE_SPANS, True)
     assert proxy.count(_spans_page) == 3  # two 503s, then the page
 
@@ -88,17 +88,17 @@ def test_persistent_5xx_gives_up_after_the_bounded_retries(
 
 
 def test_a_dropped_connection_is_retried(
-    proxy: FaultProxy, samples: PhoenixProject, tmp_path: Path
+    proxy: FaultProxy, shared_samples: PhoenixProject, tmp_path: Path
 ) -> None:
     proxy.times(1, DROP, _spans_page)
     with _through(proxy) as client, Store.open(tmp_path / "a.db") as store:
-        report = pull(store, client, samples.name)
+        report = pull(store, client, shared_samples.name)
     assert report.spans_new == SAMPLE_SPANS
     assert proxy.count(_spans_page) == 2
 
 
 def test_a_server_that_goes_away_mid_pull_keeps_what_was_written(
-    proxy: FaultProxy, samples: PhoenixProject, tmp_path: Path, monkeypatch
+    proxy: FaultProxy, shared_samples: PhoenixProject, tmp_path: Path, monkeypatch
 ) -> None:
     from annotator.phoenix import pulling
 
@@ -114,15 +114,16 @@ def test_a_server_that_goes_away_mid_pull_keeps_what_was_written(
     proxy.rules.append(second_page_on)
     with _through(proxy, retries=1) as client, Store.open(tmp_path / "a.db") as store:
         with pytest.raises(Unreachable) as caught:
-            pull(store, client, samples.name)
+            pull(store, client, shared_samples.name)
         assert str(caught.value).startswith(
-            f"reading spans of {samples.name!r}: the connection to Phoenix at {proxy.url} was lost"
+            f"reading spans of {shared_samples.name!r}: the connection to Phoenix at {proxy.url} "
+            "was lost"
         )
         assert str(caught.value).endswith("what Phoenix confirmed is kept, run again to continue")
         assert store.counts()["spans"] == 100
     proxy.rules.clear()
     with _through(proxy) as client, Store.open(tmp_path / "a.db") as store:
-        report = pull(store, client, samples.name)
+        report = pull(store, client, shared_samples.name)
         assert (report.resumed, report.spans_new, report.spans_existing) == (True, 201, 0)
 
 

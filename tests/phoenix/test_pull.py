@@ -3,7 +3,6 @@ made through Phoenix's REST API, pulled into a fresh database and compared field
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -23,7 +22,7 @@ from annotator.phoenix.connection import PhoenixClient
 from annotator.phoenix.pulling import STATE_PREFIX, state_keys
 from annotator.store import Store
 from annotator.timeutil import iso_from_any
-from tests.phoenix.helpers import REPO, SAMPLE_SPANS, PhoenixProject
+from tests.phoenix.helpers import AGENT_SPANS, REPO, SAMPLE_SPANS, PhoenixProject
 
 SPAN_COLUMNS = (
     "span_id, trace_id, parent_id, name, span_kind, start_time, end_time, latency_ms, "
@@ -50,7 +49,7 @@ def _reference(samples: PhoenixProject, tmp_path: Path) -> Store:
     """The same files imported directly: what a pull must reproduce."""
     store = Store.open(tmp_path / "reference.db")
     report = import_files(store, samples.files)
-    assert report.problems == [] and report.spans_new == SAMPLE_SPANS
+    assert report.problems == [] and report.spans_new == samples.spans
     return store
 
 
@@ -240,17 +239,17 @@ def _row(store: Store, record: dict) -> sqlite3.Row | tuple | None:
 
 
 def test_pull_reproduces_every_span_and_trace_field(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_samples: PhoenixProject, tmp_path: Path
 ) -> None:
-    reference = _reference(samples, tmp_path)
+    reference = _reference(shared_samples, tmp_path)
     with Store.open(tmp_path / "pulled.db") as store:
-        report = pull(store, phoenix, samples.name)
+        report = pull(store, phoenix, shared_samples.name)
         assert (report.spans_new, report.spans_existing, report.complete) == (SAMPLE_SPANS, 0, True)
         assert report.problems == []
         assert _spans(store) == _spans(reference)
         assert _traces(store) == _traces(reference)
         projects = {r[0] for r in store.connection.execute("SELECT DISTINCT project FROM spans")}
-        assert projects == {samples.name}
+        assert projects == {shared_samples.name}
 
 
 def test_pull_brings_annotations_of_every_target_notes_and_configs(
@@ -335,7 +334,7 @@ def test_pulling_again_adds_nothing(
     _annotate_in_phoenix(phoenix, samples.name, reference)
     with Store.open(tmp_path / "pulled.db") as store:
         first = pull(store, phoenix, samples.name)
-        assert (first.spans_new, first.annotations_new) == (SAMPLE_SPANS, 10)
+        assert (first.spans_new, first.annotations_new) == (AGENT_SPANS, 10)
         log = _log_count(store)
         configs = store.load_config_document()
         again = pull(store, phoenix, samples.name)
@@ -346,9 +345,9 @@ def test_pulling_again_adds_nothing(
         assert _log_count(store) == log
         assert store.load_config_document() == configs
         assert store.counts() == {
-            "spans": SAMPLE_SPANS,
-            "traces": 39,
-            "sessions": 17,
+            "spans": AGENT_SPANS,
+            "traces": 10,
+            "sessions": 6,
             "annotations": 10,
         }
 
@@ -420,17 +419,17 @@ def test_a_newer_local_value_is_kept_and_listed_as_a_conflict(
 
 
 def test_limit_stops_and_the_next_pull_continues(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path, monkeypatch
+    phoenix: PhoenixClient, shared_samples: PhoenixProject, tmp_path: Path, monkeypatch
 ) -> None:
     from annotator.phoenix import pulling as pull_module
 
     monkeypatch.setattr(pull_module, "SPAN_PAGE", 50)
-    reference = _reference(samples, tmp_path)
+    reference = _reference(shared_samples, tmp_path)
     with Store.open(tmp_path / "pulled.db") as store:
-        first = pull(store, phoenix, samples.name, limit=120)
+        first = pull(store, phoenix, shared_samples.name, limit=120)
         assert (first.spans_new, first.complete) == (120, False)
         assert "stopped at --limit" in first.summary()
-        second = pull(store, phoenix, samples.name)
+        second = pull(store, phoenix, shared_samples.name)
         assert (second.spans_new, second.spans_existing, second.complete) == (181, 0, True)
         assert second.resumed is True
         assert _spans(store) == _spans(reference)
@@ -439,14 +438,16 @@ def test_limit_stops_and_the_next_pull_continues(
 
 _KILLED_PULL = """
 import os, signal, sys
+from tests.phoenix import client_only
+client_only.use()
 from annotator.phoenix import connect, pull
 from annotator.phoenix import pulling as pull_module
 from annotator.store import Store
 
-pull_module.SPAN_PAGE = 50
+pull_module.SPAN_PAGE = 20
 
 def progress(stage, done, total):
-    if stage == "spans" and done >= 100:
+    if stage == "spans" and done >= 40:
         os.kill(os.getpid(), signal.SIGKILL)  # the hard way: no cleanup of any kind
 
 with connect(sys.argv[1]) as client, Store.open(sys.argv[2]) as store:
@@ -467,13 +468,13 @@ def test_a_pull_killed_half_way_resumes_where_it_stopped(
     )  # fmt: skip
     assert result.returncode == -signal.SIGKILL, result.stderr
     with Store.open(db) as store:
-        assert store.counts()["spans"] == 100  # two committed pages of 50
+        assert store.counts()["spans"] == 40  # two committed pages of 20
         [key] = state_keys(store)
         assert key.startswith(STATE_PREFIX)
-        assert orjson.loads(store.get_meta(key))["pulled"] == 100
+        assert orjson.loads(store.get_meta(key))["pulled"] == 40
         report = pull(store, phoenix, samples.name)
         assert report.resumed is True
-        assert (report.spans_new, report.spans_existing, report.complete) == (201, 0, True)
+        assert (report.spans_new, report.spans_existing, report.complete) == (55, 0, True)
         assert report.annotations_new == 10
         assert _spans(store) == _spans(reference)
         assert _traces(store) == _traces(reference)
@@ -482,45 +483,47 @@ def test_a_pull_killed_half_way_resumes_where_it_stopped(
 
 
 def test_where_passes_phoenix_span_filter_through(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_samples: PhoenixProject, tmp_path: Path
 ) -> None:
-    reference = _reference(samples, tmp_path)
+    reference = _reference(shared_samples, tmp_path)
     expected = {
         span_id: row for span_id, row in _spans(reference).items() if row[4] in ("LLM", "RETRIEVER")
     }
     assert len(expected) == 75
     with Store.open(tmp_path / "pulled.db") as store:
-        report = pull(store, phoenix, samples.name, where="span_kind in ['llm', 'RETRIEVER']")
+        report = pull(
+            store, phoenix, shared_samples.name, where="span_kind in ['llm', 'RETRIEVER']"
+        )
         assert (report.spans_new, report.complete) == (75, True)
         pulled = _spans(store)
         # orphan marks differ: a filtered pull holds children without their parents
         assert {k: v[:13] + v[14:] for k, v in pulled.items()} == {
             k: v[:13] + v[14:] for k, v in expected.items()
         }
-        again = pull(store, phoenix, samples.name, where="span_kind in ['llm', 'RETRIEVER']")
+        again = pull(store, phoenix, shared_samples.name, where="span_kind in ['llm', 'RETRIEVER']")
         assert (again.spans_new, again.spans_existing) == (0, 0)
 
 
 def test_a_filter_phoenix_rejects_is_one_line(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_samples: PhoenixProject, tmp_path: Path
 ) -> None:
     with Store.open(tmp_path / "pulled.db") as store:
         with pytest.raises(Rejected) as caught:
-            pull(store, phoenix, samples.name, where="span_kind ==")
+            pull(store, phoenix, shared_samples.name, where="span_kind ==")
         assert str(caught.value).startswith("--where 'span_kind ==': Phoenix rejected the filter: ")
         assert "\n" not in str(caught.value)
         assert store.counts()["spans"] == 0
 
 
 def test_since_pulls_spans_that_started_at_or_after_it(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_samples: PhoenixProject, tmp_path: Path
 ) -> None:
-    reference = _reference(samples, tmp_path)
+    reference = _reference(shared_samples, tmp_path)
     times = sorted(row[5] for row in _spans(reference).values())
     since = times[len(times) // 2]
     expected = {k for k, row in _spans(reference).items() if row[5] >= since}
     with Store.open(tmp_path / "pulled.db") as store:
-        report = pull(store, phoenix, samples.name, since=since)
+        report = pull(store, phoenix, shared_samples.name, since=since)
         assert report.spans_new == len(expected)
         assert set(_spans(store)) == expected
 
@@ -535,7 +538,7 @@ def test_an_unknown_project_is_named(phoenix: PhoenixClient, tmp_path: Path) -> 
 
 
 def test_the_api_key_is_neither_printed_nor_stored(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path, monkeypatch
+    phoenix: PhoenixClient, shared_samples: PhoenixProject, tmp_path: Path, monkeypatch
 ) -> None:
     from annotator.phoenix import connect
 
@@ -545,9 +548,10 @@ def test_the_api_key_is_neither_printed_nor_stored(
         assert client.http.headers["authorization"] == f"Bearer {secret}"
         assert secret not in repr(client.settings) and secret not in repr(client)
         with Store.open(tmp_path / "pulled.db") as store:
-            report = pull(store, client, samples.name)  # auth is off: the key is just sent
+            report = pull(store, client, shared_samples.name)  # auth is off: the key is just sent
             assert secret not in report.summary()
     assert secret.encode() not in (tmp_path / "pulled.db").read_bytes()
-    assert not os.path.exists(str(tmp_path / "pulled.db-wal")) or (
-        secret.encode() not in (tmp_path / "pulled.db-wal").read_bytes()
-    )
+    # closed: the WAL is checkpointed into the file and removed, so nothing else holds it
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("pulled.db")) == [
+        "pulled.db"
+    ]

@@ -17,7 +17,7 @@ from annotator.phoenix import Unreachable, connect, pull
 from annotator.phoenix.connection import PhoenixClient
 from annotator.phoenix.pushing import push
 from annotator.store import Store
-from tests.phoenix.helpers import SAMPLE_SPANS, PhoenixProject
+from tests.phoenix.helpers import AGENT_SPANS, PhoenixProject
 from tests.phoenix.proxy import DROP, FaultProxy, Reply, Seen
 
 # Valid here, but not as Phoenix takes it: lower-case types, bare-string values, no direction.
@@ -49,7 +49,7 @@ annotations:
 
 def _pulled(phoenix: PhoenixClient, samples: PhoenixProject, path: Path) -> Store:
     store = Store.open(path)
-    assert pull(store, phoenix, samples.name).spans_new == SAMPLE_SPANS
+    assert pull(store, phoenix, samples.name).spans_new == AGENT_SPANS
     return store
 
 

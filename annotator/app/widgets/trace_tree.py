@@ -10,12 +10,12 @@ markup); the only styles and meta are the widget's own.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -84,7 +84,7 @@ def short_time(iso: str | None) -> str:
 class TraceTree(ScrollView, can_focus=True):
     """Keys are the screen's; this widget draws, scrolls, and reports clicks and the cursor."""
 
-    COMPONENT_CLASSES = {
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
         "trace-tree--cursor",
         "trace-tree--trace",
         "trace-tree--dim",
@@ -124,7 +124,7 @@ class TraceTree(ScrollView, can_focus=True):
         self.model = model
         self.source = source
         self.cursor = 0
-        self._cache: OrderedDict[tuple, Strip] = OrderedDict()
+        self._cache: LRUCache[tuple, Strip] = LRUCache(_CACHE_LINES)
         self._generation = 0
 
     # --- state changes --------------------------------------------------------------------------
@@ -198,8 +198,6 @@ class TraceTree(ScrollView, can_focus=True):
         if strip is None:
             strip = self._render_row(index, width, selected)
             self._cache[key] = strip
-            if len(self._cache) > _CACHE_LINES:
-                self._cache.popitem(last=False)
         return strip
 
     def _prefetch(self, first: int, height: int) -> None:

@@ -3,14 +3,18 @@
     python tests/data/readers/make_reference_subsets.py [../shared]
 
 The reference exports in ../shared/reference_traces were generated for this project (scripted
-LangChain apps sent to a real Phoenix and exported from it); trimmed copies of them may live in
-the repository so that the cross-format tests also run on a clean clone. The same two traces are
-kept in every format, records untouched apart from dropping the other traces.
+LangChain apps sent to a real Phoenix and exported from it); trimmed copies of them live in the
+repository so that the tests that read them also run on a clean clone. The same two traces are
+kept in every format, records untouched apart from dropping the other traces; the annotation
+exports and the trace and session listings keep the records on those traces' spans, traces and
+sessions (same layout as Phoenix wrote them). The third-party files beside them in ../shared are
+NOT copied (their licences): tests/data/readers/handwritten/ has files of our own in their shapes.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import sys
 from pathlib import Path
 
@@ -91,15 +95,49 @@ def _parquet(src: Path, dst: Path, wanted: set[str]) -> None:
     pq.write_table(table.filter(mask), dst)
 
 
+def _kept_ids(project: str) -> dict[str, set[str]]:
+    """Span, trace and session ids of the subset just written (from its OTLP file)."""
+    ids: dict[str, set[str]] = {"span_id": set(), "trace_id": set(), "session_id": set()}
+    for line in (OUT / f"{project}.otlp.jsonl").read_bytes().splitlines():
+        for resource in orjson.loads(line)["resourceSpans"]:
+            for scope in resource["scopeSpans"]:
+                for span in scope["spans"]:
+                    ids["span_id"].add(span["spanId"])
+                    ids["trace_id"].add(span["traceId"])
+                    for kv in span.get("attributes", []):
+                        if kv["key"] == "session.id":
+                            ids["session_id"].add(kv["value"]["stringValue"])
+    return ids
+
+
+def _listing(src: Path, dst: Path, ids: dict[str, set[str]]) -> None:
+    """Annotation exports (indented, as saved) and /v1 trace or session listings (compact, as
+    the server sends them): the records about what the subset holds."""
+    raw = src.read_bytes()
+    doc = orjson.loads(raw)
+    kept = [
+        record
+        for record in doc["data"]
+        if any(record.get(key) in wanted for key, wanted in ids.items())
+    ]
+    doc = {**doc, "data": kept}
+    if raw.startswith(b"{\n"):
+        dst.write_text(json.dumps(doc, indent=1, ensure_ascii=False))
+    else:
+        dst.write_bytes(orjson.dumps(doc))
+
+
 def main() -> None:
     shared = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parents[3] / "shared"
     OUT.mkdir(exist_ok=True)
     for project, traces in TRACES.items():
         wanted = set(traces)
         src_dir = shared / "reference_traces" / project
+        listings = []
         for src in sorted(src_dir.iterdir()):
             name = src.name
             if "annotations" in name or "v1_traces" in name or "v1_sessions" in name:
+                listings.append(src)
                 continue
             if name.startswith("trace_dataset-"):
                 name = f"{project}.trace_dataset.parquet"
@@ -112,6 +150,11 @@ def main() -> None:
                 _json_doc(src, dst, wanted)
             elif name.endswith(".parquet"):
                 _parquet(src, dst, wanted)
+            print(f"{dst.relative_to(HERE)}: {dst.stat().st_size} bytes")
+        ids = _kept_ids(project)
+        for src in listings:
+            dst = OUT / src.name
+            _listing(src, dst, ids)
             print(f"{dst.relative_to(HERE)}: {dst.stat().st_size} bytes")
 
 
