@@ -152,6 +152,7 @@ class AnnotationSession:
         self.failed: list[tuple[WriteOp, str]] = []  # changes the database refused for good
         self.waiting: str | None = None  # why the writer is stuck, while it is
         self._summaries: OrderedDict[str, TraceRow] = OrderedDict()
+        self._previews: OrderedDict[str, str] = OrderedDict()  # root input, one line
         self._progress: dict[str, tuple[int, int]] = {}
         self._states: OrderedDict[str, dict[str, SpanState]] = OrderedDict()
         self._visit: tuple[Item | None, float] = (None, clock())
@@ -613,9 +614,18 @@ class AnnotationSession:
     def trace_summary(self, trace_id: str) -> TraceRow | None:
         summary = self._summaries.get(trace_id)
         if summary is None:
-            self.prefetch([trace_id], progress=False)
+            self.prefetch([trace_id], rows=False)
             summary = self._summaries.get(trace_id)
         return summary
+
+    def trace_preview(self, trace_id: str) -> str:
+        """The first line of the trace's root input ("" when it has none): fetched with the
+        summaries of the rows about to be drawn (`prefetch`)."""
+        preview = self._previews.get(trace_id)
+        if preview is None:
+            self._previews.update(self.store.trace_previews([trace_id]))
+            preview = self._previews.get(trace_id, "")
+        return preview
 
     def trace_progress(self, trace_id: str) -> tuple[int, int] | None:
         """(done, total) spans of the trace in the queue's scope: from the marks when the trace
@@ -636,14 +646,21 @@ class AnnotationSession:
         counted = self.store.trace_progress(trace_ids, self.configs, self.annotator, self.queue)
         self._progress.update(counted)
 
-    def prefetch(self, trace_ids: list[str], *, progress: bool = True) -> None:
+    def prefetch(self, trace_ids: list[str], *, rows: bool = True) -> None:
+        """Summaries of these traces; with `rows` (the tree is about to draw them) also their
+        progress and input previews, one query each for the whole screen."""
         missing = [t for t in trace_ids if t not in self._summaries]
         if missing:
             self._summaries.update(self.store.traces_by_ids(missing))
             while len(self._summaries) > _SUMMARY_CACHE:
                 self._summaries.popitem(last=False)
+        unseen = [t for t in trace_ids if t not in self._previews]
+        if rows and unseen:
+            self._previews.update(self.store.trace_previews(unseen))
+            while len(self._previews) > _SUMMARY_CACHE:
+                self._previews.popitem(last=False)
         unknown = [t for t in trace_ids if t not in self._progress and t not in self._states]
-        if progress and unknown:
+        if rows and unknown:
             self._count_traces(unknown)
             if len(self._progress) > _SUMMARY_CACHE:
                 self._progress.clear()

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from annotator.model import Annotation, Span
+from annotator.semconv import input_preview
 from annotator.store import annotations as annotation_ops
 from annotator.store.annotations import AnnotationBatch, AnnotationKey, Change
 from annotator.store.db import (
@@ -275,6 +276,31 @@ class Store:
                 f"SELECT {_TRACE_COLUMNS} FROM traces t WHERE t.trace_id IN ({marks})", chunk
             ):
                 result[row[0]] = TraceRow(*row)
+        return result
+
+    def trace_previews(self, trace_ids: Sequence[str]) -> dict[str, str]:
+        """Each trace's one-line preview of its root span's input (`semconv.input_preview`; ""
+        when there is none). Reads only the input of the roots asked for: the app asks for the
+        rows on screen, so the cost follows the screen, not the database."""
+        result: dict[str, str] = {}
+        for chunk in _chunks(trace_ids, 500):
+            # Two paths: json_extract answers a JSON array of both (one parse of the attributes).
+            rows = self._conn.execute(
+                "SELECT t.trace_id, json_extract(s.attributes, '$.input', "
+                "'$.llm.input_messages') FROM traces t JOIN spans s ON s.span_id = t.root_span_id "
+                "WHERE t.trace_id IN (SELECT value FROM json_each(:traces))",
+                {"traces": orjson.dumps(chunk).decode()},
+            )
+            for trace_id, found in rows:
+                io, listed = orjson.loads(found)
+                attributes: dict[str, Any] = {}
+                if io is not None:
+                    attributes["input"] = io
+                if listed is not None:
+                    attributes["llm"] = {"input_messages": listed}
+                result[trace_id] = input_preview(attributes)
+        for trace_id in trace_ids:
+            result.setdefault(trace_id, "")
         return result
 
     def span_rows(self, trace_id: str) -> list[SpanRow]:

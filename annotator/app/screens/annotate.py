@@ -982,6 +982,12 @@ class _TreeSource:
         except (sqlite3.Error, StoreError):
             return None
 
+    def trace_preview(self, trace_id: str) -> str:
+        try:
+            return self.screen.session.trace_preview(trace_id)
+        except (sqlite3.Error, StoreError):
+            return ""
+
     def row_marks(self, row: Row) -> Mark:
         try:
             return self.screen.session.row_mark(row, self.screen.model)
