@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from annotator.app.tree_model import DOCUMENT, SPAN, TRACE, Row, TreeModel
 from annotator.app.writer import Committed, Failed, WriteOp, WriterEvent, run_now
-from annotator.config import AnnotationConfig, ConfigSet
+from annotator.config import AnnotationConfig, AnnotationType, ConfigSet
 from annotator.model import NOTE_NAME, Annotation, AnnotatorKind, Source, Target
 from annotator.store import (
     AnnotationKey,
@@ -80,6 +80,7 @@ class CardState:
     others: list[Annotation] = field(default_factory=list)
     pending: bool = False  # `mine` is decided but not committed yet
     unsaved: bool = False  # ... and it is taking long enough to say so
+    source: Annotation | None = None  # what `accept` takes: the first of `others` with a value
 
 
 class Mark(NamedTuple):
@@ -116,6 +117,26 @@ def note_author(annotation: Annotation) -> str:
     if identifier.startswith("px-"):
         return "Phoenix"
     return identifier or "(unknown)"
+
+
+_KIND_ORDER = {AnnotatorKind.LLM: 0, AnnotatorKind.CODE: 1, AnnotatorKind.HUMAN: 2}
+
+
+def source_order(annotation: Annotation) -> tuple[int, str]:
+    """The order other sources are listed in (and `accept` looks at them): evaluators first -
+    LLM judges, then code - then people, each by name."""
+    return _KIND_ORDER.get(annotation.annotator_kind, 3), annotation.identifier or ""
+
+
+def who(annotation: Annotation) -> str:
+    """How to name the author of a value: the person, or the kind of judge and its name."""
+    if annotation.annotator_kind == AnnotatorKind.HUMAN:
+        return annotation.identifier or "(anonymous)"
+    return f"{annotation.annotator_kind} {annotation.identifier}".strip()
+
+
+class NotAccepted(ValueError):
+    """The source's value is not one this config can hold as it is (the message says why)."""
 
 
 def _targets_for(kind: str) -> tuple[Target, ...]:
@@ -226,6 +247,15 @@ class AnnotationSession:
             op = self.pending.get(self.key_for(item, config)) if self.pending else None
             if op is not None:
                 state.mine, state.pending, state.unsaved = op.annotation, True, op.late
+            state.others.sort(key=source_order)
+            state.source = next(
+                (
+                    other
+                    for other in state.others
+                    if has_value(config, other.label, other.score, other.explanation)
+                ),
+                None,
+            )
             result[i] = state
         return result
 
@@ -337,6 +367,57 @@ class AnnotationSession:
         annotation.explanation = current.explanation if current else None
         return self._set(item, item, annotation, config.name)
 
+    def accept(self, item: Item, config: AnnotationConfig, source: Annotation) -> WriteOp | None:
+        """Take `source`'s value as mine, as it is: a label of the config (its score is the
+        config's, as a pick gives it; a score alone picks the one value with that score), a
+        score within the bounds, a text. My explanation stays. `metadata.accepted_from` says
+        whose value it was. None: mine is that value already. Raises NotAccepted."""
+        annotation = item.annotation(config.target.value, config.name, self.annotator)
+        current = self.current(AnnotationKey.of(annotation))
+        annotation.explanation = current.explanation if current else None
+        whose = who(source)
+        if config.type == AnnotationType.CATEGORICAL:
+            value = None
+            if source.label is not None:
+                value = config.value_for_label(source.label)
+                if value is None:
+                    raise NotAccepted(
+                        f"{whose}'s label {source.label!r} is not one of {config.name}'s labels"
+                    )
+            else:
+                matching = [v for v in config.values if v.score == source.score]
+                if len(matching) != 1:
+                    raise NotAccepted(
+                        f"{whose}'s score {source.score:g} names no single value of {config.name}"
+                    )
+                value = matching[0]
+            annotation.label, annotation.score = value.label, value.score
+        elif config.type == AnnotationType.CONTINUOUS:
+            score = source.score
+            if score is None:
+                raise NotAccepted(f"{whose} gave {config.name} no score")
+            low, high = config.lower_bound, config.upper_bound
+            if (low is not None and score < low) or (high is not None and score > high):
+                bounds = " to ".join("" if b is None else f"{b:g}" for b in (low, high))
+                raise NotAccepted(
+                    f"{whose}'s score {score:g} is outside {config.name}'s bounds ({bounds})"
+                )
+            annotation.score = score
+            annotation.label = current.label if current else None
+        else:
+            annotation.explanation = source.explanation
+        if current is not None and (current.label, current.score, current.explanation) == (
+            annotation.label,
+            annotation.score,
+            annotation.explanation,
+        ):
+            return None
+        accepted_from = {
+            "annotator_kind": str(source.annotator_kind),
+            "identifier": source.identifier,
+        }
+        return self._set(item, item, annotation, config.name, accepted_from=accepted_from)
+
     def current_text(self, item: Item, config: AnnotationConfig) -> str:
         annotation = self.current(self.key_for(item, config))
         return (annotation.explanation or "") if annotation else ""
@@ -394,11 +475,14 @@ class AnnotationSession:
         what: str,
         *,
         author: str | None = None,
+        accepted_from: dict[str, str] | None = None,
     ) -> WriteOp:
         """`visited`: the item on screen (its time is seconds_spent); `about`: the annotation's."""
         annotation.metadata = {"seconds_spent": self.seconds_on(visited)}
         if author is not None:
             annotation.metadata["author"] = author
+        if accepted_from is not None:
+            annotation.metadata["accepted_from"] = accepted_from
         key = AnnotationKey.of(annotation)
         span_id = self._row_span(about, annotation.target)
         return self._queue(WriteOp("set", key, annotation, what, about.trace_id, span_id))

@@ -35,7 +35,14 @@ from annotator.app.screens.filter import FilterScreen
 from annotator.app.screens.full_view import FullViewScreen
 from annotator.app.screens.help import HelpScreen
 from annotator.app.screens.text_entry import TextEntryScreen
-from annotator.app.session import NO_MARK, AnnotationSession, Item, Mark
+from annotator.app.session import (
+    NO_MARK,
+    AnnotationSession,
+    Item,
+    Mark,
+    NotAccepted,
+    who,
+)
 from annotator.app.span_render import RenderOptions, span_full_text
 from annotator.app.tree_model import DOCUMENT, TRACE, Row, TreeModel
 from annotator.app.widgets.annotation_panel import AnnotationPanel, ConfigCard, value_text
@@ -49,7 +56,8 @@ from annotator.model import Annotation, Target
 from annotator.store import Change, QueueFilter, Store, StoreError, TraceRow
 from annotator.text import clip, sanitize
 
-# Actions shown in the footer (the help screen lists them all).
+# Actions shown in the footer (the help screen and the palette list them all): what fits in 80
+# columns with `? help` still on screen.
 FOOTER_ACTIONS = {"next_todo", "edit_text", "note", "clear", "undo", "filter", "help", "quit"}
 PROGRESS_DELAY = 0.25  # coalesce recounts while keys are held down
 UNSAVED_AFTER = 0.3  # a change not committed by then is shown as unsaved
@@ -204,7 +212,9 @@ class AnnotateScreen(Screen[None]):
         self.model = TreeModel(session.trace_ids(), session.load_trace, session.document_rows)
         self.trace_tree = TraceTree(self.model, _TreeSource(self), id="tree")
         self.span_view = SpanView(id="view")
-        self.panel = AnnotationPanel(session.configs, self._key("edit_text"), id="panel")
+        self.panel = AnnotationPanel(
+            session.configs, self._key("edit_text"), self._key("accept"), id="panel"
+        )
         self.status_line = StatusLine(session.annotator, id="status")
         self.item: Item | None = None
         self.row: Row | None = None
@@ -218,6 +228,7 @@ class AnnotateScreen(Screen[None]):
         self._background_store: Store | None = None
         self._background_lock = threading.Lock()
         self._bindings_signature: object = ()
+        self._source: Annotation | None = None  # what `accept` takes (shown in the panel)
 
     @property
     def current_config(self) -> AnnotationConfig | None:
@@ -231,7 +242,9 @@ class AnnotateScreen(Screen[None]):
     def _refresh_bindings(self) -> None:
         # The footer rebuilds itself on every refresh: only when what is enabled has changed.
         config = self.current_config
-        signature = None if config is None else (config.type, self.focused_config)
+        signature = (
+            None if config is None else (config.type, self.focused_config, self._source is not None)
+        )
         if signature != self._bindings_signature:
             self._bindings_signature = signature
             self.refresh_bindings()
@@ -248,7 +261,7 @@ class AnnotateScreen(Screen[None]):
             )
         if action.startswith("score_"):
             return config is not None and config.type == AnnotationType.CONTINUOUS
-        if action in ("clear", "edit_text"):
+        if action in ("clear", "edit_text", "accept"):
             return True if config is not None else None
         return True
 
@@ -353,10 +366,13 @@ class AnnotateScreen(Screen[None]):
     def _show_panel(self) -> None:
         item = self.item
         note_key = self._key("note")
+        self._source = None
         if item is None:
             self.panel.show(Text("Nothing selected", style="dim"), [], {}, None, None, note_key)
             return
         states = self.session.states(item, self.applicable)
+        shown = states.get(self.focused_config) if self.focused_config is not None else None
+        self._source = shown.source if shown is not None else None
         notes = self.session.notes(item)
         extra = self.session.extra_annotations(item)
         title = self._panel_title(item)
@@ -708,6 +724,33 @@ class AnnotateScreen(Screen[None]):
                 self._submitted(op)
 
         self.app.push_screen(TextEntryScreen(about, ""), _guarded(self, done))
+
+    def action_accept(self) -> None:
+        """The focused annotation takes the value of the first other source listed under it."""
+        config = self.current_config
+        item = self.item
+        if config is None or item is None:
+            return
+        source = self._source  # what the panel shows under the focused card
+        name = sanitize(clip(config.name, 40)[0])
+        if source is None:
+            self._say(Text(f"No other value on {name} to accept.", style="dim"))
+            return
+        try:
+            op = self.session.accept(item, config, source)
+        except NotAccepted as refused:
+            self._say(Text(f"✗ not accepted: {sanitize(clip(str(refused), 160)[0])}"))
+            return
+        if op is None:
+            self._say(
+                Text(
+                    f"{name} is already {sanitize(clip(who(source), 40)[0])}'s value.", style="dim"
+                )
+            )
+            return
+        self._submitted(op)
+        if config.auto_advance:
+            self._advance_after(config)
 
     def action_clear(self) -> None:
         config = self.current_config
