@@ -19,7 +19,9 @@ import orjson
 from annotator.model import Annotation, Span
 from annotator.semconv import input_preview
 from annotator.store import annotations as annotation_ops
+from annotator.store import campaign
 from annotator.store.annotations import AnnotationBatch, AnnotationKey, Change
+from annotator.store.campaign import Assignment, Mark
 from annotator.store.db import (
     EMPTY,
     StoreError,
@@ -44,6 +46,7 @@ from annotator.store.queue import (
     needs_sql,
     with_configs,
 )
+from annotator.store.schema import TARGET_ID_SQL
 from annotator.store.spans import SpanWriter, repair_trace_summaries
 from annotator.timeutil import now_iso
 
@@ -318,9 +321,9 @@ class Store:
     def trace_ids(
         self, queue: QueueFilter, configs: Iterable[ConfigLike], identifier: str
     ) -> list[str]:
-        """Trace ids in display order: every trace when nothing is filtered, else the traces
-        that hold at least one span of the queue."""
-        if queue == QueueFilter():
+        """Trace ids in display order: every trace when nothing is filtered (and `identifier`
+        has no assignment here), else the traces that hold at least one span of the queue."""
+        if queue == QueueFilter() and not self.has_assignment(identifier):
             sql = Sql(f"SELECT t.trace_id FROM traces t ORDER BY {_TRACE_ORDER}")
         else:
             member = filter_sql(queue, configs, identifier)
@@ -539,6 +542,96 @@ class Store:
             "ORDER BY count(*) DESC, identifier"
         ).fetchall()
 
+    # --- campaigns: final values, skips and flags, assignments (annotator.store.campaign) -----
+
+    def set_final(
+        self,
+        annotation: Annotation,
+        *,
+        reviewer: str,
+        decided_by: str = campaign.REVIEWER,
+    ) -> Annotation:
+        """Record the final value of an item: `annotation`'s target, ids, document position,
+        name, label, score and explanation, stored under the identifier `FINAL` (annotator
+        kind HUMAN), its metadata saying who decided and the raters' votes at that moment.
+        Logged with actor `reviewer`, so `undo(reviewer)` takes it back like any change."""
+        final = Annotation(**annotation_ops.annotation_to_dict(annotation))
+        final.id = None
+        final.identifier = campaign.FINAL
+        final.annotator_kind = "HUMAN"
+        final.source = "APP"
+        final.created_at = final.updated_at = None
+        key = AnnotationKey.of(final)
+        final.metadata = campaign.final_metadata(decided_by, self.votes(key), reviewer=reviewer)
+        return annotation_ops.set_annotation(self._conn, final, actor=reviewer)
+
+    def clear_final(self, key: AnnotationKey, *, reviewer: str) -> Annotation | None:
+        """Remove the final value of the item `key` is about (any identifier in `key`); logged
+        with actor `reviewer`. Returns what was removed."""
+        return annotation_ops.delete_annotation(self._conn, _final_key(key), actor=reviewer)
+
+    def final_value(self, key: AnnotationKey) -> Annotation | None:
+        """The final value of the item `key` is about (its identifier is ignored), or None."""
+        return annotation_ops.find(self._conn, _final_key(key))
+
+    def votes(self, key: AnnotationKey) -> dict[str, str | float]:
+        """The raters' values on the item `key` is about (its identifier is ignored): people
+        (annotator kind HUMAN) other than `FINAL`, each their label, or their score when they
+        gave no label. Values without either (a text) are not votes."""
+        rows = self._conn.execute(
+            "SELECT identifier, label, score FROM annotations WHERE target = ? "
+            f"AND ({TARGET_ID_SQL}) = ? AND coalesce(document_position, -1) = ? AND name = ? "
+            "AND annotator_kind = 'HUMAN' AND identifier != ? "
+            "AND (label IS NOT NULL OR score IS NOT NULL) ORDER BY identifier",
+            (*_final_key(key).params()[:4], campaign.FINAL),
+        )
+        return {who: label if label is not None else score for who, label, score in rows}
+
+    def skip(self, span_id: str, annotator: str, reason: str = "") -> Mark:
+        """`annotator` skips the span (a trace row: its root span): it leaves their to-do queue
+        and counts as skipped. Logged: `undo(annotator)` takes it back."""
+        return campaign.set_mark(self._conn, campaign.SKIP, annotator, span_id, reason)
+
+    def unskip(self, span_id: str, annotator: str) -> Mark | None:
+        return campaign.remove_mark(self._conn, campaign.SKIP, annotator, span_id)
+
+    def flag(self, span_id: str, annotator: str, reason: str = "") -> Mark:
+        """`annotator` flags the span for the reviewer, with an optional reason (flagging it
+        again replaces the reason). Logged: `undo(annotator)` takes it back."""
+        return campaign.set_mark(self._conn, campaign.FLAG, annotator, span_id, reason)
+
+    def unflag(self, span_id: str, annotator: str) -> Mark | None:
+        return campaign.remove_mark(self._conn, campaign.FLAG, annotator, span_id)
+
+    def marks(
+        self,
+        *,
+        kind: str | None = None,
+        annotator: str | None = None,
+        span_id: str | None = None,
+        trace_id: str | None = None,
+    ) -> list[Mark]:
+        """Skips and flags, oldest first; each argument given narrows the list."""
+        return campaign.list_marks(
+            self._conn, kind=kind, annotator=annotator, span_id=span_id, trace_id=trace_id
+        )
+
+    def mark_counts(self, annotator: str | None = None) -> dict[str, int]:
+        """{"skip": n, "flag": m} of one annotator, or of everyone."""
+        return campaign.mark_counts(self._conn, annotator)
+
+    def assignments(self, annotator: str | None = None) -> list[Assignment]:
+        return campaign.list_assignments(self._conn, annotator)
+
+    def has_assignment(self, annotator: str) -> bool:
+        """Whether `annotator` has assigned items here: then their queue is the assignment."""
+        return campaign.has_assignment(self._conn, annotator)
+
+    def add_assignments(self, assignments: Iterable[Assignment]) -> int:
+        """Add assignments (one already there is kept); returns how many were new."""
+        with write_transaction(self._conn):
+            return campaign.add_assignments(self._conn, assignments)
+
     def set_busy_timeout(self, milliseconds: int) -> None:
         """How long a write waits for another process's lock before SQLITE_BUSY."""
         self._conn.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
@@ -549,6 +642,10 @@ class Store:
 
     def integrity_check(self) -> str:
         return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _final_key(key: AnnotationKey) -> AnnotationKey:
+    return AnnotationKey(key.target, key.target_id, key.document_position, key.name, campaign.FINAL)
 
 
 def connection_of(source: Store | sqlite3.Connection) -> sqlite3.Connection:
