@@ -154,6 +154,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
         ("a",),
         "Annotate",
     ),
+    ActionSpec(
+        "skip", "Skip this item: it leaves your queue (again: take it back)", ("s",), "Annotate"
+    ),
+    ActionSpec(
+        "flag",
+        "Flag this item for the reviewer, with an optional reason (again: remove it)",
+        ("exclamation_mark",),
+        "Annotate",
+    ),
     ActionSpec("edit_text", "Write text for the focused annotation", ("e",), "Annotate"),
     ActionSpec("note", "Add a note (on the trace from a trace row)", ("n",), "Annotate"),
     ActionSpec("clear", "Remove my value for the focused annotation", ("x",), "Annotate"),

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from annotator.app.tree_model import DOCUMENT, SPAN, TRACE, Row, TreeModel
-from annotator.app.writer import Committed, Failed, WriteOp, WriterEvent, run_now
+from annotator.app.writer import MARK_OPS, Committed, Failed, WriteOp, WriterEvent, run_now
 from annotator.config import AnnotationConfig, AnnotationType, ConfigSet
 from annotator.model import NOTE_NAME, Annotation, AnnotatorKind, Source, Target
 from annotator.store import (
@@ -85,15 +85,18 @@ class CardState:
 
 class Mark(NamedTuple):
     """A tree row's standing: NONE (outside the queue), TODO (needs you), PARTIAL (done itself,
-    documents under it still need you), DONE. `unsaved`: changes on it are not committed yet."""
+    documents under it still need you), DONE, SKIPPED (you skipped it: it needs nothing more).
+    `unsaved`: changes on it are not committed yet; `flagged`: someone flagged it."""
 
     state: str
     unsaved: bool = False
+    flagged: bool = False
 
     NONE = "none"
     TODO = "todo"
     PARTIAL = "partial"
     DONE = "done"
+    SKIPPED = "skipped"
 
 
 NO_MARK = Mark(Mark.NONE)
@@ -139,6 +142,10 @@ class NotAccepted(ValueError):
     """The source's value is not one this config can hold as it is (the message says why)."""
 
 
+def _mark_key(op: WriteOp) -> tuple[str, str]:
+    return ("skip" if op.kind in ("skip", "unskip") else "flag", op.span_id or "")
+
+
 def _targets_for(kind: str) -> tuple[Target, ...]:
     if kind == TRACE:
         return (Target.SPAN, Target.TRACE, Target.SESSION)
@@ -172,6 +179,8 @@ class AnnotationSession:
         self.unsettled: list[WriteOp] = []  # every uncommitted change, in order
         self.failed: list[tuple[WriteOp, str]] = []  # changes the database refused for good
         self.waiting: str | None = None  # why the writer is stuck, while it is
+        # Skips and flags decided but not committed: (kind, span id) -> set (True) or removed.
+        self.pending_marks: dict[tuple[str, str], bool] = {}
         self._summaries: OrderedDict[str, TraceRow] = OrderedDict()
         self._previews: OrderedDict[str, str] = OrderedDict()  # root input, one line
         self._progress: dict[str, tuple[int, int]] = {}
@@ -461,6 +470,52 @@ class AnnotationSession:
             return None
         return self._delete(item, key, config.name)
 
+    # --- skips and flags (marks on a span: a trace row's is its root span's) ----------------
+
+    def has_mark(self, item: Item, kind: str) -> bool:
+        """Whether I skipped (kind "skip") or flagged ("flag") the item, pending changes
+        included."""
+        if item.span_id is None:
+            return False
+        pending = self.pending_marks.get((kind, item.span_id))
+        if pending is not None:
+            return pending
+        return bool(self.store.marks(kind=kind, annotator=self.annotator, span_id=item.span_id))
+
+    def flags_on(self, item: Item) -> list[tuple[str, str]]:
+        """(who, reason) of every flag on the item, pending ones of mine included."""
+        if item.span_id is None:
+            return []
+        flags = [
+            (m.annotator, m.reason)
+            for m in self.store.marks(kind="flag", span_id=item.span_id)
+            if m.annotator != self.annotator
+        ]
+        if self.has_mark(item, "flag"):
+            mine = [m for m in self.unsettled if m.kind == "flag" and m.span_id == item.span_id]
+            stored = self.store.marks(kind="flag", annotator=self.annotator, span_id=item.span_id)
+            reason = mine[-1].reason if mine else (stored[0].reason if stored else "")
+            flags.insert(0, (self.annotator, reason))
+        return flags
+
+    def toggle_skip(self, item: Item) -> WriteOp | None:
+        """Skip the item (it leaves my queue), or take my skip back."""
+        if item.span_id is None:
+            return None
+        kind = "unskip" if self.has_mark(item, "skip") else "skip"
+        return self._mark(item, kind, "")
+
+    def flag(self, item: Item, reason: str) -> WriteOp | None:
+        return None if item.span_id is None else self._mark(item, "flag", reason.strip())
+
+    def unflag(self, item: Item) -> WriteOp | None:
+        return None if item.span_id is None else self._mark(item, "unflag", "")
+
+    def _mark(self, item: Item, kind: str, reason: str) -> WriteOp:
+        op = WriteOp(kind, None, None, kind, item.trace_id, item.span_id, reason=reason)
+        self.pending_marks[_mark_key(op)] = kind in ("skip", "flag")
+        return self._queue(op)
+
     def undo(self) -> WriteOp:
         return self._queue(WriteOp("undo", what="undo"))
 
@@ -518,8 +573,15 @@ class AnnotationSession:
             self.failed.append((op, event.reason))
         if not self.unsettled:
             self.waiting = None
+        later = any(_mark_key(o) == _mark_key(op) for o in self.unsettled if o.kind in MARK_OPS)
+        if op.kind in MARK_OPS and not later:  # the store has the latest skip / flag now
+            self.pending_marks.pop(_mark_key(op), None)
         if isinstance(event, Committed) and isinstance(event.result, Change):
-            self._refresh(event.result.annotation)
+            if event.result.is_mark:
+                mark = event.result.mark
+                self._refresh_span(mark.trace_id, mark.span_id, None)
+            else:
+                self._refresh(event.result.annotation)
         elif op.trace_id is not None:
             self._refresh_span(op.trace_id, op.span_id, op.key.target if op.key else None)
 
@@ -611,7 +673,9 @@ class AnnotationSession:
 
     def _missing(self, state: SpanState, trace: TraceRow | None, position: int | None) -> list[int]:
         """Required configs of a row (the span's own with position None, else one document's)
-        that I have no value for."""
+        that I have no value for; none on a span I skipped."""
+        if self._skipped(state):
+            return []
         result = []
         for i, have in state.have.items():
             if i not in self.required_indexes:
@@ -621,6 +685,14 @@ class AnnotationSession:
             if not self._has(i, have, trace, state.span_id, position):
                 result.append(i)
         return result
+
+    def _skipped(self, state: SpanState) -> bool:
+        pending = self.pending_marks.get(("skip", state.span_id)) if self.pending_marks else None
+        return state.skipped if pending is None else pending
+
+    def _flagged(self, state: SpanState) -> bool:
+        pending = self.pending_marks.get(("flag", state.span_id)) if self.pending_marks else None
+        return state.flagged or bool(pending)
 
     def missing_on(self, item: Item, indexes: Iterable[int]) -> list[int]:
         """The required configs among `indexes` that this annotator has no value for on `item`."""
@@ -657,14 +729,22 @@ class AnnotationSession:
         self, state: SpanState, trace: TraceRow | None, late: set
     ) -> dict[tuple[str, int | None], Mark]:
         span_id = state.span_id
-        if not state.in_queue:
-            marks = {(span_id, None): NO_MARK}
-            if any(self.configs[i].target == Target.DOCUMENT for i in state.have):
-                marks.update({(span_id, p): NO_MARK for p in range(state.document_count)})
+        flagged = self._flagged(state)
+        documents = any(self.configs[i].target == Target.DOCUMENT for i in state.have)
+        if not state.in_queue or self._skipped(state):
+            mark = Mark(Mark.SKIPPED if state.in_queue else Mark.NONE, False, flagged)
+            marks = {(span_id, None): mark._replace(unsaved=(span_id, None) in late)}
+            if documents:
+                marks.update(
+                    {
+                        (span_id, p): mark._replace(flagged=False)
+                        for p in range(state.document_count)
+                    }
+                )
             return marks
         marks = {}
         documents_todo = False
-        if any(self.configs[i].target == Target.DOCUMENT for i in state.have):
+        if documents:
             for position in range(state.document_count):
                 todo = bool(self._missing(state, trace, position))
                 documents_todo = documents_todo or todo
@@ -672,7 +752,7 @@ class AnnotationSession:
                 marks[row] = Mark(Mark.TODO if todo else Mark.DONE, row in late)
         own_todo = bool(self._missing(state, trace, None))
         own = Mark.TODO if own_todo else Mark.PARTIAL if documents_todo else Mark.DONE
-        marks[(span_id, None)] = Mark(own, (span_id, None) in late)
+        marks[(span_id, None)] = Mark(own, (span_id, None) in late, flagged)
         return marks
 
     def row_mark(self, row: Row, model: TreeModel) -> Mark:
@@ -721,7 +801,8 @@ class AnnotationSession:
                 for (_, position), mark in marks.items()
                 if position is None and mark.state != Mark.NONE
             ]
-            return sum(1 for mark in spans if mark.state == Mark.DONE), len(spans)
+            done = sum(1 for mark in spans if mark.state in (Mark.DONE, Mark.SKIPPED))
+            return done, len(spans)
         if trace_id not in self._progress:
             self._count_traces([trace_id])
         return self._progress.get(trace_id)

@@ -43,8 +43,10 @@ class QueueState:
     MINE = "mine"  # carries at least one of my judgements
     OTHERS = "others"  # carries someone else's (another person, an LLM or code)
     DISAGREE = "disagree"  # two values differ under one annotation name
+    SKIPPED = "skipped"  # I skipped it (`Store.skip`)
+    FLAGGED = "flagged"  # someone flagged it for the reviewer (`Store.flag`)
 
-    CHOICES = (ALL, TODO, MINE, OTHERS, DISAGREE)
+    CHOICES = (ALL, TODO, MINE, OTHERS, DISAGREE, SKIPPED, FLAGGED)
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,9 @@ SKIPPED = (
     "AND m.span_id = s.span_id)"
 )
 
+# Someone flagged span `s` for the reviewer (`Store.flag`).
+FLAGGED = "EXISTS (SELECT 1 FROM item_marks m WHERE m.kind = 'flag' AND m.span_id = s.span_id)"
+
 # Span `s` is one of the annotator's assigned items (a span, or any span of an assigned trace),
 # or the annotator has no assignment in this database: a batch of `annotator assign` is the
 # annotator's queue, and nobody else's work shows up there. (The first test does not depend on
@@ -274,6 +279,10 @@ def filter_sql(queue: QueueFilter, configs: Iterable[ConfigLike], identifier: st
         clause = clause & Sql(_judgements_about_span(f"NOT ({MINE})"))
     elif state == QueueState.DISAGREE:
         clause = clause & disagreement_sql()
+    elif state == QueueState.SKIPPED:
+        clause = clause & Sql(SKIPPED)
+    elif state == QueueState.FLAGGED:
+        clause = clause & Sql(FLAGGED)
     return clause
 
 

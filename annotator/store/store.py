@@ -37,7 +37,9 @@ from annotator.store.db import (
 from annotator.store.queue import (
     APPLIES,
     DOCUMENT_POSITIONS,
+    FLAGGED,
     HAS,
+    SKIPPED,
     ConfigLike,
     QueueFilter,
     QueueState,
@@ -91,6 +93,8 @@ class SpanState(NamedTuple):
     # that have one (document configs); only the configs that apply to this span, and only
     # required configs are looked up (optional ones are False)
     have: dict[int, bool | frozenset[int]]
+    skipped: bool = False  # the annotator skipped it: it needs nothing more from them
+    flagged: bool = False  # someone flagged it for the reviewer
 
 
 _TRACE_COLUMNS = ", ".join(f"t.{c}" for c in TraceRow._fields)
@@ -420,7 +424,7 @@ class Store:
             params["spans"] = orjson.dumps(list(span_ids)).decode()
         rows = self._conn.execute(
             with_configs(
-                f"SELECT s.span_id, s.document_count, ({member.text}), "
+                f"SELECT s.span_id, s.document_count, ({member.text}), {SKIPPED}, {FLAGGED}, "
                 "(SELECT json_group_array(json_array(c.idx, CASE WHEN NOT c.required THEN 0 "
                 f"WHEN c.target = 'document' THEN json({DOCUMENT_POSITIONS}) ELSE {HAS} END)) "
                 f"FROM cfg c WHERE {APPLIES}) "
@@ -429,11 +433,13 @@ class Store:
             params,
         )
         result: dict[str, SpanState] = {}
-        for span_id, document_count, in_queue, applicable in rows:
+        for span_id, document_count, in_queue, skipped, flagged, applicable in rows:
             have: dict[int, bool | frozenset[int]] = {}
             for index, value in orjson.loads(applicable):
                 have[index] = frozenset(value) if isinstance(value, list) else bool(value)
-            result[span_id] = SpanState(span_id, document_count, bool(in_queue), have)
+            result[span_id] = SpanState(
+                span_id, document_count, bool(in_queue), have, bool(skipped), bool(flagged)
+            )
         return result
 
     def next_queue_trace(

@@ -376,6 +376,14 @@ class AnnotateScreen(Screen[None]):
         notes = self.session.notes(item)
         extra = self.session.extra_annotations(item)
         title = self._panel_title(item)
+        if self.session.has_mark(item, "skip"):
+            title.append("\n↷ you skipped this", style="dim")
+        for flagger, reason in self.session.flags_on(item):
+            title.append("\n⚑ flagged by ", style="bold red")
+            title.append(sanitize(clip(flagger, 40)[0]), style="bold")
+            if reason:
+                title.append(": ")
+                title.append(sanitize(clip(reason.replace("\n", " "), 200)[0]))
         focused = self.focused_config
         self.panel.show(title, self.applicable, states, focused, notes, note_key, extra)
 
@@ -752,6 +760,49 @@ class AnnotateScreen(Screen[None]):
         if config.auto_advance:
             self._advance_after(config)
 
+    def action_skip(self) -> None:
+        """Skip the item (it leaves my queue, counted as skipped) and go on; on an item I
+        skipped, take the skip back."""
+        item = self.item
+        op = self.session.toggle_skip(item) if item is not None else None
+        if op is None:
+            return
+        self._submitted(op)
+        if op.kind == "skip":
+            self._next_todo(forward=True)
+            self._say(Text.assemble(("↷ skipped", "bold"), f" ({self._key('undo')}: undo)"))
+        else:
+            self._say(Text("Skip taken back: it is in your queue again.", style="bold"))
+
+    def action_flag(self) -> None:
+        """Flag the item for the reviewer with an optional reason; on an item I flagged,
+        remove my flag."""
+        item = self.item
+        if item is None or item.span_id is None:
+            return
+        if self.session.has_mark(item, "flag"):
+            op = self.session.unflag(item)
+            if op is not None:
+                self._submitted(op)
+                self._say(Text("Flag removed.", style="bold"))
+            return
+        title = Text.assemble(
+            ("⚑ flag for the reviewer", "bold"),
+            " — reason (optional; ctrl+s flags, escape cancels) — ",
+            self._panel_title(item),
+        )
+
+        def done(text: str | None) -> None:
+            if text is None:
+                self._say(Text("Cancelled: not flagged.", style="dim"))
+                return
+            op = self.session.flag(item, text)
+            if op is not None:
+                self._submitted(op)
+                self._say(Text("⚑ flagged for the reviewer", style="bold"))
+
+        self.app.push_screen(TextEntryScreen(title, ""), _guarded(self, done))
+
     def action_clear(self) -> None:
         config = self.current_config
         if config is None or self.item is None:
@@ -835,6 +886,14 @@ class AnnotateScreen(Screen[None]):
 
     def _saved_message(self, op: WriteOp, result: object) -> Text:
         name = sanitize(clip(op.what, 40)[0])
+        marked = {
+            "skip": "✓ skipped",
+            "unskip": "✓ skip taken back",
+            "flag": "✓ flagged for the reviewer",
+            "unflag": "✓ flag removed",
+        }
+        if op.kind in marked:
+            return Text(marked[op.kind], style="bold green")
         if op.kind == "delete":
             return Text.assemble(("✓ removed ", "bold yellow"), name)
         message = Text.assemble(("✓ saved ", "bold green"), name)
@@ -850,6 +909,17 @@ class AnnotateScreen(Screen[None]):
         if not isinstance(change, Change):
             self._say(
                 Text("Nothing to undo." if verb == "Undid" else "Nothing to redo.", style="dim")
+            )
+            return
+        if change.is_mark:
+            mark = change.mark
+            what = {"skip": "skip", "flag": "flag"}.get(mark.kind, mark.kind)
+            now = "set" if change.mark_after is not None else "removed"
+            self._say(
+                Text(
+                    f"{verb}: the {what} of span {sanitize(clip(mark.span_id, 40)[0])} is {now}",
+                    style="bold",
+                )
             )
             return
         annotation = change.annotation
@@ -983,9 +1053,10 @@ class AnnotateScreen(Screen[None]):
                 if self._background_store is None:
                     self._background_store = Store.open(self.session.store.path)
                 progress = self.session.progress(self._background_store)
+                skipped = self._background_store.mark_counts(self.session.annotator)["skip"]
         except (sqlite3.Error, StoreError):
-            progress = None  # "counting…" until the next count succeeds
-        self.app.call_from_thread(self.status_line.set_progress, progress)
+            progress, skipped = None, 0  # "counting…" until the next count succeeds
+        self.app.call_from_thread(self.status_line.set_progress, progress, skipped)
 
     def on_unmount(self) -> None:
         with self._background_lock:

@@ -307,7 +307,17 @@ class TraceTree(ScrollView, can_focus=True):
         return left, right
 
     def _mark(self, mark: Mark) -> Text:
-        """● needs you, ◐ its documents still need you, ✓ done, … a change not saved yet."""
+        """● needs you, ◐ its documents still need you, ✓ done, ↷ skipped, … a change not saved
+        yet; ⚑ before it: flagged for the reviewer."""
+        state = self._state_mark(mark)
+        if mark.flagged:
+            flag = Text(" ⚑", style=self.get_component_rich_style("trace-tree--error"))
+            return Text.assemble(flag, state[1:] if state.plain.strip() else "")
+        return state
+
+    def _state_mark(self, mark: Mark) -> Text:
+        if mark.state == Mark.SKIPPED and not mark.unsaved:
+            return Text(" ↷", style=self.get_component_rich_style("trace-tree--dim"))
         if mark.unsaved:
             return Text(" …", style=self.get_component_rich_style("trace-tree--todo"))
         if mark.state == Mark.DONE:
