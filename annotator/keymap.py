@@ -148,6 +148,21 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("score_up_big", "Raise the score by ten steps", ("shift+right",), "Annotate"),
     ActionSpec("next_config", "Focus the next annotation", ("tab",), "Annotate"),
     ActionSpec("prev_config", "Focus the previous annotation", ("shift+tab",), "Annotate"),
+    ActionSpec(
+        "accept",
+        "Take the value another source gave (the first one listed) as yours",
+        ("a",),
+        "Annotate",
+    ),
+    ActionSpec(
+        "skip", "Skip this item: it leaves your queue (again: take it back)", ("s",), "Annotate"
+    ),
+    ActionSpec(
+        "flag",
+        "Flag this item for the reviewer, with an optional reason (again: remove it)",
+        ("exclamation_mark",),
+        "Annotate",
+    ),
     ActionSpec("edit_text", "Write text for the focused annotation", ("e",), "Annotate"),
     ActionSpec("note", "Add a note (on the trace from a trace row)", ("n",), "Annotate"),
     ActionSpec("clear", "Remove my value for the focused annotation", ("x",), "Annotate"),

@@ -16,6 +16,7 @@ the ones the annotator read.
   parts (``contents``), tool calls and legacy ``function_call_*`` fields.
 * token counts: ``llm.token_count.*``, else ``gen_ai.usage.*``.
 * input / output: ``input.value`` + ``input.mime_type`` (and the same for output).
+* the one-line preview of a span's input (``input_preview``: what tells traces apart in a list).
 
 Core module: no Textual, no Rich. Nothing here raises on odd values: a reading that does not
 fit is reported as absent (or kept as an extra field), never guessed.
@@ -46,6 +47,7 @@ __all__ = [
     "document",
     "document_count",
     "fields",
+    "input_preview",
     "io_value",
     "lookup",
     "message",
@@ -538,3 +540,114 @@ def _loads(text: str) -> Any:
             return json.loads(text)
         except (ValueError, RecursionError):
             return MISSING
+
+
+# ------------------------------------------------------------------------------ input preview
+
+PREVIEW_CHARS = 200
+# Keys a framework puts the question under, most telling first (LangChain chains: ``question``,
+# ``input``, ``query``; chat models and agents: ``messages``).
+_PREVIEW_KEYS = ("question", "query", "input", "prompt", "messages", "text", "content", "message")
+_USER_ROLES = ("user", "human")
+_PREVIEW_DEPTH = 6
+_PREVIEW_ITEMS = 50  # values looked at per object or list: bounded work on any input
+
+
+def input_preview(attributes: object) -> str:
+    """One line that says what a span was asked: the first line of the text of ``input.value``
+    (out of its JSON: the ``question`` / ``query`` / ``input`` / ``prompt`` field, the last user
+    message of ``messages``, else the first text found), else of the last user message of
+    ``llm.input_messages``; "" when there is none. At most PREVIEW_CHARS characters, not
+    sanitised (the caller shows it)."""
+    io = io_value(attributes, "input")
+    raw = io.value if io.value is not MISSING else io.node
+    text = ""
+    if isinstance(raw, str):
+        data = parse_json_value(raw, io.mime_type)
+        if data is MISSING and raw.lstrip().startswith("["):
+            data = _loads(raw) if len(raw) <= 1_000_000 else MISSING  # a list of messages
+        text = raw if data is MISSING else _salient_text(data, 0)
+    elif isinstance(raw, dict | list):
+        text = _salient_text(raw, 0)
+    elif raw is not MISSING and raw is not None:
+        text = str(raw)
+    if not text.strip():
+        listed = messages(attributes, "input")
+        text = _last_user_text([m for m in listed or [] if isinstance(m, Message)])
+    return _one_line(text)
+
+
+def _one_line(text: str) -> str:
+    for line in text[: PREVIEW_CHARS * 4 + 1024].splitlines():
+        if line.strip():
+            return " ".join(line.split())[:PREVIEW_CHARS]
+    return ""
+
+
+def _salient_text(value: object, depth: int) -> str:
+    """The text a person would quote from a JSON input (see `input_preview`)."""
+    if isinstance(value, str):
+        return value
+    if depth > _PREVIEW_DEPTH:
+        return ""
+    if isinstance(value, dict):
+        if _looks_like_message(value):
+            return _message_text(value, depth)
+        for key in _PREVIEW_KEYS:
+            if key in value:
+                found = _salient_text(value[key], depth + 1)
+                if found.strip():
+                    return found
+        for item in list(value.values())[:_PREVIEW_ITEMS]:
+            found = _salient_text(item, depth + 1)
+            if found.strip():
+                return found
+        return ""
+    if isinstance(value, list):
+        if value and all(isinstance(item, dict) for item in value[:_PREVIEW_ITEMS]):
+            chat = [item for item in value[-_PREVIEW_ITEMS:] if _looks_like_message(item)]
+            if chat:  # a conversation: what the user said last is what this call is about
+                users = [m for m in chat if _role(m) in _USER_ROLES]
+                return _message_text((users or chat)[-1], depth)
+        for item in value[:_PREVIEW_ITEMS]:
+            found = _salient_text(item, depth + 1)
+            if found.strip():
+                return found
+    return ""
+
+
+def _role(item: dict[str, Any]) -> str:
+    """A message's role: OpenAI's ``role``, LangChain's ``type`` (``{"type": "human", "data":
+    {...}}``) or OpenInference's ``message.role``."""
+    found = fields(item, "message")
+    role = found.get("role", found.get("type"))
+    return role.lower() if isinstance(role, str) else ""
+
+
+def _looks_like_message(item: object) -> bool:
+    if not isinstance(item, dict):
+        return False
+    found = fields(item, "message")
+    has_text = any(key in found for key in ("content", "contents", "data", "parts", "text"))
+    return has_text and isinstance(found.get("role", found.get("type")), str)
+
+
+def _message_text(item: dict[str, Any], depth: int) -> str:
+    found = fields(item, "message")
+    if isinstance(found.get("data"), dict):  # LangChain's serialised message
+        found = found["data"]
+    for key in ("content", "text", "contents", "parts"):
+        if key in found:
+            text = _salient_text(found[key], depth + 1)
+            if text.strip():
+                return text
+    return ""
+
+
+def _last_user_text(listed: list[Message]) -> str:
+    users = [m for m in listed if isinstance(m.role, str) and m.role.lower() in _USER_ROLES]
+    for msg in reversed(users or listed):
+        for text in msg.texts():
+            if text.strip():
+                return text
+    return ""

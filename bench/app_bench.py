@@ -10,6 +10,8 @@
    to the panel showing the new value (which no longer waits for the commit).
 3. A single trace of `--big-trace` spans: moving down through it with j, timed from the key
    event to the span view redrawn.
+4. Scanning the trace list of the `--spans` database with ] (`--traces` moves): each move
+   brings a new trace row on screen, whose summary, progress and input preview are read then.
 """
 
 from __future__ import annotations
@@ -118,6 +120,27 @@ async def _navigate(db: str, moves: int) -> dict:
     }
 
 
+async def _scan_traces(db: str, moves: int) -> dict:
+    from annotator.app.app import AnnotatorApp
+    from annotator.config import parse_config
+
+    app = AnnotatorApp(db, parse_config(CONFIG), "bench")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        app.latency.navigate.clear()
+        app.latency.painted.clear()
+        for _ in range(moves):
+            await pilot.press("right_square_bracket")
+        await pilot.pause()
+        navigate = list(app.latency.navigate)
+        painted = list(app.latency.painted)
+    return {
+        "moves": moves,
+        "key_to_view_updated": _percentiles(navigate),
+        "key_to_screen_painted": _percentiles(painted),
+    }
+
+
 def _percentiles(samples: list[float]) -> dict:
     if not samples:
         return {"samples": 0}
@@ -159,6 +182,10 @@ async def _navigate_entry(db: str, moves: str) -> dict:
     return await _navigate(db, int(moves))
 
 
+async def _scan_traces_entry(db: str, moves: str) -> dict:
+    return await _scan_traces(db, int(moves))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -167,6 +194,7 @@ def main() -> None:
     parser.add_argument("--annotations", type=int, default=1000)
     parser.add_argument("--big-trace", type=int, default=10_000)
     parser.add_argument("--moves", type=int, default=300)
+    parser.add_argument("--traces", type=int, default=300)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="annotator-bench-"))
     report: dict = {}
@@ -186,6 +214,7 @@ def main() -> None:
     report["keystroke_to_commit"] = in_subprocess(
         "_annotate_entry", str(large), str(args.annotations)
     )
+    report["trace_list_scan"] = in_subprocess("_scan_traces_entry", str(large), str(args.traces))
 
     big = work / "big.db"
     one_big_trace(args.big_trace, work / "big.jsonl")

@@ -417,7 +417,7 @@ async def test_search_filters_the_queue(db: Path) -> None:
 async def test_config_keys_remap_actions_and_label_keys(db: Path) -> None:
     text = (
         CONFIG_YAML.replace("  - name: quality", "  - name: quality")
-        + "\nkeys:\n  next_span: s\n  undo: z\n"
+        + "\nkeys:\n  next_span: l\n  undo: z\n"
     )
     text = text.replace("{label: correct, score: 1}", "{label: correct, score: 1, key: g}")
     app = AnnotatorApp(db, config_set(text), "alice")
@@ -427,9 +427,9 @@ async def test_config_keys_remap_actions_and_label_keys(db: Path) -> None:
         assert rows(db, "SELECT label FROM annotations") == [("correct",)]
         await press(pilot, "z")
         assert rows(db) == []
-        await press(pilot, "s")
+        await press(pilot, "l")
         assert cursor(app).span_id == "r2"
-        await press(pilot, "j")  # j no longer moves: next_span was remapped to s only
+        await press(pilot, "j")  # j no longer moves: next_span was remapped to l only
         assert cursor(app).span_id == "r2"
 
 

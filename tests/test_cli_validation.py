@@ -107,6 +107,19 @@ def test_annotate_with_a_bad_config_imports_nothing(files: Path, app_runs: list)
     assert digest(existing) == before and app_runs == []
 
 
+def test_the_identifier_of_final_values_is_not_an_annotator_name(
+    tmp_path: Path, app_runs: list
+) -> None:
+    db = build_db(tmp_path / "t.db")
+    result = invoke("annotate", "--db", str(db), "--annotator", "final")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "--annotator final: the identifier of final values (a reviewer's or resolve's "
+        "decisions), not a rater's name; choose another name"
+    ]
+    assert app_runs == []
+
+
 def test_bare_annotate_in_an_empty_folder_creates_nothing(tmp_path: Path) -> None:
     result = invoke("annotate", cwd=tmp_path)
     assert result.exit_code == 2

@@ -435,19 +435,19 @@ def test_keys_remap() -> None:
         annotations:
           - {name: x, type: categorical, values: [{label: a, key: j}, {label: b, key: k}]}
         keys:
-          next_span: [down, s]
+          next_span: [down, l]
           prev_span: W
           next_trace: "Ctrl+N"
           help: "?"
     """)
     assert configs.keys == {
-        "next_span": ("down", "s"),
+        "next_span": ("down", "l"),
         "prev_span": ("W",),
         "next_trace": ("ctrl+n",),
         "help": ("question_mark",),
     }
     keymap = configs.keymap()
-    assert keymap["next_span"] == ("down", "s")
+    assert keymap["next_span"] == ("down", "l")
     assert keymap["prev_trace"] == ("left_square_bracket",)  # untouched default
     assert km.key_owners(keymap).get("j") is None
 
@@ -652,8 +652,8 @@ def test_direct_construction_fills_defaults_and_validates() -> None:
                 AnnotationConfig(name="c", type="categorical", values=[{"label": "a", "key": "j"}])
             ]
         )
-    configs = ConfigSet(annotations=[config], keys={"next_span": "s"})
-    assert configs.keys == {"next_span": ("s",)} and configs.source == "<config>"
+    configs = ConfigSet(annotations=[config], keys={"next_span": "l"})
+    assert configs.keys == {"next_span": ("l",)} and configs.source == "<config>"
 
 
 def test_models_are_immutable() -> None:
@@ -1436,7 +1436,7 @@ def test_remapping_frees_a_default_key_for_a_value() -> None:
         annotations:
           - {name: x, type: categorical, values: [{label: a, key: j}, {label: b, key: k}]}
         keys:
-          next_span: [down, s]
+          next_span: [down, l]
           prev_span: [up, w]
     """)
     assert configs.annotations[0].value_for_key("j").label == "a"

@@ -558,7 +558,7 @@ _DEFINITIONS = {
         "{name: tone, type: freeform}",
     ],
 }
-_REMAPS = ["", "keys: {note: z}\n", "keys: {next_span: [down, s]}\n"]
+_REMAPS = ["", "keys: {note: z}\n", "keys: {next_span: [down, l]}\n"]
 config_files = st.lists(
     st.tuples(
         st.lists(

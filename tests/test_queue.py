@@ -118,10 +118,26 @@ queues = st.builds(
 )
 
 
-def make_db(template: Path, directory: Path, rows: list[tuple]) -> Path:
+# Skips and flags (`Store.skip`, `Store.flag`): (kind, annotator, span id).
+item_marks = st.tuples(
+    st.sampled_from(["skip", "flag"]), st.sampled_from([ME, "bob"]), st.sampled_from(sorted(SPANS))
+)
+
+
+def make_db(
+    template: Path,
+    directory: Path,
+    rows: list[tuple],
+    marks: list[tuple] = (),  # type: ignore[assignment]
+) -> Path:
     path = directory / f"case-{len(list(directory.iterdir()))}.db"
     shutil.copy(template, path)
     with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT OR IGNORE INTO item_marks (kind, annotator, span_id, trace_id, reason, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, '', '2026-01-01', '2026-01-01')",
+            [(kind, who, span_id, SPANS[span_id].trace_id) for kind, who, span_id in marks],
+        )
         conn.executemany(
             "INSERT OR IGNORE INTO annotations (target, span_id, trace_id, session_id, "
             "document_position, name, label, score, explanation, annotator_kind, source, "
@@ -147,11 +163,12 @@ def check_agreement(store: Store, config_text: str, queue: QueueFilter) -> None:
             assert (spans[span_id].state in (Mark.TODO, Mark.PARTIAL)) == needs, (trace_id, span_id)
         for (span_id, position), mark in marks.items():  # a document row is done or not, in queue
             if position is not None and span_id in sql:
-                assert mark.state in (Mark.TODO, Mark.DONE)
+                assert mark.state in (Mark.TODO, Mark.DONE, Mark.SKIPPED)
             if mark.state == Mark.PARTIAL:  # its own configs are done, a document is not
                 documents = [m for (s, p), m in marks.items() if s == span_id and p is not None]
                 assert any(m.state == Mark.TODO for m in documents)
-        trace_done = sum(1 for m in spans.values() if m.state == Mark.DONE)
+        # A span I skipped needs nothing more from me: done, for progress.
+        trace_done = sum(1 for m in spans.values() if m.state in (Mark.DONE, Mark.SKIPPED))
         trace_total = sum(1 for m in spans.values() if m.state != Mark.NONE)
         assert session.trace_progress(trace_id) == (trace_done, trace_total)
         counted = store.trace_progress([trace_id], configs, ME, queue)[trace_id]
@@ -168,6 +185,7 @@ def check_agreement(store: Store, config_text: str, queue: QueueFilter) -> None:
     rows=st.lists(annotation_rows(), max_size=30),
     queue=queues,
     chosen=st.sets(st.sampled_from(POOL_NAMES), min_size=1),
+    marks=st.lists(item_marks, max_size=6),
 )
 def test_marks_and_progress_agree_with_the_sql_queue(
     template: Path,
@@ -175,13 +193,14 @@ def test_marks_and_progress_agree_with_the_sql_queue(
     rows: list[tuple],
     queue: QueueFilter,
     chosen: set[str],
+    marks: list[tuple],
 ) -> None:
     document = parse_config(POOL).to_document()
     document["annotations"] = [c for c in document["annotations"] if c["name"] in chosen]
     import orjson
 
     config_text = orjson.dumps(document).decode()
-    path = make_db(template, tmp_path_factory.mktemp("case"), rows)
+    path = make_db(template, tmp_path_factory.mktemp("case"), rows, marks)
     with Store.open(path) as store:
         check_agreement(store, config_text, queue)
 

@@ -69,8 +69,8 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_the_current_version_is_2() -> None:
-    assert SCHEMA_VERSION == 2
+def test_the_current_version_is_3() -> None:
+    assert SCHEMA_VERSION == 3
 
 
 def test_a_version_1_file_is_upgraded_keeping_what_push_recorded(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_a_version_1_file_is_upgraded_keeping_what_push_recorded(tmp_path: Path)
     assert "spans_kind" not in _indexes(path)
     with Store.open(path) as store:
         assert store.counts() == {"spans": 2, "traces": 1, "sessions": 0, "annotations": 1}
-    assert _read(path, "PRAGMA user_version") == [(2,)]
+    assert _read(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert {"spans_kind", "spans_trace_parent"} <= _indexes(path)
     assert _read(path, "SELECT url, annotation_id, fingerprint, phoenix_id FROM phoenix_sent") == [
         ("http://px", 1, "f1", "p1")
@@ -130,13 +130,13 @@ def test_merge_upgrades_a_version_1_input_on_a_copy(tmp_path: Path) -> None:
     report = merge_databases([old, newer], out)
     assert [(s.read_from, s.schema_version) for s in report.inputs] == [
         ("upgraded copy", 1),
-        ("file", 2),
+        ("file", SCHEMA_VERSION),
     ]
     assert _read(out, "SELECT span_id, label FROM annotations ORDER BY span_id") == [
         ("llm", "correct"),
         ("other", "incorrect"),
     ]
-    assert _read(out, "PRAGMA user_version") == [(2,)]
+    assert _read(out, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert _digest(old) == before
     assert _read(old, "PRAGMA user_version") == [(1,)]
 

@@ -29,7 +29,7 @@ from annotator.app.screens.annotate import AnnotateScreen, LatencyLog, keymap_fo
 from annotator.app.screens.help import keys_text
 from annotator.app.screens.text_entry import TextEntryScreen
 from annotator.app.session import AnnotationSession
-from annotator.app.writer import Waiting, WriteOp, Writer, WriterEvent
+from annotator.app.writer import MARK_OPS, Waiting, WriteOp, Writer, WriterEvent
 from annotator.config import ConfigSet
 from annotator.keymap import ACTIONS
 from annotator.store import QueueFilter, Store, StoreError
@@ -263,6 +263,8 @@ def _describe(op: WriteOp) -> str:
         return f"remove {op.what}{where}"
     if op.kind in ("undo", "redo"):
         return op.kind
+    if op.kind in MARK_OPS:
+        return sanitize(f"{op.kind} span {op.span_id}" + (f" “{op.reason}”" if op.reason else ""))
     value = ""
     if annotation is not None:
         parts = []

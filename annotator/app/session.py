@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from annotator.app.tree_model import DOCUMENT, SPAN, TRACE, Row, TreeModel
-from annotator.app.writer import Committed, Failed, WriteOp, WriterEvent, run_now
-from annotator.config import AnnotationConfig, ConfigSet
+from annotator.app.writer import MARK_OPS, Committed, Failed, WriteOp, WriterEvent, run_now
+from annotator.config import AnnotationConfig, AnnotationType, ConfigSet
 from annotator.model import NOTE_NAME, Annotation, AnnotatorKind, Source, Target
 from annotator.store import (
     AnnotationKey,
@@ -80,19 +80,23 @@ class CardState:
     others: list[Annotation] = field(default_factory=list)
     pending: bool = False  # `mine` is decided but not committed yet
     unsaved: bool = False  # ... and it is taking long enough to say so
+    source: Annotation | None = None  # what `accept` takes: the first of `others` with a value
 
 
 class Mark(NamedTuple):
     """A tree row's standing: NONE (outside the queue), TODO (needs you), PARTIAL (done itself,
-    documents under it still need you), DONE. `unsaved`: changes on it are not committed yet."""
+    documents under it still need you), DONE, SKIPPED (you skipped it: it needs nothing more).
+    `unsaved`: changes on it are not committed yet; `flagged`: someone flagged it."""
 
     state: str
     unsaved: bool = False
+    flagged: bool = False
 
     NONE = "none"
     TODO = "todo"
     PARTIAL = "partial"
     DONE = "done"
+    SKIPPED = "skipped"
 
 
 NO_MARK = Mark(Mark.NONE)
@@ -116,6 +120,30 @@ def note_author(annotation: Annotation) -> str:
     if identifier.startswith("px-"):
         return "Phoenix"
     return identifier or "(unknown)"
+
+
+_KIND_ORDER = {AnnotatorKind.LLM: 0, AnnotatorKind.CODE: 1, AnnotatorKind.HUMAN: 2}
+
+
+def source_order(annotation: Annotation) -> tuple[int, str]:
+    """The order other sources are listed in (and `accept` looks at them): evaluators first -
+    LLM judges, then code - then people, each by name."""
+    return _KIND_ORDER.get(annotation.annotator_kind, 3), annotation.identifier or ""
+
+
+def who(annotation: Annotation) -> str:
+    """How to name the author of a value: the person, or the kind of judge and its name."""
+    if annotation.annotator_kind == AnnotatorKind.HUMAN:
+        return annotation.identifier or "(anonymous)"
+    return f"{annotation.annotator_kind} {annotation.identifier}".strip()
+
+
+class NotAccepted(ValueError):
+    """The source's value is not one this config can hold as it is (the message says why)."""
+
+
+def _mark_key(op: WriteOp) -> tuple[str, str]:
+    return ("skip" if op.kind in ("skip", "unskip") else "flag", op.span_id or "")
 
 
 def _targets_for(kind: str) -> tuple[Target, ...]:
@@ -151,7 +179,10 @@ class AnnotationSession:
         self.unsettled: list[WriteOp] = []  # every uncommitted change, in order
         self.failed: list[tuple[WriteOp, str]] = []  # changes the database refused for good
         self.waiting: str | None = None  # why the writer is stuck, while it is
+        # Skips and flags decided but not committed: (kind, span id) -> set (True) or removed.
+        self.pending_marks: dict[tuple[str, str], bool] = {}
         self._summaries: OrderedDict[str, TraceRow] = OrderedDict()
+        self._previews: OrderedDict[str, str] = OrderedDict()  # root input, one line
         self._progress: dict[str, tuple[int, int]] = {}
         self._states: OrderedDict[str, dict[str, SpanState]] = OrderedDict()
         self._visit: tuple[Item | None, float] = (None, clock())
@@ -225,6 +256,15 @@ class AnnotationSession:
             op = self.pending.get(self.key_for(item, config)) if self.pending else None
             if op is not None:
                 state.mine, state.pending, state.unsaved = op.annotation, True, op.late
+            state.others.sort(key=source_order)
+            state.source = next(
+                (
+                    other
+                    for other in state.others
+                    if has_value(config, other.label, other.score, other.explanation)
+                ),
+                None,
+            )
             result[i] = state
         return result
 
@@ -336,6 +376,57 @@ class AnnotationSession:
         annotation.explanation = current.explanation if current else None
         return self._set(item, item, annotation, config.name)
 
+    def accept(self, item: Item, config: AnnotationConfig, source: Annotation) -> WriteOp | None:
+        """Take `source`'s value as mine, as it is: a label of the config (its score is the
+        config's, as a pick gives it; a score alone picks the one value with that score), a
+        score within the bounds, a text. My explanation stays. `metadata.accepted_from` says
+        whose value it was. None: mine is that value already. Raises NotAccepted."""
+        annotation = item.annotation(config.target.value, config.name, self.annotator)
+        current = self.current(AnnotationKey.of(annotation))
+        annotation.explanation = current.explanation if current else None
+        whose = who(source)
+        if config.type == AnnotationType.CATEGORICAL:
+            value = None
+            if source.label is not None:
+                value = config.value_for_label(source.label)
+                if value is None:
+                    raise NotAccepted(
+                        f"{whose}'s label {source.label!r} is not one of {config.name}'s labels"
+                    )
+            else:
+                matching = [v for v in config.values if v.score == source.score]
+                if len(matching) != 1:
+                    raise NotAccepted(
+                        f"{whose}'s score {source.score:g} names no single value of {config.name}"
+                    )
+                value = matching[0]
+            annotation.label, annotation.score = value.label, value.score
+        elif config.type == AnnotationType.CONTINUOUS:
+            score = source.score
+            if score is None:
+                raise NotAccepted(f"{whose} gave {config.name} no score")
+            low, high = config.lower_bound, config.upper_bound
+            if (low is not None and score < low) or (high is not None and score > high):
+                bounds = " to ".join("" if b is None else f"{b:g}" for b in (low, high))
+                raise NotAccepted(
+                    f"{whose}'s score {score:g} is outside {config.name}'s bounds ({bounds})"
+                )
+            annotation.score = score
+            annotation.label = current.label if current else None
+        else:
+            annotation.explanation = source.explanation
+        if current is not None and (current.label, current.score, current.explanation) == (
+            annotation.label,
+            annotation.score,
+            annotation.explanation,
+        ):
+            return None
+        accepted_from = {
+            "annotator_kind": str(source.annotator_kind),
+            "identifier": source.identifier,
+        }
+        return self._set(item, item, annotation, config.name, accepted_from=accepted_from)
+
     def current_text(self, item: Item, config: AnnotationConfig) -> str:
         annotation = self.current(self.key_for(item, config))
         return (annotation.explanation or "") if annotation else ""
@@ -379,6 +470,52 @@ class AnnotationSession:
             return None
         return self._delete(item, key, config.name)
 
+    # --- skips and flags (marks on a span: a trace row's is its root span's) ----------------
+
+    def has_mark(self, item: Item, kind: str) -> bool:
+        """Whether I skipped (kind "skip") or flagged ("flag") the item, pending changes
+        included."""
+        if item.span_id is None:
+            return False
+        pending = self.pending_marks.get((kind, item.span_id))
+        if pending is not None:
+            return pending
+        return bool(self.store.marks(kind=kind, annotator=self.annotator, span_id=item.span_id))
+
+    def flags_on(self, item: Item) -> list[tuple[str, str]]:
+        """(who, reason) of every flag on the item, pending ones of mine included."""
+        if item.span_id is None:
+            return []
+        flags = [
+            (m.annotator, m.reason)
+            for m in self.store.marks(kind="flag", span_id=item.span_id)
+            if m.annotator != self.annotator
+        ]
+        if self.has_mark(item, "flag"):
+            mine = [m for m in self.unsettled if m.kind == "flag" and m.span_id == item.span_id]
+            stored = self.store.marks(kind="flag", annotator=self.annotator, span_id=item.span_id)
+            reason = mine[-1].reason if mine else (stored[0].reason if stored else "")
+            flags.insert(0, (self.annotator, reason))
+        return flags
+
+    def toggle_skip(self, item: Item) -> WriteOp | None:
+        """Skip the item (it leaves my queue), or take my skip back."""
+        if item.span_id is None:
+            return None
+        kind = "unskip" if self.has_mark(item, "skip") else "skip"
+        return self._mark(item, kind, "")
+
+    def flag(self, item: Item, reason: str) -> WriteOp | None:
+        return None if item.span_id is None else self._mark(item, "flag", reason.strip())
+
+    def unflag(self, item: Item) -> WriteOp | None:
+        return None if item.span_id is None else self._mark(item, "unflag", "")
+
+    def _mark(self, item: Item, kind: str, reason: str) -> WriteOp:
+        op = WriteOp(kind, None, None, kind, item.trace_id, item.span_id, reason=reason)
+        self.pending_marks[_mark_key(op)] = kind in ("skip", "flag")
+        return self._queue(op)
+
     def undo(self) -> WriteOp:
         return self._queue(WriteOp("undo", what="undo"))
 
@@ -393,11 +530,14 @@ class AnnotationSession:
         what: str,
         *,
         author: str | None = None,
+        accepted_from: dict[str, str] | None = None,
     ) -> WriteOp:
         """`visited`: the item on screen (its time is seconds_spent); `about`: the annotation's."""
         annotation.metadata = {"seconds_spent": self.seconds_on(visited)}
         if author is not None:
             annotation.metadata["author"] = author
+        if accepted_from is not None:
+            annotation.metadata["accepted_from"] = accepted_from
         key = AnnotationKey.of(annotation)
         span_id = self._row_span(about, annotation.target)
         return self._queue(WriteOp("set", key, annotation, what, about.trace_id, span_id))
@@ -433,8 +573,15 @@ class AnnotationSession:
             self.failed.append((op, event.reason))
         if not self.unsettled:
             self.waiting = None
+        later = any(_mark_key(o) == _mark_key(op) for o in self.unsettled if o.kind in MARK_OPS)
+        if op.kind in MARK_OPS and not later:  # the store has the latest skip / flag now
+            self.pending_marks.pop(_mark_key(op), None)
         if isinstance(event, Committed) and isinstance(event.result, Change):
-            self._refresh(event.result.annotation)
+            if event.result.is_mark:
+                mark = event.result.mark
+                self._refresh_span(mark.trace_id, mark.span_id, None)
+            else:
+                self._refresh(event.result.annotation)
         elif op.trace_id is not None:
             self._refresh_span(op.trace_id, op.span_id, op.key.target if op.key else None)
 
@@ -526,7 +673,9 @@ class AnnotationSession:
 
     def _missing(self, state: SpanState, trace: TraceRow | None, position: int | None) -> list[int]:
         """Required configs of a row (the span's own with position None, else one document's)
-        that I have no value for."""
+        that I have no value for; none on a span I skipped."""
+        if self._skipped(state):
+            return []
         result = []
         for i, have in state.have.items():
             if i not in self.required_indexes:
@@ -536,6 +685,14 @@ class AnnotationSession:
             if not self._has(i, have, trace, state.span_id, position):
                 result.append(i)
         return result
+
+    def _skipped(self, state: SpanState) -> bool:
+        pending = self.pending_marks.get(("skip", state.span_id)) if self.pending_marks else None
+        return state.skipped if pending is None else pending
+
+    def _flagged(self, state: SpanState) -> bool:
+        pending = self.pending_marks.get(("flag", state.span_id)) if self.pending_marks else None
+        return state.flagged or bool(pending)
 
     def missing_on(self, item: Item, indexes: Iterable[int]) -> list[int]:
         """The required configs among `indexes` that this annotator has no value for on `item`."""
@@ -572,14 +729,22 @@ class AnnotationSession:
         self, state: SpanState, trace: TraceRow | None, late: set
     ) -> dict[tuple[str, int | None], Mark]:
         span_id = state.span_id
-        if not state.in_queue:
-            marks = {(span_id, None): NO_MARK}
-            if any(self.configs[i].target == Target.DOCUMENT for i in state.have):
-                marks.update({(span_id, p): NO_MARK for p in range(state.document_count)})
+        flagged = self._flagged(state)
+        documents = any(self.configs[i].target == Target.DOCUMENT for i in state.have)
+        if not state.in_queue or self._skipped(state):
+            mark = Mark(Mark.SKIPPED if state.in_queue else Mark.NONE, False, flagged)
+            marks = {(span_id, None): mark._replace(unsaved=(span_id, None) in late)}
+            if documents:
+                marks.update(
+                    {
+                        (span_id, p): mark._replace(flagged=False)
+                        for p in range(state.document_count)
+                    }
+                )
             return marks
         marks = {}
         documents_todo = False
-        if any(self.configs[i].target == Target.DOCUMENT for i in state.have):
+        if documents:
             for position in range(state.document_count):
                 todo = bool(self._missing(state, trace, position))
                 documents_todo = documents_todo or todo
@@ -587,7 +752,7 @@ class AnnotationSession:
                 marks[row] = Mark(Mark.TODO if todo else Mark.DONE, row in late)
         own_todo = bool(self._missing(state, trace, None))
         own = Mark.TODO if own_todo else Mark.PARTIAL if documents_todo else Mark.DONE
-        marks[(span_id, None)] = Mark(own, (span_id, None) in late)
+        marks[(span_id, None)] = Mark(own, (span_id, None) in late, flagged)
         return marks
 
     def row_mark(self, row: Row, model: TreeModel) -> Mark:
@@ -613,9 +778,18 @@ class AnnotationSession:
     def trace_summary(self, trace_id: str) -> TraceRow | None:
         summary = self._summaries.get(trace_id)
         if summary is None:
-            self.prefetch([trace_id], progress=False)
+            self.prefetch([trace_id], rows=False)
             summary = self._summaries.get(trace_id)
         return summary
+
+    def trace_preview(self, trace_id: str) -> str:
+        """The first line of the trace's root input ("" when it has none): fetched with the
+        summaries of the rows about to be drawn (`prefetch`)."""
+        preview = self._previews.get(trace_id)
+        if preview is None:
+            self._previews.update(self.store.trace_previews([trace_id]))
+            preview = self._previews.get(trace_id, "")
+        return preview
 
     def trace_progress(self, trace_id: str) -> tuple[int, int] | None:
         """(done, total) spans of the trace in the queue's scope: from the marks when the trace
@@ -627,7 +801,8 @@ class AnnotationSession:
                 for (_, position), mark in marks.items()
                 if position is None and mark.state != Mark.NONE
             ]
-            return sum(1 for mark in spans if mark.state == Mark.DONE), len(spans)
+            done = sum(1 for mark in spans if mark.state in (Mark.DONE, Mark.SKIPPED))
+            return done, len(spans)
         if trace_id not in self._progress:
             self._count_traces([trace_id])
         return self._progress.get(trace_id)
@@ -636,14 +811,21 @@ class AnnotationSession:
         counted = self.store.trace_progress(trace_ids, self.configs, self.annotator, self.queue)
         self._progress.update(counted)
 
-    def prefetch(self, trace_ids: list[str], *, progress: bool = True) -> None:
+    def prefetch(self, trace_ids: list[str], *, rows: bool = True) -> None:
+        """Summaries of these traces; with `rows` (the tree is about to draw them) also their
+        progress and input previews, one query each for the whole screen."""
         missing = [t for t in trace_ids if t not in self._summaries]
         if missing:
             self._summaries.update(self.store.traces_by_ids(missing))
             while len(self._summaries) > _SUMMARY_CACHE:
                 self._summaries.popitem(last=False)
+        unseen = [t for t in trace_ids if t not in self._previews]
+        if rows and unseen:
+            self._previews.update(self.store.trace_previews(unseen))
+            while len(self._previews) > _SUMMARY_CACHE:
+                self._previews.popitem(last=False)
         unknown = [t for t in trace_ids if t not in self._progress and t not in self._states]
-        if progress and unknown:
+        if rows and unknown:
             self._count_traces(unknown)
             if len(self._progress) > _SUMMARY_CACHE:
                 self._progress.clear()

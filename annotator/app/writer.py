@@ -28,12 +28,14 @@ BACKOFF_START = 0.05
 BACKOFF_MAX = 1.0
 
 _sequence = count(1)
+MARK_OPS = ("skip", "unskip", "flag", "unflag")
 
 
 @dataclass(eq=False)
 class WriteOp:
     """One change, decided when its key was read. `kind`: set (write `annotation`), delete
-    (remove `key`), undo, redo."""
+    (remove `key`), undo, redo; skip, unskip, flag, unflag (a mark on `span_id`, with
+    `reason`)."""
 
     kind: str
     key: AnnotationKey | None = None
@@ -45,6 +47,7 @@ class WriteOp:
     submitted_at: float = field(default_factory=time.monotonic)
     late: bool = False  # shown as unsaved (slow, or the writer is waiting)
     key_time: float | None = None  # perf_counter of the key press, for the latency figures
+    reason: str = ""  # a skip's or flag's reason
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,17 @@ def apply_change(store: Store, actor: str, op: WriteOp) -> Annotation | Change |
     if op.kind == "delete":
         assert op.key is not None
         return store.delete_annotation(op.key, actor=actor)
+    if op.kind in MARK_OPS:
+        assert op.span_id is not None
+        if op.kind == "skip":
+            store.skip(op.span_id, actor, op.reason)
+        elif op.kind == "flag":
+            store.flag(op.span_id, actor, op.reason)
+        elif op.kind == "unskip":
+            store.unskip(op.span_id, actor)
+        else:
+            store.unflag(op.span_id, actor)
+        return None
     if op.kind == "undo":
         return store.undo(actor)
     if op.kind == "redo":

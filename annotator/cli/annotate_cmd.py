@@ -192,8 +192,15 @@ def annotate_command(
     config would do to the configs stored in the database (adding is fine; changing or dropping
     one needs --replace-configs).
     """
+    from annotator.store import FINAL
+
     if not annotator.strip():
         raise BadInput("--annotator must not be empty")
+    if annotator.strip() == FINAL:
+        raise BadInput(
+            f"--annotator {FINAL}: the identifier of final values (a reviewer's or resolve's "
+            "decisions), not a rater's name; choose another name"
+        )
     run_app(
         db_path,
         list(files),

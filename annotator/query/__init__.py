@@ -17,12 +17,15 @@ from annotator.query.filters import (
     compile_trace_filter,
     count_matches,
 )
+from annotator.query.selection import Selection, positional
 
 __all__ = [
     "FilterError",
+    "Selection",
     "SpanFilter",
     "TraceFilter",
     "compile_span_filter",
     "compile_trace_filter",
     "count_matches",
+    "positional",
 ]

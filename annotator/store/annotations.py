@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from annotator.model import Annotation, Target
+from annotator.store.campaign import MARK_ACTIONS, Mark, revert_mark
 from annotator.store.db import write_transaction
 from annotator.store.schema import TARGET_ID_SQL
 from annotator.timeutil import now_iso
@@ -79,11 +80,25 @@ class Change:
     action: str
     before: Annotation | None
     after: Annotation | None
+    # An undo/redo of a skip or flag (`Store.skip` ...): the mark before and after it; then
+    # `before` and `after` are None.
+    mark_before: Mark | None = None
+    mark_after: Mark | None = None
+
+    @property
+    def is_mark(self) -> bool:
+        return self.mark_before is not None or self.mark_after is not None
 
     @property
     def annotation(self) -> Annotation:
         result = self.after or self.before
-        assert result is not None
+        assert result is not None, "a mark change has no annotation: see is_mark"
+        return result
+
+    @property
+    def mark(self) -> Mark:
+        result = self.mark_after or self.mark_before
+        assert result is not None, "an annotation change has no mark: see is_mark"
         return result
 
 
@@ -484,7 +499,7 @@ def _from_image(image: str | None) -> Annotation | None:
 # both stacks: a change pushes onto undo and clears redo; an undo moves its entry to redo; a redo
 # moves it back.
 
-_UNDOABLE = ("set", "delete")
+_UNDOABLE = ("set", "delete", *MARK_ACTIONS)  # marks: skips and flags (annotator.store.campaign)
 
 
 def _stacks(conn: sqlite3.Connection, actor: str) -> tuple[list[int], list[int]]:
@@ -492,7 +507,7 @@ def _stacks(conn: sqlite3.Connection, actor: str) -> tuple[list[int], list[int]]
     redo: list[int] = []
     for seq, action, reverts in conn.execute(
         "SELECT seq, action, reverts FROM annotation_log WHERE actor = ? "
-        "AND action IN ('set', 'delete', 'undo', 'redo') ORDER BY seq",
+        "AND action IN ('set', 'delete', 'mark', 'unmark', 'undo', 'redo') ORDER BY seq",
         (actor,),
     ):
         if action in _UNDOABLE:
@@ -524,14 +539,28 @@ def _travel(conn: sqlite3.Connection, actor: str, *, backwards: bool) -> Change 
         if not stack:
             return None
         seq = stack[-1]
-        before_image, after_image = conn.execute(
-            "SELECT before, after FROM annotation_log WHERE seq = ?", (seq,)
+        original, before_image, after_image = conn.execute(
+            "SELECT action, before, after FROM annotation_log WHERE seq = ?", (seq,)
         ).fetchone()
+        action = "undo" if backwards else "redo"
+        if original in MARK_ACTIONS:
+            wanted_mark = Mark.from_image(before_image if backwards else after_image)
+            other = Mark.from_image(after_image if backwards else before_image)
+            assert wanted_mark is not None or other is not None
+            was, now = revert_mark(
+                conn,
+                actor,
+                action,
+                seq,
+                wanted_mark,
+                other or wanted_mark,  # type: ignore[arg-type]
+            )
+            new_seq = conn.execute("SELECT max(seq) FROM annotation_log").fetchone()[0]
+            return Change(new_seq, action, None, None, was, now)
         wanted = _from_image(before_image if backwards else after_image)
         replaced = _from_image(after_image if backwards else before_image)
         assert wanted is not None or replaced is not None
         key = AnnotationKey.of(wanted or replaced)  # type: ignore[arg-type]
-        action = "undo" if backwards else "redo"
         current = find(conn, key)
         if wanted is None:
             _delete_in_transaction(conn, key, actor=actor, action=action, reverts=seq)

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import orjson
 
 NOTE = "note"  # annotator.model.NOTE_NAME: notes are remarks, never judgements
+FINAL = "final"  # annotator.store.campaign.FINAL: final values are decisions, not a rater's
 
 
 class ConfigLike(Protocol):
@@ -42,8 +43,10 @@ class QueueState:
     MINE = "mine"  # carries at least one of my judgements
     OTHERS = "others"  # carries someone else's (another person, an LLM or code)
     DISAGREE = "disagree"  # two values differ under one annotation name
+    SKIPPED = "skipped"  # I skipped it (`Store.skip`)
+    FLAGGED = "flagged"  # someone flagged it for the reviewer (`Store.flag`)
 
-    CHOICES = (ALL, TODO, MINE, OTHERS, DISAGREE)
+    CHOICES = (ALL, TODO, MINE, OTHERS, DISAGREE, SKIPPED, FLAGGED)
 
 
 @dataclass(frozen=True)
@@ -185,9 +188,33 @@ MISSING = (
 )
 
 
+# The annotator skipped span `s` (`Store.skip`): it needs nothing more from them.
+SKIPPED = (
+    "EXISTS (SELECT 1 FROM item_marks m WHERE m.kind = 'skip' AND m.annotator = :me "
+    "AND m.span_id = s.span_id)"
+)
+
+# Someone flagged span `s` for the reviewer (`Store.flag`).
+FLAGGED = "EXISTS (SELECT 1 FROM item_marks m WHERE m.kind = 'flag' AND m.span_id = s.span_id)"
+
+# Span `s` is one of the annotator's assigned items (a span, or any span of an assigned trace),
+# or the annotator has no assignment in this database: a batch of `annotator assign` is the
+# annotator's queue, and nobody else's work shows up there. (The first test does not depend on
+# the span: SQLite runs it once per statement.)
+ASSIGNED = (
+    "(NOT EXISTS (SELECT 1 FROM assignments g WHERE g.annotator = :me) "
+    "OR EXISTS (SELECT 1 FROM assignments g WHERE g.annotator = :me AND g.target = 'span' "
+    "AND g.item_id = s.span_id) "
+    "OR EXISTS (SELECT 1 FROM assignments g WHERE g.annotator = :me AND g.target = 'trace' "
+    "AND g.item_id = s.trace_id))"
+)
+
+
 def needs_sql(configs: Iterable[ConfigLike], identifier: str) -> Sql:
-    """Span `s` (joined with its trace `t`) still needs `identifier`. Needs the `cfg` CTE."""
+    """Span `s` (joined with its trace `t`) still needs `identifier`: a required config applies
+    and has no value from them, and they did not skip it. Needs the `cfg` CTE."""
     return Sql(
+        f"NOT {SKIPPED} AND "
         f"EXISTS (SELECT 1 FROM cfg c WHERE c.required AND {APPLIES} AND {MISSING})",
         {"configs": configs_json(configs), "me": identifier},
     )
@@ -229,7 +256,7 @@ MINE = "a.identifier = :me AND a.annotator_kind = 'HUMAN'"
 def filter_sql(queue: QueueFilter, configs: Iterable[ConfigLike], identifier: str) -> Sql:
     """Membership of span `s` (joined with its trace `t`) in the queue. Needs the `cfg` CTE."""
     configs = list(configs)
-    clause = Sql("1", {"configs": configs_json(configs), "me": identifier})
+    clause = Sql(ASSIGNED, {"configs": configs_json(configs), "me": identifier})
     if queue.span_kinds:
         clause = clause & Sql(
             "s.span_kind IN (SELECT value FROM json_each(:kinds))",
@@ -252,6 +279,10 @@ def filter_sql(queue: QueueFilter, configs: Iterable[ConfigLike], identifier: st
         clause = clause & Sql(_judgements_about_span(f"NOT ({MINE})"))
     elif state == QueueState.DISAGREE:
         clause = clause & disagreement_sql()
+    elif state == QueueState.SKIPPED:
+        clause = clause & Sql(SKIPPED)
+    elif state == QueueState.FLAGGED:
+        clause = clause & Sql(FLAGGED)
     return clause
 
 
@@ -263,14 +294,22 @@ _VALUE = (
 )
 
 
+# Two raters differ on the item of one group (name, document), and it has no final value.
+_UNDECIDED_DISAGREEMENT = (
+    f"count(DISTINCT CASE WHEN a.identifier != '{FINAL}' THEN {_VALUE} END) > 1 "
+    f"AND max(a.identifier = '{FINAL}') = 0"
+)
+
+
 def disagreement_sql() -> Sql:
-    """Span `s` has, under one annotation name (and document), two different values."""
+    """Span `s` has, under one annotation name (and document), two different values, and no
+    final value decides it (a final value is not a rater's value)."""
     return Sql(
         "EXISTS (SELECT 1 FROM annotations a WHERE a.span_id = s.span_id "
         f"AND a.name != '{NOTE}' AND a.target IN ('span', 'document') "
         "GROUP BY a.name, coalesce(a.document_position, -1) "
-        f"HAVING count(DISTINCT {_VALUE}) > 1)"
+        f"HAVING {_UNDECIDED_DISAGREEMENT})"
         " OR (s.span_id = t.root_span_id AND EXISTS (SELECT 1 FROM annotations a "
         f"WHERE a.trace_id = s.trace_id AND a.target = 'trace' AND a.name != '{NOTE}' "
-        f"GROUP BY a.name HAVING count(DISTINCT {_VALUE}) > 1))"
+        f"GROUP BY a.name HAVING {_UNDECIDED_DISAGREEMENT}))"
     )

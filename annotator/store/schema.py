@@ -144,11 +144,76 @@ CREATE INDEX spans_kind ON spans(span_kind);
 CREATE INDEX spans_trace_parent ON spans(trace_id, parent_id, span_kind);
 """
 
+# Version 3: campaigns (``annotator assign`` / ``resolve``, the app's skip and flag keys).
+# `assignments`: who has which item (a span, or a whole trace), written by `assign` into each
+# batch and carried into the team file by `merge`. `item_marks`: an annotator's skips and flags
+# of a span (a trace row is its root span), with a reason. Marks are logged and undone like
+# annotation writes, so the log's `action` CHECK gains 'mark' and 'unmark' (SQLite cannot alter
+# a CHECK: the log is copied into a new table, every row and seq kept, and the triggers
+# recreated). Final values need no table: they are annotations whose identifier is 'final'.
+_V3 = """
+CREATE TABLE assignments (
+    annotator TEXT NOT NULL,
+    target TEXT NOT NULL CHECK (target IN ('span', 'trace')),
+    item_id TEXT NOT NULL,          -- span_id or trace_id, by target
+    trace_id TEXT NOT NULL,         -- the item's trace (the span's, or the item itself)
+    campaign TEXT NOT NULL,         -- the campaign id of the manifest that assigned it
+    overlap INTEGER NOT NULL DEFAULT 0 CHECK (overlap IN (0, 1)),  -- 1: an --overlap-all item
+    assigned_at TEXT NOT NULL,
+    PRIMARY KEY (annotator, target, item_id)
+) WITHOUT ROWID;
+CREATE INDEX assignments_item ON assignments(target, item_id);
+CREATE INDEX assignments_trace ON assignments(annotator, trace_id);
+
+CREATE TABLE item_marks (
+    kind TEXT NOT NULL CHECK (kind IN ('skip', 'flag')),
+    annotator TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (kind, annotator, span_id)
+) WITHOUT ROWID;
+CREATE INDEX item_marks_span ON item_marks(span_id);
+
+-- The old log moves aside first (its self-reference follows it), so every copied `reverts`
+-- finds its row in the new log as it is inserted, in seq order.
+ALTER TABLE annotation_log RENAME TO annotation_log_v2;
+CREATE TABLE annotation_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('set', 'delete', 'undo', 'redo', 'import', 'merge',
+                                           'mark', 'unmark')),
+    annotation_id INTEGER,
+    target TEXT NOT NULL,
+    span_id TEXT,
+    trace_id TEXT,
+    session_id TEXT,
+    document_position INTEGER,
+    name TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    before TEXT,
+    after TEXT,
+    reverts INTEGER REFERENCES annotation_log(seq)
+);
+INSERT INTO annotation_log SELECT * FROM annotation_log_v2 ORDER BY seq;
+DROP TABLE annotation_log_v2;
+CREATE INDEX annotation_log_actor ON annotation_log(actor, seq);
+CREATE TRIGGER annotation_log_no_update BEFORE UPDATE ON annotation_log
+BEGIN SELECT RAISE(ABORT, 'annotation_log is append-only'); END;
+CREATE TRIGGER annotation_log_no_delete BEFORE DELETE ON annotation_log
+BEGIN SELECT RAISE(ABORT, 'annotation_log is append-only'); END;
+"""
+
 # MIGRATIONS[n] takes a database at version n to version n + 1.
-MIGRATIONS: list[str] = [_V1, _V2]
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # The oldest version that a read-only open (stats, export, dataset) can read as it is: it cannot
 # be upgraded without writing, and version 2 added only a table that reading never uses and
-# indexes (queries run without them, slower).
+# indexes (queries run without them, slower). Version 3's tables are read by the queue, stats,
+# resolve and dataset: an older file opened read-only is read as having no assignments and no
+# marks (`has_campaign_tables`).
 READABLE_SINCE = 1

@@ -17,8 +17,11 @@ from typing import Any, NamedTuple
 import orjson
 
 from annotator.model import Annotation, Span
+from annotator.semconv import input_preview
 from annotator.store import annotations as annotation_ops
+from annotator.store import campaign
 from annotator.store.annotations import AnnotationBatch, AnnotationKey, Change
+from annotator.store.campaign import Assignment, Mark
 from annotator.store.db import (
     EMPTY,
     StoreError,
@@ -34,7 +37,9 @@ from annotator.store.db import (
 from annotator.store.queue import (
     APPLIES,
     DOCUMENT_POSITIONS,
+    FLAGGED,
     HAS,
+    SKIPPED,
     ConfigLike,
     QueueFilter,
     QueueState,
@@ -43,6 +48,7 @@ from annotator.store.queue import (
     needs_sql,
     with_configs,
 )
+from annotator.store.schema import TARGET_ID_SQL
 from annotator.store.spans import SpanWriter, repair_trace_summaries
 from annotator.timeutil import now_iso
 
@@ -87,6 +93,8 @@ class SpanState(NamedTuple):
     # that have one (document configs); only the configs that apply to this span, and only
     # required configs are looked up (optional ones are False)
     have: dict[int, bool | frozenset[int]]
+    skipped: bool = False  # the annotator skipped it: it needs nothing more from them
+    flagged: bool = False  # someone flagged it for the reviewer
 
 
 _TRACE_COLUMNS = ", ".join(f"t.{c}" for c in TraceRow._fields)
@@ -310,6 +318,31 @@ class Store:
                 result[row[0]] = TraceRow(*row)
         return result
 
+    def trace_previews(self, trace_ids: Sequence[str]) -> dict[str, str]:
+        """Each trace's one-line preview of its root span's input (`semconv.input_preview`; ""
+        when there is none). Reads only the input of the roots asked for: the app asks for the
+        rows on screen, so the cost follows the screen, not the database."""
+        result: dict[str, str] = {}
+        for chunk in _chunks(trace_ids, 500):
+            # Two paths: json_extract answers a JSON array of both (one parse of the attributes).
+            rows = self._conn.execute(
+                "SELECT t.trace_id, json_extract(s.attributes, '$.input', "
+                "'$.llm.input_messages') FROM traces t JOIN spans s ON s.span_id = t.root_span_id "
+                "WHERE t.trace_id IN (SELECT value FROM json_each(:traces))",
+                {"traces": orjson.dumps(chunk).decode()},
+            )
+            for trace_id, found in rows:
+                io, listed = orjson.loads(found)
+                attributes: dict[str, Any] = {}
+                if io is not None:
+                    attributes["input"] = io
+                if listed is not None:
+                    attributes["llm"] = {"input_messages": listed}
+                result[trace_id] = input_preview(attributes)
+        for trace_id in trace_ids:
+            result.setdefault(trace_id, "")
+        return result
+
     def span_rows(self, trace_id: str) -> list[SpanRow]:
         rows = self._conn.execute(
             f"SELECT {_SPAN_ROW_COLUMNS} FROM spans WHERE trace_id = ? "
@@ -325,9 +358,9 @@ class Store:
     def trace_ids(
         self, queue: QueueFilter, configs: Iterable[ConfigLike], identifier: str
     ) -> list[str]:
-        """Trace ids in display order: every trace when nothing is filtered, else the traces
-        that hold at least one span of the queue."""
-        if queue == QueueFilter():
+        """Trace ids in display order: every trace when nothing is filtered (and `identifier`
+        has no assignment here), else the traces that hold at least one span of the queue."""
+        if queue == QueueFilter() and not self.has_assignment(identifier):
             sql = Sql(f"SELECT t.trace_id FROM traces t ORDER BY {_TRACE_ORDER}")
         else:
             member = filter_sql(queue, configs, identifier)
@@ -424,7 +457,7 @@ class Store:
             params["spans"] = orjson.dumps(list(span_ids)).decode()
         rows = self._conn.execute(
             with_configs(
-                f"SELECT s.span_id, s.document_count, ({member.text}), "
+                f"SELECT s.span_id, s.document_count, ({member.text}), {SKIPPED}, {FLAGGED}, "
                 "(SELECT json_group_array(json_array(c.idx, CASE WHEN NOT c.required THEN 0 "
                 f"WHEN c.target = 'document' THEN json({DOCUMENT_POSITIONS}) ELSE {HAS} END)) "
                 f"FROM cfg c WHERE {APPLIES}) "
@@ -433,11 +466,13 @@ class Store:
             params,
         )
         result: dict[str, SpanState] = {}
-        for span_id, document_count, in_queue, applicable in rows:
+        for span_id, document_count, in_queue, skipped, flagged, applicable in rows:
             have: dict[int, bool | frozenset[int]] = {}
             for index, value in orjson.loads(applicable):
                 have[index] = frozenset(value) if isinstance(value, list) else bool(value)
-            result[span_id] = SpanState(span_id, document_count, bool(in_queue), have)
+            result[span_id] = SpanState(
+                span_id, document_count, bool(in_queue), have, bool(skipped), bool(flagged)
+            )
         return result
 
     def next_queue_trace(
@@ -546,6 +581,96 @@ class Store:
             "ORDER BY count(*) DESC, identifier"
         ).fetchall()
 
+    # --- campaigns: final values, skips and flags, assignments (annotator.store.campaign) -----
+
+    def set_final(
+        self,
+        annotation: Annotation,
+        *,
+        reviewer: str,
+        decided_by: str = campaign.REVIEWER,
+    ) -> Annotation:
+        """Record the final value of an item: `annotation`'s target, ids, document position,
+        name, label, score and explanation, stored under the identifier `FINAL` (annotator
+        kind HUMAN), its metadata saying who decided and the raters' votes at that moment.
+        Logged with actor `reviewer`, so `undo(reviewer)` takes it back like any change."""
+        final = Annotation(**annotation_ops.annotation_to_dict(annotation))
+        final.id = None
+        final.identifier = campaign.FINAL
+        final.annotator_kind = "HUMAN"
+        final.source = "APP"
+        final.created_at = final.updated_at = None
+        key = AnnotationKey.of(final)
+        final.metadata = campaign.final_metadata(decided_by, self.votes(key), reviewer=reviewer)
+        return annotation_ops.set_annotation(self._conn, final, actor=reviewer)
+
+    def clear_final(self, key: AnnotationKey, *, reviewer: str) -> Annotation | None:
+        """Remove the final value of the item `key` is about (any identifier in `key`); logged
+        with actor `reviewer`. Returns what was removed."""
+        return annotation_ops.delete_annotation(self._conn, _final_key(key), actor=reviewer)
+
+    def final_value(self, key: AnnotationKey) -> Annotation | None:
+        """The final value of the item `key` is about (its identifier is ignored), or None."""
+        return annotation_ops.find(self._conn, _final_key(key))
+
+    def votes(self, key: AnnotationKey) -> dict[str, str | float]:
+        """The raters' values on the item `key` is about (its identifier is ignored): people
+        (annotator kind HUMAN) other than `FINAL`, each their label, or their score when they
+        gave no label. Values without either (a text) are not votes."""
+        rows = self._conn.execute(
+            "SELECT identifier, label, score FROM annotations WHERE target = ? "
+            f"AND ({TARGET_ID_SQL}) = ? AND coalesce(document_position, -1) = ? AND name = ? "
+            "AND annotator_kind = 'HUMAN' AND identifier != ? "
+            "AND (label IS NOT NULL OR score IS NOT NULL) ORDER BY identifier",
+            (*_final_key(key).params()[:4], campaign.FINAL),
+        )
+        return {who: label if label is not None else score for who, label, score in rows}
+
+    def skip(self, span_id: str, annotator: str, reason: str = "") -> Mark:
+        """`annotator` skips the span (a trace row: its root span): it leaves their to-do queue
+        and counts as skipped. Logged: `undo(annotator)` takes it back."""
+        return campaign.set_mark(self._conn, campaign.SKIP, annotator, span_id, reason)
+
+    def unskip(self, span_id: str, annotator: str) -> Mark | None:
+        return campaign.remove_mark(self._conn, campaign.SKIP, annotator, span_id)
+
+    def flag(self, span_id: str, annotator: str, reason: str = "") -> Mark:
+        """`annotator` flags the span for the reviewer, with an optional reason (flagging it
+        again replaces the reason). Logged: `undo(annotator)` takes it back."""
+        return campaign.set_mark(self._conn, campaign.FLAG, annotator, span_id, reason)
+
+    def unflag(self, span_id: str, annotator: str) -> Mark | None:
+        return campaign.remove_mark(self._conn, campaign.FLAG, annotator, span_id)
+
+    def marks(
+        self,
+        *,
+        kind: str | None = None,
+        annotator: str | None = None,
+        span_id: str | None = None,
+        trace_id: str | None = None,
+    ) -> list[Mark]:
+        """Skips and flags, oldest first; each argument given narrows the list."""
+        return campaign.list_marks(
+            self._conn, kind=kind, annotator=annotator, span_id=span_id, trace_id=trace_id
+        )
+
+    def mark_counts(self, annotator: str | None = None) -> dict[str, int]:
+        """{"skip": n, "flag": m} of one annotator, or of everyone."""
+        return campaign.mark_counts(self._conn, annotator)
+
+    def assignments(self, annotator: str | None = None) -> list[Assignment]:
+        return campaign.list_assignments(self._conn, annotator)
+
+    def has_assignment(self, annotator: str) -> bool:
+        """Whether `annotator` has assigned items here: then their queue is the assignment."""
+        return campaign.has_assignment(self._conn, annotator)
+
+    def add_assignments(self, assignments: Iterable[Assignment]) -> int:
+        """Add assignments (one already there is kept); returns how many were new."""
+        with write_transaction(self._conn):
+            return campaign.add_assignments(self._conn, assignments)
+
     def set_busy_timeout(self, milliseconds: int) -> None:
         """How long a write waits for another process's lock before SQLITE_BUSY."""
         self._conn.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
@@ -556,6 +681,10 @@ class Store:
 
     def integrity_check(self) -> str:
         return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _final_key(key: AnnotationKey) -> AnnotationKey:
+    return AnnotationKey(key.target, key.target_id, key.document_position, key.name, campaign.FINAL)
 
 
 def connection_of(source: Store | sqlite3.Connection) -> sqlite3.Connection:

@@ -37,7 +37,14 @@ from annotator.app.screens.filter import FilterScreen
 from annotator.app.screens.full_view import FullViewScreen
 from annotator.app.screens.help import HelpScreen
 from annotator.app.screens.text_entry import TextEntryScreen
-from annotator.app.session import NO_MARK, AnnotationSession, Item, Mark
+from annotator.app.session import (
+    NO_MARK,
+    AnnotationSession,
+    Item,
+    Mark,
+    NotAccepted,
+    who,
+)
 from annotator.app.span_render import RenderOptions, span_full_text
 from annotator.app.tree_model import DOCUMENT, TRACE, Row, TreeModel
 from annotator.app.widgets.annotation_panel import AnnotationPanel, ConfigCard, value_text
@@ -51,7 +58,8 @@ from annotator.model import Annotation, Target
 from annotator.store import Change, QueueFilter, Store, StoreError, TraceRow
 from annotator.text import clip, sanitize
 
-# Actions shown in the footer (the help screen lists them all).
+# Actions shown in the footer (the help screen and the palette list them all): what fits in 80
+# columns with `? help` still on screen.
 FOOTER_ACTIONS = {"next_todo", "edit_text", "note", "clear", "undo", "filter", "help", "quit"}
 PROGRESS_DELAY = 0.25  # coalesce recounts while keys are held down
 UNSAVED_AFTER = 0.3  # a change not committed by then is shown as unsaved
@@ -206,7 +214,9 @@ class AnnotateScreen(Screen[None]):
         self.model = TreeModel(session.trace_ids(), session.load_trace, session.document_rows)
         self.trace_tree = TraceTree(self.model, _TreeSource(self), id="tree")
         self.span_view = SpanView(id="view")
-        self.panel = AnnotationPanel(session.configs, self._key("edit_text"), id="panel")
+        self.panel = AnnotationPanel(
+            session.configs, self._key("edit_text"), self._key("accept"), id="panel"
+        )
         self.status_line = StatusLine(session.annotator, id="status")
         self.item: Item | None = None
         self.row: Row | None = None
@@ -220,6 +230,7 @@ class AnnotateScreen(Screen[None]):
         self._background_store: Store | None = None
         self._background_lock = threading.Lock()
         self._bindings_signature: object = ()
+        self._source: Annotation | None = None  # what `accept` takes (shown in the panel)
 
     @property
     def current_config(self) -> AnnotationConfig | None:
@@ -233,7 +244,9 @@ class AnnotateScreen(Screen[None]):
     def _refresh_bindings(self) -> None:
         # The footer rebuilds itself on every refresh: only when what is enabled has changed.
         config = self.current_config
-        signature = None if config is None else (config.type, self.focused_config)
+        signature = (
+            None if config is None else (config.type, self.focused_config, self._source is not None)
+        )
         if signature != self._bindings_signature:
             self._bindings_signature = signature
             self.refresh_bindings()
@@ -250,7 +263,7 @@ class AnnotateScreen(Screen[None]):
             )
         if action.startswith("score_"):
             return config is not None and config.type == AnnotationType.CONTINUOUS
-        if action in ("clear", "edit_text"):
+        if action in ("clear", "edit_text", "accept"):
             return True if config is not None else None
         return True
 
@@ -358,13 +371,24 @@ class AnnotateScreen(Screen[None]):
     def _show_panel(self) -> None:
         item = self.item
         note_key = self._key("note")
+        self._source = None
         if item is None:
             self.panel.show(Text("Nothing selected", style="dim"), [], {}, None, None, note_key)
             return
         states = self.session.states(item, self.applicable)
+        shown = states.get(self.focused_config) if self.focused_config is not None else None
+        self._source = shown.source if shown is not None else None
         notes = self.session.notes(item)
         extra = self.session.extra_annotations(item)
         title = self._panel_title(item)
+        if self.session.has_mark(item, "skip"):
+            title.append("\n↷ you skipped this", style="dim")
+        for flagger, reason in self.session.flags_on(item):
+            title.append("\n⚑ flagged by ", style="bold red")
+            title.append(sanitize(clip(flagger, 40)[0]), style="bold")
+            if reason:
+                title.append(": ")
+                title.append(sanitize(clip(reason.replace("\n", " "), 200)[0]))
         focused = self.focused_config
         self.panel.show(title, self.applicable, states, focused, notes, note_key, extra)
 
@@ -714,6 +738,76 @@ class AnnotateScreen(Screen[None]):
 
         self.app.push_screen(TextEntryScreen(about, ""), _guarded(self, done))
 
+    def action_accept(self) -> None:
+        """The focused annotation takes the value of the first other source listed under it."""
+        config = self.current_config
+        item = self.item
+        if config is None or item is None:
+            return
+        source = self._source  # what the panel shows under the focused card
+        name = sanitize(clip(config.name, 40)[0])
+        if source is None:
+            self._say(Text(f"No other value on {name} to accept.", style="dim"))
+            return
+        try:
+            op = self.session.accept(item, config, source)
+        except NotAccepted as refused:
+            self._say(Text(f"✗ not accepted: {sanitize(clip(str(refused), 160)[0])}"))
+            return
+        if op is None:
+            self._say(
+                Text(
+                    f"{name} is already {sanitize(clip(who(source), 40)[0])}'s value.", style="dim"
+                )
+            )
+            return
+        self._submitted(op)
+        if config.auto_advance:
+            self._advance_after(config)
+
+    def action_skip(self) -> None:
+        """Skip the item (it leaves my queue, counted as skipped) and go on; on an item I
+        skipped, take the skip back."""
+        item = self.item
+        op = self.session.toggle_skip(item) if item is not None else None
+        if op is None:
+            return
+        self._submitted(op)
+        if op.kind == "skip":
+            self._next_todo(forward=True)
+            self._say(Text.assemble(("↷ skipped", "bold"), f" ({self._key('undo')}: undo)"))
+        else:
+            self._say(Text("Skip taken back: it is in your queue again.", style="bold"))
+
+    def action_flag(self) -> None:
+        """Flag the item for the reviewer with an optional reason; on an item I flagged,
+        remove my flag."""
+        item = self.item
+        if item is None or item.span_id is None:
+            return
+        if self.session.has_mark(item, "flag"):
+            op = self.session.unflag(item)
+            if op is not None:
+                self._submitted(op)
+                self._say(Text("Flag removed.", style="bold"))
+            return
+        title = Text.assemble(
+            ("⚑ flag for the reviewer", "bold"),
+            " — reason (optional; ctrl+s flags, escape cancels) — ",
+            self._panel_title(item),
+        )
+
+        def done(text: str | None) -> None:
+            if text is None:
+                self._say(Text("Cancelled: not flagged.", style="dim"))
+                return
+            op = self.session.flag(item, text)
+            if op is not None:
+                self._submitted(op)
+                self._say(Text("⚑ flagged for the reviewer", style="bold"))
+
+        self.app.push_screen(TextEntryScreen(title, ""), _guarded(self, done))
+
     def action_clear(self) -> None:
         config = self.current_config
         if config is None or self.item is None:
@@ -797,6 +891,14 @@ class AnnotateScreen(Screen[None]):
 
     def _saved_message(self, op: WriteOp, result: object) -> Text:
         name = sanitize(clip(op.what, 40)[0])
+        marked = {
+            "skip": "✓ skipped",
+            "unskip": "✓ skip taken back",
+            "flag": "✓ flagged for the reviewer",
+            "unflag": "✓ flag removed",
+        }
+        if op.kind in marked:
+            return Text(marked[op.kind], style="bold green")
         if op.kind == "delete":
             return Text.assemble(("✓ removed ", "bold yellow"), name)
         message = Text.assemble(("✓ saved ", "bold green"), name)
@@ -812,6 +914,17 @@ class AnnotateScreen(Screen[None]):
         if not isinstance(change, Change):
             self._say(
                 Text("Nothing to undo." if verb == "Undid" else "Nothing to redo.", style="dim")
+            )
+            return
+        if change.is_mark:
+            mark = change.mark
+            what = {"skip": "skip", "flag": "flag"}.get(mark.kind, mark.kind)
+            now = "set" if change.mark_after is not None else "removed"
+            self._say(
+                Text(
+                    f"{verb}: the {what} of span {sanitize(clip(mark.span_id, 40)[0])} is {now}",
+                    style="bold",
+                )
             )
             return
         annotation = change.annotation
@@ -945,9 +1058,10 @@ class AnnotateScreen(Screen[None]):
                 if self._background_store is None:
                     self._background_store = Store.open(self.session.store.path)
                 progress = self.session.progress(self._background_store)
+                skipped = self._background_store.mark_counts(self.session.annotator)["skip"]
         except (sqlite3.Error, StoreError):
-            progress = None  # "counting…" until the next count succeeds
-        self.app.call_from_thread(self.status_line.set_progress, progress)
+            progress, skipped = None, 0  # "counting…" until the next count succeeds
+        self.app.call_from_thread(self.status_line.set_progress, progress, skipped)
 
     def on_unmount(self) -> None:
         with self._background_lock:
@@ -986,6 +1100,12 @@ class _TreeSource:
             return self.screen.session.trace_progress(trace_id)
         except (sqlite3.Error, StoreError):
             return None
+
+    def trace_preview(self, trace_id: str) -> str:
+        try:
+            return self.screen.session.trace_preview(trace_id)
+        except (sqlite3.Error, StoreError):
+            return ""
 
     def row_marks(self, row: Row) -> Mark:
         try:

@@ -33,6 +33,8 @@ STATE_LABELS = {
     QueueState.MINE: "annotated by me",
     QueueState.OTHERS: "annotated by others (people, LLM or code)",
     QueueState.DISAGREE: "disagreements: values differ",
+    QueueState.SKIPPED: "skipped by me",
+    QueueState.FLAGGED: "flagged for the reviewer",
 }
 STATUSES = ("any", "ERROR", "OK", "UNSET")
 KEYS_HINT = (

@@ -15,10 +15,10 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from annotator.app.session import CardState, Note
+from annotator.app.session import CardState, Note, who
 from annotator.config import AnnotationConfig, AnnotationType
 from annotator.keymap import display_key
-from annotator.model import Annotation, AnnotatorKind
+from annotator.model import Annotation
 from annotator.text import clip, sanitize
 
 TEXT_PREVIEW = 300
@@ -29,13 +29,6 @@ def format_score(score: float | None) -> str:
     if score is None:
         return ""
     return f"{score:g}" if abs(score) >= 1e-4 or score == 0 else f"{score:.2e}"
-
-
-def who(annotation: Annotation) -> str:
-    """How to name the author of a value: the person, or the kind of judge and its name."""
-    if annotation.annotator_kind == AnnotatorKind.HUMAN:
-        return annotation.identifier or "(anonymous)"
-    return f"{annotation.annotator_kind} {annotation.identifier}".strip()
 
 
 def value_text(annotation: Annotation) -> Text:
@@ -82,11 +75,14 @@ class ConfigCard(Static):
             self.value_index = value_index
             self.score = score
 
-    def __init__(self, config: AnnotationConfig, index: int, edit_key: str = "e") -> None:
+    def __init__(
+        self, config: AnnotationConfig, index: int, edit_key: str = "e", accept_key: str = "a"
+    ) -> None:
         super().__init__("", markup=False)
         self.config = config
         self.index = index
         self.edit_key = edit_key
+        self.accept_key = accept_key
         self.state = CardState()
 
     def show_state(self, state: CardState, focused: bool) -> None:
@@ -125,10 +121,14 @@ class ConfigCard(Static):
             self._continuous(text, mine, focused)
         else:
             self._freeform(text, mine, focused)
-        for other in self.state.others:
+        for other in self.state.others:  # in the session's order: judges first, then people
             text.append("\n")
             text.append(f"  {sanitize(who(other))}: ", style="dim")
             text.append_text(value_text(other))
+        source = self.state.source
+        if focused and source is not None:
+            text.append(f"\n  {self.accept_key}", style=Style(bold=True, color="cyan"))
+            text.append(f": accept {sanitize(clip(who(source), 40)[0])}'s value", style="dim")
         return text
 
     def _categorical(self, text: Text, mine: Annotation | None) -> None:
@@ -263,9 +263,17 @@ class AnnotationPanel(VerticalScroll, can_focus=False):
     AnnotationPanel > #panel-empty { padding: 0 1; color: $text-muted; }
     """
 
-    def __init__(self, configs: list[AnnotationConfig], edit_key: str = "e", **kwargs) -> None:
+    def __init__(
+        self,
+        configs: list[AnnotationConfig],
+        edit_key: str = "e",
+        accept_key: str = "a",
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
-        self.cards = [ConfigCard(config, i, edit_key) for i, config in enumerate(configs)]
+        self.cards = [
+            ConfigCard(config, i, edit_key, accept_key) for i, config in enumerate(configs)
+        ]
         self.title = Static("", id="panel-title", markup=False)
         self.empty = Static("", id="panel-empty", markup=False)
         self.notes = ListCard("", markup=False, id="panel-notes")

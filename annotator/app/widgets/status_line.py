@@ -30,14 +30,18 @@ class StatusLine(Static):
         super().__init__("", markup=False, **kwargs)
         self.annotator = annotator
         self.progress: tuple[int, int] | None = None
+        self.skipped = 0
         self.queue = "all spans"
         self.message = Text("")
         self.alert: Text | None = None
         self._expiry: Timer | None = None
         self._working: object | None = None
 
-    def set_progress(self, progress: tuple[int, int] | None) -> None:
+    def set_progress(self, progress: tuple[int, int] | None, skipped: int = 0) -> None:
+        """(done, total) spans of the queue (skipped ones count as done), and how many spans
+        the annotator skipped in the whole database."""
         self.progress = progress
+        self.skipped = skipped
         self._redraw()
 
     def set_queue(self, description: str) -> None:
@@ -95,6 +99,8 @@ class StatusLine(Static):
             percent = f" ({done * 100 // total}%)" if total else ""
             # Spans: a trace row counts as its root span, a span with documents counts once.
             text.append(f"{done:,}/{total:,} spans done{percent}")
+            if self.skipped:
+                text.append(f", {self.skipped:,} skipped", style="dim")
         text.append("  │  queue: ", style="dim")
         text.append(sanitize(clip(self.queue, 60)[0]))
         if self.message:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Protocol
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -40,6 +41,7 @@ KIND_BADGES = {
     "UNKNOWN": ("···", "dim"),
 }
 NAME_LIMIT = 200  # a span name longer than this is clipped in the tree (the span view shows it)
+PREVIEW_MIN = 20  # the start time is left out of a trace row before the preview gets shorter
 _CACHE_LINES = 2000
 
 
@@ -49,6 +51,10 @@ class TreeSource(Protocol):
     def trace_summary(self, trace_id: str) -> TraceRow | None: ...
 
     def trace_progress(self, trace_id: str) -> tuple[int, int] | None: ...
+
+    def trace_preview(self, trace_id: str) -> str:
+        """The first line of the trace's root input ("" when none)."""
+        ...
 
     def row_marks(self, row: Row) -> Mark:
         """The row's standing in the queue for this annotator."""
@@ -240,12 +246,8 @@ class TraceTree(ScrollView, can_focus=True):
         if summary is None:
             left.append(sanitize(row.trace_id[:NAME_LIMIT]), style=dim)
             return left, Text("")
-        if self.scrollable_content_region.width >= 44:  # narrow: the name matters more
-            left.append(short_time(summary.start_time) + " ", style=dim)
-        left.append_text(kind_badge(summary.root_kind))
-        left.append(" ")
         name = sanitize((summary.root_name or "(no root)")[:NAME_LIMIT])
-        left.append(name, style=self.get_component_rich_style("trace-tree--trace"))
+        preview = sanitize(self.source.trace_preview(row.trace_id))
         right = Text()
         marks = self.source.row_marks(row)
         right.append(f" {summary.span_count}", style=dim)
@@ -259,6 +261,19 @@ class TraceTree(ScrollView, can_focus=True):
             style = "trace-tree--done" if done == total else "trace-tree--todo"
             right.append(f" {done}/{total}", style=self.get_component_rich_style(style))
         right.append(self._mark(marks))
+        # What was asked tells traces of one name apart better than when: the start time is
+        # shown only where it leaves the preview PREVIEW_MIN cells (and the name some room).
+        width = self.scrollable_content_region.width
+        started = short_time(summary.start_time)
+        used = left.cell_len + 4 + cell_len(name) + right.cell_len
+        wanted = (PREVIEW_MIN + 2) if preview else 0
+        if started and width >= 44 and width - used - len(started) - 1 >= wanted:
+            left.append(started + " ", style=dim)
+        left.append_text(kind_badge(summary.root_kind))
+        left.append(" ")
+        left.append(name, style=self.get_component_rich_style("trace-tree--trace"))
+        if preview:
+            left.append("  " + preview, style=dim)
         return left, right
 
     def _span_line(self, row: Row) -> tuple[Text, Text]:
@@ -290,7 +305,17 @@ class TraceTree(ScrollView, can_focus=True):
         return left, right
 
     def _mark(self, mark: Mark) -> Text:
-        """● needs you, ◐ its documents still need you, ✓ done, … a change not saved yet."""
+        """● needs you, ◐ its documents still need you, ✓ done, ↷ skipped, … a change not saved
+        yet; ⚑ before it: flagged for the reviewer."""
+        state = self._state_mark(mark)
+        if mark.flagged:
+            flag = Text(" ⚑", style=self.get_component_rich_style("trace-tree--error"))
+            return Text.assemble(flag, state[1:] if state.plain.strip() else "")
+        return state
+
+    def _state_mark(self, mark: Mark) -> Text:
+        if mark.state == Mark.SKIPPED and not mark.unsaved:
+            return Text(" ↷", style=self.get_component_rich_style("trace-tree--dim"))
         if mark.unsaved:
             return Text(" …", style=self.get_component_rich_style("trace-tree--todo"))
         if mark.state == Mark.DONE:
