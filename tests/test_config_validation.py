@@ -51,7 +51,7 @@ def test_each_config_and_the_keys_map_are_validated_once(monkeypatch) -> None:
         textwrap.dedent("""
         annotations:
           - {name: a, type: categorical, values: [x, y]}
-          - {name: b, type: categorical, values: [{label: z, key: s}]}
+          - {name: b, type: categorical, values: [{label: z, key: l}]}
           - {name: c, type: continuous, lower_bound: 0, upper_bound: 1}
           - {name: d, type: freeform}
         keys: {next_span: [down, m]}
@@ -97,7 +97,7 @@ def test_value_keys_are_checked_against_the_remaps_that_could_be_read() -> None:
           - {name: a, type: categorical, values: [{label: x, key: j}]}
         keys:
           nxt_span: q
-          next_span: [down, s]
+          next_span: [down, l]
     """) == ["c.yaml:5: unknown action 'nxt_span': did you mean 'next_span'?"]
 
 
@@ -210,13 +210,13 @@ def test_problems_have_the_line_of_their_node_in_every_form(text: str, expected:
 def test_a_set_checks_configs_built_on_their_own() -> None:
     with_j = AnnotationConfig(name="c", type="categorical", values=[{"label": "a", "key": "j"}])
     # j is next_span's unless the set moves next_span elsewhere
-    configs = ConfigSet(annotations=[with_j], keys={"next_span": ["down", "s"]})
+    configs = ConfigSet(annotations=[with_j], keys={"next_span": ["down", "l"]})
     assert configs.annotations == [with_j]
     with pytest.raises(ValueError, match="key 'j' of label 'a' is already bound"):
         ConfigSet(annotations=[with_j])
     # model_validate, without any context, applies the set's rules too
     with pytest.raises(ValueError, match="duplicate name 'c': names must be unique"):
-        ConfigSet.model_validate({"annotations": [with_j, with_j], "keys": {"next_span": "s"}})
+        ConfigSet.model_validate({"annotations": [with_j, with_j], "keys": {"next_span": "l"}})
 
 
 def test_validation_errors_of_models_built_in_code_name_the_field() -> None:

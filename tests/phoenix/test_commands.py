@@ -57,8 +57,9 @@ def _pull(url: str, project: str, db: Path, *more: str) -> Result:
 
 
 def test_pull_command_pulls_prints_a_summary_and_plain_progress_off_a_terminal(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_samples: PhoenixProject, tmp_path: Path
 ) -> None:
+    samples = shared_samples  # only read: the shared copy of all three samples
     db = tmp_path / "pulled.db"
     result = _pull(phoenix.url, samples.name, db)
     assert result.exit_code == 0, result.stderr
@@ -383,14 +384,15 @@ def test_a_killed_push_command_resumes_with_the_rest(
     first batch stays recorded as sent, and the next push sends exactly the rest."""
     db = tmp_path / "a.db"
     assert _pull(phoenix.url, samples.name, db).exit_code == 0
+    names = ("first", "second", "third", "fourth", "fifth", "sixth")  # over one batch of 500
     with Store.open(db) as store:
         span_ids = [r[0] for r in store.connection.execute("SELECT span_id FROM spans")]
         for span_id in span_ids:
-            for name in ("first", "second"):
+            for name in names:
                 store.set_annotation(
                     Annotation(name=name, span_id=span_id, label="x", identifier="k")
                 )
-    total = 2 * SAMPLE_SPANS  # 602: batches of 500 and 102
+    total = len(names) * samples.spans  # 570: batches of 500 and 70
     process: list[subprocess.Popen] = []
     batches = [0]
 
@@ -422,8 +424,8 @@ def test_a_killed_push_command_resumes_with_the_rest(
         assert result.stdout.startswith(f"Sent {total - 500} to span_annotations to ")
         assert "(500 already sent)" in result.stdout
         assert proxy.count(_posts("span_annotations")) == 3
-    stored = _read(phoenix, samples.name, "span", span_ids[:100])
-    assert len(stored) == 200
+    stored = _read(phoenix, samples.name, "span", span_ids)
+    assert len(stored) == total
 
 
 # --- dataset --push ------------------------------------------------------------------------------

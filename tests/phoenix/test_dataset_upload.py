@@ -120,8 +120,9 @@ def _upload_both(server: LocalPhoenix, db: Path, tmp_path: Path) -> dict[str, An
 
 
 def test_dataset_csv_and_jsonl_are_the_same_examples_in_phoenix(
-    phoenix_server: LocalPhoenix, samples: PhoenixProject, tmp_path: Path
+    phoenix_server: LocalPhoenix, shared_samples: PhoenixProject, tmp_path: Path
 ) -> None:
+    samples = shared_samples  # the project is only read (the datasets link to its spans)
     db = tmp_path / "curate.db"
     with Store.open(db) as store:
         assert import_files(store, samples.files).spans_new == SAMPLE_SPANS
