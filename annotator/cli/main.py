@@ -11,6 +11,7 @@ import click
 
 from annotator import __version__
 from annotator.cli.annotate_cmd import annotate_command, demo_command
+from annotator.cli.assign_cmd import assign_command
 from annotator.cli.common import EXIT_INTERRUPTED, BadInput, quiet_broken_pipe
 from annotator.cli.config_cmd import config_group
 from annotator.cli.dataset_cmd import dataset_command
@@ -32,6 +33,7 @@ def cli() -> None:
 
 for command in (
     annotate_command,
+    assign_command,
     config_group,
     dataset_command,
     demo_command,
