@@ -13,7 +13,8 @@ import annotator.cli
 from annotator.cli.main import cli
 
 COMMANDS = {
-    "annotate", "assign", "config", "dataset", "demo", "export", "import", "merge", "stats",
+    "annotate", "assign", "config", "dataset", "demo", "export", "import", "merge", "resolve",
+    "stats",
 }  # fmt: skip
 
 
@@ -44,7 +45,7 @@ def test_no_command_module_imports_the_entry_point() -> None:
             if "annotator.cli.main" in names:
                 offenders.append(f"{path.name}:{node.lineno}")
     assert offenders == []
-    assert len(list(folder.glob("*_cmd.py"))) == 8
+    assert len(list(folder.glob("*_cmd.py"))) == 9
 
 
 def test_the_entry_point_alone_has_every_command() -> None:

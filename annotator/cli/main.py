@@ -19,6 +19,7 @@ from annotator.cli.export_cmd import export_command
 from annotator.cli.import_cmd import import_command
 from annotator.cli.merge_cmd import merge_command
 from annotator.cli.output import warn
+from annotator.cli.resolve_cmd import resolve_command
 from annotator.cli.stats_cmd import stats_command
 
 
@@ -40,6 +41,7 @@ for command in (
     export_command,
     import_command,
     merge_command,
+    resolve_command,
     stats_command,
 ):
     cli.add_command(command)

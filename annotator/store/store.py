@@ -549,6 +549,10 @@ class Store:
         """The final value of the item `key` is about (its identifier is ignored), or None."""
         return annotation_ops.find(self._conn, _final_key(key))
 
+    def final_values(self) -> list[Annotation]:
+        """Every final value, by name and item."""
+        return self._annotations("identifier = ? AND annotator_kind = 'HUMAN'", campaign.FINAL)
+
     def votes(self, key: AnnotationKey) -> dict[str, str | float]:
         """The raters' values on the item `key` is about (its identifier is ignored): people
         (annotator kind HUMAN) other than `FINAL`, each their label, or their score when they
