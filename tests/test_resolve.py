@@ -187,3 +187,42 @@ def test_property_ties_are_never_decided_and_reviewers_never_overridden(
             assert finals[span][:1] == (counts[0][0],) and finals[span][2] == strategy
         else:
             assert span not in finals
+
+
+def test_dataset_selects_on_final_values_and_any_rater_on_every_person(
+    template: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "t.db"
+    shutil.copy(template, db)
+    with Store.open(db) as store:
+        for who, label in (("alice", "correct"), ("bob", "correct"), ("carol", "incorrect")):
+            store.set_annotation(_label("r3", who, label))
+        for who in ("alice", "bob"):
+            store.set_annotation(_label("a2", who, "incorrect"))
+    out = tmp_path / "bad.jsonl"
+
+    def spans(*extra: str) -> list[str]:
+        result = CliRunner().invoke(
+            cli,
+            ["dataset", "--db", str(db), "--out", str(out),
+             "--label", "correctness=incorrect", *extra],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return [json.loads(line)["span_id"] for line in out.read_text().splitlines()]
+
+    # no final values yet: any rater's label, and a warning says so
+    before = CliRunner().invoke(
+        cli, ["dataset", "--db", str(db), "--out", str(out), "--label", "correctness=incorrect"]
+    )
+    assert "no final values of 'correctness' yet: matched on any rater's annotation" in (
+        before.stderr
+    )
+    assert spans() == ["r3", "a2"]
+    CliRunner().invoke(cli, ["resolve", "--db", str(db), "--strategy", "majority"])
+    assert spans() == ["a2"]  # r3's final value is "correct" (2-1)
+    assert spans("--any-rater") == ["r3", "a2"]
+    assert spans("--agreed") == ["a2"]
+    example = json.loads(out.read_text().splitlines()[0])
+    assert example["metadata"]["votes"] == {
+        "correctness": {"final": "incorrect", "raters": {"alice": "incorrect", "bob": "incorrect"}}
+    }
