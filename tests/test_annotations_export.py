@@ -318,6 +318,42 @@ def test_document_annotations_get_an_empty_identifier(db: Path) -> None:
     assert not any("more than one annotator" in w for w in result.warnings)
 
 
+def test_a_documents_final_value_is_what_phoenix_gets(db: Path) -> None:
+    """Phoenix holds one annotation per document and name: the final value, not the newest."""
+    data, _ = export(db, "phoenix")
+    first = orjson.loads(data)["document_annotations"]["data"][0]
+    span_id, position = first["span_id"], first["document_position"]
+    with Store.open(db) as store:
+        store.set_final(
+            Annotation(
+                target="document",
+                span_id=span_id,
+                document_position=position,
+                name=first["name"],
+                label="relevant",
+                score=1.0,
+            ),
+            reviewer="lead",
+        )
+        # then someone labels it again: newer, but not the decision
+        store.set_annotation(
+            Annotation(
+                target="document",
+                span_id=span_id,
+                document_position=position,
+                name=first["name"],
+                label="irrelevant",
+                identifier="zed",
+            )
+        )
+    data, _ = export(db, "phoenix")
+    first = orjson.loads(data)["document_annotations"]["data"][0]
+    assert (first["result"]["label"], first["metadata"][DOCUMENT_IDENTIFIER_KEY]) == (
+        "relevant",
+        "final",
+    )
+
+
 def test_items_phoenix_would_refuse_are_left_out(db: Path, tmp_path: Path) -> None:
     with Store.open(db) as store:
         report = import_files(

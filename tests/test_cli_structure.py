@@ -13,7 +13,8 @@ import annotator.cli
 from annotator.cli.main import cli
 
 COMMANDS = {
-    "annotate", "config", "dataset", "demo", "export", "import", "merge", "pull", "push", "stats",
+    "annotate", "assign", "config", "dataset", "demo", "export", "import", "merge", "pull", "push",
+    "resolve", "stats",
 }  # fmt: skip
 
 

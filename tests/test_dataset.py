@@ -275,7 +275,7 @@ def test_metadata_shape(db, tmp_path):
     # no session: the key is left out (a CSV could not tell null from absent)
     assert list(examples["j1"]["metadata"]) == [
         "span_id", "trace_id", "span_kind", "name", "project", "annotations",
-        "document_annotations", "trace_annotations",
+        "document_annotations", "trace_annotations", "votes",
     ]  # fmt: skip
     documents = examples["r2"]["metadata"]["document_annotations"]
     assert [d["document_position"] for d in documents] == [0, 2]
@@ -353,7 +353,7 @@ def test_csv_reads_into_phoenix_as_the_jsonl_examples(db, tmp_path):
         "metadata": ["metadata.span_id", "metadata.trace_id", "metadata.session_id",
                      "metadata.span_kind", "metadata.name", "metadata.project",
                      "metadata.annotations", "metadata.document_annotations",
-                     "metadata.trace_annotations"],
+                     "metadata.trace_annotations", "metadata.votes"],
     }  # fmt: skip
     # the command prints the exact call that uploads it
     assert (
@@ -433,7 +433,7 @@ def test_stdout(db):
         cli, ["dataset", "--db", str(db), "--out", "-", "--label", "task_success=failure"]
     )
     assert result.exit_code == 0
-    line = result.output.splitlines()[0]
+    line = result.stdout.splitlines()[0]
     assert orjson.loads(line)["span_id"] == "a1"
 
 
@@ -478,7 +478,9 @@ def test_streams_a_few_thousand_spans(tmp_path):
         first = list(itertools.islice(iter_examples(store.connection, spec), 1))
         assert first[0]["span_id"] == "s00000"
         # one span query and one chunk of annotations so far: nothing read ahead
-        assert sum("FROM annotations" in q for q in queries) <= 2
+        # per chunk of spans, one query for span and one for trace annotations; once, which
+        # names have final values
+        assert sum("FROM annotations" in q for q in queries) <= 3
         assert sum("FROM spans" in q for q in queries) == 1
         store.connection.set_trace_callback(None)
     examples = _export(path, tmp_path)

@@ -96,7 +96,8 @@ def test_push_sends_exactly_the_exported_items(store: Store) -> None:
         "annotations with an empty name (Phoenix refuses them)": 1,
         "document annotations beyond the span's documents (Phoenix: 422)": 1,
         "document annotations by a second annotator on one document and name "
-        "(Phoenix keeps one; the newest was sent: choose with --annotator)": 1,
+        "(Phoenix keeps one; the final value, else the newest, was sent: choose with "
+        "--annotator)": 1,
         "notes without text (Phoenix requires the text)": 1,
     }
 

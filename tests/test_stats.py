@@ -380,11 +380,12 @@ def test_json_output(db, report):
     assert data["format"] == "annotator-stats/1"
     assert set(data) == {
         "format", "database", "configs_source", "level", "totals", "annotators", "configs",
+        "assignments",
     }  # fmt: skip
     config = next(c for c in data["configs"] if c["name"] == "correctness")
     assert set(config) == {
         "name", "type", "stored", "target", "span_kinds", "level", "annotations", "progress",
-        "distribution", "agreement", "human_vs_machine",
+        "distribution", "agreement", "human_vs_machine", "final", "calibration",
     }  # fmt: skip
     agreement = config["agreement"]
     for key in ("n", "fleiss_kappa", "krippendorff_alpha", "pairs"):

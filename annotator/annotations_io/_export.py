@@ -23,7 +23,7 @@ import orjson
 from annotator.csv_cells import neutralise
 from annotator.model import NOTE_NAME, Target
 from annotator.output_file import OutputError, check_output, open_output
-from annotator.store import Store, connection_of
+from annotator.store import FINAL, Store, connection_of
 
 FORMATS = ("jsonl", "csv", "phoenix")
 
@@ -213,8 +213,9 @@ _EXPORT_REASONS = {
     ),
     DOCUMENT_SECOND_ANNOTATOR: (
         "more than one annotator on one (span, document, name): Phoenix keeps one document "
-        "annotation per key (its identifier must be empty); the most recently updated was "
-        "kept, the others' are left out (choose whose with --annotator ID)"
+        "annotation per key (its identifier must be empty); the final value was kept where "
+        "there is one, else the most recently updated; the others' are left out (choose "
+        "whose with --annotator ID)"
     ),
 }
 
@@ -251,8 +252,13 @@ def _phoenix_rows(
     exists_params = [selection.project] if selection.project is not None else []
     order = "a.id"
     if target == Target.DOCUMENT:
-        # One item per Phoenix key (span, position, name): the newest first within a key.
-        order = "a.span_id, a.document_position, a.name, a.updated_at DESC, a.identifier"
+        # One item per Phoenix key (span, position, name): the final value first within a key
+        # (the decision, where Phoenix can hold one value), else the newest.
+        order = (
+            "a.span_id, a.document_position, a.name, "
+            f"(a.identifier = '{FINAL}' AND a.annotator_kind = 'HUMAN') DESC, "
+            "a.updated_at DESC, a.identifier"
+        )
     sql = (
         f"SELECT a.id, a.name, a.annotator_kind, a.identifier, a.label, a.score, a.explanation, "
         f"a.metadata, a.span_id, a.trace_id, a.session_id, a.document_position, "

@@ -84,6 +84,7 @@ def run_app(
     queue: str = "all",
     *,
     replace_configs: bool = False,
+    annotator_given: bool = True,
 ) -> None:
     """Check everything, import, store the configs, run the app. Every check that can fail is
     made before the database is opened for writing (a refused command leaves it byte for
@@ -113,6 +114,7 @@ def run_app(
             warn(report.summary())
         if store.counts()["spans"] == 0:
             raise BadInput(no_spans)
+        annotator = _batch_annotator(store, db_path, annotator, annotator_given)
         if changes is not None and changes.any:
             store.save_config_document(config_set.to_document())
             if changes.had_stored:
@@ -128,6 +130,22 @@ def run_app(
     say(f"{count:,} annotations by {annotator} are saved in {db_path}")
     if app.return_code:
         raise SystemExit(app.return_code)
+
+
+def _batch_annotator(store: Store, db_path: str | Path, annotator: str, given: bool) -> str:
+    """In a batch of `annotator assign`, who annotates: its owner unless --annotator (or
+    $ANNOTATOR_NAME) says otherwise; then one line says whose batch it is."""
+    owner = store.batch_owner()
+    if owner is None or owner == annotator:
+        return annotator
+    if not given:
+        return owner
+    if not store.has_assignment(annotator):
+        warn(
+            f"{db_path} is {owner}'s batch; annotating as {annotator}, who has no assignment "
+            "in it (every item is in the queue)"
+        )
+    return annotator
 
 
 def _run_textual(
@@ -201,6 +219,10 @@ def annotate_command(
             f"--annotator {FINAL}: the identifier of final values (a reviewer's or resolve's "
             "decisions), not a rater's name; choose another name"
         )
+    source = click.get_current_context().get_parameter_source("annotator")
+    given = source is not click.core.ParameterSource.DEFAULT or bool(
+        os.environ.get("ANNOTATOR_NAME")
+    )
     run_app(
         db_path,
         list(files),
@@ -209,6 +231,7 @@ def annotate_command(
         project,
         queue,
         replace_configs=replace_configs,
+        annotator_given=given,
     )
 
 

@@ -43,7 +43,12 @@ from annotator.cli.phoenix_common import phoenix_client, url_option
 @click.option(
     "--annotator",
     metavar="ID",
-    help="Only annotations by this identifier count for the filters (default: any human).",
+    help="Only annotations by this identifier count for the filters (default: the final value).",
+)
+@click.option(
+    "--any-rater",
+    is_flag=True,
+    help="Filters match any person's annotation, not the final value (resolve / review).",
 )
 @click.option(
     "--agreed",
@@ -72,6 +77,7 @@ def dataset_command(
     max_scores: tuple[str, ...],
     annotator: str | None,
     agreed: bool,
+    any_rater: bool,
     span_kinds: tuple[str, ...],
     project: str | None,
     limit: str | None,
@@ -82,8 +88,10 @@ def dataset_command(
 
     One example per matching span, {"input": {...}, "output": {...}, "metadata": {...},
     "span_id": ...}: what Phoenix's client (datasets.create_dataset(examples=...)) and its
-    upload page take. Filters are AND-ed; by default any human annotation can match a
-    --label/--min-score/--max-score filter, with --agreed every one must.
+    upload page take. Filters are AND-ed; a --label/--min-score/--max-score filter matches the
+    item's final value (annotator resolve, the review), or any person's annotation with
+    --any-rater (also for a name with no final values yet, with a warning); with --agreed
+    every person's must match.
 
     CSV: span_id, then input.KEY / output.KEY / metadata.KEY columns, which Phoenix's CSV
     upload reads back as the same examples (the command prints the keys to pass). Text
@@ -137,6 +145,7 @@ def dataset_command(
             max_scores=max_scores,
             annotator=annotator,
             agreed=agreed,
+            any_rater=any_rater,
             span_kinds=span_kinds,
             project=project,
             limit=limit,

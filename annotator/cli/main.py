@@ -11,6 +11,7 @@ import click
 
 from annotator import __version__
 from annotator.cli.annotate_cmd import annotate_command, demo_command
+from annotator.cli.assign_cmd import assign_command
 from annotator.cli.common import EXIT_INTERRUPTED, BadInput, quiet_broken_pipe
 from annotator.cli.config_cmd import config_group
 from annotator.cli.dataset_cmd import dataset_command
@@ -20,6 +21,7 @@ from annotator.cli.merge_cmd import merge_command
 from annotator.cli.output import warn
 from annotator.cli.pull_cmd import pull_command
 from annotator.cli.push_cmd import push_command
+from annotator.cli.resolve_cmd import resolve_command
 from annotator.cli.stats_cmd import stats_command
 
 
@@ -34,6 +36,7 @@ def cli() -> None:
 
 for command in (
     annotate_command,
+    assign_command,
     config_group,
     dataset_command,
     demo_command,
@@ -42,6 +45,7 @@ for command in (
     merge_command,
     pull_command,
     push_command,
+    resolve_command,
     stats_command,
 ):
     cli.add_command(command)

@@ -219,6 +219,7 @@ def render(report: dict[str, Any], console: Any = None) -> None:
         )
     if report["annotators"]:
         console.print(table)
+    _render_assignments(console, report.get("assignments") or [])
 
     for config in report["configs"]:
         if config["annotations"]:  # a config nobody used yet is only a row in Progress
@@ -297,6 +298,82 @@ def _render_config(console: Any, config: dict[str, Any]) -> None:
             )
         )
         _confusions(console, config["human_vs_machine"])
+    _render_calibration(console, config)
+
+
+def _render_assignments(console: Any, rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    if not rows:
+        return
+    table = Table(title="Assignments (assigned done / total)", title_justify="left")
+    for column in ("Annotator", "Items", "Spans done", "Spans", "Done", "Skipped", "Flagged"):
+        table.add_column(column, justify="left" if column == "Annotator" else "right")
+    for row in rows:
+        table.add_row(
+            _text(row["annotator"], _NAME_WIDTH),
+            _int(row["items"]),
+            _int(row["spans_done"]),
+            _int(row["spans"]),
+            _pct(row["spans_done"] / row["spans"] if row["spans"] else None),
+            _int(row["skipped"]),
+            _int(row["flagged"]),
+        )
+    console.print(table)
+
+
+def _render_calibration(console: Any, config: dict[str, Any]) -> None:
+    """Each LLM/CODE evaluator against the final values."""
+    from rich.table import Table
+    from rich.text import Text
+
+    final = config.get("final") or {}
+    if final.get("items"):
+        line = Text(f"Final values: {final['items']:,} items", style="bold")
+        values = ", ".join(f"{value} {count:,}" for value, count in final["values"].items())
+        console.print(line + Text(" (") + _text(values, 200) + Text(")"))
+    for entry in config.get("calibration") or []:
+        labels, scores = entry["labels"], entry["scores"]
+        heading = Text("Calibration of ", style="bold") + _text(entry["rater"], _NAME_WIDTH)
+        console.print(heading + Text(" against the final values", style="bold"))
+        if labels:
+            line = Text(f"  {labels['n']:,} items: accuracy ")
+            line.append_text(_pct(labels["accuracy"]))
+            line.append("   Cohen's κ ")
+            line.append_text(_num(labels["cohen_kappa"]))
+            console.print(line)
+            table = Table(title="Per label (final = truth)", title_justify="left")
+            for column in ("Label", "Precision", "Recall", "F1", "Support"):
+                table.add_column(column, justify="left" if column == "Label" else "right")
+            for row in labels["per_label"]:
+                table.add_row(
+                    _text(row["label"]),
+                    _num(row["precision"]),
+                    _num(row["recall"]),
+                    _num(row["f1"]),
+                    _int(row["support"]),
+                )
+            console.print(table)
+            confusion = labels["confusion"]
+            matrix = Table(
+                title="Confusion (rows: final, columns: evaluator)", title_justify="left"
+            )
+            matrix.add_column("")
+            for label in confusion["labels"]:
+                matrix.add_column(_text(label, 16), justify="right")
+            for label, counts in zip(confusion["labels"], confusion["counts"], strict=True):
+                matrix.add_row(_text(label, 16), *(_int(c) for c in counts))
+            console.print(matrix)
+        if scores:
+            line = Text(f"  score vs final label ({scores['n']:,} items, positive: ")
+            line.append_text(_text(scores["positive_label"]))
+            line.append("): ROC-AUC ")
+            line.append_text(_num(scores["roc_auc"]))
+            line.append("   best threshold score >= ")
+            line.append_text(_text(scores["threshold"]))
+            line.append(" agrees on ")
+            line.append_text(_pct(scores["threshold_accuracy"]))
+            console.print(line)
 
 
 def _pairs_table(

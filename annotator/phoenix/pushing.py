@@ -8,8 +8,9 @@ the non-null label / score / explanation, ``metadata`` an object, ``identifier``
   annotations?sync=true`` in batches (through Phoenix's client); Phoenix answers with the id of
   each item. Document annotations follow Phoenix's rule that their identifier is empty: the
   annotator's identifier moves to ``metadata.annotator_identifier``, and where several
-  annotators labelled one document under one name only the newest is sent (``annotator`` picks
-  whose). Document positions beyond the span's documents are not sent (Phoenix: 422).
+  annotators labelled one document under one name only one is sent: the final value when
+  there is one, else the newest (``annotator`` picks whose). Document positions beyond the
+  span's documents are not sent (Phoenix: 422).
 * notes (annotations named ``note``): ``POST /v1/{span,trace,session}_notes``, one per request,
   with their identifier so that sending one again updates it instead of adding a copy.
 * configs: every stored config that a sent annotation uses, normalised to what Phoenix accepts
@@ -169,7 +170,7 @@ _PUSH_REASONS = {
     DOCUMENT_BEYOND: "document annotations beyond the span's documents (Phoenix: 422)",
     DOCUMENT_SECOND_ANNOTATOR: (
         "document annotations by a second annotator on one document and name "
-        "(Phoenix keeps one; the newest was sent: choose with --annotator)"
+        "(Phoenix keeps one; the final value, else the newest, was sent: choose with --annotator)"
     ),
 }
 

@@ -287,6 +287,12 @@ class AnnotationBatch:
             self.flush()
         return "new" if before is None else "updated"
 
+    def delete(self, key: AnnotationKey, *, actor: str) -> Annotation | None:
+        """Remove the annotation with this key (logged as a 'delete' by `actor`); returns what
+        was removed. What is staged is written first."""
+        self.flush()
+        return _delete_in_transaction(self._conn, key, actor=actor, action="delete")
+
     def flush(self) -> None:
         """Write what is staged (the caller's transaction commits it)."""
         if not self._pending:

@@ -26,6 +26,9 @@ from annotator.store.db import write_transaction
 from annotator.timeutil import now_iso
 
 FINAL = "final"  # the reserved identifier of final values
+# meta keys of a batch written by ``annotator assign``: its campaign id and its annotator
+CAMPAIGN_META = "campaign"
+OWNER_META = "campaign_annotator"
 SKIP = "skip"
 FLAG = "flag"
 MARK_KINDS = (SKIP, FLAG)

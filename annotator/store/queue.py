@@ -31,10 +31,15 @@ FINAL = "final"  # annotator.store.campaign.FINAL: final values are decisions, n
 
 
 class ConfigLike(Protocol):
-    name: str
-    type: Any
-    target: Any
-    span_kinds: Iterable[str] | None
+    # Read-only (properties), so that a config whose span_kinds is a list of SpanKind fits.
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> Any: ...
+    @property
+    def target(self) -> Any: ...
+    @property
+    def span_kinds(self) -> Iterable[str] | None: ...
 
 
 class QueueState:

@@ -45,6 +45,7 @@ from annotator.store.queue import (
     QueueState,
     Sql,
     filter_sql,
+    in_scope_sql,
     needs_sql,
     with_configs,
 )
@@ -613,6 +614,10 @@ class Store:
         """The final value of the item `key` is about (its identifier is ignored), or None."""
         return annotation_ops.find(self._conn, _final_key(key))
 
+    def final_values(self) -> list[Annotation]:
+        """Every final value, by name and item."""
+        return self._annotations("identifier = ? AND annotator_kind = 'HUMAN'", campaign.FINAL)
+
     def votes(self, key: AnnotationKey) -> dict[str, str | float]:
         """The raters' values on the item `key` is about (its identifier is ignored): people
         (annotator kind HUMAN) other than `FINAL`, each their label, or their score when they
@@ -662,9 +667,42 @@ class Store:
     def assignments(self, annotator: str | None = None) -> list[Assignment]:
         return campaign.list_assignments(self._conn, annotator)
 
+    def batch_owner(self) -> str | None:
+        """The annotator this database was handed out to by ``assign`` (None: not a batch)."""
+        return self.get_meta(campaign.OWNER_META)
+
     def has_assignment(self, annotator: str) -> bool:
         """Whether `annotator` has assigned items here: then their queue is the assignment."""
         return campaign.has_assignment(self._conn, annotator)
+
+    def campaign_items(
+        self, configs: Iterable[ConfigLike], target: str, *, selection: Sql | None = None
+    ) -> list[tuple[str, str]]:
+        """What ``assign`` can hand out, as (item id, trace id) in display order: spans a
+        required config applies to (`target` "span"), or traces holding one ("trace").
+        `selection`: a condition on span `s` joined with its trace `t` (annotator.query's
+        `Selection.sql`) the span must meet too."""
+        scope = in_scope_sql(configs)
+        condition = scope.text
+        params: dict[str, Any] = dict(scope.params)
+        if selection is not None:
+            condition += f" AND ({selection.text})"
+            params.update(selection.params)
+        if target == "span":
+            sql = (
+                "SELECT s.span_id, s.trace_id FROM spans s JOIN traces t USING (trace_id) "
+                f"WHERE {condition} ORDER BY {_TRACE_ORDER}, coalesce(s.start_time, ''), s.rowid"
+            )
+        else:
+            sql = (
+                "SELECT t.trace_id, t.trace_id FROM traces t WHERE EXISTS (SELECT 1 FROM spans s "
+                f"WHERE s.trace_id = t.trace_id AND {condition}) ORDER BY {_TRACE_ORDER}"
+            )
+        return [(a, b) for a, b in self._conn.execute(with_configs(sql), params)]
+
+    def config_times(self) -> dict[str, str]:
+        """When each stored config's definition last changed (name -> updated_at)."""
+        return dict(self._conn.execute("SELECT name, updated_at FROM annotation_configs"))
 
     def add_assignments(self, assignments: Iterable[Assignment]) -> int:
         """Add assignments (one already there is kept); returns how many were new."""

@@ -47,7 +47,9 @@ wrapping object) become the example's fields.
      "annotations": {NAME: [ANNOTATION, ...]},          # span annotations, by name (as Phoenix)
      "document_annotations": [{"document_position": int,
                                "annotations": {NAME: [ANNOTATION, ...]}}, ...],
-     "trace_annotations": {NAME: [ANNOTATION, ...]}}    # root spans only, else {}
+     "trace_annotations": {NAME: [ANNOTATION, ...]},    # root spans only, else {}
+     "votes": {NAME: {"final": value | null,            # span annotations: the final value
+                      "raters": {identifier: value}}}}  # and each person's label (or score)
     ANNOTATION = {"label", "score", "explanation", "annotator_kind", "identifier"}
 
 ``session_id`` is left out when the span has no session (not ``null``: a CSV cell cannot tell
@@ -103,7 +105,7 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 import orjson
@@ -111,7 +113,7 @@ import orjson
 from annotator import semconv
 from annotator.csv_cells import neutralise
 from annotator.model import SpanKind
-from annotator.store import Store, connection_of
+from annotator.store import FINAL, Store, connection_of
 
 __all__ = [
     "FORMATS",
@@ -150,8 +152,11 @@ class NameCondition:
 @dataclass
 class DatasetSpec:
     conditions: list[NameCondition] = field(default_factory=list)
-    annotator: str | None = None  # identifier; None: any HUMAN annotation counts
+    annotator: str | None = None  # identifier; None: the final value (or any HUMAN rater)
     agreed: bool = False
+    any_rater: bool = False  # match any HUMAN rater's annotation, not the final value
+    # names that have final values (filled from the database by iter_examples / check_names)
+    final_names: frozenset[str] | None = None
     span_kinds: list[str] = field(default_factory=list)
     project: str | None = None
     limit: int | None = None
@@ -188,6 +193,7 @@ def build_spec(
     span_kinds: Sequence[str] = (),
     project: str | None = None,
     limit: str | int | None = None,
+    any_rater: bool = False,
 ) -> DatasetSpec:
     """Parse the command-line filter values. Raises DatasetArgumentError (one line)."""
     conditions: dict[str, NameCondition] = {}
@@ -244,6 +250,7 @@ def build_spec(
         conditions=list(conditions.values()),
         annotator=annotator,
         agreed=agreed,
+        any_rater=any_rater,
         span_kinds=kinds,
         project=project,
         limit=parsed_limit,
@@ -279,7 +286,30 @@ def check_names(database: Store | sqlite3.Connection, spec: DatasetSpec) -> list
                     )
     if spec.agreed and not spec.conditions:
         warnings.append("--agreed has no effect without --label/--min-score/--max-score")
+    finals = names_with_finals(conn)
+    for condition in spec.conditions:
+        if _uses_finals(spec) and condition.name not in finals and condition.name in present:
+            warnings.append(
+                f"no final values of {condition.name!r} yet: matched on any rater's annotation "
+                "(annotator resolve writes final values; --any-rater says this explicitly)"
+            )
     return warnings
+
+
+def names_with_finals(database: Store | sqlite3.Connection) -> frozenset[str]:
+    conn = connection_of(database)
+    return frozenset(
+        row[0]
+        for row in conn.execute(
+            f"SELECT DISTINCT name FROM annotations WHERE identifier = '{FINAL}' "
+            "AND annotator_kind = 'HUMAN'"
+        )
+    )
+
+
+def _uses_finals(spec: DatasetSpec) -> bool:
+    """Label and score filters match the final value, unless told to look at raters."""
+    return not (spec.any_rater or spec.agreed or spec.annotator is not None)
 
 
 def _predicate(condition: NameCondition) -> tuple[str, list[Any]]:
@@ -307,8 +337,10 @@ def _condition_sql(condition: NameCondition, spec: DatasetSpec) -> tuple[str, li
     # every span scan all the annotations of that name (minutes on a big database).
     if spec.annotator is not None:
         who, who_params = "+a.identifier = ?", [spec.annotator]
-    else:
-        who, who_params = "+a.annotator_kind = 'HUMAN'", []
+    elif _uses_finals(spec) and condition.name in (spec.final_names or ()):
+        who, who_params = f"+a.identifier = '{FINAL}' AND +a.annotator_kind = 'HUMAN'", []
+    else:  # any rater: people, not the final value
+        who, who_params = f"+a.annotator_kind = 'HUMAN' AND +a.identifier != '{FINAL}'", []
     predicate, predicate_params = _predicate(condition)
     on_span = "a.span_id = s.span_id AND +a.target = 'span'"
     on_trace = "s.span_id = t.root_span_id AND a.trace_id = s.trace_id AND +a.target = 'trace'"
@@ -567,6 +599,7 @@ def _example(row: tuple, spans: dict, traces: dict) -> dict[str, Any]:
             for position in sorted(on_documents)
         ],
         "trace_annotations": traces.get(trace_id, {}) if is_root else {},
+        "votes": _votes(on_span),
     }
     return {
         "input": example_input(kind, attributes),
@@ -576,12 +609,36 @@ def _example(row: tuple, spans: dict, traces: dict) -> dict[str, Any]:
     }
 
 
+def _votes(on_span: dict[str, list[dict]]) -> dict[str, dict[str, Any]]:
+    """Per span annotation name: the final value and each person's vote (label, else
+    score), for names with either."""
+    result: dict[str, dict[str, Any]] = {}
+    for name, entries in on_span.items():
+        final = None
+        raters: dict[str, Any] = {}
+        for entry in entries:
+            if entry["annotator_kind"] != "HUMAN":
+                continue
+            value = entry["label"] if entry["label"] is not None else entry["score"]
+            if value is None:
+                continue
+            if entry["identifier"] == FINAL:
+                final = value
+            else:
+                raters[entry["identifier"]] = value
+        if final is not None or raters:
+            result[name] = {"final": final, "raters": raters}
+    return result
+
+
 def iter_examples(
     database: Store | sqlite3.Connection, spec: DatasetSpec
 ) -> Iterator[dict[str, Any]]:
     """One example per matching span, streamed: spans are fetched `_CHUNK` at a time and the
     annotations of each chunk with one query."""
     conn = connection_of(database)
+    if spec.final_names is None:
+        spec = replace(spec, final_names=names_with_finals(conn))
     sql, params = select_sql(spec)
     cursor = conn.execute(sql, params)
     try:

@@ -56,6 +56,16 @@ Annotations
     label, score or explanation; identical copies are not conflicts. Every conflict is reported
     with every file's value, its updated_at and the winner.
 
+    Final values (identifier ``final``) are annotations like any other here: the newest wins.
+
+Assignments, skips and flags (``assign`` batches)
+    Assignments: union; when files hold one (annotator, target, item) differently, the
+    earliest (assigned_at, campaign, ...) is kept. Skips and flags: per (kind, annotator,
+    span) the newest updated_at wins (then the greater reason). They are copied as they are,
+    not logged again (each was logged where it was made). As with annotations, a merge adds
+    and updates but never removes: a skip taken back in a batch after an earlier merge stays
+    in OUT.
+
     Each annotation written to OUT is logged in ``annotation_log`` with action ``merge`` and actor
     ``merge:<input path as given>`` (before and after images; the path, not just the file
     name, because every annotator's file tends to be called annotations.db), keeping its own
@@ -273,6 +283,8 @@ class MergeReport:
     span_conflicts: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    assignments_changed: int = 0  # assignments added (or replaced by an earlier one)
+    marks_changed: int = 0  # skips and flags added or updated
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -293,6 +305,8 @@ class MergeReport:
                 "configs_added": len(self.configs_added),
                 "config_conflicts": len(self.config_conflicts),
                 "span_conflicts": len(self.span_conflicts),
+                "assignments_changed": self.assignments_changed,
+                "marks_changed": self.marks_changed,
             },
             "configs_added": self.configs_added,
             "conflicts": [c.to_dict() for c in self.conflicts],
@@ -327,6 +341,11 @@ class MergeReport:
             f"{self.annotations_unchanged:,} unchanged; {conflicts:,} conflict"
             f"{'s' if conflicts != 1 else ''}."
         )
+        if self.assignments_changed or self.marks_changed:
+            out.append(
+                f"Campaign: {self.assignments_changed:,} assignments and "
+                f"{self.marks_changed:,} skips or flags added or updated."
+            )
         if self.conflicts:
             out.append("Conflicts (newest updated_at wins; a tie goes to the greater content):")
             for conflict in self.conflicts:
@@ -630,6 +649,7 @@ class _Merger:
                     self._check_attached(source)
                     self._merge_spans(index)
                     self._stage_annotations(index)
+                    self._merge_campaign()
                     documents.append(self._read_configs(index))
             finally:
                 conn.execute("DETACH DATABASE src")
@@ -837,6 +857,39 @@ class _Merger:
         return labels.index(label) if label in labels else len(labels)
 
     # -- annotations ----------------------------------------------------------------------------
+
+    # -- campaigns: assignments and marks -------------------------------------------------------
+
+    def _merge_campaign(self) -> None:
+        """Assignments: union; when two files hold one (annotator, target, item), the earliest
+        (assigned_at, campaign, trace) is kept. Skips and flags: per (kind, annotator, span)
+        the newest updated_at wins, a tie going to the greater reason and created_at. Both
+        orders are total, so any order of the inputs gives the same result."""
+        conn = self.conn
+        before = conn.total_changes
+        conn.execute(
+            "INSERT INTO main.assignments (annotator, target, item_id, trace_id, campaign, "
+            "overlap, assigned_at) SELECT annotator, target, item_id, trace_id, campaign, "
+            "overlap, assigned_at FROM src.assignments WHERE true "
+            "ON CONFLICT (annotator, target, item_id) DO UPDATE SET trace_id = excluded.trace_id, "
+            "campaign = excluded.campaign, overlap = excluded.overlap, "
+            "assigned_at = excluded.assigned_at WHERE (excluded.assigned_at, excluded.campaign, "
+            "excluded.trace_id, excluded.overlap) < (assignments.assigned_at, "
+            "assignments.campaign, assignments.trace_id, assignments.overlap)"
+        )
+        self.report.assignments_changed += conn.total_changes - before
+        before = conn.total_changes
+        conn.execute(
+            "INSERT INTO main.item_marks (kind, annotator, span_id, trace_id, reason, created_at, "
+            "updated_at) SELECT kind, annotator, span_id, trace_id, reason, created_at, "
+            "updated_at FROM src.item_marks WHERE true "
+            "ON CONFLICT (kind, annotator, span_id) DO UPDATE SET trace_id = excluded.trace_id, "
+            "reason = excluded.reason, created_at = excluded.created_at, "
+            "updated_at = excluded.updated_at WHERE (excluded.updated_at, excluded.reason, "
+            "excluded.created_at, excluded.trace_id) > (item_marks.updated_at, "
+            "item_marks.reason, item_marks.created_at, item_marks.trace_id)"
+        )
+        self.report.marks_changed += conn.total_changes - before
 
     def _stage_annotations(self, index: int) -> None:
         values = ", ".join(_VALUE_COLUMNS)

@@ -36,6 +36,11 @@ Agreement level
     configs get no agreement. ``--level nominal`` on a CONTINUOUS config compares scores as
     categories; ``interval``/``ordinal``/``ratio`` on a CATEGORICAL config compare scores (the
     config's score for the label when the annotation has none).
+Final values
+    Annotations of identifier ``final`` (a reviewer's or ``resolve``'s decisions) are not a
+    rater: they are in no agreement figure and no per-annotator count. Per config, ``final``
+    counts them and ``calibration`` compares each LLM/CODE rater with them
+    (:mod:`annotator.team.calibration`).
 Agreement sets
     ``agreement`` is among HUMAN raters: every pair sharing at least one item (pairs sharing none
     are left out) and the group (Fleiss' kappa, nominal only, and Krippendorff's alpha over every
@@ -54,7 +59,7 @@ JSON structure (``--json``; key names are stable, absent values are ``null``)
       "configs_source": "stored" | "annotations",   # "annotations": no stored configs
       "level": "auto" | "nominal" | "ordinal" | "interval" | "ratio",   # as requested
       "totals": {"spans": int, "traces": int, "sessions": int,
-                 "annotations": int},               # annotations: excluding notes / --name
+                 "annotations": int},               # excluding notes, final values, --name
       "annotators": [ ANNOTATOR, ... ],             # humans first, then LLM, then CODE
       "configs": [ CONFIG, ... ]
     }
@@ -101,8 +106,25 @@ JSON structure (``--json``; key names are stable, absent values are ``null``)
            "krippendorff_alpha": float | null,
            "pairs": [ PAIR, ... ],
            "problem": str | null},        # why the measures could not be computed
-      "human_vs_machine": [ PAIR, ... ]   # rater_a human, rater_b LLM/CODE
+      "human_vs_machine": [ PAIR, ... ],  # rater_a human, rater_b LLM/CODE
+      "final": {"items": int,             # items with a final value (identifier 'final')
+                "values": {value: int}},
+      "calibration": [ CALIBRATION, ... ] # each LLM/CODE rater against the final values
     }
+
+    CALIBRATION = {
+      "rater": str, "annotator_kind": str, "identifier": str,
+      "labels": null | {"n": int, "accuracy": float, "cohen_kappa": float | null,
+                        "per_label": [{"label", "precision", "recall", "f1", "support"}],
+                        "confusion": {"labels": [value], "counts": [[int]]}},
+                                          # counts[i][j]: final labels[i], judge labels[j]
+      "scores": null | {"n": int, "positive_label": str, "roc_auc": float | null,
+                        "threshold": float, "threshold_accuracy": float}
+                                          # judge score vs two final labels
+    }
+
+    "assignments": [ {"annotator": str, "items": int, "spans": int, "spans_done": int,
+                      "skipped": int, "flagged": int}, ... ]   # annotators with assignments
 
     SCORES = {"n": int, "min": float|null, "median": float|null, "mean": float|null,
               "max": float|null}
@@ -133,8 +155,9 @@ from typing import Any
 
 from annotator.config import AnnotationConfig, AnnotationType, ConfigSet, parse_config_document
 from annotator.model import NOTE_NAME, SpanKind
-from annotator.store import TARGET_ID_SQL
+from annotator.store import FINAL, TARGET_ID_SQL, QueueFilter, Store
 from annotator.team import agreement as ag
+from annotator.team import calibration as cal
 
 __all__ = [
     "FORMAT",
@@ -242,7 +265,7 @@ SELECT name, target, ({TARGET_ID_SQL}), document_position, label, score, annotat
        identifier,
        CASE WHEN json_valid(metadata) THEN json_extract(metadata, '$.seconds_spent') END,
        created_at, updated_at
-FROM annotations WHERE name != ?
+FROM annotations WHERE name != ? AND NOT (identifier = 'final' AND annotator_kind = 'HUMAN')
 """
 
 
@@ -533,6 +556,7 @@ def _config_report(
     tally: _NameTally | None,
     level_request: str,
     applicable: _Applicable,
+    finals: dict[Item, tuple[str | None, float | None]] | None = None,
 ) -> dict[str, Any]:
     tally = tally or _NameTally()
     raters = sorted(tally.values, key=Rater.sort_key)
@@ -569,7 +593,71 @@ def _config_report(
     }
     if level is not None:
         report["agreement"], report["human_vs_machine"] = _agreement(tally, config, level, raters)
+    gold = finals or {}
+    report["final"] = {
+        "items": len(gold),
+        "values": dict(sorted(Counter(str(_gold_value(v)) for v in gold.values()).items())),
+    }
+    report["calibration"] = _calibration(tally, config, raters, gold)
     return report
+
+
+def _gold_value(value: tuple[str | None, float | None]) -> Any:
+    return value[0] if value[0] is not None else value[1]
+
+
+def _calibration(
+    tally: _NameTally,
+    config: _Config,
+    raters: list[Rater],
+    gold: dict[Item, tuple[str | None, float | None]],
+) -> list[dict[str, Any]]:
+    """Each LLM/CODE rater against the final values (see annotator.team.calibration)."""
+    if not gold or config.type == AnnotationType.FREEFORM.value:
+        return []
+    gold_labels = {item: label for item, (label, _) in gold.items() if label is not None}
+    distinct = sorted(set(gold_labels.values()))
+    positive = _positive_label(config, distinct)
+    result = []
+    for rater in raters:
+        if rater.is_human:
+            continue
+        values = tally.values[rater]
+        label_pairs = [
+            (gold_labels[item], label)
+            for item, (label, _) in values.items()
+            if item in gold_labels and label is not None
+        ]
+        score_pairs = [
+            (gold_labels[item], score)
+            for item, (_, score) in values.items()
+            if item in gold_labels and score is not None
+        ]
+        entry: dict[str, Any] = {
+            "rater": rater.display,
+            "annotator_kind": rater.kind,
+            "identifier": rater.identifier,
+            "labels": cal.label_report(label_pairs) if label_pairs else None,
+            "scores": cal.score_report(score_pairs, positive)
+            if score_pairs and positive is not None
+            else None,
+        }
+        if entry["labels"] or entry["scores"]:
+            result.append(entry)
+    return result
+
+
+def _positive_label(config: _Config, labels: list[str]) -> str | None:
+    """Of two final labels, the one with the higher score in the config (else the later in
+    sort order); None unless there are exactly two."""
+    if len(labels) != 2:
+        return None
+    scores = {}
+    if config.config is not None:
+        scores = {v.label: v.score for v in config.config.values if v.score is not None}
+    if all(label in scores for label in labels) and scores[labels[0]] != scores[labels[1]]:
+        return max(labels, key=lambda label: scores[label])
+    return labels[1]
 
 
 # --------------------------------------------------------------------------------------------
@@ -596,6 +684,7 @@ def compute_stats(
     if wanted and NOTE_NAME in wanted:
         raise StatsError(f"{NOTE_NAME!r} annotations are notes, not judgements: no statistics")
     raters, by_name, total = _read_annotations(conn, wanted)
+    finals = _read_finals(conn)
 
     configs: list[_Config] = []
     stored_names: set[str] = set()
@@ -667,8 +756,46 @@ def compute_stats(
         "level": level,
         "totals": counts,
         "annotators": annotators,
-        "configs": [_config_report(c, by_name.get(c.name), level, applicable) for c in configs],
+        "configs": [
+            _config_report(c, by_name.get(c.name), level, applicable, finals.get(c.name))
+            for c in configs
+        ],
+        "assignments": _assignment_progress(store, config_set),
     }
+
+
+def _read_finals(conn: Any) -> dict[str, dict[Item, tuple[str | None, float | None]]]:
+    """name -> item -> (label, score) of the final values."""
+    finals: dict[str, dict[Item, tuple[str | None, float | None]]] = defaultdict(dict)
+    for name, target, target_id, position, label, score in conn.execute(
+        f"SELECT name, target, ({TARGET_ID_SQL}), document_position, label, score "
+        f"FROM annotations WHERE identifier = '{FINAL}' AND annotator_kind = 'HUMAN'"
+    ):
+        finals[name][(target, target_id, position)] = (label, score)
+    return finals
+
+
+def _assignment_progress(store: Any, config_set: ConfigSet | None) -> list[dict[str, Any]]:
+    """Per annotator with assignments here: items assigned, the spans they cover and how many
+    need nothing more (the queue's own count: "assigned done / total"), skips and flags."""
+    if not isinstance(store, Store) or config_set is None:
+        return []
+    assigned: Counter = Counter(a.annotator for a in store.assignments())
+    result = []
+    for annotator in sorted(assigned):
+        done, total = store.queue_progress(QueueFilter(), config_set.annotations, annotator)
+        marks = store.mark_counts(annotator)
+        result.append(
+            {
+                "annotator": annotator,
+                "items": assigned[annotator],
+                "spans": total,
+                "spans_done": done,
+                "skipped": marks["skip"],
+                "flagged": marks["flag"],
+            }
+        )
+    return result
 
 
 def _all_names(conn: Any) -> list[str]:
