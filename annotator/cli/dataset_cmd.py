@@ -12,6 +12,7 @@ from contextlib import closing
 import click
 
 from annotator.cli.common import BadInput, db_option, friendly_errors
+from annotator.cli.filter_options import filter_options, selection_from
 from annotator.cli.output import data_stdout, say, warn
 
 
@@ -54,6 +55,7 @@ from annotator.cli.output import data_stdout, say, warn
 )
 @click.option("--project", metavar="NAME", help="Only spans of this project.")
 @click.option("--limit", metavar="N", help="At most N examples.")
+@filter_options
 @friendly_errors
 def dataset_command(
     db_path: str,
@@ -67,6 +69,8 @@ def dataset_command(
     span_kinds: tuple[str, ...],
     project: str | None,
     limit: str | None,
+    where: str | None,
+    trace_where: str | None,
 ) -> None:
     """Curate annotated spans into a Phoenix dataset file (JSONL or CSV).
 
@@ -85,6 +89,7 @@ def dataset_command(
       annotator dataset --out bad.jsonl --label correctness=incorrect
       annotator dataset --out good.csv --label correctness=correct --agreed --span-kind LLM
       annotator dataset --out low.jsonl --max-score quality=3 --annotator alice
+      annotator dataset --out slow.jsonl --where "span_kind == 'LLM' and latency_ms > 2000"
     """
     from annotator.output_file import (
         EXIT_READER_GONE,
@@ -107,6 +112,7 @@ def dataset_command(
 
     if not out:
         raise BadInput("--out FILE is required (the dataset file to write; '-' for stdout)")
+    spans = selection_from(where, trace_where)
     try:
         plan = check_output(out, protect=[db_path])
     except OutputError as error:
@@ -129,6 +135,7 @@ def dataset_command(
         )
     except DatasetArgumentError as error:
         raise BadInput(sanitize(str(error))) from None
+    spec.spans = spans
 
     with Store.open(db_path, readonly=True) as store:
         for warning in check_names(store, spec):
