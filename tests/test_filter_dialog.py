@@ -4,23 +4,24 @@ text (readable without colour), and what the dialog applies is the queue the tre
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 from textual.widget import Widget
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from annotator.app.app import AnnotatorApp
 from annotator.app.screens.filter import FilterScreen
 from annotator.model import Span
-from annotator.store import QueueFilter
+from annotator.store import QueueFilter, Store
 from tests.app_data import build_db, config_set, demo_spans
 from tests.screen_text import screen_text
 from tests.test_app import press, screen
 
 CONTROLS = [
     "filter-state", "filter-status", "filter-kinds", "filter-text",
-    "filter-apply", "filter-clear", "filter-cancel",
+    "filter-where", "filter-trace-where", "filter-apply", "filter-clear", "filter-cancel",
 ]  # fmt: skip
 KINDS = ["AGENT", "CHAIN", "EMBEDDING", "EVALUATOR", "GUARDRAIL", "LLM", "PROMPT", "RERANKER",
          "RETRIEVER", "TOOL", "UNKNOWN"]  # fmt: skip
@@ -112,14 +113,14 @@ async def test_keys_choose_state_status_and_kind_then_ctrl_s_applies(db: Path) -
 async def test_buttons_by_keyboard_apply_clear_and_cancel(db: Path) -> None:
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=(80, 24)) as pilot:
-        await press(pilot, "slash", "c", "h", "a", "t", "tab", "enter")  # tab: the Apply button
+        await press(pilot, "slash", "c", "h", "a", "t", *["tab"] * 3, "enter")  # the Apply button
         assert screen(app).session.queue == QueueFilter(text="chat")
         await press(pilot, "f", "down", "space", "escape")  # a change, then cancel
         assert screen(app).session.queue == QueueFilter(text="chat")
-        await press(pilot, "f", *["tab"] * 5, "enter")  # the Clear all button
+        await press(pilot, "f", *["tab"] * 7, "enter")  # the Clear all button
         assert screen(app).session.queue == QueueFilter()
         assert len(screen(app).model.trace_ids) == 4
-        await press(pilot, "f", *["tab"] * 6, "enter")  # Cancel
+        await press(pilot, "f", *["tab"] * 8, "enter")  # Cancel
         assert not isinstance(app.screen, FilterScreen)
 
 
@@ -138,3 +139,126 @@ async def test_choices_show_their_state_in_text_without_colour(
         assert "(•) annotated by me" in text
         assert "(•) any" in text and "( ) ERROR" in text
         assert "[ ] AGENT" in text and "[x] CHAIN" in text
+
+
+# --- filter expressions: live count, errors, apply, recent ones ---------------------------------
+
+
+async def until(pilot, condition, what: str) -> None:
+    """Waits (bounded) for a condition the app reaches by itself: the debounced count."""
+    for _ in range(200):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"never happened: {what}")
+
+
+def matches(app: AnnotatorApp) -> str:
+    return str(app.screen.query_one("#filter-matches", Static).render())
+
+
+async def test_an_expression_is_counted_as_you_type_and_applied(db: Path) -> None:
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press(pilot, "f", *["tab"] * 4)  # the span filter field
+        field = app.screen.query_one("#filter-where", Input)
+        assert app.screen.focused is field and shown(app, field)
+        assert matches(app) == "No expression: every span."
+        field.insert_text_at_cursor("span_kind == 'llm'")
+        await until(pilot, lambda: matches(app) == "4 spans match", "4 spans match")
+        await press(pilot, "tab")
+        app.screen.query_one("#filter-trace-where", Input).insert_text_at_cursor(
+            "any(s.status_code == 'ERROR' for s in spans)"
+        )
+        await until(pilot, lambda: matches(app) == "1 span matches", "1 span matches")
+        await press(pilot, "ctrl+s")
+        assert not isinstance(app.screen, FilterScreen)
+        queue = screen(app).session.queue
+        assert queue.where.text == "span_kind == 'llm'"
+        assert queue.trace_where.text == "any(s.status_code == 'ERROR' for s in spans)"
+        assert screen(app).model.trace_ids == ["trace-agent"]
+        assert screen(app).status_line.queue == (
+            "where span_kind == 'llm' trace where any(s.status_code == 'ERROR' for s in s…"
+        )
+        await app.workers.wait_for_complete()
+        assert screen(app).session.progress() == (0, 1)  # the planner (LLM) alone
+    conn = sqlite3.connect(db)
+    try:
+        recent = dict(conn.execute("SELECT key, value FROM meta WHERE key LIKE 'recent_filters:%'"))
+    finally:
+        conn.close()
+    assert recent == {
+        "recent_filters:where": "[\"span_kind == 'llm'\"]",
+        "recent_filters:trace_where": "[\"any(s.status_code == 'ERROR' for s in spans)\"]",
+    }
+
+
+async def test_an_invalid_expression_shows_its_error_and_is_not_applied(db: Path) -> None:
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press(pilot, "f", *["tab"] * 4)
+        app.screen.query_one("#filter-where", Input).insert_text_at_cursor("name.startswith('x')")
+        expected = (
+            "✗ span filter: col 6: unknown function 'startswith' — only float(), str() and "
+            "int() are allowed"
+        )
+        await until(pilot, lambda: matches(app) == expected, "the error")
+        assert app.screen.query_one("#filter-matches").has_class("-error")
+        await press(pilot, "ctrl+s")  # refused: the dialog stays, the queue is unchanged
+        assert isinstance(app.screen, FilterScreen)
+        assert screen(app).session.queue == QueueFilter()
+        assert app.screen.focused is app.screen.query_one("#filter-where", Input)
+        await press(pilot, "enter")  # enter applies too, and is refused the same way
+        assert isinstance(app.screen, FilterScreen)
+        await press(pilot, "escape")
+        assert screen(app).session.queue == QueueFilter()
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "name == '[bold]x[/'",
+        "[@click=app.quit]x[/]",
+        "name == '\x1b]52;c;AAAA\x07'",
+        "name == '\u202eevil' and",
+        "(" * 70 + "1" + ")" * 70,
+        "x" * 20_000,
+    ],
+)
+async def test_hostile_expressions_are_shown_literally_and_never_crash(
+    db: Path, hostile: str
+) -> None:
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press(pilot, "f", *["tab"] * 4)
+        app.screen.query_one("#filter-where", Input).insert_text_at_cursor(hostile)
+        await until(pilot, lambda: matches(app).startswith(("✗", "0 spans")), "an answer")
+        shown_text = matches(app)
+        assert "\x1b" not in shown_text and "\u202e" not in shown_text
+        assert len(shown_text) <= 320
+        await press(pilot, "ctrl+s")
+        assert app.is_running
+        if shown_text.startswith("✗"):
+            assert isinstance(app.screen, FilterScreen)
+
+
+async def test_up_and_down_recall_the_recent_expressions_of_this_database(db: Path) -> None:
+    with Store.open(db) as store:
+        store.remember_filter("where", "span_kind == 'AGENT'")
+        store.remember_filter("where", "latency_ms > 100")
+        store.remember_filter("where", "span_kind == 'AGENT'")  # again: first, once
+        assert store.recent_filters("where") == ["span_kind == 'AGENT'", "latency_ms > 100"]
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press(pilot, "f", *["tab"] * 4)
+        field = app.screen.query_one("#filter-where", Input)
+        field.insert_text_at_cursor("typed")
+        await press(pilot, "up")
+        assert field.value == "span_kind == 'AGENT'"
+        await press(pilot, "up", "up")  # stops at the oldest
+        assert field.value == "latency_ms > 100"
+        await press(pilot, "down", "down")  # back to what was typed
+        assert field.value == "typed"
+        await press(pilot, "up", "enter")
+        assert screen(app).session.queue.where.text == "span_kind == 'AGENT'"
+        assert screen(app).model.trace_ids == ["trace-agent"]

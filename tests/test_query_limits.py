@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import annotator.store.store as store_module
-from annotator.query import FilterError, SpanFilter, TraceFilter
+from annotator.query import FilterError, Selection, SpanFilter, TraceFilter
 from annotator.query.compile import compile_checked
 from annotator.query.limits import TOO_DEEP
 from annotator.query.parse import MAX_DEPTH, parse_span_filter, parse_trace_filter
@@ -36,32 +35,30 @@ def store(db: Path) -> Iterator[Store]:
         yield opened
 
 
-def run_in_store(
-    store: Store, monkeypatch: pytest.MonkeyPatch, flt: SpanFilter | TraceFilter
-) -> None:
-    """Runs every queue query of the store with the filter ANDed into the queue's clause, as
-    the store will take it (a few lines in filter_sql): inside `EXISTS (SELECT 1 FROM spans s
-    ...)`, ANDed again with what still needs annotating, and so on."""
-    original = store_module.filter_sql
-
-    def with_filter(queue, configs, identifier):
-        return original(queue, configs, identifier) & flt.sql
-
-    monkeypatch.setattr(store_module, "filter_sql", with_filter)
-    try:
-        configs = config_set().annotations
-        for state in (QueueState.ALL, QueueState.TODO, QueueState.DISAGREE):
-            queue = QueueFilter(state=state, span_kinds=frozenset({"LLM", "CHAIN"}))
-            trace_ids = store.trace_ids(queue, configs, "alice")
-            store.queue_progress(queue, configs, "alice")
-            store.next_queue_trace(None, queue, configs, "alice")
-            store.next_queue_trace(
-                trace_ids[0] if trace_ids else "x", queue, configs, "alice", backwards=True
-            )
-            store.queue_marks(trace_ids[0] if trace_ids else "x", queue, configs, "alice")
-        store.trace_progress(["x"], configs, "alice")
-    finally:
-        monkeypatch.setattr(store_module, "filter_sql", original)
+def run_in_store(store: Store, flt: SpanFilter | TraceFilter) -> None:
+    """Runs every queue query of the store with the filter in the queue (QueueFilter's `where`
+    or `trace_where`), as the app and `annotate --where` use it: inside `EXISTS (SELECT 1 FROM
+    spans s ...)`, ANDed again with what still needs annotating, and so on; then in the
+    annotation selection export, dataset and stats use."""
+    slot = "where" if isinstance(flt, SpanFilter) else "trace_where"
+    configs = config_set().annotations
+    for state in (QueueState.ALL, QueueState.TODO, QueueState.DISAGREE):
+        queue = QueueFilter(state=state, span_kinds=frozenset({"LLM", "CHAIN"}), **{slot: flt})
+        trace_ids = store.trace_ids(queue, configs, "alice")
+        store.queue_progress(queue, configs, "alice")
+        store.next_queue_trace(None, queue, configs, "alice")
+        store.next_queue_trace(
+            trace_ids[0] if trace_ids else "x", queue, configs, "alice", backwards=True
+        )
+        store.queue_marks(trace_ids[0] if trace_ids else "x", queue, configs, "alice")
+        store.row_states(trace_ids[0] if trace_ids else "x", queue, configs, "alice")
+        store.trace_progress(trace_ids[:3] or ["x"], configs, "alice", queue)
+    selection = Selection(**{slot: flt})
+    annotations = selection.annotations_sql()
+    store.connection.execute(
+        f"SELECT count(*) FROM annotations a WHERE a.name != 'x' AND ({annotations.text})",
+        annotations.params,
+    ).fetchone()
 
 
 def fixed_parser_stack() -> bool:
@@ -126,7 +123,6 @@ def nested(template: str, seed: str, condition: str, depth: int) -> str:
 )
 def test_the_deepest_accepted_nesting_runs_in_every_store_query(
     store: Store,
-    monkeypatch: pytest.MonkeyPatch,
     kind,
     template: str,
     seed: str,
@@ -147,7 +143,7 @@ def test_the_deepest_accepted_nesting_runs_in_every_store_query(
             break
         accepted = depth
     flt = kind(nested(template, seed, condition, accepted))
-    run_in_store(store, monkeypatch, flt)
+    run_in_store(store, flt)
     flt.count(store.connection)
     if fixed_parser_stack():
         assert accepted == deepest
@@ -166,14 +162,12 @@ def test_a_filter_too_deep_for_sqlite_points_at_its_deepest_part() -> None:
     assert str(caught.value) == f"line 2, col 9: {TOO_DEEP}"
 
 
-def test_the_regression_runs_in_every_store_query(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_regression_runs_in_every_store_query(store: Store) -> None:
     flt = SpanFilter(
         "parent_span is None and (name == name and latency_ms == (annotations['correctness']"
         ".score % (latency_ms + cumulative_token_count.total)))"
     )
-    run_in_store(store, monkeypatch, flt)
+    run_in_store(store, flt)
 
 
 # --- linear growth ----------------------------------------------------------------------------

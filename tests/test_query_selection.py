@@ -12,6 +12,7 @@ import pytest
 from annotator.cli.common import BadInput
 from annotator.cli.filter_options import selection_from
 from annotator.query import Selection, SpanFilter, TraceFilter, positional
+from annotator.store import QueueFilter, QueueState
 from tests.query_data import Data, build
 
 
@@ -127,3 +128,31 @@ def test_selection_from_names_the_option_that_is_wrong():
     assert error.value.format_message().startswith("--trace-where: col 1: ")
     assert selection_from(None, "") == Selection()
     assert selection_from("latency_ms > 5", None) == Selection(SpanFilter("latency_ms > 5"))
+
+
+def test_the_queue_filter_holds_expressions_frozen_and_hashable():
+    where = SpanFilter("span_kind == 'LLM'")
+    spans = TraceFilter("num_spans > 1")
+    queue = QueueFilter(state=QueueState.TODO, where=where, trace_where=spans)
+    same = QueueFilter(
+        state=QueueState.TODO,
+        where=SpanFilter("span_kind == 'LLM'"),
+        trace_where=TraceFilter("num_spans > 1"),
+    )
+    assert queue == same and hash(queue) == hash(same)
+    assert queue != QueueFilter(state=QueueState.TODO, where=where)
+    assert queue.scope() == QueueFilter(where=where, trace_where=TraceFilter("num_spans > 1"))
+    with pytest.raises(AttributeError):
+        queue.where = None  # type: ignore[misc]
+
+
+def test_the_queue_describes_its_expressions_sanitised_and_clipped():
+    queue = QueueFilter(
+        status="ERROR",
+        where=SpanFilter("name == '\x1b[2J\u202e" + "y" * 100 + "'"),
+        trace_where=TraceFilter("(error_count\n  > 0)"),
+    )
+    assert queue.describe() == (
+        "status=ERROR where name == '\\x1b[2J\\u202eyyyyyyyyyyyyyyyyy… "
+        "trace where (error_count > 0)"
+    )

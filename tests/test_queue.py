@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from annotator.app.session import AnnotationSession, Mark
 from annotator.config import parse_config
 from annotator.model import Span
+from annotator.query import SpanFilter, TraceFilter
 from annotator.store import QueueFilter, QueueState, Store
 from tests.app_data import _t, build_db, demo_spans
 
@@ -107,8 +108,27 @@ def annotation_rows(draw: st.DrawFn) -> tuple:
     )  # fmt: skip
 
 
+# A small set of filter expressions (None: no expression): kinds, names, roots, annotations,
+# and trace filters over rollups and comprehensions.
+SPAN_WHERE = [
+    None,
+    SpanFilter("span_kind == 'LLM'"),
+    SpanFilter("parent_span is None"),
+    SpanFilter("'o' in name and latency_ms >= 0"),
+    SpanFilter("annotations['correctness'] is None"),
+    SpanFilter("span_kind in ['RETRIEVER', 'AGENT'] or status_code == 'ERROR'"),
+]
+TRACE_WHERE = [
+    None,
+    TraceFilter("error_count > 0"),
+    TraceFilter("num_spans >= 2"),
+    TraceFilter("any(span.span_kind == 'LLM' for span in spans)"),
+]
+
 queues = st.builds(
     QueueFilter,
+    where=st.sampled_from(SPAN_WHERE),
+    trace_where=st.sampled_from(TRACE_WHERE),
     span_kinds=st.frozensets(
         st.sampled_from(["LLM", "CHAIN", "AGENT", "RETRIEVER", "TOOL"]), max_size=2
     ),
@@ -148,6 +168,18 @@ def make_db(
     return path
 
 
+def selected(store: Store, queue: QueueFilter) -> set[str]:
+    """The spans the queue's expressions select, through the query package alone."""
+    spans = {s for (s,) in store.connection.execute("SELECT span_id FROM spans")}
+    if queue.where:
+        spans &= set(queue.where.span_ids(store.connection))
+    if queue.trace_where:
+        traces = set(queue.trace_where.trace_ids(store.connection))
+        rows = store.connection.execute("SELECT span_id, trace_id FROM spans")
+        spans &= {span_id for span_id, trace_id in rows if trace_id in traces}
+    return spans
+
+
 def check_agreement(store: Store, config_text: str, queue: QueueFilter) -> None:
     config_set = parse_config(config_text)
     configs = config_set.annotations
@@ -174,6 +206,8 @@ def check_agreement(store: Store, config_text: str, queue: QueueFilter) -> None:
         counted = store.trace_progress([trace_id], configs, ME, queue)[trace_id]
         assert counted == (trace_done, trace_total)
         done, total = done + trace_done, total + trace_total
+        if queue.where or queue.trace_where:  # the queue holds only spans the filters select
+            assert set(sql) <= selected(store, queue), trace_id
     assert store.queue_progress(queue, configs, ME) == (done, total)
     assert session.progress() == (done, total)
 

@@ -379,8 +379,8 @@ def test_json_output(db, report):
     data = orjson.loads(result.output)
     assert data["format"] == "annotator-stats/1"
     assert set(data) == {
-        "format", "database", "configs_source", "level", "totals", "annotators", "configs",
-        "assignments",
+        "format", "database", "configs_source", "level", "where", "trace_where", "totals",
+        "annotators", "configs", "assignments",
     }  # fmt: skip
     config = next(c for c in data["configs"] if c["name"] == "correctness")
     assert set(config) == {

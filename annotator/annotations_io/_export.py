@@ -23,6 +23,7 @@ import orjson
 from annotator.csv_cells import neutralise
 from annotator.model import NOTE_NAME, Target
 from annotator.output_file import OutputError, check_output, open_output
+from annotator.query import Selection, positional
 from annotator.store import FINAL, Store, connection_of
 
 FORMATS = ("jsonl", "csv", "phoenix")
@@ -87,12 +88,15 @@ _ANNOTATION_SQL = (
 class ExportFilter:
     """Which annotations: names (any of), one annotator identifier, one target. `project`
     (``push --project``, Phoenix items only): annotations about that project's spans, traces
-    and sessions; the others are left out without a word."""
+    and sessions; the others are left out without a word. `spans` (``--where`` /
+    ``--trace-where``): annotations about the spans it selects (``Selection.annotations_sql``:
+    a trace's annotations go with its root span)."""
 
     names: tuple[str, ...] = ()
     annotator: str | None = None
     target: str | None = None
     project: str | None = None
+    spans: Selection = field(default_factory=Selection)
 
     def where(self) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
@@ -106,6 +110,10 @@ class ExportFilter:
         if self.target is not None:
             clauses.append("a.target = ?")
             params.append(self.target)
+        if self.spans:
+            text, selected = positional(self.spans.annotations_sql())
+            clauses.append(f"({text})")
+            params += selected
         return clauses, params
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from annotator.cli.common import BadInput, db_option, friendly_errors
+from annotator.cli.filter_options import filter_options, selection_from
 from annotator.cli.import_cmd import import_into_store, refuse_bad_inputs
 from annotator.cli.output import clean, say, warn
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from annotator.app.app import AnnotatorApp
     from annotator.config import ConfigSet
     from annotator.config_changes import ConfigChanges
+    from annotator.query import Selection
     from annotator.store import Store
 
 
@@ -85,6 +87,7 @@ def run_app(
     *,
     replace_configs: bool = False,
     annotator_given: bool = True,
+    selection: Selection | None = None,
 ) -> None:
     """Check everything, import, store the configs, run the app. Every check that can fail is
     made before the database is opened for writing (a refused command leaves it byte for
@@ -122,7 +125,7 @@ def run_app(
                 warn(f"Stored configs {verb}: {changes.describe()}.")
     finally:
         store.close(discard_if_empty=True)
-    app = _run_textual(db_path, config_set, annotator, queue)
+    app = _run_textual(db_path, config_set, annotator, queue, selection)
     for line in app.exit_report:  # changes the database never took, if the user gave up
         warn(line)
     with Store.open(db_path, readonly=True) as store:
@@ -149,12 +152,23 @@ def _batch_annotator(store: Store, db_path: str | Path, annotator: str, given: b
 
 
 def _run_textual(
-    db_path: str | Path, config_set: ConfigSet, annotator: str, queue: str
+    db_path: str | Path,
+    config_set: ConfigSet,
+    annotator: str,
+    queue: str,
+    selection: Selection | None = None,
 ) -> AnnotatorApp:
     from annotator.app.app import AnnotatorApp
     from annotator.store import QueueFilter, set_lock_notice
 
-    app = AnnotatorApp(db_path, config_set, annotator, queue=QueueFilter(state=queue))
+    start = QueueFilter(state=queue)
+    if selection:
+        start = QueueFilter(
+            state=queue,
+            where=selection.where or None,
+            trace_where=selection.trace_where or None,
+        )
+    app = AnnotatorApp(db_path, config_set, annotator, queue=start)
     notice = set_lock_notice(None)  # nothing may write to the terminal under the app
     try:
         app.run()
@@ -194,6 +208,7 @@ def _run_textual(
     show_default=True,
     help="Start on this queue (f changes it in the app); disagree: adjudicate where values differ.",
 )
+@filter_options
 @friendly_errors
 def annotate_command(
     files: tuple[str, ...],
@@ -203,12 +218,15 @@ def annotate_command(
     annotator: str,
     project: str | None,
     queue: str,
+    where: str | None,
+    trace_where: str | None,
 ) -> None:
     """Import trace FILES (if any) into the database and open the annotation app on it.
 
     Everything is checked before the database is touched: the config, the files, and what the
     config would do to the configs stored in the database (adding is fine; changing or dropping
-    one needs --replace-configs).
+    one needs --replace-configs). --where / --trace-where start the queue on the spans the
+    filter expressions select (f in the app shows and changes them).
     """
     from annotator.store import FINAL
 
@@ -223,6 +241,7 @@ def annotate_command(
     given = source is not click.core.ParameterSource.DEFAULT or bool(
         os.environ.get("ANNOTATOR_NAME")
     )
+    selection = selection_from(where, trace_where)  # before the database is touched
     run_app(
         db_path,
         list(files),
@@ -232,6 +251,7 @@ def annotate_command(
         queue,
         replace_configs=replace_configs,
         annotator_given=given,
+        selection=selection,
     )
 
 

@@ -12,6 +12,7 @@ from contextlib import closing
 import click
 
 from annotator.cli.common import BadInput, db_option, friendly_errors
+from annotator.cli.filter_options import filter_options, selection_from
 from annotator.cli.output import data_stdout, say, warn
 from annotator.cli.phoenix_common import phoenix_client, url_option
 
@@ -67,6 +68,7 @@ from annotator.cli.phoenix_common import phoenix_client, url_option
     help="Upload the examples to Phoenix as a new dataset NAME (with or without --out).",
 )
 @url_option
+@filter_options
 @friendly_errors
 def dataset_command(
     db_path: str,
@@ -83,6 +85,8 @@ def dataset_command(
     limit: str | None,
     push_name: str | None,
     url: str | None,
+    where: str | None,
+    trace_where: str | None,
 ) -> None:
     """Curate annotated spans into a Phoenix dataset file (JSONL or CSV).
 
@@ -104,6 +108,7 @@ def dataset_command(
       annotator dataset --out good.csv --label correctness=correct --agreed --span-kind LLM
       annotator dataset --out low.jsonl --max-score quality=3 --annotator alice
       annotator dataset --push bad-answers --label correctness=incorrect
+      annotator dataset --out slow.jsonl --where "span_kind == 'LLM' and latency_ms > 2000"
     """
     from annotator.output_file import (
         EXIT_READER_GONE,
@@ -129,6 +134,7 @@ def dataset_command(
             "--out FILE or --push NAME is required (the dataset file to write, '-' for stdout; "
             "or the Phoenix dataset to create)"
         )
+    spans = selection_from(where, trace_where)
     try:
         plan = check_output(out, protect=[db_path]) if out else None
     except OutputError as error:
@@ -152,6 +158,7 @@ def dataset_command(
         )
     except DatasetArgumentError as error:
         raise BadInput(sanitize(str(error))) from None
+    spec.spans = spans
     if not out:
         _push(db_path, spec, str(push_name), url)
         return

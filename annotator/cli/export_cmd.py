@@ -7,6 +7,7 @@ import sys
 import click
 
 from annotator.cli.common import BadInput, db_option, friendly_errors
+from annotator.cli.filter_options import filter_options, selection_from
 from annotator.cli.output import data_stdout, warn
 
 
@@ -39,6 +40,7 @@ from annotator.cli.output import data_stdout, warn
     type=click.Choice(["span", "trace", "document", "session"]),
     help="Only annotations on this kind of target.",
 )
+@filter_options
 @friendly_errors
 def export_command(
     db_path: str,
@@ -47,8 +49,14 @@ def export_command(
     names: tuple[str, ...],
     annotator: str | None,
     target: str | None,
+    where: str | None,
+    trace_where: str | None,
 ) -> None:
     """Export annotations (not the log) from the database.
+
+    --where / --trace-where keep the annotations about the spans they select (span and
+    document annotations by their span; trace annotations by the trace's root span; session
+    annotations by the root span of one of the session's traces).
 
     \b
     jsonl / csv columns, in this order:
@@ -79,7 +87,8 @@ def export_command(
     )
     from annotator.store import Store
 
-    selection = ExportFilter(names=tuple(names), annotator=annotator, target=target)
+    spans = selection_from(where, trace_where)  # before anything is opened or written
+    selection = ExportFilter(names=tuple(names), annotator=annotator, target=target, spans=spans)
     stdout = None  # closed (>&-)
     if sys.stdout is not None:
         # Data from the database is escaped on its way to a terminal (JSON always, losslessly).

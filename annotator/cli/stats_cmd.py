@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from annotator.cli.common import BadInput, db_option, friendly_errors
+from annotator.cli.filter_options import filter_options, selection_from
 from annotator.cli.output import SafeConsole, say_json
 
 _LABEL_WIDTH = 40  # longest config name / value shown in a cell before it is clipped
@@ -37,13 +38,23 @@ _NAME_WIDTH = 32  # rater names
     help="Agreement level: auto (nominal for categorical, interval for continuous), nominal, "
     "ordinal, interval or ratio.",
 )
+@filter_options
 @friendly_errors
-def stats_command(db_path: str, as_json: bool, names: tuple[str, ...], level: str) -> None:
+def stats_command(
+    db_path: str,
+    as_json: bool,
+    names: tuple[str, ...],
+    level: str,
+    where: str | None,
+    trace_where: str | None,
+) -> None:
     """Progress, annotators, label distributions and agreement.
 
     Per config: applicable and annotated items, label counts or score summaries, and
     agreement (percent, Cohen's and Fleiss' kappa, Krippendorff's alpha) among humans and
     between each human and each LLM/CODE evaluator (to calibrate an LLM judge).
+    With --where / --trace-where: only the selected spans and the annotations about them (a
+    trace's annotations count when its root span is selected).
     """
     from annotator.store import Store
     from annotator.team.stats import LEVEL_CHOICES, StatsError, compute_stats
@@ -54,9 +65,12 @@ def stats_command(db_path: str, as_json: bool, names: tuple[str, ...], level: st
         raise BadInput(
             sanitize(f"--level: unknown level {level!r}: use {', '.join(LEVEL_CHOICES)}")
         )
+    selection = selection_from(where, trace_where)
     with Store.open(db_path, readonly=True) as store:
         try:
-            report = compute_stats(store, names=names or None, level=level, database=db_path)
+            report = compute_stats(
+                store, names=names or None, level=level, database=db_path, spans=selection
+            )
         except StatsError as error:
             raise BadInput(sanitize(str(error))) from None
     if as_json:
@@ -149,6 +163,9 @@ def render(report: dict[str, Any], console: Any = None) -> None:
             f"{totals['sessions']:,} sessions, {totals['annotations']:,} annotations"
         )
     )
+    for option, key in (("--where", "where"), ("--trace-where", "trace_where")):
+        if report.get(key):
+            console.print(_heading(f"Selected by {option} ", report[key]))
     if report["configs_source"] == "annotations":
         console.print(
             Text(

@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from annotator.text import sanitize
+
 NOTE = "note"  # annotator.model.NOTE_NAME: notes are remarks, never judgements
 FINAL = "final"  # annotator.store.campaign.FINAL: final values are decisions, not a rater's
 
@@ -40,6 +42,24 @@ class ConfigLike(Protocol):
     def target(self) -> Any: ...
     @property
     def span_kinds(self) -> Iterable[str] | None: ...
+
+
+class FilterLike(Protocol):
+    """A filter expression (annotator.query's SpanFilter / TraceFilter: the store does not
+    import the query package, which builds on the store): its text, its SQL (a condition on
+    span `s` / trace `t`), falsy when it selects everything. Frozen and hashable."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def sql(self) -> Sql: ...
+
+    def __bool__(self) -> bool: ...
+
+
+# How much of a filter expression `QueueFilter.describe` shows.
+DESCRIBE_EXPRESSION = 40
 
 
 class QueueState:
@@ -63,6 +83,8 @@ class QueueFilter:
     text: str = ""
     state: str = QueueState.ALL
     project: str | None = None
+    where: FilterLike | None = None  # a span filter expression
+    trace_where: FilterLike | None = None  # a trace filter expression
 
     def describe(self) -> str:
         parts = []
@@ -76,13 +98,29 @@ class QueueFilter:
             parts.append(f"name~{self.text!r}")
         if self.project:
             parts.append(f"project={self.project}")
+        if self.where:
+            parts.append("where " + _clipped(self.where.text))
+        if self.trace_where:
+            parts.append("trace where " + _clipped(self.trace_where.text))
         return " ".join(parts) or "all spans"
+
+    def expressions(self) -> list[FilterLike]:
+        """The filter expressions that are set (span filter first)."""
+        return [f for f in (self.where, self.trace_where) if f]
 
     def scope(self) -> QueueFilter:
         """The spans progress and marks count: the to-do queue counts what it covers, done or
         not (it lists only traces with work left, but a span done a moment ago stays ✓ and
         counted instead of vanishing from "3/10 done")."""
         return replace(self, state=QueueState.ALL) if self.state == QueueState.TODO else self
+
+
+def _clipped(text: str) -> str:
+    """An expression for the status line: one line, controls as escapes, bounded."""
+    flat = sanitize(" ".join(text.split()))
+    if len(flat) > DESCRIBE_EXPRESSION:
+        flat = flat[: DESCRIBE_EXPRESSION - 1] + "…"
+    return flat
 
 
 @dataclass
@@ -288,6 +326,11 @@ def filter_sql(queue: QueueFilter, configs: Iterable[ConfigLike], identifier: st
         clause = clause & Sql(SKIPPED)
     elif state == QueueState.FLAGGED:
         clause = clause & Sql(FLAGGED)
+    for expression in queue.expressions():
+        # Not `&`: a compiled filter is parenthesised already, and each `&` would nest it one
+        # level deeper (query.limits checks filters nested STORE_PARENS deep, no more).
+        sql = expression.sql
+        clause = Sql(f"({clause.text}) AND {sql.text}", {**clause.params, **sql.params})
     return clause
 
 

@@ -41,6 +41,7 @@ from annotator.store.queue import (
     HAS,
     SKIPPED,
     ConfigLike,
+    FilterLike,
     QueueFilter,
     QueueState,
     Sql,
@@ -508,6 +509,47 @@ class Store:
         )
         row = self._conn.execute(sql, {**position.params, **member.params}).fetchone()
         return row[0] if row else None
+
+    def count_selected(
+        self, where: FilterLike | None = None, trace_where: FilterLike | None = None
+    ) -> int:
+        """Spans matching a span filter and in traces matching a trace filter (the filter
+        dialog's live count)."""
+        condition = Sql("1")
+        for expression in (where, trace_where):
+            if expression:
+                sql = expression.sql
+                condition = Sql(
+                    f"{condition.text} AND {sql.text}", {**condition.params, **sql.params}
+                )
+        return self._conn.execute(
+            f"SELECT count(*) FROM spans s JOIN traces t USING (trace_id) WHERE {condition.text}",
+            condition.params,
+        ).fetchone()[0]
+
+    # Recent filter expressions, per database and kind ('where' / 'trace_where'), newest first.
+    RECENT_FILTERS = 20
+
+    def recent_filters(self, kind: str) -> list[str]:
+        stored = self.get_meta(f"recent_filters:{kind}")
+        try:
+            found = orjson.loads(stored) if stored else []
+        except orjson.JSONDecodeError:
+            return []  # a hand-edited value: start afresh rather than fail
+        if not isinstance(found, list):
+            return []
+        return [text for text in found if isinstance(text, str)][: self.RECENT_FILTERS]
+
+    def remember_filter(self, kind: str, text: str) -> list[str]:
+        """Puts `text` first in the recent expressions of `kind` (once; blank ones are not
+        kept) and returns the list."""
+        text = text.strip()
+        recent = self.recent_filters(kind)
+        if not text:
+            return recent
+        recent = [text, *(t for t in recent if t != text)][: self.RECENT_FILTERS]
+        self.set_meta(f"recent_filters:{kind}", orjson.dumps(recent).decode())
+        return recent
 
     def span_kinds(self) -> list[str]:
         """The span kinds present, sorted (for the filter dialog)."""

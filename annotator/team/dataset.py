@@ -90,6 +90,8 @@ Filters (all AND-ed)
   called ``incorrect`` and bob ``correct`` matches ``--label correctness=incorrect``). With
   ``--agreed`` *every* counted annotation of that name must match (and there must be one).
 * ``--span-kind KIND`` (repeatable, OR-ed), ``--project``, ``--limit`` (first N matches).
+* ``--where EXPR`` / ``--trace-where EXPR``: only spans the filter expressions select
+  (``DatasetSpec.spans``, an ``annotator.query.Selection``), ANDed with the rest.
 * Spans are written in import order (``rowid``).
 """
 
@@ -113,6 +115,7 @@ import orjson
 from annotator import semconv
 from annotator.csv_cells import neutralise
 from annotator.model import SpanKind
+from annotator.query import Selection, positional
 from annotator.store import FINAL, Store, connection_of
 
 __all__ = [
@@ -160,6 +163,7 @@ class DatasetSpec:
     span_kinds: list[str] = field(default_factory=list)
     project: str | None = None
     limit: int | None = None
+    spans: Selection = field(default_factory=Selection)  # --where / --trace-where
 
 
 _NAME_VALUE = re.compile(r"^(?P<name>[^=]+)=(?P<value>.*)$", re.S)
@@ -384,6 +388,10 @@ def select_sql(spec: DatasetSpec) -> tuple[str, list[Any]]:
         text, condition_params = _condition_sql(condition, spec)
         where.append(text)
         params.extend(condition_params)
+    if spec.spans:
+        text, selected = positional(spec.spans.sql)
+        where.append(text)
+        params.extend(selected)
     sql = (
         "SELECT s.span_id, s.trace_id, coalesce(s.session_id, t.session_id), s.span_kind, "
         "s.name, s.project, s.attributes, (s.span_id = t.root_span_id) "

@@ -58,8 +58,11 @@ JSON structure (``--json``; key names are stable, absent values are ``null``)
       "database": "annotations.db",
       "configs_source": "stored" | "annotations",   # "annotations": no stored configs
       "level": "auto" | "nominal" | "ordinal" | "interval" | "ratio",   # as requested
+      "where": str | null, "trace_where": str | null,   # --where / --trace-where, as given
       "totals": {"spans": int, "traces": int, "sessions": int,
                  "annotations": int},               # excluding notes, final values, --name
+                 # with --where / --trace-where: the selected spans, the traces and
+                 # sessions holding them, the annotations about them
       "annotators": [ ANNOTATOR, ... ],             # humans first, then LLM, then CODE
       "configs": [ CONFIG, ... ]
     }
@@ -155,6 +158,7 @@ from typing import Any
 
 from annotator.config import AnnotationConfig, AnnotationType, ConfigSet, parse_config_document
 from annotator.model import NOTE_NAME, SpanKind
+from annotator.query import Selection, positional
 from annotator.store import FINAL, TARGET_ID_SQL, QueueFilter, Store
 from annotator.team import agreement as ag
 from annotator.team import calibration as cal
@@ -265,18 +269,22 @@ SELECT name, target, ({TARGET_ID_SQL}), document_position, label, score, annotat
        identifier,
        CASE WHEN json_valid(metadata) THEN json_extract(metadata, '$.seconds_spent') END,
        created_at, updated_at
-FROM annotations WHERE name != ? AND NOT (identifier = 'final' AND annotator_kind = 'HUMAN')
+FROM annotations a WHERE name != ? AND NOT (a.identifier = 'final' AND a.annotator_kind = 'HUMAN')
 """
 
 
 def _read_annotations(
-    conn: Any, names: Sequence[str] | None
+    conn: Any, names: Sequence[str] | None, spans: Selection
 ) -> tuple[dict[Rater, _RaterTally], dict[str, _NameTally], int]:
     sql = _ANNOTATION_SQL
     params: list[Any] = [NOTE_NAME]
     if names:
         sql += f" AND name IN ({','.join('?' * len(names))})"
         params.extend(names)
+    if spans:
+        text, selected = positional(spans.annotations_sql())
+        sql += f" AND ({text})"
+        params.extend(selected)
     raters: dict[Rater, _RaterTally] = {}
     by_name: dict[str, _NameTally] = {}
     # (kind, identifier) -> (rater, its tally): the per-row lookup is on a plain tuple, the
@@ -336,24 +344,32 @@ def _read_annotations(
 class _Applicable:
     """Grouped counts, read once, from which each config's applicable count is summed."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, spans: Selection) -> None:
+        # With a selection: its spans; a trace (and a session) through its root span.
+        selected, params = positional(spans.sql)
+        join = "JOIN" if spans else "LEFT JOIN"  # unselected: every span and trace counts
+        roots = f"traces t {join} spans s ON s.span_id = t.root_span_id"
         self.spans: Counter = Counter()
         self.documents: Counter = Counter()
         for kind, count, docs in conn.execute(
-            "SELECT span_kind, count(*), coalesce(sum(document_count), 0) FROM spans "
-            "GROUP BY span_kind"
+            "SELECT s.span_kind, count(*), coalesce(sum(s.document_count), 0) FROM spans s "
+            f"{join} traces t USING (trace_id) WHERE {selected} GROUP BY s.span_kind",
+            params,
         ):
             parsed = SpanKind.parse(kind).value
             self.spans[parsed] += count
             self.documents[parsed] += docs
         self.traces: Counter = Counter()
         for kind, count in conn.execute(
-            "SELECT root_kind, count(*) FROM traces GROUP BY root_kind"
+            f"SELECT t.root_kind, count(*) FROM {roots} WHERE {selected} GROUP BY t.root_kind",
+            params,
         ):
             self.traces[SpanKind.parse(kind).value] += count
         self.sessions: dict[str, set[str]] = defaultdict(set)
         for kind, session in conn.execute(
-            "SELECT DISTINCT root_kind, session_id FROM traces WHERE session_id IS NOT NULL"
+            f"SELECT DISTINCT t.root_kind, t.session_id FROM {roots} "
+            f"WHERE t.session_id IS NOT NULL AND {selected}",
+            params,
         ):
             self.sessions[SpanKind.parse(kind).value].add(session)
 
@@ -670,12 +686,16 @@ def compute_stats(
     names: Sequence[str] | None = None,
     level: str = "auto",
     database: str | None = None,
+    spans: Selection | None = None,
 ) -> dict[str, Any]:
     """The whole report (see the module docstring for its structure).
 
     `store` is a :class:`annotator.store.Store` (or a sqlite3 connection to one). `names`
     restricts the report to those annotation names; an unknown name raises StatsError, as does
-    an unknown `level`."""
+    an unknown `level`. `spans` (``--where`` / ``--trace-where``) restricts everything to the
+    spans it selects: annotations about them (``Selection.annotations_sql``), the applicable
+    items among them, and the totals."""
+    spans = spans or Selection()
     if level not in LEVEL_CHOICES:
         raise StatsError(f"unknown level {level!r}: use {', '.join(LEVEL_CHOICES)}")
     conn = getattr(store, "connection", store)
@@ -683,8 +703,8 @@ def compute_stats(
     wanted = list(dict.fromkeys(names)) if names else None
     if wanted and NOTE_NAME in wanted:
         raise StatsError(f"{NOTE_NAME!r} annotations are notes, not judgements: no statistics")
-    raters, by_name, total = _read_annotations(conn, wanted)
-    finals = _read_finals(conn)
+    raters, by_name, total = _read_annotations(conn, wanted, spans)
+    finals = _read_finals(conn, spans)
 
     configs: list[_Config] = []
     stored_names: set[str] = set()
@@ -724,15 +744,8 @@ def compute_stats(
             )
         configs.sort(key=lambda c: wanted.index(c.name))
 
-    applicable = _Applicable(conn)
-    counts = {
-        "spans": conn.execute("SELECT count(*) FROM spans").fetchone()[0],
-        "traces": conn.execute("SELECT count(*) FROM traces").fetchone()[0],
-        "sessions": conn.execute(
-            "SELECT count(DISTINCT session_id) FROM traces WHERE session_id IS NOT NULL"
-        ).fetchone()[0],
-        "annotations": total,
-    }
+    applicable = _Applicable(conn, spans)
+    counts = {**_totals(conn, spans), "annotations": total}
     annotators = []
     for rater in sorted(raters, key=Rater.sort_key):
         rater_tally = raters[rater]
@@ -754,6 +767,8 @@ def compute_stats(
         "database": database,
         "configs_source": "stored" if config_set is not None else "annotations",
         "level": level,
+        "where": spans.where.text if spans.where else None,
+        "trace_where": spans.trace_where.text if spans.trace_where else None,
         "totals": counts,
         "annotators": annotators,
         "configs": [
@@ -764,12 +779,17 @@ def compute_stats(
     }
 
 
-def _read_finals(conn: Any) -> dict[str, dict[Item, tuple[str | None, float | None]]]:
-    """name -> item -> (label, score) of the final values."""
+def _read_finals(
+    conn: Any, spans: Selection
+) -> dict[str, dict[Item, tuple[str | None, float | None]]]:
+    """name -> item -> (label, score) of the final values (about the selected spans)."""
     finals: dict[str, dict[Item, tuple[str | None, float | None]]] = defaultdict(dict)
+    selected, params = positional(spans.annotations_sql())
     for name, target, target_id, position, label, score in conn.execute(
         f"SELECT name, target, ({TARGET_ID_SQL}), document_position, label, score "
-        f"FROM annotations WHERE identifier = '{FINAL}' AND annotator_kind = 'HUMAN'"
+        f"FROM annotations a WHERE identifier = '{FINAL}' AND annotator_kind = 'HUMAN' "
+        f"AND ({selected})",
+        params,
     ):
         finals[name][(target, target_id, position)] = (label, score)
     return finals
@@ -796,6 +816,26 @@ def _assignment_progress(store: Any, config_set: ConfigSet | None) -> list[dict[
             }
         )
     return result
+
+
+def _totals(conn: Any, spans: Selection) -> dict[str, int]:
+    """Spans, traces and sessions: every one, or the selected spans and the traces and sessions
+    they belong to."""
+    if not spans:
+        return {
+            "spans": conn.execute("SELECT count(*) FROM spans").fetchone()[0],
+            "traces": conn.execute("SELECT count(*) FROM traces").fetchone()[0],
+            "sessions": conn.execute(
+                "SELECT count(DISTINCT session_id) FROM traces WHERE session_id IS NOT NULL"
+            ).fetchone()[0],
+        }
+    selected, params = positional(spans.sql)
+    count, traces, sessions = conn.execute(
+        "SELECT count(*), count(DISTINCT s.trace_id), count(DISTINCT t.session_id) FROM spans s "
+        f"JOIN traces t USING (trace_id) WHERE {selected}",
+        params,
+    ).fetchone()
+    return {"spans": count, "traces": traces, "sessions": sessions}
 
 
 def _all_names(conn: Any) -> list[str]:

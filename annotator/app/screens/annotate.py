@@ -33,7 +33,7 @@ from textual.widgets import Footer
 
 from annotator.app.live_refresh import POLL_SECONDS as LIVE_POLL_SECONDS
 from annotator.app.live_refresh import LiveRefresh
-from annotator.app.screens.filter import FilterScreen
+from annotator.app.screens.filter import TRACE_WHERE, WHERE, FilterScreen
 from annotator.app.screens.full_view import FullViewScreen
 from annotator.app.screens.help import HelpScreen
 from annotator.app.screens.text_entry import TextEntryScreen
@@ -1001,6 +1001,7 @@ class AnnotateScreen(Screen[None]):
 
     def _open_filter(self, *, focus_text: bool) -> None:
         kinds = self.session.store.span_kinds()
+        recent = {kind: self.session.store.recent_filters(kind) for kind in (WHERE, TRACE_WHERE)}
 
         def done(queue: QueueFilter | None) -> None:
             if queue is None or queue == self.session.queue:
@@ -1009,9 +1010,41 @@ class AnnotateScreen(Screen[None]):
             self.status_line.set_queue(queue.describe())
             self._reload_traces()
             self._schedule_progress(immediately=True)
+            self._remember_expressions(queue)
 
-        dialog = FilterScreen(self.session.queue, kinds, focus_text=focus_text)
+        dialog = FilterScreen(
+            self.session.queue,
+            kinds,
+            focus_text=focus_text,
+            recent=recent,
+            count=self._count_selected,
+        )
         self.app.push_screen(dialog, _guarded(self, done))
+
+    def _with_background_store(self, use: Callable[[Store], Any]) -> Any:
+        """Runs `use` on the screen's second connection (for worker threads: the UI thread's
+        store stays free), opening it the first time."""
+        with self._background_lock:
+            if self._background_store is None:
+                self._background_store = Store.open(self.session.store.path)
+            return use(self._background_store)
+
+    def _count_selected(self, where, trace_where) -> int:
+        """The filter dialog's live count (called in its worker thread)."""
+        return self._with_background_store(lambda store: store.count_selected(where, trace_where))
+
+    @work(thread=True, group="remember-filters", exit_on_error=False)
+    def _remember_expressions(self, queue: QueueFilter) -> None:
+        """The applied expressions go first in this database's recent ones (a write: not on
+        the UI thread; a failure to remember is not worth an error on screen)."""
+
+        def remember(store: Store) -> None:
+            for kind, expression in ((WHERE, queue.where), (TRACE_WHERE, queue.trace_where)):
+                if expression:
+                    store.remember_filter(kind, expression.text)
+
+        with contextlib.suppress(sqlite3.Error, StoreError):
+            self._with_background_store(remember)
 
     def _reload_traces(self, keep: str | None = None) -> None:
         current = self.trace_tree.cursor_row
@@ -1054,11 +1087,12 @@ class AnnotateScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="progress", exit_on_error=False)
     def _count_progress(self) -> None:
         try:
-            with self._background_lock:
-                if self._background_store is None:
-                    self._background_store = Store.open(self.session.store.path)
-                progress = self.session.progress(self._background_store)
-                skipped = self._background_store.mark_counts(self.session.annotator)["skip"]
+            progress, skipped = self._with_background_store(
+                lambda store: (
+                    self.session.progress(store),
+                    store.mark_counts(self.session.annotator)["skip"],
+                )
+            )
         except (sqlite3.Error, StoreError):
             progress, skipped = None, 0  # "counting…" until the next count succeeds
         self.app.call_from_thread(self.status_line.set_progress, progress, skipped)
