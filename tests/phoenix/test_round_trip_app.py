@@ -1,8 +1,8 @@
-"""The whole round trip as a user makes it, in one test: the agent and RAG samples sent to a real
-Phoenix over OTLP, `annotator pull`, annotations made in the app with real keys (span labels, a
-continuous score, document labels, a trace label, notes), `annotator push` (with the configs stored by
-`config store`), then a fresh `pull` into another database gives back the same annotations field
-for field and the same configs, and pushing again sends nothing."""
+"""The whole round trip as a user makes it, in one test: the agent and RAG samples sent to a
+real Phoenix over OTLP, `annotator pull`, annotations made in the app with real keys (span
+labels, a continuous score, document labels, a trace label, notes), `annotator push` (with the
+configs stored by `config store`), then a fresh `pull` into another database gives back the same
+annotations field for field and the same configs, and pushing again sends nothing."""
 
 from __future__ import annotations
 
