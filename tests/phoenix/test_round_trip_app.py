@@ -16,6 +16,7 @@ from annotator.store import QueueFilter, QueueState, Store
 from tests.app_data import settled, wait_for
 from tests.phoenix.helpers import load_samples
 from tests.phoenix.test_commands import run
+from tests.phoenix.test_push import _read
 
 # One config per session, so each key goes where the test says (number keys pick in the focused
 # config; with one config there is one).
@@ -106,6 +107,21 @@ async def test_otlp_to_phoenix_pull_annotate_push_and_back(
     assert again.exit_code == 0, again.stderr
     assert again.stdout.startswith(f"Sent nothing new to {phoenix.url} in ")
     assert again.stdout.endswith("s (10 already sent); 0 config(s) created; 0 not sent.\n")
+
+    # Phoenix's REST API has the span and trace annotations exactly as made (notes included)
+    for target, id_column in (("span", 2), ("trace", 3)):
+        made_here = sorted(
+            (r[0], r[id_column], r[5], r[6], r[7], r[8], r[9]) for r in mine if r[1] == target
+        )
+        ids = sorted({row[1] for row in made_here})
+        in_phoenix = sorted(
+            (
+                a["name"], a[f"{target}_id"], a["result"]["label"], a["result"]["score"],
+                a["result"]["explanation"], a["annotator_kind"], a["identifier"],
+            )
+            for a in _read(phoenix, project.name, target, ids)
+        )  # fmt: skip
+        assert in_phoenix == made_here, target
 
     back = tmp_path / "back.db"
     fresh = run("pull", "--url", phoenix.url, "--project", project.name, "--db", str(back))
