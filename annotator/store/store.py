@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from annotator.model import Annotation, Span
+from annotator.model import NOTE_NAME, Annotation, Span
 from annotator.semconv import input_preview
 from annotator.store import annotations as annotation_ops
 from annotator.store import campaign
@@ -556,12 +556,17 @@ class Store:
         rows = self._conn.execute("SELECT DISTINCT span_kind FROM spans ORDER BY 1")
         return [row[0] for row in rows]
 
-    def my_annotation_count(self, identifier: str) -> int:
-        """Annotations `identifier` made as a person (notes included)."""
-        return self._conn.execute(
-            "SELECT count(*) FROM annotations WHERE identifier = ? AND annotator_kind = 'HUMAN'",
-            (identifier,),
-        ).fetchone()[0]
+    def my_annotation_count(self, identifier: str) -> tuple[int, int]:
+        """(annotations, notes) `identifier` made as a person. A note's identifier is its own
+        (Phoenix's `px-span-note:<uuid>` form); its author is `metadata.author`."""
+        annotations, notes = self._conn.execute(
+            "SELECT count(*) FILTER (WHERE name != :note AND identifier = :who), "
+            "count(*) FILTER (WHERE name = :note AND (identifier = :who OR (json_valid(metadata)"
+            " AND json_extract(metadata, '$.author') = :who))) "
+            "FROM annotations WHERE annotator_kind = 'HUMAN'",
+            {"note": NOTE_NAME, "who": identifier},
+        ).fetchone()
+        return annotations, notes
 
     # --- annotations ----------------------------------------------------------------------------
 
