@@ -114,6 +114,15 @@ def normalise_key(key: str | int) -> str:
     return "+".join([*ordered, base])
 
 
+def written_key(key: str) -> str:
+    """A key as a config file writes it: the printable character for Textual's name of one
+    (`question_mark` -> `?`), `space` and the other named keys as they are."""
+    *modifiers, base = key.split("+")
+    if base != "space":
+        base = _NAME_CHARACTERS.get(base, base)
+    return "+".join([*modifiers, base])
+
+
 def display_key(key: str) -> str:
     """How to show a key name to a person: ``left_square_bracket`` -> ``[``."""
     *modifiers, base = key.split("+") if key != "plus" else ["plus"]
@@ -169,7 +178,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("undo", "Undo the last change", ("u",), "Annotate"),
     ActionSpec("redo", "Redo", ("U", "ctrl+y"), "Annotate"),
     ActionSpec("filter", "Filter the queue", ("f",), "View"),
-    ActionSpec("search", "Filter spans by name", ("slash",), "View"),
+    ActionSpec(
+        "search",
+        "Search span content: name, input, output, messages, documents, errors",
+        ("slash",),
+        "View",
+    ),
     ActionSpec("raw", "Show / hide raw attributes", ("r",), "View"),
     ActionSpec("full_view", "Open the span whole, unclipped", ("o",), "View"),
     ActionSpec("guidelines", "Guidelines: how to judge, what each config asks", ("g",), "View"),

@@ -48,7 +48,4 @@ def keys_table_markdown() -> str:
 
 
 def _written_key(key: str) -> str:
-    *modifiers, base = key.split("+")
-    if base != "space":
-        base = km._NAME_CHARACTERS.get(base, base)
-    return "+".join([*modifiers, base]).replace("|", "\\|")
+    return km.written_key(key).replace("|", "\\|")  # escaped for a Markdown table cell
