@@ -94,7 +94,13 @@ def test_a_version_2_file_keeps_its_log_and_undo_history(tmp_path: Path) -> None
         (5, "mark", None),
     ]
     triggers = _read(path2, "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY 1")
-    assert triggers == [("annotation_log_no_delete",), ("annotation_log_no_update",)]
+    assert triggers == [
+        ("annotation_log_no_delete",),
+        ("annotation_log_no_update",),
+        ("span_search_delete",),
+        ("span_search_insert",),
+        ("span_search_update",),
+    ]
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         raw = sqlite3.connect(path2)
         try:

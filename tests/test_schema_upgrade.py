@@ -69,8 +69,8 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_the_current_version_is_3() -> None:
-    assert SCHEMA_VERSION == 3
+def test_the_current_version_is_4() -> None:
+    assert SCHEMA_VERSION == 4
 
 
 def test_a_version_1_file_is_upgraded_keeping_what_push_recorded(tmp_path: Path) -> None:

@@ -383,7 +383,7 @@ def test_full_disk_import_is_one_line_and_leaves_a_consistent_database(
     ]
     assert sorted(p.name for p in disk.iterdir()) == []  # no database left behind
 
-    disk = tmpfs("1m")
+    disk = tmpfs("2m")  # the chat sample with its search index: about 660 KiB
     db = disk / "x.db"
     assert (
         annotator(

@@ -57,7 +57,7 @@ def store(tmp_path_factory: pytest.TempPathFactory):
 def test_describe_and_scope() -> None:
     assert QueueFilter().describe() == "all spans"
     busy = QueueFilter(frozenset({"LLM", "AGENT"}), "ERROR", "Chat", QueueState.TODO, "p1")
-    assert busy.describe() == "todo kind=AGENT,LLM status=ERROR name~'Chat' project=p1"
+    assert busy.describe() == "todo kind=AGENT,LLM status=ERROR search Chat project=p1"
     # the to-do queue counts everything it covers (a span done a moment ago stays counted)
     assert busy.scope() == QueueFilter(frozenset({"LLM", "AGENT"}), "ERROR", "Chat", "all", "p1")
     mine = QueueFilter(state=QueueState.MINE)

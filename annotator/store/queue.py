@@ -95,7 +95,7 @@ class QueueFilter:
         if self.status:
             parts.append(f"status={self.status}")
         if self.text:
-            parts.append(f"name~{self.text!r}")
+            parts.append("search " + _clipped(self.text))
         if self.project:
             parts.append(f"project={self.project}")
         if self.where:
@@ -113,6 +113,28 @@ class QueueFilter:
         not (it lists only traces with work left, but a span done a moment ago stays ✓ and
         counted instead of vanishing from "3/10 done")."""
         return replace(self, state=QueueState.ALL) if self.state == QueueState.TODO else self
+
+
+def fts_query(text: str) -> str:
+    """The FTS5 query for what a person typed: every word must match (each quoted, so `-`,
+    `NOT`, `(`, `*` or a stray `"` are words, never syntax; a "quoted phrase" stays a phrase),
+    the last one as a prefix, since people search as they type. '' when there is no word."""
+    import sqlite_utils
+
+    # NUL ends the query text inside SQLite (an "unterminated string"): a separator instead.
+    quoted = sqlite_utils.Database(memory=True).quote_fts(text.replace("\x00", " "))
+    return f"{quoted}*" if quoted else ""
+
+
+def search_sql(text: str) -> Sql:
+    """Span `s` matches the full-text search `text` (see `fts_query`); none when no word."""
+    query = fts_query(text)
+    if not query:
+        return Sql("0")
+    return Sql(
+        "s.rowid IN (SELECT rowid FROM span_search WHERE span_search MATCH :search)",
+        {"search": query},
+    )
 
 
 def _clipped(text: str) -> str:
@@ -308,7 +330,7 @@ def filter_sql(queue: QueueFilter, configs: Iterable[ConfigLike], identifier: st
     if queue.status:
         clause = clause & Sql("s.status_code = :status", {"status": queue.status})
     if queue.text:
-        clause = clause & Sql("instr(lower(s.name), :text) > 0", {"text": queue.text.lower()})
+        clause = clause & search_sql(queue.text)
     if queue.project:
         clause = clause & Sql("s.project = :project", {"project": queue.project})
     state = queue.state

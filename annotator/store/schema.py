@@ -207,8 +207,61 @@ CREATE TRIGGER annotation_log_no_delete BEFORE DELETE ON annotation_log
 BEGIN SELECT RAISE(ABORT, 'annotation_log is append-only'); END;
 """
 
+
+def _searchable(span: str) -> str:
+    """What full-text search reads of span row `span` besides its name: its status message and,
+    in its attributes and events, the text values under the keys OpenInference keeps what was
+    said in — `value` (input.value, output.value), `content` (messages, documents), `arguments`
+    (tool calls), `message` and `stacktrace` (exceptions) — each clipped to SEARCH_CLIP
+    characters. Ids, model names, mime types and numbers (embeddings) stay out."""
+    keys = "('value', 'content', 'arguments', 'message', 'stacktrace', 'exception.message', " \
+        "'exception.stacktrace')"  # fmt: skip
+    parts = [
+        f"coalesce({span}.status_message, '')",
+        *(
+            f"coalesce((SELECT group_concat(substr(value, 1, {SEARCH_CLIP}), ' ') FROM json_tree("
+            f"CASE WHEN json_valid({span}.{column}) THEN {span}.{column} ELSE '[]' END) "
+            f"WHERE type = 'text' AND key IN {keys}), '')"
+            for column in ("attributes", "events")
+        ),
+    ]
+    return " || ' ' || ".join(parts)
+
+
+# A megabyte string is indexed by its start: enough to find it, bounded in the index.
+SEARCH_CLIP = 20_000
+
+_V4 = f"""
+-- Full-text search (`/` in the app): a contentless FTS5 index (the text stays in `spans`, not
+-- copied) whose rowid is the span's rowid. Spans are only ever inserted, so their rowids run
+-- 1..N without gaps and a VACUUM keeps them. Kept true by triggers, so every way spans arrive
+-- (import, pull, merge's INSERT ... SELECT, assign's batches) indexes them in the same
+-- statement; a contentless index forgets a row when given the values it indexed.
+CREATE VIRTUAL TABLE span_search USING fts5(
+    name, content, content = '', tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER span_search_insert AFTER INSERT ON spans BEGIN
+    INSERT INTO span_search(rowid, name, content)
+    VALUES (new.rowid, new.name, {_searchable("new")});
+END;
+CREATE TRIGGER span_search_delete AFTER DELETE ON spans BEGIN
+    INSERT INTO span_search(span_search, rowid, name, content)
+    VALUES ('delete', old.rowid, old.name, {_searchable("old")});
+END;
+-- Not on every UPDATE: the orphan flag changes on import and says nothing searchable.
+CREATE TRIGGER span_search_update
+AFTER UPDATE OF name, status_message, attributes, events ON spans BEGIN
+    INSERT INTO span_search(span_search, rowid, name, content)
+    VALUES ('delete', old.rowid, old.name, {_searchable("old")});
+    INSERT INTO span_search(rowid, name, content)
+    VALUES (new.rowid, new.name, {_searchable("new")});
+END;
+INSERT INTO span_search(rowid, name, content)
+SELECT s.rowid, s.name, {_searchable("s")} FROM spans s;
+"""
+
 # MIGRATIONS[n] takes a database at version n to version n + 1.
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # The oldest version that a read-only open (stats, export, dataset) can read as it is: it cannot

@@ -105,9 +105,8 @@ class SpanWriter:
             begin_immediate(conn)
             self._in_transaction = True
         rows = [_row(span, self.result.conflicts) for span in batch]
-        before = conn.total_changes
-        conn.executemany(_INSERT_SPAN, rows)
-        inserted = conn.total_changes - before
+        # rowcount, not total_changes: the search index's trigger writes count in the latter.
+        inserted = conn.executemany(_INSERT_SPAN, rows).rowcount
         self.result.new += inserted
         trace_ids = self.result.trace_ids
         for span in batch:

@@ -38,6 +38,7 @@ from annotator.app.screens.full_view import FullViewScreen
 from annotator.app.screens.guidelines import GuidelinesScreen
 from annotator.app.screens.help import HelpScreen
 from annotator.app.screens.text_entry import TextEntryScreen
+from annotator.app.search_highlight import search_words
 from annotator.app.session import (
     NO_MARK,
     AnnotationSession,
@@ -214,7 +215,7 @@ class AnnotateScreen(Screen[None]):
         self.latency = latency or LatencyLog()
         self.model = TreeModel(session.trace_ids(), session.load_trace, session.document_rows)
         self.trace_tree = TraceTree(self.model, _TreeSource(self), id="tree")
-        self.span_view = SpanView(id="view")
+        self.span_view = SpanView(search_words(session.queue.text), id="view")
         self.panel = AnnotationPanel(
             session.configs, self._key("edit_text"), self._key("accept"), id="panel"
         )
@@ -1009,6 +1010,7 @@ class AnnotateScreen(Screen[None]):
                 return
             self.session.set_queue(queue)
             self.status_line.set_queue(queue.describe())
+            self.span_view.mark_search(search_words(queue.text))
             self._reload_traces()
             self._schedule_progress(immediately=True)
             self._remember_expressions(queue)

@@ -231,9 +231,9 @@ class FilterScreen(ModalScreen[QueueFilter | None]):
             )
 
     def _name_section(self) -> ComposeResult:
-        yield Static(Text("Span name contains"), classes="filter-title", markup=False)
+        yield Static(Text("Search span content (/)"), classes="filter-title", markup=False)
         yield Input(
-            self._current.text, placeholder="text in the span name (enter applies)",
+            self._current.text, placeholder="words in name, input, output, documents, errors",
             id="filter-text", compact=True,
         )  # fmt: skip
 

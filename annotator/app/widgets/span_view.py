@@ -15,6 +15,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from annotator.app.search_highlight import MATCH_STYLE, mark_matches
 from annotator.app.span_render import RenderOptions, render_span
 from annotator.model import Span
 
@@ -24,12 +25,13 @@ class SpanView(ScrollView, can_focus=False):
     SpanView { padding: 0 1; overflow-x: hidden; }
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, search_words: tuple[str, ...] = (), **kwargs) -> None:
         super().__init__(**kwargs)
         self.span: Span | None = None
         self._document: RenderableType = Text("Loading…", style="dim")
         self._strips: list[Strip] | None = None
         self._laid_out_width = -1
+        self._search_words = search_words
 
     def show_span(
         self, span: Span | None, options: RenderOptions, *, keep_scroll: bool = False
@@ -39,6 +41,14 @@ class SpanView(ScrollView, can_focus=False):
             self._set(Text("No span selected.", style="dim"), keep_scroll)
         else:
             self._set(render_span(span, options), keep_scroll)
+
+    def mark_search(self, words: tuple[str, ...]) -> None:
+        """Mark these searched words wherever they are shown (none: no marks)."""
+        if words != self._search_words:
+            self._search_words = words
+            self._strips = None
+            self._layout()
+            self.refresh()
 
     def show_message(self, text: Text) -> None:
         self.span = None
@@ -58,6 +68,17 @@ class SpanView(ScrollView, can_focus=False):
         self._layout()
         return ["".join(segment.text for segment in strip) for strip in self._strips or []]
 
+    @property
+    def marked_text(self) -> list[str]:
+        """The pieces of text marked as search matches, in order (for tests)."""
+        self._layout()
+        return [
+            segment.text
+            for strip in self._strips or []
+            for segment in strip
+            if segment.style is not None and MATCH_STYLE.reverse and segment.style.reverse
+        ]
+
     def _layout(self) -> None:
         width = self.scrollable_content_region.width
         if width <= 0:
@@ -67,7 +88,8 @@ class SpanView(ScrollView, can_focus=False):
         console = self.app.console
         options = console.options.update_width(width)
         lines = console.render_lines(self._document, options, style=self.rich_style, pad=False)
-        self._strips = [Strip(Segment.simplify(line)) for line in lines]
+        strips = [Strip(Segment.simplify(line)) for line in lines]
+        self._strips = mark_matches(strips, self._search_words)
         self._laid_out_width = width
         self.virtual_size = Size(width, len(self._strips))
 
