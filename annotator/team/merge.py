@@ -56,7 +56,11 @@ Annotations
     label, score or explanation; identical copies are not conflicts. Every conflict is reported
     with every file's value, its updated_at and the winner.
 
-    Final values (identifier ``final``) are annotations like any other here: the newest wins.
+    Final values (identifier ``final``) follow the same rule with one exception: a reviewer's
+    final value (``metadata.decided_by == "reviewer"``: the app's review mode, ``resolve
+    --strategy reviewer``) beats an automatic one (resolve's majority / unanimous) however old
+    it is, as resolve never overrides a reviewer. Between two reviewers' differing final values
+    the newest wins and the key is reported as a conflict, every reviewer's value listed.
 
 Assignments, skips and flags (``assign`` batches)
     Assignments: union; when files hold one (annotator, target, item) differently, the
@@ -103,6 +107,8 @@ from annotator.store import (
     ANNOTATION_COLUMNS,
     APPLICATION_ID,
     BUSY_TIMEOUT_MS,
+    FINAL,
+    REVIEWER,
     TARGET_ID_SQL,
     AnnotationBatch,
     AnnotationKey,
@@ -139,7 +145,10 @@ _VALUE_COLUMNS = COLUMNS[1:]  # every annotation column but the row id
 _KEY_COLUMNS = ("k_target", "k_id", "k_pos", "k_name", "k_ident")
 _KEY_LIST = ", ".join(_KEY_COLUMNS)
 _KEY_SELECT = f"target, ({TARGET_ID_SQL}), coalesce(document_position, -1), name, identifier"
-_RANK_ARGS = "updated_at, label, score, explanation, annotator_kind, metadata, created_at, source"
+_RANK_ARGS = (
+    "identifier, updated_at, label, score, explanation, annotator_kind, metadata, created_at, "
+    "source"
+)
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -586,7 +595,7 @@ def _open_out(path: Path) -> Store:
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA cache_size = -65536")  # 64 MiB each: the staging tables and their
     conn.execute("PRAGMA temp.cache_size = -65536")  # indexes stay in memory
-    conn.create_function("merge_rank", 9, _rank, deterministic=True)
+    conn.create_function("merge_rank", 10, _rank, deterministic=True)
     conn.create_function("merge_result", 3, _result, deterministic=True)
     return Store(conn, path)
 
@@ -1061,6 +1070,7 @@ _SEPARATOR = "\x01\x01"
 
 def _rank(
     src: int,
+    identifier: str | None,
     updated_at: str | None,
     label: Any,
     score: Any,
@@ -1071,14 +1081,23 @@ def _rank(
     source: str | None,
 ) -> str:
     """One text whose order (SQLite compares text bytewise) is the order of the tuple
-    (updated_at, content, created_at, source, -src), content being the canonical JSON of
-    (label, score, explanation, annotator_kind, metadata with sorted keys). The greatest rank
-    of a key wins: the newest, on a tie the greater content, then the later created_at and
-    source; between identical rows the earliest input (or OUT itself, src 0)."""
+    (reviewer's final, updated_at, content, created_at, source, -src), content being the
+    canonical JSON of (label, score, explanation, annotator_kind, metadata with sorted keys).
+    The greatest rank of a key wins: a reviewer's final value before an automatic one, then the
+    newest, on a tie the greater content, then the later created_at and source; between
+    identical rows the earliest input (or OUT itself, src 0)."""
+    meta = _metadata(metadata)
+    reviewed = identifier == FINAL and meta.get("decided_by") == REVIEWER
     content = orjson.dumps(
-        [label, score, explanation, kind, _metadata(metadata)], option=orjson.OPT_SORT_KEYS
+        [label, score, explanation, kind, meta], option=orjson.OPT_SORT_KEYS
     ).decode()
-    parts = [_escape(updated_at or ""), content, _escape(created_at or ""), _escape(source or "")]
+    parts = [
+        "1" if reviewed else "0",
+        _escape(updated_at or ""),
+        content,
+        _escape(created_at or ""),
+        _escape(source or ""),
+    ]
     return _SEPARATOR.join(parts) + _SEPARATOR + f"{9_999_999 - src:08d}"
 
 
