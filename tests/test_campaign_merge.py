@@ -6,6 +6,11 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from pathlib import Path
+from random import Random
+from uuid import uuid4
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from annotator.model import Annotation
 from annotator.store import Assignment, Store
@@ -156,3 +161,35 @@ def test_two_reviewers_differing_finals_are_listed_as_a_conflict(tmp_path: Path)
         ]
         text = "\n".join(report.lines())
         assert "span r3 · correctness · final" in text
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    finals=st.lists(
+        st.tuples(st.booleans(), st.sampled_from(["correct", "incorrect", "partial"])),
+        min_size=1,
+        max_size=4,
+    ),
+    order=st.randoms(use_true_random=False),
+)
+def test_property_merge_keeps_the_newest_reviewer_final_whatever_the_order(
+    tmp_path: Path, finals: list[tuple[bool, str]], order: Random
+) -> None:
+    """Files each holding one final value (a reviewer's or resolve's, distinct times): merged
+    in any order, OUT holds the newest reviewer's final when there is one, else the newest."""
+    run = tmp_path / uuid4().hex
+    run.mkdir()
+    files = []
+    for n, (reviewed, label) in enumerate(finals):
+        at = f"2026-01-{n + 1:02d}T00:00:00"
+        files.append(
+            _final_file(run / f"f{n}.db", label, at, reviewer="lead" if reviewed else None)
+        )
+    reviewed = [n for n, (r, _) in enumerate(finals) if r]
+    expected = finals[max(reviewed) if reviewed else len(finals) - 1][1]
+    order.shuffle(files)
+    out = run / "out.db"
+    merge_databases(files, out)
+    assert _final(out)[:2] == (expected, "reviewer" if reviewed else "majority")
