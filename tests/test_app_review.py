@@ -213,3 +213,17 @@ def test_review_with_trace_files_is_refused(db: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["annotate", str(other), "--db", str(db), "--review"])
     assert result.exit_code == 2
     assert "--review walks the database's own items" in result.output
+
+
+async def test_undo_stops_at_the_reviews_own_decisions(db: Path) -> None:
+    # lead also voted as a rater here before reviewing: review mode's u never takes that back
+    with Store.open(db) as store:
+        store.set_annotation(vote("lead", "r1", label="correct", score=1))
+    before = rows(db, VOTES)
+    app = review_app(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("1", "u", "u")
+        await pilot.pause()
+        assert "nothing to undo in this review" in screen_text(app)
+    assert rows(db, FINALS) == []
+    assert rows(db, VOTES) == before

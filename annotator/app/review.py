@@ -9,6 +9,7 @@ line and nothing is lost but that keystroke.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from rich.text import Text
@@ -21,8 +22,11 @@ from annotator.app.widgets.review_panel import ReviewPanel, plain
 from annotator.config import AnnotationConfig, AnnotationType, ConfigSet
 from annotator.keymap import normalise_key
 from annotator.model import Annotation
-from annotator.store import AnnotationKey, Store, StoreError
+from annotator.store import AnnotationError, AnnotationKey, Store, StoreError
 from annotator.team.review import ReviewItem, config_value, review_items, vote_text
+
+# What a write the database refuses raises (locked past the busy timeout, disk full, ...).
+WRITE_ERRORS = (StoreError, AnnotationError, sqlite3.Error)
 
 
 class ReviewStatus(Static):
@@ -69,6 +73,9 @@ class ReviewApp(App[None]):
         }
         self.index = 0
         self.message = ""
+        # How many of this session's decisions `u` may take back: never further (the reviewer's
+        # name may have earlier changes here, as a rater, that review mode must not touch).
+        self.undoable = 0
 
     def compose(self) -> ComposeResult:
         yield ReviewPanel(id="review")
@@ -184,21 +191,27 @@ class ReviewApp(App[None]):
             return
         try:
             self.store.clear_final(item.key, reviewer=self.reviewer)
-        except StoreError as error:
+        except WRITE_ERRORS as error:
             self.say(f"not cleared: {plain(str(error), 80)}")
             return
+        self.undoable += 1
         self.finals[self.index] = None
         self.say("final cleared")
 
     def action_undo(self) -> None:
+        if not self.undoable:
+            self.say("nothing to undo in this review")
+            return
         try:
             change = self.store.undo(self.reviewer)
-        except StoreError as error:
+        except WRITE_ERRORS as error:
             self.say(f"not undone: {plain(str(error), 80)}")
             return
         if change is None:
+            self.undoable = 0
             self.say("nothing to undo")
             return
+        self.undoable -= 1
         if change.is_mark:  # a skip or flag of the reviewer's (from the annotate screen)
             self.say("undid a skip/flag")
             return
@@ -216,9 +229,10 @@ class ReviewApp(App[None]):
             return
         try:
             final = self.store.set_final(item.annotation(label, score), reviewer=self.reviewer)
-        except StoreError as error:
+        except WRITE_ERRORS as error:
             self.say(f"not saved: {plain(str(error), 80)}")
             return
+        self.undoable += 1
         self.finals[self.index] = final
         shown = plain(vote_text(label if label is not None else score))
         if self.index < len(self.items) - 1:
