@@ -159,8 +159,20 @@ def test_two_reviewers_differing_finals_are_listed_as_a_conflict(tmp_path: Path)
             (str(carol), "correct", "2026-02-01T00:00:00"),
             (str(lead), "incorrect", "2026-01-01T00:00:00"),
         ]
-        text = "\n".join(report.lines())
-        assert "span r3 · correctness · final" in text
+        assert [(v.decided_by, v.reviewer) for v in conflict.versions] == [
+            ("reviewer", "carol"),
+            ("reviewer", "lead"),
+        ]
+        lines = report.lines()
+        at = lines.index("  span r3 · correctness · final")
+        assert [line.split(maxsplit=1)[1] for line in lines[at + 1 : at + 3]] == [
+            "2026-02-01T00:00:00  label='correct' (decided by reviewer 'carol')  <- won",
+            "2026-01-01T00:00:00  label='incorrect' (decided by reviewer 'lead')",
+        ]
+        assert [
+            (v["label"], v["decided_by"], v["reviewer"])
+            for v in report.to_dict()["conflicts"][0]["versions"]
+        ] == [("correct", "reviewer", "carol"), ("incorrect", "reviewer", "lead")]
 
 
 @settings(

@@ -60,7 +60,8 @@ Annotations
     final value (``metadata.decided_by == "reviewer"``: the app's review mode, ``resolve
     --strategy reviewer``) beats an automatic one (resolve's majority / unanimous) however old
     it is, as resolve never overrides a reviewer. Between two reviewers' differing final values
-    the newest wins and the key is reported as a conflict, every reviewer's value listed.
+    the newest wins and the key is reported as a conflict, every file's value listed with who
+    decided it (``decided by reviewer 'lead'``, ``decided by majority``).
 
 Assignments, skips and flags (``assign`` batches)
     Assignments: union; when files hold one (annotator, target, item) differently, the
@@ -185,6 +186,9 @@ class Version:
     annotator_kind: str
     updated_at: str
     won: bool
+    # a final value's metadata: who decided it (reviewer / majority / unanimous) and the reviewer
+    decided_by: str | None = None
+    reviewer: str | None = None
 
     def describe(self) -> str:
         parts = []
@@ -197,6 +201,9 @@ class Version:
             if len(text) > 60:
                 text = text[:57] + "..."
             parts.append(f"explanation={text!r}")
+        if self.decided_by is not None:
+            by = f"reviewer {self.reviewer!r}" if self.decided_by == REVIEWER else self.decided_by
+            parts.append(f"(decided by {by})")
         return " ".join(parts) or "(empty)"
 
 
@@ -233,6 +240,11 @@ class AnnotationConflict:
                     "annotator_kind": v.annotator_kind,
                     "updated_at": v.updated_at,
                     "won": v.won,
+                    **(
+                        {"decided_by": v.decided_by, "reviewer": v.reviewer}
+                        if v.decided_by is not None
+                        else {}
+                    ),
                 }
                 for v in self.versions
             ],
@@ -356,7 +368,10 @@ class MergeReport:
                 f"{self.marks_changed:,} skips or flags added or updated."
             )
         if self.conflicts:
-            out.append("Conflicts (newest updated_at wins; a tie goes to the greater content):")
+            out.append(
+                "Conflicts (newest updated_at wins, but a reviewer's final value beats resolve's; "
+                "a tie goes to the greater content):"
+            )
             for conflict in self.conflicts:
                 out.append(f"  {conflict.describe_key()}")
                 source_width = max(len(v.source) for v in conflict.versions)
@@ -973,7 +988,8 @@ class _Merger:
             f"WITH c AS (SELECT {_KEY_LIST} FROM temp.merge_rows GROUP BY {_KEY_LIST} "
             "HAVING count(DISTINCT result) > 1) "
             f"SELECT {_KEY_LIST}, src, label, score, explanation, annotator_kind, updated_at, "
-            f"rank FROM temp.merge_rows JOIN c USING ({_KEY_LIST}) "
+            f"rank, {_FINAL_META.format('decided_by')}, {_FINAL_META.format('reviewer')} "
+            f"FROM temp.merge_rows JOIN c USING ({_KEY_LIST}) "
             f"ORDER BY {_KEY_LIST}, rank DESC"
         )
         current_key: tuple | None = None
@@ -985,13 +1001,23 @@ class _Merger:
                 if current_key is not None:
                     yield _conflict(current_key, versions)
                 current_key, versions, best = key_values, [], None
-            src, label, score, explanation, kind, updated_at, rank = row[5:]
+            src, label, score, explanation, kind, updated_at, rank, decided_by, reviewer = row[5:]
             order = rank[:-_SRC_WIDTH]  # equal for identical rows from different files
             if best is None:
                 best = order
             source_label = self.out_label if src == 0 else self.sources[src - 1].label
             versions.append(
-                Version(source_label, label, score, explanation, kind, updated_at, order == best)
+                Version(
+                    source_label,
+                    label,
+                    score,
+                    explanation,
+                    kind,
+                    updated_at,
+                    order == best,
+                    _text_or_none(decided_by),
+                    _text_or_none(reviewer),
+                )
             )
         if current_key is not None:
             yield _conflict(current_key, versions)
@@ -1062,6 +1088,17 @@ def _conflict(key_values: tuple, versions: list[Version]) -> AnnotationConflict:
     target, target_id, position, name, identifier = key_values
     key = AnnotationKey(target, target_id, None if position == -1 else position, name, identifier)
     return AnnotationConflict(key, tuple(versions))
+
+
+# A final value's metadata field (text), NULL for other rows and metadata that is not JSON.
+_FINAL_META = (
+    f"CASE WHEN k_ident = '{FINAL}' AND json_valid(metadata) "
+    "THEN json_extract(metadata, '$.{}') END"
+)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 _SRC_WIDTH = 10  # the rank's last part: the input's position, inverted
