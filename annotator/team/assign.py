@@ -31,7 +31,8 @@ Batches
     too), the LLM and CODE annotations on those traces (the app's `a` key takes one over) and
     the annotator's own earlier annotations, and their rows of `assignments`. With ``--blind``
     no LLM or CODE annotation is copied, so a rater is not anchored by the judge's answer
-    (the run is recorded as blind in the manifest). Their queue in
+    (the run is recorded as blind in the manifest, and every later run into the folder is blind
+    too). Their queue in
     the app is then their assignment. A batch carries its campaign id and annotator in
     `meta`; assign writes only into a file that is a batch of this folder's campaign for that
     annotator, and never into `--db` or any other database.
@@ -357,6 +358,8 @@ def assign(
         document = team.load_config_document() or {}
         config_times = team.config_times()
 
+    # Once blind, a campaign stays blind: a later run must not show the judge to anyone.
+    blind = blind or bool(previous and any(run.get("blind") for run in previous.runs))
     names = list(previous.annotators) if previous else []
     names += [name for name in annotators if name not in names]
     distribution = distribute(
