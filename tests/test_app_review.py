@@ -227,3 +227,17 @@ async def test_undo_stops_at_the_reviews_own_decisions(db: Path) -> None:
         assert "nothing to undo in this review" in screen_text(app)
     assert rows(db, FINALS) == []
     assert rows(db, VOTES) == before
+
+
+def test_review_of_a_database_without_configs_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    db = build_db(tmp_path / "bare.db")
+    result = CliRunner().invoke(cli, ["annotate", "--db", str(db), "--review"])
+    assert result.exit_code == 2
+    assert "no configs stored; review mode decides with the configs' keys" in result.output
+
+
+def test_review_of_a_missing_database_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["annotate", "--db", str(tmp_path / "no.db"), "--review"])
+    assert result.exit_code == 2
+    assert "no such database here; review mode opens a merged database" in result.output
+    assert not (tmp_path / "no.db").exists()

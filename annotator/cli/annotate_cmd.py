@@ -153,13 +153,13 @@ def run_review(db_path: str | Path, reviewer: str, per_item: int | None) -> None
         )
     config_set = parse_config_document(document, f"{db_path} (stored configs)")
     app = ReviewApp(db_path, config_set, reviewer, per_item=per_item)
-    if not app.items:
-        warn(f"{db_path}: no disagreements to review")
     notice = set_lock_notice(None)
     try:
         app.run()
     finally:
         set_lock_notice(notice)
+    if not app.items:
+        warn(f"{db_path}: no disagreements to review")
     say(f"{app.decided()} of {len(app.items)} items decided in {db_path}")
 
 

@@ -50,8 +50,8 @@ def review_text(
     if item is None:
         text.append("No disagreements to review", style="bold")
         text.append(
-            "\nEvery item the raters answered has one value (or a final value decides it)."
-            "\nq quits."
+            "\nNo item has two raters' different values (nor, with --per-item, too few "
+            "answers).\nq quits."
         )
         return text
     where = item.target if item.document_position is None else f"document {item.document_position}"
