@@ -241,3 +241,20 @@ def test_review_of_a_missing_database_is_one_line_and_exit_2(tmp_path: Path) -> 
     assert result.exit_code == 2
     assert "no such database here; review mode opens a merged database" in result.output
     assert not (tmp_path / "no.db").exists()
+
+
+async def test_e_types_a_final_score_for_a_continuous_config(tmp_path: Path) -> None:
+    db = build_db(tmp_path / "scores.db")
+    with Store.open(db) as store:
+        store.save_config_document(config_set().to_document())
+        store.set_annotation(vote("alice", "r3", "quality", score=3))
+        store.set_annotation(vote("bob", "r3", "quality", score=7))
+    app = review_app(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e", "1", "1", "ctrl+s")  # 11 is above the config's bound of 10
+        await pilot.pause()
+        assert "11 is outside 0..10" in screen_text(app)
+        await pilot.press("e", "ctrl+a", "delete", "4", ".", "5", "ctrl+s")
+        await pilot.pause()
+        assert "1 of 1 decided" in screen_text(app)
+    assert [row[:5] for row in rows(db, FINALS)] == [("span", "r3", "quality", None, 4.5)]

@@ -126,7 +126,13 @@ class ReviewApp(App[None]):
     # --- keys --------------------------------------------------------------------------------
 
     def on_key(self, event) -> None:
-        """A value key of the item's categorical config records that value as final."""
+        """A value key of the item's categorical config records that value as final. With the
+        score box open, a text key that reached the app was typed ahead of the box: it goes
+        into the box (as in the annotate screen), never decides anything."""
+        if isinstance(self.screen, TextEntryScreen):
+            if self.screen.type_ahead(event):
+                event.stop()
+            return
         item = self.item
         config = self.config_of(item)
         if item is None or config is None or config.type != AnnotationType.CATEGORICAL:
