@@ -387,3 +387,50 @@ def test_annotate_on_a_batch_is_its_owner_unless_told_otherwise(
         f"{out / 'bob.db'} is bob's batch; annotating as zoe, who has no assignment in it "
         "(every item is in the queue)"
     ) in other.stderr
+
+
+def test_blind_leaves_the_judges_annotations_out_of_every_batch(team: Path, tmp_path: Path) -> None:
+    judged = _rows(team, "SELECT span_id, trace_id FROM annotations WHERE identifier = 'judge'")
+    assert len(judged) == 1
+    span, trace = judged[0]
+    for blind in (False, True):
+        out = tmp_path / ("blind" if blind else "open")
+        result = run(
+            "assign", "--db", str(team), "--annotators", "alice,bob", "--per-item", "2",
+            "--out", str(out), "--where", f"span_id == '{span}'",
+            *(["--blind"] if blind else []),
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        for name in ("alice", "bob"):
+            batch = out / f"{name}.db"
+            assert _rows(batch, "SELECT trace_id FROM traces") == [(trace,)]
+            # the judge's label travels only without --blind; zed's (another rater) never
+            assert _rows(
+                batch, "SELECT identifier, annotator_kind, label FROM annotations ORDER BY id"
+            ) == ([] if blind else [("judge", "LLM", "correct")])
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert [r["blind"] for r in manifest["runs"]] == [blind]
+
+
+def test_a_blind_campaign_stays_blind_when_run_again_without_blind(
+    team: Path, tmp_path: Path
+) -> None:
+    span, trace = _rows(
+        team, "SELECT span_id, trace_id FROM annotations WHERE identifier = 'judge'"
+    )[0]
+    other = _rows(
+        team, f"SELECT span_id FROM spans WHERE span_kind = 'LLM' AND trace_id != '{trace}' LIMIT 1"
+    )[0][0]
+    out = tmp_path / "batches"
+    for where, extra in ((f"span_id == '{other}'", ["--blind"]), (f"span_id == '{span}'", [])):
+        result = run(
+            "assign", "--db", str(team), "--annotators", "alice,bob", "--per-item", "2",
+            "--out", str(out), "--where", where, *extra,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+    for name in ("alice", "bob"):
+        batch = out / f"{name}.db"
+        assert len(_rows(batch, "SELECT trace_id FROM traces")) == 2  # the judged trace came too
+        assert _rows(batch, "SELECT count(*) FROM annotations") == [(0,)]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [r["blind"] for r in manifest["runs"]] == [True, True]

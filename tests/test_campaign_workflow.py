@@ -1,6 +1,7 @@
 """A campaign end to end on the bundled samples: assign to three annotators → each annotates
 their batch in the app (real keys) → merge → resolve → dataset → stats --json, with exact
-numbers. (The app's review mode is added to this loop by the app side of issue 11.)"""
+numbers. Between merge and resolve the lead reviews in the app (review mode, real keys): the
+two 1-1 ties get final values, which no strategy of resolve overrides."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import orjson
 from click.testing import CliRunner
 
 from annotator.app.app import AnnotatorApp
+from annotator.app.review import ReviewApp
 from annotator.cli.main import cli
 from annotator.config import parse_config
 from annotator.resources import sample_trace_files
@@ -101,7 +103,41 @@ async def test_assign_annotate_merge_resolve_dataset_stats(tmp_path: Path) -> No
     merged = run("merge", *(str(out / f"{n}.db") for n in KEYS), "--into", str(team))
     assert "Campaign: 12 assignments and 0 skips or flags added or updated." in merged
 
+    # Review in the app: the two ties (alice correct, carol incorrect), in trace order.
+    reviewed = ReviewApp(team, configs, "lead")
+    async with reviewed.run_test(size=(120, 40)) as pilot:
+        assert [i.target_id for i in reviewed.items] == ["160be113b0f2f1e5", "b601197ef5558fc8"]
+        assert [i.majority() for i in reviewed.items] == [None, None]
+        await pilot.press("2", "1")  # incorrect, then correct
+        await pilot.pause()
+    finals_sql = (
+        "SELECT span_id, label, score, json_extract(metadata, '$.decided_by'), "
+        "json_extract(metadata, '$.reviewer') FROM annotations WHERE identifier = 'final' "
+        "ORDER BY span_id"
+    )
+    reviewer_finals = [
+        ("160be113b0f2f1e5", "incorrect", 0.0, "reviewer", "lead"),
+        ("b601197ef5558fc8", "correct", 1.0, "reviewer", "lead"),
+    ]
+    assert _rows(team, finals_sql) == reviewer_finals
+
+    # No strategy of resolve overrides the reviewer (dry runs: the real run follows).
+    for strategy in (("unanimous",), ("reviewer", "--reviewer", "alice")):
+        dry = json.loads(
+            run("resolve", "--db", str(team), "--strategy", *strategy, "--dry-run", "--json")
+        )
+        assert dry["reviewer_kept"] == 2
+        assert _rows(team, finals_sql) == reviewer_finals
     resolved = json.loads(run("resolve", "--db", str(team), "--strategy", "majority", "--json"))
+    assert resolved["reviewer_kept"] == 2
+    assert [row[:2] + row[3:4] for row in _rows(team, finals_sql)] == [
+        ("160be113b0f2f1e5", "incorrect", "reviewer"),
+        ("1990469fc54c92a1", "incorrect", "majority"),
+        ("85b86a9e096823a9", "correct", "majority"),
+        ("9f8573c9f25dc993", "correct", "majority"),
+        ("b601197ef5558fc8", "correct", "reviewer"),
+        ("d99528183bf7bdc5", "incorrect", "majority"),
+    ]
     votes = {
         span: dict(_rows(team, f"SELECT identifier, label FROM annotations WHERE span_id = "
                                f"'{span}' AND annotator_kind = 'HUMAN' AND identifier != 'final'"))
@@ -116,14 +152,18 @@ async def test_assign_annotate_merge_resolve_dataset_stats(tmp_path: Path) -> No
         "b601197ef5558fc8": {"alice": "correct", "carol": "incorrect"},
         "d99528183bf7bdc5": {"bob": "incorrect", "carol": "incorrect"},
     }
-    assert (resolved["items"], resolved["decided"], resolved["needs_review_count"]) == (6, 4, 2)
+    assert (resolved["items"], resolved["decided"], resolved["needs_review_count"]) == (6, 4, 0)
     assert resolved["decided_by_value"] == {"correctness": {"correct": 2, "incorrect": 2}}
-    assert resolved["needs_review_by_reason"] == {"no majority": 2}
+    assert resolved["needs_review_by_reason"] == {}
 
     dataset = tmp_path / "bad.jsonl"
     run("dataset", "--db", str(team), "--out", str(dataset), "--label", "correctness=incorrect")
     examples = [orjson.loads(line) for line in dataset.read_text().splitlines()]
-    assert {e["span_id"] for e in examples} == {"1990469fc54c92a1", "d99528183bf7bdc5"}
+    assert {e["span_id"] for e in examples} == {
+        "160be113b0f2f1e5",  # the reviewer's decision
+        "1990469fc54c92a1",
+        "d99528183bf7bdc5",
+    }
     for example in examples:
         assert example["metadata"]["votes"]["correctness"] == {
             "final": "incorrect",
@@ -136,6 +176,6 @@ async def test_assign_annotate_merge_resolve_dataset_stats(tmp_path: Path) -> No
         for n in ("alice", "bob", "carol")
     ]
     (correctness,) = stats["configs"]
-    assert correctness["final"] == {"items": 4, "values": {"correct": 2, "incorrect": 2}}
+    assert correctness["final"] == {"items": 6, "values": {"correct": 3, "incorrect": 3}}
     assert correctness["agreement"]["raters"] == ["alice", "bob", "carol"]
     assert correctness["agreement"]["n"] == 6

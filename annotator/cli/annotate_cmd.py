@@ -142,6 +142,34 @@ def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
+def run_review(db_path: str | Path, reviewer: str, per_item: int | None) -> None:
+    """Open review mode on an existing database with its stored configs."""
+    from annotator.app.review import ReviewApp
+    from annotator.config import parse_config_document
+    from annotator.store import NEW, Store, inspect_database, set_lock_notice
+
+    found = inspect_database(db_path)
+    if found.kind == NEW:
+        raise BadInput(f"{db_path}: no such database here; review mode opens a merged database")
+    with Store.open(db_path) as store:  # upgrades an older schema before the app reads it
+        document = store.load_config_document()
+    if document is None:
+        raise BadInput(
+            f"{db_path}: no configs stored; review mode decides with the configs' keys "
+            "(store them: annotator config store FILE --db DB)"
+        )
+    config_set = parse_config_document(document, f"{db_path} (stored configs)")
+    app = ReviewApp(db_path, config_set, reviewer, per_item=per_item)
+    notice = set_lock_notice(None)
+    try:
+        app.run()
+    finally:
+        set_lock_notice(notice)
+    if not app.items:
+        warn(f"{db_path}: no disagreements to review")
+    say(f"{app.decided()} of {len(app.items)} items decided in {db_path}")
+
+
 def _batch_annotator(store: Store, db_path: str | Path, annotator: str, given: bool) -> str:
     """In a batch of `annotator assign`, who annotates: its owner unless --annotator (or
     $ANNOTATOR_NAME) says otherwise; then one line says whose batch it is."""
@@ -215,6 +243,20 @@ def _run_textual(
     show_default=True,
     help="Start on this queue (f changes it in the app); disagree: adjudicate where values differ.",
 )
+@click.option(
+    "--review",
+    is_flag=True,
+    help=(
+        "Review mode: walk the items raters disagree on and record final values (the "
+        "reviewer is --annotator)."
+    ),
+)
+@click.option(
+    "--per-item",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --review: also walk every item with fewer than N answers.",
+)
 @filter_options
 @friendly_errors
 def annotate_command(
@@ -227,6 +269,8 @@ def annotate_command(
     queue: str,
     where: str | None,
     trace_where: str | None,
+    review: bool,
+    per_item: int | None,
 ) -> None:
     """Import trace FILES (if any) into the database and open the annotation app on it.
 
@@ -248,6 +292,16 @@ def annotate_command(
     given = source is not click.core.ParameterSource.DEFAULT or bool(
         os.environ.get("ANNOTATOR_NAME")
     )
+    if per_item is not None and not review:
+        raise BadInput("--per-item is for review mode: add --review")
+    if review:
+        if files or where or trace_where or config_path:
+            raise BadInput(
+                "--review walks the database's own items with its stored configs: give only "
+                "--db (and --annotator, --per-item)"
+            )
+        run_review(db_path, annotator.strip(), per_item)
+        return
     selection = selection_from(where, trace_where)  # before the database is touched
     run_app(
         db_path,

@@ -48,6 +48,11 @@ from annotator.cli.output import say, say_json
     metavar="K",
     help="K items go to every annotator (for agreement figures).",
 )
+@click.option(
+    "--blind",
+    is_flag=True,
+    help="Leave LLM/CODE annotations out of the batches (raters are not anchored by the judge).",
+)
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @friendly_errors
@@ -63,13 +68,14 @@ def assign_command(
     where: str | None,
     trace_where: str | None,
     as_json: bool,
+    blind: bool,
 ) -> None:
     """Hand out the items of --db: each to exactly --per-item annotators, loads balanced
     (counts differ by at most one), the same result for the same inputs and --seed.
 
     \b
     Writes OUT/NAME.db per annotator (the traces they need, the configs and guidelines, the
-    LLM/CODE annotations on those traces, their assignment: `annotator annotate --db
+    LLM/CODE annotations on those traces unless --blind, their assignment: `annotator annotate --db
     OUT/alice.db --annotator alice` walks exactly that) and OUT/manifest.json (who has what).
     Run again into the same folder to add annotators or items: work already handed out stays
     where it is.
@@ -90,6 +96,7 @@ def assign_command(
             sample=sample,
             overlap_all=overlap_all,
             selection=selection,
+            blind=blind,
         )
     except AssignError as error:
         raise BadInput(sanitize(str(error))) from None

@@ -29,7 +29,10 @@ Batches
     ``OUT/NAME.db`` per annotator: the spans of every trace holding one of their items (the
     whole trace, for context), the configs with the whole config document (its guidelines
     too), the LLM and CODE annotations on those traces (the app's `a` key takes one over) and
-    the annotator's own earlier annotations, and their rows of `assignments`. Their queue in
+    the annotator's own earlier annotations, and their rows of `assignments`. With ``--blind``
+    no LLM or CODE annotation is copied, so a rater is not anchored by the judge's answer
+    (the run is recorded as blind in the manifest, and every later run into the folder is blind
+    too). Their queue in
     the app is then their assignment. A batch carries its campaign id and annotator in
     `meta`; assign writes only into a file that is a batch of this folder's campaign for that
     annotator, and never into `--db` or any other database.
@@ -315,9 +318,11 @@ def assign(
     sample: int | None = None,
     overlap_all: int = 0,
     selection: Selection | None = None,
+    blind: bool = False,
 ) -> AssignResult:
     """Write (or extend) one batch database per annotator and the manifest in `out_dir`.
-    `selection`: the --where / --trace-where filters (annotator.query.Selection)."""
+    `selection`: the --where / --trace-where filters (annotator.query.Selection); `blind`:
+    leave the LLM and CODE annotations out of the batches."""
     if target not in TARGETS:
         raise AssignError(f"--target {target!r}: use span or trace")
     if sample is not None and sample < 1:
@@ -353,6 +358,8 @@ def assign(
         document = team.load_config_document() or {}
         config_times = team.config_times()
 
+    # Once blind, a campaign stays blind: a later run must not show the judge to anyone.
+    blind = blind or bool(previous and any(run.get("blind") for run in previous.runs))
     names = list(previous.annotators) if previous else []
     names += [name for name in annotators if name not in names]
     distribution = distribute(
@@ -393,6 +400,7 @@ def assign(
             "where": selection.where.text if selection else "",
             "trace_where": selection.trace_where.text if selection else "",
             "new_items": new_items,
+            "blind": blind,
         }
     )
 
@@ -412,6 +420,7 @@ def assign(
                 fresh,
                 document,
                 config_times,
+                blind=blind,
             )
         )
     try:
@@ -490,6 +499,8 @@ def _write_batch(
     fresh: list[str],
     document: dict[str, Any],
     config_times: dict[str, str],
+    *,
+    blind: bool = False,
 ) -> BatchResult:
     existed = _check_batch(path, source, manifest, annotator)
     traces = sorted({item.trace_id for item in items})
@@ -519,7 +530,7 @@ def _write_batch(
         _copy_traces(team.connection, conn, wanted)
         with write_transaction(conn):
             add_assignments(conn, rows)
-        _copy_annotations(team, batch, wanted, annotator)
+        _copy_annotations(team, batch, wanted, annotator, blind=blind)
         count = conn.execute("SELECT count(*) FROM traces").fetchone()[0]
     return BatchResult(annotator, str(path), len(items), len(rows), count, not existed)
 
@@ -558,11 +569,15 @@ def _copy_traces(source: Any, target: Any, trace_ids: list[str]) -> None:
             )
 
 
-def _copy_annotations(team: Store, batch: Store, trace_ids: list[str], annotator: str) -> None:
-    """The LLM and CODE annotations on the new traces, and the annotator's own (not notes,
-    not final values): logged in the batch as an import by ``assign``."""
+def _copy_annotations(
+    team: Store, batch: Store, trace_ids: list[str], annotator: str, *, blind: bool = False
+) -> None:
+    """The LLM and CODE annotations on the new traces (`blind`: none of them), and the
+    annotator's own (not notes, not final values): logged in the batch as an import by
+    ``assign``."""
     if not trace_ids:
         return
+    judges = "0" if blind else "annotator_kind != 'HUMAN'"
     columns = ", ".join(ANNOTATION_COLUMNS)
     with batch.annotation_batch(action="import") as writer:
         for start in range(0, len(trace_ids), 500):
@@ -571,7 +586,7 @@ def _copy_annotations(team: Store, batch: Store, trace_ids: list[str], annotator
                 f"SELECT {columns} FROM annotations WHERE trace_id IN "
                 "(SELECT value FROM json_each(?)) AND target IN ('span', 'document', 'trace') "
                 "AND name != ? AND identifier != ? "
-                "AND (annotator_kind != 'HUMAN' OR identifier = ?) ORDER BY id",
+                f"AND ({judges} OR (annotator_kind = 'HUMAN' AND identifier = ?)) ORDER BY id",
                 (chunk, NOTE_NAME, FINAL, annotator),
             ).fetchall()
             for row in rows:

@@ -56,7 +56,12 @@ Annotations
     label, score or explanation; identical copies are not conflicts. Every conflict is reported
     with every file's value, its updated_at and the winner.
 
-    Final values (identifier ``final``) are annotations like any other here: the newest wins.
+    Final values (identifier ``final``) follow the same rule with one exception: a reviewer's
+    final value (``metadata.decided_by == "reviewer"``: the app's review mode, ``resolve
+    --strategy reviewer``) beats an automatic one (resolve's majority / unanimous) however old
+    it is, as resolve never overrides a reviewer. Between two reviewers' differing final values
+    the newest wins and the key is reported as a conflict, every file's value listed with who
+    decided it (``decided by reviewer 'lead'``, ``decided by majority``).
 
 Assignments, skips and flags (``assign`` batches)
     Assignments: union; when files hold one (annotator, target, item) differently, the
@@ -103,6 +108,8 @@ from annotator.store import (
     ANNOTATION_COLUMNS,
     APPLICATION_ID,
     BUSY_TIMEOUT_MS,
+    FINAL,
+    REVIEWER,
     TARGET_ID_SQL,
     AnnotationBatch,
     AnnotationKey,
@@ -139,7 +146,10 @@ _VALUE_COLUMNS = COLUMNS[1:]  # every annotation column but the row id
 _KEY_COLUMNS = ("k_target", "k_id", "k_pos", "k_name", "k_ident")
 _KEY_LIST = ", ".join(_KEY_COLUMNS)
 _KEY_SELECT = f"target, ({TARGET_ID_SQL}), coalesce(document_position, -1), name, identifier"
-_RANK_ARGS = "updated_at, label, score, explanation, annotator_kind, metadata, created_at, source"
+_RANK_ARGS = (
+    "identifier, updated_at, label, score, explanation, annotator_kind, metadata, created_at, "
+    "source"
+)
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -176,6 +186,9 @@ class Version:
     annotator_kind: str
     updated_at: str
     won: bool
+    # a final value's metadata: who decided it (reviewer / majority / unanimous) and the reviewer
+    decided_by: str | None = None
+    reviewer: str | None = None
 
     def describe(self) -> str:
         parts = []
@@ -188,6 +201,9 @@ class Version:
             if len(text) > 60:
                 text = text[:57] + "..."
             parts.append(f"explanation={text!r}")
+        if self.decided_by is not None:
+            by = f"reviewer {self.reviewer!r}" if self.decided_by == REVIEWER else self.decided_by
+            parts.append(f"(decided by {by})")
         return " ".join(parts) or "(empty)"
 
 
@@ -224,6 +240,11 @@ class AnnotationConflict:
                     "annotator_kind": v.annotator_kind,
                     "updated_at": v.updated_at,
                     "won": v.won,
+                    **(
+                        {"decided_by": v.decided_by, "reviewer": v.reviewer}
+                        if v.decided_by is not None
+                        else {}
+                    ),
                 }
                 for v in self.versions
             ],
@@ -347,7 +368,10 @@ class MergeReport:
                 f"{self.marks_changed:,} skips or flags added or updated."
             )
         if self.conflicts:
-            out.append("Conflicts (newest updated_at wins; a tie goes to the greater content):")
+            out.append(
+                "Conflicts (newest updated_at wins, but a reviewer's final value beats resolve's; "
+                "a tie goes to the greater content):"
+            )
             for conflict in self.conflicts:
                 out.append(f"  {conflict.describe_key()}")
                 source_width = max(len(v.source) for v in conflict.versions)
@@ -586,7 +610,7 @@ def _open_out(path: Path) -> Store:
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA cache_size = -65536")  # 64 MiB each: the staging tables and their
     conn.execute("PRAGMA temp.cache_size = -65536")  # indexes stay in memory
-    conn.create_function("merge_rank", 9, _rank, deterministic=True)
+    conn.create_function("merge_rank", 10, _rank, deterministic=True)
     conn.create_function("merge_result", 3, _result, deterministic=True)
     return Store(conn, path)
 
@@ -964,7 +988,8 @@ class _Merger:
             f"WITH c AS (SELECT {_KEY_LIST} FROM temp.merge_rows GROUP BY {_KEY_LIST} "
             "HAVING count(DISTINCT result) > 1) "
             f"SELECT {_KEY_LIST}, src, label, score, explanation, annotator_kind, updated_at, "
-            f"rank FROM temp.merge_rows JOIN c USING ({_KEY_LIST}) "
+            f"rank, {_FINAL_META.format('decided_by')}, {_FINAL_META.format('reviewer')} "
+            f"FROM temp.merge_rows JOIN c USING ({_KEY_LIST}) "
             f"ORDER BY {_KEY_LIST}, rank DESC"
         )
         current_key: tuple | None = None
@@ -976,13 +1001,23 @@ class _Merger:
                 if current_key is not None:
                     yield _conflict(current_key, versions)
                 current_key, versions, best = key_values, [], None
-            src, label, score, explanation, kind, updated_at, rank = row[5:]
+            src, label, score, explanation, kind, updated_at, rank, decided_by, reviewer = row[5:]
             order = rank[:-_SRC_WIDTH]  # equal for identical rows from different files
             if best is None:
                 best = order
             source_label = self.out_label if src == 0 else self.sources[src - 1].label
             versions.append(
-                Version(source_label, label, score, explanation, kind, updated_at, order == best)
+                Version(
+                    source_label,
+                    label,
+                    score,
+                    explanation,
+                    kind,
+                    updated_at,
+                    order == best,
+                    _text_or_none(decided_by),
+                    _text_or_none(reviewer),
+                )
             )
         if current_key is not None:
             yield _conflict(current_key, versions)
@@ -1055,12 +1090,24 @@ def _conflict(key_values: tuple, versions: list[Version]) -> AnnotationConflict:
     return AnnotationConflict(key, tuple(versions))
 
 
+# A final value's metadata field (text), NULL for other rows and metadata that is not JSON.
+_FINAL_META = (
+    f"CASE WHEN k_ident = '{FINAL}' AND json_valid(metadata) "
+    "THEN json_extract(metadata, '$.{}') END"
+)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 _SRC_WIDTH = 10  # the rank's last part: the input's position, inverted
 _SEPARATOR = "\x01\x01"
 
 
 def _rank(
     src: int,
+    identifier: str | None,
     updated_at: str | None,
     label: Any,
     score: Any,
@@ -1071,14 +1118,23 @@ def _rank(
     source: str | None,
 ) -> str:
     """One text whose order (SQLite compares text bytewise) is the order of the tuple
-    (updated_at, content, created_at, source, -src), content being the canonical JSON of
-    (label, score, explanation, annotator_kind, metadata with sorted keys). The greatest rank
-    of a key wins: the newest, on a tie the greater content, then the later created_at and
-    source; between identical rows the earliest input (or OUT itself, src 0)."""
+    (reviewer's final, updated_at, content, created_at, source, -src), content being the
+    canonical JSON of (label, score, explanation, annotator_kind, metadata with sorted keys).
+    The greatest rank of a key wins: a reviewer's final value before an automatic one, then the
+    newest, on a tie the greater content, then the later created_at and source; between
+    identical rows the earliest input (or OUT itself, src 0)."""
+    meta = _metadata(metadata)
+    reviewed = identifier == FINAL and meta.get("decided_by") == REVIEWER
     content = orjson.dumps(
-        [label, score, explanation, kind, _metadata(metadata)], option=orjson.OPT_SORT_KEYS
+        [label, score, explanation, kind, meta], option=orjson.OPT_SORT_KEYS
     ).decode()
-    parts = [_escape(updated_at or ""), content, _escape(created_at or ""), _escape(source or "")]
+    parts = [
+        "1" if reviewed else "0",
+        _escape(updated_at or ""),
+        content,
+        _escape(created_at or ""),
+        _escape(source or ""),
+    ]
     return _SEPARATOR.join(parts) + _SEPARATOR + f"{9_999_999 - src:08d}"
 
 
