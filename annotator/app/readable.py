@@ -20,7 +20,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = ["Laid", "layout", "looks_like_repr", "unescape_repr", "vector_summary"]
 
@@ -83,7 +83,7 @@ def _number(value: float | int) -> str:
     return repr(float(f"{value:.12g}"))
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
