@@ -21,6 +21,7 @@ from annotator import keymap as km
 from annotator.config.errors import Loc, Problems, Stage, problem
 from annotator.config.source import Path, Plain, unwrap
 from annotator.model import SpanKind
+from annotator.text import format_number as fmt
 
 # Digits handed out, in order, to categorical values that have no explicit key.
 DEFAULT_VALUE_KEYS = tuple(str(n) for n in range(1, 10))
@@ -42,13 +43,6 @@ _BOOL: TypeAdapter[bool] = TypeAdapter(bool)
 
 # --------------------------------------------------------------------------------------------
 # Wording
-
-
-def fmt(number: float) -> str:
-    """5.0 -> '5', 0.1 -> '0.1'."""
-    if math.isfinite(number) and float(number).is_integer() and abs(number) < 1e15:
-        return str(int(number))
-    return repr(float(number))
 
 
 def clean(value: float, step: float | None = None) -> float:
