@@ -50,5 +50,5 @@ def keys_table_markdown() -> str:
 def _written_key(key: str) -> str:
     *modifiers, base = key.split("+")
     if base != "space":
-        base = km._NAME_CHARACTERS.get(base, base)
+        base = km.NAME_CHARACTERS.get(base, base)
     return "+".join([*modifiers, base]).replace("|", "\\|")
