@@ -45,7 +45,8 @@ _CHARACTER_NAMES = {
     "_": "underscore",
     "|": "vertical_line",
 }
-_NAME_CHARACTERS = {name: char for char, name in _CHARACTER_NAMES.items()}
+# Textual key name -> the character it types ("comma" -> ","), for showing and reading keys.
+NAME_CHARACTERS = {name: char for char, name in _CHARACTER_NAMES.items()}
 _ALIASES = {
     "return": "enter",
     "esc": "escape",
@@ -62,7 +63,7 @@ _NAMED_KEYS = frozenset(
         "up", "down", "left", "right", "home", "end", "pageup", "pagedown", "enter", "escape",
         "tab", "space", "backspace", "delete", "insert",
         *(f"f{n}" for n in range(1, 25)),
-        *_NAME_CHARACTERS,
+        *NAME_CHARACTERS,
     }
 )  # fmt: skip
 
@@ -119,7 +120,7 @@ def written_key(key: str) -> str:
     (`question_mark` -> `?`), `space` and the other named keys as they are."""
     *modifiers, base = key.split("+")
     if base != "space":
-        base = _NAME_CHARACTERS.get(base, base)
+        base = NAME_CHARACTERS.get(base, base)
     return "+".join([*modifiers, base])
 
 
@@ -127,7 +128,7 @@ def display_key(key: str) -> str:
     """How to show a key name to a person: ``left_square_bracket`` -> ``[``."""
     *modifiers, base = key.split("+") if key != "plus" else ["plus"]
     arrows = {"left": "←", "right": "→", "up": "↑", "down": "↓", "space": "space"}
-    pretty = arrows.get(base) or _NAME_CHARACTERS.get(base, base)
+    pretty = arrows.get(base) or NAME_CHARACTERS.get(base, base)
     return "+".join([*modifiers, pretty])
 
 

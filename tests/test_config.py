@@ -856,6 +856,22 @@ CASES = [
         ),
     ),
     (
+        # 0.3 - 0.1 is 0.19999999999999998 in floats: the message says what the user reads
+        "step does not divide a decimal range",
+        """
+        annotations:
+          - name: x
+            type: continuous
+            lower_bound: 0.1
+            upper_bound: 0.3
+            step: 0.15
+        """,
+        (
+            "c.yaml:7: step 0.15 does not divide the range 0.1..0.3 into whole steps: "
+            "use a step that divides 0.2"
+        ),
+    ),
+    (
         "more than 9 values without keys",
         """
         annotations:

@@ -20,7 +20,9 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
+
+from annotator.text import format_number
 
 __all__ = ["Laid", "layout", "looks_like_repr", "unescape_repr", "vector_summary"]
 
@@ -69,21 +71,7 @@ def _read_token(token: str) -> str:
     return quote + body + quote
 
 
-def _number(value: float | int) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value.is_integer() and abs(value) < 1e16:
-        return str(int(value))
-    return repr(float(f"{value:.12g}"))
-
-
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -101,7 +89,7 @@ def vector_summary(vector: list[Any] | tuple[Any, ...], shown: int = 4) -> str:
 def _short_number(value: object) -> str:
     if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
         return f"{value:.4g}"
-    return _number(value) if _is_number(value) else str(value)
+    return format_number(value) if _is_number(value) else str(value)
 
 
 @dataclass
@@ -233,7 +221,7 @@ def _write(
     elif isinstance(value, bool):
         out.write("true" if value else "false", LITERAL)
     elif _is_number(value):
-        out.write(_number(value), NUMBER)
+        out.write(format_number(value), NUMBER)
     elif isinstance(value, dict):
         if not value:
             out.write("{}", PUNCT)
@@ -283,7 +271,7 @@ def _write_list(
         for index, number in enumerate(value):
             if index:
                 out.write(", ", PUNCT)
-            out.write(_number(number), NUMBER)
+            out.write(format_number(number), NUMBER)
         out.write("]", PUNCT)
         return
     if len(value) <= 16 and _short_scalars(value):

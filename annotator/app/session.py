@@ -18,8 +18,8 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 from annotator.app.tree_model import DOCUMENT, SPAN, TRACE, Row, TreeModel
 from annotator.app.writer import MARK_OPS, Committed, Failed, WriteOp, WriterEvent, run_now
@@ -83,7 +83,8 @@ class CardState:
     source: Annotation | None = None  # what `accept` takes: the first of `others` with a value
 
 
-class Mark(NamedTuple):
+@dataclass(frozen=True)
+class Mark:
     """A tree row's standing: NONE (outside the queue), TODO (needs you), PARTIAL (done itself,
     documents under it still need you), DONE, SKIPPED (you skipped it: it needs nothing more).
     `unsaved`: changes on it are not committed yet; `flagged`: someone flagged it."""
@@ -92,11 +93,11 @@ class Mark(NamedTuple):
     unsaved: bool = False
     flagged: bool = False
 
-    NONE = "none"
-    TODO = "todo"
-    PARTIAL = "partial"
-    DONE = "done"
-    SKIPPED = "skipped"
+    NONE: ClassVar[str] = "none"
+    TODO: ClassVar[str] = "todo"
+    PARTIAL: ClassVar[str] = "partial"
+    DONE: ClassVar[str] = "done"
+    SKIPPED: ClassVar[str] = "skipped"
 
 
 NO_MARK = Mark(Mark.NONE)
@@ -122,7 +123,7 @@ def note_author(annotation: Annotation) -> str:
     return identifier or "(unknown)"
 
 
-_KIND_ORDER = {AnnotatorKind.LLM: 0, AnnotatorKind.CODE: 1, AnnotatorKind.HUMAN: 2}
+_KIND_ORDER: dict[str, int] = {AnnotatorKind.LLM: 0, AnnotatorKind.CODE: 1, AnnotatorKind.HUMAN: 2}
 
 
 def source_order(annotation: Annotation) -> tuple[int, str]:
@@ -293,8 +294,9 @@ class AnnotationSession:
         keys = set()
         for op in self.unsettled:
             annotation = op.annotation
-            is_note = op.kind == "set" and annotation is not None and annotation.name == NOTE_NAME
-            if is_note and self._note_is_about(annotation, item):
+            if op.kind != "set" or annotation is None or annotation.name != NOTE_NAME:
+                continue
+            if self._note_is_about(annotation, item):
                 author = note_author(annotation)
                 found.append(Note(annotation, author, annotation.target, op.late))
                 keys.add(op.key)
@@ -733,11 +735,13 @@ class AnnotationSession:
         documents = any(self.configs[i].target == Target.DOCUMENT for i in state.have)
         if not state.in_queue or self._skipped(state):
             mark = Mark(Mark.SKIPPED if state.in_queue else Mark.NONE, False, flagged)
-            marks = {(span_id, None): mark._replace(unsaved=(span_id, None) in late)}
+            marks: dict[tuple[str, int | None], Mark] = {
+                (span_id, None): replace(mark, unsaved=(span_id, None) in late)
+            }
             if documents:
                 marks.update(
                     {
-                        (span_id, p): mark._replace(flagged=False)
+                        (span_id, p): replace(mark, flagged=False)
                         for p in range(state.document_count)
                     }
                 )

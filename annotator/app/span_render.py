@@ -369,9 +369,8 @@ def _value_text(
     ``as_json=False`` always shows strings as they are (templates, descriptions, errors).
     """
     max_chars, max_lines = limits if limits is not None else ctx.limits(chars, lines)
-    is_text = isinstance(value, str)
     json_text = (
-        is_text
+        isinstance(value, str)
         and as_json
         and (looks_like_json(value) or (isinstance(mime, str) and _JSON_MIME in mime))
     )
@@ -396,8 +395,8 @@ def _value_text(
         )
         if preview is not None:
             return _clip_text(ctx, preview, as_json=True)
-    text = value if is_text else to_display(value)
-    if is_text and as_json:
+    text = value if isinstance(value, str) else to_display(value)
+    if isinstance(value, str) and as_json:
         text = readable.unescape_repr(text)
     return _clip_text(ctx, clip_lines(text, max_lines, max_chars), style)
 
@@ -1111,7 +1110,7 @@ def _gap_text(ctx: _Ctx, hidden: int, noun: str, first: int) -> Text:
 
 def _sec_messages(ctx: _Ctx) -> list[_Block]:
     blocks: list[_Block] = []
-    lists = []
+    lists: list[tuple[str, list[Any], Callable[[Any], Message]]] = []
     for title, path in (
         ("input messages", "llm.input_messages"),
         ("output messages", "llm.output_messages"),
@@ -1145,7 +1144,7 @@ def _sec_messages(ctx: _Ctx) -> list[_Block]:
     return blocks
 
 
-def _completion_normaliser(prefix: str) -> Callable[[Any], Message]:
+def _completion_normaliser(prefix: str) -> Callable[[object], Message]:
     role = "user" if prefix == "prompt" else "assistant"
 
     def normalise(item: object) -> Message:
@@ -1230,7 +1229,8 @@ def _tool_blocks(
     if isinstance(schema_raw, str):
         schema = _maybe_json(ctx, schema_raw)
     if isinstance(schema, dict):
-        inner = schema.get("function") if isinstance(schema.get("function"), dict) else schema
+        function = schema.get("function")
+        inner = function if isinstance(function, dict) else schema
         if name is None:
             name = inner.get("name")
         if description is None:

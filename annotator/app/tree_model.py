@@ -55,7 +55,7 @@ class LoadedTrace:
                 tops.append(row.span_id)
         true_roots = [s for s in tops if not spans[s].parent_id]
         if root_id not in spans or root_id not in tops:
-            root_id = (true_roots or tops or [None])[0]
+            root_id = next(iter(true_roots or tops), None)
         top = list(children.get(root_id, [])) if root_id else []
         top += [s for s in tops if s != root_id]
         return cls(spans, children, root_id, top)

@@ -63,14 +63,15 @@ def choose_configs(
     stored = store.load_config_document() if store is not None else None
     if config_set is not None:
         changes = compare(stored, config_set, store)
-        if changes.needs_replace and not replace:
+        # no database yet: nothing stored, so nothing to replace
+        if store is not None and changes.needs_replace and not replace:
             raise BadInput(
                 f"{config_set.source}: would {changes.describe()} in {store.path}'s stored "
                 "configs; nothing was changed. Add --replace-configs to do it (annotations "
                 "under dropped names stay in the database)"
             )
         return config_set, changes
-    if stored is not None:
+    if store is not None and stored is not None:
         source = f"{store.path} (stored configs)"
         return parse_config_document(stored, source), None
     default = load_config(bundled_config_path("default"))

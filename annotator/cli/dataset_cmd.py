@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import closing
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,9 @@ from annotator.cli.common import BadInput, db_option, friendly_errors
 from annotator.cli.filter_options import filter_options, selection_from
 from annotator.cli.output import data_stdout, say, warn
 from annotator.cli.phoenix_common import phoenix_client, url_option
+
+if TYPE_CHECKING:
+    from annotator.team.dataset import DatasetSpec
 
 
 @click.command("dataset")
@@ -159,7 +163,7 @@ def dataset_command(
     except DatasetArgumentError as error:
         raise BadInput(sanitize(str(error))) from None
     spec.spans = spans
-    if not out:
+    if not out or plan is None:  # no --out: --push only
         _push(db_path, spec, str(push_name), url)
         return
 
@@ -196,14 +200,14 @@ def dataset_command(
         _push(db_path, spec, push_name, url)
 
 
-def _push(db_path: str, spec: object, name: str, url: str | None) -> None:
+def _push(db_path: str, spec: DatasetSpec, name: str, url: str | None) -> None:
     """The same examples the JSONL holds, uploaded as Phoenix dataset `name`."""
     from annotator.phoenix.datasets import push_dataset
     from annotator.store import Store
     from annotator.team.dataset import iter_examples
 
     with Store.open(db_path, readonly=True) as store:
-        with closing(iter_examples(store, spec)) as examples:  # type: ignore[arg-type]
+        with closing(iter_examples(store, spec)) as examples:
             with phoenix_client(url) as client:
                 dataset_id, count = push_dataset(client, name, examples)
                 where = client.url

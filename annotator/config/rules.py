@@ -21,7 +21,7 @@ from annotator import keymap as km
 from annotator.config.errors import Loc, Problems, Stage, problem
 from annotator.config.source import Path, Plain, unwrap
 from annotator.model import SpanKind
-from annotator.text import format_number
+from annotator.text import format_number as fmt
 
 # Digits handed out, in order, to categorical values that have no explicit key.
 DEFAULT_VALUE_KEYS = tuple(str(n) for n in range(1, 10))
@@ -43,10 +43,6 @@ _BOOL: TypeAdapter[bool] = TypeAdapter(bool)
 
 # --------------------------------------------------------------------------------------------
 # Wording
-
-
-# One way to write a number in every message: the app's (5.0 -> '5', 0.1 + 0.2 -> '0.3').
-fmt = format_number
 
 
 def clean(value: float, step: float | None = None) -> float:

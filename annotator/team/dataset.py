@@ -105,7 +105,7 @@ import re
 import sqlite3
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
@@ -641,7 +641,7 @@ def _votes(on_span: dict[str, list[dict]]) -> dict[str, dict[str, Any]]:
 
 def iter_examples(
     database: Store | sqlite3.Connection, spec: DatasetSpec
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """One example per matching span, streamed: spans are fetched `_CHUNK` at a time and the
     annotations of each chunk with one query."""
     conn = connection_of(database)
