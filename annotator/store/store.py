@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from annotator.model import Annotation, Span
+from annotator.model import NOTE_NAME, Annotation, Span
 from annotator.semconv import input_preview
 from annotator.store import annotations as annotation_ops
 from annotator.store import campaign
@@ -558,10 +558,17 @@ class Store:
 
     def my_annotation_count(self, identifier: str) -> int:
         """Annotations `identifier` made as a person (notes included)."""
-        return self._conn.execute(
-            "SELECT count(*) FROM annotations WHERE identifier = ? AND annotator_kind = 'HUMAN'",
-            (identifier,),
-        ).fetchone()[0]
+        return sum(self.my_annotation_and_note_counts(identifier))
+
+    def my_annotation_and_note_counts(self, identifier: str) -> tuple[int, int]:
+        """(judgements, notes) `identifier` made as a person: a note is a remark, not a label,
+        so the exit message counts them apart."""
+        row = self._conn.execute(
+            "SELECT count(*) FILTER (WHERE name != ?), count(*) FILTER (WHERE name = ?) "
+            "FROM annotations WHERE identifier = ? AND annotator_kind = 'HUMAN'",
+            (NOTE_NAME, NOTE_NAME, identifier),
+        ).fetchone()
+        return row[0], row[1]
 
     # --- annotations ----------------------------------------------------------------------------
 
