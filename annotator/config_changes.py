@@ -49,6 +49,8 @@ class ConfigChanges:
     changed: list[Changed] = field(default_factory=list)
     dropped: list[tuple[str, int]] = field(default_factory=list)  # (name, annotations under it)
     keys_changed: bool = False
+    # Text for people only: changing it loses nothing, so it needs no --replace-configs.
+    guidelines_changed: bool = False
     had_stored: bool = True  # False: the database stored no configs (everything is added)
 
     @property
@@ -58,7 +60,7 @@ class ConfigChanges:
 
     @property
     def any(self) -> bool:
-        return bool(self.added) or self.needs_replace
+        return bool(self.added) or self.guidelines_changed or self.needs_replace
 
     def describe(self) -> str:
         """One line: 'add a, b; change c (description); drop d (12 annotations)'."""
@@ -72,6 +74,8 @@ class ConfigChanges:
             parts.append(f"drop {dropped}")
         if self.keys_changed:
             parts.append("change the keys: remaps")
+        if self.guidelines_changed:
+            parts.append("update the guidelines")
         return "; ".join(parts)
 
 
@@ -92,6 +96,7 @@ def compare(
     new_by_name = {c["name"]: c for c in new_document["annotations"]}
     if stored is None:
         changes.added = list(new_by_name)
+        changes.guidelines_changed = new_document.get("guidelines") is not None
         changes.had_stored = False
         return changes
     old_document = _normalised(stored)
@@ -104,6 +109,7 @@ def compare(
         elif new != old:
             changes.changed.append(_changed(name, old, new, conn))
     changes.keys_changed = old_document.get("keys", {}) != new_document.get("keys", {})
+    changes.guidelines_changed = old_document.get("guidelines") != new_document.get("guidelines")
     return changes
 
 

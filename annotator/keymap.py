@@ -172,6 +172,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("search", "Filter spans by name", ("slash",), "View"),
     ActionSpec("raw", "Show / hide raw attributes", ("r",), "View"),
     ActionSpec("full_view", "Open the span whole, unclipped", ("o",), "View"),
+    ActionSpec("guidelines", "Guidelines: how to judge, what each config asks", ("g",), "View"),
     ActionSpec("help", "Help: every key", ("question_mark",), "App"),
     ActionSpec("quit", "Quit (waits for changes not yet saved)", ("q",), "App"),
 )

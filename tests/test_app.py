@@ -417,8 +417,8 @@ async def test_search_filters_the_queue(db: Path) -> None:
 async def test_config_keys_remap_actions_and_label_keys(db: Path) -> None:
     text = (
         CONFIG_YAML.replace("  - name: quality", "  - name: quality")
-        + "\nkeys:\n  next_span: l\n  undo: z\n"
-    )
+        + "\nkeys:\n  next_span: l\n  undo: z\n  guidelines: h\n"
+    )  # g is the guidelines' key: remapped, it is free for a label
     text = text.replace("{label: correct, score: 1}", "{label: correct, score: 1, key: g}")
     app = AnnotatorApp(db, config_set(text), "alice")
     async with app.run_test(size=SIZE) as pilot:

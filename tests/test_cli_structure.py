@@ -20,7 +20,7 @@ COMMANDS = {
 
 def test_importing_the_group_registers_every_command() -> None:
     assert set(cli.commands) == COMMANDS
-    assert set(cli.commands["config"].commands) == {"check"}
+    assert set(cli.commands["config"].commands) == {"check", "show", "store"}
 
 
 def _fresh(code: str) -> str:

@@ -364,3 +364,37 @@ def test_demo_reset_asks_on_a_terminal(demo_db: Path, answer: str) -> None:
             terminal.kill()
     with Store.open(demo_db, readonly=True) as store:
         assert store.counts()["annotations"] == (3 if answer == "n" else 0)
+
+
+@pytest.mark.parametrize(
+    "made, said",
+    [
+        ((0, 0), "0 annotations by alice are saved in "),
+        ((1, 0), "1 annotation by alice is saved in "),
+        ((2, 1), "2 annotations and 1 note by alice are saved in "),
+        ((1, 3), "1 annotation and 3 notes by alice are saved in "),
+    ],
+)
+def test_the_exit_line_counts_annotations_and_notes_apart(
+    app_runs: list, tmp_path: Path, made: tuple[int, int], said: str
+) -> None:
+    from annotator.model import NOTE_NAME, Annotation
+    from annotator.store import Store
+
+    db = tmp_path / "a.db"
+    assert invoke("import", str(TRACES), "--db", str(db)).exit_code == 0
+    annotations, notes = made
+    with Store.open(db) as store:
+        span = store.connection.execute("SELECT span_id FROM spans LIMIT 1").fetchone()[0]
+        for i in range(annotations):
+            store.set_annotation(Annotation(name=f"c{i}", span_id=span, identifier="alice"))
+        for i in range(notes):  # as the app writes them: an identifier of their own, the author
+            store.set_annotation(Annotation(name=NOTE_NAME, span_id=span, explanation=f"n{i}",
+                identifier=f"px-span-note:{i}", metadata={"author": "alice"}))  # fmt: skip
+        # someone else's annotation and note are not alice's
+        store.set_annotation(Annotation(name="c", span_id=span, identifier="bob"))
+        store.set_annotation(Annotation(name=NOTE_NAME, span_id=span, explanation="b",
+            identifier="px-span-note:b", metadata={"author": "bob"}))  # fmt: skip
+    result = invoke("annotate", "--db", str(db), "--annotator", "alice")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"{said}{db}\n"

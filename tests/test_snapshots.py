@@ -14,7 +14,7 @@ from annotator.app.span_render import RenderOptions
 from annotator.app.widgets.span_view import SpanView
 from annotator.model import Span
 from annotator.readers import read_spans
-from tests.app_data import build_db, config_set
+from tests.app_data import CONFIG_YAML, build_db, config_set
 from tests.llamaindex_trace import llamaindex_spans
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,3 +107,17 @@ SAMPLE_SPANS = {
 @pytest.mark.parametrize("name", list(SAMPLE_SPANS))
 def test_span_view(snap_compare, name: str) -> None:
     assert snap_compare(SpanViewApp(SAMPLE_SPANS[name]()), terminal_size=(100, 60))
+
+
+def test_guidelines_screen_80x24(snap_compare, tmp_path: Path) -> None:
+    guidelines = (
+        "guidelines: |\n"
+        "  # Judging answers\n"
+        "  Mark **correct** only when every claim is supported by a retrieved document.\n"
+        "  - [the wiki](https://example.com/wiki) has worked examples\n"
+        "  - [bold]not markup[/bold] \\x1b]0;title\\x07 stays literal\n"
+    )
+    app = AnnotatorApp(
+        build_db(tmp_path / "snap.db"), config_set(guidelines + CONFIG_YAML), "alice"
+    )
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settled("g"))

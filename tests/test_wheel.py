@@ -169,7 +169,7 @@ def test_the_installed_demo_opens_on_the_bundled_samples_and_saves(
     finally:
         if terminal.process.poll() is None:
             terminal.kill()
-    assert b"1 annotation and 0 notes by kim are saved in " in terminal.output
+    assert b"1 annotation by kim is saved in " in terminal.output
     db = home / "data" / "annotator" / "demo.db"
     with sqlite3.connect(db) as conn:
         spans = conn.execute("SELECT count(*) FROM spans").fetchone()[0]

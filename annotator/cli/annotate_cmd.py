@@ -129,15 +129,17 @@ def run_app(
     for line in app.exit_report:  # changes the database never took, if the user gave up
         warn(line)
     with Store.open(db_path, readonly=True) as store:
-        labels, notes = store.my_annotation_and_note_counts(annotator)
-    saved = f"{_counted(labels, 'annotation')} and {_counted(notes, 'note')}"
-    say(f"{saved} by {annotator} are saved in {db_path}")
+        annotations, notes = store.my_annotation_count(annotator)
+    said = _plural(annotations, "annotation")
+    if notes:
+        said += f" and {_plural(notes, 'note')}"
+    say(f"{said} by {annotator} {'is' if annotations + notes == 1 else 'are'} saved in {db_path}")
     if app.return_code:
         raise SystemExit(app.return_code)
 
 
-def _counted(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _batch_annotator(store: Store, db_path: str | Path, annotator: str, given: bool) -> str:

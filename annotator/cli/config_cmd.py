@@ -1,11 +1,13 @@
-"""`annotator config ...`: check and show annotation configs."""
+"""`annotator config ...`: check config files, store them in a database, show the stored ones."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from annotator.cli.common import friendly_errors
-from annotator.cli.output import say
+from annotator.cli.common import BadInput, db_option, friendly_errors
+from annotator.cli.output import say, warn
 
 
 @click.group("config")
@@ -17,12 +19,19 @@ def config_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @friendly_errors
 def check_command(file: str) -> None:
-    """Validate a config FILE: every problem as FILE:LINE: message, exit code 2 if any."""
+    """Validate a config FILE: every problem as FILE:LINE: message, exit code 2 if any.
+
+    A valid config that Phoenix would refuse as written (a lower-case type, bare-label values,
+    no optimization_direction) gets a FILE:LINE: warning (Phoenix) line for each, saying what
+    `annotator push` sends instead; the exit code stays 0."""
     from annotator.cli.annotate_cmd import load_config_file
+    from annotator.config import phoenix_warnings
     from annotator.keymap import display_key
 
     config_set = load_config_file(file)
     say(f"{file}: ok, {len(config_set.annotations)} annotation configs")
+    for warning in phoenix_warnings(Path(file).read_text(encoding="utf-8"), file, config_set):
+        warn(str(warning))
     for config in config_set.annotations:
         detail = ""
         if config.values:
@@ -32,3 +41,57 @@ def check_command(file: str) -> None:
         elif str(config.type) == "CONTINUOUS":
             detail = f"  {config.lower_bound}..{config.upper_bound} step {config.step}"
         say(f"  {config.name} ({config.type}, {config.target}){detail}")
+
+
+@config_group.command("store")
+@click.argument("file", type=click.Path(dir_okay=False))
+@db_option
+@click.option(
+    "--replace-configs",
+    is_flag=True,
+    help="Allow changing or dropping configs the database stores (adding needs nothing).",
+)
+@friendly_errors
+def store_command(file: str, db_path: str, replace_configs: bool) -> None:
+    """Store the configs of FILE in the database, without opening the app.
+
+    The same rules as `annotator annotate --config FILE`: adding configs needs nothing;
+    changing or dropping stored ones needs --replace-configs (annotations under a dropped
+    name stay). `assign` hands out the stored configs with the batches.
+    """
+    from annotator.cli.annotate_cmd import choose_configs, load_config_file
+    from annotator.store import NEW, SCHEMA_VERSION, Store, inspect_database
+
+    config_set = load_config_file(file)
+    found = inspect_database(db_path)  # a file that is not ours: refused, untouched
+    if found.kind != NEW and found.version == SCHEMA_VERSION:
+        with Store.open(db_path, readonly=True) as store:  # refused before any write
+            choose_configs(store, config_set, replace_configs)
+    with Store.open(db_path) as store:
+        config_set, changes = choose_configs(store, config_set, replace_configs)
+        if changes is None or not changes.any:
+            say(f"{db_path} already stores these configs; nothing changed")
+            return
+        store.save_config_document(config_set.to_document())
+    count = len(config_set.annotations)
+    what = changes.describe() if changes.had_stored else f"{count} configs stored"
+    say(f"{db_path}: {what} (from {file})")
+
+
+@config_group.command("show")
+@db_option
+@friendly_errors
+def show_command(db_path: str) -> None:
+    """Print the configs the database stores, as a config file (YAML) that `config store`
+    and `annotate --config` read back."""
+    import yaml
+
+    from annotator.store import NEW, Store, inspect_database
+
+    if inspect_database(db_path).kind == NEW:
+        raise BadInput(f"{db_path}: no such database")
+    with Store.open(db_path, readonly=True) as store:
+        document = store.load_config_document()
+    if document is None:
+        raise BadInput(f"{db_path} stores no configs; store some: annotator config store FILE")
+    say(yaml.safe_dump(document, sort_keys=False, allow_unicode=True).rstrip("\n"))

@@ -29,6 +29,7 @@ from annotator.config.models import (
     ConfigSet,
     OptimizationDirection,
 )
+from annotator.config.phoenix_compat import phoenix_warnings
 from annotator.config.rules import DEFAULT_VALUE_KEYS
 from annotator.config.source import MAX_YAML_DEPTH, MAX_YAML_NODES
 
@@ -50,4 +51,5 @@ __all__ = [
     "load_config",
     "parse_config",
     "parse_config_document",
+    "phoenix_warnings",
 ]

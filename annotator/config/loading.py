@@ -88,6 +88,7 @@ def parse_config(text: str, filename: str = "<config>") -> ConfigSet:
     locator = Locator(document.lines, [path for path, _ in shape.items])
     data = {
         "keys": shape.keys,
+        "guidelines": shape.guidelines,
         "annotations": [item for _, item in shape.items],
         "source": filename,
     }

@@ -444,6 +444,7 @@ class ConfigSet(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     keys: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    guidelines: str | None = None  # Markdown for the annotators (`g` in the app); ours only
     annotations: list[AnnotationConfig]
     source: str = "<config>"
 
@@ -473,6 +474,11 @@ class ConfigSet(BaseModel):
         problems.raise_if_any("keys")
         return remaps
 
+    @field_validator("guidelines", mode="before")
+    @classmethod
+    def _guidelines(cls, value: Any) -> str | None:
+        return rules.guidelines(value)
+
     def keymap(self) -> dict[str, tuple[str, ...]]:
         """Every action's keys: the defaults with this file's ``keys:`` remaps applied."""
         return km.resolve_keymap(self.keys)
@@ -486,4 +492,6 @@ class ConfigSet(BaseModel):
         doc: dict[str, Any] = {"annotations": [config.to_document() for config in self.annotations]}
         if self.keys:
             doc["keys"] = {action: list(keys) for action, keys in self.keys.items()}
+        if self.guidelines is not None:
+            doc["guidelines"] = self.guidelines
         return doc

@@ -31,8 +31,8 @@ CONFIG_FIELDS = (
 )  # fmt: skip
 IGNORED_CONFIG_FIELDS = ("id", "threshold")  # present in Phoenix's GET responses
 VALUE_FIELDS = ("label", "score", "key")
-TOP_FIELDS = ("annotations", "keys")
-PHOENIX_LIST_FIELDS = ("data", "next_cursor", "keys")
+TOP_FIELDS = ("annotations", "keys", "guidelines")
+PHOENIX_LIST_FIELDS = ("data", "next_cursor", "keys", "guidelines")
 
 Choice = TypeVar("Choice", bound=StrEnum)
 
@@ -133,6 +133,22 @@ def text(value: Any, name: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise problem(f"{name} must be text, not a {kind_of(value)}")
+
+
+# Guidelines are read in the app (and copied into every batch database): a long document
+# belongs in a link, not in every file.
+MAX_GUIDELINES = 100_000
+
+
+def guidelines(value: Any) -> str | None:
+    """The top-level ``guidelines:`` text (Markdown), bounded; blank is none."""
+    found = text(value, "guidelines")
+    if found is not None and len(found) > MAX_GUIDELINES:
+        raise problem(
+            f"guidelines are {len(found):,} characters; at most {MAX_GUIDELINES:,} (put a longer "
+            "document elsewhere and link to it)"
+        )
+    return found if found is not None and found.strip() else None
 
 
 def as_text(value: Any) -> Any:
@@ -469,6 +485,7 @@ class Shape:
 
     items: list[tuple[Path, Any]] = field(default_factory=list)
     keys: Any = None
+    guidelines: Any = None
     issues: list[tuple[Path, str, bool]] = field(default_factory=list)  # (path, message, at_key)
 
     def issue(self, path: Path, message: str, at_key: bool = False) -> None:
@@ -502,6 +519,7 @@ def document_shape(data: Any) -> Shape:
             else:
                 shape.issue((list_field,), f"{list_field} must be a list of annotation configs")
             shape.keys = data.get("keys")
+            shape.guidelines = data.get("guidelines")
         elif "name" in data or "type" in data:  # one config on its own (a Phoenix create body)
             shape.items = [((), data)]
         else:

@@ -25,6 +25,7 @@ the GraphQL reads Phoenix's REST API lacks (document annotations, filtered spans
 from __future__ import annotations
 
 import email.utils
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -174,7 +175,11 @@ def _transport_class() -> type:
                     return response
                 except httpx.TransportError as exc:
                     self.seconds += time.perf_counter() - started
-                    if attempt >= self._retries or isinstance(exc, httpx.UnsupportedProtocol):
+                    if (
+                        attempt >= self._retries
+                        or isinstance(exc, httpx.UnsupportedProtocol)
+                        or _tls_failure(exc) is not None  # a certificate does not mend itself
+                    ):
                         raise
                     self._sleep(self._delay(attempt, None))
                     attempt += 1
@@ -314,6 +319,18 @@ class PhoenixClient:
                 f"{self.settings.timeout:g}s ({self.settings.retries + 1} attempts)"
             ) from None
         except httpx.ConnectError as exc:
+            tls = _tls_failure(exc)
+            if isinstance(tls, ssl.SSLCertVerificationError):
+                raise errors.Unreachable(
+                    f"{what}: the https certificate of Phoenix at {self.url} is not trusted "
+                    f"({_one_line(tls.verify_message or str(tls))}): if it is signed by your own "
+                    "certificate authority, set SSL_CERT_FILE to its certificate (PEM)"
+                ) from None
+            if tls is not None:
+                raise errors.Unreachable(
+                    f"{what}: the TLS handshake with Phoenix at {self.url} failed "
+                    f"({_reason(tls)}); is the URL's scheme right (http or https)?"
+                ) from None
             raise errors.Unreachable(
                 f"{what}: cannot connect to Phoenix at {self.url} ({_reason(exc)}); is it "
                 "running? (set --url, PHOENIX_BASE_URL or PHOENIX_COLLECTOR_ENDPOINT)"
@@ -385,6 +402,18 @@ def _pydantic_item(item: Any) -> str:
     location = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
     message = item.get("msg", "")
     return f"{location}: {message}" if location else str(message)
+
+
+def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind a transport error (httpx wraps it), if that is what it was."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _reason(exc: Exception) -> str:

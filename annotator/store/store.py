@@ -556,19 +556,17 @@ class Store:
         rows = self._conn.execute("SELECT DISTINCT span_kind FROM spans ORDER BY 1")
         return [row[0] for row in rows]
 
-    def my_annotation_count(self, identifier: str) -> int:
-        """Annotations `identifier` made as a person (notes included)."""
-        return sum(self.my_annotation_and_note_counts(identifier))
-
-    def my_annotation_and_note_counts(self, identifier: str) -> tuple[int, int]:
-        """(judgements, notes) `identifier` made as a person: a note is a remark, not a label,
-        so the exit message counts them apart."""
-        row = self._conn.execute(
-            "SELECT count(*) FILTER (WHERE name != ?), count(*) FILTER (WHERE name = ?) "
-            "FROM annotations WHERE identifier = ? AND annotator_kind = 'HUMAN'",
-            (NOTE_NAME, NOTE_NAME, identifier),
+    def my_annotation_count(self, identifier: str) -> tuple[int, int]:
+        """(annotations, notes) `identifier` made as a person. A note's identifier is its own
+        (Phoenix's `px-span-note:<uuid>` form); its author is `metadata.author`."""
+        annotations, notes = self._conn.execute(
+            "SELECT count(*) FILTER (WHERE name != :note AND identifier = :who), "
+            "count(*) FILTER (WHERE name = :note AND (identifier = :who OR (json_valid(metadata)"
+            " AND json_extract(metadata, '$.author') = :who))) "
+            "FROM annotations WHERE annotator_kind = 'HUMAN'",
+            {"note": NOTE_NAME, "who": identifier},
         ).fetchone()
-        return row[0], row[1]
+        return annotations, notes
 
     # --- annotations ----------------------------------------------------------------------------
 

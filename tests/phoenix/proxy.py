@@ -9,6 +9,7 @@ Every request is recorded (method, path with query, headers, body).
 from __future__ import annotations
 
 import http.client
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -43,7 +44,10 @@ Rule = Callable[[Seen], object]
 
 
 class FaultProxy:
-    def __init__(self, upstream: str) -> None:
+    """`tls`: an `ssl.SSLContext` (server side) makes it an https front of the plain-http
+    Phoenix, as a TLS-terminating load balancer would be."""
+
+    def __init__(self, upstream: str, tls: ssl.SSLContext | None = None) -> None:
         parts = urlsplit(upstream)
         self._host, self._port = parts.hostname, parts.port
         self.rules: list[Rule] = []
@@ -109,7 +113,11 @@ class FaultProxy:
 
         self._server = Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> FaultProxy:

@@ -35,6 +35,7 @@ from annotator.app.live_refresh import POLL_SECONDS as LIVE_POLL_SECONDS
 from annotator.app.live_refresh import LiveRefresh
 from annotator.app.screens.filter import TRACE_WHERE, WHERE, FilterScreen
 from annotator.app.screens.full_view import FullViewScreen
+from annotator.app.screens.guidelines import GuidelinesScreen
 from annotator.app.screens.help import HelpScreen
 from annotator.app.screens.text_entry import TextEntryScreen
 from annotator.app.session import (
@@ -1069,6 +1070,16 @@ class AnnotateScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.keymap, self.session.configs))
+
+    def action_guidelines(self) -> None:
+        focused = self.current_config
+        self.app.push_screen(
+            GuidelinesScreen(
+                self.session.config_set.guidelines,
+                self.session.configs,
+                focused.name if focused is not None else None,
+            )
+        )
 
     def action_quit(self) -> None:
         self.app.request_quit()  # type: ignore[attr-defined]
