@@ -73,3 +73,13 @@ def test_config_check_refuses_a_bad_scope_at_its_line(tmp_path: Path) -> None:
         f"{path}:8: scope must be text, not a list\n"
         f"{path}:11: unknown scope 'x': use all or outermost\n"
     )
+
+
+def test_the_guidelines_screen_says_a_config_is_for_outermost_spans() -> None:
+    from annotator.app.screens.guidelines import config_summary
+
+    answer, why = parse_config(SCOPED).annotations
+    assert config_summary(answer, focused=True).plain.splitlines()[0] == (
+        "▶ answer  categorical · outermost span of nested ones of a kind"
+    )
+    assert config_summary(why, focused=False).plain.splitlines()[0] == "  why  freeform"
