@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from annotator.app.session import AnnotationSession, Mark
+from annotator.app.session import AnnotationSession, Item, Mark
+from annotator.app.tree_model import DOCUMENT, SPAN
 from annotator.config import parse_config
 from annotator.model import Span
 from annotator.query import SpanFilter, TraceFilter
@@ -70,6 +71,23 @@ def extra_spans() -> list[Span]:
         # A retriever as the root, in a session.
         Span("d1", "trace-docroot", None, "search", "RETRIEVER", _t(50), _t(51), "OK",
              attributes={"retrieval": {"documents": documents}}, session_id="sess-3"),
+        # Nested spans of one kind (`scope: outermost`): LLM > LLM > LLM (LlamaIndex's
+        # predict > chat), a sibling chain, LLM > CHAIN > LLM (another kind in between), an
+        # orphan under a missing parent, a retriever inside a retriever, and a parent cycle.
+        Span("n0", "trace-nest", None, "query", "CHAIN", _t(60), _t(61), "OK"),
+        Span("n1", "trace-nest", "n0", "predict", "LLM", _t(60.1), _t(60.5), "OK"),
+        Span("n2", "trace-nest", "n1", "chat", "LLM", _t(60.2), _t(60.4), "OK"),
+        Span("n3", "trace-nest", "n2", "complete", "LLM", _t(60.3), _t(60.35), "OK"),
+        Span("n4", "trace-nest", "n0", "predict", "LLM", _t(60.6), _t(60.9), "OK"),
+        Span("n5", "trace-nest", "n4", "tool_chain", "CHAIN", _t(60.65), _t(60.85), "OK"),
+        Span("n6", "trace-nest", "n5", "chat", "LLM", _t(60.7), _t(60.8), "OK"),
+        Span("n7", "trace-nest", "gone", "lost", "LLM", _t(60.95), _t(60.99), "OK"),
+        Span("n8", "trace-nest", "n0", "retrieve", "RETRIEVER", _t(60.01), _t(60.09), "OK",
+             attributes={"retrieval": {"documents": documents}}),
+        Span("n9", "trace-nest", "n8", "vector", "RETRIEVER", _t(60.02), _t(60.08), "OK",
+             attributes={"retrieval": {"documents": documents}}),
+        Span("y1", "trace-cycle", "y2", "ping", "LLM", _t(70), _t(71), "OK"),
+        Span("y2", "trace-cycle", "y1", "pong", "LLM", _t(70.1), _t(70.9), "OK"),
     ]  # fmt: skip
 
 
@@ -219,6 +237,7 @@ def check_agreement(store: Store, config_text: str, queue: QueueFilter) -> None:
     rows=st.lists(annotation_rows(), max_size=30),
     queue=queues,
     chosen=st.sets(st.sampled_from(POOL_NAMES), min_size=1),
+    outermost=st.sets(st.sampled_from(POOL_NAMES)),
     marks=st.lists(item_marks, max_size=6),
 )
 def test_marks_and_progress_agree_with_the_sql_queue(
@@ -227,10 +246,14 @@ def test_marks_and_progress_agree_with_the_sql_queue(
     rows: list[tuple],
     queue: QueueFilter,
     chosen: set[str],
+    outermost: set[str],
     marks: list[tuple],
 ) -> None:
     document = parse_config(POOL).to_document()
     document["annotations"] = [c for c in document["annotations"] if c["name"] in chosen]
+    for config in document["annotations"]:
+        if config["name"] in outermost:
+            config["scope"] = "outermost"
     import orjson
 
     config_text = orjson.dumps(document).decode()
@@ -255,6 +278,75 @@ def test_a_half_annotated_retriever_is_not_done_under_any_filter(
             mark = session.trace_marks("trace-rag")[("r2", None)]
             assert mark.state in (Mark.NONE, Mark.PARTIAL), state
             assert session.trace_marks("trace-rag")[("r2", 0)].state in (Mark.NONE, Mark.DONE)
+
+
+# --- scope: outermost -----------------------------------------------------------------------
+
+SCOPED = """
+annotations:
+  - name: answer
+    type: CATEGORICAL
+    values: [good, bad]
+    span_kinds: [LLM]
+    scope: outermost
+  - name: step
+    type: CATEGORICAL
+    values: [good, bad]
+    span_kinds: [CHAIN]
+    scope: outermost
+  - name: relevance
+    type: CATEGORICAL
+    target: document
+    values: [relevant, irrelevant]
+    scope: outermost
+"""
+
+
+def test_outermost_offers_a_config_on_the_top_span_of_each_same_kind_chain(
+    template: Path, tmp_path: Path
+) -> None:
+    """Nested LLM spans (n1 > n2 > n3): only n1; a sibling chain (n4): its top; LLM > CHAIN >
+    LLM (n6): a chain of its own; an orphan (n7, m3) and the span cut from a cycle (y1): at the
+    top of their trace, so outermost; y2 (child of y1 after the cut) is not. The queue, the
+    marks, progress and what the panel offers say the same."""
+    config_set = parse_config(SCOPED)
+    configs = config_set.annotations
+    with Store.open(make_db(template, tmp_path, [])) as store:
+        check_agreement(store, SCOPED, QueueFilter())
+        check_agreement(store, SCOPED, QueueFilter(state=QueueState.TODO))
+        in_scope = {
+            span_id
+            for trace_id in TRACES
+            for span_id in store.queue_marks(trace_id, QueueFilter(), configs, ME)
+        }
+        llm = {"r3", "a2", "c1", "c2", "m1", "m2", "n1", "n4", "n6", "n7", "y1"}
+        chain = {"r1", "m0", "n0", "n5"}
+        retriever = {"r2", "d1", "n8"}
+        assert in_scope == llm | chain | retriever
+        assert store.queue_progress(QueueFilter(), configs, ME) == (0, 18)
+        session = AnnotationSession(store, config_set, ME)
+
+        def offered(kind: str, span_id: str, position: int | None = None) -> list[str]:
+            span = SPANS[span_id]
+            item = Item(kind, span.trace_id, span_id, span.span_kind, None, position)
+            return [configs[i].name for i in session.applicable(item)]
+
+        spans = ["n1", "n2", "n3", "n4", "n5", "n6", "n7", "y1", "y2"]
+        assert [offered(SPAN, s) for s in spans] == [
+            ["answer"], [], [], ["answer"], ["step"], ["answer"], ["answer"], ["answer"], [],
+        ]  # fmt: skip
+        assert offered(DOCUMENT, "n8", 0) == ["relevance"]
+        assert offered(DOCUMENT, "n9", 0) == []
+
+
+def test_scope_all_is_every_span_of_the_kinds(template: Path, tmp_path: Path) -> None:
+    text = SCOPED.replace("    scope: outermost\n", "")
+    configs = parse_config(text).annotations
+    with Store.open(make_db(template, tmp_path, [])) as store:
+        assert store.queue_progress(QueueFilter(), configs, ME) == (
+            0,
+            14 + 4 + 4,
+        )  # LLM, CHAIN, RETRIEVER
 
 
 # --- the SQL does not grow with the number of configs -------------------------------------------

@@ -76,14 +76,14 @@ def test_required_configs_and_the_configs_parameter() -> None:
     assert [c.name for c in required_configs(only_text.annotations)] == ["why"]
     assert orjson.loads(configs_json(CONFIGS[:3] + CONFIGS[4:])) == [
         {"i": 0, "name": "correctness", "type": "CATEGORICAL", "target": "span",
-         "kinds": "|LLM|CHAIN|AGENT|", "required": 1},
+         "kinds": "|LLM|CHAIN|AGENT|", "required": 1, "outermost": 0},
         {"i": 1, "name": "quality", "type": "CONTINUOUS", "target": "span", "kinds": "|LLM|",
-         "required": 1},
+         "required": 1, "outermost": 0},
         # a document config without span_kinds is about the spans that hold documents
         {"i": 2, "name": "relevance", "type": "CATEGORICAL", "target": "document",
-         "kinds": "|RETRIEVER|RERANKER|", "required": 1},
+         "kinds": "|RETRIEVER|RERANKER|", "required": 1, "outermost": 0},
         {"i": 3, "name": "comment", "type": "FREEFORM", "target": "span", "kinds": None,
-         "required": 0},
+         "required": 0, "outermost": 0},
     ]  # fmt: skip
 
 

@@ -40,7 +40,8 @@ def check_command(file: str) -> None:
             )
         elif str(config.type) == "CONTINUOUS":
             detail = f"  {config.lower_bound}..{config.upper_bound} step {config.step}"
-        say(f"  {config.name} ({config.type}, {config.target}){detail}")
+        scope = ", outermost spans" if config.scope == "outermost" else ""
+        say(f"  {config.name} ({config.type}, {config.target}{scope}){detail}")
 
 
 @config_group.command("store")

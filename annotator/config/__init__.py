@@ -2,8 +2,8 @@
 
 Field names and meanings are Phoenix's (``POST /v1/annotation_configs``), so a Phoenix config — a
 create body, a ``GET /v1/annotation_configs`` response, or a list of configs — loads unchanged. Our
-extensions (``step``, per-value ``key``, ``target``, ``span_kinds``, ``auto_advance`` and a
-top-level ``keys:`` action remap) are optional; see ``configs/README.md`` for the reference.
+extensions (``step``, per-value ``key``, ``target``, ``span_kinds``, ``auto_advance``, ``scope``, a
+top-level ``keys:`` action remap and ``guidelines:``) are optional; see ``configs/README.md``.
 
 Validation reports every problem at once, each as ``file:line: message``. The parts:
 
@@ -28,6 +28,7 @@ from annotator.config.models import (
     CategoricalValue,
     ConfigSet,
     OptimizationDirection,
+    SpanScope,
 )
 from annotator.config.phoenix_compat import phoenix_warnings
 from annotator.config.rules import DEFAULT_VALUE_KEYS
@@ -45,6 +46,7 @@ __all__ = [
     "ConfigProblem",
     "ConfigSet",
     "OptimizationDirection",
+    "SpanScope",
     "bundled_config_names",
     "bundled_config_path",
     "keys_table_markdown",

@@ -25,7 +25,7 @@ from annotator.config.source import Path as DataPath
 # value in the order the fields are documented, the target before the values and bounds.
 _FIELD_ORDER = (
     "name", "type", "description", "optimization_direction", "target", "span_kinds",
-    "auto_advance", "values", "lower_bound", "upper_bound", "step",
+    "auto_advance", "scope", "values", "lower_bound", "upper_bound", "step",
 )  # fmt: skip
 
 

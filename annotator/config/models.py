@@ -108,6 +108,19 @@ def _kind(info: ValidationInfo) -> AnnotationType | None:
 # Models
 
 
+class SpanScope(StrEnum):
+    """Which spans of a kind a config is offered on (``scope:``, our extension).
+
+    ``outermost``: only a span whose parent (in its trace) is not of the same span kind, so of a
+    chain of nested same-kind spans (LlamaIndex's ``LLM.predict`` > ``OpenAI.chat``) only the
+    top one is asked. Siblings are each outermost; a span of another kind in between starts a
+    new chain; a span shown at the top of its trace (no parent, parent missing, cut from a
+    cycle) is outermost. The store's `queue.APPLIES` is the one implementation."""
+
+    ALL = "all"
+    OUTERMOST = "outermost"
+
+
 class CategoricalValue(BaseModel):
     """One choice of a categorical config. ``key`` is a normalised key name (``keymap``)."""
 
@@ -146,6 +159,7 @@ class AnnotationConfig(BaseModel):
     target: Target = Target.SPAN
     span_kinds: tuple[SpanKind, ...] | None = Field(None, validate_default=True)
     auto_advance: bool = False
+    scope: SpanScope = SpanScope.ALL
 
     @model_validator(mode="wrap")
     @classmethod
@@ -321,6 +335,13 @@ class AnnotationConfig(BaseModel):
             )
         return bool(advance)
 
+    @field_validator("scope", mode="before")
+    @classmethod
+    def _scope(cls, value: Any) -> SpanScope:
+        if value is None:
+            return SpanScope.ALL
+        return rules.choice(value, "scope", SpanScope, upper=False) or SpanScope.ALL
+
     # -- queries ---------------------------------------------------------------------------
 
     def applies_to(self, target: str, span_kind: str) -> bool:
@@ -432,6 +453,8 @@ class AnnotationConfig(BaseModel):
         doc["target"] = self.target.value
         if self.span_kinds is not None:
             doc["span_kinds"] = [kind.value for kind in self.span_kinds]
+        if self.scope != SpanScope.ALL:  # absent when default: stored documents stay as they were
+            doc["scope"] = self.scope.value
         return doc
 
 

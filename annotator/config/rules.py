@@ -28,7 +28,7 @@ DEFAULT_VALUE_KEYS = tuple(str(n) for n in range(1, 10))
 
 CONFIG_FIELDS = (
     "name", "type", "description", "optimization_direction", "values", "lower_bound",
-    "upper_bound", "step", "target", "span_kinds", "auto_advance",
+    "upper_bound", "step", "target", "span_kinds", "auto_advance", "scope",
 )  # fmt: skip
 IGNORED_CONFIG_FIELDS = ("id", "threshold")  # present in Phoenix's GET responses
 VALUE_FIELDS = ("label", "score", "key")

@@ -1,9 +1,9 @@
 """The annotation queue: which spans an annotator still has to judge, as SQL.
 
-A span *needs* annotation when a required config applies to it (by target and span kind) and
-the annotator has not given it a value. Categorical and continuous configs are required;
-freeform ones are optional (a comment box on every span must not keep every span "to do"),
-unless the config set has nothing else. A trace row stands for its root span
+A span *needs* annotation when a required config applies to it (by target, span kind and
+scope: `OUTERMOST`) and the annotator has not given it a value. Categorical and continuous
+configs are required; freeform ones are optional (a comment box on every span must not keep
+every span "to do"), unless the config set has nothing else. A trace row stands for its root span
 (`traces.root_span_id`), so trace- and session-level configs apply to root spans.
 
 This module is the one definition of those words. The configs travel as ONE JSON parameter
@@ -184,6 +184,7 @@ def configs_json(configs: Iterable[ConfigLike]) -> str:
                 if c.span_kinds
                 else None,
                 "required": 1 if id(c) in required else 0,
+                "outermost": 1 if _value(getattr(c, "scope", "all")) == "outermost" else 0,
             }
             for i, c in enumerate(configs)
         ]
@@ -196,7 +197,8 @@ CONFIGS_CTE = (
     f"cfg AS {_MATERIALIZED}(SELECT json_extract(value, '$.i') AS idx, "
     "json_extract(value, '$.name') AS name, json_extract(value, '$.type') AS type, "
     "json_extract(value, '$.target') AS target, json_extract(value, '$.kinds') AS kinds, "
-    "json_extract(value, '$.required') AS required FROM json_each(:configs))"
+    "json_extract(value, '$.required') AS required, "
+    "json_extract(value, '$.outermost') AS outermost FROM json_each(:configs))"
 )
 
 
@@ -204,8 +206,19 @@ def with_configs(sql: str) -> str:
     return f"WITH {CONFIGS_CTE} {sql}"
 
 
+# Span `s` is the outermost of a chain of nested spans of its kind: it is shown at the top of
+# its trace (`orphan`: its parent is missing or it was cut from a cycle; a root has no parent),
+# or its parent in the trace is of another kind. The one definition of ``scope: outermost``
+# (annotator.config.SpanScope): the panel's offers, the marks and the queue all come from here.
+# (The parent lookup uses the unique span_id index: one probe per span.)
+OUTERMOST = (
+    "(s.orphan OR NOT EXISTS (SELECT 1 FROM spans p WHERE p.span_id = s.parent_id "
+    "AND p.trace_id = s.trace_id AND p.span_kind = s.span_kind))"
+)
+
 # Config `c` applies to span `s` of trace `t`.
 APPLIES = (
+    f"(NOT c.outermost OR {OUTERMOST}) AND "
     "(c.kinds IS NULL OR instr(c.kinds, '|' || s.span_kind || '|') > 0) AND (CASE c.target "
     "WHEN 'span' THEN 1 WHEN 'document' THEN s.document_count > 0 "
     "WHEN 'trace' THEN s.span_id = t.root_span_id "

@@ -40,6 +40,8 @@ def config_summary(config: AnnotationConfig, focused: bool) -> Text:
     title.append(f"  {config.type.value.lower()}", style="dim")
     if config.target.value != "span":
         title.append(f" · on each {config.target.value}", style="dim")
+    if config.scope == "outermost":
+        title.append(" · outermost span of nested ones of a kind", style="dim")
     lines = [title]
     if config.type == AnnotationType.CATEGORICAL:
         choices = Text("    ")
