@@ -200,7 +200,10 @@ class PhoenixClient:
 
         self.settings = settings
         self.url = settings.display_url
-        self._transport = _transport_class()(settings, sleep)
+        try:
+            self._transport = _transport_class()(settings, sleep)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise errors.BadSettings(_ca_problem(exc)) from None
         self.http = httpx.Client(
             base_url=settings.base_url,
             headers=settings.headers,
@@ -402,6 +405,19 @@ def _pydantic_item(item: Any) -> str:
     location = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
     message = item.get("msg", "")
     return f"{location}: {message}" if location else str(message)
+
+
+def _ca_problem(exc: Exception) -> str:
+    """The one line for a CA bundle setting httpx could not load."""
+    import os
+
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        if os.environ.get(name):
+            return (
+                f"{name}={os.environ[name]!r}: cannot load the CA certificates "
+                f"({_reason(exc)}); point it at a PEM file of CA certificates, or unset it"
+            )
+    return f"cannot set up https certificate checks: {_reason(exc)}"
 
 
 def _tls_failure(exc: BaseException) -> ssl.SSLError | None:

@@ -93,3 +93,16 @@ def test_https_to_a_plain_http_phoenix_says_to_check_the_scheme(
         f"looking up project 'any': the TLS handshake with Phoenix at {url} failed ("
     )
     assert line.endswith("); is the URL's scheme right (http or https)?")
+
+
+def test_a_ca_file_that_cannot_be_read_is_one_line_exit_2(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-ca.pem"
+    result = run(
+        "pull", "--url", "https://127.0.0.1:9", "--project", "p", "--db", str(tmp_path / "a.db"),
+        env={"SSL_CERT_FILE": str(missing), "SSL_CERT_DIR": None},
+    )  # fmt: skip
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"SSL_CERT_FILE={str(missing)!r}: cannot load the CA certificates ([Errno 2] No such "
+        "file or directory); point it at a PEM file of CA certificates, or unset it\n",
+    )
