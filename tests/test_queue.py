@@ -385,3 +385,33 @@ def test_hundreds_of_configs_in_every_queue_query(
         assert store.queue_progress(QueueFilter(), configs, ME) == (0, len(SPANS))
         every = store.trace_ids(QueueFilter(), configs, ME)
         assert store.trace_ids(QueueFilter(state="todo"), configs, ME) == every
+
+
+def test_stats_counts_as_applicable_what_the_queue_offers_under_scope(
+    template: Path, tmp_path: Path
+) -> None:
+    """`stats`' applicable count of a `scope: outermost` config is the queue's own: spans at
+    the top of a same-kind chain (documents: those of such spans), not every span of the kind."""
+    from annotator.team.stats import compute_stats
+
+    configs = parse_config(SCOPED).annotations
+    with Store.open(make_db(template, tmp_path, [])) as store:
+        store.save_config_document(parse_config(SCOPED).to_document())
+        report = {c["name"]: c["progress"]["applicable"] for c in compute_stats(store)["configs"]}
+        for config in configs:
+            offered = [
+                span_id
+                for trace_id in TRACES
+                for span_id in store.queue_marks(trace_id, QueueFilter(), [config], ME)
+            ]
+            if config.target.value == "document":
+                expected = sum(
+                    store.connection.execute(
+                        "SELECT document_count FROM spans WHERE span_id = ?", (span_id,)
+                    ).fetchone()[0]
+                    for span_id in offered
+                )
+            else:
+                expected = len(offered)
+            assert report[config.name] == expected, config.name
+        assert (report["answer"], report["step"]) == (11, 4)

@@ -59,7 +59,14 @@ from annotator.store.db import (
     wait_for_lock,
     write_transaction,
 )
-from annotator.store.queue import QueueFilter, QueueState, Sql, has_value, required_configs
+from annotator.store.queue import (
+    OUTERMOST,
+    QueueFilter,
+    QueueState,
+    Sql,
+    has_value,
+    required_configs,
+)
 from annotator.store.schema import MIGRATIONS, SCHEMA_VERSION, TARGET_ID_SQL
 from annotator.store.spans import summarise_traces
 from annotator.store.store import SpanRow, SpanState, Store, TraceRow, connection_of
@@ -75,6 +82,7 @@ __all__ = [
     "MIGRATIONS",
     "NEW",
     "OURS",
+    "OUTERMOST",
     "OWNER_META",
     "REVIEWER",
     "SCHEMA_VERSION",

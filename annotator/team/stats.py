@@ -156,10 +156,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotator.config import AnnotationConfig, AnnotationType, ConfigSet, parse_config_document
+from annotator.config import (
+    AnnotationConfig,
+    AnnotationType,
+    ConfigSet,
+    SpanScope,
+    parse_config_document,
+)
 from annotator.model import NOTE_NAME, SpanKind
 from annotator.query import Selection, positional
-from annotator.store import FINAL, TARGET_ID_SQL, QueueFilter, Store
+from annotator.store import FINAL, OUTERMOST, TARGET_ID_SQL, QueueFilter, Store
 from annotator.team import agreement as ag
 from annotator.team import calibration as cal
 
@@ -349,16 +355,20 @@ class _Applicable:
         selected, params = positional(spans.sql)
         join = "JOIN" if spans else "LEFT JOIN"  # unselected: every span and trace counts
         roots = f"traces t {join} spans s ON s.span_id = t.root_span_id"
+        # Keyed by (kind, outermost): a `scope: outermost` config counts only the spans at the
+        # top of a same-kind chain (the queue's own OUTERMOST rule). Trace and session items
+        # are root spans, which are always outermost.
         self.spans: Counter = Counter()
         self.documents: Counter = Counter()
-        for kind, count, docs in conn.execute(
-            "SELECT s.span_kind, count(*), coalesce(sum(s.document_count), 0) FROM spans s "
-            f"{join} traces t USING (trace_id) WHERE {selected} GROUP BY s.span_kind",
+        for kind, outermost, count, docs in conn.execute(
+            f"SELECT s.span_kind, ({OUTERMOST}) AS top, count(*), "
+            "coalesce(sum(s.document_count), 0) FROM spans s "
+            f"{join} traces t USING (trace_id) WHERE {selected} GROUP BY s.span_kind, top",
             params,
         ):
             parsed = SpanKind.parse(kind).value
-            self.spans[parsed] += count
-            self.documents[parsed] += docs
+            self.spans[parsed, bool(outermost)] += count
+            self.documents[parsed, bool(outermost)] += docs
         self.traces: Counter = Counter()
         for kind, count in conn.execute(
             f"SELECT t.root_kind, count(*) FROM {roots} WHERE {selected} GROUP BY t.root_kind",
@@ -376,14 +386,23 @@ class _Applicable:
     def count(self, config: AnnotationConfig) -> int:
         kinds = None if config.span_kinds is None else {k.value for k in config.span_kinds}
 
+        only_top = config.scope == SpanScope.OUTERMOST
+
         def total(counter: Mapping[str, int]) -> int:
             return sum(n for k, n in counter.items() if kinds is None or k in kinds)
 
+        def spans_total(counter: Mapping[tuple[str, bool], int]) -> int:
+            return sum(
+                n
+                for (kind, top), n in counter.items()
+                if (kinds is None or kind in kinds) and (top or not only_top)
+            )
+
         target = config.target.value
         if target == "span":
-            return total(self.spans)
+            return spans_total(self.spans)
         if target == "document":
-            return total(self.documents)
+            return spans_total(self.documents)
         if target == "trace":
             return total(self.traces)
         sessions: set[str] = set()
