@@ -121,8 +121,14 @@ def fts_query(text: str) -> str:
     the last one as a prefix, since people search as they type. '' when there is no word."""
     import sqlite_utils
 
-    # NUL ends the query text inside SQLite (an "unterminated string"): a separator instead.
-    quoted = sqlite_utils.Database(memory=True).quote_fts(text.replace("\x00", " "))
+    # quote_fts splits at whitespace but finds a "phrase" only within one line, and closes an
+    # odd quote at the very end: so one line, single spaces, and an odd last quote dropped
+    # (NUL would end the query inside SQLite: it is whitespace here too).
+    line = " ".join(text.replace("\x00", " ").split())
+    if line.count('"') % 2:
+        cut = line.rindex('"')
+        line = line[:cut] + line[cut + 1 :]
+    quoted = sqlite_utils.Database(memory=True).quote_fts(line)
     return f"{quoted}*" if quoted else ""
 
 
