@@ -14,9 +14,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from annotator.app.screens.help import ReadingScreen
 from annotator.config import AnnotationConfig, AnnotationType
 from annotator.keymap import display_key
 from annotator.text import format_number, sanitize
@@ -67,19 +67,7 @@ def config_summary(config: AnnotationConfig, focused: bool) -> Text:
     return Text("\n").join(lines)
 
 
-class GuidelinesScreen(ModalScreen[None]):
-    DEFAULT_CSS = """
-    GuidelinesScreen { align: center middle; }
-    GuidelinesScreen > VerticalScroll {
-        width: 90%;
-        max-width: 110;
-        height: 90%;
-        border: thick $accent;
-        background: $surface;
-        padding: 0 2;
-    }
-    GuidelinesScreen Static { margin-bottom: 1; }
-    """
+class GuidelinesScreen(ReadingScreen):
     # The id is the annotate screen's binding id of `guidelines`: the app's keymap (a config's
     # `keys:` remap) moves both, so the key that opens the screen also closes it.
     BINDINGS = [
@@ -97,7 +85,7 @@ class GuidelinesScreen(ModalScreen[None]):
         self._guidelines = guidelines
         # The focused config first: it is what the annotator is deciding on.
         self._configs = sorted(configs, key=lambda config: config.name != focused)
-        self._focused = focused
+        self._focused_name = focused
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="guidelines-scroll"):
@@ -120,7 +108,7 @@ class GuidelinesScreen(ModalScreen[None]):
             yield Static(body, markup=False, id="guidelines-text")
             yield Static(Text("What each config asks", style="bold"), markup=False)
             yield Static(
-                Group(*(config_summary(c, c.name == self._focused) for c in self._configs)),
+                Group(*(config_summary(c, c.name == self._focused_name) for c in self._configs)),
                 markup=False,
                 id="guidelines-configs",
             )

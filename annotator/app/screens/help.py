@@ -78,10 +78,13 @@ def help_tables(keymap: dict[str, tuple[str, ...]], configs: list[AnnotationConf
     return tables
 
 
-class HelpScreen(ModalScreen[None]):
+class ReadingScreen(ModalScreen[None]):
+    """A framed, scrollable page of text over the app (help, guidelines): Textual's type
+    selectors match subclasses, so each gets this look."""
+
     DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
+    ReadingScreen { align: center middle; }
+    ReadingScreen > VerticalScroll {
         width: 90%;
         max-width: 110;
         height: 90%;
@@ -89,8 +92,11 @@ class HelpScreen(ModalScreen[None]):
         background: $surface;
         padding: 0 2;
     }
-    HelpScreen Static { margin-bottom: 1; }
+    ReadingScreen Static { margin-bottom: 1; }
     """
+
+
+class HelpScreen(ReadingScreen):
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", priority=True)]
 
     def __init__(self, keymap: dict[str, tuple[str, ...]], configs: list[AnnotationConfig]) -> None:
