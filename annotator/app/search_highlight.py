@@ -22,6 +22,11 @@ MATCH_STYLE = Style(reverse=True, bold=True)
 _WORD_START = r"(?<![^\W_])"
 
 
+def is_match(style: Style) -> bool:
+    """Whether a laid-out segment's style carries the match marking."""
+    return bool(style.reverse and style.bold)
+
+
 def search_words(text: str) -> tuple[str, ...]:
     """The words of a search as typed (quotes and FTS syntax are just separators)."""
     return tuple(dict.fromkeys(w.casefold() for w in re.findall(r"[^\W_]+", text) if w))

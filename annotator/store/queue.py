@@ -19,6 +19,7 @@ marks and the queue cannot disagree about what applies or what counts as a value
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -115,10 +116,13 @@ class QueueFilter:
         return replace(self, state=QueueState.ALL) if self.state == QueueState.TODO else self
 
 
+@functools.lru_cache(maxsize=64)
 def fts_query(text: str) -> str:
     """The FTS5 query for what a person typed: every word must match (each quoted, so `-`,
     `NOT`, `(`, `*` or a stray `"` are words, never syntax; a "quoted phrase" stays a phrase),
-    the last one as a prefix, since people search as they type. '' when there is no word."""
+    the last one as a prefix, since people search as they type. '' when there is no word.
+    Cached: every queue query of an active search (marks per trace, progress) asks again, and
+    sqlite-utils' quoting lives on a Database, which opens an in-memory SQLite to exist."""
     import sqlite_utils
 
     # quote_fts splits at whitespace but finds a "phrase" only within one line, and closes an

@@ -15,7 +15,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from annotator.app.search_highlight import MATCH_STYLE, mark_matches
+from annotator.app.search_highlight import is_match, mark_matches
 from annotator.app.span_render import RenderOptions, render_span
 from annotator.model import Span
 
@@ -76,7 +76,7 @@ class SpanView(ScrollView, can_focus=False):
             segment.text
             for strip in self._strips or []
             for segment in strip
-            if segment.style is not None and MATCH_STYLE.reverse and segment.style.reverse
+            if segment.style is not None and is_match(segment.style)
         ]
 
     def _layout(self) -> None:
