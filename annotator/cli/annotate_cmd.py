@@ -91,7 +91,7 @@ def run_app(
     for line in app.exit_report:  # changes the database never took, if the user gave up
         warn(line)
     with Store.open(db_path, readonly=True) as store:
-        annotations, notes = store.my_annotation_count(annotator)
+        annotations, notes = store.my_contribution_counts(annotator)
     said = _plural(annotations, "annotation")
     if notes:
         said += f" and {_plural(notes, 'note')}"

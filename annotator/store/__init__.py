@@ -70,7 +70,14 @@ from annotator.store.queue import (
 )
 from annotator.store.schema import MIGRATIONS, SCHEMA_VERSION, TARGET_ID_SQL
 from annotator.store.spans import summarise_traces
-from annotator.store.store import SpanRow, SpanState, Store, TraceRow, connection_of
+from annotator.store.store import (
+    Contributions,
+    SpanRow,
+    SpanState,
+    Store,
+    TraceRow,
+    connection_of,
+)
 
 __all__ = [
     "ANNOTATION_COLUMNS",
@@ -96,6 +103,7 @@ __all__ = [
     "Assignment",
     "CampaignError",
     "Change",
+    "Contributions",
     "DatabaseFile",
     "ImportCounts",
     "LockTimeout",
