@@ -425,35 +425,20 @@ def _write_spans(store: Store, records: list[dict], project: str, report: PullRe
 
 
 def _local_targets(store: Store, project: str) -> tuple[list[str], list[str], list[str], list[str]]:
-    conn = store.connection
-    spans = [
-        r[0]
-        for r in conn.execute(
-            "SELECT span_id FROM spans WHERE project = ? ORDER BY span_id", (project,)
-        )
-    ]
-    documents = [
-        r[0]
-        for r in conn.execute(
-            "SELECT span_id FROM spans WHERE project = ? AND document_count > 0 ORDER BY span_id",
-            (project,),
-        )
-    ]
-    traces = [
-        r[0]
-        for r in conn.execute(
-            "SELECT trace_id FROM traces WHERE project = ? ORDER BY trace_id", (project,)
-        )
-    ]
-    sessions = [
-        r[0]
-        for r in conn.execute(
+    """The project's span, document-holding span, trace and session ids, each sorted."""
+
+    def ids(sql: str) -> list[str]:
+        return [row[0] for row in store.connection.execute(sql, (project,))]
+
+    return (
+        ids("SELECT span_id FROM spans WHERE project = ? ORDER BY span_id"),
+        ids("SELECT span_id FROM spans WHERE project = ? AND document_count > 0 ORDER BY span_id"),
+        ids("SELECT trace_id FROM traces WHERE project = ? ORDER BY trace_id"),
+        ids(
             "SELECT DISTINCT session_id FROM traces WHERE project = ? AND session_id IS NOT NULL "
-            "ORDER BY session_id",
-            (project,),
-        )
-    ]
-    return spans, documents, traces, sessions
+            "ORDER BY session_id"
+        ),
+    )
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
