@@ -1111,37 +1111,33 @@ def _gap_text(ctx: _Ctx, hidden: int, noun: str, first: int) -> Text:
 def _sec_messages(ctx: _Ctx) -> list[_Block]:
     blocks: list[_Block] = []
     lists: list[tuple[str, list[Any], Callable[[Any], Message]]] = []
-    for title, path in (
-        ("input messages", "llm.input_messages"),
-        ("output messages", "llm.output_messages"),
+    for title, path, normalise in (
+        ("input messages", "llm.input_messages", semconv.message),
+        ("output messages", "llm.output_messages", semconv.message),
+        ("prompts", "llm.prompts", _completion_normaliser("prompt")),
+        ("choices", "llm.choices", _completion_normaliser("completion")),
     ):
-        value = ctx.take(path)
-        if value is _MISSING:
-            continue
-        listed = _as_list(value)
-        if listed is None:
-            blocks.append(_Block(Text(title, style=S_TITLE)))
-            blocks.append(_Block(_value_text(ctx, value), indent=2))
-            continue
-        lists.append((title, listed, semconv.message))
-    for title, path, prefix in (
-        ("prompts", "llm.prompts", "prompt"),
-        ("choices", "llm.choices", "completion"),
-    ):
-        value = ctx.take(path)
-        if value is _MISSING:
-            continue
-        listed = _as_list(value)
-        if listed is None:
-            blocks.append(_Block(Text(title, style=S_TITLE)))
-            blocks.append(_Block(_value_text(ctx, value), indent=2))
-            continue
-        lists.append((title, listed, _completion_normaliser(prefix)))
+        listed = _take_list(ctx, path, title, blocks)
+        if listed is not None:
+            lists.append((title, listed, normalise))
     total = sum(len(x[1]) for x in lists) or 1
     for title, listed, normalise in lists:
         share = 0.5 * max(0.1, len(listed) / total)
         blocks.extend(_message_list_blocks(ctx, title, listed, normalise, share))
     return blocks
+
+
+def _take_list(ctx: _Ctx, path: str, title: str, blocks: list[_Block]) -> list[Any] | None:
+    """The list at `path`, taken; None when it is absent, or when it is not a list: then it is
+    shown as it is, under `title`."""
+    value = ctx.take(path)
+    if value is _MISSING:
+        return None
+    listed = _as_list(value)
+    if listed is None:
+        blocks.append(_Block(Text(title, style=S_TITLE)))
+        blocks.append(_Block(_value_text(ctx, value), indent=2))
+    return listed
 
 
 def _completion_normaliser(prefix: str) -> Callable[[object], Message]:
@@ -1299,13 +1295,8 @@ def _sec_documents(ctx: _Ctx) -> list[_Block]:
     annotatable = semconv.annotatable_document_path(ctx.attrs)
     selected = ctx.options.selected_document if not ctx.full else None
     for path, label in semconv.DOCUMENT_LISTS:
-        value = ctx.take(path)
-        if value is _MISSING:
-            continue
-        listed = _as_list(value)
+        listed = _take_list(ctx, path, label, blocks)
         if listed is None:
-            blocks.append(_Block(Text(label, style=S_TITLE)))
-            blocks.append(_Block(_value_text(ctx, value), indent=2))
             continue
         here = selected if path == annotatable else None
         count = f"{len(listed):,} document" + ("" if len(listed) == 1 else "s")
