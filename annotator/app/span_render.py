@@ -516,6 +516,16 @@ def _label(text: Text, label: str, value: Text, sep: str = "  ") -> None:
     text.append_text(value)
 
 
+def _labelled_line(ctx: _Ctx, fields: tuple[tuple[str, str], ...], chars: int) -> Text:
+    """`label value` for each (label, path) present, taken, on one line (empty: none)."""
+    line = Text()
+    for label, path in fields:
+        value = ctx.take(path)
+        if value is not _MISSING:
+            _label(line, label, _inline(ctx, value, chars))
+    return line
+
+
 def _kv_line(ctx: _Ctx, key: str, value: object, chars: int = 300) -> Text:
     line = Text()
     line.append(sanitize(key[:200]) + ("…" if len(key) > 200 else ""), style=S_KEY)
@@ -1180,16 +1190,16 @@ def _sec_prompt_template(ctx: _Ctx) -> list[_Block]:
                 blocks.append(_Block(body, indent=4))
         else:
             blocks.append(_Block(_value_text(ctx, variables), indent=2))
-    line = Text()
-    for label, path in (
-        ("version", "llm.prompt_template.version"),
-        ("vendor", "prompt.vendor"),
-        ("id", "prompt.id"),
-        ("url", "prompt.url"),
-    ):
-        value = ctx.take(path)
-        if value is not _MISSING:
-            _label(line, label, _inline(ctx, value, 300))
+    line = _labelled_line(
+        ctx,
+        (
+            ("version", "llm.prompt_template.version"),
+            ("vendor", "prompt.vendor"),
+            ("id", "prompt.id"),
+            ("url", "prompt.url"),
+        ),
+        300,
+    )
     if len(line):
         blocks.append(_Block(line))
     return blocks
@@ -1280,15 +1290,15 @@ def _sec_io(ctx: _Ctx, which: str) -> list[_Block]:
 
 def _sec_documents(ctx: _Ctx) -> list[_Block]:
     blocks: list[_Block] = []
-    reranker_line = Text()
-    for label, path in (
-        ("query", "reranker.query"),
-        ("model", "reranker.model_name"),
-        ("top_k", "reranker.top_k"),
-    ):
-        value = ctx.take(path)
-        if value is not _MISSING:
-            _label(reranker_line, label, _inline(ctx, value, 500))
+    reranker_line = _labelled_line(
+        ctx,
+        (
+            ("query", "reranker.query"),
+            ("model", "reranker.model_name"),
+            ("top_k", "reranker.top_k"),
+        ),
+        500,
+    )
     if len(reranker_line):
         blocks.append(_Block(Text("reranker", style=S_TITLE)))
         blocks.append(_Block(reranker_line, indent=2))
