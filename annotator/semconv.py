@@ -49,6 +49,7 @@ __all__ = [
     "fields",
     "input_preview",
     "io_value",
+    "loads_json",
     "lookup",
     "message",
     "messages",
@@ -525,18 +526,20 @@ def parse_json_value(value: object, mime_type: object = None) -> Any:
     if not isinstance(value, str):
         return MISSING
     if mime_type == JSON_MIME:
-        return _loads(value)
+        return loads_json(value)
     if value.lstrip().startswith("{"):
-        parsed = _loads(value)
+        parsed = loads_json(value)
         return parsed if isinstance(parsed, dict) else MISSING
     return MISSING
 
 
-def _loads(text: str) -> Any:
+def loads_json(text: str | bytes) -> Any:
+    """JSON text's value, MISSING when it is not JSON. What orjson refuses but JSON allows
+    (integers beyond 64 bits) is read by the standard library."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        try:  # what orjson refuses but JSON allows (integers beyond 64 bits)
+        try:
             return json.loads(text)
         except (ValueError, RecursionError):
             return MISSING
@@ -565,7 +568,7 @@ def input_preview(attributes: object) -> str:
     if isinstance(raw, str):
         data = parse_json_value(raw, io.mime_type)
         if data is MISSING and raw.lstrip().startswith("["):
-            data = _loads(raw) if len(raw) <= 1_000_000 else MISSING  # a list of messages
+            data = loads_json(raw) if len(raw) <= 1_000_000 else MISSING  # a list of messages
         text = raw if data is MISSING else _salient_text(data, 0)
     elif isinstance(raw, dict | list):
         text = _salient_text(raw, 0)

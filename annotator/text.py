@@ -235,14 +235,9 @@ def to_display(value: object) -> str:
     """
     if isinstance(value, str):
         return value
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return format_number(value)
+    scalar = _scalar_text(value)
+    if scalar is not None:
+        return scalar
     if isinstance(value, dict | list | tuple):
         try:
             return json.dumps(
@@ -460,12 +455,9 @@ def _emit(out: list[str], state: list[int], text: str) -> None:
     out.append(text)
 
 
-def _scalar_json(value: object, room: int) -> str:
-    if isinstance(value, str):
-        if len(value) > room:
-            # Encode only what can be shown: never json.dumps a 50 MB string to keep 4 KB of it.
-            return json.dumps(value[: room + 1], ensure_ascii=False)[:-1]
-        return json.dumps(value, ensure_ascii=False)
+def _scalar_text(value: object) -> str | None:
+    """null, a boolean or a number as JSON writes it (floats without noise); None for
+    anything else."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -474,6 +466,18 @@ def _scalar_json(value: object, room: int) -> str:
         return str(value)
     if isinstance(value, float):
         return format_number(value)
+    return None
+
+
+def _scalar_json(value: object, room: int) -> str:
+    if isinstance(value, str):
+        if len(value) > room:
+            # Encode only what can be shown: never json.dumps a 50 MB string to keep 4 KB of it.
+            return json.dumps(value[: room + 1], ensure_ascii=False)[:-1]
+        return json.dumps(value, ensure_ascii=False)
+    scalar = _scalar_text(value)
+    if scalar is not None:
+        return scalar
     return json.dumps(to_display(value)[: room + 1], ensure_ascii=False)
 
 

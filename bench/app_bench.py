@@ -95,6 +95,28 @@ async def _annotate(db: str, presses: int) -> dict:
 
 
 async def _navigate(db: str, moves: int) -> dict:
+    pressed = await _press_repeatedly(db, "j", moves)
+    return {
+        "tree_rows": pressed["tree_rows"],
+        "moves": moves,
+        "key_to_view_updated": _percentiles(pressed["navigate"]),
+        "key_to_screen_painted": _percentiles(pressed["painted"]),
+        "pilot_wall_per_move_ms": round(pressed["wall"] / moves * 1000, 1),
+    }
+
+
+async def _scan_traces(db: str, moves: int) -> dict:
+    pressed = await _press_repeatedly(db, "right_square_bracket", moves)
+    return {
+        "moves": moves,
+        "key_to_view_updated": _percentiles(pressed["navigate"]),
+        "key_to_screen_painted": _percentiles(pressed["painted"]),
+    }
+
+
+async def _press_repeatedly(db: str, key: str, moves: int) -> dict:
+    """Open the app, press `key` `moves` times: the app's own latency samples of those
+    presses, the tree's rows and the pilot's wall time."""
     from annotator.app.app import AnnotatorApp
     from annotator.config import parse_config
 
@@ -105,40 +127,15 @@ async def _navigate(db: str, moves: int) -> dict:
         app.latency.painted.clear()
         started = time.perf_counter()
         for _ in range(moves):
-            await pilot.press("j")
+            await pilot.press(key)
         await pilot.pause()
         wall = time.perf_counter() - started
-        rows = len(app.screen.model)
-        navigate = list(app.latency.navigate)
-        painted = list(app.latency.painted)
-    return {
-        "tree_rows": rows,
-        "moves": moves,
-        "key_to_view_updated": _percentiles(navigate),
-        "key_to_screen_painted": _percentiles(painted),
-        "pilot_wall_per_move_ms": round(wall / moves * 1000, 1),
-    }
-
-
-async def _scan_traces(db: str, moves: int) -> dict:
-    from annotator.app.app import AnnotatorApp
-    from annotator.config import parse_config
-
-    app = AnnotatorApp(db, parse_config(CONFIG), "bench")
-    async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause()
-        app.latency.navigate.clear()
-        app.latency.painted.clear()
-        for _ in range(moves):
-            await pilot.press("right_square_bracket")
-        await pilot.pause()
-        navigate = list(app.latency.navigate)
-        painted = list(app.latency.painted)
-    return {
-        "moves": moves,
-        "key_to_view_updated": _percentiles(navigate),
-        "key_to_screen_painted": _percentiles(painted),
-    }
+        return {
+            "tree_rows": len(app.screen.model),
+            "wall": wall,
+            "navigate": list(app.latency.navigate),
+            "painted": list(app.latency.painted),
+        }
 
 
 def _percentiles(samples: list[float]) -> dict:

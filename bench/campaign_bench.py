@@ -58,20 +58,9 @@ def main() -> None:
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
     team = folder / "team.db"
     build(team)
-    report = json.loads(
-        timed(
-            "assign",
-            "--db",
-            str(team),
-            "--annotators",
-            "a1,a2,a3,a4,a5",
-            "--per-item",
-            "2",
-            "--out",
-            str(folder / "batches"),
-            "--json",
-        )
-    )
+    by_span = ["--db", str(team), "--annotators", "a1,a2,a3,a4,a5", "--per-item", "2"]
+    by_span += ["--out", str(folder / "batches"), "--json"]
+    report = json.loads(timed("assign", *by_span))
     print(f"  {report['selected']:,} items; batches of {[b['items'] for b in report['batches']]}")
     report = json.loads(
         timed(
@@ -90,18 +79,7 @@ def main() -> None:
         )
     )
     print(f"  {report['selected']:,} traces; batches of {[b['items'] for b in report['batches']]}")
-    timed(
-        "assign",
-        "--db",
-        str(team),
-        "--annotators",
-        "a1,a2,a3,a4,a5",
-        "--per-item",
-        "2",
-        "--out",
-        str(folder / "batches"),
-        "--json",
-    )
+    timed("assign", *by_span)  # again, the same: everything is handed out already
     votes = folder / "votes.db"
     votes_db(votes, 100_000)
     out = json.loads(timed("resolve", "--db", str(votes), "--strategy", "majority", "--json"))

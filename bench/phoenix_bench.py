@@ -13,7 +13,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import orjson
 
@@ -29,6 +31,7 @@ from bench.synth import clone_samples
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = "bench"
+T = TypeVar("T")
 
 
 def one_project(path: Path, project: str) -> None:
@@ -50,6 +53,17 @@ def line(what: str, seconds: float, count: int, unit: str, phoenix: float | None
     rate = f"{count / seconds:,.0f} {unit}/s" if seconds > 0 and count else "-"
     share = f", {100 * phoenix / seconds:.0f}% waiting for Phoenix" if phoenix is not None else ""
     print(f"{what:<44} {seconds:7.2f} s  {count:>7,} {unit:<12} {rate}{share}")
+
+
+def measured(
+    client: Any, what: str, unit: str, run: Callable[[], T], count: Callable[[T], int]
+) -> T:
+    """`run()`, with a line of what it took and how much of it was Phoenix's."""
+    before = client.phoenix_seconds
+    started = time.perf_counter()
+    result = run()
+    line(what, time.perf_counter() - started, count(result), unit, client.phoenix_seconds - before)
+    return result
 
 
 def command(*args: str) -> tuple[float, str]:
@@ -104,26 +118,14 @@ def main() -> None:
                 project = PROJECT
 
                 db = Store.open(work / "pulled.db")
-                before = client.phoenix_seconds
-                started = time.perf_counter()
-                report = pull(db, client, project)
-                line(
-                    f"pull {project}",
-                    time.perf_counter() - started,
-                    report.spans_new,
-                    "spans",
-                    client.phoenix_seconds - before,
-                )
-                before = client.phoenix_seconds
-                started = time.perf_counter()
-                again = pull(db, client, project)
-                line(
-                    "pull again (nothing new)",
-                    time.perf_counter() - started,
-                    again.spans_new,
-                    "spans",
-                    client.phoenix_seconds - before,
-                )
+                for what in (f"pull {project}", "pull again (nothing new)"):
+                    measured(
+                        client,
+                        what,
+                        "spans",
+                        lambda: pull(db, client, project),
+                        lambda report: report.spans_new,
+                    )
 
                 span_ids = [
                     r[0]
@@ -146,37 +148,28 @@ def main() -> None:
                     ),
                     actor="bench",
                 )
-                before = client.phoenix_seconds
-                started = time.perf_counter()
-                pushed = push(db, client, project=project)
-                line(
+                measured(
+                    client,
                     "push annotations (sync=true, batches of 500)",
-                    time.perf_counter() - started,
-                    pushed.total_sent,
                     "annotations",
-                    client.phoenix_seconds - before,
+                    lambda: push(db, client, project=project),
+                    lambda report: report.total_sent,
                 )
-                before = client.phoenix_seconds
-                started = time.perf_counter()
-                repeat = push(db, client, project=project)
-                line(
+                measured(
+                    client,
                     "push again (nothing new)",
-                    time.perf_counter() - started,
-                    repeat.unchanged,
                     "unchanged",
-                    client.phoenix_seconds - before,
+                    lambda: push(db, client, project=project),
+                    lambda report: report.unchanged,
                 )
 
                 fresh = Store.open(work / "fresh.db")
-                before = client.phoenix_seconds
-                started = time.perf_counter()
-                back = pull(fresh, client, project)
-                line(
+                measured(
+                    client,
                     "pull spans + annotations into a fresh db",
-                    time.perf_counter() - started,
-                    back.annotations_new,
                     "annotations",
-                    client.phoenix_seconds - before,
+                    lambda: pull(fresh, client, project),
+                    lambda report: report.annotations_new,
                 )
                 db.close()
                 fresh.close()

@@ -269,4 +269,4 @@ def test_annotate_where_starts_the_app_on_that_queue(db, monkeypatch):
     assert queue.where.text == "span_kind == 'LLM'"
     assert queue.trace_where.text == "error_count > 0"
     with Store.open(path, readonly=True) as store:
-        assert store.my_annotation_count("zoe") == (0, 0)  # (annotations, notes)
+        assert store.my_contribution_counts("zoe") == (0, 0)  # (annotations, notes)

@@ -22,7 +22,13 @@ import orjson
 from annotator.annotations_io._records import Defaults
 from annotator.csv_cells import restore
 from annotator.model import Problem
-from annotator.readers import PHOENIX_ENDPOINT_KEYS, Sniffed, json_error_reason, one_line
+from annotator.readers import (
+    PHOENIX_ENDPOINT_KEYS,
+    Sniffed,
+    drop_nones,
+    json_error_reason,
+    one_line,
+)
 from annotator.timeutil import iso_from_unix_nanos
 
 _ID_COLUMNS = ("span_id", "context.span_id", "trace_id", "context.trace_id", "session_id")
@@ -174,21 +180,13 @@ def _parquet(path: Path, parquet_file: Any, defaults: Defaults) -> Iterator[Reco
             elif pa.types.is_struct(column.type):
                 # pandas writes a dict column as a struct with every key any row has: a key a
                 # row did not have comes back as None. Leave those keys out again.
-                columns[name] = [_without_nulls(v) for v in column.to_pylist()]
+                columns[name] = [drop_nones(v) for v in column.to_pylist()]
             else:
                 columns[name] = column.to_pylist()
         keys = list(columns)
         for values in zip(*columns.values(), strict=True):
             row += 1
             yield Record(None, f"row {row}", dict(zip(keys, values, strict=True)))
-
-
-def _without_nulls(value: Any) -> Any:
-    if type(value) is dict:
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if type(value) is list:
-        return [_without_nulls(v) for v in value]
-    return value
 
 
 def _file_defaults(metadata: dict[bytes, bytes], defaults: Defaults) -> None:

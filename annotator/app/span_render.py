@@ -516,6 +516,16 @@ def _label(text: Text, label: str, value: Text, sep: str = "  ") -> None:
     text.append_text(value)
 
 
+def _labelled_line(ctx: _Ctx, fields: tuple[tuple[str, str], ...], chars: int) -> Text:
+    """`label value` for each (label, path) present, taken, on one line (empty: none)."""
+    line = Text()
+    for label, path in fields:
+        value = ctx.take(path)
+        if value is not _MISSING:
+            _label(line, label, _inline(ctx, value, chars))
+    return line
+
+
 def _kv_line(ctx: _Ctx, key: str, value: object, chars: int = 300) -> Text:
     line = Text()
     line.append(sanitize(key[:200]) + ("…" if len(key) > 200 else ""), style=S_KEY)
@@ -1111,37 +1121,33 @@ def _gap_text(ctx: _Ctx, hidden: int, noun: str, first: int) -> Text:
 def _sec_messages(ctx: _Ctx) -> list[_Block]:
     blocks: list[_Block] = []
     lists: list[tuple[str, list[Any], Callable[[Any], Message]]] = []
-    for title, path in (
-        ("input messages", "llm.input_messages"),
-        ("output messages", "llm.output_messages"),
+    for title, path, normalise in (
+        ("input messages", "llm.input_messages", semconv.message),
+        ("output messages", "llm.output_messages", semconv.message),
+        ("prompts", "llm.prompts", _completion_normaliser("prompt")),
+        ("choices", "llm.choices", _completion_normaliser("completion")),
     ):
-        value = ctx.take(path)
-        if value is _MISSING:
-            continue
-        listed = _as_list(value)
-        if listed is None:
-            blocks.append(_Block(Text(title, style=S_TITLE)))
-            blocks.append(_Block(_value_text(ctx, value), indent=2))
-            continue
-        lists.append((title, listed, semconv.message))
-    for title, path, prefix in (
-        ("prompts", "llm.prompts", "prompt"),
-        ("choices", "llm.choices", "completion"),
-    ):
-        value = ctx.take(path)
-        if value is _MISSING:
-            continue
-        listed = _as_list(value)
-        if listed is None:
-            blocks.append(_Block(Text(title, style=S_TITLE)))
-            blocks.append(_Block(_value_text(ctx, value), indent=2))
-            continue
-        lists.append((title, listed, _completion_normaliser(prefix)))
+        listed = _take_list(ctx, path, title, blocks)
+        if listed is not None:
+            lists.append((title, listed, normalise))
     total = sum(len(x[1]) for x in lists) or 1
     for title, listed, normalise in lists:
         share = 0.5 * max(0.1, len(listed) / total)
         blocks.extend(_message_list_blocks(ctx, title, listed, normalise, share))
     return blocks
+
+
+def _take_list(ctx: _Ctx, path: str, title: str, blocks: list[_Block]) -> list[Any] | None:
+    """The list at `path`, taken; None when it is absent, or when it is not a list: then it is
+    shown as it is, under `title`."""
+    value = ctx.take(path)
+    if value is _MISSING:
+        return None
+    listed = _as_list(value)
+    if listed is None:
+        blocks.append(_Block(Text(title, style=S_TITLE)))
+        blocks.append(_Block(_value_text(ctx, value), indent=2))
+    return listed
 
 
 def _completion_normaliser(prefix: str) -> Callable[[object], Message]:
@@ -1184,16 +1190,16 @@ def _sec_prompt_template(ctx: _Ctx) -> list[_Block]:
                 blocks.append(_Block(body, indent=4))
         else:
             blocks.append(_Block(_value_text(ctx, variables), indent=2))
-    line = Text()
-    for label, path in (
-        ("version", "llm.prompt_template.version"),
-        ("vendor", "prompt.vendor"),
-        ("id", "prompt.id"),
-        ("url", "prompt.url"),
-    ):
-        value = ctx.take(path)
-        if value is not _MISSING:
-            _label(line, label, _inline(ctx, value, 300))
+    line = _labelled_line(
+        ctx,
+        (
+            ("version", "llm.prompt_template.version"),
+            ("vendor", "prompt.vendor"),
+            ("id", "prompt.id"),
+            ("url", "prompt.url"),
+        ),
+        300,
+    )
     if len(line):
         blocks.append(_Block(line))
     return blocks
@@ -1284,28 +1290,23 @@ def _sec_io(ctx: _Ctx, which: str) -> list[_Block]:
 
 def _sec_documents(ctx: _Ctx) -> list[_Block]:
     blocks: list[_Block] = []
-    reranker_line = Text()
-    for label, path in (
-        ("query", "reranker.query"),
-        ("model", "reranker.model_name"),
-        ("top_k", "reranker.top_k"),
-    ):
-        value = ctx.take(path)
-        if value is not _MISSING:
-            _label(reranker_line, label, _inline(ctx, value, 500))
+    reranker_line = _labelled_line(
+        ctx,
+        (
+            ("query", "reranker.query"),
+            ("model", "reranker.model_name"),
+            ("top_k", "reranker.top_k"),
+        ),
+        500,
+    )
     if len(reranker_line):
         blocks.append(_Block(Text("reranker", style=S_TITLE)))
         blocks.append(_Block(reranker_line, indent=2))
     annotatable = semconv.annotatable_document_path(ctx.attrs)
     selected = ctx.options.selected_document if not ctx.full else None
     for path, label in semconv.DOCUMENT_LISTS:
-        value = ctx.take(path)
-        if value is _MISSING:
-            continue
-        listed = _as_list(value)
+        listed = _take_list(ctx, path, label, blocks)
         if listed is None:
-            blocks.append(_Block(Text(label, style=S_TITLE)))
-            blocks.append(_Block(_value_text(ctx, value), indent=2))
             continue
         here = selected if path == annotatable else None
         count = f"{len(listed):,} document" + ("" if len(listed) == 1 else "s")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +16,12 @@ from typing import TYPE_CHECKING
 import click
 
 from annotator.cli.common import BadInput, db_option, friendly_errors
+from annotator.cli.configs import (
+    check_stored_configs,
+    choose_configs,
+    load_config_file,
+    store_configs,
+)
 from annotator.cli.filter_options import filter_options, selection_from
 from annotator.cli.import_cmd import import_into_store, refuse_bad_inputs
 from annotator.cli.output import clean, say, warn
@@ -24,7 +29,6 @@ from annotator.cli.output import clean, say, warn
 if TYPE_CHECKING:
     from annotator.app.app import AnnotatorApp
     from annotator.config import ConfigSet
-    from annotator.config_changes import ConfigChanges
     from annotator.query import Selection
     from annotator.store import Store
 
@@ -34,48 +38,6 @@ def default_annotator() -> str:
         return os.environ.get("ANNOTATOR_NAME") or getpass.getuser()
     except Exception:  # no login name (some containers): still a usable identifier
         return "annotator"
-
-
-def load_config_file(config_path: str) -> ConfigSet:
-    """The config file, checked (ConfigError lists every problem). A named pipe is refused
-    rather than read: with no writer it would block forever."""
-    from annotator.config import load_config
-
-    try:
-        mode = os.stat(config_path).st_mode
-    except OSError:
-        mode = None  # load_config says why it cannot be read
-    if mode is not None and not stat.S_ISREG(mode):
-        what = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "not a regular file"
-        raise BadInput(f"{config_path}: {what}; give a config file")
-    return load_config(config_path)
-
-
-def choose_configs(
-    store: Store | None, config_set: ConfigSet | None, replace: bool
-) -> tuple[ConfigSet, ConfigChanges | None]:
-    """The config set to annotate with, and what storing it changes (None: nothing to store):
-    the file's (refused when it would change or drop stored configs without `replace`), else
-    the stored one, else the bundled default. `store` None: a database not created yet."""
-    from annotator.config import bundled_config_path, load_config, parse_config_document
-    from annotator.config_changes import compare
-
-    stored = store.load_config_document() if store is not None else None
-    if config_set is not None:
-        changes = compare(stored, config_set, store)
-        # no database yet: nothing stored, so nothing to replace
-        if store is not None and changes.needs_replace and not replace:
-            raise BadInput(
-                f"{config_set.source}: would {changes.describe()} in {store.path}'s stored "
-                "configs; nothing was changed. Add --replace-configs to do it (annotations "
-                "under dropped names stay in the database)"
-            )
-        return config_set, changes
-    if store is not None and stored is not None:
-        source = f"{store.path} (stored configs)"
-        return parse_config_document(stored, source), None
-    default = load_config(bundled_config_path("default"))
-    return default, compare(None, default, store)
 
 
 def run_app(
@@ -104,10 +66,10 @@ def run_app(
             "or the database (--db PATH)"
         )
     no_spans = f"{db_path}: no spans to annotate; give trace files: annotator annotate FILE..."
-    if found.kind == OURS and found.version == SCHEMA_VERSION:  # (older: upgraded below)
-        with Store.open(db_path, readonly=True) as store:  # the checks, read-only
-            choose_configs(store, config_set, replace_configs)
-            if not files and not store.counts()["spans"]:
+    check_stored_configs(found, config_set, replace_configs)  # read-only
+    if not files and found.kind == OURS and found.version == SCHEMA_VERSION:  # older: upgraded
+        with Store.open(db_path, readonly=True) as store:
+            if not store.counts()["spans"]:
                 raise BadInput(no_spans)
     store = Store.open(db_path)
     try:
@@ -119,18 +81,17 @@ def run_app(
         if store.counts()["spans"] == 0:
             raise BadInput(no_spans)
         annotator = _batch_annotator(store, db_path, annotator, annotator_given)
-        if changes is not None and changes.any:
-            store.save_config_document(config_set.to_document())
-            if changes.had_stored:
-                verb = "replaced" if changes.needs_replace else "changed"
-                warn(f"Stored configs {verb}: {changes.describe()}.")
+        changes = store_configs(store, config_set, changes)
+        if changes is not None and changes.had_stored:
+            verb = "replaced" if changes.needs_replace else "changed"
+            warn(f"Stored configs {verb}: {changes.describe()}.")
     finally:
         store.close(discard_if_empty=True)
     app = _run_textual(db_path, config_set, annotator, queue, selection)
     for line in app.exit_report:  # changes the database never took, if the user gave up
         warn(line)
     with Store.open(db_path, readonly=True) as store:
-        annotations, notes = store.my_annotation_count(annotator)
+        annotations, notes = store.my_contribution_counts(annotator)
     said = _plural(annotations, "annotation")
     if notes:
         said += f" and {_plural(notes, 'note')}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from annotator.cli.common import BadInput, db_option, friendly_errors
+from annotator.cli.common import bad_input_on, db_option, friendly_errors
 from annotator.cli.filter_options import filter_options, selection_from
 from annotator.cli.output import say, say_json
 
@@ -81,11 +81,10 @@ def assign_command(
     where it is.
     """
     from annotator.team.assign import AssignError, assign
-    from annotator.text import sanitize
 
     selection = selection_from(where, trace_where)
     names = [name.strip() for name in annotators.split(",") if name.strip()]
-    try:
+    with bad_input_on(AssignError):
         result = assign(
             db_path,
             out_dir,
@@ -98,8 +97,6 @@ def assign_command(
             selection=selection,
             blind=blind,
         )
-    except AssignError as error:
-        raise BadInput(sanitize(str(error))) from None
     if as_json:
         say_json(result.to_dict())
         return

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any, TypeVar
 
 import click
 
 from annotator.cli.output import warn
+from annotator.text import sanitize
 
 DEFAULT_DB = "annotations.db"
 EXIT_BAD_INPUT = 2
@@ -22,9 +24,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class BadInput(click.ClickException):
-    """Bad files, configs or databases: one line, exit code 2."""
+    """Bad files, configs or databases: one line, exit code 2. The message is sanitised here,
+    once (it may quote a file, a database or the command line)."""
 
     exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, message: str) -> None:
+        super().__init__(sanitize(message))
 
     def show(self, file: Any = None) -> None:
         # The message already names the file ("path:line: what is wrong"); nothing to add.
@@ -45,8 +51,11 @@ def db_option(function: F) -> F:
 
 def friendly_errors(function: F) -> F:
     """Turn the errors bad input and bad environments raise into `BadInput`: a damaged or
-    foreign file, a config, a full disk, a read-only file, a lock held too long."""
+    foreign file, a config, an output that must not or cannot be written, a full disk, a
+    read-only file, a lock held too long. A reader of stdout that went away ends the command
+    quietly (`quiet_broken_pipe`)."""
     from annotator.config import ConfigError
+    from annotator.output_file import OutputError, ReaderGone
     from annotator.readers import NotATraceFile
     from annotator.store import StoreError, describe_error
 
@@ -54,9 +63,7 @@ def friendly_errors(function: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
-        except (StoreError, NotATraceFile) as error:
-            raise BadInput(str(error)) from None
-        except ConfigError as error:
+        except (StoreError, NotATraceFile, ConfigError, OutputError) as error:
             raise BadInput(str(error)) from None
         except sqlite3.Error as error:
             path = kwargs.get("db_path") or kwargs.get("out_path")
@@ -64,17 +71,27 @@ def friendly_errors(function: F) -> F:
             if message is None:
                 raise
             raise BadInput(message) from None
-        except BrokenPipeError:
+        except (BrokenPipeError, ReaderGone):
             # Caught here, before click would turn it into exit code 1.
             quiet_broken_pipe()
 
     return wrapper  # type: ignore[return-value]
 
 
+@contextmanager
+def bad_input_on(*errors: type[Exception]) -> Iterator[None]:
+    """Inside: an error of these types (the core's way of refusing an argument or a file)
+    becomes `BadInput`, its message the one line shown."""
+    try:
+        yield
+    except errors as error:
+        raise BadInput(str(error)) from None
+
+
 def quiet_broken_pipe() -> None:
-    """The reader went away (`annotator stats | head -1`): stop quietly with the exit code every
-    command uses for it (141, as `cat` does). Python would otherwise complain when it flushes
-    stdout at exit."""
+    """The reader went away (`annotator stats | head -1`, `annotator export | head`): stop
+    quietly with the exit code every command uses for it (141, as `cat` does). Python would
+    otherwise complain when it flushes stdout at exit."""
     from annotator.output_file import EXIT_READER_GONE, silence_stdout
 
     silence_stdout()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from annotator.cli.common import BadInput, db_option, friendly_errors
@@ -24,13 +22,12 @@ def check_command(file: str) -> None:
     A valid config that Phoenix would refuse as written (a lower-case type, bare-label values,
     no optimization_direction) gets a FILE:LINE: warning (Phoenix) line for each, saying what
     `annotator push` sends instead; the exit code stays 0."""
-    from annotator.cli.annotate_cmd import load_config_file
-    from annotator.config import phoenix_warnings
+    from annotator.cli.configs import check_config_file
     from annotator.keymap import display_key
 
-    config_set = load_config_file(file)
+    config_set, phoenix_warnings = check_config_file(file)
     say(f"{file}: ok, {len(config_set.annotations)} annotation configs")
-    for warning in phoenix_warnings(Path(file).read_text(encoding="utf-8"), file, config_set):
+    for warning in phoenix_warnings:
         warn(str(warning))
     for config in config_set.annotations:
         detail = ""
@@ -60,20 +57,23 @@ def store_command(file: str, db_path: str, replace_configs: bool) -> None:
     changing or dropping stored ones needs --replace-configs (annotations under a dropped
     name stay). `assign` hands out the stored configs with the batches.
     """
-    from annotator.cli.annotate_cmd import choose_configs, load_config_file
-    from annotator.store import NEW, SCHEMA_VERSION, Store, inspect_database
+    from annotator.cli.configs import (
+        check_stored_configs,
+        choose_configs,
+        load_config_file,
+        store_configs,
+    )
+    from annotator.store import Store, inspect_database
 
     config_set = load_config_file(file)
     found = inspect_database(db_path)  # a file that is not ours: refused, untouched
-    if found.kind != NEW and found.version == SCHEMA_VERSION:
-        with Store.open(db_path, readonly=True) as store:  # refused before any write
-            choose_configs(store, config_set, replace_configs)
+    check_stored_configs(found, config_set, replace_configs)  # refused before any write
     with Store.open(db_path) as store:
         config_set, changes = choose_configs(store, config_set, replace_configs)
-        if changes is None or not changes.any:
+        changes = store_configs(store, config_set, changes)
+        if changes is None:
             say(f"{db_path} already stores these configs; nothing changed")
             return
-        store.save_config_document(config_set.to_document())
     count = len(config_set.annotations)
     what = changes.describe() if changes.had_stored else f"{count} configs stored"
     say(f"{db_path}: {what} (from {file})")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from annotator.cli.common import BadInput, db_option, friendly_errors
+from annotator.cli.common import BadInput, bad_input_on, db_option, friendly_errors
 from annotator.cli.filter_options import filter_options, selection_from
 from annotator.cli.output import data_stdout, say, warn
 from annotator.cli.phoenix_common import phoenix_client, url_option
@@ -114,14 +114,7 @@ def dataset_command(
       annotator dataset --push bad-answers --label correctness=incorrect
       annotator dataset --out slow.jsonl --where "span_kind == 'LLM' and latency_ms > 2000"
     """
-    from annotator.output_file import (
-        EXIT_READER_GONE,
-        OutputError,
-        ReaderGone,
-        check_output,
-        open_output,
-        silence_stdout,
-    )
+    from annotator.output_file import check_output, open_output
     from annotator.store import Store
     from annotator.team.dataset import (
         FORMATS,
@@ -131,7 +124,6 @@ def dataset_command(
         iter_examples,
         write_examples,
     )
-    from annotator.text import sanitize
 
     if not out and not push_name:
         raise BadInput(
@@ -139,16 +131,13 @@ def dataset_command(
             "or the Phoenix dataset to create)"
         )
     spans = selection_from(where, trace_where)
-    try:
-        plan = check_output(out, protect=[db_path]) if out else None
-    except OutputError as error:
-        raise BadInput(sanitize(str(error))) from None
+    plan = check_output(out, protect=[db_path]) if out else None  # OutputError: friendly_errors
     if fmt is None:
         fmt = "csv" if out and out.lower().endswith(".csv") else "jsonl"
     fmt = fmt.strip().lower()
     if fmt not in FORMATS:
         raise BadInput(f"--format {fmt!r}: use {' or '.join(FORMATS)}")
-    try:
+    with bad_input_on(DatasetArgumentError):
         spec = build_spec(
             labels=labels,
             min_scores=min_scores,
@@ -160,8 +149,6 @@ def dataset_command(
             project=project,
             limit=limit,
         )
-    except DatasetArgumentError as error:
-        raise BadInput(sanitize(str(error))) from None
     spec.spans = spans
     if not out or plan is None:  # no --out: --push only
         _push(db_path, spec, str(push_name), url)
@@ -171,19 +158,13 @@ def dataset_command(
         for warning in check_names(store, spec):
             warn(f"annotator: warning: {warning}")
         # closed here, while the database still is (not by the garbage collector later)
+        # OutputError, or ReaderGone (`annotator dataset --out - | head`): friendly_errors
         with closing(iter_examples(store, spec)) as examples:
-            try:
-                stdout = None  # closed (>&-)
-                if sys.stdout is not None:
-                    stdout = data_stdout(json=fmt == "jsonl") if out == "-" else sys.stdout.buffer
-                with open_output(plan, stdout=stdout) as stream:
-                    result = write_examples(examples, stream, fmt, spool_dir=plan.directory)
-            except OutputError as error:
-                raise BadInput(sanitize(str(error))) from None
-            except ReaderGone:
-                # `annotator dataset --out - | head`: the reader has what it wanted.
-                silence_stdout()
-                sys.exit(EXIT_READER_GONE)
+            stdout = None  # closed (>&-)
+            if sys.stdout is not None:
+                stdout = data_stdout(json=fmt == "jsonl") if out == "-" else sys.stdout.buffer
+            with open_output(plan, stdout=stdout) as stream:
+                result = write_examples(examples, stream, fmt, spool_dir=plan.directory)
     if result.inexact:
         parts = [f"{count:,} with {reason}" for reason, count in result.inexact.items()]
         warn(

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from annotator.cli.common import BadInput, db_option, friendly_errors
+from annotator.cli.common import bad_input_on, db_option, friendly_errors
 from annotator.cli.filter_options import filter_options, selection_from
 from annotator.cli.output import data_stdout, warn
 
@@ -79,12 +79,6 @@ def export_command(
     annotator goes to metadata.annotator_identifier, one annotation per document and name).
     """
     from annotator.annotations_io import ExportFilter, export_annotations
-    from annotator.output_file import (
-        EXIT_READER_GONE,
-        OutputError,
-        ReaderGone,
-        silence_stdout,
-    )
     from annotator.store import Store
 
     spans = selection_from(where, trace_where)  # before anything is opened or written
@@ -93,22 +87,17 @@ def export_command(
     if sys.stdout is not None:
         # Data from the database is escaped on its way to a terminal (JSON always, losslessly).
         stdout = data_stdout(json=fmt != "csv") if out == "-" else sys.stdout.buffer
-    with Store.open(db_path, readonly=True) as store:
-        try:
-            result = export_annotations(
-                store,
-                fmt,
-                out,
-                selection,
-                stdout=stdout,
-                protect=[db_path],
-            )
-        except (ValueError, OutputError) as error:
-            raise BadInput(str(error)) from None
-        except ReaderGone:
-            # `annotator export | head`: the reader has what it wanted; say nothing more.
-            silence_stdout()
-            sys.exit(EXIT_READER_GONE)
+    # An output refused (OutputError) or its reader gone (`annotator export | head`):
+    # friendly_errors; a bad format or a directory for a one-file format: ValueError.
+    with Store.open(db_path, readonly=True) as store, bad_input_on(ValueError):
+        result = export_annotations(
+            store,
+            fmt,
+            out,
+            selection,
+            stdout=stdout,
+            protect=[db_path],
+        )
     for warning in result.warnings:
         warn(f"warning: {warning}")
     where = "stdout" if out == "-" else (", ".join(result.files) if len(result.files) == 1 else out)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from annotator.cli.common import BadInput
+from annotator.cli.common import bad_input_on
 from annotator.cli.output import clean, warn
 
 if TYPE_CHECKING:
@@ -41,11 +41,8 @@ def phoenix_client(url: str | None) -> Iterator[PhoenixClient]:
     was written before it stays: pull and push continue from there next time)."""
     from annotator.phoenix import PhoenixError, connect
 
-    try:
-        with connect(url) as client:
-            yield client
-    except PhoenixError as error:
-        raise BadInput(str(error)) from None
+    with bad_input_on(PhoenixError), connect(url) as client:
+        yield client
 
 
 class Progress:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from annotator.cli.common import BadInput, db_option, friendly_errors
+from annotator.cli.common import bad_input_on, db_option, friendly_errors
 from annotator.cli.output import say, say_json
 
 
@@ -48,20 +48,16 @@ def resolve_command(
     """
     from annotator.store import Store
     from annotator.team.resolve import ResolveError, resolve
-    from annotator.text import sanitize
 
-    with Store.open(db_path, readonly=dry_run) as store:
-        try:
-            result = resolve(
-                store,
-                strategy,
-                min_votes=min_votes,
-                reviewer=reviewer,
-                names=names or None,
-                dry_run=dry_run,
-            )
-        except ResolveError as error:
-            raise BadInput(sanitize(str(error))) from None
+    with Store.open(db_path, readonly=dry_run) as store, bad_input_on(ResolveError):
+        result = resolve(
+            store,
+            strategy,
+            min_votes=min_votes,
+            reviewer=reviewer,
+            names=names or None,
+            dry_run=dry_run,
+        )
     if as_json:
         say_json(result.to_dict())
         return

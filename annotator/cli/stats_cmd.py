@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from annotator.cli.common import BadInput, db_option, friendly_errors
+from annotator.cli.common import BadInput, bad_input_on, db_option, friendly_errors
 from annotator.cli.filter_options import filter_options, selection_from
 from annotator.cli.output import SafeConsole, say_json
 
@@ -58,21 +58,15 @@ def stats_command(
     """
     from annotator.store import Store
     from annotator.team.stats import LEVEL_CHOICES, StatsError, compute_stats
-    from annotator.text import sanitize
 
     level = level.strip().lower()
     if level not in LEVEL_CHOICES:
-        raise BadInput(
-            sanitize(f"--level: unknown level {level!r}: use {', '.join(LEVEL_CHOICES)}")
-        )
+        raise BadInput(f"--level: unknown level {level!r}: use {', '.join(LEVEL_CHOICES)}")
     selection = selection_from(where, trace_where)
-    with Store.open(db_path, readonly=True) as store:
-        try:
-            report = compute_stats(
-                store, names=names or None, level=level, database=db_path, spans=selection
-            )
-        except StatsError as error:
-            raise BadInput(sanitize(str(error))) from None
+    with Store.open(db_path, readonly=True) as store, bad_input_on(StatsError):
+        report = compute_stats(
+            store, names=names or None, level=level, database=db_path, spans=selection
+        )
     if as_json:
         say_json(report)
         return

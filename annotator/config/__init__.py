@@ -30,7 +30,7 @@ from annotator.config.models import (
     OptimizationDirection,
     SpanScope,
 )
-from annotator.config.phoenix_compat import phoenix_warnings
+from annotator.config.phoenix_compat import check_config, phoenix_warnings
 from annotator.config.rules import DEFAULT_VALUE_KEYS
 from annotator.config.source import MAX_YAML_DEPTH, MAX_YAML_NODES
 
@@ -49,6 +49,7 @@ __all__ = [
     "SpanScope",
     "bundled_config_names",
     "bundled_config_path",
+    "check_config",
     "keys_table_markdown",
     "load_config",
     "parse_config",

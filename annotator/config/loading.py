@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from annotator.config import rules
 from annotator.config.errors import ConfigError, ConfigProblem, Loc, Stage
 from annotator.config.models import ConfigSet
-from annotator.config.source import Lines, read_document
+from annotator.config.source import Document, Lines, read_document
 from annotator.config.source import Path as DataPath
 
 # Where a problem of one config sits among the others on its line (see `Stage`): a field's own
@@ -76,8 +77,24 @@ def _rank(loc: Loc, stage: Stage) -> tuple[int, ...]:
     return (1, index, stage, field)
 
 
+@dataclass(frozen=True, slots=True)
+class ReadConfig:
+    """A config read and validated, with the document it came from: its values and their
+    lines, and each config's path and item in it (in file order, as `configs.annotations`)."""
+
+    configs: ConfigSet
+    document: Document
+    items: list[tuple[DataPath, Any]]
+
+
 def parse_config(text: str, filename: str = "<config>") -> ConfigSet:
     """Read a config from YAML/JSON text. Raises ConfigError listing every problem."""
+    return read_config(text, filename).configs
+
+
+def read_config(text: str, filename: str) -> ReadConfig:
+    """`parse_config`, keeping the document (for what is said about the file as written, such
+    as Phoenix's warnings). Raises ConfigError listing every problem."""
     document = read_document(text, filename)
     shape = rules.document_shape(document.data)
     problems = list(document.problems)
@@ -98,7 +115,7 @@ def parse_config(text: str, filename: str = "<config>") -> ConfigSet:
         problems += locator.problems(error, filename)
     if problems:
         raise ConfigError(problems)
-    return configs
+    return ReadConfig(configs, document, shape.items)
 
 
 # Characters a JSON encoder leaves raw that YAML 1.1 refuses in a stream (DEL, C1 but NEL,
@@ -116,6 +133,11 @@ def parse_config_document(document: dict[str, Any], filename: str) -> ConfigSet:
 
 def load_config(path: str | Path) -> ConfigSet:
     """Read a config file. Raises ConfigError (also when the file cannot be read)."""
+    return parse_config(config_text(path), str(path))
+
+
+def config_text(path: str | Path) -> str:
+    """A config file's text. Raises ConfigError when it cannot be read or is not UTF-8."""
     filename = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -127,4 +149,4 @@ def load_config(path: str | Path) -> ConfigSet:
         reason = error.strerror or str(error)
         message = f"cannot read the config: {reason}"
         raise ConfigError([ConfigProblem(filename, None, message)]) from None
-    return parse_config(text, filename)
+    return text

@@ -11,11 +11,13 @@ written, so that nobody copies the file into a Phoenix request and is surprised.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from annotator.config.errors import ConfigProblem
+from annotator.config.loading import ReadConfig, config_text, read_config
 from annotator.config.models import AnnotationConfig, AnnotationType, ConfigSet
 from annotator.config.rules import document_shape
 from annotator.config.source import read_document, unwrap
@@ -26,17 +28,28 @@ SHOWN_VALUES = 3
 _NEEDS_DIRECTION = (AnnotationType.CATEGORICAL, AnnotationType.CONTINUOUS)
 
 
+def check_config(path: str | Path) -> tuple[ConfigSet, list[ConfigProblem]]:
+    """A config file read and validated once (ConfigError listing every problem), with its
+    `file:line: warning (Phoenix): ...` problems."""
+    filename = str(path)
+    read = read_config(config_text(path), filename)
+    return read.configs, _warnings(read, filename)
+
+
 def phoenix_warnings(text: str, filename: str, configs: ConfigSet) -> list[ConfigProblem]:
     """One `file:line: warning (Phoenix): ...` problem per spelling Phoenix would refuse.
     `text` must be the text `configs` was validated from (its configs, in file order)."""
     document = read_document(text, filename)
-    items = document_shape(document.data).items
+    return _warnings(ReadConfig(configs, document, document_shape(document.data).items), filename)
+
+
+def _warnings(read: ReadConfig, filename: str) -> list[ConfigProblem]:
     warnings: list[ConfigProblem] = []
-    for (path, item), config in zip(items, configs.annotations, strict=True):
+    for (path, item), config in zip(read.items, read.configs.annotations, strict=True):
         if not isinstance(item, dict):
             continue
         for field, message in _item_warnings(item, config):
-            line = document.lines.line((*path, field) if field else path, at_key=bool(field))
+            line = read.document.lines.line((*path, field) if field else path, at_key=bool(field))
             warnings.append(ConfigProblem(filename, line, f"warning (Phoenix): {message}"))
     return sorted(warnings, key=lambda w: w.line or 0)
 
@@ -93,4 +106,4 @@ def _item_warnings(item: dict[str, Any], config: AnnotationConfig) -> list[tuple
     return found
 
 
-__all__ = ["SHOWN_VALUES", "phoenix_warnings"]
+__all__ = ["SHOWN_VALUES", "check_config", "phoenix_warnings"]

@@ -425,35 +425,20 @@ def _write_spans(store: Store, records: list[dict], project: str, report: PullRe
 
 
 def _local_targets(store: Store, project: str) -> tuple[list[str], list[str], list[str], list[str]]:
-    conn = store.connection
-    spans = [
-        r[0]
-        for r in conn.execute(
-            "SELECT span_id FROM spans WHERE project = ? ORDER BY span_id", (project,)
-        )
-    ]
-    documents = [
-        r[0]
-        for r in conn.execute(
-            "SELECT span_id FROM spans WHERE project = ? AND document_count > 0 ORDER BY span_id",
-            (project,),
-        )
-    ]
-    traces = [
-        r[0]
-        for r in conn.execute(
-            "SELECT trace_id FROM traces WHERE project = ? ORDER BY trace_id", (project,)
-        )
-    ]
-    sessions = [
-        r[0]
-        for r in conn.execute(
+    """The project's span, document-holding span, trace and session ids, each sorted."""
+
+    def ids(sql: str) -> list[str]:
+        return [row[0] for row in store.connection.execute(sql, (project,))]
+
+    return (
+        ids("SELECT span_id FROM spans WHERE project = ? ORDER BY span_id"),
+        ids("SELECT span_id FROM spans WHERE project = ? AND document_count > 0 ORDER BY span_id"),
+        ids("SELECT trace_id FROM traces WHERE project = ? ORDER BY trace_id"),
+        ids(
             "SELECT DISTINCT session_id FROM traces WHERE project = ? AND session_id IS NOT NULL "
-            "ORDER BY session_id",
-            (project,),
-        )
-    ]
-    return spans, documents, traces, sessions
+            "ORDER BY session_id"
+        ),
+    )
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -544,26 +529,34 @@ def _span_annotations(client: PhoenixClient, project: str, span_ids: list[str]) 
 def _listed(client: PhoenixClient, project: str, target: str, ids: list[str]) -> list[dict]:
     """Trace or session annotations (Phoenix's client has no reader for these)."""
     records: list[dict] = []
+    pages = _pages(
+        client,
+        f"/v1/projects/{project}/{target}_annotations",
+        {f"{target}_ids": ids, "limit": 1000},
+        f"reading {target} annotations of {project!r}",
+    )
+    try:
+        for data in pages:
+            records.extend(data)
+    except errors.NotFound as exc:
+        if not _none_in_project(exc):
+            raise
+    return records
+
+
+def _pages(
+    client: PhoenixClient, path: str, params: dict[str, Any], what: str
+) -> Iterator[list[dict]]:
+    """Each page's records of one of Phoenix's cursor-paged lists, to the last page."""
     cursor: str | None = None
     while True:
-        params: dict[str, Any] = {f"{target}_ids": ids, "limit": 1000}
-        if cursor:
-            params["cursor"] = cursor
-        try:
-            page = client.request(
-                "GET",
-                f"/v1/projects/{project}/{target}_annotations",
-                params=params,
-                what=f"reading {target} annotations of {project!r}",
-            )
-        except errors.NotFound as exc:
-            if _none_in_project(exc):
-                return records
-            raise
-        records.extend(page.get("data") or [])
+        page = client.request(
+            "GET", path, params={**params, "cursor": cursor} if cursor else params, what=what
+        )
+        yield page.get("data") or []
         cursor = page.get("next_cursor")
         if not cursor:
-            return records
+            return
 
 
 def _document_annotations(client: PhoenixClient, span_ids: list[str]) -> list[dict]:
@@ -755,21 +748,13 @@ def _pull_configs(
     from annotator.config import ConfigError, parse_config
 
     configs: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        params: dict[str, Any] = {"limit": 100}
-        if cursor:
-            params["cursor"] = cursor
-        page = client.request(
-            "GET",
-            f"/v1/projects/{project}/annotation_configs",
-            params=params,
-            what=f"reading the annotation configs of {project!r}",
-        )
-        configs.extend(page.get("data") or [])
-        cursor = page.get("next_cursor")
-        if not cursor:
-            break
+    for data in _pages(
+        client,
+        f"/v1/projects/{project}/annotation_configs",
+        {"limit": 100},
+        f"reading the annotation configs of {project!r}",
+    ):
+        configs.extend(data)
     if not configs:
         return
     stored = store.load_config_document()

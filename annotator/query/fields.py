@@ -143,21 +143,10 @@ SPAN_ELEMENT_ITERABLES: dict[str, str] = {
     "annotations": "annotation",
 }
 
+# A span in a comprehension (`for span in spans`): a span filter's fields, and more.
 SPAN_ELEMENT_FIELDS: dict[str, Field] = {
-    "span_id": Field(STRING, column="span_id"),
-    "trace_id": Field(STRING, column="trace_id"),
-    "parent_id": Field(STRING, column="parent_id"),
-    "name": Field(STRING, column="name"),
-    "span_kind": Field(STRING, column="span_kind", enum=True),
-    "status_code": Field(STRING, column="status_code", enum=True),
-    "status_message": Field(STRING, column="status_message"),
-    "start_time": Field(DATETIME, column="start_time"),
-    "end_time": Field(DATETIME, column="end_time"),
-    "latency_ms": Field(NUMBER, column="latency_ms"),
+    **SPAN_FIELDS,
     "cumulative_error_count": Field(NUMBER, computed="cumulative_errors"),
-    "cumulative_llm_token_count_prompt": Field(NUMBER, computed="cumulative_prompt"),
-    "cumulative_llm_token_count_completion": Field(NUMBER, computed="cumulative_completion"),
-    "cumulative_llm_token_count_total": Field(NUMBER, computed="cumulative_total"),
     "llm_token_count_prompt": Field(NUMBER, computed="llm_tokens_prompt"),
     "llm_token_count_completion": Field(NUMBER, computed="llm_tokens_completion"),
     "llm_token_count_total": Field(NUMBER, computed="llm_tokens_total"),

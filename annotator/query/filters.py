@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from annotator.query import ir
 from annotator.query.compile import compile_checked
@@ -65,15 +66,22 @@ def _named(text: str, params: list[object], prefix: str) -> Sql:
 
 
 @dataclass(frozen=True)
-class SpanFilter:
-    """A span filter: compiled once, when made (so an invalid text never gets this far).
-    Equal when the texts are equal; hashable, so it can sit in a frozen queue filter."""
+class _Filter:
+    """A filter's text, compiled once, when made (so an invalid text never gets this far).
+    Equal when the class and the texts are equal; hashable, so it can sit in a frozen queue
+    filter. Falsy when blank: it selects everything."""
 
     text: str = ""
     _sql: Sql = field(init=False, repr=False, compare=False)
 
+    _FROM: ClassVar[str]  # what `sql` is a condition on, as a FROM clause
+
+    @staticmethod
+    def _compile(text: str) -> Sql:
+        raise NotImplementedError
+
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_sql", compile_span_filter(self.text))
+        object.__setattr__(self, "_sql", self._compile(self.text))
 
     def __bool__(self) -> bool:
         return bool(self.text.strip())
@@ -84,8 +92,16 @@ class SpanFilter:
 
     def count(self, conn: sqlite3.Connection) -> int:
         return conn.execute(
-            f"SELECT count(*) FROM spans s WHERE {self._sql.text}", self._sql.params
+            f"SELECT count(*) FROM {self._FROM} WHERE {self._sql.text}", self._sql.params
         ).fetchone()[0]
+
+
+@dataclass(frozen=True)
+class SpanFilter(_Filter):
+    """A span filter: a condition on span `s`."""
+
+    _FROM = "spans s"
+    _compile = staticmethod(compile_span_filter)
 
     def span_ids(self, conn: sqlite3.Connection) -> list[str]:
         """The matching span ids, in the store's order (trace start, then span start)."""
@@ -99,26 +115,12 @@ class SpanFilter:
 
 
 @dataclass(frozen=True)
-class TraceFilter:
-    """A trace filter (rollups, root-span values, comprehensions over the trace's spans)."""
+class TraceFilter(_Filter):
+    """A trace filter (rollups, root-span values, comprehensions over the trace's spans): a
+    condition on trace `t`."""
 
-    text: str = ""
-    _sql: Sql = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_sql", compile_trace_filter(self.text))
-
-    def __bool__(self) -> bool:
-        return bool(self.text.strip())
-
-    @property
-    def sql(self) -> Sql:
-        return Sql(self._sql.text, dict(self._sql.params))
-
-    def count(self, conn: sqlite3.Connection) -> int:
-        return conn.execute(
-            f"SELECT count(*) FROM traces t WHERE {self._sql.text}", self._sql.params
-        ).fetchone()[0]
+    _FROM = "traces t"
+    _compile = staticmethod(compile_trace_filter)
 
     def trace_ids(self, conn: sqlite3.Connection) -> list[str]:
         rows = conn.execute(

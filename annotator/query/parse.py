@@ -306,12 +306,14 @@ class _Parser:
             return ir.Literal(-operand.value, f.NUMBER)
         return ir.Negate(operand)
 
-    def _numeric(self, value: ir.Node, node: ast.AST) -> ir.Node:
+    def _numeric(self, value: ir.Node, node: ast.AST, refusal: str | None = None) -> ir.Node:
+        """A number as it is; a value of unknown type read as a number; else refused (with
+        `refusal`, or `x` is a T, not a number)."""
         if value.type == f.NUMBER:
             return value
         if value.type is f.UNKNOWN:
             return ir.AsNumber(value)  # type: ignore[arg-type]
-        raise self._error(node, f"`{self._text(node)}` is a {value.type}, not a number")
+        raise self._error(node, refusal or f"`{self._text(node)}` is a {value.type}, not a number")
 
     def _binop(self, node: ast.BinOp) -> ir.Node:
         op_type = type(node.op)
@@ -372,11 +374,7 @@ class _Parser:
                 raise self._error(node, f"cannot convert {self._text(node)} to a number")
             return ir.Literal(self._finite(node, node.value), f.NUMBER)
         value = self.value(node)
-        if value.type == f.NUMBER:
-            return value
-        if value.type is f.UNKNOWN:
-            return ir.AsNumber(value)  # type: ignore[arg-type]
-        raise self._error(node, f"cannot convert a {value.type} to a number")
+        return self._numeric(value, node, f"cannot convert a {value.type} to a number")
 
     def _to_text(self, node: ast.expr) -> ir.Node:
         value = self.value(node)

@@ -46,6 +46,7 @@ from annotator.readers._common import (
     NotATraceFile,
     clean_id,
     describe,
+    drop_nones,
     one_line,
 )
 from annotator.readers._detect import (
@@ -84,6 +85,7 @@ __all__ = [
     "decode_phoenix_span",
     "describe",
     "detect_format",
+    "drop_nones",
     "json_error_reason",
     "one_line",
     "open_parquet",

@@ -134,6 +134,14 @@ _STATUS = {
 }
 
 
+def text_field(value: Any) -> str:
+    """A span's name or status message as text: absent (None) is empty, anything else (a
+    number, an object) its str()."""
+    if value is None:
+        return ""
+    return value if type(value) is str else str(value)
+
+
 def status_code(value: Any) -> StatusCode:
     """0/1/2, UNSET/OK/ERROR (any case) or STATUS_CODE_* names; anything else is UNSET."""
     try:

@@ -23,6 +23,7 @@ from annotator.readers._common import (
     session_from_attributes,
     span_kind,
     status_code,
+    text_field,
 )
 from annotator.timeutil import iso_from_unix_nanos
 
@@ -174,11 +175,7 @@ def decode_span(span: Any, project: str) -> Span:
         parent = get("parent_span_id")
     parent_id = clean_parent_id(parent, zero_is_none=True) if parent else None
 
-    name = get("name")
-    if name is None:
-        name = ""
-    elif type(name) is not str:
-        name = str(name)
+    name = text_field(get("name"))
 
     raw_attrs = get("attributes")
     if raw_attrs:

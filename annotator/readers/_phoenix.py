@@ -30,6 +30,7 @@ from annotator.readers._common import (
     set_kind_attribute,
     span_kind,
     status_code,
+    text_field,
 )
 from annotator.readers._otlp import key_values
 from annotator.timeutil import iso_from_any, iso_from_epoch_millis, normalise_iso
@@ -179,11 +180,7 @@ def decode_record(record: Any, project: str) -> Span:
     span_id, trace_id = required_ids(span_id, trace_id, "context.span_id", "context.trace_id")
     parent_id = clean_parent_id(get("parent_id"), zero_is_none=False)
 
-    name = get("name")
-    if name is None:
-        name = ""
-    elif type(name) is not str:
-        name = str(name)
+    name = text_field(get("name"))
 
     raw_attrs = get("attributes")
     if raw_attrs is None:
@@ -212,11 +209,7 @@ def decode_record(record: Any, project: str) -> Span:
         if kind is not SpanKind.UNKNOWN:
             set_kind_attribute(attributes, _KIND_TEXT[kind])
 
-    message = get("status_message")
-    if message is None:
-        message = ""
-    elif type(message) is not str:
-        message = str(message)
+    message = text_field(get("status_message"))
 
     return Span(
         span_id=span_id,

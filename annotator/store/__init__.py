@@ -44,6 +44,7 @@ from annotator.store.db import (
     BUSY_TIMEOUT_MS,
     NEW,
     OURS,
+    DatabaseFile,
     LockTimeout,
     StoreError,
     busy_timeout_ms,
@@ -69,7 +70,14 @@ from annotator.store.queue import (
 )
 from annotator.store.schema import MIGRATIONS, SCHEMA_VERSION, TARGET_ID_SQL
 from annotator.store.spans import summarise_traces
-from annotator.store.store import SpanRow, SpanState, Store, TraceRow, connection_of
+from annotator.store.store import (
+    Contributions,
+    SpanRow,
+    SpanState,
+    Store,
+    TraceRow,
+    connection_of,
+)
 
 __all__ = [
     "ANNOTATION_COLUMNS",
@@ -95,6 +103,8 @@ __all__ = [
     "Assignment",
     "CampaignError",
     "Change",
+    "Contributions",
+    "DatabaseFile",
     "ImportCounts",
     "LockTimeout",
     "Mark",

@@ -85,6 +85,13 @@ class SpanRow(NamedTuple):
     document_count: int
 
 
+class Contributions(NamedTuple):
+    """What one person has recorded in a database (see `Store.my_contribution_counts`)."""
+
+    annotations: int
+    notes: int
+
+
 class SpanState(NamedTuple):
     """One span's standing in the queue for one annotator (see `Store.row_states`)."""
 
@@ -556,9 +563,9 @@ class Store:
         rows = self._conn.execute("SELECT DISTINCT span_kind FROM spans ORDER BY 1")
         return [row[0] for row in rows]
 
-    def my_annotation_count(self, identifier: str) -> tuple[int, int]:
-        """(annotations, notes) `identifier` made as a person. A note's identifier is its own
-        (Phoenix's `px-span-note:<uuid>` form); its author is `metadata.author`."""
+    def my_contribution_counts(self, identifier: str) -> Contributions:
+        """The annotations and the notes `identifier` made as a person. A note's identifier is
+        its own (Phoenix's `px-span-note:<uuid>` form); its author is `metadata.author`."""
         annotations, notes = self._conn.execute(
             "SELECT count(*) FILTER (WHERE name != :note AND identifier = :who), "
             "count(*) FILTER (WHERE name = :note AND (identifier = :who OR (json_valid(metadata)"
@@ -566,7 +573,7 @@ class Store:
             "FROM annotations WHERE annotator_kind = 'HUMAN'",
             {"note": NOTE_NAME, "who": identifier},
         ).fetchone()
-        return annotations, notes
+        return Contributions(annotations, notes)
 
     # --- annotations ----------------------------------------------------------------------------
 

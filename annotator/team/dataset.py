@@ -416,13 +416,9 @@ def _attr(attributes: Any, path: str) -> Any:
 
 
 def _loads(text: str | bytes) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        try:  # what orjson refuses but JSON allows (integers beyond 64 bits)
-            return json.loads(text)
-        except (ValueError, RecursionError):
-            return None
+    """JSON text's value; None when it is not JSON."""
+    found = semconv.loads_json(text)
+    return None if found is semconv.MISSING else found
 
 
 def _json_decode(value: Any) -> Any:
