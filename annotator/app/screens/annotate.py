@@ -75,6 +75,16 @@ def binding_id(action_id: str) -> str:
     return f"annotator.{action_id}"
 
 
+# Textual's own `toggle(attribute_name)` action (DOMNode.action_toggle) is not replaced: the
+# keymap's `toggle` (expand / collapse) runs the screen's `toggle_row`.
+_ACTION_NAMES = {"toggle": "toggle_row"}
+
+
+def action_name(action_id: str) -> str:
+    """The screen's Textual action for a keymap action id (what bindings and the palette run)."""
+    return _ACTION_NAMES.get(action_id, action_id)
+
+
 def slot_id(slot: int) -> str:
     return f"annotator.label.{slot}"
 
@@ -129,7 +139,7 @@ def _bindings() -> list[BindingType]:
     bindings: list[BindingType] = [
         Binding(
             ",".join(action.default_keys),
-            action.id,
+            action_name(action.id),
             _short(action.id) if action.id in FOOTER_ACTIONS else action.description,
             show=action.id in FOOTER_ACTIONS,
             id=binding_id(action.id),
@@ -465,7 +475,7 @@ class AnnotateScreen(Screen[None]):
             index = self.model.index_of_trace(trace_id) or 0
         self._move(index)
 
-    def action_toggle(self) -> None:
+    def action_toggle_row(self) -> None:
         """Expand or collapse, always (text boxes open with `e` only)."""
         self._toggle(self.trace_tree.cursor)
 
