@@ -539,6 +539,46 @@ async def test_command_palette_runs_actions(db: Path) -> None:
         assert isinstance(app.screen, AnnotateScreen)
 
 
+async def test_command_palette_expands_and_collapses(db: Path) -> None:
+    """The keymap's `toggle` is the screen's `toggle_row` action (Textual's own `toggle` takes an
+    attribute name): the palette runs that one too."""
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        model = screen(app).model
+        assert cursor(app).kind == TRACE and model.is_expanded("trace-rag")
+        await press(pilot, "ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        for key in "Expand":
+            await pilot.press(key)
+
+        def first_match() -> str:
+            commands = app.screen.query_one(CommandList)
+            if commands.highlighted is None:
+                return ""
+            return str(commands.get_option_at_index(commands.highlighted).prompt)
+
+        await wait_for(pilot, lambda: first_match().startswith("Expand / collapse"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not model.is_expanded("trace-rag"))
+        assert isinstance(app.screen, AnnotateScreen)
+        await press(pilot, "1")  # the cursor stayed on the trace row (its root span, r1)
+    assert rows(db, "SELECT span_id, name, label FROM annotations") == [
+        ("r1", "correctness", "correct")
+    ]
+
+
+async def test_textual_toggle_action_is_not_replaced_by_the_row_toggle(db: Path) -> None:
+    """DOMNode's `toggle(attribute_name)` action keeps its meaning on the annotate screen."""
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert screen(app).show_raw is False
+        await screen(app).run_action("toggle('show_raw')")
+        assert screen(app).show_raw is True
+        assert screen(app).model.is_expanded("trace-rag")  # no row was folded
+
+
 async def test_annotations_without_a_config_are_shown_read_only(db: Path) -> None:
     from annotator.model import Annotation
     from annotator.store import Store

@@ -25,7 +25,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from annotator.app.recovery import RecoveryError, write_recovery
-from annotator.app.screens.annotate import AnnotateScreen, LatencyLog, keymap_for
+from annotator.app.screens.annotate import AnnotateScreen, LatencyLog, action_name, keymap_for
 from annotator.app.screens.help import keys_text
 from annotator.app.screens.text_entry import TextEntryScreen
 from annotator.app.session import AnnotationSession
@@ -161,7 +161,9 @@ class AnnotatorApp(App[None]):
                 yield SystemCommand(
                     action.description,
                     f"{action.group} · key: {keys}",
-                    lambda action_id=action.id: self.call_later(screen.run_action, action_id),
+                    lambda action_id=action.id: self.call_later(
+                        screen.run_action, action_name(action_id)
+                    ),
                 )
 
     # --- the writer -------------------------------------------------------------------------

@@ -20,12 +20,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
@@ -56,7 +56,8 @@ from annotator.app.widgets.trace_tree import TraceTree, kind_badge
 from annotator.app.writer import Committed, Failed, Waiting, WriteOp, WriterEvent, trouble
 from annotator.config import AnnotationConfig, AnnotationType, ConfigSet
 from annotator.keymap import ACTIONS, display_key
-from annotator.model import Annotation, Target
+from annotator.model import Annotation, Span, Target
+from annotator.query import SpanFilter, TraceFilter
 from annotator.store import Change, QueueFilter, Store, StoreError, TraceRow
 from annotator.text import clip, sanitize
 
@@ -72,6 +73,16 @@ _PLACEHOLDER_KEY = "f24"  # the default key of a label slot the config does not 
 
 def binding_id(action_id: str) -> str:
     return f"annotator.{action_id}"
+
+
+# Textual's own `toggle(attribute_name)` action (DOMNode.action_toggle) is not replaced: the
+# keymap's `toggle` (expand / collapse) runs the screen's `toggle_row`.
+_ACTION_NAMES = {"toggle": "toggle_row"}
+
+
+def action_name(action_id: str) -> str:
+    """The screen's Textual action for a keymap action id (what bindings and the palette run)."""
+    return _ACTION_NAMES.get(action_id, action_id)
 
 
 def slot_id(slot: int) -> str:
@@ -124,11 +135,11 @@ def _short(action_id: str) -> str:
     }.get(action_id, action_id)
 
 
-def _bindings() -> list[Binding]:
-    bindings = [
+def _bindings() -> list[BindingType]:
+    bindings: list[BindingType] = [
         Binding(
             ",".join(action.default_keys),
-            action.id,
+            action_name(action.id),
             _short(action.id) if action.id in FOOTER_ACTIONS else action.description,
             show=action.id in FOOTER_ACTIONS,
             id=binding_id(action.id),
@@ -148,22 +159,26 @@ def _bindings() -> list[Binding]:
     return bindings
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_T = TypeVar("_T")
 
 
-def _survives_store_errors(method: _F) -> _F:
+def _survives_store_errors(
+    method: Callable[Concatenate[AnnotateScreen, _P], _R],
+) -> Callable[Concatenate[AnnotateScreen, _P], _R | None]:
     """A database that cannot be read for a moment (locked during recovery, an I/O error) is
     reported in the status line; the app goes on instead of dying with a traceback."""
 
     @functools.wraps(method)
-    def wrapper(self: AnnotateScreen, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: AnnotateScreen, /, *args: _P.args, **kwargs: _P.kwargs) -> _R | None:
         try:
             return method(self, *args, **kwargs)
         except (sqlite3.Error, StoreError) as error:
             self.store_trouble(error)
             return None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def _guard_handlers(cls: type) -> type:
@@ -460,7 +475,7 @@ class AnnotateScreen(Screen[None]):
             index = self.model.index_of_trace(trace_id) or 0
         self._move(index)
 
-    def action_toggle(self) -> None:
+    def action_toggle_row(self) -> None:
         """Expand or collapse, always (text boxes open with `e` only)."""
         self._toggle(self.trace_tree.cursor)
 
@@ -476,9 +491,9 @@ class AnnotateScreen(Screen[None]):
         elif row.kind != DOCUMENT and row.has_children and row.span_id:
             self.model.toggle_span(row.trace_id, row.span_id)
             self.trace_tree.rows_changed()
-        index = self._index_of(row)
-        if index is not None:
-            self._move(index)
+        at = self._index_of(row)
+        if at is not None:
+            self._move(at)
 
     def _expand(self, trace_id: str, *, auto: bool) -> None:
         self.model.expand(trace_id)
@@ -985,7 +1000,7 @@ class AnnotateScreen(Screen[None]):
         self._open_full_view(span, token)
 
     @work(thread=True, exclusive=True, group="full-view")
-    def _open_full_view(self, span, token: object) -> None:
+    def _open_full_view(self, span: Span, token: object) -> None:
         # Formatting megabytes of JSON takes a fraction of a second: not on the UI thread.
         title = Text.assemble(("whole span ", "bold"), sanitize(clip(span.name, 80)[0]))
         text = span_full_text(span)
@@ -1024,7 +1039,7 @@ class AnnotateScreen(Screen[None]):
         )
         self.app.push_screen(dialog, _guarded(self, done))
 
-    def _with_background_store(self, use: Callable[[Store], Any]) -> Any:
+    def _with_background_store(self, use: Callable[[Store], _T]) -> _T:
         """Runs `use` on the screen's second connection (for worker threads: the UI thread's
         store stays free), opening it the first time."""
         with self._background_lock:
@@ -1032,7 +1047,7 @@ class AnnotateScreen(Screen[None]):
                 self._background_store = Store.open(self.session.store.path)
             return use(self._background_store)
 
-    def _count_selected(self, where, trace_where) -> int:
+    def _count_selected(self, where: SpanFilter | None, trace_where: TraceFilter | None) -> int:
         """The filter dialog's live count (called in its worker thread)."""
         return self._with_background_store(lambda store: store.count_selected(where, trace_where))
 
@@ -1084,7 +1099,11 @@ class AnnotateScreen(Screen[None]):
         )
 
     def action_quit(self) -> None:
-        self.app.request_quit()  # type: ignore[attr-defined]
+        from annotator.app.app import AnnotatorApp  # imported here: that module imports this one
+
+        app = self.app
+        assert isinstance(app, AnnotatorApp)  # the one app this screen is made for
+        app.request_quit()
 
     # --- progress, counted off the UI thread ----------------------------------------------------
 
@@ -1099,6 +1118,7 @@ class AnnotateScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="progress", exit_on_error=False)
     def _count_progress(self) -> None:
+        progress: tuple[int, int] | None
         try:
             progress, skipped = self._with_background_store(
                 lambda store: (
@@ -1117,10 +1137,10 @@ class AnnotateScreen(Screen[None]):
                 self._background_store = None
 
 
-def _guarded(screen: AnnotateScreen, callback: Callable[[Any], None]) -> Callable[[Any], None]:
+def _guarded(screen: AnnotateScreen, callback: Callable[[_T], None]) -> Callable[[_T], None]:
     """A dialog's result callback that survives store errors like the actions do."""
 
-    def run(result: Any) -> None:
+    def run(result: _T) -> None:
         try:
             callback(result)
         except (sqlite3.Error, StoreError) as error:

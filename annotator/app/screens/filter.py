@@ -20,6 +20,7 @@ Every choice shows its state in text, not only in colour: `(•)`/`( )` for the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style as RichStyle
@@ -32,6 +33,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.strip import Strip
 from textual.style import Style
+from textual.timer import Timer
 from textual.widgets import Button, Input, OptionList, RadioButton, RadioSet, SelectionList, Static
 from textual.widgets.option_list import OptionDoesNotExist
 
@@ -88,7 +90,10 @@ class KindList(SelectionList[str]):
         except OptionDoesNotExist:
             return line
         ticked = selection.value in self.selected
-        base = next(iter(line)).style if line.cell_length else self.rich_style
+        # The option's own style (every segment of an option line carries one; the widget's
+        # style stands in otherwise, as in SelectionList.render_line).
+        first = next(iter(line)).style if line.cell_length else None
+        base = first if first is not None else self.rich_style
         button = self.get_component_rich_style(
             "selection-list--button-selected" if ticked else "selection-list--button"
         )
@@ -108,7 +113,7 @@ class ExpressionInput(Input):
         Binding("down", "recall(-1)", "Newer", show=False),
     ]
 
-    def __init__(self, value: str, recent: list[str], **kwargs) -> None:
+    def __init__(self, value: str, recent: list[str], **kwargs: Any) -> None:
         super().__init__(value, **kwargs)
         self.recent = recent
         self._position = -1  # -1: what was typed; 0: the newest recent expression
@@ -181,7 +186,7 @@ class FilterScreen(ModalScreen[QueueFilter | None]):
         self._focus_text = focus_text
         self._recent = recent or {}
         self._count = count
-        self._count_timer = None
+        self._count_timer: Timer | None = None
         self._generation = 0  # the newest count asked for; older answers are dropped
 
     # -- layout: one helper per section
@@ -361,7 +366,7 @@ class FilterScreen(ModalScreen[QueueFilter | None]):
         status_set = self.query_one("#filter-status", RadioSet)
         state = state_set.pressed_button.name if state_set.pressed_button else QueueState.ALL
         status = status_set.pressed_button.name if status_set.pressed_button else "any"
-        kinds = self.query_one("#filter-kinds", SelectionList).selected
+        kinds = self.query_one("#filter-kinds", KindList).selected
         span_filter, trace_filter = _compiled(
             self.query_one("#filter-where", Input).value,
             self.query_one("#filter-trace-where", Input).value,

@@ -114,7 +114,7 @@ class GuidelinesScreen(ReadingScreen):
             )
 
     def on_mount(self) -> None:
-        self.query_one("#guidelines-scroll").focus()
+        self.query_one("#guidelines-scroll", VerticalScroll).focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from annotator.config import AnnotationConfig, AnnotationType
-from annotator.keymap import ACTIONS, display_key
+from annotator.keymap import ACTIONS, ActionSpec, display_key
 from annotator.text import sanitize
 
 
@@ -34,7 +34,7 @@ def _table(title: str) -> Table:
 
 def help_tables(keymap: dict[str, tuple[str, ...]], configs: list[AnnotationConfig]) -> list[Table]:
     tables: list[Table] = []
-    groups: dict[str, list] = {}
+    groups: dict[str, list[ActionSpec]] = {}
     for action in ACTIONS:
         groups.setdefault(action.group, []).append(action)
     for group, actions in groups.items():

@@ -9,8 +9,13 @@ the database, both untrusted for rendering purposes: every string goes into `Tex
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from rich.style import Style
 from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
@@ -90,7 +95,7 @@ class ConfigCard(Static):
         self.set_class(focused, "-focused")
         self.update(self._render_card(focused))
 
-    def on_click(self, event) -> None:
+    def on_click(self, event: events.Click) -> None:
         meta = event.style.meta
         event.stop()
         self.post_message(self.Clicked(self, meta.get("value"), meta.get("score")))
@@ -268,7 +273,7 @@ class AnnotationPanel(VerticalScroll, can_focus=False):
         configs: list[AnnotationConfig],
         edit_key: str = "e",
         accept_key: str = "a",
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.cards = [
@@ -279,7 +284,7 @@ class AnnotationPanel(VerticalScroll, can_focus=False):
         self.notes = ListCard("", markup=False, id="panel-notes")
         self.extra = ListCard("", markup=False, id="panel-extra")
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield self.title
         yield from self.cards
         yield self.empty
@@ -294,7 +299,7 @@ class AnnotationPanel(VerticalScroll, can_focus=False):
         focused: int | None,
         notes: tuple[list[Note], int] | None,
         note_key: str,
-        extra: list[Annotation] = (),  # type: ignore[assignment]
+        extra: Sequence[Annotation] = (),
     ) -> None:
         """Show the cards at `applicable` (indexes into the config list), in that order."""
         self.title.update(title)

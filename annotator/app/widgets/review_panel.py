@@ -4,6 +4,8 @@ names, labels, span names, flag reasons) is sanitized, clipped and appended as p
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -31,7 +33,7 @@ class ReviewPanel(Static):
     }
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("", markup=False, **kwargs)
 
     def show(
@@ -93,9 +95,9 @@ def review_text(
             text.append("\n")
     text.append("\nKeys  ", style="underline")
     if config is not None and config.type == AnnotationType.CATEGORICAL:
-        for value in config.values:
-            text.append(f" {value.key} ", style="reverse")
-            text.append(f" {plain(value.label, 20)}  ")
+        for choice in config.values:
+            text.append(f" {choice.key} ", style="reverse")
+            text.append(f" {plain(choice.label, 20)}  ")
     elif config is not None:
         text.append(" e ", style="reverse")
         text.append(" type a score  ")

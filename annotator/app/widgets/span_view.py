@@ -8,6 +8,8 @@ the screen re-run its layout: the difference between ~10 ms and ~100 ms per keys
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import RenderableType
 from rich.segment import Segment
 from rich.text import Text
@@ -25,7 +27,7 @@ class SpanView(ScrollView, can_focus=False):
     SpanView { padding: 0 1; overflow-x: hidden; }
     """
 
-    def __init__(self, search_words: tuple[str, ...] = (), **kwargs) -> None:
+    def __init__(self, search_words: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.span: Span | None = None
         self._document: RenderableType = Text("Loading…", style="dim")

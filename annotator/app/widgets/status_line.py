@@ -8,6 +8,8 @@ stays until its work ends (`done`); the database alert stays while the database 
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.timer import Timer
 from textual.widgets import Static
@@ -26,7 +28,7 @@ class StatusLine(Static):
     """
     MESSAGE_SECONDS = 6.0
 
-    def __init__(self, annotator: str, **kwargs) -> None:
+    def __init__(self, annotator: str, **kwargs: Any) -> None:
         super().__init__("", markup=False, **kwargs)
         self.annotator = annotator
         self.progress: tuple[int, int] | None = None

@@ -10,7 +10,7 @@ markup); the only styles and meta are the widget's own.
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from rich.cells import cell_len
 from rich.style import Style
@@ -125,12 +125,13 @@ class TraceTree(ScrollView, can_focus=True):
             super().__init__()
             self.index = index
 
-    def __init__(self, model: TreeModel, source: TreeSource, **kwargs) -> None:
+    def __init__(self, model: TreeModel, source: TreeSource, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model = model
         self.source = source
         self.cursor = 0
-        self._cache: LRUCache[tuple, Strip] = LRUCache(_CACHE_LINES)
+        # (row index, width, selected, focused): what a drawn line depends on besides the marks
+        self._cache: LRUCache[tuple[int, int, bool, bool], Strip] = LRUCache(_CACHE_LINES)
         self._generation = 0
 
     # --- state changes --------------------------------------------------------------------------
