@@ -67,6 +67,7 @@ def assign_command(
     overlap_all: int,
     where: str | None,
     trace_where: str | None,
+    search: str | None,
     as_json: bool,
     blind: bool,
 ) -> None:
@@ -83,7 +84,7 @@ def assign_command(
     from annotator.team.assign import AssignError, assign
     from annotator.text import sanitize
 
-    selection = selection_from(where, trace_where)
+    selection = selection_from(where, trace_where, search)
     names = [name.strip() for name in annotators.split(",") if name.strip()]
     try:
         result = assign(

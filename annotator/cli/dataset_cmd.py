@@ -91,6 +91,7 @@ def dataset_command(
     url: str | None,
     where: str | None,
     trace_where: str | None,
+    search: str | None,
 ) -> None:
     """Curate annotated spans into a Phoenix dataset file (JSONL or CSV).
 
@@ -138,7 +139,7 @@ def dataset_command(
             "--out FILE or --push NAME is required (the dataset file to write, '-' for stdout; "
             "or the Phoenix dataset to create)"
         )
-    spans = selection_from(where, trace_where)
+    spans = selection_from(where, trace_where, search)
     try:
         plan = check_output(out, protect=[db_path]) if out else None
     except OutputError as error:

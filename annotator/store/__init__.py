@@ -61,15 +61,26 @@ from annotator.store.db import (
 )
 from annotator.store.queue import (
     OUTERMOST,
+    RANKED_LIMIT,
+    SEARCH_COUNT_LIMIT,
     QueueFilter,
     QueueState,
     Sql,
     has_value,
+    has_words,
     required_configs,
+    search_sql,
 )
 from annotator.store.schema import MIGRATIONS, SCHEMA_VERSION, TARGET_ID_SQL
 from annotator.store.spans import summarise_traces
-from annotator.store.store import SpanRow, SpanState, Store, TraceRow, connection_of
+from annotator.store.store import (
+    RankedMatch,
+    SpanRow,
+    SpanState,
+    Store,
+    TraceRow,
+    connection_of,
+)
 
 __all__ = [
     "ANNOTATION_COLUMNS",
@@ -84,8 +95,10 @@ __all__ = [
     "OURS",
     "OUTERMOST",
     "OWNER_META",
+    "RANKED_LIMIT",
     "REVIEWER",
     "SCHEMA_VERSION",
+    "SEARCH_COUNT_LIMIT",
     "SKIP",
     "TARGET_ID_SQL",
     "UNANIMOUS",
@@ -100,6 +113,7 @@ __all__ = [
     "Mark",
     "QueueFilter",
     "QueueState",
+    "RankedMatch",
     "SpanRow",
     "SpanState",
     "Sql",
@@ -118,6 +132,7 @@ __all__ = [
     "find_annotation",
     "has_campaign_tables",
     "has_value",
+    "has_words",
     "import_annotations",
     "inspect_database",
     "list_assignments",
@@ -126,6 +141,7 @@ __all__ = [
     "put_marks",
     "readonly_uri_of",
     "required_configs",
+    "search_sql",
     "set_lock_notice",
     "summarise_traces",
     "wait_for_lock",
