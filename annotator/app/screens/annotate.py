@@ -1019,7 +1019,7 @@ class AnnotateScreen(Screen[None]):
         def done(queue: QueueFilter | None) -> None:
             if queue is None or queue == self.session.queue:
                 return
-            # A queue chosen here is where escape would go back to: the search is not undone.
+            # A queue chosen here is the user's own: escape no longer puts back the one `/` left.
             self._search_origin = None
             self._set_queue(queue)
             self._remember_expressions(queue)
