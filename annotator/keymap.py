@@ -185,6 +185,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
         ("slash",),
         "View",
     ),
+    ActionSpec(
+        "next_match",
+        "Next match of the search, best first (escape ends the search: back to where / began)",
+        ("greater_than_sign",),
+        "View",
+    ),
+    ActionSpec(
+        "prev_match", "Previous match of the search (a better one)", ("less_than_sign",), "View"
+    ),
     ActionSpec("raw", "Show / hide raw attributes", ("r",), "View"),
     ActionSpec("full_view", "Open the span whole, unclipped", ("o",), "View"),
     ActionSpec("guidelines", "Guidelines: how to judge, what each config asks", ("g",), "View"),

@@ -9,6 +9,11 @@ the triggers dropped (no index). Each search is the app's own query (`QueueFilte
 the spans matching, counted, and the traces holding them, listed), run `--runs` times on a warm
 connection: counting the matching spans, and listing the traces that hold one (the tree's
 query, with the bundled default config); medians, with the number of matches.
+
+Then what `/` does as you type and on enter, with the same config: the search box's live count
+(`Store.count_matches`, which stops at SEARCH_COUNT_LIMIT), and the ranked walk's query
+(`Store.ranked_matches`: bm25, `ORDER BY rank LIMIT N`) for the top 50 and the app's top
+RANKED_LIMIT, on rare and frequent words, prefixes as typed and one-letter prefixes.
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from annotator.config import bundled_config_path, load_config
 from annotator.importer import import_files
-from annotator.store import QueueFilter, Store
+from annotator.store import RANKED_LIMIT, SEARCH_COUNT_LIMIT, QueueFilter, Store
 from annotator.store.queue import search_sql
 from bench.synth import clone_samples
 
@@ -35,6 +42,16 @@ SEARCHES = [
     "timeou",  # a prefix, as typed
     "zebra",  # in no span
     '"jobs stay queued"',  # a phrase
+]
+RANKED = [
+    "refund",  # in 7% of spans
+    "worker queue",  # two words, in a quarter
+    "tasklane",  # in half of the spans
+    "timeou",  # a prefix, as typed
+    "zebra",  # in no span
+    "t",  # one-letter prefixes: nearly every span
+    "a",
+    "re",
 ]
 TRIGGERS = ("span_search_insert", "span_search_update", "span_search_delete")
 
@@ -106,6 +123,33 @@ def main() -> None:
                 print(
                     f"{text:22} {statistics.median(counting) * 1000:7.1f}ms "
                     f"{statistics.median(listing) * 1000:7.1f}ms {count:8,} {traces:7,}"
+                )
+            print(
+                f"\n{'/ in the app':22} {'live count':>11} {'top 50':>9} "
+                f"{'top ' + str(RANKED_LIMIT):>9} {'matches':>8}  (count stops at "
+                f"{SEARCH_COUNT_LIMIT:,})"
+            )
+            for text in RANKED:
+                queue = QueueFilter(text=text)
+                sql = search_sql(text)
+                matches = conn.execute(
+                    f"SELECT count(*) FROM spans s WHERE {sql.text}", sql.params
+                ).fetchone()[0]
+                runs: dict[str, Callable[[], object]] = {
+                    "count": partial(store.count_matches, queue, configs, "bench"),
+                    "50": partial(store.ranked_matches, queue, configs, "bench", limit=50),
+                    "app": partial(store.ranked_matches, queue, configs, "bench"),
+                }
+                times: dict[str, list[float]] = {key: [] for key in runs}
+                for _ in range(args.runs):
+                    for key, run in runs.items():
+                        started = time.perf_counter()
+                        run()
+                        times[key].append(time.perf_counter() - started)
+                shown = {key: statistics.median(values) * 1000 for key, values in times.items()}
+                print(
+                    f"{text:22} {shown['count']:9.1f}ms {shown['50']:7.1f}ms "
+                    f"{shown['app']:7.1f}ms {matches:8,}"
                 )
 
 

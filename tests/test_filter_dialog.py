@@ -81,11 +81,12 @@ async def test_every_control_is_on_screen_when_tab_reaches_it(
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48), (160, 70)])
-async def test_slash_focuses_the_name_field_on_screen(db: Path, size: tuple[int, int]) -> None:
+async def test_slash_focuses_the_search_field_on_screen(db: Path, size: tuple[int, int]) -> None:
+    """`/` opens the search box (tests/test_app_search.py), its field focused and visible."""
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=size) as pilot:
         await press(pilot, "slash")
-        field = app.screen.query_one("#filter-text", Input)
+        field = app.screen.query_one("#search-text", Input)
         assert app.screen.focused is field and shown(app, field)
         for key in "turn":
             await pilot.press(key)

@@ -67,7 +67,17 @@ def test_filter_dialog(snap_compare, app: AnnotatorApp, size: tuple[int, int]) -
 
 
 def test_search_dialog_80x24(snap_compare, app: AnnotatorApp) -> None:
-    assert snap_compare(app, terminal_size=(80, 24), run_before=settled("slash", "t", "u"))
+    """The search box over the tree, with the live count of what is typed."""
+
+    async def run_before(pilot) -> None:
+        await settled("slash", "t", "u")(pilot)
+        pilot.app.screen.query_one("#search-text").cursor_blink = False  # a still picture
+        while pilot.app.screen.shown_for != "tu":  # the count comes after a pause in typing
+            await pilot.pause(0.05)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
 # --- the span view alone, on the bundled samples and a LlamaIndex-style trace -----------------

@@ -379,7 +379,7 @@ def test_json_output(db, report):
     data = orjson.loads(result.output)
     assert data["format"] == "annotator-stats/1"
     assert set(data) == {
-        "format", "database", "configs_source", "level", "where", "trace_where", "totals",
+        "format", "database", "configs_source", "level", "where", "trace_where", "search", "totals",
         "annotators", "configs", "assignments",
     }  # fmt: skip
     config = next(c for c in data["configs"] if c["name"] == "correctness")

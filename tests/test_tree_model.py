@@ -201,3 +201,17 @@ def test_a_long_trace_list_loads_only_what_is_expanded(loader: Loader) -> None:
     assert loader.loads == ["t2"]
     model.reset(["t1"])
     assert (len(model), model.loaded, model.index_of_trace("t2")) == (1, {}, None)
+
+
+def test_reveal_opens_the_collapsed_spans_above_a_span(model: TreeModel) -> None:
+    """The search walk goes to a span hidden under a collapsed one: it gets a row again."""
+    model.expand("t2")
+    model.toggle_span("t2", "a")
+    assert model.index_of_span("t2", "a1") is None
+    assert model.reveal("t2", "a1") is True
+    assert model.index_of_span("t2", "a1") == model.index_of_trace("t2") + 2
+    assert not model.span_is_collapsed("t2", "a")
+    assert model.reveal("t2", "a1") is False  # nothing left to open
+    assert model.reveal("t2", "b") is False  # nothing above it was closed
+    assert model.reveal("t1", "y") is False  # a trace not expanded: nothing to reveal
+    assert model.reveal("t2", "nowhere") is False

@@ -29,6 +29,7 @@ from annotator.store import (
     AnnotationKey,
     Change,
     QueueFilter,
+    RankedMatch,
     SpanRow,
     SpanState,
     Store,
@@ -849,6 +850,16 @@ class AnnotationSession:
     def set_queue(self, queue: QueueFilter) -> None:
         self.queue = queue
         self.forget_all()
+
+    def count_matches(self, text: str, store: Store | None = None) -> int:
+        """Spans of the queue (its other filters kept) matching the search `text`, up to
+        SEARCH_COUNT_LIMIT (the search box's live count)."""
+        queue = replace(self.queue, text=text)
+        return (store or self.store).count_matches(queue, self.configs, self.annotator)
+
+    def ranked_matches(self, queue: QueueFilter, store: Store | None = None) -> list[RankedMatch]:
+        """The best matches of `queue`'s search in that queue, best first (the `>` walk)."""
+        return (store or self.store).ranked_matches(queue, self.configs, self.annotator)
 
     def progress(self, store: Store | None = None) -> tuple[int, int]:
         """(done, total) committed, over the queue's scope; `store`: a worker thread's own."""

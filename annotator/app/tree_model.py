@@ -167,6 +167,26 @@ class TreeModel:
         loaded.collapsed.symmetric_difference_update({span_id})
         self._blocks[self._ordinal[trace_id]] = self._block_rows(loaded, trace_id)
 
+    def reveal(self, trace_id: str, span_id: str) -> bool:
+        """Open the collapsed spans above `span_id` in an expanded trace, so that it has a row;
+        whether anything changed."""
+        loaded = self.loaded.get(trace_id)
+        if loaded is None or span_id not in loaded.spans:
+            return False
+        parent_of = {kid: parent for parent, kids in loaded.children.items() for kid in kids}
+        above, seen = set(), set()
+        current = parent_of.get(span_id)
+        while current is not None and current not in seen:
+            seen.add(current)
+            above.add(current)
+            current = parent_of.get(current)
+        closed = above & loaded.collapsed
+        if not closed:
+            return False
+        loaded.collapsed -= closed
+        self._blocks[self._ordinal[trace_id]] = self._block_rows(loaded, trace_id)
+        return True
+
     def span_is_collapsed(self, trace_id: str, span_id: str) -> bool:
         loaded = self.loaded.get(trace_id)
         return loaded is not None and span_id in loaded.collapsed

@@ -164,6 +164,7 @@ def _run_textual(
             state=queue,
             where=selection.where or None,
             trace_where=selection.trace_where or None,
+            text=selection.search,
         )
     app = AnnotatorApp(db_path, config_set, annotator, queue=start)
     notice = set_lock_notice(None)  # nothing may write to the terminal under the app
@@ -231,6 +232,7 @@ def annotate_command(
     queue: str,
     where: str | None,
     trace_where: str | None,
+    search: str | None,
     review: bool,
     per_item: int | None,
 ) -> None:
@@ -238,8 +240,8 @@ def annotate_command(
 
     Everything is checked before the database is touched: the config, the files, and what the
     config would do to the configs stored in the database (adding is fine; changing or dropping
-    one needs --replace-configs). --where / --trace-where start the queue on the spans the
-    filter expressions select (f in the app shows and changes them).
+    one needs --replace-configs). --where / --trace-where / --search start the queue on the
+    spans the filter expressions and the search select (f and / in the app change them).
     """
     from annotator.store import FINAL
 
@@ -257,14 +259,14 @@ def annotate_command(
     if per_item is not None and not review:
         raise BadInput("--per-item is for review mode: add --review")
     if review:
-        if files or where or trace_where or config_path:
+        if files or where or trace_where or search or config_path:
             raise BadInput(
                 "--review walks the database's own items with its stored configs: give only "
                 "--db (and --annotator, --per-item)"
             )
         run_review(db_path, annotator.strip(), per_item)
         return
-    selection = selection_from(where, trace_where)  # before the database is touched
+    selection = selection_from(where, trace_where, search)  # before the database is touched
     run_app(
         db_path,
         list(files),

@@ -67,6 +67,7 @@ def assign_command(
     overlap_all: int,
     where: str | None,
     trace_where: str | None,
+    search: str | None,
     as_json: bool,
     blind: bool,
 ) -> None:
@@ -82,7 +83,7 @@ def assign_command(
     """
     from annotator.team.assign import AssignError, assign
 
-    selection = selection_from(where, trace_where)
+    selection = selection_from(where, trace_where, search)
     names = [name.strip() for name in annotators.split(",") if name.strip()]
     with bad_input_on(AssignError):
         result = assign(

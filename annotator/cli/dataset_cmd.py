@@ -91,6 +91,7 @@ def dataset_command(
     url: str | None,
     where: str | None,
     trace_where: str | None,
+    search: str | None,
 ) -> None:
     """Curate annotated spans into a Phoenix dataset file (JSONL or CSV).
 
@@ -130,7 +131,7 @@ def dataset_command(
             "--out FILE or --push NAME is required (the dataset file to write, '-' for stdout; "
             "or the Phoenix dataset to create)"
         )
-    spans = selection_from(where, trace_where)
+    spans = selection_from(where, trace_where, search)
     plan = check_output(out, protect=[db_path]) if out else None  # OutputError: friendly_errors
     if fmt is None:
         fmt = "csv" if out and out.lower().endswith(".csv") else "jsonl"

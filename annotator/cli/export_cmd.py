@@ -51,12 +51,13 @@ def export_command(
     target: str | None,
     where: str | None,
     trace_where: str | None,
+    search: str | None,
 ) -> None:
     """Export annotations (not the log) from the database.
 
-    --where / --trace-where keep the annotations about the spans they select (span and
-    document annotations by their span; trace annotations by the trace's root span; session
-    annotations by the root span of one of the session's traces).
+    --where / --trace-where / --search keep the annotations about the spans they select (span
+    and document annotations by their span; trace annotations by the trace's root span;
+    session annotations by the root span of one of the session's traces).
 
     \b
     jsonl / csv columns, in this order:
@@ -81,7 +82,7 @@ def export_command(
     from annotator.annotations_io import ExportFilter, export_annotations
     from annotator.store import Store
 
-    spans = selection_from(where, trace_where)  # before anything is opened or written
+    spans = selection_from(where, trace_where, search)  # before anything is opened or written
     selection = ExportFilter(names=tuple(names), annotator=annotator, target=target, spans=spans)
     stdout = None  # closed (>&-)
     if sys.stdout is not None:

@@ -47,14 +47,15 @@ def stats_command(
     level: str,
     where: str | None,
     trace_where: str | None,
+    search: str | None,
 ) -> None:
     """Progress, annotators, label distributions and agreement.
 
     Per config: applicable and annotated items, label counts or score summaries, and
     agreement (percent, Cohen's and Fleiss' kappa, Krippendorff's alpha) among humans and
     between each human and each LLM/CODE evaluator (to calibrate an LLM judge).
-    With --where / --trace-where: only the selected spans and the annotations about them (a
-    trace's annotations count when its root span is selected).
+    With --where / --trace-where / --search: only the selected spans and the annotations about
+    them (a trace's annotations count when its root span is selected).
     """
     from annotator.store import Store
     from annotator.team.stats import LEVEL_CHOICES, StatsError, compute_stats
@@ -62,7 +63,7 @@ def stats_command(
     level = level.strip().lower()
     if level not in LEVEL_CHOICES:
         raise BadInput(f"--level: unknown level {level!r}: use {', '.join(LEVEL_CHOICES)}")
-    selection = selection_from(where, trace_where)
+    selection = selection_from(where, trace_where, search)
     with Store.open(db_path, readonly=True) as store, bad_input_on(StatsError):
         report = compute_stats(
             store, names=names or None, level=level, database=db_path, spans=selection
@@ -157,7 +158,11 @@ def render(report: dict[str, Any], console: Any = None) -> None:
             f"{totals['sessions']:,} sessions, {totals['annotations']:,} annotations"
         )
     )
-    for option, key in (("--where", "where"), ("--trace-where", "trace_where")):
+    for option, key in (
+        ("--where", "where"),
+        ("--trace-where", "trace_where"),
+        ("--search", "search"),
+    ):
         if report.get(key):
             console.print(_heading(f"Selected by {option} ", report[key]))
     if report["configs_source"] == "annotations":

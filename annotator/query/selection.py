@@ -1,14 +1,17 @@
-"""A span filter and a trace filter together: the spans a command or the queue works on.
+"""A span filter, a trace filter and a full-text search together: the spans a command or the
+queue works on.
 
     selection = Selection(SpanFilter("span_kind == 'LLM'"), TraceFilter("error_count > 0"))
+    Selection(search="refund policy")  # full-text search: the app's `/`, the --search option
     selection.sql                  # a condition on `spans s JOIN traces t USING (trace_id)`
     selection.annotations_sql()    # a condition on `annotations a`: about a selected span
 
-A span is selected when it matches the span filter and its trace matches the trace filter
-(an empty filter matches everything). An annotation belongs to the selection when what it is
-about does: a span or document annotation when its span is selected; a trace annotation when
-its trace's root span is (a trace stands for its root span, as in the queue); a session
-annotation when the root span of one of the session's traces is.
+A span is selected when it matches the span filter, its trace matches the trace filter and it
+matches the full-text search (an empty filter or search matches everything; the search is
+`annotator.store.search_sql`: every word, the last as a prefix). An annotation belongs to the
+selection when what it is about does: a span or document annotation when its span is
+selected; a trace annotation when its trace's root span is (a trace stands for its root span,
+as in the queue); a session annotation when the root span of one of the session's traces is.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from dataclasses import dataclass, field
 
 from annotator.query.errors import fragment
 from annotator.query.filters import SpanFilter, TraceFilter
-from annotator.store import Sql
+from annotator.store import Sql, search_sql
 
 # How much of an expression `describe()` shows (the app's status line, a command's summary).
 DESCRIBE_LIMIT = 60
 
-_NAMED = re.compile(r":(q[st]\d+)\b")
+# The parameters a Selection's SQL holds: the compiled filters' values and the search's query.
+_NAMED = re.compile(r":(q[st]\d+|search)\b")
 
 
 @dataclass(frozen=True)
@@ -32,20 +36,25 @@ class Selection:
 
     where: SpanFilter = field(default_factory=SpanFilter)
     trace_where: TraceFilter = field(default_factory=TraceFilter)
+    search: str = ""  # full-text search words ('' or blank: no search)
 
     def __bool__(self) -> bool:
-        return bool(self.where) or bool(self.trace_where)
+        return bool(self.where) or bool(self.trace_where) or bool(self.search.strip())
 
     @property
     def sql(self) -> Sql:
         """Span `s` (joined with its trace `t`) is selected."""
-        if not self:
+        parts = [f.sql for f in (self.where, self.trace_where) if f]
+        if self.search.strip():
+            parts.append(search_sql(self.search))
+        if not parts:
             return Sql("1")
-        if not self.trace_where:
-            return self.where.sql
-        if not self.where:
-            return self.trace_where.sql
-        return self.where.sql & self.trace_where.sql
+        if len(parts) == 1:
+            return parts[0]
+        # Side by side, each parenthesised once (as `&` does two): a filter sits no deeper
+        # than query.limits allows for.
+        params = {name: value for part in parts for name, value in part.params.items()}
+        return Sql(" AND ".join(f"({part.text})" for part in parts), params)
 
     def annotations_sql(self) -> Sql:
         """Annotation `a` is about a selected span (see the module docstring)."""
@@ -70,6 +79,8 @@ class Selection:
             parts.append("where: " + fragment(self.where.text, limit))
         if self.trace_where:
             parts.append("trace: " + fragment(self.trace_where.text, limit))
+        if self.search.strip():
+            parts.append("search: " + fragment(self.search, limit))
         return " · ".join(parts)
 
 

@@ -62,16 +62,21 @@ from annotator.store.db import (
 )
 from annotator.store.queue import (
     OUTERMOST,
+    RANKED_LIMIT,
+    SEARCH_COUNT_LIMIT,
     QueueFilter,
     QueueState,
     Sql,
     has_value,
+    has_words,
     required_configs,
+    search_sql,
 )
 from annotator.store.schema import MIGRATIONS, SCHEMA_VERSION, TARGET_ID_SQL
 from annotator.store.spans import summarise_traces
 from annotator.store.store import (
     Contributions,
+    RankedMatch,
     SpanRow,
     SpanState,
     Store,
@@ -92,8 +97,10 @@ __all__ = [
     "OURS",
     "OUTERMOST",
     "OWNER_META",
+    "RANKED_LIMIT",
     "REVIEWER",
     "SCHEMA_VERSION",
+    "SEARCH_COUNT_LIMIT",
     "SKIP",
     "TARGET_ID_SQL",
     "UNANIMOUS",
@@ -110,6 +117,7 @@ __all__ = [
     "Mark",
     "QueueFilter",
     "QueueState",
+    "RankedMatch",
     "SpanRow",
     "SpanState",
     "Sql",
@@ -128,6 +136,7 @@ __all__ = [
     "find_annotation",
     "has_campaign_tables",
     "has_value",
+    "has_words",
     "import_annotations",
     "inspect_database",
     "list_assignments",
@@ -136,6 +145,7 @@ __all__ = [
     "put_marks",
     "readonly_uri_of",
     "required_configs",
+    "search_sql",
     "set_lock_notice",
     "summarise_traces",
     "wait_for_lock",

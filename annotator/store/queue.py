@@ -20,6 +20,7 @@ marks and the queue cannot disagree about what applies or what counts as a value
 from __future__ import annotations
 
 import functools
+import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -134,6 +135,21 @@ def fts_query(text: str) -> str:
         line = line[:cut] + line[cut + 1 :]
     quoted = sqlite_utils.Database(memory=True).quote_fts(line)
     return f"{quoted}*" if quoted else ""
+
+
+def has_words(text: str) -> bool:
+    """Whether a search holds a word at all (a letter or a digit: FTS5's unicode61 tokenizer
+    splits at everything else, `_` included); one that does not matches nothing."""
+    return _WORD.search(text) is not None
+
+
+_WORD = re.compile(r"[^\W_]")
+
+# The search box's live count stops here ("1,000+ spans"): counting is bounded work however
+# common the word, and a number past it would not change what anyone does next.
+SEARCH_COUNT_LIMIT = 1_000
+# The ranked walk (`>` / `<` in the app) goes through this many best matches.
+RANKED_LIMIT = 100
 
 
 def search_sql(text: str) -> Sql:

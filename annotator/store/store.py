@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -39,6 +40,8 @@ from annotator.store.queue import (
     DOCUMENT_POSITIONS,
     FLAGGED,
     HAS,
+    RANKED_LIMIT,
+    SEARCH_COUNT_LIMIT,
     SKIPPED,
     ConfigLike,
     FilterLike,
@@ -46,6 +49,7 @@ from annotator.store.queue import (
     QueueState,
     Sql,
     filter_sql,
+    fts_query,
     in_scope_sql,
     needs_sql,
     with_configs,
@@ -92,6 +96,15 @@ class Contributions(NamedTuple):
     notes: int
 
 
+class RankedMatch(NamedTuple):
+    """A span a full-text search found, with its bm25 score (lower is better)."""
+
+    span_id: str
+    trace_id: str
+    name: str
+    score: float
+
+
 class SpanState(NamedTuple):
     """One span's standing in the queue for one annotator (see `Store.row_states`)."""
 
@@ -109,6 +122,8 @@ class SpanState(NamedTuple):
 _TRACE_COLUMNS = ", ".join(f"t.{c}" for c in TraceRow._fields)
 _SPAN_ROW_COLUMNS = ", ".join(SpanRow._fields)
 _TRACE_ORDER = "coalesce(t.start_time, ''), t.trace_id"
+# `ranked_matches` checks this many times the matches it returns against the queue first.
+RANK_POOL_FACTOR = 20
 
 
 class Store:
@@ -533,6 +548,90 @@ class Store:
             f"SELECT count(*) FROM spans s JOIN traces t USING (trace_id) WHERE {condition.text}",
             condition.params,
         ).fetchone()[0]
+
+    # --- full-text search: the live count and the ranked walk ------------------------------------
+
+    def _search_matches(
+        self,
+        queue: QueueFilter,
+        configs: Iterable[ConfigLike],
+        identifier: str,
+        *,
+        pool: int | None = None,
+    ) -> Sql | None:
+        """`FROM ... WHERE ...` over the spans of the queue matching its search: the index's
+        matches (`hits`: rowid and rank; with `pool`, only the best `pool` of them) joined to
+        `spans s` and `traces t`, the rest of the queue as a condition. None when the search
+        holds no word."""
+        query = fts_query(queue.text)
+        if not query:
+            return None
+        member = filter_sql(replace(queue, text=""), configs, identifier)
+        hits = "SELECT rowid, rank FROM span_search WHERE span_search MATCH :search"
+        params: dict[str, Any] = {**member.params, "search": query}
+        if pool is not None:
+            hits += " ORDER BY rank LIMIT :pool"
+            params["pool"] = pool
+        return Sql(
+            f"FROM ({hits}) hits JOIN spans s ON s.rowid = hits.rowid "
+            f"JOIN traces t USING (trace_id) WHERE {member.text}",
+            params,
+        )
+
+    def count_matches(
+        self,
+        queue: QueueFilter,
+        configs: Iterable[ConfigLike],
+        identifier: str,
+        *,
+        limit: int = SEARCH_COUNT_LIMIT,
+    ) -> int:
+        """How many spans of the queue match its search (`queue.text`), counted up to `limit`
+        and no further (the search box's live count: `limit` means "that many or more"). 0 when
+        the search holds no word."""
+        matches = self._search_matches(queue, configs, identifier)
+        if matches is None:
+            return 0
+        sql = with_configs(f"SELECT count(*) FROM (SELECT 1 {matches.text} LIMIT :limit)")
+        return self._conn.execute(sql, {**matches.params, "limit": limit}).fetchone()[0]
+
+    def ranked_matches(
+        self,
+        queue: QueueFilter,
+        configs: Iterable[ConfigLike],
+        identifier: str,
+        *,
+        limit: int = RANKED_LIMIT,
+    ) -> list[RankedMatch]:
+        """The best `limit` spans of the queue for its search, best first: FTS5's `rank`
+        (bm25 over the name and the content; ties in import order).
+
+        Bounded: the index ranks its matches and keeps the best RANK_POOL_FACTOR × `limit`,
+        and only those are checked against the rest of the queue. When `limit` of them are in
+        the queue they are exactly its best (every other match ranks below them); only when
+        the queue keeps fewer (a narrow queue, a common word) are all matches checked."""
+        pool = limit * RANK_POOL_FACTOR
+        for bound in (pool, None):
+            matches = self._search_matches(queue, configs, identifier, pool=bound)
+            if matches is None:
+                return []
+            sql = with_configs(
+                f"SELECT s.span_id, s.trace_id, s.name, hits.rank {matches.text} "
+                "ORDER BY hits.rank, s.rowid LIMIT :limit"
+            )
+            found = [
+                RankedMatch(*row)
+                for row in self._conn.execute(sql, {**matches.params, "limit": limit})
+            ]
+            if len(found) == limit or bound is None:
+                return found
+            total = self._conn.execute(
+                "SELECT count(*) FROM span_search WHERE span_search MATCH :search",
+                {"search": matches.params["search"]},
+            ).fetchone()[0]
+            if total <= pool:
+                return found  # the pool held every match
+        return []
 
     # Recent filter expressions, per database and kind ('where' / 'trace_where'), newest first.
     RECENT_FILTERS = 20

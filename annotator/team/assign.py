@@ -5,8 +5,8 @@ Items
     With ``--target span`` (the default) an item is a span that a required config applies to
     (the queue's own definition: by target and span kind; a trace row is its root span); with
     ``--target trace`` a whole trace holding such a span. ``--where`` (a span filter) and
-    ``--trace-where`` (a trace filter) narrow the candidates (for traces, ``--where`` keeps the
-    traces holding a matching span in scope).
+    ``--trace-where`` (a trace filter) and ``--search`` (full-text search) narrow the candidates
+    (for traces, ``--where`` and ``--search`` keep the traces holding a matching span in scope).
 
 Who gets what (`distribute`, a pure function of its inputs)
     Every candidate gets a rank, sha256(seed, item id): ``--sample N`` keeps the N first by

@@ -90,7 +90,8 @@ Filters (all AND-ed)
   called ``incorrect`` and bob ``correct`` matches ``--label correctness=incorrect``). With
   ``--agreed`` *every* counted annotation of that name must match (and there must be one).
 * ``--span-kind KIND`` (repeatable, OR-ed), ``--project``, ``--limit`` (first N matches).
-* ``--where EXPR`` / ``--trace-where EXPR``: only spans the filter expressions select
+* ``--where EXPR`` / ``--trace-where EXPR`` / ``--search TEXT``: only spans the filter
+  expressions and the full-text search select
   (``DatasetSpec.spans``, an ``annotator.query.Selection``), ANDed with the rest.
 * Spans are written in import order (``rowid``).
 """

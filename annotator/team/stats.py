@@ -59,6 +59,7 @@ JSON structure (``--json``; key names are stable, absent values are ``null``)
       "configs_source": "stored" | "annotations",   # "annotations": no stored configs
       "level": "auto" | "nominal" | "ordinal" | "interval" | "ratio",   # as requested
       "where": str | null, "trace_where": str | null,   # --where / --trace-where, as given
+      "search": str | null,                             # --search, as given
       "totals": {"spans": int, "traces": int, "sessions": int,
                  "annotations": int},               # excluding notes, final values, --name
                  # with --where / --trace-where: the selected spans, the traces and
@@ -788,6 +789,7 @@ def compute_stats(
         "level": level,
         "where": spans.where.text if spans.where else None,
         "trace_where": spans.trace_where.text if spans.trace_where else None,
+        "search": spans.search or None,
         "totals": counts,
         "annotators": annotators,
         "configs": [

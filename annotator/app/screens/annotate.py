@@ -20,6 +20,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Concatenate, ParamSpec, TypeVar
 
 from rich.text import Text
@@ -37,6 +38,7 @@ from annotator.app.screens.filter import TRACE_WHERE, WHERE, FilterScreen
 from annotator.app.screens.full_view import FullViewScreen
 from annotator.app.screens.guidelines import GuidelinesScreen
 from annotator.app.screens.help import HelpScreen
+from annotator.app.screens.search import RankedWalk, SearchOrigin, SearchScreen
 from annotator.app.screens.text_entry import TextEntryScreen
 from annotator.app.search_highlight import search_words
 from annotator.app.session import (
@@ -58,7 +60,15 @@ from annotator.config import AnnotationConfig, AnnotationType, ConfigSet
 from annotator.keymap import ACTIONS, display_key
 from annotator.model import Annotation, Span, Target
 from annotator.query import SpanFilter, TraceFilter
-from annotator.store import Change, QueueFilter, Store, StoreError, TraceRow
+from annotator.store import (
+    RANKED_LIMIT,
+    Change,
+    QueueFilter,
+    RankedMatch,
+    Store,
+    StoreError,
+    TraceRow,
+)
 from annotator.text import clip, sanitize
 
 # Actions shown in the footer (the help screen and the palette list them all): what fits in 80
@@ -156,6 +166,8 @@ def _bindings() -> list[BindingType]:
         )
         for slot in range(LABEL_SLOTS)
     ]
+    # escape is the app's own key (keymap.RESERVED_KEYS): it ends a search started with `/`.
+    bindings.append(Binding("escape", "leave_search", "End the search", show=False))
     return bindings
 
 
@@ -248,6 +260,8 @@ class AnnotateScreen(Screen[None]):
         self._background_lock = threading.Lock()
         self._bindings_signature: object = ()
         self._source: Annotation | None = None  # what `accept` takes (shown in the panel)
+        self._walk: RankedWalk | None = None  # the best matches of the search, for `>` / `<`
+        self._search_origin: SearchOrigin | None = None  # where `/` was pressed (for escape)
 
     @property
     def current_config(self) -> AnnotationConfig | None:
@@ -1013,9 +1027,6 @@ class AnnotateScreen(Screen[None]):
     def action_filter(self) -> None:
         self._open_filter(focus_text=False)
 
-    def action_search(self) -> None:
-        self._open_filter(focus_text=True)
-
     def _open_filter(self, *, focus_text: bool) -> None:
         kinds = self.session.store.span_kinds()
         recent = {kind: self.session.store.recent_filters(kind) for kind in (WHERE, TRACE_WHERE)}
@@ -1023,11 +1034,9 @@ class AnnotateScreen(Screen[None]):
         def done(queue: QueueFilter | None) -> None:
             if queue is None or queue == self.session.queue:
                 return
-            self.session.set_queue(queue)
-            self.status_line.set_queue(queue.describe())
-            self.span_view.mark_search(search_words(queue.text))
-            self._reload_traces()
-            self._schedule_progress(immediately=True)
+            # A queue chosen here is the user's own: escape no longer puts back the one `/` left.
+            self._search_origin = None
+            self._set_queue(queue)
             self._remember_expressions(queue)
 
         dialog = FilterScreen(
@@ -1038,6 +1047,161 @@ class AnnotateScreen(Screen[None]):
             count=self._count_selected,
         )
         self.app.push_screen(dialog, _guarded(self, done))
+
+    def _set_queue(self, queue: QueueFilter, *, keep: str | None = None) -> None:
+        self.session.set_queue(queue)
+        self.status_line.set_queue(queue.describe())
+        self.span_view.mark_search(search_words(queue.text))
+        self._reload_traces(keep=keep)
+        self._schedule_progress(immediately=True)
+
+    # --- full-text search: `/`, the ranked walk (`>` / `<`), escape ------------------------------
+
+    def action_search(self) -> None:
+        walk_keys = (self._key("next_match"), self._key("prev_match"))
+
+        def done(text: str | None) -> None:
+            if text is None:  # escape: nothing changed, the cursor is where it was
+                return
+            if not text:
+                self.action_leave_search()
+                return
+            if self._search_origin is None:
+                self._search_origin = self._origin()
+            queue = replace(self.session.queue, text=text)
+            if queue != self.session.queue:
+                self._walk = None
+                self._set_queue(queue)
+            self._rank(queue, step=+1)
+
+        dialog = SearchScreen(self.session.queue.text, self._count_search, walk_keys)
+        self.app.push_screen(dialog, _guarded(self, done))
+
+    def _count_search(self, text: str) -> int:
+        """The search box's live count (called in its worker thread)."""
+        return self._with_background_store(lambda store: self.session.count_matches(text, store))
+
+    def _origin(self) -> SearchOrigin:
+        row = self.row
+        return SearchOrigin(
+            self.session.queue,
+            row.trace_id if row else None,
+            row.span_id if row else None,
+            row.position if row else None,
+            row is None or row.kind == TRACE,
+        )
+
+    @work(thread=True, exclusive=True, group="search-rank", exit_on_error=False)
+    def _rank(self, queue: QueueFilter, step: int) -> None:
+        """Rank the matches of `queue`'s search off the UI thread, then take `step` (the cursor
+        goes to the best match when a search is applied)."""
+        try:
+            matches = self._with_background_store(
+                lambda store: self.session.ranked_matches(queue, store)
+            )
+        except (sqlite3.Error, StoreError) as error:
+            self.app.call_from_thread(self.store_trouble, error)
+            return
+        self.app.call_from_thread(self._ranked, queue, matches, step)
+
+    @_survives_store_errors
+    def _ranked(self, queue: QueueFilter, matches: list[RankedMatch], step: int) -> None:
+        if queue != self.session.queue:
+            return  # the queue changed meanwhile: this ranking is for another search
+        self._walk = RankedWalk(queue, matches)
+        if not matches:
+            self._say(Text("No span in this queue matches the search.", style="dim"))
+            return
+        self._step_match(step)
+
+    def action_next_match(self) -> None:
+        self._step_match(+1)
+
+    def action_prev_match(self) -> None:
+        self._step_match(-1)
+
+    def _step_match(self, direction: int) -> None:
+        queue = self.session.queue
+        if not queue.text:
+            self._say(Text(f"No search: press {self._key('search')} to search.", style="dim"))
+            return
+        walk = self._walk
+        if walk is None or walk.queue != queue:  # searched with f or --search: rank it now
+            self._walk = None
+            self._say(Text("Ranking the matches…", style="dim"))
+            self._rank(queue, step=direction if direction > 0 else +1)
+            return
+        position = walk.step(direction)
+        while position is not None and not self._go_to_match(walk.matches[position]):
+            walk.position = position  # its trace left the tree (live changes): pass it
+            position = walk.step(direction)
+        if position is None:
+            if direction < 0:
+                said = "That was the best match."
+            else:
+                said = f"That was the last of the {len(walk.matches):,} best matches."
+                said += " The tree lists every match." if len(walk.matches) >= RANKED_LIMIT else ""
+            self._say(Text(said, style="dim"))
+            return
+        walk.position = position
+        self._say(self._match_message(walk))
+
+    def _go_to_match(self, match: RankedMatch) -> bool:
+        """Put the cursor on a match's row (its trace expanded, collapsed spans above it
+        opened); False when its trace is no longer listed."""
+        if self.model.trace_ordinal(match.trace_id) is None:
+            return False
+        leaving = self.row.trace_id if self.row is not None else None
+
+        def row_index() -> int | None:
+            if self.model.reveal(match.trace_id, match.span_id):
+                self.trace_tree.rows_changed()
+            return self.model.index_of_span(match.trace_id, match.span_id)
+
+        self._go_to_trace(match.trace_id, leaving=leaving, row_index=row_index)
+        self.trace_tree.scroll_cursor_visible(center=True)
+        return True
+
+    def _match_message(self, walk: RankedWalk) -> Text:
+        match = walk.matches[walk.position]
+        return Text.assemble(
+            (f"match {walk.position + 1:,}/{len(walk.matches):,}", "bold"),
+            (" best first", "dim"),
+            " · ",
+            sanitize(clip(match.name, 40)[0]),
+            (
+                f" · {self._key('next_match')} next · {self._key('prev_match')} previous · "
+                "escape ends the search",
+                "dim",
+            ),
+        )
+
+    def action_leave_search(self) -> None:
+        """escape: end the search; the queue and the cursor go back to where `/` was pressed
+        (a search that came another way is just ended, the cursor kept)."""
+        origin = self._search_origin
+        if origin is None and not self.session.queue.text:
+            return
+        self._search_origin = None
+        self._walk = None
+        if origin is None:
+            self._set_queue(replace(self.session.queue, text=""))
+            return
+        self._set_queue(origin.queue, keep=origin.trace_id or "")
+        if origin.trace_id is None or self.model.trace_ordinal(origin.trace_id) is None:
+            self._start_position()
+        elif origin.is_trace_row:
+            self._go_to_trace(origin.trace_id, leaving=None)
+        else:
+            self._go_to_trace(
+                origin.trace_id,
+                leaving=None,
+                row_index=lambda: self.model.index_of_span(
+                    origin.trace_id or "", origin.span_id or "", origin.position
+                ),
+            )
+        self.trace_tree.scroll_cursor_visible(center=True)
+        self._say(Text("Search ended: back where it began.", style="dim"))
 
     def _with_background_store(self, use: Callable[[Store], _T]) -> _T:
         """Runs `use` on the screen's second connection (for worker threads: the UI thread's
