@@ -25,8 +25,7 @@ from annotator.model import Annotation
 from annotator.phoenix import connect, local_server, pull
 from annotator.phoenix.otlp import send_otlp_file, wait_for_spans
 from annotator.phoenix.pushing import push
-from annotator.store import Store
-from annotator.store.annotations import import_annotations
+from annotator.store import Store, import_annotations
 from bench.synth import clone_samples
 
 REPO = Path(__file__).resolve().parents[1]

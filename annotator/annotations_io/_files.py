@@ -28,11 +28,10 @@ from annotator.readers import (
     drop_nones,
     json_error_reason,
     one_line,
+    parquet_timestamp_texts,
 )
-from annotator.timeutil import iso_from_unix_nanos
 
 _ID_COLUMNS = ("span_id", "context.span_id", "trace_id", "context.trace_id", "session_id")
-_NANOS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 _CSV_FIELD_LIMIT = 256 * 1024 * 1024
 
 
@@ -50,7 +49,7 @@ def records(path: Path, sniffed: Sniffed, defaults: Defaults) -> Iterator[Record
     try:
         if fmt == "phoenix_annotations_parquet":
             parquet_file, sniffed.parquet = sniffed.parquet, None
-            yield from _parquet(path, parquet_file, defaults)
+            yield from _parquet(path, file, parquet_file, defaults)
         elif fmt == "annotations_csv":
             yield from _csv(path, file)
         elif fmt.endswith("_jsonl"):
@@ -147,7 +146,9 @@ def _csv(path: Path, file: str) -> Iterator[Record | Problem]:
 # ---------------------------------------------------------------- parquet
 
 
-def _parquet(path: Path, parquet_file: Any, defaults: Defaults) -> Iterator[Record]:
+def _parquet(
+    path: Path, file: str, parquet_file: Any, defaults: Defaults
+) -> Iterator[Record | Problem]:
     import pyarrow as pa
 
     from annotator.readers import open_parquet
@@ -166,27 +167,65 @@ def _parquet(path: Path, parquet_file: Any, defaults: Defaults) -> Iterator[Reco
     row = 0
     for batch in parquet_file.iter_batches(batch_size=4096):
         columns: dict[str, list[Any]] = {}
+        unreadable: list[str] = []  # columns with a value pyarrow could not convert
         for index, name in enumerate(batch.schema.names):
             name = rename.get(name, name)
             if name is None:
                 continue
             column = batch.column(index)
             if pa.types.is_timestamp(column.type):
-                scale = _NANOS_PER_UNIT[column.type.unit]
-                columns[name] = [
-                    None if v is None else iso_from_unix_nanos(v * scale)
-                    for v in column.cast(pa.int64()).to_pylist()
-                ]
-            elif pa.types.is_struct(column.type):
+                # A time out of range is a bad time of its row (created_at is not a time: ...)
+                columns[name] = parquet_timestamp_texts(column)
+                continue
+            cells = _python_values(column)
+            if cells is None:
+                cells = _cell_by_cell(column)
+                unreadable.append(name)
+            if pa.types.is_struct(column.type):
                 # pandas writes a dict column as a struct with every key any row has: a key a
                 # row did not have comes back as None. Leave those keys out again.
-                columns[name] = [drop_nones(v) for v in column.to_pylist()]
-            else:
-                columns[name] = column.to_pylist()
+                cells = [v if type(v) is _Unreadable else drop_nones(v) for v in cells]
+            columns[name] = cells
         keys = list(columns)
         for values in zip(*columns.values(), strict=True):
             row += 1
-            yield Record(None, f"row {row}", dict(zip(keys, values, strict=True)))
+            record = dict(zip(keys, values, strict=True))
+            bad = [name for name in unreadable if type(record[name]) is _Unreadable]
+            if bad:
+                yield Problem(file, None, f"row {row}: {bad[0]} cannot be read: {record[bad[0]]}")
+                continue
+            yield Record(None, f"row {row}", record)
+
+
+class _Unreadable:
+    """A parquet value pyarrow cannot give as a Python object (a date or a nested timestamp out
+    of Python's range): its row is a problem, the other rows are read."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, exc: Exception) -> None:
+        self.reason = one_line(exc, 160)
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def _python_values(column: Any) -> list[Any] | None:
+    """The column as Python values, or None when some value cannot be one."""
+    try:
+        return column.to_pylist()
+    except (ValueError, OverflowError):
+        return None
+
+
+def _cell_by_cell(column: Any) -> list[Any]:
+    cells: list[Any] = []
+    for index in range(len(column)):
+        try:
+            cells.append(column[index].as_py())
+        except (ValueError, OverflowError) as exc:
+            cells.append(_Unreadable(exc))
+    return cells
 
 
 def _file_defaults(metadata: dict[bytes, bytes], defaults: Defaults) -> None:

@@ -63,17 +63,16 @@ class LiveRefresh:
     def _apply(self, changed: list[tuple[str, str | None, str | None]], spans_added: bool) -> None:
         screen = self.screen
         session = screen.session
-        traces = {trace_id for _, trace_id, _ in changed}
         if (
             spans_added
             or len(changed) > MANY_CHANGES
-            or None in traces
-            or any(target == "session" for target, _, _ in changed)
+            # a session annotation, or a change the log knows no trace of
+            or any(target == "session" or trace_id is None for target, trace_id, _ in changed)
         ):
             session.forget_all()
         else:
-            for trace_id in traces:
-                session.forget(trace_id)  # type: ignore[arg-type]
+            for trace_id in {trace_id for _, trace_id, _ in changed if trace_id is not None}:
+                session.forget(trace_id)
         if spans_added:
             self._reload_rows()
         screen._show_panel()

@@ -89,6 +89,7 @@ __all__ = [
     "json_error_reason",
     "one_line",
     "open_parquet",
+    "parquet_timestamp_texts",
     "read_spans",
     "sniff_file",
 ]
@@ -106,6 +107,15 @@ def open_parquet(path: Path) -> Any:
     from annotator.readers._parquet import open_parquet as open_with_pyarrow
 
     return open_with_pyarrow(path)
+
+
+def parquet_timestamp_texts(column: Any) -> list[Any]:
+    """A pyarrow timestamp column's values as ISO UTC text (None for nulls). A value out of
+    Python's datetime range comes back as a marker that the time parsers refuse (its repr
+    says ``<value> (parquet timestamp)``), so that it costs its row, not the file."""
+    from annotator.readers._parquet import timestamp_texts
+
+    return timestamp_texts(column)
 
 
 def detect_format(path: Path) -> str:

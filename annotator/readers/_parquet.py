@@ -104,9 +104,7 @@ def read_parquet(
                 column = batch.column(index)
                 kind = column.type
                 if pa.types.is_timestamp(kind):
-                    scale = _NANOS_PER_UNIT[kind.unit]
-                    raw = column.cast(pa.int64()).to_pylist()
-                    columns[name] = [_iso(v, scale) for v in raw]
+                    columns[name] = timestamp_texts(column)
                 elif (
                     pa.types.is_struct(kind)
                     or pa.types.is_list(kind)
@@ -131,7 +129,17 @@ def read_parquet(
         yield Problem(file, None, f"stopped reading after row {row}: {one_line(exc, 160)}")
 
 
-class _BadTime:
+def timestamp_texts(column: Any) -> list[str | BadTime | None]:
+    """A parquet timestamp column's values as ISO UTC text. A value Python's datetime cannot
+    hold (year 11476) becomes a `BadTime`, which the decoders report as a bad time of its row
+    (``start_time is not a time: ...``): one bad row, not a stopped file."""
+    import pyarrow as pa
+
+    scale = _NANOS_PER_UNIT[column.type.unit]
+    return [_iso(v, scale) for v in column.cast(pa.int64()).to_pylist()]
+
+
+class BadTime:
     """A parquet timestamp that is out of range; decode_record reports it as a bad time."""
 
     __slots__ = ("value",)
@@ -143,10 +151,10 @@ class _BadTime:
         return f"{self.value} (parquet timestamp)"
 
 
-def _iso(value: int | None, scale: int) -> str | _BadTime | None:
+def _iso(value: int | None, scale: int) -> str | BadTime | None:
     if value is None:
         return None
     try:
         return iso_from_unix_nanos(value * scale)
     except (ValueError, OverflowError):
-        return _BadTime(value)
+        return BadTime(value)
