@@ -10,14 +10,18 @@ import pytest
 from hypothesis import settings
 
 from tests.phoenix import client_only
+from tests.properties import THOROUGH_EXAMPLES
 
 # Before anything imports Phoenix's client: `phoenix` as users have it (client_only.py).
 client_only.use()
 
 # Hypothesis's per-example deadline (200 ms) is a wall-clock assertion: on a loaded machine it
 # failed examples that take a millisecond when replayed. Tests bound work, bench/ measures time.
-settings.register_profile("annotator", deadline=None)
-settings.load_profile("annotator")
+# The default run tries a quarter of the examples (tests/properties.py); the thorough profile
+# (`pytest --hypothesis-profile=thorough`) tries them all.
+settings.register_profile("thorough", deadline=None, max_examples=THOROUGH_EXAMPLES)
+settings.register_profile("annotator", deadline=None, max_examples=THOROUGH_EXAMPLES // 4)
+settings.load_profile("annotator")  # before the hypothesis plugin loads one asked for
 
 
 def _temporary_files_in_memory() -> None:
