@@ -73,8 +73,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def auto_workers(cores: int) -> int:
     """The workers `-n auto` starts: two a core (at most 4 more than the cores). The app tests
     wait for the app to go idle after every key and the Phoenix tests wait for the server, so a
-    worker a core leaves the cores idle much of the time: on 2 cores, -n 4 ran the suite in
-    301 s where -n 2 took 380-399 s (both beside other load), for 8% more CPU."""
+    worker a core leaves the cores idle much of the time: on 2 cores beside other work, -n 4
+    ran the suite in 193 s where -n 2 took 253 s (load 1-4), 301 s against 380-399 s (load
+    4-6), for 3-9% more CPU."""
     return cores + min(cores, 4)
 
 
