@@ -10,14 +10,18 @@ import pytest
 from hypothesis import settings
 
 from tests.phoenix import client_only
+from tests.properties import THOROUGH_EXAMPLES
 
 # Before anything imports Phoenix's client: `phoenix` as users have it (client_only.py).
 client_only.use()
 
 # Hypothesis's per-example deadline (200 ms) is a wall-clock assertion: on a loaded machine it
 # failed examples that take a millisecond when replayed. Tests bound work, bench/ measures time.
-settings.register_profile("annotator", deadline=None)
-settings.load_profile("annotator")
+# The default run tries a quarter of the examples (tests/properties.py); the thorough profile
+# (`pytest --hypothesis-profile=thorough`) tries them all.
+settings.register_profile("thorough", deadline=None, max_examples=THOROUGH_EXAMPLES)
+settings.register_profile("annotator", deadline=None, max_examples=THOROUGH_EXAMPLES // 4)
+settings.load_profile("annotator")  # before the hypothesis plugin loads one asked for
 
 
 def _temporary_files_in_memory() -> None:
@@ -64,6 +68,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
         server.prestart()
         config.stash[_PRESTARTED] = True
+
+
+def auto_workers(cores: int) -> int:
+    """The workers `-n auto` starts: two a core (at most 4 more than the cores). The app tests
+    wait for the app to go idle after every key and the Phoenix tests wait for the server, so a
+    worker a core leaves the cores idle much of the time: on 2 cores beside other work, -n 4
+    ran the suite in 193 s where -n 2 took 253 s (load 1-4), 301 s against 380-399 s (load
+    4-6), for 3-9% more CPU."""
+    return cores + min(cores, 4)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook takes the number given
+    return auto_workers(len(os.sched_getaffinity(0)))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

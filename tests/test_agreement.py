@@ -50,6 +50,7 @@ from annotator.team.agreement import (
     pearson_r,
     percent_agreement,
 )
+from tests.properties import examples
 
 N = None
 
@@ -287,7 +288,7 @@ reliability_data = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(units=reliability_data, level=st.sampled_from(LEVELS))
 def test_alpha_matches_coincidence_matrix_reference(units, level):
     ours = krippendorff_alpha(units, level)
@@ -626,7 +627,7 @@ float_reliability_data = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(units=float_reliability_data, level=st.sampled_from(LEVELS))
 def test_alpha_on_float_scores_matches_reference(units, level):
     ours = krippendorff_alpha(units, level)

@@ -25,6 +25,7 @@ from annotator.readers import ANNOTATION_FORMATS, NotATraceFile, detect_format, 
 from annotator.readers._common import BadRecord
 from annotator.store import AnnotationKey, Store
 from annotator.store.annotations import import_annotations
+from tests.properties import examples
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data" / "annotations"
@@ -734,7 +735,7 @@ _keys = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.dictionaries(_keys, _values, max_size=8), st.booleans())
 def test_any_record_is_an_annotation_or_a_bad_record(record: dict, named: bool) -> None:
     from annotator.store import AnnotationError

@@ -20,6 +20,7 @@ from annotator.model import Annotation
 from annotator.resources import sample_trace_files
 from annotator.store import QueueFilter, QueueState, Store
 from annotator.team.assign import AssignError, Item, distribute
+from tests.properties import examples
 
 NAMES = ["alice", "bob", "carol", "dave", "erin", "frank"]
 
@@ -38,7 +39,7 @@ def _loads(holders: dict[str, list[str]], annotators: list[str]) -> Counter:
 # --- the pure function ---------------------------------------------------------------------------
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     count=st.integers(0, 120),
     n=st.integers(1, 6),
@@ -80,7 +81,7 @@ def test_every_item_has_exactly_per_item_annotators_and_loads_are_balanced(
     assert again.holders == result.holders and again.overlap == result.overlap
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     first=st.integers(1, 60),
     added=st.integers(0, 60),

@@ -16,6 +16,7 @@ from annotator.attributes import (
     unflatten,
     unflatten_dict,
 )
+from tests.properties import examples
 
 
 def test_openinference_messages_become_lists_of_nested_dicts() -> None:
@@ -191,7 +192,7 @@ _TREE = st.recursive(
 _ROOTS = st.dictionaries(_NAME, _TREE, min_size=1, max_size=5)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_ROOTS)
 def test_round_trip_on_well_formed_attributes(nested: dict) -> None:
     """Well formed: names are not all digits, no dots, list indices contiguous, no empty dicts."""
@@ -206,7 +207,7 @@ _ODD_FLAT = st.dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_ODD_FLAT)
 def test_conflicting_keys_never_crash_and_do_not_depend_on_order(flat: dict) -> None:
     result = unflatten(flat)

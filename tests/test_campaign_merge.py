@@ -16,6 +16,7 @@ from annotator.model import Annotation
 from annotator.store import Assignment, Store
 from annotator.team.merge import merge_databases
 from tests.app_data import build_db
+from tests.properties import examples
 
 
 def _rows(path: Path, sql: str) -> list[tuple]:
@@ -176,7 +177,9 @@ def test_two_reviewers_differing_finals_are_listed_as_a_conflict(tmp_path: Path)
 
 
 @settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(12),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     finals=st.lists(

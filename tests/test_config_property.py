@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from annotator import keymap as km
 from annotator.config import AnnotationConfig, ConfigSet, parse_config
 from annotator.model import NOTE_NAME, SpanKind, Target
+from tests.properties import examples
 
 TEXT = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Co", "Cn")), min_size=1, max_size=20
@@ -106,7 +107,7 @@ def config_file(draw) -> dict:
     return document
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(config_file(), st.sampled_from(["json", "yaml"]))
 def test_random_valid_configs_load_and_round_trip(document: dict, syntax: str) -> None:
     text = (
@@ -135,7 +136,7 @@ def test_random_valid_configs_load_and_round_trip(document: dict, syntax: str) -
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     lower=st.integers(-50, 50),
     step=st.sampled_from([0.1, 0.2, 0.25, 0.5, 1, 2, 5]),

@@ -25,6 +25,7 @@ from annotator.store.annotations import import_annotations
 from annotator.team import merge as merge_module
 from annotator.team.merge import merge_databases
 from tests.app_data import build_db, config_set
+from tests.properties import examples
 
 T0 = "2026-03-01T10:00:00.000000+00:00"
 T1 = "2026-03-01T11:00:00.000000+00:00"
@@ -578,7 +579,7 @@ config_files = st.lists(
 
 
 @settings(
-    max_examples=25,
+    max_examples=examples(25),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -959,7 +960,7 @@ def _conflict_keys(report) -> set[tuple]:
 
 
 PROPERTY_SETTINGS = settings(
-    max_examples=20,
+    max_examples=examples(20),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -19,6 +19,7 @@ from annotator.model import Span
 from annotator.query import SpanFilter, TraceFilter
 from annotator.store import QueueFilter, QueueState, Store
 from tests.app_data import _t, build_db, demo_spans
+from tests.properties import examples
 
 POOL = """
 annotations:
@@ -231,7 +232,9 @@ def check_agreement(store: Store, config_text: str, queue: QueueFilter) -> None:
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     rows=st.lists(annotation_rows(), max_size=30),

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from annotator.model import Problem, Span
 from annotator.readers import MissingExtra, NotATraceFile, detect_format, read_spans
+from tests.properties import examples
 
 HAND = Path(__file__).resolve().parent / "data" / "readers" / "handwritten"
 REF = Path(__file__).resolve().parent / "data" / "readers" / "reference"
@@ -417,7 +418,7 @@ _SPANISH = st.recursive(
 )
 
 
-@settings(max_examples=150, suppress_health_check=list(HealthCheck), deadline=None)
+@settings(max_examples=examples(150), suppress_health_check=list(HealthCheck), deadline=None)
 @given(st.lists(_SPANISH, min_size=1, max_size=3), st.booleans())
 def test_arbitrary_json_never_raises_anything_but_not_a_trace_file(
     tmp_path_factory: pytest.TempPathFactory, values: list, as_lines: bool
@@ -436,7 +437,7 @@ def test_arbitrary_json_never_raises_anything_but_not_a_trace_file(
     assert all(isinstance(item, Span | Problem) for item in items)
 
 
-@settings(max_examples=100, suppress_health_check=list(HealthCheck), deadline=None)
+@settings(max_examples=examples(100), suppress_health_check=list(HealthCheck), deadline=None)
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes(tmp_path_factory: pytest.TempPathFactory, content: bytes) -> None:
     path = write(tmp_path_factory.mktemp("bytes"), "f", content)

@@ -20,6 +20,7 @@ from annotator.model import Annotation
 from annotator.store import FINAL, AnnotationKey, Store
 from annotator.team.resolve import resolve
 from tests.app_data import CONFIG_YAML, build_db, config_set
+from tests.properties import examples
 
 SPANS = ["r3", "a2", "c1", "c2"]
 RATERS = ["alice", "bob", "carol", "dave"]
@@ -137,7 +138,7 @@ def test_reviewer_strategy_takes_the_reviewers_values(template: Path, tmp_path: 
 
 
 @settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

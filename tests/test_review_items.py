@@ -14,6 +14,7 @@ from annotator.model import Annotation, AnnotatorKind, Source
 from annotator.store import Store
 from annotator.team.review import review_items
 from tests.app_data import build_db, config_set
+from tests.properties import examples
 
 SPANS = ("r1", "r3", "a1", "a2")
 RATERS = ("alice", "bob", "carol")
@@ -21,7 +22,9 @@ LABELS = ("correct", "incorrect", "partial")
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(25),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     votes=st.dictionaries(

@@ -23,6 +23,7 @@ from annotator.store.schema import MIGRATIONS
 from annotator.store.spans import SpanWriter
 from annotator.team.merge import merge_databases
 from tests.app_data import build_db, config_set, demo_spans, settled, wait_for
+from tests.properties import examples
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((REPO / "sample_traces").glob("*.otlp.jsonl"))
@@ -121,7 +122,7 @@ def test_what_people_type_is_quoted_never_syntax(typed: str, query: str) -> None
     assert fts_query(typed) == query
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.text(max_size=40)
     | st.text(alphabet=st.sampled_from(list('ab0 "\n\t*-():^\x00')), max_size=20)

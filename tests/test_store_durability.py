@@ -197,12 +197,25 @@ def _consistency(path: Path) -> tuple[int, int, int]:
     return spans, counted, homeless
 
 
-# Small commits, so that a real SIGINT lands between two of them in a test-sized import.
-_IMPORT_IN_SMALL_COMMITS = textwrap.dedent(
+# Small commits, and a pause after the 1,000th span until the test's Ctrl-C: 3 commits of 300
+# spans are done and the 4th transaction holds 100 more. The pause is in the import's own loop
+# (`SpanWriter.add`), so a real SIGINT lands mid-import, with a transaction open, in a
+# test-sized file, whatever the machine's speed.
+_IMPORT_PAUSED_MID_TRANSACTION = textwrap.dedent(
     """
-    import sys
+    import signal, sys
     import annotator.store.spans as spans
     spans.BATCH_SIZE, spans.COMMIT_EVERY = 100, 300
+    real_add = spans.SpanWriter.add
+    added = 0
+    def add(self, span):
+        global added
+        real_add(self, span)
+        added += 1
+        if added == 1_000:
+            print(added, flush=True)
+            signal.pause()  # until Ctrl-C
+    spans.SpanWriter.add = add
     from annotator.cli import main
     sys.argv = ["annotator", *sys.argv[1:]]
     main()
@@ -210,49 +223,44 @@ _IMPORT_IN_SMALL_COMMITS = textwrap.dedent(
 )
 
 
-SPANS = 200_000  # enough that the import is still running when Ctrl-C comes
+SPANS = 2_100  # 300 traces of 7
 
 
 def test_ctrl_c_during_import_leaves_every_committed_span_visible(tmp_path: Path) -> None:
     source = _legacy_spans(tmp_path / "big.jsonl", SPANS)
     db = tmp_path / "a.db"
     process = subprocess.Popen(
-        [sys.executable, "-c", _IMPORT_IN_SMALL_COMMITS, "import", str(source), "--db", str(db)],
+        [sys.executable, "-c", _IMPORT_PAUSED_MID_TRANSACTION, "import", str(source), "--db",
+         str(db)],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=_env(),
-    )
+    )  # fmt: skip
     try:
-        committed = 0
-        while committed < 1_000:  # a few commits in, mid-trace (7 spans a trace, 300 a commit)
-            assert process.poll() is None, process.communicate()
-            try:
-                conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=10)
-                try:
-                    committed = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
-                finally:
-                    conn.close()
-            except sqlite3.OperationalError:  # not created yet
-                pass
+        assert process.stdout is not None
+        assert process.stdout.readline() == "1000\n", process.communicate()
+        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=10)
+        try:  # what another process sees: the 3 commits, not the open transaction
+            assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] == 900
+        finally:
+            conn.close()
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
+        stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 130, stderr
+    assert stdout == ""
     spans, counted, homeless = _consistency(db)
     assert (counted, homeless) == (spans, 0)  # every committed span is in its trace's row
-    # whole commits only (300 spans each), stopped part of the way through
-    assert spans % 300 == 0 and 1_000 <= spans < SPANS
-    traces = -(-spans // 7)
+    assert spans == 900  # whole commits only: the open transaction's 100 spans were rolled back
     assert stderr.strip().splitlines() == [
         (
-            f"annotator: interrupted: {spans:,} spans in {traces:,} traces had been imported and "
-            "are "
-            "visible; the rest was not. Run the same import again to finish it (what is already "
-            "there is skipped)."
+            "annotator: interrupted: 900 spans in 129 traces had been imported and are visible; "
+            "the rest was not. Run the same import again to finish it (what is already there is "
+            "skipped)."
         )
     ]
     finished = annotator("import", str(source), "--db", str(db), cwd=tmp_path)

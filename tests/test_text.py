@@ -22,6 +22,7 @@ from annotator.text import (
     sanitize,
     to_display,
 )
+from tests.properties import examples
 
 # ------------------------------------------------------------------------------- sanitize
 
@@ -105,7 +106,7 @@ def test_sanitize_on_5_mb() -> None:  # its speed: bench/render_bench.py
     assert sanitize(dirty) == clean + "\\x1b"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(alphabet=st.characters(exclude_categories=()), max_size=200))
 def test_sanitize_property(text: str) -> None:
     out = sanitize(text)
@@ -115,13 +116,13 @@ def test_sanitize_property(text: str) -> None:
     out.encode("utf-8")  # no lone surrogate survives
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=200))
 def test_sanitize_printable_ascii_unchanged(text: str) -> None:
     assert sanitize(text) == text
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text(alphabet=st.characters(categories=["L", "N", "P", "S", "Zs"]), max_size=200))
 def test_sanitize_printable_unicode_unchanged(text: str) -> None:
     assert sanitize(text) == text

@@ -408,7 +408,8 @@ def test_a_killed_push_command_resumes_with_the_rest(
         proxy.rules.append(kill_on_second_batch)
         process.append(
             subprocess.Popen(
-                [sys.executable, "-m", "annotator", "push", "--url", proxy.url, "--db", str(db)],
+                [sys.executable, "-m", "tests.phoenix.cli", "push", "--url", proxy.url,
+                 "--db", str(db)],
                 cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 env={k: v for k, v in os.environ.items() if not k.startswith("PHOENIX_")},
             )

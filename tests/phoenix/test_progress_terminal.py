@@ -22,7 +22,7 @@ def test_pull_on_a_terminal_shows_a_bar_with_rate_and_eta(
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHOENIX_")}
     env.update(COLUMNS="120", TERM="xterm-256color")
     process = subprocess.Popen(
-        [sys.executable, "-m", "annotator", "pull", "--url", phoenix_server.url,
+        [sys.executable, "-m", "tests.phoenix.cli", "pull", "--url", phoenix_server.url,
          "--project", shared_samples.name, "--db", str(db)],
         cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=env,
     )  # fmt: skip
