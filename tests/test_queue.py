@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from annotator.app.session import AnnotationSession, Item, Mark
 from annotator.app.tree_model import DOCUMENT, SPAN
-from annotator.config import parse_config
+from annotator.config import AnnotationConfig, parse_config
 from annotator.model import Span
 from annotator.query import SpanFilter, TraceFilter
 from annotator.store import QueueFilter, QueueState, Store
@@ -402,19 +402,23 @@ def test_stats_counts_as_applicable_what_the_queue_offers_under_scope(
         store.save_config_document(parse_config(SCOPED).to_document())
         report = {c["name"]: c["progress"]["applicable"] for c in compute_stats(store)["configs"]}
         for config in configs:
-            offered = [
-                span_id
-                for trace_id in TRACES
-                for span_id in store.queue_marks(trace_id, QueueFilter(), [config], ME)
-            ]
-            if config.target.value == "document":
-                expected = sum(
-                    store.connection.execute(
-                        "SELECT document_count FROM spans WHERE span_id = ?", (span_id,)
-                    ).fetchone()[0]
-                    for span_id in offered
-                )
-            else:
-                expected = len(offered)
-            assert report[config.name] == expected, config.name
+            assert report[config.name] == offered_items(store, config, QueueFilter()), config.name
         assert (report["answer"], report["step"]) == (11, 4)
+
+
+def offered_items(store: Store, config: AnnotationConfig, queue: QueueFilter) -> int:
+    """How many items the queue offers `config` on under `queue`: its spans, or for a document
+    config the documents of those spans."""
+    offered = [
+        span_id
+        for trace_id in TRACES
+        for span_id in store.queue_marks(trace_id, queue, [config], ME)
+    ]
+    if config.target.value != "document":
+        return len(offered)
+    return sum(
+        store.connection.execute(
+            "SELECT document_count FROM spans WHERE span_id = ?", (span_id,)
+        ).fetchone()[0]
+        for span_id in offered
+    )

@@ -12,7 +12,7 @@ from annotator.config import parse_config
 from annotator.query import Selection, SpanFilter, TraceFilter
 from annotator.store import QueueFilter, Store
 from annotator.team.stats import compute_stats
-from tests.test_queue import ME, SCOPED, TRACES, make_db, template  # noqa: F401 (a fixture)
+from tests.test_queue import SCOPED, make_db, offered_items, template  # noqa: F401 (a fixture)
 
 CASES = [
     # (span filter, trace filter)
@@ -44,22 +44,7 @@ def test_applicable_under_a_filter_is_what_the_queue_offers(
             c["name"]: c["progress"]["applicable"]
             for c in compute_stats(store, spans=selection)["configs"]
         }
-        counts = []
-        for config in configs:
-            offered = [
-                span_id
-                for trace_id in TRACES
-                for span_id in store.queue_marks(trace_id, queue_filter, [config], ME)
-            ]
-            if config.target.value == "document":
-                expected = sum(
-                    store.connection.execute(
-                        "SELECT document_count FROM spans WHERE span_id = ?", (span_id,)
-                    ).fetchone()[0]
-                    for span_id in offered
-                )
-            else:
-                expected = len(offered)
+        counts = [offered_items(store, config, queue_filter) for config in configs]
+        for config, expected in zip(configs, counts, strict=True):
             assert report[config.name] == expected, (config.name, where, trace_where)
-            counts.append(expected)
         assert any(counts), "the case selects nothing a config applies to: it proves nothing"
