@@ -51,6 +51,14 @@ async def press(pilot, *keys: str) -> None:
         await settled(pilot, pilot.app)
 
 
+async def add_note(pilot, text: str) -> None:
+    """`n`, the note typed key by key, ctrl+s. Typing writes nothing, so only `n` and ctrl+s
+    wait for the writer; each character still waits for the app to go idle (pilot.press)."""
+    await press(pilot, "n")
+    await pilot.press(*text)
+    await press(pilot, "ctrl+s")
+
+
 def plain(widget) -> str:
     """What a widget shows, as text (its render, through a console without colour)."""
     console = Console(width=200, file=io.StringIO(), color_system=None, record=True)
@@ -142,17 +150,18 @@ async def test_notes_are_listed_newest_first_with_author_and_time_and_bounded(db
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await press(pilot, "j")  # r2
-        for text in ("first", "second", "third", "fourth", "fifth", "sixth"):
-            await press(pilot, "n", *text, "ctrl+s")
+        # short notes: every character is a key press (and a wait for the app to go idle)
+        for text in ("n1", "n2", "n3", "n4", "n5", "n6"):
+            await add_note(pilot, text)
         shown = plain(screen(app).panel.notes)
-        assert shown.index("sixth") < shown.index("fifth") < shown.index("second")
-        assert "first" not in shown and "… 1 older" in shown
-        assert re.search(r"alice · \d{4}-\d\d-\d\d \d\d:\d\d\n\s+sixth", shown)
+        assert shown.index("n6") < shown.index("n5") < shown.index("n2")
+        assert "n1" not in shown and "… 1 older" in shown
+        assert re.search(r"alice · \d{4}-\d\d-\d\d \d\d:\d\d\n\s+n6", shown)
         await press(pilot, "k")  # the trace row: its trace notes (none yet), not r2's
-        assert "sixth" not in plain(screen(app).panel.notes)
-        await press(pilot, "n", *"whole trace", "ctrl+s")
+        assert "n6" not in plain(screen(app).panel.notes)
+        await add_note(pilot, "tn")
         shown = plain(screen(app).panel.notes)
-        assert re.search(r"alice · [\d: -]+ · trace\n\s+whole trace", shown)
+        assert re.search(r"alice · [\d: -]+ · trace\n\s+tn", shown)
     notes = "SELECT count(*), count(DISTINCT identifier) FROM annotations WHERE name = 'note'"
     assert rows(db, notes) == [(7, 7)]
 
@@ -162,8 +171,10 @@ async def _notes_db(tmp_path: Path, name: str, annotator: str) -> Path:
     app = AnnotatorApp(path, config_set(), annotator)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await press(pilot, "n", *f"{annotator} on trace", "ctrl+s")
-        await press(pilot, "j", "n", *f"{annotator} on r2", "ctrl+s")
+        # short notes (each character is a key press): "ta" on alice's trace, "sa" on her r2
+        await add_note(pilot, f"t{annotator[0]}")
+        await press(pilot, "j")
+        await add_note(pilot, f"s{annotator[0]}")
         await press(pilot, "j", "2")  # a judgement too
     return path
 
@@ -195,7 +206,7 @@ async def test_notes_survive_export_import_and_merge_and_are_not_raters(tmp_path
     )
     assert result.exit_code == 0, result.output
     bodies = orjson.loads(phoenix.read_bytes())
-    assert [b["data"]["note"] for b in bodies["trace_notes"]] == ["alice on trace"]
+    assert [b["data"]["note"] for b in bodies["trace_notes"]] == ["ta"]
     assert bodies["trace_notes"][0]["data"]["identifier"].startswith("px-trace-note:")
     assert bodies["span_notes"][0]["data"]["identifier"].startswith("px-span-note:")
 

@@ -1,8 +1,10 @@
 """Every command on hostile data: no terminal control character from a file ever reaches stdout
 or stderr. Span ids, trace ids, span names, annotation names, labels, identifiers, config fields
 and file names all carry an OSC 52 clipboard write, an OSC 0 title change, a bidi override and
-isolate, and an 8-bit CSI. Each command runs in a real process (`python -m annotator`), so the
-whole output path is covered: click's own messages, the one-line errors, Rich tables, JSON."""
+isolate, and an 8-bit CSI. Each command runs as `python -m annotator` runs it, writing to real
+pipes on file descriptors 1 and 2, so the whole output path is covered: click's own messages,
+the one-line errors, Rich tables, JSON. The first runs in a process of its own; the rest share
+one process (`tests/cli_worker.py`), which pays the interpreter's start and the imports once."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -18,6 +21,7 @@ import pytest
 
 from annotator.config import load_config
 from annotator.store import Store
+from tests.cli_worker import Worker
 
 REPO = Path(__file__).resolve().parents[1]
 EVIL = "\x1b]52;c;ZXZpbA==\x07\x1b]0;PWNED\x07\u202e\x9b31m\u2066"
@@ -99,9 +103,14 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work
 
 
-def run(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _env() -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
     env.pop("ANNOTATOR_DB", None)
+    return env
+
+
+def run(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m annotator *args` in a process of its own."""
     return subprocess.run(
         [sys.executable, "-m", "annotator", *args],
         check=False,
@@ -109,10 +118,20 @@ def run(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         encoding="utf-8",
-        env=env,
+        env=_env(),
         timeout=120,
         stdin=subprocess.DEVNULL,
     )
+
+
+@pytest.fixture
+def worker(work: Path) -> Iterator[Worker]:
+    """Commands run one after another in one process in `work` (tests/cli_worker.py)."""
+    commands = Worker(work, _env())
+    try:
+        yield commands
+    finally:
+        commands.close()
 
 
 def assert_clean(result: subprocess.CompletedProcess[str], *, shows_data: bool = True) -> None:
@@ -125,72 +144,74 @@ def assert_clean(result: subprocess.CompletedProcess[str], *, shows_data: bool =
         assert SHOWN in result.stdout + result.stderr, (command, result.stdout, result.stderr)
 
 
-def test_every_command_escapes_hostile_data(work: Path) -> None:
+def test_every_command_escapes_hostile_data(work: Path, worker: Worker) -> None:
+    cli = worker.run  # the commands after the first: one process (tests/cli_worker.py)
     # import: the span conflict, the parent cycle, the orphaned annotation, the file names.
+    # (this one in a process of its own: `python -m annotator` from its start to its exit)
     result = run(work, "import", "traces.json", "dup.json", "annotations.jsonl", "--db", "h.db")
     assert result.returncode == 0, result.stderr
     assert_clean(result)
     assert "is not in the database" in result.stderr and "parent cycle" in result.stderr
     assert "already belongs to trace" in result.stderr
-    assert_clean(run(work, "import", "nosuch" + EVIL + ".jsonl", "--db", "h.db"))
+    assert_clean(cli("import", "nosuch" + EVIL + ".jsonl", "--db", "h.db"))
     for db in ("a.db", "b.db"):
-        assert run(work, "import", "traces.json", "annotations.jsonl", "--db", db).returncode == 0
-    assert run(work, "import", "other.jsonl", "--db", "b.db").returncode == 0
+        assert cli("import", "traces.json", "annotations.jsonl", "--db", db).returncode == 0
+    assert cli("import", "other.jsonl", "--db", "b.db").returncode == 0
 
     # config check: the problems, and the configs of a good file.
-    result = run(work, "config", "check", "bad.yaml")
+    result = cli("config", "check", "bad.yaml")
     assert result.returncode == 2
     assert_clean(result)
-    assert_clean(run(work, "config", "check", "ok.yaml"))
+    assert_clean(cli("config", "check", "ok.yaml"))
 
     # annotate without the app: a missing file; configs that would drop the stored ones.
-    assert_clean(run(work, "annotate", "--db", "h.db", "nosuch" + EVIL + ".json"))
+    assert_clean(cli("annotate", "--db", "h.db", "nosuch" + EVIL + ".json"))
     with Store.open(work / "h.db") as store:
         store.save_config_document(load_config(work / "ok.yaml").to_document())
-    result = run(work, "annotate", "--db", "h.db", "--config", "other.yaml")
+    result = cli("annotate", "--db", "h.db", "--config", "other.yaml")
     assert result.returncode == 2 and "--replace-configs" in result.stderr
     assert_clean(result)
 
     # merge: conflict lines, and the JSON report.
-    result = run(work, "merge", "a.db", "b.db", "--into", "m.db")
+    result = cli("merge", "a.db", "b.db", "--into", "m.db")
     assert result.returncode == 0, result.stderr
     assert "Conflicts" in result.stdout
     assert_clean(result)
-    result = run(work, "merge", "a.db", "b.db", "--into", "m2.db", "--json")
+    result = cli("merge", "a.db", "b.db", "--into", "m2.db", "--json")
     assert_clean(result, shows_data=False)
     report = orjson.loads(result.stdout)
     assert report["conflicts"][0]["key"]["name"] == "q" + EVIL  # escaped, not lost
 
     # stats: headings, tables; the JSON escapes every such character and keeps it.
-    result = run(work, "stats", "--db", "h.db")
+    result = cli("stats", "--db", "h.db")
     assert result.returncode == 0, result.stderr
     assert_clean(result)
-    result = run(work, "stats", "--db", "h.db", "--json")
+    result = cli("stats", "--db", "h.db", "--json")
     assert_clean(result, shows_data=False)
     assert "\\u001b]52" in result.stdout and "\\u202e" in result.stdout
     assert ("q" + EVIL) in {c["name"] for c in orjson.loads(result.stdout)["configs"]}
 
     # export and dataset: their messages, and JSON data on stdout (escaped, not lost).
-    assert_clean(run(work, "export", "--db", "h.db", "--out", "out.jsonl"), shows_data=False)
-    result = run(work, "export", "--db", "h.db", "--name", "nope" + EVIL, "--out", "o.jsonl")
+    assert_clean(cli("export", "--db", "h.db", "--out", "out.jsonl"), shows_data=False)
+    result = cli("export", "--db", "h.db", "--name", "nope" + EVIL, "--out", "o.jsonl")
     assert_clean(result, shows_data=False)
-    result = run(work, "dataset", "--db", "h.db", "--out", "d.jsonl", "--label", f"x{EVIL}=y")
+    result = cli("dataset", "--db", "h.db", "--out", "d.jsonl", "--label", f"x{EVIL}=y")
     assert_clean(result)
     for args in (["export"], ["export", "--format", "phoenix"], ["dataset", "--out", "-"]):
-        result = run(work, *args, "--db", "h.db")
+        result = cli(*args, "--db", "h.db")
         assert result.returncode == 0, result.stderr
         assert_clean(result, shows_data=False)
         assert "\\u001b]52" in result.stdout
-    lines = run(work, "export", "--db", "h.db").stdout.splitlines()
+    lines = cli("export", "--db", "h.db").stdout.splitlines()
     assert {orjson.loads(line)["name"] for line in lines} == {"q" + EVIL}
 
     # demo: --reset would delete hostile annotators' work: it says so, escaped.
-    result = run(work, "demo", "--db", "h.db", "--reset")
+    result = cli("demo", "--db", "h.db", "--reset")
     assert result.returncode == 2 and "--yes" in result.stderr
     assert_clean(result)
 
     for command in ("import", "annotate", "config", "merge", "stats", "export", "dataset", "demo"):
-        assert_clean(run(work, command, "--help"), shows_data=False)
+        assert_clean(cli(command, "--help"), shows_data=False)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
