@@ -61,6 +61,10 @@ _UNSUPPORTED_NODES = {
 }
 
 
+# A line as Python's tokenizer ends it (\r\n, \r or \n; not str.splitlines' other breaks).
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
 def parse_span_filter(text: str) -> ir.Checked:
     return _Parser(text, "span").run()
 
@@ -88,6 +92,10 @@ class _Parser:
         self._col_shift = len(leading) - (leading.rfind("\n") + 1)
         self.source = stripped
         self._lines = stripped.split("\n")
+        # The source's lines as UTF-8 (the AST's columns count bytes), split as Python's
+        # tokenizer splits them: `ast.get_source_segment` splits the whole text again on every
+        # call, which made a long filter's parse quadratic.
+        self._source_lines = [line.encode() for line in _LINES.findall(stripped)]
         self._multiline = "\n" in text.strip("\n")
         self._relations: dict[tuple, ir.Relation] = {}
         self._scopes = 0
@@ -193,13 +201,27 @@ class _Parser:
             message += " (a filter on several lines needs parentheses around it)"
         return self._error_at(line, col, message)
 
+    def _segment(self, node: ast.AST) -> str | None:
+        """The node's source text, as `ast.get_source_segment` gives it."""
+        first, last = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+        start, end = getattr(node, "col_offset", None), getattr(node, "end_col_offset", None)
+        if first is None or last is None or start is None or end is None:
+            return None
+        lines = self._source_lines[first - 1 : last]
+        if not lines or len(lines) != last - first + 1:
+            return None
+        if len(lines) == 1:
+            return lines[0][start:end].decode("utf-8", "replace")
+        middle = b"".join(lines[1:-1])
+        return (lines[0][start:] + middle + lines[-1][:end]).decode("utf-8", "replace")
+
     def _text(self, node: ast.AST) -> str:
-        segment = ast.get_source_segment(self.source, node)
+        segment = self._segment(node)
         return fragment(segment if segment is not None else type(node).__name__)
 
     def _check_spelling(self, node: ast.AST, name: str) -> None:
         """Python reads `ｎａｍｅ` as `name` (NFKC); a filter must mean what it shows."""
-        segment = ast.get_source_segment(self.source, node) or ""
+        segment = self._segment(node) or ""
         if not segment.endswith(name):
             shown = fragment(segment.split(".")[-1].strip() if segment else name)
             raise self._error(node, f"`{shown}` is read as `{name}`; write names in plain ASCII")
