@@ -190,3 +190,32 @@ async def test_span_view_of_another_length_lays_out_only_its_scrollbars(
                 assert layouts == []  # a new length, the same scrollbar: no layout
             layouts.clear()
         assert len(lengths) > 2  # spans of several lengths were shown
+
+
+async def test_status_line_redrawn_without_a_layout(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, AnnotateScreen)
+        status = screen.status_line
+        await walk_to(pilot, screen, "r2", 0)
+        await pilot.pause()
+        layouts: list[str] = []
+        refresh = Widget.refresh
+
+        def recording(self, *regions, repaint=True, layout=False, recompose=False):
+            if layout and self is status:
+                layouts.append(str(status.render()))
+            return refresh(self, *regions, repaint=repaint, layout=layout, recompose=recompose)
+
+        monkeypatch.setattr(Widget, "refresh", recording)
+        await pilot.press("1")
+        await settled(pilot, app)
+        await pilot.pause()
+        assert stored("r2", db) == [("relevance", "relevant", 1.0)]
+        assert "✓ saved" in str(status.render())
+        assert layouts == []
+        assert status.region.height == 1
