@@ -12,11 +12,17 @@
    event to the span view redrawn.
 4. Scanning the trace list of the `--spans` database with ] (`--traces` moves): each move
    brings a new trace row on screen, whose summary, progress and input preview are read then.
+5. CPU per key press (`--key-presses` of each key, the bundled default config): process CPU
+   time (the app, Textual's rendering, the writer thread) divided by the presses, for j, k, a
+   label key with auto-advance (1), tab between configs, right and left on a score, on the
+   bundled samples and on the big trace. `--profile KEY` prints a cProfile of that key's presses
+   on the samples instead of the report.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import resource
 import statistics
@@ -138,6 +144,61 @@ async def _press_repeatedly(db: str, key: str, moves: int) -> dict:
         }
 
 
+KEYS = ("j", "k", "1", "tab", "right", "left")
+
+
+async def _key_cpu(db: str, presses: int, profile_key: str = "") -> dict:
+    """CPU ms per press of each of KEYS, in a headless run_test with the bundled default config.
+
+    Process CPU time, not wall time: the pilot's idle polling between presses costs wall time
+    but hardly any CPU. `right`/`left` are pressed with the focus on a CONTINUOUS config (the
+    cursor first moves to a span where one applies)."""
+    import cProfile
+    import pstats
+
+    from annotator.app.app import AnnotatorApp
+    from annotator.config import AnnotationType, bundled_config_path, load_config
+
+    app = AnnotatorApp(db, load_config(bundled_config_path("default")), "bench")
+    result: dict = {}
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        screen = app.screen
+        for key in KEYS:
+            if key in ("right", "left"):
+                for _ in range(200):  # to a span with a score config, the focus on it
+                    config = screen.current_config
+                    if config is not None and config.type == AnnotationType.CONTINUOUS:
+                        break
+                    await pilot.press("tab" if len(screen.applicable) > 1 else "j")
+            elif key == "k":
+                await pilot.press(*["j"] * 5)
+            await pilot.pause()
+            profiler = cProfile.Profile() if key == profile_key else None
+            started = time.process_time()
+            if profiler:
+                profiler.enable()
+            for i in range(presses):
+                # k goes up then down again (k, k, j...): never stuck at the top
+                await pilot.press("j" if key == "k" and i % 3 == 2 else key)
+            while app.session.unsettled:
+                await pilot.pause(0.01)
+            await pilot.pause()
+            if profiler:
+                profiler.disable()
+                stats = pstats.Stats(profiler).sort_stats("cumulative")
+                stats.print_stats(45)
+                stats.sort_stats("tottime").print_stats(30)
+            result[key] = round((time.process_time() - started) / presses * 1000, 1)
+    result["presses_each"] = presses
+    return result
+
+
+async def _key_cpu_entry(db: str, presses: str, profile_key: str = "") -> dict:
+    return await _key_cpu(db, int(presses), profile_key)
+
+
 def _percentiles(samples: list[float]) -> dict:
     if not samples:
         return {"samples": 0}
@@ -192,9 +253,30 @@ def main() -> None:
     parser.add_argument("--big-trace", type=int, default=10_000)
     parser.add_argument("--moves", type=int, default=300)
     parser.add_argument("--traces", type=int, default=300)
+    parser.add_argument("--key-presses", type=int, default=60)
+    parser.add_argument("--profile", default="", help="a key of " + ", ".join(KEYS))
+    parser.add_argument("--only-keys", action="store_true", help="only the CPU per key press")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="annotator-bench-"))
     report: dict = {}
+    if args.profile or args.only_keys:
+        samples = work / "samples.db"
+        clone_samples(1, work / "samples.jsonl")
+        build_db(work / "samples.jsonl", samples)
+        if args.profile:
+            asyncio.run(_key_cpu(str(samples), args.key_presses, args.profile))
+            return
+        report["key_cpu_ms_samples"] = in_subprocess(
+            "_key_cpu_entry", str(samples), str(args.key_presses)
+        )
+        big = work / "big.db"
+        one_big_trace(args.big_trace, work / "big.jsonl")
+        build_db(work / "big.jsonl", big)
+        report["key_cpu_ms_big_trace"] = in_subprocess(
+            "_key_cpu_entry", str(big), str(args.key_presses)
+        )
+        print(json.dumps(report, indent=2))
+        return
 
     small, large = work / "small.db", work / "large.db"
     clone_samples(1, work / "small.jsonl")

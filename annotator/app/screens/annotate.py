@@ -25,6 +25,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from rich.text import Text
 from textual import work
+from textual.actions import parse as parse_action
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -259,6 +260,11 @@ class AnnotateScreen(Screen[None]):
         self._background_store: Store | None = None
         self._background_lock = threading.Lock()
         self._bindings_signature: object = ()
+        self._binding_actions = [
+            parse_action(binding.action)[1:]
+            for binding in self.BINDINGS
+            if isinstance(binding, Binding) and binding.show
+        ]
         self._source: Annotation | None = None  # what `accept` takes (shown in the panel)
         self._walk: RankedWalk | None = None  # the best matches of the search, for `>` / `<`
         self._search_origin: SearchOrigin | None = None  # where `/` was pressed (for escape)
@@ -273,10 +279,12 @@ class AnnotateScreen(Screen[None]):
     # --- bindings ---------------------------------------------------------------------------------
 
     def _refresh_bindings(self) -> None:
-        # The footer rebuilds itself on every refresh: only when what is enabled has changed.
-        config = self.current_config
-        signature = (
-            None if config is None else (config.type, self.focused_config, self._source is not None)
+        # The footer rebuilds itself (it remounts every key) on every refresh: only when what
+        # `check_action` says of a binding it shows has changed (hidden, dimmed or enabled).
+        # The bindings it does not show (label slots, scores) are checked at each key press
+        # anyway; moving between configs that differ only in those leaves the footer alone.
+        signature = tuple(
+            self.check_action(name, parameters) for name, parameters in self._binding_actions
         )
         if signature != self._bindings_signature:
             self._bindings_signature = signature

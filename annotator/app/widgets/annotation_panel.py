@@ -53,6 +53,26 @@ def value_text(annotation: Annotation) -> Text:
     return text or Text("(empty)", style="dim")
 
 
+def show_text(widget: Static, text: Text) -> None:
+    """`widget.update(text)`, done only when the text changed, and with a layout of the screen
+    only when the widget's height changes (Textual measures the new text at its width).
+
+    A `Static`'s update lays the whole screen out again (~20 ms on this app's screen), and most
+    moves from span to span change a card's words but not its height."""
+    previous = getattr(widget, "_shown_text", None)
+    if previous is not None and previous == text:
+        return
+    widget._shown_text = text  # type: ignore[attr-defined]
+    region = widget.content_region
+    if previous is None or not widget.display or region.width <= 0:
+        widget.update(text)
+        return
+    widget.update(text, layout=False)
+    height = widget.get_content_height(widget.container_size, widget.app.size, region.width)
+    if height != region.height:
+        widget.refresh(layout=True)
+
+
 CHOSEN, NOT_CHOSEN = "●", "○"  # the choice in text too: readable without colour (NO_COLOR)
 UNSAVED = " (unsaved)"
 
@@ -93,7 +113,7 @@ class ConfigCard(Static):
     def show_state(self, state: CardState, focused: bool) -> None:
         self.state = state
         self.set_class(focused, "-focused")
-        self.update(self._render_card(focused))
+        show_text(self, self._render_card(focused))
 
     def on_click(self, event: events.Click) -> None:
         meta = event.style.meta
@@ -223,7 +243,7 @@ class ListCard(Static):
             text.append(" · ", style="dim")
             text.append(f"{sanitize(who(annotation))}: ", style="dim")
             text.append_text(value_text(annotation))
-        self.update(text)
+        show_text(self, text)
 
     def show_notes(self, hint: str, notes: list[Note], more: int) -> None:
         """Newest first: author, time (UTC, as stored) and the text."""
@@ -247,7 +267,7 @@ class ListCard(Static):
                 text.append(f"… (+{cut:,} chars)", style="dim")
         if more:
             text.append(f"\n  … {more:,} older", style="dim")
-        self.update(text)
+        show_text(self, text)
 
     @staticmethod
     def _title(title: str, hint: str) -> Text:
@@ -302,7 +322,7 @@ class AnnotationPanel(VerticalScroll, can_focus=False):
         extra: Sequence[Annotation] = (),
     ) -> None:
         """Show the cards at `applicable` (indexes into the config list), in that order."""
-        self.title.update(title)
+        show_text(self.title, title)
         visible = set(applicable)
         for card in self.cards:
             if card.index in visible:
@@ -310,10 +330,11 @@ class AnnotationPanel(VerticalScroll, can_focus=False):
                 card.show_state(states.get(card.index, CardState()), card.index == focused)
             else:
                 card.add_class("-hidden")
-        self.empty.update(
+        show_text(
+            self.empty,
             Text("No annotation config applies here. Move on with ↓ or . (next to annotate).")
             if not applicable
-            else ""
+            else Text(),
         )
         self.empty.display = not applicable
         extra = list(extra)

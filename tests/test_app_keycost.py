@@ -1,0 +1,221 @@
+"""What a key press redraws: the footer only when a key it shows changes state, the panel's
+texts only when they change, and no layout of the screen when their sizes stay the same. Each
+test also checks that what is shown after such a skipped redraw is the right thing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widget import Widget
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+from annotator.app.app import AnnotatorApp
+from annotator.app.screens.annotate import AnnotateScreen
+from annotator.store import Store
+from tests.app_data import build_db, config_set, settled
+
+SIZE = (150, 40)
+
+# Nothing applies to the CHAIN and RETRIEVER spans; two configs of different types on the LLM.
+LLM_ONLY = """
+annotations:
+  - name: correctness
+    type: CATEGORICAL
+    values: [{label: correct, score: 1}, {label: incorrect, score: 0}]
+    span_kinds: [LLM]
+  - name: quality
+    type: CONTINUOUS
+    lower_bound: 0
+    upper_bound: 10
+    step: 1
+    span_kinds: [LLM]
+keys:
+  clear: x
+"""
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return build_db(tmp_path / "app.db")
+
+
+def footer_keys(screen: AnnotateScreen) -> dict[str, tuple[str, bool]]:
+    """action -> (key shown, dimmed) of the footer's keys."""
+    return {
+        key.action: (key.key_display, key.has_class("-disabled"))
+        for key in screen.query_one(Footer).query(FooterKey)
+    }
+
+
+def stored(span_id: str, db: Path) -> list[tuple]:
+    """(name, label, score) of the span's committed annotations, read through a store of its own."""
+    with Store.open(db) as store:
+        return [(a.name, a.label, a.score) for a in store.annotations_on_span(span_id)]
+
+
+async def walk_to(pilot, screen: AnnotateScreen, span_id: str, position: int | None = None):
+    for _ in range(30):
+        row = screen.trace_tree.cursor_row
+        if row is not None and row.span_id == span_id and row.position == position:
+            return
+        await pilot.press("j")
+        await settled(pilot, pilot.app)
+    raise AssertionError(f"never reached {span_id}")
+
+
+async def test_footer_rebuilt_only_when_a_key_it_shows_changes_state(db: Path) -> None:
+    app = AnnotatorApp(db, config_set(LLM_ONLY), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, AnnotateScreen)
+        rebuilt: list[int] = []
+        refresh_bindings = screen.refresh_bindings
+
+        def counting() -> None:
+            rebuilt.append(1)
+            refresh_bindings()
+
+        screen.refresh_bindings = counting  # type: ignore[method-assign]
+        await walk_to(pilot, screen, "r3")  # the LLM span: the label config first
+        await pilot.pause()
+        assert screen.current_config is not None
+        assert screen.current_config.name == "correctness"
+        assert footer_keys(screen)["clear"] == ("x", False)  # the keymap's key, enabled
+        before = len(rebuilt)
+        await pilot.press("tab")  # to the score config: the label keys (not in the footer) go
+        await pilot.press("right")
+        await settled(pilot, app)
+        assert screen.current_config.name == "quality"
+        assert len(rebuilt) == before  # nothing the footer shows changed: no rebuild
+        assert footer_keys(screen)["clear"] == ("x", False)
+        assert stored("r3", db) == [("quality", None, 1.0)]  # right scored it: one step up
+
+        await pilot.press("k")  # the RETRIEVER's last document: no config applies
+        await settled(pilot, app)
+        await walk_to_kind(pilot, screen)
+        await pilot.pause()
+        assert screen.current_config is None
+        assert len(rebuilt) > before
+        assert footer_keys(screen)["clear"] == ("x", True)  # dimmed
+        await walk_to(pilot, screen, "r3")
+        await pilot.pause()
+        assert footer_keys(screen)["clear"] == ("x", False)
+
+
+async def walk_to_kind(pilot, screen: AnnotateScreen) -> None:
+    """Up until no config applies."""
+    for _ in range(10):
+        if screen.current_config is None:
+            return
+        await pilot.press("k")
+        await settled(pilot, pilot.app)
+    raise AssertionError("every row has a config")
+
+
+async def test_moving_between_documents_redraws_the_panel_without_a_layout(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, AnnotateScreen)
+        await walk_to(pilot, screen, "r2", 0)
+        await pilot.pause()
+        assert "document #0 of" in str(screen.panel.title.render())
+        layouts: list[str] = []
+        refresh = Widget.refresh
+
+        def recording(self, *regions, repaint=True, layout=False, recompose=False):
+            if layout:
+                layouts.append(f"{type(self).__name__}#{self.id}")
+            return refresh(self, *regions, repaint=repaint, layout=layout, recompose=recompose)
+
+        monkeypatch.setattr(Widget, "refresh", recording)
+        await pilot.press("j")  # document 1: the title's words change, not its height
+        await settled(pilot, app)
+        await pilot.pause()
+        assert screen.trace_tree.cursor_row.position == 1
+        assert "document #1 of" in str(screen.panel.title.render())
+        assert layouts == []
+        await pilot.press("1")  # a label: the card's words change
+        await settled(pilot, app)
+        await pilot.pause()
+        assert stored("r2", db) == [("relevance", "relevant", 1.0)]
+        assert "● relevant" in str(screen.panel.cards[2].render())
+        await pilot.press("j", "j")  # the LLM span: other cards, other heights
+        await settled(pilot, app)
+        await pilot.pause()
+        assert screen.trace_tree.cursor_row.span_id == "r3"
+        assert layouts  # the panel's cards changed height: the screen is laid out again
+        # ... and every panel part is where a full layout puts it
+        shown = [(c.region, c.display) for c in screen.panel.children]
+        screen.refresh(layout=True)
+        await pilot.pause()
+        assert [(c.region, c.display) for c in screen.panel.children] == shown
+
+
+async def test_span_view_of_another_length_lays_out_only_its_scrollbars(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, AnnotateScreen)
+        view = screen.span_view
+        layouts: list[str] = []
+        refresh = Widget.refresh
+
+        def recording(self, *regions, repaint=True, layout=False, recompose=False):
+            if layout and self is view:
+                layouts.append(str(view.span.span_id if view.span else None))
+            return refresh(self, *regions, repaint=repaint, layout=layout, recompose=recompose)
+
+        monkeypatch.setattr(Widget, "refresh", recording)
+        lengths = set()
+        for _ in range(8):
+            scrollbar = view.show_vertical_scrollbar
+            await pilot.press("j")
+            await settled(pilot, app)
+            await pilot.pause()
+            lines = len(view.plain_lines)
+            lengths.add(lines)
+            assert view.virtual_size.height == lines
+            assert view.show_vertical_scrollbar == (lines > view.scrollable_content_region.height)
+            if view.show_vertical_scrollbar == scrollbar:
+                assert layouts == []  # a new length, the same scrollbar: no layout
+            layouts.clear()
+        assert len(lengths) > 2  # spans of several lengths were shown
+
+
+async def test_status_line_redrawn_without_a_layout(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, AnnotateScreen)
+        status = screen.status_line
+        await walk_to(pilot, screen, "r2", 0)
+        await pilot.pause()
+        layouts: list[str] = []
+        refresh = Widget.refresh
+
+        def recording(self, *regions, repaint=True, layout=False, recompose=False):
+            if layout and self is status:
+                layouts.append(str(status.render()))
+            return refresh(self, *regions, repaint=repaint, layout=layout, recompose=recompose)
+
+        monkeypatch.setattr(Widget, "refresh", recording)
+        await pilot.press("1")
+        await settled(pilot, app)
+        await pilot.pause()
+        assert stored("r2", db) == [("relevance", "relevant", 1.0)]
+        assert "✓ saved" in str(status.render())
+        assert layouts == []
+        assert status.region.height == 1
