@@ -53,31 +53,35 @@ def value_text(annotation: Annotation) -> Text:
     return text or Text("(empty)", style="dim")
 
 
-def show_text(widget: Static, text: Text) -> None:
-    """`widget.update(text)`, done only when the text changed, and with a layout of the screen
-    only when the widget's height changes (Textual measures the new text at its width).
+class TextBlock(Static):
+    """A Static that redraws only when its text changed, and lays the screen out again only
+    when its height changes (Textual measures the new text at its width).
 
-    A `Static`'s update lays the whole screen out again (~20 ms on this app's screen), and most
-    moves from span to span change a card's words but not its height."""
-    previous = getattr(widget, "_shown_text", None)
-    if previous is not None and previous == text:
-        return
-    widget._shown_text = text  # type: ignore[attr-defined]
-    region = widget.content_region
-    if previous is None or not widget.display or region.width <= 0:
-        widget.update(text)
-        return
-    widget.update(text, layout=False)
-    height = widget.get_content_height(widget.container_size, widget.app.size, region.width)
-    if height != region.height:
-        widget.refresh(layout=True)
+    A `Static`'s update lays the whole screen out (~20 ms on this app's screen), and most moves
+    from span to span change a card's words but not its height."""
+
+    _shown_text: Text | None = None
+
+    def show_text(self, text: Text) -> None:
+        previous = self._shown_text
+        if previous is not None and previous == text:
+            return
+        self._shown_text = text
+        region = self.content_region
+        if previous is None or not self.display or region.width <= 0:
+            self.update(text)
+            return
+        self.update(text, layout=False)
+        height = self.get_content_height(self.container_size, self.app.size, region.width)
+        if height != region.height:
+            self.refresh(layout=True)
 
 
 CHOSEN, NOT_CHOSEN = "●", "○"  # the choice in text too: readable without colour (NO_COLOR)
 UNSAVED = " (unsaved)"
 
 
-class ConfigCard(Static):
+class ConfigCard(TextBlock):
     """One config: title, keys and values. Clicks report which value or score was hit."""
 
     DEFAULT_CSS = """
@@ -113,7 +117,7 @@ class ConfigCard(Static):
     def show_state(self, state: CardState, focused: bool) -> None:
         self.state = state
         self.set_class(focused, "-focused")
-        show_text(self, self._render_card(focused))
+        self.show_text(self._render_card(focused))
 
     def on_click(self, event: events.Click) -> None:
         meta = event.style.meta
@@ -226,7 +230,7 @@ class ConfigCard(Static):
             text.append(f"\n  {self.edit_key}: write", style="dim")
 
 
-class ListCard(Static):
+class ListCard(TextBlock):
     """A read-only list under a title: the notes on the item, and annotations whose names no
     config of this session covers (e.g. imported LLM evaluations)."""
 
@@ -243,7 +247,7 @@ class ListCard(Static):
             text.append(" · ", style="dim")
             text.append(f"{sanitize(who(annotation))}: ", style="dim")
             text.append_text(value_text(annotation))
-        show_text(self, text)
+        self.show_text(text)
 
     def show_notes(self, hint: str, notes: list[Note], more: int) -> None:
         """Newest first: author, time (UTC, as stored) and the text."""
@@ -267,7 +271,7 @@ class ListCard(Static):
                 text.append(f"… (+{cut:,} chars)", style="dim")
         if more:
             text.append(f"\n  … {more:,} older", style="dim")
-        show_text(self, text)
+        self.show_text(text)
 
     @staticmethod
     def _title(title: str, hint: str) -> Text:
@@ -299,8 +303,8 @@ class AnnotationPanel(VerticalScroll, can_focus=False):
         self.cards = [
             ConfigCard(config, i, edit_key, accept_key) for i, config in enumerate(configs)
         ]
-        self.title = Static("", id="panel-title", markup=False)
-        self.empty = Static("", id="panel-empty", markup=False)
+        self.title = TextBlock("", id="panel-title", markup=False)
+        self.empty = TextBlock("", id="panel-empty", markup=False)
         self.notes = ListCard("", markup=False, id="panel-notes")
         self.extra = ListCard("", markup=False, id="panel-extra")
 
@@ -322,7 +326,7 @@ class AnnotationPanel(VerticalScroll, can_focus=False):
         extra: Sequence[Annotation] = (),
     ) -> None:
         """Show the cards at `applicable` (indexes into the config list), in that order."""
-        show_text(self.title, title)
+        self.title.show_text(title)
         visible = set(applicable)
         for card in self.cards:
             if card.index in visible:
@@ -330,8 +334,7 @@ class AnnotationPanel(VerticalScroll, can_focus=False):
                 card.show_state(states.get(card.index, CardState()), card.index == focused)
             else:
                 card.add_class("-hidden")
-        show_text(
-            self.empty,
+        self.empty.show_text(
             Text("No annotation config applies here. Move on with ↓ or . (next to annotate).")
             if not applicable
             else Text(),

@@ -93,13 +93,9 @@ class SpanView(ScrollView, can_focus=False):
         strips = [Strip(Segment.simplify(line)) for line in lines]
         self._strips = mark_matches(strips, self._search_words)
         self._laid_out_width = width
-        size = Size(width, len(self._strips))
-        if size != self.virtual_size:
-            # The view's own size is the screen's (CSS), not its content's: a new length needs
-            # new scrollbars, not a layout of the whole screen, which setting `virtual_size`
-            # would run (~20 ms a span). A scrollbar that appears or goes still asks for one.
-            self.set_reactive(SpanView.virtual_size, size)
-            self._scroll_update(size)
+        # Textual's public way to a new content size (a layout, ~20 ms a span of a new length);
+        # updating only the scrollbars would need Textual's private `_scroll_update`.
+        self.virtual_size = Size(width, len(self._strips))
 
     def on_resize(self) -> None:
         self._layout()
