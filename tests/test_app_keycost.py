@@ -205,3 +205,15 @@ async def test_status_line_redrawn_without_a_layout(
         assert "✓ saved" in str(status.render())
         assert layouts == []
         assert status.region.height == 1
+
+
+def test_the_keymap_lists_only_what_the_config_moves() -> None:
+    """Textual applies the keymap to the bindings on every key press: actions on their default
+    keys are not in it; a remapped action and the used label slots are."""
+    from annotator.app.screens.annotate import binding_id, keymap_for, slot_id
+    from annotator.config import parse_config
+
+    assert keymap_for(config_set()) == {slot_id(0): "1", slot_id(1): "2", slot_id(2): "3"}
+    keymap = keymap_for(parse_config(LLM_ONLY.replace("clear: x", "clear: [y, delete]"), "k.yaml"))
+    assert keymap == {binding_id("clear"): "y,delete", slot_id(0): "1", slot_id(1): "2"}
+    assert keymap_for(parse_config(LLM_ONLY, "k.yaml")) == {slot_id(0): "1", slot_id(1): "2"}

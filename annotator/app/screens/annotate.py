@@ -122,10 +122,17 @@ def label_keys(config_set: ConfigSet) -> list[str]:
 
 
 def keymap_for(config_set: ConfigSet) -> dict[str, str]:
-    """The `App.set_keymap` map: every action's keys (defaults with the config's `keys:`
-    remaps) and each used label slot's key. An action remapped to no key gets none."""
+    """The `App.set_keymap` map: the actions the config's `keys:` moves off their default keys
+    and each used label slot's key. An action remapped to no key gets none.
+
+    Actions on their default keys are left out: their bindings already have those keys, and
+    Textual applies the keymap to the screen's bindings on every key press, at a cost that grows
+    with the map (~7 ms a key with every action listed)."""
+    defaults = {action.id: tuple(action.default_keys) for action in ACTIONS}
     keymap: dict[str, str] = {}
     for action_id, keys in config_set.keymap().items():
+        if tuple(keys) == defaults.get(action_id):
+            continue
         keymap[binding_id(action_id)] = ",".join(keys) if keys else _PLACEHOLDER_KEY
     for slot, key in enumerate(label_keys(config_set)):
         if key:
