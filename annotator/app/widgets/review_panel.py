@@ -94,21 +94,14 @@ def review_text(
             text.append(plain(reason, REASON_CHARS) or "(no reason)")
             text.append("\n")
     text.append("\nKeys  ", style="underline")
+    hints: list[tuple[str, str]] = []
     if config is not None and config.type == AnnotationType.CATEGORICAL:
-        for choice in config.values:
-            text.append(f" {choice.key} ", style="reverse")
-            text.append(f" {plain(choice.label, 20)}  ")
+        hints += [(f"{choice.key}", plain(choice.label, 20)) for choice in config.values]
     elif config is not None:
-        text.append(" e ", style="reverse")
-        text.append(" type a score  ")
-    text.append(" a ", style="reverse")
-    text.append(" majority  ")
-    text.append(" x ", style="reverse")
-    text.append(" clear final  ")
-    text.append(" u ", style="reverse")
-    text.append(" undo  ")
-    text.append(" j/k ", style="reverse")
-    text.append(" next/prev  ")
-    text.append(" q ", style="reverse")
-    text.append(" quit")
+        hints.append(("e", "type a score"))
+    hints += [("a", "majority"), ("x", "clear final"), ("u", "undo"), ("j/k", "next/prev")]
+    hints.append(("q", "quit"))
+    for number, (key, what) in enumerate(hints, 1):
+        text.append(f" {key} ", style="reverse")
+        text.append(f" {what}" + ("  " if number < len(hints) else ""))
     return text
