@@ -118,7 +118,11 @@ class FaultProxy:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
             scheme = "https"
         self.url = f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # serve_forever checks for shutdown between polls: at its default 0.5 s every test's
+        # teardown waited up to half a second for the proxy to notice it should stop
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     def __enter__(self) -> FaultProxy:
         self._thread.start()
