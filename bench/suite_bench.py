@@ -92,7 +92,6 @@ def main(args: list[str]) -> None:
         started = time.perf_counter()
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - started
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         records = {p.stem: json.loads(p.read_text()) for p in Path(directory).glob("*.json")}
     print(result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr)
     workers = {name: r for name, r in records.items() if name != "controller"}
@@ -100,14 +99,15 @@ def main(args: list[str]) -> None:
     waited = sum(r["end"][1] for r in workers.values())
     before_tests = sum(r["start"][0] for r in workers.values() if r["start"])
     phoenix = records.get("controller", {}).get("phoenix") or 0.0
-    # Everything the run's processes spent: the controller reaps the workers, the workers their
-    # subprocesses, and the controller (or the worker that started it) the Phoenix server.
-    every = usage.ru_utime + usage.ru_stime
+    controller = records.get("controller", {}).get("end", [0.0])[0]
+    # The server is counted apart: whether a process reaped it (and so counts it among what it
+    # waited for) depends on who started it and how it ended.
+    every = controller + own + waited + phoenix
     print(f"wall {wall:.1f} s; CPU in all {every:.1f} s:")
     print(f"  {len(workers)} workers' own {own:.1f} (before their first test {before_tests:.1f})")
     print(f"  their subprocesses {waited:.1f}")
     print(f"  the Phoenix server {phoenix:.1f}")
-    print(f"  the controller {every - own - waited - phoenix:.1f}")
+    print(f"  the controller {controller:.1f}")
     rows = [row for r in workers.values() for row in r["rows"]] or records.get(
         "controller", {}
     ).get("rows", [])
