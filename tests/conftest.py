@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests import bytecode_cache
 from tests.phoenix import client_only
 from tests.properties import THOROUGH_EXAMPLES
 
@@ -38,23 +39,7 @@ def _temporary_files_in_memory() -> None:
 _temporary_files_in_memory()
 
 
-def _bytecode_cache_outside_the_tree() -> None:
-    """With PYTHONDONTWRITEBYTECODE=1 (this environment, often CI) every xdist worker and CLI
-    subprocess compiled the package and pytest rewrote the test modules again: collecting the
-    suite took 5.8 CPU-s a process, 1.9 with the caches. The setting keeps .pyc files out of the
-    source tree; a cache prefix in the temporary directory keeps them out of it too. Workers and
-    subprocesses inherit it (this process has already started without one). Python checks each
-    cache against its source (mtime and size) as it does in __pycache__. An explicit
-    PYTHONPYCACHEPREFIX is left alone."""
-    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
-        return
-    os.environ["PYTHONPYCACHEPREFIX"] = str(
-        Path(tempfile.gettempdir()) / f"annotator-pycache-{os.getuid()}"
-    )
-    del os.environ["PYTHONDONTWRITEBYTECODE"]
-
-
-_bytecode_cache_outside_the_tree()
+bytecode_cache.use_cache_outside_the_tree()
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"
