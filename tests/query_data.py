@@ -12,7 +12,9 @@ so that tests compute what a filter should select without the code under test.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -513,3 +515,16 @@ def llm_tokens(span: SpanView, which: str) -> float | None:
     if which == "total":
         return (llm_tokens(span, "prompt") or 0.0) + (llm_tokens(span, "completion") or 0.0)
     return number(attr(span.attrs, f"llm.token_count.{which}")) or 0.0
+
+
+def fresh_copy(built: tuple[Path, Data], directory: Path) -> tuple[Path, Data]:
+    """A test's own copy of a database built once per module (`build`), beside what it holds."""
+    path, data = built
+    copy = directory / path.name
+    shutil.copy(path, copy)
+    return copy, data
+
+
+def digest(path: Path) -> str:
+    """The file's bytes, hashed: equal digests mean a command left it as it was."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()

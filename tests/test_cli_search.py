@@ -7,11 +7,9 @@ exit code 2, with nothing run or written."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import re
-import shutil
 import unicodedata
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import pytest
 from annotator.config import bundled_config_path, load_config
 from annotator.query import Selection
 from annotator.store import Store
-from tests.query_data import Data, build
+from tests.query_data import Data, build, digest, fresh_copy
 from tests.test_cli_validation import invoke
 from tests.test_search import words_of
 
@@ -37,10 +35,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Data]:
 
 @pytest.fixture
 def db(built: tuple[Path, Data], tmp_path: Path) -> tuple[Path, Data]:
-    path, data = built
-    copy = tmp_path / "annotations.db"
-    shutil.copy(path, copy)
-    return copy, data
+    return fresh_copy(built, tmp_path)
 
 
 # --- what a search should select, in plain Python ----------------------------------------------
@@ -76,10 +71,6 @@ def says(tokens: set[str], search: str) -> bool:
 def found(path: Path, search: str) -> list[str]:
     """The spans that say `search`, in import order."""
     return [span_id for span_id, tokens in tokens_by_span(path).items() if says(tokens, search)]
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def dataset_spans(path: Path, *options: str) -> list[str]:

@@ -6,16 +6,14 @@ expression is one line, exit code 2, with nothing run or written."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from annotator.store import Store
-from tests.query_data import Data, build
+from tests.query_data import Data, build, digest, fresh_copy
 from tests.test_cli_validation import invoke
 
 STARTSWITH = (
@@ -31,14 +29,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Data]:
 
 @pytest.fixture
 def db(built: tuple[Path, Data], tmp_path: Path) -> tuple[Path, Data]:
-    path, data = built
-    copy = tmp_path / "annotations.db"
-    shutil.copy(path, copy)
-    return copy, data
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return fresh_copy(built, tmp_path)
 
 
 def errored(data: Data) -> set[str]:
