@@ -65,6 +65,8 @@ def shared_samples(phoenix_server: LocalPhoenix) -> PhoenixProject:
 
 @pytest.fixture
 def samples(phoenix: PhoenixClient, tmp_path: Path) -> PhoenixProject:
-    """The agent sample (95 spans) in a project of its own, for a test that WRITES to Phoenix
-    (annotations, configs): nothing another test does can change what it reads back."""
-    return load_samples(phoenix, tmp_path / "samples", names=("agent",))
+    """The agent sample's covering traces (`helpers.covering_traces`: an LLM span with messages,
+    a tool call, a retriever with documents, a session, an error; 12 spans) in a project of its
+    own, for a test that WRITES to Phoenix (annotations, configs): nothing another test does can
+    change what it reads back. Counts come from `PhoenixProject.spans`, what was sent."""
+    return load_samples(phoenix, tmp_path / "samples", names=("agent",), few=True)
