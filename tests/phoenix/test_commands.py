@@ -337,14 +337,16 @@ def test_push_401_says_the_key_was_refused_and_never_shows_it(
 def test_push_spans_sends_traces_from_files_then_their_annotations(
     phoenix: PhoenixClient, tmp_path: Path
 ) -> None:
-    from tests.phoenix.helpers import remapped_samples
+    from tests.phoenix.helpers import remapped_samples, span_count
 
     salt = uuid.uuid4().hex[:8]
     project = f"files-{salt}"
-    files = remapped_samples(tmp_path / "files", salt, project)
+    # the covering traces of all three samples (every kind of span, documents, messages, errors)
+    files = remapped_samples(tmp_path / "files", salt, project, few=True)
+    spans = span_count(files)
     db = tmp_path / "a.db"
     with Store.open(db) as store:
-        assert import_files(store, files).spans_new == SAMPLE_SPANS
+        assert import_files(store, files).spans_new == spans
         span_id = store.connection.execute("SELECT span_id FROM spans LIMIT 1").fetchone()[0]
         store.set_annotation(Annotation(name="flag", span_id=span_id, label="x", identifier="q"))
     without = run("push", "--url", phoenix.url, "--db", str(db))
@@ -353,7 +355,7 @@ def test_push_spans_sends_traces_from_files_then_their_annotations(
     result = run("push", "--url", phoenix.url, "--spans", "--db", str(db))
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"Sent {SAMPLE_SPANS} spans Phoenix did not have (0 it had) in ")
+    assert lines[0].startswith(f"Sent {spans} spans Phoenix did not have (0 it had) in ")
     assert lines[1].startswith("Sent 1 to span_annotations to ")
     assert [r["result"]["label"] for r in _read(phoenix, project, "span", [span_id])] == ["x"]
     # Phoenix now holds what the files hold: pulled back, every span is the same
@@ -374,7 +376,7 @@ def test_push_spans_sends_traces_from_files_then_their_annotations(
 
         assert rows(back) == rows(here)
     again = run("push", "--url", phoenix.url, "--spans", "--db", str(db))
-    assert again.stdout.startswith(f"Sent 0 spans Phoenix did not have ({SAMPLE_SPANS} it had)")
+    assert again.stdout.startswith(f"Sent 0 spans Phoenix did not have ({spans} it had)")
 
 
 def test_a_killed_push_command_resumes_with_the_rest(
