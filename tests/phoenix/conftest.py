@@ -49,18 +49,30 @@ def phoenix(phoenix_server: LocalPhoenix) -> Iterator[PhoenixClient]:
         yield client
 
 
-@pytest.fixture(scope="session")
-def shared_samples(phoenix_server: LocalPhoenix) -> PhoenixProject:
-    """All the bundled samples (301 spans) in one project, for the tests that only READ from
-    Phoenix: sent once per run (usually by the controller, before any test needs it)."""
-    described = run_server.shared_samples(phoenix_server, run_server.run_dir())
-    with connect(phoenix_server.url, backoff=0.05) as client:
+def _shared(server: LocalPhoenix, few: bool) -> PhoenixProject:
+    described = run_server.shared_samples(server, run_server.run_dir(), few=few)
+    with connect(server.url, backoff=0.05) as client:
         wait_for_spans(client, described["name"], described["spans"])
     return PhoenixProject(
         name=described["name"],
         files=[Path(p) for p in described["files"]],
         spans=described["spans"],
     )
+
+
+@pytest.fixture(scope="session")
+def shared_samples(phoenix_server: LocalPhoenix) -> PhoenixProject:
+    """All the bundled samples (301 spans) in one project, for the tests that only READ from
+    Phoenix and need them all (every shape, the sample-specific counts): sent once per run
+    (usually by the controller, before any test needs it)."""
+    return _shared(phoenix_server, few=False)
+
+
+@pytest.fixture(scope="session")
+def shared_few(phoenix_server: LocalPhoenix) -> PhoenixProject:
+    """The covering traces of the three samples (24 spans of every kind) in one project, for the
+    tests that only READ from Phoenix and need some spans, not all: sent once per run."""
+    return _shared(phoenix_server, few=True)
 
 
 @pytest.fixture

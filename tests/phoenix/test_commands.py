@@ -21,7 +21,7 @@ from annotator.model import Annotation
 from annotator.phoenix.connection import PhoenixClient
 from annotator.phoenix.local_server import LocalPhoenix, free_port
 from annotator.store import Store
-from tests.phoenix.helpers import REPO, SAMPLE_SPANS, PhoenixProject
+from tests.phoenix.helpers import REPO, PhoenixProject
 from tests.phoenix.proxy import DROP, FaultProxy, Reply, Seen
 from tests.phoenix.test_push import _annotate_here, _read
 
@@ -57,23 +57,24 @@ def _pull(url: str, project: str, db: Path, *more: str) -> Result:
 
 
 def test_pull_command_pulls_prints_a_summary_and_plain_progress_off_a_terminal(
-    phoenix: PhoenixClient, shared_samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_few: PhoenixProject, tmp_path: Path
 ) -> None:
-    samples = shared_samples  # only read: the shared copy of all three samples
+    samples = shared_few  # only read: the shared copy of the samples' covering traces
+    spans = samples.spans
     db = tmp_path / "pulled.db"
     result = _pull(phoenix.url, samples.name, db)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(
-        f"Pulled {SAMPLE_SPANS} new spans, 0 configs and annotations (0 new, 0 updated, "
+        f"Pulled {spans} new spans, 0 configs and annotations (0 new, 0 updated, "
         f"0 unchanged) from project {samples.name!r} at {phoenix.url} in "
     )
     assert result.stdout.endswith("s; 0 conflicts, 0 problems.\n")
     progress = result.stderr.splitlines()
-    assert progress[0] == f"pull spans: 0 of {SAMPLE_SPANS} spans"
-    assert progress[1] == f"pull spans: {SAMPLE_SPANS} of {SAMPLE_SPANS} spans"
+    assert progress[0] == f"pull spans: 0 of {spans} spans"
+    assert progress[1] == f"pull spans: {spans} of {spans} spans"
     assert progress[-1].startswith("pull annotations: ") and progress[-1].endswith(" requests")
     with Store.open(db) as store:
-        assert store.counts()["spans"] == SAMPLE_SPANS
+        assert store.counts()["spans"] == spans
     again = _pull(phoenix.url, samples.name, db)
     assert again.exit_code == 0
     assert again.stdout.startswith("Pulled 0 new spans, 0 configs and annotations (0 new,")
