@@ -3,11 +3,12 @@
 Phoenix keeps span ids (and session ids) unique across the whole server, and every test shares
 one server, so each copy of the samples has every trace, span and session id rewritten from a
 salt of its own and every span in a project of its own. The copies are written to disk so that
-the same files can be imported directly for comparison. One copy of all three samples is shared
-by the tests that only read (`shared_samples`); a test that writes to Phoenix sends its own
-copy of the few traces of the agent sample that hold every kind of thing the tests annotate
-(`samples`, `covering_traces`: 12 of its 95 spans; Phoenix's CPU goes with what it ingests).
-Counts come from what was sent (`PhoenixProject.spans`), never from a pinned number.
+the same files can be imported directly for comparison. Phoenix's CPU goes with what it ingests
+and serves, so a test sends only what it needs. The tests that only read share one copy of all
+three samples (`shared_samples`, 301 spans) and one of their covering traces (`shared_few`,
+`covering_traces`: the few traces that hold every kind of thing the tests look at, 24 spans);
+a test that writes to Phoenix sends its own copy of the agent sample's covering traces
+(`samples`: 12 of its 95 spans). Counts come from what was sent (`PhoenixProject.spans`).
 """
 
 from __future__ import annotations
