@@ -49,12 +49,9 @@ def phoenix(phoenix_server: LocalPhoenix) -> Iterator[PhoenixClient]:
         yield client
 
 
-@pytest.fixture(scope="session")
-def shared_samples(phoenix_server: LocalPhoenix) -> PhoenixProject:
-    """All the bundled samples (301 spans) in one project, for the tests that only READ from
-    Phoenix: sent once per run (usually by the controller, before any test needs it)."""
-    described = run_server.shared_samples(phoenix_server, run_server.run_dir())
-    with connect(phoenix_server.url, backoff=0.05) as client:
+def _shared(server: LocalPhoenix, few: bool) -> PhoenixProject:
+    described = run_server.shared_samples(server, run_server.run_dir(), few=few)
+    with connect(server.url, backoff=0.05) as client:
         wait_for_spans(client, described["name"], described["spans"])
     return PhoenixProject(
         name=described["name"],
@@ -63,8 +60,25 @@ def shared_samples(phoenix_server: LocalPhoenix) -> PhoenixProject:
     )
 
 
+@pytest.fixture(scope="session")
+def shared_samples(phoenix_server: LocalPhoenix) -> PhoenixProject:
+    """All the bundled samples (301 spans) in one project, for the tests that only READ from
+    Phoenix and need them all (every shape, the sample-specific counts): sent once per run
+    (usually by the controller, before any test needs it)."""
+    return _shared(phoenix_server, few=False)
+
+
+@pytest.fixture(scope="session")
+def shared_few(phoenix_server: LocalPhoenix) -> PhoenixProject:
+    """The covering traces of the three samples (24 spans of every kind) in one project, for the
+    tests that only READ from Phoenix and need some spans, not all: sent once per run."""
+    return _shared(phoenix_server, few=True)
+
+
 @pytest.fixture
 def samples(phoenix: PhoenixClient, tmp_path: Path) -> PhoenixProject:
-    """The agent sample (95 spans) in a project of its own, for a test that WRITES to Phoenix
-    (annotations, configs): nothing another test does can change what it reads back."""
-    return load_samples(phoenix, tmp_path / "samples", names=("agent",))
+    """The agent sample's covering traces (`helpers.covering_traces`: an LLM span with messages,
+    a tool call, a retriever with documents, a session, an error; 12 spans) in a project of its
+    own, for a test that WRITES to Phoenix (annotations, configs): nothing another test does can
+    change what it reads back. Counts come from `PhoenixProject.spans`, what was sent."""
+    return load_samples(phoenix, tmp_path / "samples", names=("agent",), few=True)

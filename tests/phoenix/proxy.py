@@ -56,6 +56,10 @@ class FaultProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The status line and headers, then the body, are two writes: with Nagle's algorithm
+            # the body waited for the client's delayed ACK of the headers (~40 ms) on every
+            # request of a kept-alive connection, most of the wall time of a test through here.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: object) -> None:  # quiet
                 pass

@@ -2,10 +2,10 @@
 
 ONE server per test run, shared by every xdist worker, stopped by its PID when the last user is
 done. A run directory (``$TMPDIR/annotator-phoenix-<run>``) holds a lock, the server's address
-(``server.json``), one file per user (``users/``) and the shared read-only sample project
-(``shared.json`` and its files). Whoever needs the server first starts it under the lock; the
-others find it there. The server watches the owner's PID and ends itself when it is gone, so a
-killed run leaves no server behind.
+(``server.json``), one file per user (``users/``) and the shared read-only sample projects
+(``shared.json``, ``shared-few.json`` and their files). Whoever needs the server first starts
+it under the lock; the others find it there. The server watches the owner's PID and ends itself
+when it is gone, so a killed run leaves no server behind.
 
 Phoenix takes 10-16 s to start and ingests about 200 spans a second, so the pytest controller
 starts it in a background thread as the session begins (`prestart`) and sends it the shared
@@ -101,21 +101,24 @@ def release(directory: Path, user: str) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def shared_samples(server: LocalPhoenix, directory: Path) -> dict:
-    """The read-only sample project of this run: sent once (by whoever comes first), then only
-    described: ``{"name", "files", "spans"}``. Tests that only read from Phoenix share it;
-    tests that write to Phoenix get a project of their own."""
+def shared_samples(server: LocalPhoenix, directory: Path, *, few: bool = False) -> dict:
+    """A read-only sample project of this run: sent once (by whoever comes first), then only
+    described: ``{"name", "files", "spans"}``. All three samples, or with `few` only their
+    covering traces (`helpers.covering_traces`: 24 spans, for the tests that need some spans of
+    every kind, not all 301). Tests that only read from Phoenix share them; tests that write to
+    Phoenix get a project of their own."""
     from annotator.phoenix import connect
     from annotator.phoenix.otlp import send_otlp_file
     from tests.phoenix.helpers import remapped_samples
 
+    kind = "shared-few" if few else "shared"
     with locked(directory):
-        state = directory / "shared.json"
+        state = directory / f"{kind}.json"
         if state.exists():
             return json.loads(state.read_text())
         salt = os.urandom(4).hex()
-        name = f"{SHARED_PROJECT}-{salt}"
-        files = remapped_samples(directory / "shared-samples", salt, name)
+        name = f"{SHARED_PROJECT}{'-few' if few else ''}-{salt}"
+        files = remapped_samples(directory / f"{kind}-samples", salt, name, few=few)
         with connect(server.url, backoff=0.05) as client:
             spans = sum(send_otlp_file(client, path) for path in files)
         described = {"name": name, "files": [str(p) for p in files], "spans": spans}
@@ -130,8 +133,8 @@ _early: threading.Thread | None = None
 
 
 def prestart() -> None:
-    """Start the server and send the shared samples in a background thread of the controller
-    (the fixtures wait for both under the run's lock)."""
+    """Start the server and send the shared samples (all, then the few) in a background thread
+    of the controller (the fixtures wait for them under the run's lock)."""
     global _early
     directory = Path(tempfile.gettempdir()) / f"annotator-phoenix-pid{os.getpid()}"
     os.environ[RUN_DIR_ENV] = str(directory)
@@ -140,6 +143,7 @@ def prestart() -> None:
         try:
             server = acquire(directory, _CONTROLLER)
             shared_samples(server, directory)
+            shared_samples(server, directory, few=True)
         except Exception:  # the fixture tries again, and says what went wrong
             return
 

@@ -21,7 +21,7 @@ from annotator.model import Annotation
 from annotator.phoenix.connection import PhoenixClient
 from annotator.phoenix.local_server import LocalPhoenix, free_port
 from annotator.store import Store
-from tests.phoenix.helpers import REPO, SAMPLE_SPANS, PhoenixProject
+from tests.phoenix.helpers import REPO, PhoenixProject
 from tests.phoenix.proxy import DROP, FaultProxy, Reply, Seen
 from tests.phoenix.test_push import _annotate_here, _read
 
@@ -57,23 +57,24 @@ def _pull(url: str, project: str, db: Path, *more: str) -> Result:
 
 
 def test_pull_command_pulls_prints_a_summary_and_plain_progress_off_a_terminal(
-    phoenix: PhoenixClient, shared_samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_few: PhoenixProject, tmp_path: Path
 ) -> None:
-    samples = shared_samples  # only read: the shared copy of all three samples
+    samples = shared_few  # only read: the shared copy of the samples' covering traces
+    spans = samples.spans
     db = tmp_path / "pulled.db"
     result = _pull(phoenix.url, samples.name, db)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(
-        f"Pulled {SAMPLE_SPANS} new spans, 0 configs and annotations (0 new, 0 updated, "
+        f"Pulled {spans} new spans, 0 configs and annotations (0 new, 0 updated, "
         f"0 unchanged) from project {samples.name!r} at {phoenix.url} in "
     )
     assert result.stdout.endswith("s; 0 conflicts, 0 problems.\n")
     progress = result.stderr.splitlines()
-    assert progress[0] == f"pull spans: 0 of {SAMPLE_SPANS} spans"
-    assert progress[1] == f"pull spans: {SAMPLE_SPANS} of {SAMPLE_SPANS} spans"
+    assert progress[0] == f"pull spans: 0 of {spans} spans"
+    assert progress[1] == f"pull spans: {spans} of {spans} spans"
     assert progress[-1].startswith("pull annotations: ") and progress[-1].endswith(" requests")
     with Store.open(db) as store:
-        assert store.counts()["spans"] == SAMPLE_SPANS
+        assert store.counts()["spans"] == spans
     again = _pull(phoenix.url, samples.name, db)
     assert again.exit_code == 0
     assert again.stdout.startswith("Pulled 0 new spans, 0 configs and annotations (0 new,")
@@ -94,16 +95,16 @@ def test_pull_limit_and_where_reach_the_pull(
     phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
 ) -> None:
     db = tmp_path / "a.db"
-    first = _pull(phoenix.url, samples.name, db, "--where", "span_kind == 'LLM'", "--limit", "5")
+    first = _pull(phoenix.url, samples.name, db, "--where", "span_kind == 'LLM'", "--limit", "1")
     assert first.exit_code == 0, first.stderr
-    assert first.stdout.startswith("Pulled 5 new spans")
+    assert first.stdout.startswith("Pulled 1 new spans")
     assert "(stopped at --limit: pull again to continue)" in first.stdout
     rest = _pull(phoenix.url, samples.name, db, "--where", "span_kind == 'LLM'")
     with Store.open(db) as store:
         kinds = store.connection.execute("SELECT DISTINCT span_kind FROM spans").fetchall()
         llm = store.counts()["spans"]
-    assert kinds == [("LLM",)]
-    assert rest.stdout.startswith(f"Pulled {llm - 5} new spans")
+    assert kinds == [("LLM",)] and llm > 1
+    assert rest.stdout.startswith(f"Pulled {llm - 1} new spans")
 
 
 def test_pull_of_an_unknown_project_is_one_line_and_leaves_no_database(
@@ -337,14 +338,16 @@ def test_push_401_says_the_key_was_refused_and_never_shows_it(
 def test_push_spans_sends_traces_from_files_then_their_annotations(
     phoenix: PhoenixClient, tmp_path: Path
 ) -> None:
-    from tests.phoenix.helpers import remapped_samples
+    from tests.phoenix.helpers import remapped_samples, span_count
 
     salt = uuid.uuid4().hex[:8]
     project = f"files-{salt}"
-    files = remapped_samples(tmp_path / "files", salt, project)
+    # the covering traces of all three samples (every kind of span, documents, messages, errors)
+    files = remapped_samples(tmp_path / "files", salt, project, few=True)
+    spans = span_count(files)
     db = tmp_path / "a.db"
     with Store.open(db) as store:
-        assert import_files(store, files).spans_new == SAMPLE_SPANS
+        assert import_files(store, files).spans_new == spans
         span_id = store.connection.execute("SELECT span_id FROM spans LIMIT 1").fetchone()[0]
         store.set_annotation(Annotation(name="flag", span_id=span_id, label="x", identifier="q"))
     without = run("push", "--url", phoenix.url, "--db", str(db))
@@ -353,7 +356,7 @@ def test_push_spans_sends_traces_from_files_then_their_annotations(
     result = run("push", "--url", phoenix.url, "--spans", "--db", str(db))
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"Sent {SAMPLE_SPANS} spans Phoenix did not have (0 it had) in ")
+    assert lines[0].startswith(f"Sent {spans} spans Phoenix did not have (0 it had) in ")
     assert lines[1].startswith("Sent 1 to span_annotations to ")
     assert [r["result"]["label"] for r in _read(phoenix, project, "span", [span_id])] == ["x"]
     # Phoenix now holds what the files hold: pulled back, every span is the same
@@ -374,7 +377,7 @@ def test_push_spans_sends_traces_from_files_then_their_annotations(
 
         assert rows(back) == rows(here)
     again = run("push", "--url", phoenix.url, "--spans", "--db", str(db))
-    assert again.stdout.startswith(f"Sent 0 spans Phoenix did not have ({SAMPLE_SPANS} it had)")
+    assert again.stdout.startswith(f"Sent 0 spans Phoenix did not have ({spans} it had)")
 
 
 def test_a_killed_push_command_resumes_with_the_rest(
@@ -384,7 +387,7 @@ def test_a_killed_push_command_resumes_with_the_rest(
     first batch stays recorded as sent, and the next push sends exactly the rest."""
     db = tmp_path / "a.db"
     assert _pull(phoenix.url, samples.name, db).exit_code == 0
-    names = ("first", "second", "third", "fourth", "fifth", "sixth")  # over one batch of 500
+    names = [f"name{i}" for i in range(500 // samples.spans + 1)]  # over one batch of 500
     with Store.open(db) as store:
         span_ids = [r[0] for r in store.connection.execute("SELECT span_id FROM spans")]
         for span_id in span_ids:
@@ -392,7 +395,7 @@ def test_a_killed_push_command_resumes_with_the_rest(
                 store.set_annotation(
                     Annotation(name=name, span_id=span_id, label="x", identifier="k")
                 )
-    total = len(names) * samples.spans  # 570: batches of 500 and 70
+    total = len(names) * samples.spans  # 504 (42 names x 12 spans): batches of 500 and 4
     process: list[subprocess.Popen] = []
     batches = [0]
 

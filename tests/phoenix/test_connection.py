@@ -24,7 +24,7 @@ from annotator.phoenix import (
 from annotator.phoenix.connection import PhoenixClient, settings_from_env
 from annotator.phoenix.local_server import LocalPhoenix, free_port
 from annotator.store import Store
-from tests.phoenix.helpers import REPO, SAMPLE_SPANS, PhoenixProject
+from tests.phoenix.helpers import REPO, PhoenixProject
 from tests.phoenix.proxy import DROP, Delay, FaultProxy, Reply, Seen
 
 
@@ -53,12 +53,12 @@ def _through(proxy: FaultProxy, **options) -> PhoenixClient:
 
 
 def test_503_back_pressure_is_retried_and_the_pull_completes(
-    proxy: FaultProxy, shared_samples: PhoenixProject, tmp_path: Path
+    proxy: FaultProxy, shared_few: PhoenixProject, tmp_path: Path
 ) -> None:
     proxy.times(2, Reply(503, b"ingestion queue full"), _spans_page)
     with _through(proxy) as client, Store.open(tmp_path / "a.db") as store:
-        report = pull(store, client, shared_samples.name)
-    assert (report.spans_new, report.complete) == (SAMPLE_SPANS, True)
+        report = pull(store, client, shared_few.name)
+    assert (report.spans_new, report.complete) == (shared_few.spans, True)
     assert proxy.count(_spans_page) == 3  # two 503s, then the page
 
 
@@ -88,21 +88,23 @@ def test_persistent_5xx_gives_up_after_the_bounded_retries(
 
 
 def test_a_dropped_connection_is_retried(
-    proxy: FaultProxy, shared_samples: PhoenixProject, tmp_path: Path
+    proxy: FaultProxy, shared_few: PhoenixProject, tmp_path: Path
 ) -> None:
     proxy.times(1, DROP, _spans_page)
     with _through(proxy) as client, Store.open(tmp_path / "a.db") as store:
-        report = pull(store, client, shared_samples.name)
-    assert report.spans_new == SAMPLE_SPANS
+        report = pull(store, client, shared_few.name)
+    assert report.spans_new == shared_few.spans
     assert proxy.count(_spans_page) == 2
 
 
 def test_a_server_that_goes_away_mid_pull_keeps_what_was_written(
-    proxy: FaultProxy, shared_samples: PhoenixProject, tmp_path: Path, monkeypatch
+    proxy: FaultProxy, shared_few: PhoenixProject, tmp_path: Path, monkeypatch
 ) -> None:
     from annotator.phoenix import pulling
 
-    monkeypatch.setattr(pulling, "SPAN_PAGE", 100)
+    page = 8  # the project's 24 spans are three pages: the second one is dropped
+    assert shared_few.spans > page
+    monkeypatch.setattr(pulling, "SPAN_PAGE", page)
     pages = [0]
 
     def second_page_on(seen: Seen) -> object:
@@ -114,17 +116,21 @@ def test_a_server_that_goes_away_mid_pull_keeps_what_was_written(
     proxy.rules.append(second_page_on)
     with _through(proxy, retries=1) as client, Store.open(tmp_path / "a.db") as store:
         with pytest.raises(Unreachable) as caught:
-            pull(store, client, shared_samples.name)
+            pull(store, client, shared_few.name)
         assert str(caught.value).startswith(
-            f"reading spans of {shared_samples.name!r}: the connection to Phoenix at {proxy.url} "
+            f"reading spans of {shared_few.name!r}: the connection to Phoenix at {proxy.url} "
             "was lost"
         )
         assert str(caught.value).endswith("what Phoenix confirmed is kept, run again to continue")
-        assert store.counts()["spans"] == 100
+        assert store.counts()["spans"] == page
     proxy.rules.clear()
     with _through(proxy) as client, Store.open(tmp_path / "a.db") as store:
-        report = pull(store, client, shared_samples.name)
-        assert (report.resumed, report.spans_new, report.spans_existing) == (True, 201, 0)
+        report = pull(store, client, shared_few.name)
+        assert (report.resumed, report.spans_new, report.spans_existing) == (
+            True,
+            shared_few.spans - page,
+            0,
+        )
 
 
 def test_a_timeout_is_one_line(proxy: FaultProxy, phoenix: PhoenixClient, tmp_path: Path) -> None:

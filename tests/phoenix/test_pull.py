@@ -22,7 +22,7 @@ from annotator.phoenix.connection import PhoenixClient
 from annotator.phoenix.pulling import STATE_PREFIX, state_keys
 from annotator.store import Store
 from annotator.timeutil import iso_from_any
-from tests.phoenix.helpers import AGENT_SPANS, REPO, SAMPLE_SPANS, PhoenixProject
+from tests.phoenix.helpers import REPO, SAMPLE_SPANS, PhoenixProject
 
 SPAN_COLUMNS = (
     "span_id, trace_id, parent_id, name, span_kind, start_time, end_time, latency_ms, "
@@ -334,7 +334,7 @@ def test_pulling_again_adds_nothing(
     _annotate_in_phoenix(phoenix, samples.name, reference)
     with Store.open(tmp_path / "pulled.db") as store:
         first = pull(store, phoenix, samples.name)
-        assert (first.spans_new, first.annotations_new) == (AGENT_SPANS, 10)
+        assert (first.spans_new, first.annotations_new) == (samples.spans, 10)
         log = _log_count(store)
         configs = store.load_config_document()
         again = pull(store, phoenix, samples.name)
@@ -344,12 +344,7 @@ def test_pulling_again_adds_nothing(
         assert (again.configs_added, again.configs_same, again.config_conflicts) == ([], 5, [])
         assert _log_count(store) == log
         assert store.load_config_document() == configs
-        assert store.counts() == {
-            "spans": AGENT_SPANS,
-            "traces": 10,
-            "sessions": 6,
-            "annotations": 10,
-        }
+        assert store.counts() == {**reference.counts(), "annotations": 10}
 
 
 def test_new_annotations_and_spans_arrive_on_the_next_pull(
@@ -419,18 +414,22 @@ def test_a_newer_local_value_is_kept_and_listed_as_a_conflict(
 
 
 def test_limit_stops_and_the_next_pull_continues(
-    phoenix: PhoenixClient, shared_samples: PhoenixProject, tmp_path: Path, monkeypatch
+    phoenix: PhoenixClient, shared_few: PhoenixProject, tmp_path: Path, monkeypatch
 ) -> None:
     from annotator.phoenix import pulling as pull_module
 
-    monkeypatch.setattr(pull_module, "SPAN_PAGE", 50)
-    reference = _reference(shared_samples, tmp_path)
+    monkeypatch.setattr(pull_module, "SPAN_PAGE", 5)  # pages of 5, 5 and the 2 the limit leaves
+    reference = _reference(shared_few, tmp_path)
     with Store.open(tmp_path / "pulled.db") as store:
-        first = pull(store, phoenix, shared_samples.name, limit=120)
-        assert (first.spans_new, first.complete) == (120, False)
+        first = pull(store, phoenix, shared_few.name, limit=12)
+        assert (first.spans_new, first.complete) == (12, False)
         assert "stopped at --limit" in first.summary()
-        second = pull(store, phoenix, shared_samples.name)
-        assert (second.spans_new, second.spans_existing, second.complete) == (181, 0, True)
+        second = pull(store, phoenix, shared_few.name)
+        assert (second.spans_new, second.spans_existing, second.complete) == (
+            shared_few.spans - 12,
+            0,
+            True,
+        )
         assert second.resumed is True
         assert _spans(store) == _spans(reference)
         assert _traces(store) == _traces(reference)
@@ -444,10 +443,10 @@ from annotator.phoenix import connect, pull
 from annotator.phoenix import pulling as pull_module
 from annotator.store import Store
 
-pull_module.SPAN_PAGE = 20
+pull_module.SPAN_PAGE = int(sys.argv[4])
 
 def progress(stage, done, total):
-    if stage == "spans" and done >= 40:
+    if stage == "spans" and done >= 2 * pull_module.SPAN_PAGE:
         os.kill(os.getpid(), signal.SIGKILL)  # the hard way: no cleanup of any kind
 
 with connect(sys.argv[1]) as client, Store.open(sys.argv[2]) as store:
@@ -461,20 +460,26 @@ def test_a_pull_killed_half_way_resumes_where_it_stopped(
     reference = _reference(samples, tmp_path)
     made = _annotate_in_phoenix(phoenix, samples.name, reference)
     db = tmp_path / "pulled.db"
+    page = 4  # pages of 4: the project's 12 spans are three, and the pull dies after the second
+    assert samples.spans > 2 * page
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(_KILLED_PULL), phoenix.settings.base_url, str(db),
-         samples.name],
+         samples.name, str(page)],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == -signal.SIGKILL, result.stderr
     with Store.open(db) as store:
-        assert store.counts()["spans"] == 40  # two committed pages of 20
+        assert store.counts()["spans"] == 2 * page  # two committed pages
         [key] = state_keys(store)
         assert key.startswith(STATE_PREFIX)
-        assert orjson.loads(store.get_meta(key))["pulled"] == 40
+        assert orjson.loads(store.get_meta(key))["pulled"] == 2 * page
         report = pull(store, phoenix, samples.name)
         assert report.resumed is True
-        assert (report.spans_new, report.spans_existing, report.complete) == (55, 0, True)
+        assert (report.spans_new, report.spans_existing, report.complete) == (
+            samples.spans - 2 * page,
+            0,
+            True,
+        )
         assert report.annotations_new == 10
         assert _spans(store) == _spans(reference)
         assert _traces(store) == _traces(reference)
@@ -483,47 +488,45 @@ def test_a_pull_killed_half_way_resumes_where_it_stopped(
 
 
 def test_where_passes_phoenix_span_filter_through(
-    phoenix: PhoenixClient, shared_samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_few: PhoenixProject, tmp_path: Path
 ) -> None:
-    reference = _reference(shared_samples, tmp_path)
+    reference = _reference(shared_few, tmp_path)
     expected = {
         span_id: row for span_id, row in _spans(reference).items() if row[4] in ("LLM", "RETRIEVER")
     }
-    assert len(expected) == 75
+    assert 0 < len(expected) < shared_few.spans  # the LLM and retriever spans of every sample
     with Store.open(tmp_path / "pulled.db") as store:
-        report = pull(
-            store, phoenix, shared_samples.name, where="span_kind in ['llm', 'RETRIEVER']"
-        )
-        assert (report.spans_new, report.complete) == (75, True)
+        report = pull(store, phoenix, shared_few.name, where="span_kind in ['llm', 'RETRIEVER']")
+        assert (report.spans_new, report.complete) == (len(expected), True)
         pulled = _spans(store)
         # orphan marks differ: a filtered pull holds children without their parents
         assert {k: v[:13] + v[14:] for k, v in pulled.items()} == {
             k: v[:13] + v[14:] for k, v in expected.items()
         }
-        again = pull(store, phoenix, shared_samples.name, where="span_kind in ['llm', 'RETRIEVER']")
+        again = pull(store, phoenix, shared_few.name, where="span_kind in ['llm', 'RETRIEVER']")
         assert (again.spans_new, again.spans_existing) == (0, 0)
 
 
 def test_a_filter_phoenix_rejects_is_one_line(
-    phoenix: PhoenixClient, shared_samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_few: PhoenixProject, tmp_path: Path
 ) -> None:
     with Store.open(tmp_path / "pulled.db") as store:
         with pytest.raises(Rejected) as caught:
-            pull(store, phoenix, shared_samples.name, where="span_kind ==")
+            pull(store, phoenix, shared_few.name, where="span_kind ==")
         assert str(caught.value).startswith("--where 'span_kind ==': Phoenix rejected the filter: ")
         assert "\n" not in str(caught.value)
         assert store.counts()["spans"] == 0
 
 
 def test_since_pulls_spans_that_started_at_or_after_it(
-    phoenix: PhoenixClient, shared_samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_few: PhoenixProject, tmp_path: Path
 ) -> None:
-    reference = _reference(shared_samples, tmp_path)
+    reference = _reference(shared_few, tmp_path)
     times = sorted(row[5] for row in _spans(reference).values())
     since = times[len(times) // 2]
     expected = {k for k, row in _spans(reference).items() if row[5] >= since}
     with Store.open(tmp_path / "pulled.db") as store:
-        report = pull(store, phoenix, shared_samples.name, since=since)
+        report = pull(store, phoenix, shared_few.name, since=since)
         assert report.spans_new == len(expected)
         assert set(_spans(store)) == expected
 
@@ -538,7 +541,7 @@ def test_an_unknown_project_is_named(phoenix: PhoenixClient, tmp_path: Path) -> 
 
 
 def test_the_api_key_is_neither_printed_nor_stored(
-    phoenix: PhoenixClient, shared_samples: PhoenixProject, tmp_path: Path, monkeypatch
+    phoenix: PhoenixClient, shared_few: PhoenixProject, tmp_path: Path, monkeypatch
 ) -> None:
     from annotator.phoenix import connect
 
@@ -548,7 +551,7 @@ def test_the_api_key_is_neither_printed_nor_stored(
         assert client.http.headers["authorization"] == f"Bearer {secret}"
         assert secret not in repr(client.settings) and secret not in repr(client)
         with Store.open(tmp_path / "pulled.db") as store:
-            report = pull(store, client, shared_samples.name)  # auth is off: the key is just sent
+            report = pull(store, client, shared_few.name)  # auth is off: the key is just sent
             assert secret not in report.summary()
     assert secret.encode() not in (tmp_path / "pulled.db").read_bytes()
     # closed: the WAL is checkpointed into the file and removed, so nothing else holds it

@@ -17,7 +17,7 @@ from annotator.phoenix import Unreachable, connect, pull
 from annotator.phoenix.connection import PhoenixClient
 from annotator.phoenix.pushing import push
 from annotator.store import Store
-from tests.phoenix.helpers import AGENT_SPANS, PhoenixProject
+from tests.phoenix.helpers import PhoenixProject
 from tests.phoenix.proxy import DROP, FaultProxy, Reply, Seen
 
 # Valid here, but not as Phoenix takes it: lower-case types, bare-string values, no direction.
@@ -49,7 +49,7 @@ annotations:
 
 def _pulled(phoenix: PhoenixClient, samples: PhoenixProject, path: Path) -> Store:
     store = Store.open(path)
-    assert pull(store, phoenix, samples.name).spans_new == AGENT_SPANS
+    assert pull(store, phoenix, samples.name).spans_new == samples.spans
     return store
 
 
@@ -317,8 +317,9 @@ def test_a_push_cut_off_half_way_resumes_with_the_rest(
     store = _pulled(phoenix, samples, tmp_path / "a.db")
     span_ids = [
         r[0]
-        for r in store.connection.execute("SELECT span_id FROM spans ORDER BY span_id LIMIT 30")
+        for r in store.connection.execute("SELECT span_id FROM spans ORDER BY span_id LIMIT 12")
     ]
+    assert len(span_ids) == 12  # three batches of 4
     for span_id in span_ids:
         store.set_annotation(Annotation(name="flag", span_id=span_id, label="y", identifier="r"))
     calls = [0]
@@ -333,19 +334,19 @@ def test_a_push_cut_off_half_way_resumes_with_the_rest(
         proxy.rules.append(gone_after_first)
         with connect(proxy.url, backoff=0.01, retries=1) as client:
             with pytest.raises(Unreachable) as caught:
-                push(store, client, batch_size=10)
+                push(store, client, batch_size=4)
         assert str(caught.value).startswith(
-            f"sending 10 item(s) to /v1/span_annotations: the connection to Phoenix at "
+            f"sending 4 item(s) to /v1/span_annotations: the connection to Phoenix at "
             f"{proxy.url} was lost"
         )
         sent = store.connection.execute("SELECT count(*) FROM phoenix_sent").fetchone()[0]
-        assert sent == 10  # the confirmed batch stays confirmed
+        assert sent == 4  # the confirmed batch stays confirmed
         proxy.rules.clear()  # the server is back
         before = proxy.count(_posts("span_annotations"))
         with connect(proxy.url, backoff=0.01) as client:
-            report = push(store, client, batch_size=10)
-        assert report.sent == {"span_annotations": 20}
-        assert report.unchanged == 10
+            report = push(store, client, batch_size=4)
+        assert report.sent == {"span_annotations": 8}
+        assert report.unchanged == 4
         assert proxy.count(_posts("span_annotations")) - before == 2
     stored = {r["span_id"] for r in _read(phoenix, samples.name, "span", span_ids)}
     assert stored == set(span_ids)

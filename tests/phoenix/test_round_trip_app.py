@@ -1,5 +1,5 @@
-"""The whole round trip as a user makes it, in one test: the agent and RAG samples sent to a
-real Phoenix over OTLP, `annotator pull`, annotations made in the app with real keys (span
+"""The whole round trip as a user makes it, in one test: traces of the agent and RAG samples sent
+to a real Phoenix over OTLP, `annotator pull`, annotations made in the app with real keys (span
 labels, a continuous score, document labels, a trace label, notes), `annotator push` (with the
 configs stored by `config store`), then a fresh `pull` into another database gives back the same
 annotations field for field and the same configs, and pushing again sends nothing."""
@@ -64,7 +64,8 @@ def _annotations(db: Path) -> list[tuple]:
 async def test_otlp_to_phoenix_pull_annotate_push_and_back(
     phoenix: PhoenixClient, tmp_path: Path
 ) -> None:
-    project = load_samples(phoenix, tmp_path / "sent", names=("agent", "rag"))
+    # the covering traces of both samples: 3 LLM spans, 2 retrievers of 3 documents each
+    project = load_samples(phoenix, tmp_path / "sent", names=("agent", "rag"), few=True)
     db = tmp_path / "mine.db"
     pulled = run("pull", "--url", phoenix.url, "--project", project.name, "--db", str(db))
     assert pulled.exit_code == 0, pulled.stderr
