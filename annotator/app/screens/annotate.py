@@ -31,7 +31,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer
 
 from annotator.app.live_refresh import POLL_SECONDS as LIVE_POLL_SECONDS
 from annotator.app.live_refresh import LiveRefresh
@@ -53,6 +52,7 @@ from annotator.app.session import (
 from annotator.app.span_render import RenderOptions, span_full_text
 from annotator.app.tree_model import DOCUMENT, TRACE, Row, TreeModel
 from annotator.app.widgets.annotation_panel import AnnotationPanel, ConfigCard, value_text
+from annotator.app.widgets.footer import AppFooter
 from annotator.app.widgets.span_view import SpanView
 from annotator.app.widgets.status_line import StatusLine
 from annotator.app.widgets.trace_tree import TraceTree, kind_badge
@@ -325,7 +325,7 @@ class AnnotateScreen(Screen[None]):
             yield self.span_view
             yield self.panel
         yield self.status_line
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.trace_tree.rows_changed()
