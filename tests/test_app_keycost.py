@@ -70,6 +70,11 @@ async def test_footer_rebuilt_only_when_a_key_it_shows_changes_state(db: Path) -
         await settled(pilot, app)
         screen = app.screen
         assert isinstance(screen, AnnotateScreen)
+        # Asked to refresh with nothing it shows changed, the footer keeps the keys it has.
+        keys = list(screen.query_one(Footer).query("FooterKey"))
+        screen.refresh_bindings()
+        await pilot.pause()
+        assert list(screen.query_one(Footer).query("FooterKey")) == keys
         rebuilt: list[int] = []
         refresh_bindings = screen.refresh_bindings
 
