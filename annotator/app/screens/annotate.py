@@ -255,6 +255,7 @@ class AnnotateScreen(Screen[None]):
             session.configs, self._key("edit_text"), self._key("accept"), id="panel"
         )
         self.status_line = StatusLine(session.annotator, id="status")
+        self.footer = AppFooter()
         self.item: Item | None = None
         self.row: Row | None = None
         self.applicable: list[int] = []
@@ -325,9 +326,8 @@ class AnnotateScreen(Screen[None]):
             yield self.span_view
             yield self.panel
         yield self.status_line
-        yield AppFooter()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.trace_tree.rows_changed()
         self.trace_tree.focus()
         self.status_line.set_queue(self.session.queue.describe())
@@ -340,6 +340,12 @@ class AnnotateScreen(Screen[None]):
         self.live = LiveRefresh(self)
         self.set_interval(LIVE_POLL_SECONDS, self.live.poll)
         self.call_after_refresh(gc.freeze)  # the app's own long-lived objects, once they exist
+        # The footer is mounted once the first row is selected, told that the screen's bindings
+        # are ready: it makes its keys as it mounts, the right ones, in the first frame. Mounted
+        # with the screen, Textual's footer makes them only after that frame, and the whole
+        # screen is laid out and painted again (~30 ms).
+        self.footer.bindings_changed(self)
+        await self.mount(self.footer)
 
     def _start_position(self) -> None:
         if not self.model.trace_ids:

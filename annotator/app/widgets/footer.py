@@ -4,11 +4,12 @@ Textual's footer recomposes (removes and mounts every key, each restyled twice) 
 `refresh_bindings` of its screen, and a start asks for that four times before the first key
 (the screen pushed, the focus set, the keymap set, the first row selected): ~15 ms of CPU each,
 three of them rebuilding the same keys. Here a rebuild whose keys would be the very ones shown is
-skipped; the keys themselves are Textual's, unchanged.
+skipped (what the footer shows is noted when it composes); the keys themselves are Textual's.
 """
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.widgets import Footer
 
 
@@ -32,13 +33,16 @@ class AppFooter(Footer):
                 palette = (binding, app.get_key_display(binding), enabled, tooltip)
         return keys, palette, self.combine_groups
 
+    def compose(self) -> ComposeResult:
+        keys = list(super().compose())
+        # Nothing made (the screen's bindings not ready yet) is no footer built: the next
+        # rebuild makes it.
+        self._keys_shown = self._what_it_shows() if keys else None
+        yield from keys
+
     async def recompose(self) -> None:
         shown = self._what_it_shows()
         if shown == self._keys_shown:
             return
-        self._keys_shown = shown
+        self._keys_shown = shown  # now: a second call while this one awaits does nothing
         await super().recompose()
-        if not self.children:
-            # An empty rebuild (asked before the screen's bindings were ready) is not a footer
-            # built: the next one builds it.
-            self._keys_shown = None
