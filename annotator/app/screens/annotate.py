@@ -321,6 +321,13 @@ class AnnotateScreen(Screen[None]):
     # --- layout -----------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        # The breakpoint class Textual gives the screen when it gets its size, given now: added
+        # then, it restyles every widget of the screen (~5 ms) before the first frame.
+        width = self.app.size.width
+        for least, name in sorted(self.HORIZONTAL_BREAKPOINTS or (), reverse=True):
+            if width >= least:
+                self.add_class(name)
+                break
         with Horizontal(id="main"):
             yield self.trace_tree
             yield self.span_view
