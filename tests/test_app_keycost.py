@@ -70,6 +70,11 @@ async def test_footer_rebuilt_only_when_a_key_it_shows_changes_state(db: Path) -
         await settled(pilot, app)
         screen = app.screen
         assert isinstance(screen, AnnotateScreen)
+        # Asked to refresh with nothing it shows changed, the footer keeps the keys it has.
+        keys = list(screen.query_one(Footer).query("FooterKey"))
+        screen.refresh_bindings()
+        await pilot.pause()
+        assert list(screen.query_one(Footer).query("FooterKey")) == keys
         rebuilt: list[int] = []
         refresh_bindings = screen.refresh_bindings
 
@@ -102,6 +107,22 @@ async def test_footer_rebuilt_only_when_a_key_it_shows_changes_state(db: Path) -
         await walk_to(pilot, screen, "r3")
         await pilot.pause()
         assert footer_keys(screen)["clear"] == ("x", False)
+
+
+async def test_an_unchanged_size_after_the_start_still_lays_the_screen_out(db: Path) -> None:
+    """The app drops the driver's second announcement of the size as it starts (its first frame
+    is at that size already); a later one, the size unchanged, still reaches the screen: a
+    terminal back from ctrl+z or a reattached tmux asks for a repaint that way."""
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        screen = app.screen
+        laid_out: list[object] = []
+        screen.screen_layout_refresh_signal.subscribe(screen, laid_out.append)
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause()
+        assert laid_out == [screen]
+        assert footer_keys(screen)["quit"] == ("q", False)  # the footer made its keys once
 
 
 async def walk_to_kind(pilot, screen: AnnotateScreen) -> None:

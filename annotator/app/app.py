@@ -124,6 +124,17 @@ class AnnotatorApp(App[None]):
         self._gave_up = False
         self._switch_interval = sys.getswitchinterval()
         self._annotate: AnnotateScreen | None = None
+        self._resizes = 0
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The terminal driver announces the terminal's size once more as it starts, after the
+        app was given that size and drew its first frame at it: Textual then lays the screen out
+        and paints all of it again (~35 ms of a ~200 ms start) to the same picture. That second
+        size, when it is the one the app already has, goes no further. Any later one does, even
+        unchanged: a terminal back from ctrl+z or a reattached tmux asks for a repaint that way."""
+        self._resizes += 1
+        if self._resizes == 2 and event.size == self.size:
+            event.prevent_default()  # App's own handler would pass it on to the screens
 
     def on_mount(self) -> None:
         # Fewer, later cycle collections: the default (700 allocations) runs the GC dozens of

@@ -31,7 +31,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer
 
 from annotator.app.live_refresh import POLL_SECONDS as LIVE_POLL_SECONDS
 from annotator.app.live_refresh import LiveRefresh
@@ -53,6 +52,7 @@ from annotator.app.session import (
 from annotator.app.span_render import RenderOptions, span_full_text
 from annotator.app.tree_model import DOCUMENT, TRACE, Row, TreeModel
 from annotator.app.widgets.annotation_panel import AnnotationPanel, ConfigCard, value_text
+from annotator.app.widgets.footer import AppFooter
 from annotator.app.widgets.span_view import SpanView
 from annotator.app.widgets.status_line import StatusLine
 from annotator.app.widgets.trace_tree import TraceTree, kind_badge
@@ -255,6 +255,7 @@ class AnnotateScreen(Screen[None]):
             session.configs, self._key("edit_text"), self._key("accept"), id="panel"
         )
         self.status_line = StatusLine(session.annotator, id="status")
+        self.footer = AppFooter()
         self.item: Item | None = None
         self.row: Row | None = None
         self.applicable: list[int] = []
@@ -320,14 +321,20 @@ class AnnotateScreen(Screen[None]):
     # --- layout -----------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        # The breakpoint class Textual gives the screen when it gets its size, given now: added
+        # then, it restyles every widget of the screen (~5 ms) before the first frame.
+        width = self.app.size.width
+        for least, name in sorted(self.HORIZONTAL_BREAKPOINTS or (), reverse=True):
+            if width >= least:
+                self.add_class(name)
+                break
         with Horizontal(id="main"):
             yield self.trace_tree
             yield self.span_view
             yield self.panel
         yield self.status_line
-        yield Footer()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.trace_tree.rows_changed()
         self.trace_tree.focus()
         self.status_line.set_queue(self.session.queue.describe())
@@ -340,6 +347,12 @@ class AnnotateScreen(Screen[None]):
         self.live = LiveRefresh(self)
         self.set_interval(LIVE_POLL_SECONDS, self.live.poll)
         self.call_after_refresh(gc.freeze)  # the app's own long-lived objects, once they exist
+        # The footer is mounted once the first row is selected, told that the screen's bindings
+        # are ready: it makes its keys as it mounts, the right ones, in the first frame. Mounted
+        # with the screen, Textual's footer makes them only after that frame, and the whole
+        # screen is laid out and painted again (~30 ms).
+        self.footer.bindings_changed(self)
+        await self.mount(self.footer)
 
     def _start_position(self) -> None:
         if not self.model.trace_ids:

@@ -138,7 +138,10 @@ class TraceTree(ScrollView, can_focus=True):
 
     def rows_changed(self) -> None:
         """The model's rows changed (expand, collapse, new list): resize and redraw."""
-        self.virtual_size = Size(self.size.width, len(self.model))
+        # No width: the tree never scrolls sideways (overflow-x: hidden), and a width that
+        # followed the widget's would make its first size (after the first frame) lay the
+        # screen out and paint it all again.
+        self.virtual_size = Size(0, len(self.model))
         self.cursor = max(0, min(self.cursor, len(self.model) - 1))
         self.marks_changed()
 
@@ -176,8 +179,7 @@ class TraceTree(ScrollView, can_focus=True):
     # --- events ---------------------------------------------------------------------------------
 
     def on_resize(self, event: events.Resize) -> None:
-        self.virtual_size = Size(event.size.width, len(self.model))
-        self._cache.clear()
+        self._cache.clear()  # lines of the old width
 
     def on_click(self, event: events.Click) -> None:
         index = event.style.meta.get("line")
