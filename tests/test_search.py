@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -122,12 +124,30 @@ def test_what_people_type_is_quoted_never_syntax(typed: str, query: str) -> None
     assert fts_query(typed) == query
 
 
+def test_the_first_search_loads_no_other_library() -> None:
+    """Quoting what was typed is a few lines of our own: the library it once came from
+    (sqlite-utils) took 0.1-0.45 s to import, on the app's first search, because it imports
+    pandas wherever pandas is installed. A fresh process: what the first query adds to
+    sys.modules is measured, not whatever other tests loaded before."""
+    code = (
+        "import sys\n"
+        "from annotator.store.queue import search_sql\n"
+        "before = set(sys.modules)\n"
+        "search_sql('refund policy')\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
+
+
 @settings(max_examples=examples(300), deadline=None)
 @given(
     st.text(max_size=40)
     | st.text(alphabet=st.sampled_from(list('ab0 "\n\t*-():^\x00')), max_size=20)
 )
-@example('0":\n')  # a quote, a line break: sqlite-utils' quote_fts alone made bad syntax of it
+@example('0":\n')  # a quote, a line break: quoting the words alone made bad syntax of it
 def test_any_text_is_a_query_that_runs(text: str) -> None:
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE VIRTUAL TABLE span_search USING fts5(name, content, content = '')")
