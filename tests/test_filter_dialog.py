@@ -131,7 +131,8 @@ async def test_keys_choose_state_status_and_kind_then_ctrl_s_applies(db: Path) -
 async def test_buttons_by_keyboard_apply_clear_and_cancel(db: Path) -> None:
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=(80, 24)) as pilot:
-        await press(pilot, "slash", "c", "h", "a", "t", *["tab"] * 3, "enter")  # the Apply button
+        # the name field, "chat", then the Apply button (`/` opens the search box, not this dialog)
+        await press(pilot, "f", *["tab"] * 3, "c", "h", "a", "t", *["tab"] * 3, "enter")
         assert screen(app).session.queue == QueueFilter(text="chat")
         await press(pilot, "f", "down", "space", "escape")  # a change, then cancel
         assert screen(app).session.queue == QueueFilter(text="chat")
