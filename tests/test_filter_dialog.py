@@ -54,44 +54,61 @@ def shown(app: AnnotatorApp, widget: Widget) -> bool:
     return found is widget or widget in found.ancestors
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48), (160, 70)])
+SIZES = [(80, 24), (160, 48), (160, 70)]
+
+
 @pytest.mark.parametrize("many_kinds", [False, True])
 async def test_every_control_is_on_screen_when_tab_reaches_it(
-    tmp_path: Path, size: tuple[int, int], many_kinds: bool
+    tmp_path: Path, many_kinds: bool
 ) -> None:
+    """The dialog opened at 80x24 (its first control focused), then the terminal resized to each
+    larger size with it open: at each size, tab walks every control in turn from the first, each
+    one shown."""
     db = many_kinds_db(tmp_path / "k.db") if many_kinds else build_db(tmp_path / "d.db")
     app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=SIZES[0]) as pilot:
         await press(pilot, "f")
         assert isinstance(app.screen, FilterScreen)
-        reached = []
-        for _ in CONTROLS:
-            focused = app.screen.focused
-            assert focused is not None and shown(app, focused), (
-                focused,
-                focused and focused.region,
-            )
-            reached.append(focused.id)
-            await press(pilot, "tab")
-        assert reached == CONTROLS
-        # The keys that apply and cancel are on screen, whatever the body's scroll.
-        keys = app.screen.query_one("#filter-keys")
-        assert shown(app, keys)
-        assert "ctrl+s apply · esc cancel" in screen_text(app)
+        for size in SIZES:
+            if size != SIZES[0]:
+                await pilot.resize_terminal(*size)
+                app.screen.query_one("#filter-state").focus()
+                await pilot.pause()
+            reached = []
+            for _ in CONTROLS:
+                focused = app.screen.focused
+                assert focused is not None and shown(app, focused), (
+                    size,
+                    focused,
+                    focused and focused.region,
+                )
+                reached.append(focused.id)
+                await press(pilot, "tab")
+            assert reached == CONTROLS, size
+            # The keys that apply and cancel are on screen, whatever the body's scroll.
+            keys = app.screen.query_one("#filter-keys")
+            assert shown(app, keys), size
+            assert "ctrl+s apply · esc cancel" in screen_text(app), size
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48), (160, 70)])
-async def test_slash_focuses_the_search_field_on_screen(db: Path, size: tuple[int, int]) -> None:
-    """`/` opens the search box (tests/test_app_search.py), its field focused and visible."""
+async def test_slash_focuses_the_search_field_on_screen(db: Path) -> None:
+    """`/` opens the search box (tests/test_app_search.py), its field focused and visible, at
+    each size (one app, the terminal resized, the box opened afresh for each)."""
     app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=size) as pilot:
-        await press(pilot, "slash")
-        field = app.screen.query_one("#search-text", Input)
-        assert app.screen.focused is field and shown(app, field)
-        for key in "turn":
-            await pilot.press(key)
-        await pilot.pause()
-        assert "turn" in screen_text(app)  # what is typed is seen
+    async with app.run_test(size=SIZES[0]) as pilot:
+        for size in SIZES:
+            await pilot.resize_terminal(*size)
+            await press(pilot, "slash")
+            field = app.screen.query_one("#search-text", Input)
+            assert field.value == "", size
+            assert app.screen.focused is field and shown(app, field), size
+            for key in "turn":
+                await pilot.press(key)
+            await pilot.pause()
+            assert "turn" in screen_text(app), size  # what is typed is seen
+            if size != SIZES[-1]:
+                await press(pilot, "escape")  # the search ends, the queue as it was
+                assert screen(app).session.queue == QueueFilter(), size
         await press(pilot, "enter")
         assert screen(app).session.queue == QueueFilter(text="turn")
         assert screen(app).model.trace_ids == ["trace-chat-1", "trace-chat-2"]
@@ -114,7 +131,8 @@ async def test_keys_choose_state_status_and_kind_then_ctrl_s_applies(db: Path) -
 async def test_buttons_by_keyboard_apply_clear_and_cancel(db: Path) -> None:
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=(80, 24)) as pilot:
-        await press(pilot, "slash", "c", "h", "a", "t", *["tab"] * 3, "enter")  # the Apply button
+        # the name field, "chat", then the Apply button (`/` opens the search box, not this dialog)
+        await press(pilot, "f", *["tab"] * 3, "c", "h", "a", "t", *["tab"] * 3, "enter")
         assert screen(app).session.queue == QueueFilter(text="chat")
         await press(pilot, "f", "down", "space", "escape")  # a change, then cancel
         assert screen(app).session.queue == QueueFilter(text="chat")
@@ -215,32 +233,37 @@ async def test_an_invalid_expression_shows_its_error_and_is_not_applied(db: Path
         assert screen(app).session.queue == QueueFilter()
 
 
-@pytest.mark.parametrize(
-    "hostile",
-    [
-        "name == '[bold]x[/'",
-        "[@click=app.quit]x[/]",
-        "name == '\x1b]52;c;AAAA\x07'",
-        "name == '\u202eevil' and",
-        "(" * 70 + "1" + ")" * 70,
-        "x" * 20_000,
-    ],
-)
-async def test_hostile_expressions_are_shown_literally_and_never_crash(
-    db: Path, hostile: str
-) -> None:
+HOSTILE_EXPRESSIONS = {  # the invalid ones first: the dialog stays open for the next one
+    "an action link": "[@click=app.quit]x[/]",
+    "a bidi override": "name == '\u202eevil' and",
+    "deep nesting": "(" * 70 + "1" + ")" * 70,
+    "20,000 characters": "x" * 20_000,
+    "markup": "name == '[bold]x[/'",
+    "an escape sequence": "name == '\x1b]52;c;AAAA\x07'",
+}
+
+
+async def test_hostile_expressions_are_shown_literally_and_never_crash(db: Path) -> None:
+    """Each expression typed into a freshly cleared field of one app (the dialog opened again
+    when one applies): what is shown is literal and bounded, and ctrl+s never crashes."""
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=(80, 24)) as pilot:
-        await press(pilot, "f", *["tab"] * 4)
-        app.screen.query_one("#filter-where", Input).insert_text_at_cursor(hostile)
-        await until(pilot, lambda: matches(app).startswith(("✗", "0 spans")), "an answer")
-        shown_text = matches(app)
-        assert "\x1b" not in shown_text and "\u202e" not in shown_text
-        assert len(shown_text) <= 320
-        await press(pilot, "ctrl+s")
-        assert app.is_running
-        if shown_text.startswith("✗"):
-            assert isinstance(app.screen, FilterScreen)
+        for case, hostile in HOSTILE_EXPRESSIONS.items():
+            if not isinstance(app.screen, FilterScreen):
+                await press(pilot, "f", *["tab"] * 4)
+            field = app.screen.query_one("#filter-where", Input)
+            assert app.screen.focused is field, case
+            field.clear()
+            await until(pilot, lambda: matches(app) == "No expression: every span.", case)
+            field.insert_text_at_cursor(hostile)
+            await until(pilot, lambda: matches(app).startswith(("✗", "0 spans")), case)
+            shown_text = matches(app)
+            assert "\x1b" not in shown_text and "\u202e" not in shown_text, case
+            assert len(shown_text) <= 320, case
+            await press(pilot, "ctrl+s")
+            assert app.is_running, case
+            if shown_text.startswith("✗"):
+                assert isinstance(app.screen, FilterScreen), case
 
 
 async def test_up_and_down_recall_the_recent_expressions_of_this_database(db: Path) -> None:
