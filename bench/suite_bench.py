@@ -47,7 +47,7 @@ def _process_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-_rows: list[tuple[str, float, float]] = []
+_rows: list[tuple[str, float, float, float, float]] = []
 _first_test: list[tuple[float, float]] = []
 
 
@@ -56,9 +56,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     before = _cpu()
     if not _first_test:
         _first_test.append(before)
+    began = time.time()
     yield
     after = _cpu()
-    _rows.append((item.nodeid, after[0] - before[0], after[1] - before[1]))
+    _rows.append((item.nodeid, after[0] - before[0], after[1] - before[1], began, time.time()))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -90,6 +91,7 @@ def main(args: list[str]) -> None:
         command = [sys.executable, "-m", "pytest", "-q", "-p", "bench.suite_bench"]
         command += args or ["-n", "auto"]
         started = time.perf_counter()
+        epoch = time.time()
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - started
         records = {p.stem: json.loads(p.read_text()) for p in Path(directory).glob("*.json")}
@@ -112,14 +114,36 @@ def main(args: list[str]) -> None:
         "controller", {}
     ).get("rows", [])
     by_file: Counter[str] = Counter()
-    for nodeid, own_cpu, waited_cpu in rows:
+    for nodeid, own_cpu, waited_cpu, *_ in rows:
         by_file[nodeid.split("::")[0]] += own_cpu + waited_cpu
     print("\nCPU-s by file (own + subprocesses):")
     for path, cpu in by_file.most_common(15):
         print(f"  {cpu:6.1f}  {path}")
     print("\nCPU-s by test:")
-    for nodeid, own_cpu, waited_cpu in sorted(rows, key=lambda r: -(r[1] + r[2]))[:15]:
+    for nodeid, own_cpu, waited_cpu, *_ in sorted(rows, key=lambda r: -(r[1] + r[2]))[:15]:
         print(f"  {own_cpu + waited_cpu:6.2f}  {nodeid[:110]}")
+    _print_timeline(workers, epoch)
+
+
+def _print_timeline(workers: dict[str, Any], epoch: float) -> None:
+    """When each worker ran its tests, and its Phoenix tests (one xdist group, one worker): the
+    run cannot end before the last worker does, so a worker that ends late is the critical path
+    whatever the CPU in all."""
+    print("\nWorkers (seconds since the run began):")
+    for name, record in sorted(workers.items()):
+        rows = record["rows"]
+        if not rows:
+            continue
+        first, last = rows[0][3] - epoch, rows[-1][4] - epoch
+        line = f"  {name}: {len(rows)} tests, {first:5.1f} to {last:5.1f}"
+        phoenix = [row for row in rows if row[0].startswith("tests/phoenix/")]
+        if phoenix:
+            busy = sum(row[4] - row[3] for row in phoenix)
+            line += (
+                f"; {len(phoenix)} Phoenix tests {phoenix[0][3] - epoch:.1f} to "
+                f"{phoenix[-1][4] - epoch:.1f} ({busy:.1f} s in them)"
+            )
+        print(line)
 
 
 if __name__ == "__main__":
