@@ -53,29 +53,41 @@ def friendly_errors(function: F) -> F:
     """Turn the errors bad input and bad environments raise into `BadInput`: a damaged or
     foreign file, a config, an output that must not or cannot be written, a full disk, a
     read-only file, a lock held too long. A reader of stdout that went away ends the command
-    quietly (`quiet_broken_pipe`)."""
-    from annotator.config import ConfigError
-    from annotator.output_file import OutputError, ReaderGone
-    from annotator.readers import NotATraceFile
-    from annotator.store import StoreError, describe_error
+    quietly (`quiet_broken_pipe`). The core's error types are imported when an error is
+    caught, not when a command is defined (`annotator --help` needs none of their modules)."""
 
     @wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
-        except (StoreError, NotATraceFile, ConfigError, OutputError) as error:
-            raise BadInput(str(error)) from None
-        except sqlite3.Error as error:
-            path = kwargs.get("db_path") or kwargs.get("out_path")
-            message = describe_error(error, path)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # the command's own way out (BadInput among them): nothing to import
+        except Exception as error:
+            message = _friendly_message(error, kwargs)
             if message is None:
                 raise
             raise BadInput(message) from None
-        except (BrokenPipeError, ReaderGone):
-            # Caught here, before click would turn it into exit code 1.
-            quiet_broken_pipe()
 
     return wrapper  # type: ignore[return-value]
+
+
+def _friendly_message(error: Exception, kwargs: dict[str, Any]) -> str | None:
+    """The one line `error` is shown as, if it is bad input (None: it is not). A reader of
+    stdout that went away ends the command here, quietly."""
+    from annotator.config import ConfigError
+    from annotator.output_file import OutputError, ReaderGone
+    from annotator.readers import NotATraceFile
+    from annotator.store import StoreError, describe_error
+
+    if isinstance(error, (StoreError, NotATraceFile, ConfigError, OutputError)):
+        return str(error)
+    if isinstance(error, sqlite3.Error):
+        path = kwargs.get("db_path") or kwargs.get("out_path")
+        return describe_error(error, path)
+    if isinstance(error, (BrokenPipeError, ReaderGone)):
+        # Caught here, before click would turn it into exit code 1.
+        quiet_broken_pipe()
+    return None
 
 
 @contextmanager
