@@ -78,8 +78,10 @@ _LOADED_BY_HELP = textwrap.dedent(
         cli.main(["--help"], prog_name="annotator", standalone_mode=False)
     except SystemExit:
         pass
-    print(json.dumps({"before": before, "one": one, "help": loaded(),
-                      "commands": sorted(cli.commands)}))
+    after_help = loaded()
+    import annotator.annotations_io, annotator.importer  # what `annotator import` runs
+    print(json.dumps({"before": before, "one": one, "help": after_help,
+                      "commands": sorted(cli.commands), "import": loaded()}))
     """
 )
 
@@ -87,7 +89,8 @@ _LOADED_BY_HELP = textwrap.dedent(
 def test_a_command_is_imported_when_used_and_help_needs_no_core_module() -> None:
     """In a fresh process: the entry point alone loads no command, looking one up loads its
     module alone, and `annotator --help` (which lists every command) loads the command modules
-    and the text sanitiser, none of the core's heavy modules (configs, store, pydantic)."""
+    and the text sanitiser, none of the core's heavy modules (configs, store, pydantic); the
+    import's modules load neither the query engine nor the configs."""
     found = json.loads(_fresh(_LOADED_BY_HELP).splitlines()[-1])
     shared = ["annotator", "annotator.cli", "annotator.cli.common", "annotator.cli.main"]
     assert found["before"] == [*shared, "annotator.cli.output", "annotator.text"]
@@ -98,3 +101,5 @@ def test_a_command_is_imported_when_used_and_help_needs_no_core_module() -> None
     }
     assert found["help"] == sorted({*shared, *modules, "annotator.text"})
     assert found["commands"] == sorted(COMMANDS)
+    # `annotator import` reads files into the store: no query engine, no configs
+    assert not [m for m in found["import"] if m.startswith(("annotator.query", "annotator.config"))]
