@@ -79,8 +79,19 @@ _LOADED_BY_HELP = textwrap.dedent(
     except SystemExit:
         pass
     after_help = loaded()
+    from annotator.cli.common import friendly_errors
+
+    @friendly_errors
+    def failing():
+        raise ValueError("a bug, not bad input")
+
+    try:
+        failing()
+    except ValueError:
+        pass
+    after_error = loaded()
     import annotator.annotations_io, annotator.importer  # what `annotator import` runs
-    print(json.dumps({"before": before, "one": one, "help": after_help,
+    print(json.dumps({"before": before, "one": one, "help": after_help, "error": after_error,
                       "commands": sorted(cli.commands), "import": loaded()}))
     """
 )
@@ -89,8 +100,9 @@ _LOADED_BY_HELP = textwrap.dedent(
 def test_a_command_is_imported_when_used_and_help_needs_no_core_module() -> None:
     """In a fresh process: the entry point alone loads no command, looking one up loads its
     module alone, and `annotator --help` (which lists every command) loads the command modules
-    and the text sanitiser, none of the core's heavy modules (configs, store, pydantic); the
-    import's modules load neither the query engine nor the configs."""
+    and the text sanitiser, none of the core's heavy modules (configs, store, pydantic), nor does
+    an error going through friendly_errors; the import's modules load neither the query engine
+    nor the configs."""
     found = json.loads(_fresh(_LOADED_BY_HELP).splitlines()[-1])
     shared = ["annotator", "annotator.cli", "annotator.cli.common", "annotator.cli.main"]
     assert found["before"] == [*shared, "annotator.cli.output", "annotator.text"]
@@ -100,6 +112,8 @@ def test_a_command_is_imported_when_used_and_help_needs_no_core_module() -> None
         module for module, _ in REGISTRY.values()
     }
     assert found["help"] == sorted({*shared, *modules, "annotator.text"})
+    # friendly_errors looks at an error without importing what could not have raised it
+    assert found["error"] == found["help"]
     assert found["commands"] == sorted(COMMANDS)
     # `annotator import` reads files into the store: no query engine, no configs
     assert not [m for m in found["import"] if m.startswith(("annotator.query", "annotator.config"))]

@@ -71,20 +71,37 @@ def friendly_errors(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# The core's errors that are bad input, by the package that raises them: an error of a package
+# never imported cannot have been raised, so only the loaded ones are looked at (a command's
+# error path imports no configs, pydantic and the rest that it never used).
+_BAD_INPUT_ERRORS = (
+    ("annotator.store", "StoreError"),
+    ("annotator.readers", "NotATraceFile"),
+    ("annotator.config", "ConfigError"),
+    ("annotator.output_file", "OutputError"),
+)
+
+
+def _loaded(module: str, name: str) -> type[Exception] | None:
+    found = sys.modules.get(module)
+    return getattr(found, name, None) if found is not None else None
+
+
 def _friendly_message(error: Exception, kwargs: dict[str, Any]) -> str | None:
     """The one line `error` is shown as, if it is bad input (None: it is not). A reader of
     stdout that went away ends the command here, quietly."""
-    from annotator.config import ConfigError
-    from annotator.output_file import OutputError, ReaderGone
-    from annotator.readers import NotATraceFile
-    from annotator.store import StoreError, describe_error
-
-    if isinstance(error, (StoreError, NotATraceFile, ConfigError, OutputError)):
+    bad_input = tuple(
+        found for module, name in _BAD_INPUT_ERRORS if (found := _loaded(module, name))
+    )
+    if isinstance(error, bad_input):
         return str(error)
     if isinstance(error, sqlite3.Error):
+        from annotator.store import describe_error
+
         path = kwargs.get("db_path") or kwargs.get("out_path")
         return describe_error(error, path)
-    if isinstance(error, (BrokenPipeError, ReaderGone)):
+    reader_gone = _loaded("annotator.output_file", "ReaderGone")
+    if isinstance(error, BrokenPipeError) or (reader_gone and isinstance(error, reader_gone)):
         # Caught here, before click would turn it into exit code 1.
         quiet_broken_pipe()
     return None
