@@ -1,12 +1,13 @@
 """Many `annotator` commands in one real process, each as `python -m annotator` runs it.
 
-`python -m tests.cli_worker` reads one JSON list of arguments a line on stdin and, for each,
-runs `annotator.cli.main()` (what `python -m annotator` runs) with those arguments, stdin on
-/dev/null and stdout and stderr on fresh pipes (file descriptors 1 and 2, so Python's own
-streams, click and Rich write where they would in a process of their own), then answers one
-JSON line: the exit code and the bytes written. A test whose subject is what commands print
-(not how a process starts) pays the interpreter's start and the imports (~0.35 s) once instead
-of once a command; `Worker.run` returns what `subprocess.run` would have.
+`python -m tests.cli_worker` reads one JSON request a line on stdin (the arguments, and the
+directory to run in) and, for each, runs `annotator.cli.main()` (what `python -m annotator`
+runs) with those arguments in that directory, stdin on /dev/null and stdout and stderr on fresh
+pipes (file descriptors 1 and 2, so Python's own streams, click and Rich write where they would
+in a process of their own), then answers one JSON line: the exit code and the bytes written. A
+test whose subject is what commands print or leave behind (not how a process starts or ends)
+pays the interpreter's start and the imports (~0.25 s) once instead of once a command;
+`Worker.run` returns what `subprocess.run` would have.
 """
 
 from __future__ import annotations
@@ -79,14 +80,17 @@ def serve() -> None:
     os.dup2(devnull, 0)
     os.close(devnull)
     for line in requests:
-        replies.write(json.dumps(_run_one(json.loads(line))) + "\n")
+        request = json.loads(line)
+        os.chdir(request["cwd"])
+        replies.write(json.dumps(_run_one(request["args"])) + "\n")
         replies.flush()
 
 
 class Worker:
-    """One `python -m tests.cli_worker` process in `cwd` with `env`."""
+    """One `python -m tests.cli_worker` process with `env`; commands run in `cwd` unless told."""
 
     def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.cwd = cwd
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.cli_worker"],
             cwd=cwd,
@@ -97,13 +101,14 @@ class Worker:
             encoding="utf-8",
         )
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run `annotator *args`; stdout and stderr decoded as `subprocess.run(text=True,
-        encoding="utf-8")` would (strictly, but with no newline translation: a lone CR stays
-        there to be seen)."""
+    def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """Run `annotator *args` in `cwd` (default: the worker's); stdout and stderr decoded as
+        `subprocess.run(text=True, encoding="utf-8")` would (strictly, but with no newline
+        translation: a lone CR stays there to be seen)."""
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None and stdout is not None
-        stdin.write(json.dumps(list(args)) + "\n")
+        request = {"args": list(args), "cwd": str(cwd if cwd is not None else self.cwd)}
+        stdin.write(json.dumps(request) + "\n")
         stdin.flush()
         # one request at a time, its reply one flushed line: nothing is left in the buffer
         if not select.select([stdout], [], [], TIMEOUT)[0]:

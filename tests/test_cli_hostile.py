@@ -3,8 +3,9 @@ or stderr. Span ids, trace ids, span names, annotation names, labels, identifier
 and file names all carry an OSC 52 clipboard write, an OSC 0 title change, a bidi override and
 isolate, and an 8-bit CSI. Each command runs as `python -m annotator` runs it, writing to real
 pipes on file descriptors 1 and 2, so the whole output path is covered: click's own messages,
-the one-line errors, Rich tables, JSON. The first runs in a process of its own; the rest share
-one process (`tests/cli_worker.py`), which pays the interpreter's start and the imports once."""
+the one-line errors, Rich tables, JSON. The first runs in a process of its own, CSV on a terminal
+in pseudo-terminals; the rest share one process (`tests/cli_worker.py`), which pays the
+interpreter's start and the imports once."""
 
 from __future__ import annotations
 
@@ -124,9 +125,10 @@ def run(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def worker(work: Path) -> Iterator[Worker]:
-    """Commands run one after another in one process in `work` (tests/cli_worker.py)."""
+    """Commands run one after another in one process in `work` (tests/cli_worker.py), for
+    every test here."""
     commands = Worker(work, _env())
     try:
         yield commands
@@ -215,11 +217,13 @@ def test_every_command_escapes_hostile_data(work: Path, worker: Worker) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
-def test_csv_on_a_terminal_is_sanitised_and_exact_down_a_pipe(work: Path) -> None:
-    """CSV has no escapes: on a terminal it is shown sanitised; down a pipe it is the data."""
+def test_csv_on_a_terminal_is_sanitised_and_exact_down_a_pipe(work: Path, worker: Worker) -> None:
+    """CSV has no escapes: on a terminal it is shown sanitised; down a pipe it is the data.
+    The terminal is a process of its own; the pipe is the worker's stdout."""
     from tests.test_app_process import Terminal
 
-    assert run(work, "import", "traces.json", "annotations.jsonl", "--db", "c.db").returncode == 0
+    imported = worker.run("import", "traces.json", "annotations.jsonl", "--db", "c.db")
+    assert imported.returncode == 0
     for args in (["export", "--format", "csv"], ["dataset", "--format", "csv", "--out", "-"]):
         terminal = Terminal([sys.executable, "-m", "annotator", *args, "--db", "c.db"], cwd=work)
         try:
@@ -230,5 +234,5 @@ def test_csv_on_a_terminal_is_sanitised_and_exact_down_a_pipe(work: Path) -> Non
                 terminal.kill()
         assert b"\x1b" not in terminal.output and b"\xc2\x9b" not in terminal.output
         assert SHOWN.encode() in terminal.output
-        piped = run(work, *args, "--db", "c.db")
+        piped = worker.run(*args, "--db", "c.db")
         assert EVIL in piped.stdout  # exact: a CSV reader gets the value as it was

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import textwrap
 from pathlib import Path
 
@@ -1643,10 +1642,3 @@ def test_default_keymap_has_no_collisions_or_reserved_keys() -> None:
     assert all(len(actions) == 1 for actions in owners.values())
     assert not set(owners) & km.RESERVED_KEYS
     assert not set(owners) & set("123456789")  # the default value keys stay free
-
-
-def test_config_module_does_not_import_textual() -> None:
-    import subprocess
-
-    code = "import sys, annotator.config; sys.exit('textual' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], cwd=REPO, check=False).returncode == 0

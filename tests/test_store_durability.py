@@ -18,9 +18,11 @@ import pytest
 
 from annotator.model import Annotation, Span
 from annotator.store import QueueFilter, Store
+from tests.cli_worker import Worker
 
 WRITERS = 4
 WRITES_EACH = 150
+BULK = 6_000  # spans: 3 transactions of the bulk import (tests/store_writers.py)
 
 
 def _prepare(path: Path, spans: int = 50) -> None:
@@ -30,45 +32,23 @@ def _prepare(path: Path, spans: int = 50) -> None:
         writer.close()
 
 
-def _write_annotations(path: str, identifier: str, count: int, barrier) -> int:
-    barrier.wait()
-    with Store.open(path) as store:
-        for i in range(count):
-            store.set_annotation(
-                Annotation(
-                    name="quality", span_id=f"s{i % 50}", label=f"v{i}", identifier=identifier
-                )
-            )
-            if i % 3 == 0:  # interleave undo with writes: longer transactions, more log reads
-                store.undo(identifier)
-    return count
-
-
-def _import_spans(path: str, count: int, barrier) -> int:
-    barrier.wait()
-    with Store.open(path) as store:
-        writer = store.span_writer()
-        writer.add_all(
-            Span(f"bulk{i}", f"bulk-trace{i // 20}", None, "bulk", attributes={"x": "y" * 200})
-            for i in range(count)
-        )
-        return writer.close().new
-
-
 def test_concurrent_writers_lose_nothing_and_never_see_locked(tmp_path: Path) -> None:
+    """Four annotation writers and a bulk span import, each a process: the writers start
+    while the import holds the write lock, then all of them contend until done."""
+    from tests import store_writers
+
     path = tmp_path / "shared.db"
     _prepare(path)
     context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager:
-        barrier = manager.Barrier(WRITERS + 1)
-        with context.Pool(WRITERS + 1) as pool:
-            jobs = [
-                pool.apply_async(_write_annotations, (str(path), f"ann{n}", WRITES_EACH, barrier))
-                for n in range(WRITERS)
-            ]
-            bulk = pool.apply_async(_import_spans, (str(path), 30_000, barrier))
-            results = [job.get(timeout=300) for job in jobs]  # re-raises "database is locked"
-            assert bulk.get(timeout=300) == 30_000
+    barrier = context.Barrier(WRITERS + 1, timeout=120)
+    with context.Pool(WRITERS + 1, store_writers.start, (barrier,)) as pool:
+        jobs = [
+            pool.apply_async(store_writers.write_annotations, (str(path), f"ann{n}", WRITES_EACH))
+            for n in range(WRITERS)
+        ]
+        bulk = pool.apply_async(store_writers.import_spans, (str(path), BULK))
+        assert bulk.get(timeout=300) == BULK  # re-raises "database is locked"
+        results = [job.get(timeout=300) for job in jobs]
     assert results == [WRITES_EACH] * WRITERS
     with Store.open(path) as store:
         conn = store.connection
@@ -95,7 +75,7 @@ def test_concurrent_writers_lose_nothing_and_never_see_locked(tmp_path: Path) ->
                 ).fetchall()
             )
             assert state == expected, f"ann{n}"
-        assert store.counts()["spans"] == 50 + 30_000
+        assert store.counts()["spans"] == 50 + BULK
         assert store.integrity_check() == "ok"
 
 
@@ -153,19 +133,30 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def annotator(
-    *args: str, cwd: Path, timeout: float = 120, **env: str
-) -> subprocess.CompletedProcess:
+def annotator(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m annotator *args` in a process of its own, from its start to its exit."""
     return subprocess.run(
         [sys.executable, "-m", "annotator", *args],
         check=False,
         cwd=cwd,
         capture_output=True,
         text=True,
-        env=_env(**env),
-        timeout=timeout,
+        env=_env(),
+        timeout=120,
         stdin=subprocess.DEVNULL,
     )
+
+
+@pytest.fixture(scope="module")
+def commands(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    """The commands whose subject is what they say, their exit code and what they leave on disk
+    (not how a process starts or ends): one after another in one process, each in the test's
+    directory (tests/cli_worker.py)."""
+    worker = Worker(tmp_path_factory.mktemp("commands"), _env())
+    try:
+        yield worker
+    finally:
+        worker.close()
 
 
 def _legacy_spans(path: Path, spans: int, per_trace: int = 7) -> Path:
@@ -226,7 +217,9 @@ _IMPORT_PAUSED_MID_TRANSACTION = textwrap.dedent(
 SPANS = 2_100  # 300 traces of 7
 
 
-def test_ctrl_c_during_import_leaves_every_committed_span_visible(tmp_path: Path) -> None:
+def test_ctrl_c_during_import_leaves_every_committed_span_visible(
+    tmp_path: Path, commands: Worker
+) -> None:
     source = _legacy_spans(tmp_path / "big.jsonl", SPANS)
     db = tmp_path / "a.db"
     process = subprocess.Popen(
@@ -263,7 +256,7 @@ def test_ctrl_c_during_import_leaves_every_committed_span_visible(tmp_path: Path
             "skipped)."
         )
     ]
-    finished = annotator("import", str(source), "--db", str(db), cwd=tmp_path)
+    finished = commands.run("import", str(source), "--db", str(db), cwd=tmp_path)
     assert finished.returncode == 0, finished.stderr
     assert _consistency(db) == (SPANS, SPANS, 0)
 
@@ -375,9 +368,10 @@ SAMPLES = REPO / "sample_traces"
 
 
 def test_full_disk_import_is_one_line_and_leaves_a_consistent_database(
-    tmp_path: Path, tmpfs: Callable[[str], Path]
+    tmp_path: Path, tmpfs: Callable[[str], Path], commands: Worker
 ) -> None:
     disk = tmpfs("256k")
+    # In a process of its own: nothing is said at its exit either. The rest: `commands`.
     new = annotator(
         "import", str(SAMPLES / "rag.otlp.jsonl"), "--db", str(disk / "new.db"), cwd=tmp_path
     )
@@ -394,32 +388,32 @@ def test_full_disk_import_is_one_line_and_leaves_a_consistent_database(
     disk = tmpfs("2m")  # the chat sample with its search index: about 660 KiB
     db = disk / "x.db"
     assert (
-        annotator(
+        commands.run(
             "import", str(SAMPLES / "chat.otlp.jsonl"), "--db", str(db), cwd=tmp_path
         ).returncode
         == 0
     )
     _fill(disk, leave_kib=40)
     before = _consistency(db)
-    more = annotator("import", str(SAMPLES / "rag.otlp.jsonl"), "--db", str(db), cwd=tmp_path)
+    more = commands.run("import", str(SAMPLES / "rag.otlp.jsonl"), "--db", str(db), cwd=tmp_path)
     assert more.returncode == 2 and "Traceback" not in more.stderr
     assert len(more.stderr.splitlines()) == 1 and "the disk is full" in more.stderr
     assert _consistency(db) == before
     # Reading needs no space: nothing is created beside a database at rest.
-    stats = annotator("stats", "--db", str(db), "--json", cwd=tmp_path)
+    stats = commands.run("stats", "--db", str(db), "--json", cwd=tmp_path)
     assert stats.returncode == 0, stats.stderr
-    dataset = annotator("dataset", "--db", str(db), "--out", "-", cwd=tmp_path)
+    dataset = commands.run("dataset", "--db", str(db), "--out", "-", cwd=tmp_path)
     assert dataset.returncode == 0 and dataset.stdout.count("\n") == 42, dataset.stderr
     assert sorted(p.name for p in disk.iterdir()) == ["filler", "x.db"]
 
 
 def test_read_only_file_or_file_system_is_one_line_and_nothing_changes(
-    tmp_path: Path, tmpfs: Callable[[str], Path]
+    tmp_path: Path, tmpfs: Callable[[str], Path], commands: Worker
 ) -> None:
     disk = tmpfs("4m")
     db = disk / "x.db"
     assert (
-        annotator(
+        commands.run(
             "import", str(SAMPLES / "chat.otlp.jsonl"), "--db", str(db), cwd=tmp_path
         ).returncode
         == 0
@@ -429,6 +423,7 @@ def test_read_only_file_or_file_system_is_one_line_and_nothing_changes(
     subprocess.run(["mount", "--bind", str(db), str(db)], check=True)
     try:
         subprocess.run(["mount", "-o", "remount,ro,bind", str(db)], check=True)
+        # In a process of its own: nothing is said at its exit either. The rest: `commands`.
         result = annotator("import", str(SAMPLES / "rag.otlp.jsonl"), "--db", str(db), cwd=tmp_path)
         assert result.returncode == 2
         assert result.stderr.splitlines() == [
@@ -445,13 +440,13 @@ def test_read_only_file_or_file_system_is_one_line_and_nothing_changes(
         ["annotate", "--db", str(db)],
         ["merge", str(SAMPLES.parent / "nothing.db"), "--into", str(db)],
     ):
-        result = annotator(*args, cwd=tmp_path)
+        result = commands.run(*args, cwd=tmp_path)
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
-    result = annotator("import", str(SAMPLES / "rag.otlp.jsonl"), "--db", str(db), cwd=tmp_path)
+    result = commands.run("import", str(SAMPLES / "rag.otlp.jsonl"), "--db", str(db), cwd=tmp_path)
     assert "(the file system is mounted read-only)" in result.stderr
     assert hashlib.sha256(db.read_bytes()).hexdigest() == digest
-    stats = annotator("stats", "--db", str(db), cwd=tmp_path)  # reading still works
+    stats = commands.run("stats", "--db", str(db), cwd=tmp_path)  # reading still works
     assert stats.returncode == 0 and stats.stdout.startswith("42 spans"), stats.stderr
 
 
@@ -539,11 +534,11 @@ def test_a_lock_held_by_another_process_is_said_at_once_and_waited_for_a_bounded
     ],
 )
 def test_a_named_pipe_with_no_writer_is_refused_not_waited_on(
-    tmp_path: Path, args: list[str]
+    tmp_path: Path, commands: Worker, args: list[str]
 ) -> None:
     os.mkfifo(tmp_path / "pipe")
     _prepare(tmp_path / "a.db")
-    result = annotator(*args, cwd=tmp_path, timeout=60)  # blocking forever fails here
+    result = commands.run(*args, cwd=tmp_path)  # blocking forever fails here
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1 and "named pipe" in result.stderr, result.stderr
     assert not (tmp_path / "out.db").exists()
@@ -556,9 +551,13 @@ def _beside(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(("-wal", "-shm", "-journal")))
 
 
-def test_no_command_leaves_wal_or_shm_files_and_inputs_stay_byte_for_byte(tmp_path: Path) -> None:
+def test_no_command_leaves_wal_or_shm_files_and_inputs_stay_byte_for_byte(
+    tmp_path: Path, commands: Worker
+) -> None:
     for name in ("a.db", "b.db"):
-        imported = annotator("import", str(SAMPLES / "chat.otlp.jsonl"), "--db", name, cwd=tmp_path)
+        imported = commands.run(
+            "import", str(SAMPLES / "chat.otlp.jsonl"), "--db", name, cwd=tmp_path
+        )
         assert imported.returncode == 0, imported.stderr
     with Store.open(tmp_path / "b.db") as store:
         store.set_annotation(
@@ -582,7 +581,7 @@ def test_no_command_leaves_wal_or_shm_files_and_inputs_stay_byte_for_byte(tmp_pa
         ["merge", "a.db", "b.db", "--into", "team.db"],
         ["merge", "a.db", "b.db", "--into", "team.db", "--dry-run"],
     ):
-        result = annotator(*args, cwd=tmp_path)
+        result = commands.run(*args, cwd=tmp_path)
         assert result.returncode == 0, (args, result.stderr)
         assert _beside(tmp_path) == [], args
     assert {
@@ -590,7 +589,9 @@ def test_no_command_leaves_wal_or_shm_files_and_inputs_stay_byte_for_byte(tmp_pa
     } == inputs
 
 
-def test_a_database_left_in_wal_mode_is_read_without_creating_anything(tmp_path: Path) -> None:
+def test_a_database_left_in_wal_mode_is_read_without_creating_anything(
+    tmp_path: Path, commands: Worker
+) -> None:
     """Files closed by earlier versions stay in WAL mode with nothing beside them: a read-only
     open (stats, merge inputs) must not create -wal/-shm it could not remove."""
     db = tmp_path / "old.db"
@@ -600,8 +601,8 @@ def test_a_database_left_in_wal_mode_is_read_without_creating_anything(tmp_path:
     conn.close()
     assert _beside(tmp_path) == []
     digest = hashlib.sha256(db.read_bytes()).hexdigest()
-    assert annotator("stats", "--db", "old.db", "--json", cwd=tmp_path).returncode == 0
-    merged = annotator("merge", "old.db", "--into", "team.db", cwd=tmp_path)
+    assert commands.run("stats", "--db", "old.db", "--json", cwd=tmp_path).returncode == 0
+    merged = commands.run("merge", "old.db", "--into", "team.db", cwd=tmp_path)
     assert merged.returncode == 0, merged.stderr
     assert _beside(tmp_path) == []
     assert hashlib.sha256(db.read_bytes()).hexdigest() == digest

@@ -2,11 +2,12 @@
 environment, and `annotator demo` opens on them in a terminal, from a directory far from this
 checkout, with nothing of the checkout on the path.
 
-No network: the wheel is built with the hatchling of the test extra (no build isolation, no
-index), and the fresh environment gets the wheel alone (``--no-deps --no-index``) plus, linked
-from this test environment, exactly the distributions the wheel's own metadata requires (its
-``Requires-Dist`` and theirs, markers and extras evaluated), and nothing else: an import the
-metadata does not declare fails there. ``pip check`` then confirms every declared version range.
+No network: the wheel is built with the hatchling of the test extra (its PEP 517 hook, as pip
+calls it without build isolation), and the fresh environment gets the wheel alone
+(``--no-deps --no-index``) plus, linked from this test environment, exactly the distributions
+the wheel's own metadata requires (its ``Requires-Dist`` and theirs, markers and extras
+evaluated), and nothing else: an import the metadata does not declare fails there. ``pip
+check`` then confirms every declared version range.
 Marked ``wheel``: CI runs it with everything else (``-m "not wheel"`` leaves it out locally).
 """
 
@@ -51,12 +52,22 @@ def _pip(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built as pip, build and uv build it: the build backend's PEP 517 hook, in the checkout
+    (here called directly, without pip around it)."""
     out = tmp_path_factory.mktemp("dist")
-    _pip(
-        "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", str(out), str(REPO)
+    code = "import sys; from hatchling.build import build_wheel; print(build_wheel(sys.argv[1]))"
+    built = subprocess.run(
+        [sys.executable, "-c", code, str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
-    [built] = out.glob("annotator-*.whl")
-    return built
+    assert built.returncode == 0, built.stdout + built.stderr
+    [found] = out.glob("annotator-*.whl")
+    assert built.stdout.split() == [found.name]
+    return found
 
 
 def _requirements(wheel: Path) -> list[Requirement]:

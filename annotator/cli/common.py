@@ -53,29 +53,58 @@ def friendly_errors(function: F) -> F:
     """Turn the errors bad input and bad environments raise into `BadInput`: a damaged or
     foreign file, a config, an output that must not or cannot be written, a full disk, a
     read-only file, a lock held too long. A reader of stdout that went away ends the command
-    quietly (`quiet_broken_pipe`)."""
-    from annotator.config import ConfigError
-    from annotator.output_file import OutputError, ReaderGone
-    from annotator.readers import NotATraceFile
-    from annotator.store import StoreError, describe_error
+    quietly (`quiet_broken_pipe`). The core's error types are imported when an error is
+    caught, not when a command is defined (`annotator --help` needs none of their modules)."""
 
     @wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
-        except (StoreError, NotATraceFile, ConfigError, OutputError) as error:
-            raise BadInput(str(error)) from None
-        except sqlite3.Error as error:
-            path = kwargs.get("db_path") or kwargs.get("out_path")
-            message = describe_error(error, path)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # the command's own way out (BadInput among them): nothing to import
+        except Exception as error:
+            message = _friendly_message(error, kwargs)
             if message is None:
                 raise
             raise BadInput(message) from None
-        except (BrokenPipeError, ReaderGone):
-            # Caught here, before click would turn it into exit code 1.
-            quiet_broken_pipe()
 
     return wrapper  # type: ignore[return-value]
+
+
+# The core's errors that are bad input, by the package that raises them: an error of a package
+# never imported cannot have been raised, so only the loaded ones are looked at (a command's
+# error path imports no configs, pydantic and the rest that it never used).
+_BAD_INPUT_ERRORS = (
+    ("annotator.store", "StoreError"),
+    ("annotator.readers", "NotATraceFile"),
+    ("annotator.config", "ConfigError"),
+    ("annotator.output_file", "OutputError"),
+)
+
+
+def _loaded(module: str, name: str) -> type[Exception] | None:
+    found = sys.modules.get(module)
+    return getattr(found, name, None) if found is not None else None
+
+
+def _friendly_message(error: Exception, kwargs: dict[str, Any]) -> str | None:
+    """The one line `error` is shown as, if it is bad input (None: it is not). A reader of
+    stdout that went away ends the command here, quietly."""
+    bad_input = tuple(
+        found for module, name in _BAD_INPUT_ERRORS if (found := _loaded(module, name))
+    )
+    if isinstance(error, bad_input):
+        return str(error)
+    if isinstance(error, sqlite3.Error):
+        from annotator.store import describe_error
+
+        path = kwargs.get("db_path") or kwargs.get("out_path")
+        return describe_error(error, path)
+    reader_gone = _loaded("annotator.output_file", "ReaderGone")
+    if isinstance(error, BrokenPipeError) or (reader_gone and isinstance(error, reader_gone)):
+        # Caught here, before click would turn it into exit code 1.
+        quiet_broken_pipe()
+    return None
 
 
 @contextmanager

@@ -1,60 +1,99 @@
 """Entry point: the click group, every command registered on it (here, in one place), and the
-top-level handling that turns what escapes a command into one line and an exit code."""
+top-level handling that turns what escapes a command into one line and an exit code.
+
+The commands are registered by name and loaded when used (click's lazy loading of
+subcommands): `annotator stats` imports the stats command alone, not every command's modules,
+and `annotator --help` only the command modules (each defers its heavy imports to its body)."""
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import sys
 
 import click
 
-from annotator import __version__
-from annotator.cli.annotate_cmd import annotate_command, demo_command
-from annotator.cli.assign_cmd import assign_command
 from annotator.cli.common import EXIT_INTERRUPTED, BadInput, quiet_broken_pipe
-from annotator.cli.config_cmd import config_group
-from annotator.cli.dataset_cmd import dataset_command
-from annotator.cli.export_cmd import export_command
-from annotator.cli.import_cmd import import_command
-from annotator.cli.merge_cmd import merge_command
 from annotator.cli.output import warn
-from annotator.cli.pull_cmd import pull_command
-from annotator.cli.push_cmd import push_command
-from annotator.cli.resolve_cmd import resolve_command
-from annotator.cli.stats_cmd import stats_command
+
+# Every command: its name, and the module and attribute of its click command.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "annotate": ("annotator.cli.annotate_cmd", "annotate_command"),
+    "assign": ("annotator.cli.assign_cmd", "assign_command"),
+    "config": ("annotator.cli.config_cmd", "config_group"),
+    "dataset": ("annotator.cli.dataset_cmd", "dataset_command"),
+    "demo": ("annotator.cli.annotate_cmd", "demo_command"),
+    "export": ("annotator.cli.export_cmd", "export_command"),
+    "import": ("annotator.cli.import_cmd", "import_command"),
+    "merge": ("annotator.cli.merge_cmd", "merge_command"),
+    "pull": ("annotator.cli.pull_cmd", "pull_command"),
+    "push": ("annotator.cli.push_cmd", "push_command"),
+    "resolve": ("annotator.cli.resolve_cmd", "resolve_command"),
+    "stats": ("annotator.cli.stats_cmd", "stats_command"),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, "--version", "-V", prog_name="annotator")
-def cli() -> None:
+class LazyGroup(click.Group):
+    """A group whose commands (`COMMANDS`) are imported the first time they are looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attribute = COMMANDS[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in COMMANDS:
+            # No such command: click's "Did you mean ...?" picks from the loaded commands.
+            for name in COMMANDS:
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
+
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    # What click.version_option prints, with the version looked up only when asked for.
+    if not value or ctx.resilient_parsing:
+        return
+    from annotator import __version__
+
+    click.echo(f"annotator, version {__version__}", color=ctx.color)
+    ctx.exit()
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--version",
+    "-V",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Annotate LLM traces from the keyboard: spans in, judgements out, all in one SQLite file.
 
     Start with `annotator demo`, or `annotator annotate TRACES.jsonl`.
     """
+    # Run before the command (not for --help or --version, which need no store): a lock
+    # waited for is said on stderr, for as long as the command runs.
+    from annotator.store import set_lock_notice
 
-
-for command in (
-    annotate_command,
-    assign_command,
-    config_group,
-    dataset_command,
-    demo_command,
-    export_command,
-    import_command,
-    merge_command,
-    pull_command,
-    push_command,
-    resolve_command,
-    stats_command,
-):
-    cli.add_command(command)
+    previous = set_lock_notice(lambda message: warn(f"annotator: {message}"))
+    ctx.call_on_close(lambda: set_lock_notice(previous))
 
 
 def main() -> None:
-    from annotator.store import set_lock_notice
-
-    set_lock_notice(lambda message: warn(f"annotator: {message}"))
     try:
         try:
             # Not standalone: click's own messages come back here to go through `warn`.

@@ -266,13 +266,15 @@ def check_names(database: Store | sqlite3.Connection, spec: DatasetSpec) -> list
     """Warnings about the filters: names no config or annotation has, labels a categorical
     config does not offer, --agreed without label/score filters."""
     conn = connection_of(database)
-    from annotator.team.stats import stored_configs
-
     warnings: list[str] = []
-    try:
-        configs = stored_configs(conn)
-    except Exception:
-        configs = None
+    configs = None
+    if spec.conditions:  # the configs are read (and parsed: pydantic) only to check them
+        from annotator.team.stats import stored_configs
+
+        try:
+            configs = stored_configs(conn)
+        except Exception:
+            configs = None
     present = {row[0] for row in conn.execute("SELECT DISTINCT name FROM annotations")}
     for condition in spec.conditions:
         config = configs.by_name(condition.name) if configs is not None else None

@@ -799,14 +799,14 @@ class _Merger:
         return found
 
     def _merge_configs(self, inputs: list[_ConfigSource | None]) -> None:
-        from annotator.config import ConfigError, parse_config
-
         base = self.store.load_config_document()
         base_times = dict(self.conn.execute("SELECT name, updated_at FROM annotation_configs"))
         out = _config_source(self.out_label, base, base_times) if base is not None else None
         sources = [s for s in (out, *inputs) if s is not None]
         if not sources:
             return
+        from annotator.config import ConfigError, parse_config  # only with configs to merge
+
         ranked: dict[str, list[_Definition]] = {}
         for source in sources:
             for definition in source.definitions:
