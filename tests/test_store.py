@@ -93,6 +93,29 @@ def test_older_database_is_upgraded_in_place_keeping_its_data(tmp_path: Path) ->
     close_connection(conn)
 
 
+def test_a_new_database_is_made_in_one_transaction(tmp_path: Path) -> None:
+    """Every migration in one commit (a new file is not upgraded step by step); one that fails
+    leaves the file as blank as it found it."""
+    path = tmp_path / "new.db"
+    conn = connect(path)
+    broken = [*MIGRATIONS, "CREATE TABLE extra (x);\nTHIS IS NOT SQL;"]
+    with pytest.raises(sqlite3.OperationalError):
+        ensure_schema(conn, path, migrations=broken)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    ensure_schema(conn, path)
+    conn.set_trace_callback(None)
+    assert [s for s in statements if s in ("BEGIN IMMEDIATE", "COMMIT")] == [
+        "BEGIN IMMEDIATE",
+        "COMMIT",
+    ]
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    close_connection(conn)
+
+
 def test_failed_migration_rolls_back(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = connect(path)
