@@ -12,6 +12,7 @@ import pytest
 
 from annotator.model import Annotation, Span
 from annotator.store import SCHEMA_VERSION, AnnotationError, AnnotationKey, Store, StoreError
+from annotator.store import spans as span_store
 from annotator.store.db import APPLICATION_ID, close_connection, connect, ensure_schema
 from annotator.store.schema import MIGRATIONS
 
@@ -270,14 +271,26 @@ def test_parent_cycles_are_broken_and_reported(tmp_path: Path) -> None:
         assert flagged == ["a"]  # the earliest span of the cycle is shown at the top
 
 
-def test_large_import_commits_in_chunks_and_counts(tmp_path: Path) -> None:
+def test_large_import_commits_in_chunks_and_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The import's batch and commit sizes scaled down 30 and 20 times, the spans 10 times: the
+    # same batches a commit, and commits that fall inside a trace, for a tenth of the rows.
+    monkeypatch.setattr(span_store, "BATCH_SIZE", 64)
+    monkeypatch.setattr(span_store, "COMMIT_EVERY", 1_000)
     with Store.open(tmp_path / "big.db") as store:
+        statements: list[str] = []
+        store.connection.set_trace_callback(statements.append)
         writer = store.span_writer()
-        for i in range(25_000):
+        for i in range(2_500):
             writer.add(_span(f"s{i}", f"t{i // 10}", None if i % 10 == 0 else f"s{i - i % 10}"))
         result = writer.close()
-        assert result.new == 25_000 and len(result.trace_ids) == 2_500
-        assert store.counts()["traces"] == 2_500
+        store.connection.set_trace_callback(None)
+        assert statements.count("COMMIT") == 3  # after 1,024 and 2,048 spans, and the rest
+        assert result.new == 2_500 and len(result.trace_ids) == 250
+        assert store.counts()["traces"] == 250
+        sizes = store.connection.execute("SELECT DISTINCT span_count FROM traces").fetchall()
+        assert sizes == [(10,)]  # t102 and t204 were committed in two parts
         assert store.integrity_check() == "ok"
 
 
