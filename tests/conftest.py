@@ -64,7 +64,24 @@ def _selects_phoenix_tests(config: pytest.Config) -> bool:
     return False
 
 
+def _hypothesis_character_tables() -> None:
+    """Hypothesis works out once which characters `text()` may draw (a pass over every code
+    point, 1.4 CPU-s) and keeps the tables in .hypothesis/unicode_data. Where there are none
+    yet (a fresh clone: CI), every xdist worker worked them out at once; the controller does
+    it before the workers start, and they read the files (20 ms when they are there)."""
+    import warnings
+
+    from hypothesis import strategies as st
+    from hypothesis.errors import NonInteractiveExampleWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonInteractiveExampleWarning)
+        st.text(min_size=1).example()
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if not _is_worker(config) and getattr(config.option, "numprocesses", None):
+        _hypothesis_character_tables()
     # The controller (or a run without xdist) starts Phoenix in the background at once: its
     # 10-16 s start overlaps the workers' start-up and the other tests (tests/phoenix/server.py).
     if not _is_worker(config) and _selects_phoenix_tests(config):

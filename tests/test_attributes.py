@@ -6,7 +6,7 @@ import copy
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from annotator.attributes import (
@@ -187,12 +187,12 @@ def _nested(children):
 _TREE = st.recursive(
     _LEAF,
     lambda inner: _nested(inner) | st.lists(_nested(inner), min_size=1, max_size=3),
-    max_leaves=20,
+    max_leaves=8,
 )
-_ROOTS = st.dictionaries(_NAME, _TREE, min_size=1, max_size=5)
+_ROOTS = st.dictionaries(_NAME, _TREE, min_size=1, max_size=3)
 
 
-@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None)
 @given(_ROOTS)
 def test_round_trip_on_well_formed_attributes(nested: dict) -> None:
     """Well formed: names are not all digits, no dots, list indices contiguous, no empty dicts."""
@@ -207,7 +207,7 @@ _ODD_FLAT = st.dictionaries(
 )
 
 
-@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None)
 @given(_ODD_FLAT)
 def test_conflicting_keys_never_crash_and_do_not_depend_on_order(flat: dict) -> None:
     result = unflatten(flat)

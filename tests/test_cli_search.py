@@ -46,9 +46,20 @@ def _fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+_TOKENS: dict[str, dict[str, set[str]]] = {}
+
+
 def tokens_by_span(path: Path) -> dict[str, set[str]]:
     """Each span's words: its name, status message and the texts the index reads of its
-    attributes and events (README: Full-text search), split where FTS5 splits."""
+    attributes and events (README: Full-text search), split where FTS5 splits. Worked out once
+    per database content: the tests' copies of the module's database share it."""
+    content = digest(path)
+    if content not in _TOKENS:
+        _TOKENS[content] = _tokens_by_span(path)
+    return _TOKENS[content]
+
+
+def _tokens_by_span(path: Path) -> dict[str, set[str]]:
     with Store.open(path, readonly=True) as store:
         rows = store.connection.execute(
             "SELECT span_id, name, status_message, attributes, events FROM spans ORDER BY rowid"

@@ -12,6 +12,7 @@ import pytest
 
 from annotator.model import Annotation, Span
 from annotator.store import SCHEMA_VERSION, AnnotationError, AnnotationKey, Store, StoreError
+from annotator.store import spans as span_store
 from annotator.store.db import APPLICATION_ID, close_connection, connect, ensure_schema
 from annotator.store.schema import MIGRATIONS
 
@@ -90,6 +91,29 @@ def test_older_database_is_upgraded_in_place_keeping_its_data(tmp_path: Path) ->
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(next_version)
     assert conn.execute("SELECT label, reviewed FROM annotations").fetchall() == [("good", 0)]
     ensure_schema(conn, path, migrations=next_version)  # idempotent
+    close_connection(conn)
+
+
+def test_a_new_database_is_made_in_one_transaction(tmp_path: Path) -> None:
+    """Every migration in one commit (a new file is not upgraded step by step); one that fails
+    leaves the file as blank as it found it."""
+    path = tmp_path / "new.db"
+    conn = connect(path)
+    broken = [*MIGRATIONS, "CREATE TABLE extra (x);\nTHIS IS NOT SQL;"]
+    with pytest.raises(sqlite3.OperationalError):
+        ensure_schema(conn, path, migrations=broken)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    ensure_schema(conn, path)
+    conn.set_trace_callback(None)
+    assert [s for s in statements if s in ("BEGIN IMMEDIATE", "COMMIT")] == [
+        "BEGIN IMMEDIATE",
+        "COMMIT",
+    ]
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     close_connection(conn)
 
 
@@ -247,14 +271,26 @@ def test_parent_cycles_are_broken_and_reported(tmp_path: Path) -> None:
         assert flagged == ["a"]  # the earliest span of the cycle is shown at the top
 
 
-def test_large_import_commits_in_chunks_and_counts(tmp_path: Path) -> None:
+def test_large_import_commits_in_chunks_and_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The import's batch and commit sizes scaled down 30 and 20 times, the spans 10 times: the
+    # same batches a commit, and commits that fall inside a trace, for a tenth of the rows.
+    monkeypatch.setattr(span_store, "BATCH_SIZE", 64)
+    monkeypatch.setattr(span_store, "COMMIT_EVERY", 1_000)
     with Store.open(tmp_path / "big.db") as store:
+        statements: list[str] = []
+        store.connection.set_trace_callback(statements.append)
         writer = store.span_writer()
-        for i in range(25_000):
+        for i in range(2_500):
             writer.add(_span(f"s{i}", f"t{i // 10}", None if i % 10 == 0 else f"s{i - i % 10}"))
         result = writer.close()
-        assert result.new == 25_000 and len(result.trace_ids) == 2_500
-        assert store.counts()["traces"] == 2_500
+        store.connection.set_trace_callback(None)
+        assert statements.count("COMMIT") == 3  # after 1,024 and 2,048 spans, and the rest
+        assert result.new == 2_500 and len(result.trace_ids) == 250
+        assert store.counts()["traces"] == 250
+        sizes = store.connection.execute("SELECT DISTINCT span_count FROM traces").fetchall()
+        assert sizes == [(10,)]  # t102 and t204 were committed in two parts
         assert store.integrity_check() == "ok"
 
 

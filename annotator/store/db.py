@@ -13,6 +13,7 @@ rest then creates nothing, and needs no write access to the file or its folder.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import stat
@@ -397,10 +398,13 @@ def ensure_schema(
             version = schema_version(conn)
             if version >= target_version:
                 break
-            _run_script(conn, steps[version])
-            version += 1
+            # A new database is made in one transaction (one commit, not one a step); a file
+            # that has data is upgraded a step a transaction.
+            start, version = version, target_version if version == 0 else version + 1
+            for script in steps[start:version]:
+                _run_script(conn, script)
             conn.execute(f"PRAGMA user_version = {version}")
-            if version == 1:
+            if start == 0:
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
 
@@ -410,8 +414,14 @@ def _has_schema(conn: sqlite3.Connection) -> bool:
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     # executescript() would COMMIT our transaction first; run statement by statement instead.
-    for statement in _split_statements(script):
+    for statement in _statements(script):
         conn.execute(statement)
+
+
+@functools.cache
+def _statements(script: str) -> tuple[str, ...]:
+    """A migration's statements, split once a process (a new database runs them all)."""
+    return tuple(_split_statements(script))
 
 
 def _split_statements(script: str) -> Iterator[str]:

@@ -1,9 +1,9 @@
 """The database schema: a public, documented interface (people open the file with sqlite3 and
 Datasette and send it to each other), so every change is a numbered migration.
 
-``PRAGMA user_version`` holds the schema version. A file from an older version is upgraded in
-place, one migration at a time, each in its own transaction; a file from a newer version is
-refused and left untouched.
+``PRAGMA user_version`` holds the schema version. A new database gets every migration in one
+transaction. A file from an older version is upgraded in place, one migration at a time, each
+in its own transaction; a file from a newer version is refused and left untouched.
 """
 
 from __future__ import annotations
