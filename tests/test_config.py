@@ -1556,55 +1556,6 @@ def test_aliases_cannot_stack_depth_past_the_bound() -> None:
     ]
 
 
-_AWKWARD_YAML = [
-    "base: &b {type: categorical, values: [yes, no, '1.10', \"x\\ty\", 1.10, ~, 2024-01-01]}\n"
-    "annotations:\n  - <<: *b\n    name: a\n  - <<: *b\n    name: 'b'\n    description: |\n"
-    "      two\n      lines\n",
-    "annotations:\n- name: c # a comment\n  type: freeform\n  description: >-\n    folded\n"
-    '    text\n\n    more\n- name: "\\u00e9\\U0001F600 \\x41"\n  type: FREEFORM\n',
-    "%YAML 1.1\n---\n- [a, b: c, {d: e}, 'f''g', ? h]\n- !!str 3\n- !!int '4'\n...\n",
-    '{"annotations": [{"name": "j\\u00e9", "type": "CONTINUOUS", "lower_bound": -1e3}]}',
-    "\ufeffannotations: [\n  {name: x,\n   type: freeform},\n]\nkeys: {note: [z, y]}\n",
-]
-
-
-@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
-def test_libyaml_and_pyyaml_compose_the_same_nodes() -> None:
-    """Config text is composed from libyaml's events when PyYAML has libyaml (six times
-    faster), from PyYAML's own otherwise and for text libyaml refuses: the converter must see
-    the same nodes (tags, values, scalar styles, lines) either way."""
-    from annotator.config.source import _BoundedLoader, _FastBoundedLoader
-
-    def shape(node: yaml.Node) -> object:
-        line = node.start_mark.line
-        if isinstance(node, yaml.ScalarNode):
-            return (node.tag, node.value, node.style, line)
-        if isinstance(node, yaml.SequenceNode):
-            return (node.tag, line, [shape(item) for item in node.value])
-        return (node.tag, line, [(shape(k), shape(v)) for k, v in node.value])
-
-    from tests.app_data import CONFIG_YAML
-
-    readme = (REPO / "configs" / "README.md").read_text(encoding="utf-8")
-    texts = [block.split("```", 1)[0] for block in readme.split("```yaml\n")[1:]]
-    texts += [bundled_config_path(name).read_text(encoding="utf-8") for name in BUNDLED]
-    texts += [CONFIG_YAML, *_AWKWARD_YAML]
-    for text in texts:
-        fast = yaml.compose(text, Loader=_FastBoundedLoader)
-        assert fast is not None and shape(fast) == shape(yaml.compose(text, Loader=_BoundedLoader))
-
-
-def test_a_syntax_error_is_told_in_pyyaml_s_words_whichever_parser_found_it() -> None:
-    # libyaml says "found character that cannot start any token": the file is read again by
-    # PyYAML's parser, whose message names the character.
-    with pytest.raises(ConfigError) as caught:
-        parse_config("- {name: x, description: |\n    two\n  }\n", "c.yaml")
-    assert str(caught.value) == (
-        "c.yaml:1: YAML syntax error: found character '|' that cannot start any token (while "
-        "scanning for the next token)"
-    )
-
-
 def test_config_check_of_an_alias_bomb_is_one_line_and_exit_2(tmp_path: Path) -> None:
     from click.testing import CliRunner
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
-from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
-from yaml.reader import Reader, ReaderError
-from yaml.resolver import Resolver
+from yaml.reader import ReaderError
 
 from annotator.config.errors import ConfigError, ConfigProblem
 
@@ -79,7 +77,7 @@ def read_document(text: str, filename: str) -> Document:
     """The values of a YAML/JSON config. Raises ConfigError when there are none to validate:
     a syntax error, a bound crossed, an empty file."""
     try:
-        root = _compose(text)
+        root = yaml.compose(text, Loader=_BoundedLoader)
     except _YamlTooBig as error:
         raise ConfigError([ConfigProblem(filename, error.line, error.message)]) from None
     except yaml.MarkedYAMLError as error:
@@ -175,18 +173,13 @@ class _YamlTooBig(Exception):
         self.message = message
 
 
-class _Bounded(Composer):
-    """A composer that counts every node as it would be once aliases are expanded (an alias
-    costs the size of what it names) and how deep that reaches; PyYAML's composer recurses once
-    per level, so a deep file would otherwise end in RecursionError."""
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader whose composer counts every node as it would be once aliases are expanded
+    (an alias costs the size of what it names) and how deep that reaches; PyYAML's composer
+    recurses once per level, so a deep file would otherwise end in RecursionError."""
 
-    if TYPE_CHECKING:  # from the parser it is combined with: PyYAML's or libyaml's
-
-        def check_event(self, *choices: Any) -> bool: ...
-        def peek_event(self) -> Any: ...
-        def dispose(self) -> None: ...
-
-    def _start_counting(self) -> None:
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
         self._depth = 0  # nodes open above the one being composed
         self._expanded = 0
         self._child_heights: list[int] = []
@@ -212,8 +205,6 @@ class _Bounded(Composer):
         finally:
             self._depth -= 1
             height = self._child_heights.pop() + 1
-        if isinstance(node, yaml.ScalarNode) and node.style == "":
-            node.style = None  # libyaml's plain style; PyYAML's (and the converter's) is None
         if self._child_heights:
             self._child_heights[-1] = max(self._child_heights[-1], height)
         self._measured[id(node)] = (self._expanded - before + 1, height)
@@ -237,51 +228,6 @@ class _Bounded(Composer):
             )
         if self._child_heights:
             self._child_heights[-1] = max(self._child_heights[-1], height)
-
-
-class _BoundedLoader(_Bounded, yaml.SafeLoader):
-    """PyYAML's SafeLoader, all in Python, with the bounded composer."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._start_counting()
-
-
-if yaml.__with_libyaml__:
-    from yaml._yaml import CParser
-
-    class _FastBoundedLoader(_Bounded, CParser, SafeConstructor, Resolver):
-        """The same composer (and the same resolver) over libyaml's scanner and parser, which
-        make the same events as PyYAML's, six times faster. Used for text that parses: a file
-        with an error is read again by `_BoundedLoader`, whose messages are the ones shown."""
-
-        def __init__(self, stream: str) -> None:
-            CParser.__init__(self, stream)
-            Composer.__init__(self)
-            SafeConstructor.__init__(self)
-            Resolver.__init__(self)
-            self._start_counting()
-
-
-def _compose(text: str) -> yaml.Node | None:
-    """The YAML's node tree, by libyaml's parser when PyYAML has it; anything that parser
-    refuses (and a character PyYAML's reader refuses, which it checks first) is composed by
-    PyYAML's own, so what a user is told about a broken file does not depend on libyaml. A
-    bound crossed is the same node, whichever parser found it."""
-    if yaml.__with_libyaml__ and not Reader.NON_PRINTABLE.search(text):
-        try:
-            return _single_node(_FastBoundedLoader(text))
-        except yaml.YAMLError:
-            pass
-    return _single_node(_BoundedLoader(text))
-
-
-def _single_node(loader: _Bounded) -> yaml.Node | None:
-    """What `yaml.compose` does with a loader."""
-    try:
-        return loader.get_single_node()
-    finally:
-        loader.dispose()
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
