@@ -72,9 +72,11 @@ def _hypothesis_character_tables() -> None:
     import warnings
 
     from hypothesis import strategies as st
-    from hypothesis.errors import NonInteractiveExampleWarning
+    from hypothesis.errors import HypothesisSideeffectWarning, NonInteractiveExampleWarning
 
     with warnings.catch_warnings():
+        # Doing this in pytest_configure is what the side-effect warning is about: on purpose.
+        warnings.simplefilter("ignore", HypothesisSideeffectWarning)
         warnings.simplefilter("ignore", NonInteractiveExampleWarning)
         st.text(min_size=1).example()
 
