@@ -117,9 +117,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # One xdist group: with --dist loadgroup every Phoenix test runs on the same worker (one
-    # session fixture, one client), while the other worker runs everything else.
-    group = pytest.mark.xdist_group("phoenix")
+    # Two xdist groups: with --dist loadgroup each runs on one worker (the server, its session
+    # fixture and the shared projects are shared through the run directory), the two beside
+    # each other and the other workers running everything else. The commands' tests (a CLI
+    # process each, ~half the Phoenix tests' time) are one group, the rest the other: in one
+    # group the Phoenix tests were the run's critical path (bench/suite_bench.py's timeline).
+    commands = PHOENIX_TESTS / "test_commands.py"
     for item in items:
         if item.path.is_relative_to(PHOENIX_TESTS):
-            item.add_marker(group)
+            name = "phoenix-commands" if item.path == commands else "phoenix"
+            item.add_marker(pytest.mark.xdist_group(name))

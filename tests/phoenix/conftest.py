@@ -2,8 +2,8 @@
 started early by the pytest controller, shared by every xdist worker, stopped by the last user).
 
 These tests are never skipped: without Phoenix installed they fail with what to install (the
-README's test command installs it with the test extra). They are one xdist group (tests/
-conftest.py): with ``--dist loadgroup`` they all run on one worker while the other runs the rest.
+README's test command installs it with the test extra). They are two xdist groups (tests/
+conftest.py): with ``--dist loadgroup`` each runs on one worker while the others run the rest.
 """
 
 from __future__ import annotations
