@@ -13,11 +13,11 @@ import orjson
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
+from textual.widgets import TextArea
 
 from annotator.app.app import AnnotatorApp
 from annotator.app.screens.annotate import AnnotateScreen
 from annotator.app.screens.full_view import FullViewScreen
-from annotator.app.screens.help import HelpScreen
 from annotator.app.screens.text_entry import TextEntryScreen
 from annotator.app.tree_model import TRACE
 from annotator.app.widgets.status_line import StatusLine
@@ -52,10 +52,13 @@ async def press(pilot, *keys: str) -> None:
 
 
 async def add_note(pilot, text: str) -> None:
-    """`n`, the note typed key by key, ctrl+s. Typing writes nothing, so only `n` and ctrl+s
-    wait for the writer; each character still waits for the app to go idle (pilot.press)."""
+    """`n`, the note put into the text box, ctrl+s. Only `n` and ctrl+s are key presses (each
+    waits for the writer): typing into the box key by key is tests/test_app.py's freeform case.
+    Every `n` opens an empty box: a new note, not the last one."""
     await press(pilot, "n")
-    await pilot.press(*text)
+    box = pilot.app.screen.query_one(TextArea)
+    assert box.text == "", text  # a new note, not the last one
+    box.insert(text)
     await press(pilot, "ctrl+s")
 
 
@@ -145,25 +148,38 @@ async def test_seconds_spent_is_the_time_on_the_item_over_every_visit(db: Path) 
 # --- 5. notes: many, listed with author and time, on the trace from a trace row ------------------
 
 
-async def test_notes_are_listed_newest_first_with_author_and_time_and_bounded(db: Path) -> None:
+async def test_notes_are_new_each_time_listed_newest_first_with_author_and_time_and_bounded(
+    db: Path,
+) -> None:
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await press(pilot, "j")  # r2
-        # short notes: every character is a key press (and a wait for the app to go idle)
         for text in ("n1", "n2", "n3", "n4", "n5", "n6"):
             await add_note(pilot, text)
         shown = plain(screen(app).panel.notes)
         assert shown.index("n6") < shown.index("n5") < shown.index("n2")
         assert "n1" not in shown and "… 1 older" in shown
         assert re.search(r"alice · \d{4}-\d\d-\d\d \d\d:\d\d\n\s+n6", shown)
+        await press(pilot, "n", "escape")  # cancelled: nothing added
         await press(pilot, "k")  # the trace row: its trace notes (none yet), not r2's
         assert "n6" not in plain(screen(app).panel.notes)
         await add_note(pilot, "tn")
         shown = plain(screen(app).panel.notes)
         assert re.search(r"alice · [\d: -]+ · trace\n\s+tn", shown)
-    notes = "SELECT count(*), count(DISTINCT identifier) FROM annotations WHERE name = 'note'"
-    assert rows(db, notes) == [(7, 7)]
+    notes = rows(
+        db,
+        "SELECT target, span_id, trace_id, explanation, identifier, "
+        "json_extract(metadata, '$.author') FROM annotations WHERE name = 'note' ORDER BY id",
+    )
+    assert [note[:4] for note in notes] == [
+        *[("span", "r2", "trace-rag", f"n{i}") for i in range(1, 7)],
+        ("trace", None, "trace-rag", "tn"),
+    ]
+    assert [note[5] for note in notes] == ["alice"] * 7
+    assert all(re.fullmatch(r"px-span-note:[0-9a-f-]{36}", note[4]) for note in notes[:6])
+    assert re.fullmatch(r"px-trace-note:[0-9a-f-]{36}", notes[6][4])
+    assert len({note[4] for note in notes}) == 7
 
 
 async def _notes_db(tmp_path: Path, name: str, annotator: str) -> Path:
@@ -171,7 +187,7 @@ async def _notes_db(tmp_path: Path, name: str, annotator: str) -> Path:
     app = AnnotatorApp(path, config_set(), annotator)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        # short notes (each character is a key press): "ta" on alice's trace, "sa" on her r2
+        # "ta" on alice's trace, "sa" on her r2
         await add_note(pilot, f"t{annotator[0]}")
         await press(pilot, "j")
         await add_note(pilot, f"s{annotator[0]}")
@@ -273,26 +289,6 @@ async def test_progress_says_it_counts_spans(db: Path) -> None:
         assert "0/7 spans done (0%)" in plain(screen(app).status_line)
         await press(pilot, "1", "1")  # r1 complete: correctness and task_success
         await wait_for(pilot, lambda: "1/7 spans done (14%)" in plain(screen(app).status_line))
-
-
-async def test_help_lists_the_remapped_keys_and_e_for_text(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(config_text_with_keys()), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await press(pilot, "question_mark")
-        assert isinstance(app.screen, HelpScreen)
-        console = Console(width=120, record=True, file=io.StringIO())
-        for static in app.screen.query("Static"):
-            console.print(static.content)
-        text = console.export_text()
-        assert re.search(r"\bz\s+Undo the last change", text)
-        assert re.search(r"comment\s+e: write", text) and "enter: write" not in text
-
-
-def config_text_with_keys() -> str:
-    from tests.app_data import CONFIG_YAML
-
-    return CONFIG_YAML + "\nkeys:\n  undo: z\n"
 
 
 async def test_text_typed_ahead_of_ctrl_s_is_all_saved(db: Path) -> None:
