@@ -76,308 +76,85 @@ async def go_to(pilot, app: AnnotatorApp, span_id: str, position: int | None = N
     raise AssertionError(f"never reached {span_id}")
 
 
-# --- opening
+# Cases share app runs: an app start costs more CPU than most cases, so the cases one run can
+# prove one after another do (each assertion names its case). Cases that need a fresh start, a
+# restart, another config or another queue keep their own.
+
+# --- opening, reading, moving: no annotation changes ----------------------------------------------
 
 
-async def test_opens_on_first_trace_expanded_cursor_on_first_span_needing_work(db: Path) -> None:
+async def test_opening_toggle_read_only_values_moving_folding_and_todo_stops(db: Path) -> None:
+    from annotator.model import Annotation
+    from annotator.store import Store
+
+    with Store.open(db) as store:  # a value no config asks for (an LLM judge's)
+        store.set_annotation(
+            Annotation(
+                name="hallucination",
+                span_id="r1",
+                label="factual",
+                score=0,
+                annotator_kind="LLM",
+                identifier="judge",
+            )
+        )
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
+        view = screen(app)
+        model = view.model
+
+        case = "opens on the first trace, expanded, the cursor on the first span needing work"
         row = cursor(app)
-        assert (row.kind, row.trace_id) == (TRACE, "trace-rag")
-        assert screen(app).model.is_expanded("trace-rag")
-        assert focused_name(app) == "correctness"
+        assert (row.kind, row.trace_id) == (TRACE, "trace-rag"), case
+        assert model.is_expanded("trace-rag"), case
+        assert focused_name(app) == "correctness", case
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert screen(app).status_line.progress is not None
+        assert view.status_line.progress is not None, case
 
+        case = "annotations without a config are shown read-only"
+        extra = view.panel.extra
+        assert extra.display, case
+        assert "hallucination" in extra.render().plain, case
+        assert "LLM judge" in extra.render().plain, case
 
-async def test_opens_past_traces_already_done(db: Path) -> None:
-    with sqlite3.connect(db):
-        pass
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await press(pilot, "1", "1")  # correctness, then task_success on the rag root
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        row = cursor(app)
-        assert row.trace_id == "trace-rag" and row.kind == DOCUMENT  # first unfinished row
+        # DOMNode's `toggle(attribute_name)` action keeps its meaning on the annotate screen.
+        case = "Textual's toggle action is not replaced by the row toggle"
+        assert view.show_raw is False, case
+        await view.run_action("toggle('show_raw')")
+        assert view.show_raw is True, case
+        assert model.is_expanded("trace-rag"), case  # no row was folded
+        await view.run_action("toggle('show_raw')")
+        assert view.show_raw is False, case
 
-
-# --- categorical, auto-advance, trace-level ------------------------------------------------------
-
-
-async def test_number_key_saves_label_with_phoenix_fields_at_once(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await press(pilot, "2")
-        assert rows(db) == [
-            ("span", "r1", "trace-rag", None, "correctness", "incorrect", 0.0, None, "alice")
-        ]
-        kind, source, metadata, session = rows(
-            db,
-            "SELECT annotator_kind, source, json_extract(metadata, '$.seconds_spent') IS NOT NULL, "
-            "session_id FROM annotations",
-        )[0]
-        assert (kind, source, metadata, session) == ("HUMAN", "APP", 1, "sess-1")
-        log = rows(db, "SELECT action, actor FROM annotation_log")
-        assert log == [("set", "alice")]
-
-
-async def test_auto_advance_focuses_next_missing_config_then_moves_on(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await press(pilot, "1")
-        assert focused_name(app) == "task_success"  # still missing on this (trace) row
-        assert cursor(app).kind == TRACE
-        await press(pilot, "1")
-        assert rows(
-            db, "SELECT target, trace_id, span_id, name, label FROM annotations ORDER BY id"
-        ) == [
-            ("span", "trace-rag", "r1", "correctness", "correct"),
-            ("trace", "trace-rag", None, "task_success", "success"),
-        ]
-        # task_success has no auto_advance: the cursor stays; '.' moves to the next thing to do.
-        assert cursor(app).kind == TRACE
-        await press(pilot, "full_stop")
-        assert (cursor(app).kind, cursor(app).position) == (DOCUMENT, 0)
-
-
-async def test_auto_advance_moves_to_next_span_needing_that_config(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await go_to(pilot, app, "r3")  # LLM: correctness + quality
-        await press(pilot, "tab")  # focus quality
-        assert focused_name(app) == "quality"
-        await press(pilot, "right")
-        await press(pilot, "shift+tab")
-        assert focused_name(app) == "correctness"
-        await press(pilot, "1")
-        # Nothing left on r3: on to the next span that needs correctness (the agent root).
-        row = cursor(app)
-        assert (row.kind, row.trace_id) == (TRACE, "trace-agent")
-        assert not screen(app).model.is_expanded("trace-rag")  # auto-expanded traces fold behind us
-
-
-async def test_documents_are_labelled_by_position(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await go_to(pilot, app, "r2", 0)
-        assert focused_name(app) == "relevance"
-        await press(pilot, "1", "j", "2", "j", "1")
-        assert rows(
-            db,
-            "SELECT target, span_id, document_position, label FROM annotations ORDER BY "
-            "document_position",
-        ) == [
-            ("document", "r2", 0, "relevant"),
-            ("document", "r2", 1, "irrelevant"),
-            ("document", "r2", 2, "relevant"),
-        ]
-
-
-async def test_keys_of_other_configs_do_nothing(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await press(pilot, "9", "left", "right")  # no value 9; the focused config is categorical
-        assert rows(db) == []
-
-
-# --- continuous
-
-
-async def test_arrows_step_continuous_scores_from_the_lower_bound_and_clamp(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await go_to(pilot, app, "r3")
-        await press(pilot, "tab")
-        score = lambda: rows(db, "SELECT score FROM annotations WHERE name = 'quality'")  # noqa: E731
-        await press(pilot, "right")
-        assert score() == [(1.0,)]  # first press: lower bound + one step
-        await press(pilot, "right", "right")
-        assert score() == [(3.0,)]
-        await press(pilot, "shift+right")
-        assert score() == [(10.0,)]  # clamped
-        await press(pilot, "left")
-        assert score() == [(9.0,)]
-        await press(pilot, "shift+left")
-        assert score() == [(0.0,)]
-        assert len(rows(db, "SELECT * FROM annotation_log WHERE name = 'quality'")) == 6
-
-
-async def test_first_left_on_unscored_sets_lower_bound(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await go_to(pilot, app, "r3")
-        await press(pilot, "tab", "left")
-        assert rows(db, "SELECT score FROM annotations WHERE name = 'quality'") == [(0.0,)]
-
-
-# --- text boxes
-
-
-async def test_freeform_text_box_swallows_hotkeys_and_saves_with_ctrl_s(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await press(pilot, "tab")  # span configs first (correctness, comment), then trace ones
-        assert focused_name(app) == "comment"
-        await press(pilot, "e")
-        assert isinstance(app.screen, TextEntryScreen)
-        for key in [
-            "1",
-            "2",
-            "u",
-            "x",
-            "q",
-            "j",
-            "n",
-            "space",
-            "question_mark",
-            "full_stop",
-            "left",
-        ]:
-            await pilot.press(key)
-        await pilot.pause()
-        assert rows(db) == []  # nothing fired while typing
-        await press(pilot, "ctrl+s")
-        assert not isinstance(app.screen, TextEntryScreen)
-        assert rows(db, "SELECT name, label, explanation FROM annotations") == [
-            ("comment", None, "12uxqjn ?.")
-        ]
-
-
-async def test_escape_cancels_the_text_box(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await press(pilot, "e")
-        await press(pilot, "a", "b", "escape")
-        assert rows(db) == []
-        assert isinstance(app.screen, AnnotateScreen)
-
-
-async def test_e_on_a_label_writes_its_explanation(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await press(pilot, "2")  # auto-advance focuses task_success (still missing here)
-        await press(pilot, "shift+tab", "shift+tab")  # back past comment to correctness
-        assert focused_name(app) == "correctness"
-        await press(pilot, "e")
-        await press(pilot, "w", "h", "y", "ctrl+s")
-        assert rows(
-            db, "SELECT name, label, explanation FROM annotations WHERE name = 'correctness'"
-        ) == [("correctness", "incorrect", "why")]
-
-
-async def test_n_adds_a_new_note_each_time_on_the_span_or_the_trace(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        assert cursor(app).kind == TRACE
-        await press(pilot, "n", "o", "k", "ctrl+s")  # on the trace row: a trace note
-        await press(pilot, "j")  # the retriever span r2
-        await press(pilot, "n")
-        assert app.screen.query_one("TextArea").text == ""  # a new note, not the last one
-        await press(pilot, "a", "ctrl+s", "n", "b", "ctrl+s")
-        await press(pilot, "n", "escape")  # cancelled: nothing added
-    notes = rows(
-        db,
-        "SELECT target, span_id, trace_id, explanation, identifier, "
-        "json_extract(metadata, '$.author') FROM annotations WHERE name = 'note' ORDER BY id",
-    )
-    assert [note[:4] for note in notes] == [
-        ("trace", None, "trace-rag", "ok"),
-        ("span", "r2", "trace-rag", "a"),
-        ("span", "r2", "trace-rag", "b"),
-    ]
-    assert [note[5] for note in notes] == ["alice", "alice", "alice"]
-    assert re.fullmatch(r"px-trace-note:[0-9a-f-]{36}", notes[0][4])
-    assert all(re.fullmatch(r"px-span-note:[0-9a-f-]{36}", note[4]) for note in notes[1:])
-    assert len({note[4] for note in notes}) == 3
-
-
-# --- clear, undo, redo
-
-
-async def test_clear_undo_redo(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await press(pilot, "1", "shift+tab", "shift+tab")  # correctness=correct; focus back on it
-        assert focused_name(app) == "correctness"
-        await press(pilot, "x")
-        assert rows(db, "SELECT name FROM annotations") == []
-        await press(pilot, "u")
-        assert rows(db, "SELECT name, label FROM annotations") == [("correctness", "correct")]
-        await press(pilot, "u")
-        assert rows(db) == []
-        await press(pilot, "U")
-        assert rows(db, "SELECT label FROM annotations") == [("correct",)]
-        await press(pilot, "ctrl+y")
-        assert rows(db) == []
-        actions = [r[0] for r in rows(db, "SELECT action FROM annotation_log ORDER BY seq")]
-        assert actions == ["set", "delete", "undo", "undo", "redo", "redo"]
-
-
-async def test_undo_survives_a_restart_and_moves_to_the_change(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await go_to(pilot, app, "r3")
-        await press(pilot, "2")
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await press(pilot, "u")
-        assert rows(db) == []
-        assert cursor(app).span_id == "r3"
-
-
-# --- navigation
-
-
-async def test_moving_and_folding(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        model = screen(app).model
+        case = "moving and folding"
         await press(pilot, "j")
-        assert cursor(app).span_id == "r2"
+        assert cursor(app).span_id == "r2", case
         await press(pilot, "down", "up", "k")
-        assert cursor(app).kind == TRACE
+        assert cursor(app).kind == TRACE, case
         await press(pilot, "right_square_bracket")
-        assert cursor(app).trace_id == "trace-agent" and model.is_expanded("trace-agent")
-        assert not model.is_expanded("trace-rag")
+        assert cursor(app).trace_id == "trace-agent", case
+        assert model.is_expanded("trace-agent"), case
+        assert not model.is_expanded("trace-rag"), case
         await press(pilot, "j")
-        assert cursor(app).kind == SPAN
+        assert cursor(app).kind == SPAN, case
         await press(pilot, "left_square_bracket")  # inside a trace: to its top first
-        assert cursor(app).kind == TRACE and cursor(app).trace_id == "trace-agent"
+        assert cursor(app).kind == TRACE and cursor(app).trace_id == "trace-agent", case
         await press(pilot, "left_square_bracket")
-        assert cursor(app).trace_id == "trace-rag"
+        assert cursor(app).trace_id == "trace-rag", case
         before = len(model)
         await press(pilot, "enter")  # collapse the trace under the cursor
-        assert len(model) < before and not model.is_expanded("trace-rag")
+        assert len(model) < before and not model.is_expanded("trace-rag"), case
         await press(pilot, "space")
-        assert model.is_expanded("trace-rag")
+        assert model.is_expanded("trace-rag"), case
         await press(pilot, "j", "space")  # fold the retriever's documents away
-        assert model.span_is_collapsed("trace-rag", "r2")
+        assert model.span_is_collapsed("trace-rag", "r2"), case
+        await press(pilot, "space", "k")  # unfolded again, back on the trace row
+        assert not model.span_is_collapsed("trace-rag", "r2"), case
+        assert (cursor(app).kind, cursor(app).trace_id) == (TRACE, "trace-rag"), case
 
-
-async def test_next_and_previous_todo(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        case = "next and previous todo"
         stops = []
         for _ in range(7):
             await press(pilot, "full_stop")
@@ -393,93 +170,266 @@ async def test_next_and_previous_todo(db: Path) -> None:
             ("trace-agent", "TRACE", None),
             ("trace-agent", "a2", None),
             ("trace-chat-1", "TRACE", None),
-        ]
+        ], case
         await press(pilot, "comma")
-        assert (cursor(app).trace_id, cursor(app).span_id) == ("trace-agent", "a2")
+        assert (cursor(app).trace_id, cursor(app).span_id) == ("trace-agent", "a2"), case
+    assert rows(db, "SELECT name FROM annotations") == [("hallucination",)]
 
 
-async def test_search_filters_the_queue(db: Path) -> None:
+async def test_opens_past_traces_already_done_and_undo_survives_a_restart(db: Path) -> None:
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await press(pilot, "slash")
-        for key in "turn":  # the chat traces are "chat_turn" spans
-            await pilot.press(key)
-        await press(pilot, "enter")
-        model = screen(app).model
-        assert model.trace_ids == ["trace-chat-1", "trace-chat-2"]
-        assert "turn" in screen(app).status_line.queue
-
-
-# --- keymap, help, quit
-
-
-async def test_config_keys_remap_actions_and_label_keys(db: Path) -> None:
-    text = (
-        CONFIG_YAML.replace("  - name: quality", "  - name: quality")
-        + "\nkeys:\n  next_span: l\n  undo: z\n  guidelines: h\n"
-    )  # g is the guidelines' key: remapped, it is free for a label
-    text = text.replace("{label: correct, score: 1}", "{label: correct, score: 1, key: g}")
-    app = AnnotatorApp(db, config_set(text), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await press(pilot, "g")
-        assert rows(db, "SELECT label FROM annotations") == [("correct",)]
-        await press(pilot, "z")
-        assert rows(db) == []
-        await press(pilot, "l")
-        assert cursor(app).span_id == "r2"
-        await press(pilot, "j")  # j no longer moves: next_span was remapped to l only
-        assert cursor(app).span_id == "r2"
-
-
-async def test_help_lists_every_active_key(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(CONFIG_YAML + "\nkeys:\n  undo: z\n"), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await press(pilot, "question_mark")
-        assert isinstance(app.screen, HelpScreen)
-        console = Console(width=120, record=True, file=io.StringIO())
-        for static in app.screen.query("Static"):
-            console.print(static.content)
-        text = console.export_text()
-        assert "Undo the last change" in text
-        assert re.search(r"\bz\s+Undo the last change", text)  # the remapped key, not u
-        await press(pilot, "escape")
-        assert isinstance(app.screen, AnnotateScreen)
-
-
-async def test_q_quits(db: Path) -> None:
+        await press(pilot, "1", "1")  # correctness, then task_success on the rag root
+        await go_to(pilot, app, "r3")
+        await press(pilot, "2")  # the last change: correctness on r3
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await press(pilot, "1")
-        assert app.is_running and app.return_code is None
+        case = "opens past traces already done"
+        row = cursor(app)
+        assert row.trace_id == "trace-rag" and row.kind == DOCUMENT, case  # first unfinished row
+        case = "undo survives a restart and moves to the change"
+        await press(pilot, "u")
+        assert rows(db, "SELECT span_id, name FROM annotations ORDER BY id") == [
+            ("r1", "correctness"),
+            (None, "task_success"),
+        ], case
+        assert cursor(app).span_id == "r3", case
+
+
+# --- categorical, auto-advance, trace-level ------------------------------------------------------
+
+
+async def test_number_keys_explanations_documents_and_q(db: Path) -> None:
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+
+        case = "keys of other configs do nothing"
+        await press(pilot, "9", "left", "right")  # no value 9; the focused config is categorical
+        assert rows(db) == [], case
+
+        case = "a number key saves the label with Phoenix's fields at once"
+        await press(pilot, "2")
+        assert rows(db) == [
+            ("span", "r1", "trace-rag", None, "correctness", "incorrect", 0.0, None, "alice")
+        ], case
+        kind, source, metadata, session = rows(
+            db,
+            "SELECT annotator_kind, source, json_extract(metadata, '$.seconds_spent') IS NOT NULL, "
+            "session_id FROM annotations",
+        )[0]
+        assert (kind, source, metadata, session) == ("HUMAN", "APP", 1, "sess-1"), case
+        assert rows(db, "SELECT action, actor FROM annotation_log") == [("set", "alice")], case
+
+        case = "e on a label writes its explanation"
+        assert focused_name(app) == "task_success", case  # auto-advance: still missing here
+        await press(pilot, "shift+tab", "shift+tab")  # back past comment to correctness
+        assert focused_name(app) == "correctness", case
+        await press(pilot, "e")
+        await press(pilot, "w", "h", "y", "ctrl+s")
+        assert rows(
+            db, "SELECT name, label, explanation FROM annotations WHERE name = 'correctness'"
+        ) == [("correctness", "incorrect", "why")], case
+
+        case = "documents are labelled by position"
+        await go_to(pilot, app, "r2", 0)
+        assert focused_name(app) == "relevance", case
+        await press(pilot, "1", "j", "2", "j", "1")
+        documents = (
+            "SELECT target, span_id, document_position, label FROM annotations "
+            "WHERE target = 'document' ORDER BY document_position"
+        )
+        assert rows(db, documents) == [
+            ("document", "r2", 0, "relevant"),
+            ("document", "r2", 1, "irrelevant"),
+            ("document", "r2", 2, "relevant"),
+        ], case
+
+        case = "q quits"
+        assert app.is_running and app.return_code is None, case
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running)
-        assert app.return_code == 0  # q quit the app, not the end of the test
-    assert rows(db, "SELECT label FROM annotations") == [("correct",)]
+        assert app.return_code == 0, case  # q quit the app, not the end of the test
+    assert len(rows(db, documents)) == 3
+    assert len(rows(db)) == 4
 
 
-# --- mouse
-
-
-async def test_click_row_and_label(db: Path) -> None:
+async def test_clear_undo_redo_then_auto_advance_focuses_the_next_missing_config(db: Path) -> None:
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
+
+        case = "clear, undo, redo"
+        await press(pilot, "1", "shift+tab", "shift+tab")  # correctness=correct; focus back on it
+        assert focused_name(app) == "correctness", case
+        await press(pilot, "x")
+        assert rows(db, "SELECT name FROM annotations") == [], case
+        await press(pilot, "u")
+        assert rows(db, "SELECT name, label FROM annotations") == [("correctness", "correct")]
+        await press(pilot, "u")
+        assert rows(db) == [], case
+        await press(pilot, "U")
+        assert rows(db, "SELECT label FROM annotations") == [("correct",)], case
+        await press(pilot, "ctrl+y")
+        assert rows(db) == [], case
+        actions = [r[0] for r in rows(db, "SELECT action FROM annotation_log ORDER BY seq")]
+        assert actions == ["set", "delete", "undo", "undo", "redo", "redo"], case
+
+        case = "auto-advance focuses the next missing config, then '.' moves on"
+        assert (cursor(app).kind, cursor(app).trace_id) == (TRACE, "trace-rag"), case
+        assert focused_name(app) == "correctness", case
+        await press(pilot, "1")
+        assert focused_name(app) == "task_success", case  # still missing on this (trace) row
+        assert cursor(app).kind == TRACE, case
+        await press(pilot, "1")
+        assert rows(
+            db, "SELECT target, trace_id, span_id, name, label FROM annotations ORDER BY id"
+        ) == [
+            ("span", "trace-rag", "r1", "correctness", "correct"),
+            ("trace", "trace-rag", None, "task_success", "success"),
+        ], case
+        # task_success has no auto_advance: the cursor stays; '.' moves to the next thing to do.
+        assert cursor(app).kind == TRACE, case
+        await press(pilot, "full_stop")
+        assert (cursor(app).kind, cursor(app).position) == (DOCUMENT, 0), case
+
+
+# --- mouse, continuous ---------------------------------------------------------------------------
+
+
+async def test_click_continuous_arrows_and_auto_advance_to_the_next_span(db: Path) -> None:
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+
+        case = "click a row and a label"
         tree = screen(app).trace_tree
         await pilot.click(tree, offset=(10, 5))  # row 5: the LLM span r3
         await pilot.pause()
-        assert cursor(app).span_id == "r3"
+        assert cursor(app).span_id == "r3", case
         card = screen(app).panel.cards[0]
         # Find the cell of the second label's text in the rendered card and click it.
         line = card.render().plain.splitlines()
         y = next(i for i, text in enumerate(line) if "incorrect" in text)
         x = line[y].index("incorrect") + 1
         await pilot.click(card, offset=(x + 1, y))  # +1: the card's left padding
+        await settled(pilot, app)
+        assert rows(db, "SELECT span_id, label FROM annotations") == [("r3", "incorrect")], case
+
+        case = "arrows step continuous scores from the lower bound and clamp"
+        assert cursor(app).span_id == "r3", case
+        assert focused_name(app) == "quality", case  # auto-advance: what r3 still needs
+        score = lambda: rows(db, "SELECT score FROM annotations WHERE name = 'quality'")  # noqa: E731
+        await press(pilot, "right")
+        assert score() == [(1.0,)], case  # first press: lower bound + one step
+        await press(pilot, "right", "right")
+        assert score() == [(3.0,)], case
+        await press(pilot, "shift+right")
+        assert score() == [(10.0,)], case  # clamped
+        await press(pilot, "left")
+        assert score() == [(9.0,)], case
+        await press(pilot, "shift+left")
+        assert score() == [(0.0,)], case
+        assert len(rows(db, "SELECT * FROM annotation_log WHERE name = 'quality'")) == 6, case
+
+        case = "auto-advance moves to the next span needing that config"
+        await press(pilot, "shift+tab")
+        assert focused_name(app) == "correctness", case
+        await press(pilot, "1")
+        # Nothing left on r3: on to the next span that needs correctness (the agent root).
+        row = cursor(app)
+        assert (row.kind, row.trace_id) == (TRACE, "trace-agent"), case
+        assert not screen(app).model.is_expanded("trace-rag"), case  # folded behind us
+
+        case = "the first left on an unscored value sets the lower bound"
+        await press(pilot, "j")  # a2, an LLM span: quality never scored
+        assert cursor(app).span_id == "a2", case
+        await press(pilot, "tab", "left")
+        assert focused_name(app) == "quality", case
+        assert rows(
+            db, "SELECT score FROM annotations WHERE name = 'quality' AND span_id = 'a2'"
+        ) == [(0.0,)], case
+
+
+# --- text boxes
+
+
+async def test_escape_cancels_the_text_box_and_freeform_swallows_hotkeys(db: Path) -> None:
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert rows(db, "SELECT span_id, label FROM annotations") == [("r3", "incorrect")]
+
+        case = "escape cancels the text box"
+        await press(pilot, "e")
+        assert isinstance(app.screen, TextEntryScreen), case
+        await press(pilot, "a", "b", "escape")
+        assert rows(db) == [], case
+        assert isinstance(app.screen, AnnotateScreen), case
+
+        case = "the freeform text box swallows hotkeys and saves with ctrl+s"
+        await press(pilot, "tab")  # span configs first (correctness, comment), then trace ones
+        assert focused_name(app) == "comment", case
+        await press(pilot, "e")
+        assert isinstance(app.screen, TextEntryScreen), case
+        for key in [
+            "1",
+            "2",
+            "u",
+            "x",
+            "q",
+            "j",
+            "n",
+            "space",
+            "question_mark",
+            "full_stop",
+            "left",
+        ]:
+            await pilot.press(key)
+        await pilot.pause()
+        assert rows(db) == [], case  # nothing fired while typing
+        await press(pilot, "ctrl+s")
+        assert not isinstance(app.screen, TextEntryScreen), case
+        assert rows(db, "SELECT name, label, explanation FROM annotations") == [
+            ("comment", None, "12uxqjn ?.")
+        ], case
+
+
+# --- keymap, help
+
+
+async def test_config_keys_remap_actions_and_label_keys_and_help_lists_them(db: Path) -> None:
+    text = CONFIG_YAML + "\nkeys:\n  next_span: l\n  undo: z\n  guidelines: h\n"
+    # g is the guidelines' key: remapped, it is free for a label
+    text = text.replace("{label: correct, score: 1}", "{label: correct, score: 1, key: g}")
+    app = AnnotatorApp(db, config_set(text), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+
+        case = "help lists every active key"
+        await press(pilot, "question_mark")
+        assert isinstance(app.screen, HelpScreen), case
+        console = Console(width=120, record=True, file=io.StringIO())
+        for static in app.screen.query("Static"):
+            console.print(static.content)
+        shown = console.export_text()
+        assert "Undo the last change" in shown, case
+        assert re.search(r"\bz\s+Undo the last change", shown), case  # the remapped key, not u
+        assert re.search(r"\bl\s+Next span", shown), case
+        assert re.search(r"comment\s+e: write", shown) and "enter: write" not in shown, case
+        await press(pilot, "escape")
+        assert isinstance(app.screen, AnnotateScreen), case
+
+        case = "config keys remap actions and label keys"
+        await press(pilot, "g")
+        assert rows(db, "SELECT label FROM annotations") == [("correct",)], case
+        await press(pilot, "z")
+        assert rows(db) == [], case
+        await press(pilot, "l")
+        assert cursor(app).span_id == "r2", case
+        await press(pilot, "j")  # j no longer moves: next_span was remapped to l only
+        assert cursor(app).span_id == "r2", case
 
 
 # --- adjudication, command palette --------------------------------------------------------------
@@ -516,90 +466,40 @@ async def test_adjudication_queue_walks_disagreements_and_records_the_lead_value
     ) == [("alice", "correct"), ("bob", "incorrect"), ("lead", "incorrect")]
 
 
-async def test_command_palette_runs_actions(db: Path) -> None:
+async def test_command_palette_expands_and_collapses_and_runs_actions(db: Path) -> None:
+    """The keymap's `toggle` is the screen's `toggle_row` action (Textual's own `toggle` takes an
+    attribute name): the palette runs that one too, and undo."""
     app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await press(pilot, "1")
-        assert len(rows(db)) == 1
+
+    def first_match() -> str:
+        commands = app.screen.query_one(CommandList)
+        if commands.highlighted is None:
+            return ""
+        return str(commands.get_option_at_index(commands.highlighted).prompt)
+
+    async def palette(pilot, typed: str, command: str) -> None:
         await press(pilot, "ctrl+p")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
-        for key in "Undo the last":
+        for key in typed:
             await pilot.press(key if key != " " else "space")
-
-        def first_match() -> str:
-            commands = app.screen.query_one(CommandList)
-            if commands.highlighted is None:
-                return ""
-            return str(commands.get_option_at_index(commands.highlighted).prompt)
-
-        await wait_for(pilot, lambda: first_match().startswith("Undo the last"))
+        await wait_for(pilot, lambda: first_match().startswith(command))
         await pilot.press("enter")
-        await wait_for(pilot, lambda: rows(db) == [])
-        assert isinstance(app.screen, AnnotateScreen)
 
-
-async def test_command_palette_expands_and_collapses(db: Path) -> None:
-    """The keymap's `toggle` is the screen's `toggle_row` action (Textual's own `toggle` takes an
-    attribute name): the palette runs that one too."""
-    app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         model = screen(app).model
-        assert cursor(app).kind == TRACE and model.is_expanded("trace-rag")
-        await press(pilot, "ctrl+p")
-        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
-        for key in "Expand":
-            await pilot.press(key)
 
-        def first_match() -> str:
-            commands = app.screen.query_one(CommandList)
-            if commands.highlighted is None:
-                return ""
-            return str(commands.get_option_at_index(commands.highlighted).prompt)
-
-        await wait_for(pilot, lambda: first_match().startswith("Expand / collapse"))
-        await pilot.press("enter")
+        case = "the command palette expands and collapses"
+        assert cursor(app).kind == TRACE and model.is_expanded("trace-rag"), case
+        await palette(pilot, "Expand", "Expand / collapse")
         await wait_for(pilot, lambda: not model.is_expanded("trace-rag"))
-        assert isinstance(app.screen, AnnotateScreen)
+        assert isinstance(app.screen, AnnotateScreen), case
         await press(pilot, "1")  # the cursor stayed on the trace row (its root span, r1)
-    assert rows(db, "SELECT span_id, name, label FROM annotations") == [
-        ("r1", "correctness", "correct")
-    ]
+        assert rows(db, "SELECT span_id, name, label FROM annotations") == [
+            ("r1", "correctness", "correct")
+        ], case
 
-
-async def test_textual_toggle_action_is_not_replaced_by_the_row_toggle(db: Path) -> None:
-    """DOMNode's `toggle(attribute_name)` action keeps its meaning on the annotate screen."""
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        assert screen(app).show_raw is False
-        await screen(app).run_action("toggle('show_raw')")
-        assert screen(app).show_raw is True
-        assert screen(app).model.is_expanded("trace-rag")  # no row was folded
-
-
-async def test_annotations_without_a_config_are_shown_read_only(db: Path) -> None:
-    from annotator.model import Annotation
-    from annotator.store import Store
-
-    with Store.open(db) as store:
-        store.set_annotation(
-            Annotation(
-                name="hallucination",
-                span_id="r1",
-                label="factual",
-                score=0,
-                annotator_kind="LLM",
-                identifier="judge",
-            )
-        )
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        extra = screen(app).panel.extra
-        assert (
-            extra.display
-            and "hallucination" in extra.render().plain
-            and "LLM judge" in extra.render().plain
-        )
+        case = "the command palette runs actions"
+        await palette(pilot, "Undo the last", "Undo the last")
+        await wait_for(pilot, lambda: rows(db) == [])
+        assert isinstance(app.screen, AnnotateScreen), case

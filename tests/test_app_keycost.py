@@ -108,21 +108,16 @@ async def test_footer_rebuilt_only_when_a_key_it_shows_changes_state(db: Path) -
         await pilot.pause()
         assert footer_keys(screen)["clear"] == ("x", False)
 
-
-async def test_an_unchanged_size_after_the_start_still_lays_the_screen_out(db: Path) -> None:
-    """The app drops the driver's second announcement of the size as it starts (its first frame
-    is at that size already); a later one, the size unchanged, still reaches the screen: a
-    terminal back from ctrl+z or a reattached tmux asks for a repaint that way."""
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot, app)
-        screen = app.screen
+        # The app drops the driver's second announcement of the size as it starts (its first
+        # frame is at that size already); a later one, the size unchanged, still reaches the
+        # screen: a terminal back from ctrl+z or a reattached tmux asks for a repaint that way.
+        case = "an unchanged size after the start still lays the screen out"
         laid_out: list[object] = []
         screen.screen_layout_refresh_signal.subscribe(screen, laid_out.append)
         await pilot.resize_terminal(*SIZE)
         await pilot.pause()
-        assert laid_out == [screen]
-        assert footer_keys(screen)["quit"] == ("q", False)  # the footer made its keys once
+        assert laid_out == [screen], case
+        assert footer_keys(screen)["quit"] == ("q", False), case
 
 
 async def walk_to_kind(pilot, screen: AnnotateScreen) -> None:
@@ -135,97 +130,92 @@ async def walk_to_kind(pilot, screen: AnnotateScreen) -> None:
     raise AssertionError("every row has a config")
 
 
-async def test_moving_between_documents_redraws_the_panel_without_a_layout(
+async def test_labels_and_moves_redraw_without_a_layout_and_the_span_view_fits_each_span(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot, app)
-        screen = app.screen
-        assert isinstance(screen, AnnotateScreen)
-        await walk_to(pilot, screen, "r2", 0)
-        await pilot.pause()
-        assert "document #0 of" in str(screen.panel.title.render())
-        layouts: list[str] = []
-        refresh = Widget.refresh
-
-        def recording(self, *regions, repaint=True, layout=False, recompose=False):
-            if layout:
-                layouts.append(f"{type(self).__name__}#{self.id}")
-            return refresh(self, *regions, repaint=repaint, layout=layout, recompose=recompose)
-
-        monkeypatch.setattr(Widget, "refresh", recording)
-        await pilot.press("j")  # document 1: the title's words change, not its height
-        await settled(pilot, app)
-        await pilot.pause()
-        assert screen.trace_tree.cursor_row.position == 1
-        assert "document #1 of" in str(screen.panel.title.render())
-        assert layouts == []
-        await pilot.press("1")  # a label: the card's words change
-        await settled(pilot, app)
-        await pilot.pause()
-        assert stored("r2", db) == [("relevance", "relevant", 1.0)]
-        assert "● relevant" in str(screen.panel.cards[2].render())
-        await pilot.press("j", "j")  # the LLM span: other cards, other heights
-        await settled(pilot, app)
-        await pilot.pause()
-        assert screen.trace_tree.cursor_row.span_id == "r3"
-        assert layouts  # the panel's cards changed height: the screen is laid out again
-        # ... and every panel part is where a full layout puts it
-        shown = [(c.region, c.display) for c in screen.panel.children]
-        screen.refresh(layout=True)
-        await pilot.pause()
-        assert [(c.region, c.display) for c in screen.panel.children] == shown
-
-
-async def test_span_view_size_and_scrollbar_follow_each_spans_length(db: Path) -> None:
-    """Spans of several lengths: the view's virtual height is the span's line count, and the
-    scrollbar shows exactly when the lines overflow."""
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot, app)
-        screen = app.screen
-        assert isinstance(screen, AnnotateScreen)
-        view = screen.span_view
-        lengths = set()
-        for _ in range(8):
-            await pilot.press("j")
-            await settled(pilot, app)
-            await pilot.pause()
-            lines = len(view.plain_lines)
-            lengths.add(lines)
-            assert view.virtual_size.height == lines
-            assert view.show_vertical_scrollbar == (lines > view.scrollable_content_region.height)
-        assert len(lengths) > 2  # spans of several lengths were shown
-
-
-async def test_status_line_redrawn_without_a_layout(
-    db: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+    """Three cases along one walk of one app run (each assertion names its case): a label
+    redraws the status line without a layout; moving between documents redraws the panel
+    without one, moving to a span with other cards lays the screen out right; at every row on
+    the way, the span view's virtual height is the span's line count and the scrollbar shows
+    exactly when the lines overflow."""
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot, app)
         screen = app.screen
         assert isinstance(screen, AnnotateScreen)
         status = screen.status_line
-        await walk_to(pilot, screen, "r2", 0)
-        await pilot.pause()
+        view = screen.span_view
+        lengths = set()
+
+        def span_view_fits() -> None:
+            case = "the span view's size and scrollbar follow each span's length"
+            lines = len(view.plain_lines)
+            lengths.add(lines)
+            row = screen.trace_tree.cursor_row
+            assert view.virtual_size.height == lines, (case, row)
+            assert view.show_vertical_scrollbar == (
+                lines > view.scrollable_content_region.height
+            ), (case, row)
+
+        async def move(*keys: str) -> None:
+            for key in keys:
+                await pilot.press(key)
+                await settled(pilot, app)
+                await pilot.pause()
+                span_view_fits()
+
+        span_view_fits()
+        await move("j", "j")  # r2, its document 0
+        assert (screen.trace_tree.cursor_row.span_id, screen.trace_tree.cursor_row.position) == (
+            "r2",
+            0,
+        )
+        assert "document #0 of" in str(screen.panel.title.render())
         layouts: list[str] = []
+        status_layouts: list[str] = []
         refresh = Widget.refresh
 
         def recording(self, *regions, repaint=True, layout=False, recompose=False):
-            if layout and self is status:
-                layouts.append(str(status.render()))
+            if layout:
+                layouts.append(f"{type(self).__name__}#{self.id}")
+                if self is status:
+                    status_layouts.append(str(status.render()))
             return refresh(self, *regions, repaint=repaint, layout=layout, recompose=recompose)
 
         monkeypatch.setattr(Widget, "refresh", recording)
+
+        case = "the status line is redrawn without a layout"
         await pilot.press("1")
         await settled(pilot, app)
         await pilot.pause()
-        assert stored("r2", db) == [("relevance", "relevant", 1.0)]
-        assert "✓ saved" in str(status.render())
-        assert layouts == []
-        assert status.region.height == 1
+        assert stored("r2", db) == [("relevance", "relevant", 1.0)], case
+        assert "✓ saved" in str(status.render()), case
+        assert status_layouts == [], case
+        assert status.region.height == 1, case
+
+        case = "moving between documents redraws the panel without a layout"
+        layouts.clear()
+        await move("j")  # document 1: the title's words change, not its height
+        assert screen.trace_tree.cursor_row.position == 1, case
+        assert "document #1 of" in str(screen.panel.title.render()), case
+        assert layouts == [], case
+        await pilot.press("1")  # a label: the card's words change
+        await settled(pilot, app)
+        await pilot.pause()
+        assert stored("r2", db) == [("relevance", "relevant", 1.0)] * 2, case
+        assert "● relevant" in str(screen.panel.cards[2].render()), case
+        await move("j", "j")  # the LLM span: other cards, other heights
+        assert screen.trace_tree.cursor_row.span_id == "r3", case
+        assert layouts, case  # the panel's cards changed height: the screen is laid out again
+        # ... and every panel part is where a full layout puts it
+        shown = [(c.region, c.display) for c in screen.panel.children]
+        screen.refresh(layout=True)
+        await pilot.pause()
+        assert [(c.region, c.display) for c in screen.panel.children] == shown, case
+
+        await move("j", "j", "j")  # the next three traces' rows (their root spans)
+        assert screen.trace_tree.cursor_row.trace_id == "trace-chat-2"
+        assert len(lengths) > 2  # spans of several lengths were shown
 
 
 def test_the_keymap_lists_only_what_the_config_moves() -> None:

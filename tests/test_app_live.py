@@ -16,37 +16,39 @@ from annotator.app.live_refresh import POLL_SECONDS
 from annotator.app.screens.text_entry import TextEntryScreen
 from tests.app_data import build_db, config_set
 from tests.screen_text import screen_text
-from tests.test_app import SIZE, cursor, go_to, press, rows, screen
+from tests.test_app import SIZE, cursor, focused_name, go_to, press, rows, screen
 
 REPO = Path(__file__).resolve().parents[1]
 
 # Another process: bob's label on a span, and (optionally) new spans: one inside the trace the
-# cursor is in, sorting before the cursor's row, and a trace of its own.
+# cursor is in, sorting before the cursor's row, and a trace of its own (a second batch: other
+# ids, the same places).
 _OTHER_WRITER = """
 import sys
 from annotator.model import Annotation, Span
 from annotator.store import Store
 
-db, span_id, with_spans = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+db, span_id, batch = sys.argv[1], sys.argv[2], sys.argv[3]
 with Store.open(db) as store:
     store.set_annotation(
         Annotation(name="correctness", span_id=span_id, label="incorrect", identifier="bob")
     )
-    if with_spans:
+    if batch:
         writer = store.span_writer()
         writer.add_all([
-            Span("r0", "trace-rag", "r1", "early_llm", "LLM",
+            Span(f"r0{batch}", "trace-rag", "r1", "early_llm", "LLM",
                  "2026-05-01T10:00:00.050000+00:00", "2026-05-01T10:00:00.090000+00:00", "OK"),
-            Span("n1", "trace-new", None, "pulled_later", "LLM",
+            Span(f"n1{batch}", f"trace-new{batch}", None, "pulled_later", "LLM",
                  "2026-05-01T11:00:00.000000+00:00", "2026-05-01T11:00:01.000000+00:00", "OK"),
         ])
         writer.close()
 """
 
 
-def other_process_writes(db: Path, span_id: str, *, spans: bool) -> None:
+def other_process_writes(db: Path, span_id: str, *, spans: str = "") -> None:
+    """`spans`: the batch of new spans to add ("" for none)."""
     subprocess.run(
-        [sys.executable, "-c", _OTHER_WRITER, str(db), span_id, "1" if spans else "0"],
+        [sys.executable, "-c", _OTHER_WRITER, str(db), span_id, spans],
         cwd=REPO, check=True, timeout=60,
     )  # fmt: skip
 
@@ -65,61 +67,69 @@ def db(tmp_path: Path) -> Path:
     return build_db(tmp_path / "app.db")
 
 
-async def test_others_changes_show_without_moving_the_cursor(db: Path) -> None:
+async def test_others_changes_show_without_moving_the_cursor_or_touching_a_half_typed_text(
+    db: Path,
+) -> None:
+    """Two cases in one app run, each with its own write by another process (each assertion
+    names its case)."""
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         live = screen(app).live
+
+        case = "others' changes show without moving the cursor"
         await until(pilot, lambda: screen(app).status_line.progress is not None, "progress")
         await go_to(pilot, app, "r3")
         before_row, before_index = cursor(app), screen(app).trace_tree.cursor
         span_id = screen(app).item.span_id
-        assert (before_row.trace_id, span_id) == ("trace-rag", "r3")
-        assert screen(app).status_line.progress == (0, 7)
-        assert screen(app).session.trace_progress("trace-rag") == (0, 3)
-        assert "bob" not in screen_text(app)
+        assert (before_row.trace_id, span_id) == ("trace-rag", "r3"), case
+        assert screen(app).status_line.progress == (0, 7), case
+        assert screen(app).session.trace_progress("trace-rag") == (0, 3), case
+        assert "bob" not in screen_text(app), case
 
-        other_process_writes(db, span_id, spans=True)
+        other_process_writes(db, span_id, spans="a")
         await until(pilot, lambda: live.refreshes == 1, "the other process's changes")
         await until(pilot, lambda: screen(app).status_line.progress == (0, 9), "progress")
 
-        assert cursor(app) == before_row  # the same row...
-        assert screen(app).trace_tree.cursor == before_index + 1  # ...below the new r0
-        assert screen(app).model.trace_ids[-1] == "trace-new"
-        assert screen(app).session.trace_progress("trace-rag") == (0, 4)
+        assert cursor(app) == before_row, case  # the same row...
+        assert screen(app).trace_tree.cursor == before_index + 1, case  # ...below the new r0
+        assert screen(app).model.trace_ids[-1] == "trace-newa", case
+        assert screen(app).session.trace_progress("trace-rag") == (0, 4), case
         panel = screen_text(app)
-        assert "bob" in panel and "incorrect" in panel
+        assert "bob" in panel and "incorrect" in panel, case
         # the app's own saves are not news: no refresh for them
         await press(pilot, "1")
         assert rows(db, "SELECT identifier, label FROM annotations ORDER BY id") == [
             ("bob", "incorrect"),
             ("alice", "correct"),
-        ]
+        ], case
         for _ in range(3):
             await pilot.pause(POLL_SECONDS)
-        assert live.refreshes == 1
+        assert live.refreshes == 1, case
 
-
-async def test_a_half_typed_text_survives_a_refresh(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        live = screen(app).live
-        await go_to(pilot, app, "r3")
-        before_row = cursor(app)
-        span_id = screen(app).item.span_id
-        await press(pilot, "tab", "e")  # the explanation box of the next config (quality)
-        assert isinstance(app.screen, TextEntryScreen)
+        case = "a half-typed text survives a refresh"
+        assert cursor(app) == before_row, case
+        assert focused_name(app) == "quality", case  # auto-advance: what r3 still needs
+        await press(pilot, "e")  # quality's explanation box
+        assert isinstance(app.screen, TextEntryScreen), case
         for key in ("h", "a", "l", "f"):
             await pilot.press(key)
-        other_process_writes(db, span_id, spans=True)
-        await until(pilot, lambda: live.refreshes == 1, "the other process's changes")
-        assert isinstance(app.screen, TextEntryScreen)
-        assert app.screen.query_one("#entry-text").text == "half"
-        assert cursor(app) == before_row
+        before_index = screen(app).trace_tree.cursor
+        other_process_writes(db, "c1", spans="b")  # bob's label on another span, new spans
+
+        await until(pilot, lambda: live.refreshes == 2, "the other process's changes")
+        assert isinstance(app.screen, TextEntryScreen), case
+        assert app.screen.query_one("#entry-text").text == "half", case
+        await until(pilot, lambda: screen(app).model.trace_ids[-1] == "trace-newb", "new spans")
+        assert cursor(app) == before_row, case
+        assert screen(app).trace_tree.cursor == before_index + 1, case  # below the new r0b
         await press(pilot, "ctrl+s")
-        assert rows(db, "SELECT identifier, name, label, explanation FROM annotations") == [
-            ("bob", "correctness", "incorrect", None),
-            ("alice", "quality", None, "half"),
-        ]
-        assert cursor(app) == before_row
+        assert rows(
+            db, "SELECT identifier, span_id, name, label, explanation FROM annotations ORDER BY id"
+        ) == [
+            ("bob", "r3", "correctness", "incorrect", None),
+            ("alice", "r3", "correctness", "correct", None),
+            ("bob", "c1", "correctness", "incorrect", None),
+            ("alice", "r3", "quality", None, "half"),
+        ], case
+        assert cursor(app) == before_row, case

@@ -148,40 +148,42 @@ async def test_a_burst_during_a_write_lock_lands_in_order_once_it_is_released(db
     assert rows(db, "SELECT count(*) FROM annotation_log") == [(4,)]
 
 
-async def test_an_unsaved_value_is_drawn_as_unsaved_until_it_is_saved(db: Path) -> None:
+async def test_an_unsaved_value_is_drawn_as_unsaved_and_quit_waits_until_it_is_saved(
+    db: Path,
+) -> None:
+    """Two cases in one app run, each under its own write lock (each assertion names its case)."""
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         view = screen(app)
+
+        case = "an unsaved value is drawn as unsaved until it is saved"
         with WriteLock(db) as lock:
             await pilot.press("2")
             card = view.panel.cards[0]
             await wait_for(pilot, lambda: "… incorrect (unsaved)" in plain(card))
-            assert "● incorrect" in plain(card)
-            assert tree_lines(view)[0].endswith(" …")  # the trace row's mark: not saved yet
+            assert "● incorrect" in plain(card), case
+            assert tree_lines(view)[0].endswith(" …"), case  # the trace row's mark: not saved yet
             lock.release()
         await settled(pilot, app)
         await wait_for(pilot, lambda: "unsaved" not in plain(card))
-        assert "● incorrect" in plain(card)
-        assert tree_lines(view)[0].endswith(" ●")  # saved; task_success still needs me
+        assert "● incorrect" in plain(card), case
+        assert tree_lines(view)[0].endswith(" ●"), case  # saved; task_success still needs me
 
-
-# --- 8.5: quitting with unsaved changes ----------------------------------------------------------
-
-
-async def test_quit_waits_for_unsaved_changes_and_quits_once_they_are_saved(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        # --- 8.5: quitting with unsaved changes
+        case = "quit waits for unsaved changes and quits once they are saved"
         with WriteLock(db) as lock:
-            await pilot.press("1", "q")
+            await pilot.press("1", "q")  # task_success, which auto-advance focused
             await wait_for(pilot, lambda: isinstance(app.screen, UnsavedScreen))
             dialog = plain(app.screen.query_one("#unsaved-text"))
-            assert "1 change not saved yet — locked by another process" in dialog
+            assert "1 change not saved yet — locked by another process" in dialog, case
             lock.release()
         await wait_for(pilot, lambda: not app.is_running)
     assert app.return_code == 0
-    assert rows(db, LABELS_IN_ORDER) == [("r1", "correct")]
+    assert rows(db, LABELS_IN_ORDER) == [("r1", "incorrect"), (None, "success")]
+
+
+# --- 8.5: giving up with unsaved changes ----------------------------------------------------------
 
 
 @pytest.mark.parametrize("disk", ["room", "full"])
@@ -287,7 +289,7 @@ async def test_a_full_disk_is_said_and_the_changes_saved_once_there_is_room(db: 
         await pilot.pause()
         view = screen(app)
         await pilot.press("n")
-        app.screen.query_one(TextArea).text = "a long note " * 5000  # needs new pages
+        app.screen.query_one(TextArea).text = "a long note " * 500  # needs new pages
         await pilot.press("ctrl+s")
         await pilot.press("1")  # queued behind the note
         status = "waiting for the database: disk full — 2 unsaved changes kept"
@@ -300,7 +302,7 @@ async def test_a_full_disk_is_said_and_the_changes_saved_once_there_is_room(db: 
         await wait_for(pilot, lambda: "✓ saved correctness = correct" in plain(view.status_line))
         assert "unsaved" not in plain(view.panel.cards[0]) + plain(view.panel.notes)
     assert rows(db, "SELECT name, label, length(explanation) FROM annotations ORDER BY id") == [
-        ("note", None, len("a long note " * 5000) - 1),  # trailing space trimmed
+        ("note", None, len("a long note " * 500) - 1),  # trailing space trimmed
         ("correctness", "correct", None),
     ]
     with sqlite3.connect(db) as conn:

@@ -31,74 +31,69 @@ async def wait_for(pilot, condition) -> None:
     raise AssertionError("condition never held")
 
 
-async def test_s_skips_moves_on_counts_and_u_takes_it_back(db: Path) -> None:
+async def test_skip_flag_and_undo_then_the_flagged_and_skipped_queues(db: Path) -> None:
+    """The cases one after another in one run (each assertion names its case), then the
+    reviewer's flagged queue and my skipped queue on what that run left."""
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert cursor(app).span_id is None and cursor(app).trace_id == "trace-rag"  # root row
+
+        case = "s skips, moves on, counts, and u takes it back"
+        assert cursor(app).span_id is None and cursor(app).trace_id == "trace-rag", case  # root
         await press(pilot, "s")
-        assert rows(db, MARKS) == [("skip", "alice", "r1", "")]
-        assert cursor(app).span_id == "r2"  # on to the next span that needs me
-        assert "↷ you skipped" not in screen_text(app)
+        assert rows(db, MARKS) == [("skip", "alice", "r1", "")], case
+        assert cursor(app).span_id == "r2", case  # on to the next span that needs me
+        assert "↷ you skipped" not in screen_text(app), case
         await wait_for(pilot, lambda: "1/7 spans done (14%), 1 skipped" in screen_text(app))
         first = screen_text(app).splitlines()[0]
-        assert first.split("▎")[0].rstrip().endswith("3 1/3 ↷")  # the trace row: skipped
+        assert first.split("▎")[0].rstrip().endswith("3 1/3 ↷"), case  # the trace row: skipped
         await press(pilot, "u")
-        assert rows(db, MARKS) == []
+        assert rows(db, MARKS) == [], case
         await wait_for(pilot, lambda: "0/7 spans done (0%)  │" in screen_text(app))
 
+        case = "a flag without a reason, and escape flags nothing"
+        await press(pilot, "left_square_bracket")  # back to the trace row (r1)
+        assert cursor(app).trace_id == "trace-rag" and cursor(app).span_id is None, case
+        await press(pilot, "exclamation_mark", "escape")
+        assert rows(db, MARKS) == [], case
+        await press(pilot, "exclamation_mark", "ctrl+s")
+        assert rows(db, MARKS) == [("flag", "alice", "r1", "")], case
 
-async def test_s_on_a_skipped_item_takes_the_skip_back(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice", queue=QueueFilter(state="skipped"))
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        assert screen(app).model.trace_ids == []  # nothing skipped yet
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await press(pilot, "s")
-    app = AnnotatorApp(db, config_set(), "alice", queue=QueueFilter(state="skipped"))
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        assert screen(app).model.trace_ids == ["trace-rag"]  # listable: the skipped queue
-        assert cursor(app).trace_id == "trace-rag"
-        assert "↷ you skipped this" in screen_text(app)
-        await press(pilot, "s")
-        assert rows(db, MARKS) == []
-        assert "✓ skip taken back" in screen_text(app)
-
-
-async def test_bang_flags_with_a_reason_and_again_removes_the_flag(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        case = "! flags with a reason, and again removes the flag"
+        await press(pilot, "exclamation_mark")  # flagged already: removes my flag
+        assert rows(db, MARKS) == [], case
         await press(pilot, "exclamation_mark")
-        assert isinstance(app.screen, TextEntryScreen)
+        assert isinstance(app.screen, TextEntryScreen), case
         for key in "wrong tool":
             await pilot.press("space" if key == " " else key)
         await press(pilot, "ctrl+s")
-        assert rows(db, MARKS) == [("flag", "alice", "r1", "wrong tool")]
-        assert "⚑ flagged by alice: wrong tool" in screen_text(app)
-        assert cursor(app).trace_id == "trace-rag" and cursor(app).span_id is None  # stays
+        assert rows(db, MARKS) == [("flag", "alice", "r1", "wrong tool")], case
+        assert "⚑ flagged by alice: wrong tool" in screen_text(app), case
+        assert cursor(app).trace_id == "trace-rag" and cursor(app).span_id is None, case  # stays
         await press(pilot, "exclamation_mark")  # flagged already: removes my flag
-        assert rows(db, MARKS) == []
+        assert rows(db, MARKS) == [], case
         await press(pilot, "u")
-        assert rows(db, MARKS) == [("flag", "alice", "r1", "wrong tool")]
+        assert rows(db, MARKS) == [("flag", "alice", "r1", "wrong tool")], case
+        await press(pilot, "s")  # skipped too, for the queues below
+    assert rows(db, MARKS) == [("flag", "alice", "r1", "wrong tool"), ("skip", "alice", "r1", "")]
 
-
-async def test_a_flag_without_a_reason_and_escape_flags_nothing(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await press(pilot, "exclamation_mark", "escape")
-        assert rows(db, MARKS) == []
-        await press(pilot, "exclamation_mark", "ctrl+s")
-        assert rows(db, MARKS) == [("flag", "alice", "r1", "")]
     app = AnnotatorApp(db, config_set(), "lead", queue=QueueFilter(state="flagged"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert screen(app).model.trace_ids == ["trace-rag"]  # the reviewer lists flagged items
-        assert "⚑ flagged by alice" in screen_text(app)
+        case = "the reviewer lists flagged items"
+        assert screen(app).model.trace_ids == ["trace-rag"], case
+        assert "⚑ flagged by alice" in screen_text(app), case
+
+    app = AnnotatorApp(db, config_set(), "alice", queue=QueueFilter(state="skipped"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        case = "s on a skipped item takes the skip back"
+        assert screen(app).model.trace_ids == ["trace-rag"], case  # listable: the skipped queue
+        assert cursor(app).trace_id == "trace-rag", case
+        assert "↷ you skipped this" in screen_text(app), case
+        await press(pilot, "s")
+        assert rows(db, MARKS) == [("flag", "alice", "r1", "wrong tool")], case
+        assert "✓ skip taken back" in screen_text(app), case
 
 
 async def test_skip_and_flag_are_remappable(db: Path) -> None:

@@ -112,6 +112,7 @@ async def test_slash_focuses_the_search_field_on_screen(db: Path) -> None:
         await press(pilot, "enter")
         assert screen(app).session.queue == QueueFilter(text="turn")
         assert screen(app).model.trace_ids == ["trace-chat-1", "trace-chat-2"]
+        assert "turn" in screen(app).status_line.queue  # the status line says what is shown
 
 
 async def test_keys_choose_state_status_and_kind_then_ctrl_s_applies(db: Path) -> None:
