@@ -7,9 +7,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from annotator.app.screens.dialog import Dialog
 from annotator.config import AnnotationConfig, AnnotationType
 from annotator.keymap import ACTIONS, ActionSpec, display_key
 from annotator.text import sanitize
@@ -78,7 +78,7 @@ def help_tables(keymap: dict[str, tuple[str, ...]], configs: list[AnnotationConf
     return tables
 
 
-class ReadingScreen(ModalScreen[None]):
+class ReadingScreen(Dialog[None]):
     """A framed, scrollable page of text over the app (help, guidelines): Textual's type
     selectors match subclasses, so each gets this look."""
 

@@ -22,10 +22,10 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
+from annotator.app.screens.dialog import Dialog
 from annotator.store import SEARCH_COUNT_LIMIT, QueueFilter, RankedMatch, has_words
 from annotator.text import clip, sanitize
 
@@ -46,7 +46,7 @@ def count_text(found: int) -> Text:
     return Text(f"{found:,}{more} {noun}", style="bold")
 
 
-class SearchScreen(ModalScreen[str | None]):
+class SearchScreen(Dialog[str | None]):
     DEFAULT_CSS = """
     SearchScreen { align: center top; }
     SearchScreen #search-dialog {
