@@ -30,13 +30,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.strip import Strip
 from textual.style import Style
 from textual.timer import Timer
 from textual.widgets import Button, Input, OptionList, RadioButton, RadioSet, SelectionList, Static
 from textual.widgets.option_list import OptionDoesNotExist
 
+from annotator.app.screens.dialog import Dialog
 from annotator.query import FilterError, SpanFilter, TraceFilter
 from annotator.store import QueueFilter, QueueState
 from annotator.text import sanitize
@@ -129,7 +129,7 @@ class ExpressionInput(Input):
         self.cursor_position = len(self.value)
 
 
-class FilterScreen(ModalScreen[QueueFilter | None]):
+class FilterScreen(Dialog[QueueFilter | None]):
     DEFAULT_CSS = """
     FilterScreen { align: center middle; }
     FilterScreen #filter-dialog {
@@ -170,6 +170,10 @@ class FilterScreen(ModalScreen[QueueFilter | None]):
         Binding("ctrl+s", "apply", "Apply", priority=True),
         Binding("escape", "cancel", "Cancel", priority=True),
     ]
+    # No automatic focus as the dialog mounts: `on_mount` focuses the control it opens on.
+    # Textual's default focuses the first focusable widget, the scrolling body, and restyles it
+    # with every control inside it, then again when on_mount takes the focus (~35 ms CPU).
+    AUTO_FOCUS = ""
 
     def __init__(
         self,
