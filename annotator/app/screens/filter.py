@@ -37,6 +37,7 @@ from textual.widgets import Button, Input, OptionList, RadioButton, RadioSet, Se
 from textual.widgets.option_list import OptionDoesNotExist
 
 from annotator.app.screens.dialog import Dialog
+from annotator.app.widgets.line_input import LineInput
 from annotator.query import FilterError, SpanFilter, TraceFilter
 from annotator.store import QueueFilter, QueueState
 from annotator.text import sanitize
@@ -105,7 +106,7 @@ class KindList(SelectionList[str]):
         )
 
 
-class ExpressionInput(Input):
+class ExpressionInput(LineInput):
     """An expression field: up / down walk through the recent expressions of its kind."""
 
     BINDINGS = [
@@ -192,6 +193,7 @@ class FilterScreen(Dialog[QueueFilter | None]):
         self._count = count
         self._count_timer: Timer | None = None
         self._generation = 0  # the newest count asked for; older answers are dropped
+        self._said: tuple[object, ...] = ()  # what the count line shows
 
     # -- layout: one helper per section
 
@@ -241,7 +243,7 @@ class FilterScreen(Dialog[QueueFilter | None]):
 
     def _name_section(self) -> ComposeResult:
         yield Static(Text("Search span content (/)"), classes="filter-title", markup=False)
-        yield Input(
+        yield LineInput(
             self._current.text, placeholder="words in name, input, output, documents, errors",
             id="filter-text", compact=True,
         )  # fmt: skip
@@ -344,6 +346,12 @@ class FilterScreen(Dialog[QueueFilter | None]):
     ) -> None:
         if generation != self._generation or not self.is_attached:
             return  # an older count than what is typed now
+        # Each key typed in a field shows "counting…" again: a Static's update lays the whole
+        # dialog out, so the line is updated only when what it says changes.
+        said = (error, text.plain, str(text.style), tuple(text.spans))
+        if said == self._said:
+            return
+        self._said = said
         matches = self.query_one("#filter-matches", Static)
         matches.set_class(error, "-error")
         matches.update(text)
