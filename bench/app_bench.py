@@ -17,6 +17,10 @@
    label key with auto-advance (1), tab between configs, right and left on a score, on the
    bundled samples and on the big trace. `--profile KEY` prints a cProfile of that key's presses
    on the samples instead of the report.
+6. CPU of the dialogs (`--dialog-opens` of each, on the samples): opening it (the key to the
+   dialog drawn), each key inside it, closing it with escape, for the filter dialog (tab between
+   its controls, typing in its search field), the search box `/`, the help page `?` and the note
+   box `n`. `--only-dialogs` prints only these.
 """
 
 from __future__ import annotations
@@ -195,6 +199,57 @@ async def _key_cpu(db: str, presses: int, profile_key: str = "") -> dict:
     return result
 
 
+# name: (the key opening it, keys before the timed keys, the timed keys)
+DIALOGS = {
+    "filter_tab": ("f", (), ("tab",) * 4),
+    "filter_typing": ("f", ("tab",) * 3, (*"chat", *["backspace"] * 4)),
+    "search": ("slash", (), (*"chat", *["backspace"] * 4)),
+    "help": ("question_mark", (), ("down", "up")),
+    "note": ("n", (), (*"chat", *["backspace"] * 4)),
+}
+
+
+async def _dialog_cpu(db: str, opens: int) -> dict:
+    """CPU ms of opening each of DIALOGS, of each key inside it and of closing it (escape)."""
+    from annotator.app.app import AnnotatorApp
+    from annotator.config import bundled_config_path, load_config
+
+    app = AnnotatorApp(db, load_config(bundled_config_path("default")), "bench")
+    result: dict = {}
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        for name, (key, before, timed) in DIALOGS.items():
+            opened = typed = closed = 0.0
+            for _ in range(opens):
+                started = time.process_time()
+                await pilot.press(key)
+                await pilot.pause()
+                opened += time.process_time() - started
+                await pilot.press(*before)
+                await pilot.pause()
+                started = time.process_time()
+                await pilot.press(*timed)
+                await pilot.pause()
+                typed += time.process_time() - started
+                started = time.process_time()
+                await pilot.press("escape")
+                await pilot.pause()
+                closed += time.process_time() - started
+                await app.workers.wait_for_complete()
+            result[name] = {
+                "open_ms": round(opened / opens * 1000, 1),
+                "key_ms": round(typed / opens / len(timed) * 1000, 1),
+                "close_ms": round(closed / opens * 1000, 1),
+            }
+    result["opens_each"] = opens
+    return result
+
+
+async def _dialog_cpu_entry(db: str, opens: str) -> dict:
+    return await _dialog_cpu(db, int(opens))
+
+
 async def _key_cpu_entry(db: str, presses: str, profile_key: str = "") -> dict:
     return await _key_cpu(db, int(presses), profile_key)
 
@@ -256,9 +311,20 @@ def main() -> None:
     parser.add_argument("--key-presses", type=int, default=60)
     parser.add_argument("--profile", default="", help="a key of " + ", ".join(KEYS))
     parser.add_argument("--only-keys", action="store_true", help="only the CPU per key press")
+    parser.add_argument("--dialog-opens", type=int, default=10)
+    parser.add_argument("--only-dialogs", action="store_true", help="only the dialogs' CPU")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="annotator-bench-"))
     report: dict = {}
+    if args.only_dialogs:
+        samples = work / "samples.db"
+        clone_samples(1, work / "samples.jsonl")
+        build_db(work / "samples.jsonl", samples)
+        report["dialog_cpu_ms"] = in_subprocess(
+            "_dialog_cpu_entry", str(samples), str(args.dialog_opens)
+        )
+        print(json.dumps(report, indent=2))
+        return
     if args.profile or args.only_keys:
         samples = work / "samples.db"
         clone_samples(1, work / "samples.jsonl")
@@ -299,6 +365,7 @@ def main() -> None:
     one_big_trace(args.big_trace, work / "big.jsonl")
     build_db(work / "big.jsonl", big)
     report["big_trace_navigation"] = in_subprocess("_navigate_entry", str(big), str(args.moves))
+    report["dialog_cpu_ms"] = in_subprocess("_dialog_cpu_entry", str(small), str(args.dialog_opens))
     print(json.dumps(report, indent=2))
 
 

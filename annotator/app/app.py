@@ -21,11 +21,12 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Static
 
 from annotator.app.recovery import RecoveryError, write_recovery
 from annotator.app.screens.annotate import AnnotateScreen, LatencyLog, action_name, keymap_for
+from annotator.app.screens.dialog import Dialog
 from annotator.app.screens.help import keys_text
 from annotator.app.screens.text_entry import TextEntryScreen
 from annotator.app.session import AnnotationSession
@@ -48,7 +49,7 @@ class WriterReport(Message):
         self.event = event
 
 
-class UnsavedScreen(ModalScreen[bool]):
+class UnsavedScreen(Dialog[bool]):
     """Quitting with changes not written yet: wait (and quit when they are), or give up."""
 
     DEFAULT_CSS = """

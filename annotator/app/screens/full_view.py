@@ -7,11 +7,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
+from annotator.app.screens.dialog import Dialog
 
-class FullViewScreen(ModalScreen[None]):
+
+class FullViewScreen(Dialog[None]):
     DEFAULT_CSS = """
     FullViewScreen { align: center middle; }
     FullViewScreen > Vertical {

@@ -22,10 +22,11 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
+from annotator.app.screens.dialog import Dialog
+from annotator.app.widgets.line_input import LineInput
 from annotator.store import SEARCH_COUNT_LIMIT, QueueFilter, RankedMatch, has_words
 from annotator.text import clip, sanitize
 
@@ -46,7 +47,7 @@ def count_text(found: int) -> Text:
     return Text(f"{found:,}{more} {noun}", style="bold")
 
 
-class SearchScreen(ModalScreen[str | None]):
+class SearchScreen(Dialog[str | None]):
     DEFAULT_CSS = """
     SearchScreen { align: center top; }
     SearchScreen #search-dialog {
@@ -73,11 +74,12 @@ class SearchScreen(ModalScreen[str | None]):
         self._timer: Timer | None = None
         self._generation = 0  # the newest count asked for; older answers are dropped
         self.shown_for: str | None = None  # the search whose count is on screen
+        self._said: tuple[object, ...] = ()  # what the count line shows (`_said`)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="search-dialog") as dialog:
             dialog.border_title = "Search span content"
-            yield Input(
+            yield LineInput(
                 self._text,
                 placeholder="words in name, input, output, messages, documents, errors",
                 max_length=MAX_SEARCH,
@@ -155,7 +157,12 @@ class SearchScreen(ModalScreen[str | None]):
         if generation != self._generation or not self.is_attached:
             return  # an older count than what is typed now
         self.shown_for = text
-        self.query_one("#search-count", Static).update(shown)
+        # Each key typed shows "counting…" again: a Static's update lays the whole screen out,
+        # so the line is updated only when what it says changes.
+        said = _said(shown)
+        if said != self._said:
+            self._said = said
+            self.query_one("#search-count", Static).update(shown)
 
     @property
     def count_shown(self) -> str:
@@ -173,6 +180,11 @@ class SearchScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def _said(text: Text) -> tuple[object, ...]:
+    """What a Text shows: its characters and styles (Text's `==` leaves its own style out)."""
+    return (text.plain, str(text.style), tuple(text.spans))
 
 
 @dataclass

@@ -11,13 +11,14 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
+
+from annotator.app.screens.dialog import Dialog
 
 MAX_TEXT = 1_000_000  # a freeform value is a judgement, not a document dump
 
 
-class TextEntryScreen(ModalScreen[str | None]):
+class TextEntryScreen(Dialog[str | None]):
     DEFAULT_CSS = """
     TextEntryScreen { align: center middle; }
     TextEntryScreen > Vertical {

@@ -1,0 +1,93 @@
+"""What a key typed in a dialog redraws: the field and its count line, never a layout of the
+whole dialog while the count line says the same thing. Each test also checks what is shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widget import Widget
+from textual.widgets import Input, Static
+
+from annotator.app.app import AnnotatorApp
+from annotator.app.screens.filter import FilterScreen
+from annotator.app.screens.search import SearchScreen
+from tests.app_data import CONFIG_YAML, build_db, config_set, settled
+
+SIZE = (150, 40)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return build_db(tmp_path / "app.db")
+
+
+def record_layouts(monkeypatch: pytest.MonkeyPatch, count_line: Static) -> list[str]:
+    """The widgets asking for a layout, each count-line request with the text it shows then."""
+    layouts: list[str] = []
+    refresh = Widget.refresh
+
+    def recording(self, *regions, repaint=True, layout=False, recompose=False):
+        if layout:
+            shown = f":{count_line.render()}" if self is count_line else ""
+            layouts.append(f"{type(self).__name__}{shown}")
+        return refresh(self, *regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    monkeypatch.setattr(Widget, "refresh", recording)
+    return layouts
+
+
+def changes_of_count_line(layouts: list[str]) -> list[str]:
+    return [entry for entry in layouts if entry.startswith("Static:")]
+
+
+async def test_typing_in_the_search_box_lays_out_only_when_the_count_line_changes(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = AnnotatorApp(db, config_set(CONFIG_YAML), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        await pilot.press("slash")
+        await pilot.pause()
+        box = app.screen
+        assert isinstance(box, SearchScreen)
+        count_line = box.query_one("#search-count", Static)
+        layouts = record_layouts(monkeypatch, count_line)
+        await pilot.press(*"weather")
+        await pilot.pause()
+        monkeypatch.undo()
+        assert box.query_one("#search-text", Input).value == "weather"
+        # No layout for the field's text; the count line's only when it says something new
+        # ("counting…" once, perhaps a count if the typing outlasted the count's delay).
+        shown = changes_of_count_line(layouts)
+        assert layouts == shown
+        assert shown[0] == "Static:counting…" and len(shown) == len(set(shown))
+        while box.count_shown == "counting…":
+            await pilot.pause(0.05)
+        assert "match" in box.count_shown
+
+
+async def test_typing_an_expression_lays_out_only_when_the_count_line_changes(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = AnnotatorApp(db, config_set(CONFIG_YAML), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        await pilot.press("f")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, FilterScreen)
+        dialog.query_one("#filter-where", Input).focus()
+        await pilot.pause()
+        count_line = dialog.query_one("#filter-matches", Static)
+        layouts = record_layouts(monkeypatch, count_line)
+        await pilot.press(*"latency_ms", "greater_than_sign", "0")
+        await pilot.pause()
+        monkeypatch.undo()
+        assert dialog.query_one("#filter-where", Input).value == "latency_ms>0"
+        # The count waits for a pause in the typing: its line changes at most once or twice.
+        shown = changes_of_count_line(layouts)
+        assert layouts == shown and len(shown) == len(set(shown))
+        while str(count_line.render()) in ("No expression: every span.", "counting…"):
+            await pilot.pause(0.05)
+        assert "match" in str(count_line.render())
