@@ -122,6 +122,10 @@ def main(args: list[str]) -> None:
     print("\nCPU-s by test:")
     for nodeid, own_cpu, waited_cpu, *_ in sorted(rows, key=lambda r: -(r[1] + r[2]))[:15]:
         print(f"  {own_cpu + waited_cpu:6.2f}  {nodeid[:110]}")
+    print("\nTests that wait the most (wall - CPU, seconds; the cores may idle meanwhile):")
+    waits = sorted(rows, key=lambda r: -((r[4] - r[3]) - r[1] - r[2]))[:10]
+    for nodeid, own_cpu, waited_cpu, began, ended in waits:
+        print(f"  {ended - began - own_cpu - waited_cpu:6.2f}  {nodeid[:110]}")
     _print_timeline(workers, epoch)
 
 
