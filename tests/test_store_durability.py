@@ -194,7 +194,7 @@ def _consistency(path: Path) -> tuple[int, int, int]:
 # test-sized file, whatever the machine's speed.
 _IMPORT_PAUSED_MID_TRANSACTION = textwrap.dedent(
     """
-    import signal, sys
+    import sys, time
     import annotator.store.spans as spans
     spans.BATCH_SIZE, spans.COMMIT_EVERY = 100, 300
     real_add = spans.SpanWriter.add
@@ -205,7 +205,10 @@ _IMPORT_PAUSED_MID_TRANSACTION = textwrap.dedent(
         added += 1
         if added == 1_000:
             print(added, flush=True)
-            signal.pause()  # until Ctrl-C
+            # Until Ctrl-C. Not signal.pause(): a SIGINT that lands between the print and the
+            # pause (a loaded machine) would be handled before it, and pause() wait forever.
+            while True:
+                time.sleep(0.01)
     spans.SpanWriter.add = add
     from annotator.cli import main
     sys.argv = ["annotator", *sys.argv[1:]]
