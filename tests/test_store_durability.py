@@ -194,7 +194,11 @@ def _consistency(path: Path) -> tuple[int, int, int]:
 # test-sized file, whatever the machine's speed.
 _IMPORT_PAUSED_MID_TRANSACTION = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
+    # Ctrl-C as a terminal's user has it, whatever this process inherited: a test run started
+    # in the background of a non-interactive shell (`cmd &`) ignores SIGINT, and Python then
+    # leaves it ignored, so the Ctrl-C below would never arrive.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import annotator.store.spans as spans
     spans.BATCH_SIZE, spans.COMMIT_EVERY = 100, 300
     real_add = spans.SpanWriter.add
@@ -205,8 +209,8 @@ _IMPORT_PAUSED_MID_TRANSACTION = textwrap.dedent(
         added += 1
         if added == 1_000:
             print(added, flush=True)
-            # Until Ctrl-C. Not signal.pause(): a SIGINT that lands between the print and the
-            # pause (a loaded machine) would be handled before it, and pause() wait forever.
+            # Until Ctrl-C. Not signal.pause(): a SIGINT that landed between the print and the
+            # pause would be handled before it, and pause() would wait forever.
             while True:
                 time.sleep(0.01)
     spans.SpanWriter.add = add
