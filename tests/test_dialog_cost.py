@@ -29,8 +29,8 @@ def record_layouts(monkeypatch: pytest.MonkeyPatch, count_line: Static) -> list[
 
     def recording(self, *regions, repaint=True, layout=False, recompose=False):
         if layout:
-            shown = f":{count_line.render()}" if self is count_line else ""
-            layouts.append(f"{type(self).__name__}{shown}")
+            shown = f"count line:{count_line.render()}" if self is count_line else None
+            layouts.append(shown or type(self).__name__)
         return refresh(self, *regions, repaint=repaint, layout=layout, recompose=recompose)
 
     monkeypatch.setattr(Widget, "refresh", recording)
@@ -38,7 +38,7 @@ def record_layouts(monkeypatch: pytest.MonkeyPatch, count_line: Static) -> list[
 
 
 def changes_of_count_line(layouts: list[str]) -> list[str]:
-    return [entry for entry in layouts if entry.startswith("Static:")]
+    return [entry for entry in layouts if entry.startswith("count line:")]
 
 
 async def test_typing_in_the_search_box_lays_out_only_when_the_count_line_changes(
@@ -61,7 +61,7 @@ async def test_typing_in_the_search_box_lays_out_only_when_the_count_line_change
         # ("counting…" once, perhaps a count if the typing outlasted the count's delay).
         shown = changes_of_count_line(layouts)
         assert layouts == shown
-        assert shown[0] == "Static:counting…" and len(shown) == len(set(shown))
+        assert shown[0] == "count line:counting…" and len(shown) == len(set(shown))
         while box.count_shown == "counting…":
             await pilot.pause(0.05)
         assert "match" in box.count_shown

@@ -37,6 +37,7 @@ from textual.widgets import Button, Input, OptionList, RadioButton, RadioSet, Se
 from textual.widgets.option_list import OptionDoesNotExist
 
 from annotator.app.screens.dialog import Dialog
+from annotator.app.widgets.count_line import CountLine
 from annotator.app.widgets.line_input import LineInput
 from annotator.query import FilterError, SpanFilter, TraceFilter
 from annotator.store import QueueFilter, QueueState
@@ -193,7 +194,6 @@ class FilterScreen(Dialog[QueueFilter | None]):
         self._count = count
         self._count_timer: Timer | None = None
         self._generation = 0  # the newest count asked for; older answers are dropped
-        self._said: tuple[object, ...] = ()  # what the count line shows
 
     # -- layout: one helper per section
 
@@ -276,7 +276,7 @@ class FilterScreen(Dialog[QueueFilter | None]):
                     id="filter-trace-where",
                     compact=True,
                 )
-            yield Static(Text(""), id="filter-matches", markup=False)
+            yield CountLine(id="filter-matches")
 
     @staticmethod
     def _keys_hint() -> Text:
@@ -346,15 +346,7 @@ class FilterScreen(Dialog[QueueFilter | None]):
     ) -> None:
         if generation != self._generation or not self.is_attached:
             return  # an older count than what is typed now
-        # Each key typed in a field shows "counting…" again: a Static's update lays the whole
-        # dialog out, so the line is updated only when what it says changes.
-        said = (error, text.plain, str(text.style), tuple(text.spans))
-        if said == self._said:
-            return
-        self._said = said
-        matches = self.query_one("#filter-matches", Static)
-        matches.set_class(error, "-error")
-        matches.update(text)
+        self.query_one("#filter-matches", CountLine).say(text, error=error)
 
     # -- what the dialog does
 

@@ -26,6 +26,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from annotator.app.screens.dialog import Dialog
+from annotator.app.widgets.count_line import CountLine
 from annotator.app.widgets.line_input import LineInput
 from annotator.store import SEARCH_COUNT_LIMIT, QueueFilter, RankedMatch, has_words
 from annotator.text import clip, sanitize
@@ -74,7 +75,6 @@ class SearchScreen(Dialog[str | None]):
         self._timer: Timer | None = None
         self._generation = 0  # the newest count asked for; older answers are dropped
         self.shown_for: str | None = None  # the search whose count is on screen
-        self._said: tuple[object, ...] = ()  # what the count line shows (`_said`)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="search-dialog") as dialog:
@@ -86,7 +86,7 @@ class SearchScreen(Dialog[str | None]):
                 id="search-text",
                 compact=True,
             )
-            yield Static(Text(""), id="search-count", markup=False)
+            yield CountLine(id="search-count")
             following, preceding = self._walk_keys
             yield Static(
                 Text.assemble(
@@ -157,12 +157,7 @@ class SearchScreen(Dialog[str | None]):
         if generation != self._generation or not self.is_attached:
             return  # an older count than what is typed now
         self.shown_for = text
-        # Each key typed shows "counting…" again: a Static's update lays the whole screen out,
-        # so the line is updated only when what it says changes.
-        said = _said(shown)
-        if said != self._said:
-            self._said = said
-            self.query_one("#search-count", Static).update(shown)
+        self.query_one("#search-count", CountLine).say(shown)
 
     @property
     def count_shown(self) -> str:
@@ -180,11 +175,6 @@ class SearchScreen(Dialog[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-def _said(text: Text) -> tuple[object, ...]:
-    """What a Text shows: its characters and styles (Text's `==` leaves its own style out)."""
-    return (text.plain, str(text.style), tuple(text.spans))
 
 
 @dataclass
