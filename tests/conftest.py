@@ -94,12 +94,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def auto_workers(cores: int) -> int:
-    """The workers `-n auto` starts: two a core (at most 4 more than the cores). The app tests
-    wait for the app to go idle after every key and the Phoenix tests wait for the server, so a
-    worker a core leaves the cores idle much of the time: on 2 cores beside other work, -n 4
-    ran the suite in 193 s where -n 2 took 253 s (load 1-4), 301 s against 380-399 s (load
-    4-6), for 3-9% more CPU."""
-    return cores + min(cores, 4)
+    """The workers `-n auto` starts: three a core, at most 4 more than the cores. The app tests
+    wait for the app to go idle after every key and the Phoenix tests wait for the server, so
+    with one worker a core the cores sit idle much of the time: on 2 cores beside other work,
+    -n 4 ran the suite in 193 s where -n 2 took 253 s (load 1-4), 301 s against 380-399 s (load
+    4-6), for 3-9% more CPU. Once the suite's CPU had halved, the Phoenix tests' waits still
+    left the cores 10-30% idle with 4 workers (vmstat): on a quiet 2-core machine -n 6 ran it in
+    65.6-72.4 s (mean 67.9 of 5) where -n 4 took 68.8-76.0 s (mean 71.5 of 7), for ~9 CPU-s
+    more (bench/suite_bench.py, runs interleaved)."""
+    return cores + min(2 * cores, 4)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:

@@ -1,4 +1,5 @@
-"""`pytest -n auto` starts two workers a core (tests/conftest.py)."""
+"""`pytest -n auto` starts three workers a core, at most four more than the cores
+(tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import os
 from tests.conftest import auto_workers, pytest_xdist_auto_num_workers
 
 
-def test_auto_is_two_workers_a_core_and_at_most_four_more(monkeypatch, pytestconfig) -> None:
-    assert [auto_workers(n) for n in (1, 2, 4, 16)] == [2, 4, 8, 20]
+def test_auto_is_three_workers_a_core_and_at_most_four_more(monkeypatch, pytestconfig) -> None:
+    assert [auto_workers(n) for n in (1, 2, 4, 16)] == [3, 6, 8, 20]
     monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
     cores = len(os.sched_getaffinity(0))
     assert pytest_xdist_auto_num_workers(pytestconfig) == auto_workers(cores)
