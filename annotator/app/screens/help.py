@@ -88,7 +88,7 @@ class RenderedOnce:
     opens, so its seven tables were rendered ~27 times (a quarter of the opening's CPU)."""
 
     def __init__(self, renderable: RenderableType) -> None:
-        self._renderable = renderable
+        self._inner = renderable
         self._rendered: dict[tuple[object, ...], list[Segment]] = {}
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -110,11 +110,11 @@ class RenderedOnce:
         )
         segments = self._rendered.get(key)
         if segments is None:
-            segments = self._rendered[key] = list(console.render(self._renderable, options))
+            segments = self._rendered[key] = list(console.render(self._inner, options))
         return segments
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement.get(console, options, self._renderable)
+        return Measurement.get(console, options, self._inner)
 
 
 class ReadingScreen(Dialog[None]):
