@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -39,9 +40,8 @@ def _temporary_files_in_memory() -> None:
 _temporary_files_in_memory()
 
 
-bytecode_cache.use_cache_outside_the_tree()
-
 REPO = Path(__file__).resolve().parents[1]
+_BYTECODE_PREFIX = bytecode_cache.use_cache_outside_the_tree()
 TEST_DATA = REPO / "tests" / "data"
 PHOENIX_TESTS = REPO / "tests" / "phoenix"
 _PRESTARTED = pytest.StashKey[bool]()
@@ -91,6 +91,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
         server.prestart()
         config.stash[_PRESTARTED] = True
+    # Before the workers start (they do after pytest_configure), while Phoenix starts beside.
+    if _BYTECODE_PREFIX is not None and getattr(config.option, "numprocesses", None):
+        bytecode_cache.link_installed_bytecode(_BYTECODE_PREFIX, sys.path)
+        bytecode_cache.prime_test_bytecode(_BYTECODE_PREFIX, REPO / "tests", pytest.__version__)
 
 
 def auto_workers(cores: int) -> int:
