@@ -4,11 +4,15 @@ ours alone."""
 from __future__ import annotations
 
 import os
+import py_compile
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from tests import bytecode_cache
 from tests.bytecode_cache import use_cache_outside_the_tree
 
 
@@ -53,3 +57,80 @@ def test_bytecode_on_or_a_prefix_chosen_is_left_alone(
     use_cache_outside_the_tree()
     assert "PYTHONPYCACHEPREFIX" not in os.environ
     assert not bytecode_off.exists()
+
+
+def _module_with_bytecode(site: Path, text: str) -> Path:
+    """A module and the bytecode its install left beside it (as pip compiles a package)."""
+    source = site / "planted.py"
+    source.write_text(text)
+    compiled = site / "__pycache__" / f"planted.{sys.implementation.cache_tag}.pyc"
+    py_compile.compile(str(source), cfile=str(compiled), doraise=True)
+    return compiled
+
+
+def _import_planted(site: Path, prefix: Path) -> str:
+    environment = {**os.environ, "PYTHONPATH": str(site), "PYTHONPYCACHEPREFIX": str(prefix)}
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", "import planted; print(planted.WHICH)"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_installed_bytecode_is_linked_into_the_prefix_and_read_from_there(tmp_path: Path) -> None:
+    site, prefix = tmp_path / "site", tmp_path / "prefix"
+    site.mkdir()
+    prefix.mkdir(mode=0o700)
+    compiled = _module_with_bytecode(site, "WHICH = 'compiled'\n")
+    # The source now says otherwise but keeps the size and time the bytecode was checked
+    # against: only a process that reads the installed bytecode prints "compiled".
+    stat_before = (site / "planted.py").stat()
+    (site / "planted.py").write_text("WHICH = 'sources!'\n")
+    os.utime(site / "planted.py", ns=(stat_before.st_atime_ns, stat_before.st_mtime_ns))
+
+    assert bytecode_cache.link_installed_bytecode(prefix, ["", "relative", str(site)]) == 1
+    link = prefix / str(site).lstrip(os.sep) / compiled.name
+    assert link.is_symlink() and link.resolve() == compiled
+    assert _import_planted(site, prefix) == "compiled"
+    # Noted as done: a later run walks nothing again.
+    assert bytecode_cache.link_installed_bytecode(prefix, [str(site)]) == 0
+
+
+def test_a_stale_linked_bytecode_is_compiled_again_in_the_prefix_only(tmp_path: Path) -> None:
+    site, prefix = tmp_path / "site", tmp_path / "prefix"
+    site.mkdir()
+    prefix.mkdir(mode=0o700)
+    compiled = _module_with_bytecode(site, "WHICH = 'old'\n")
+    installed = compiled.read_bytes()
+    bytecode_cache.link_installed_bytecode(prefix, [str(site)])
+    (site / "planted.py").write_text("WHICH = 'upgraded'\n")  # another size: out of date
+
+    assert _import_planted(site, prefix) == "upgraded"
+    link = prefix / str(site).lstrip(os.sep) / compiled.name
+    assert not link.is_symlink() and link.is_file()
+    assert compiled.read_bytes() == installed  # the install's own file is untouched
+
+
+def test_the_test_modules_are_rewritten_once_before_the_workers_start(tmp_path: Path) -> None:
+    tests, prefix = tmp_path / "tests", tmp_path / "prefix"
+    tests.mkdir()
+    prefix.mkdir(mode=0o700)
+    (tests / "test_sample.py").write_text("def test_one():\n    assert 1 + 1 == 2\n")
+    # Phoenix client's plugin loads the whole server (~10 s: the project's settings turn it off
+    # too); the others' modules would be rewritten into this empty prefix (~2 CPU-s).
+    plugins = ["phoenix", "hypothesispytest", "anyio", "syrupy", "textual-snapshot", "asyncio"]
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\naddopts = " + " ".join(f"-p no:{name}" for name in plugins) + "\n"
+    )
+    bytecode_cache.link_installed_bytecode(prefix, sys.path)  # as the run does first
+
+    assert bytecode_cache.prime_test_bytecode(prefix, tests, pytest.__version__)
+    rewritten = list((prefix / str(tests).lstrip(os.sep)).glob("test_sample.*pytest*.pyc"))
+    assert len(rewritten) == 1, "pytest's rewritten module is what the workers will read"
+    assert bytecode_cache.primed_marker(prefix, tests, pytest.__version__).exists()
+    assert not bytecode_cache.prime_test_bytecode(prefix, tests, pytest.__version__)
+    assert bytecode_cache.prime_test_bytecode(prefix, tests, "0.0-another-pytest")
