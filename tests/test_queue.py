@@ -57,9 +57,10 @@ annotations:
     type: FREEFORM
     target: trace
 """
-POOL_NAMES = [c.name for c in parse_config(POOL).annotations]
+_POOL = parse_config(POOL)
+POOL_NAMES = [c.name for c in _POOL.annotations]
 # The pool as stored (JSON): parsed once, each example takes a fresh copy to change.
-POOL_DOCUMENT = orjson.dumps(parse_config(POOL).to_document())
+POOL_DOCUMENT = orjson.dumps(_POOL.to_document())
 ME = "alice"
 
 
