@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -51,9 +52,17 @@ def spans_db(path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def annotated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`annotated_db`, once a module: tests change their own copy (`db`)."""
+    return annotated_db(tmp_path_factory.mktemp("annotated") / "src.db")
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return annotated_db(tmp_path / "src.db")
+def db(annotated: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "src.db"
+    shutil.copyfile(annotated, path)
+    return path
 
 
 def annotated_db(path: Path) -> Path:

@@ -42,12 +42,20 @@ ROW_COLUMNS = (
 )  # fmt: skip
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "a.db"
+@pytest.fixture(scope="module")
+def rag_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The RAG sample imported, once a module: tests change their own copy (`db`)."""
+    path = tmp_path_factory.mktemp("rag") / "a.db"
     with Store.open(path) as store:
         report = import_files(store, [RAG_SPANS])
     assert report.spans_new == 21 and not report.problems
+    return path
+
+
+@pytest.fixture
+def db(rag_db: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "a.db"
+    shutil.copyfile(rag_db, path)
     return path
 
 
