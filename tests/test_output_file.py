@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -36,12 +37,20 @@ COMMANDS = {
 }
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = build_db(tmp_path / "work.db")
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo spans and one annotation, once a module: tests change their own copy (`db`)."""
+    path = build_db(tmp_path_factory.mktemp("built") / "work.db")
     with Store.open(path) as store:
         store.set_annotation(Annotation(name="correctness", span_id="r3", label="correct",
                                         identifier="alice"))  # fmt: skip
+    return path
+
+
+@pytest.fixture
+def db(built: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "work.db"
+    shutil.copyfile(built, path)
     return path
 
 

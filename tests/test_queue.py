@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -56,7 +57,10 @@ annotations:
     type: FREEFORM
     target: trace
 """
-POOL_NAMES = [c.name for c in parse_config(POOL).annotations]
+_POOL = parse_config(POOL)
+POOL_NAMES = [c.name for c in _POOL.annotations]
+# The pool as stored (JSON): parsed once, each example takes a fresh copy to change.
+POOL_DOCUMENT = orjson.dumps(_POOL.to_document())
 ME = "alice"
 
 
@@ -254,13 +258,11 @@ def test_marks_and_progress_agree_with_the_sql_queue(
     outermost: set[str],
     marks: list[tuple],
 ) -> None:
-    document = parse_config(POOL).to_document()
+    document = orjson.loads(POOL_DOCUMENT)
     document["annotations"] = [c for c in document["annotations"] if c["name"] in chosen]
     for config in document["annotations"]:
         if config["name"] in outermost:
             config["scope"] = "outermost"
-    import orjson
-
     config_text = orjson.dumps(document).decode()
     path = make_db(template, tmp_path_factory.mktemp("case"), rows, marks)
     with Store.open(path) as store:
