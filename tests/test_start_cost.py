@@ -1,15 +1,22 @@
-"""What starting the app does, counted (never timed): each footer key is styled once. Each test
-also checks what is shown."""
+"""What starting the app does, counted (never timed): the annotate screen's widgets are styled
+as they mount and not all again as it resumes, each footer key is styled once, and the first
+frame already shows the first row's span. Each test also checks what is shown."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
+from textual.app import App
 from textual.dom import DOMNode
+from textual.strip import Strip
+from textual.widget import Widget
 
 from annotator.app.app import AnnotatorApp
 from annotator.app.screens.annotate import AnnotateScreen
+from annotator.app.session import AnnotationSession
+from annotator.app.widgets.span_view import SpanView
 from tests.app_data import build_db, config_set, settled
 
 SIZE = (150, 40)
@@ -28,13 +35,24 @@ async def test_start_styles_and_draws_once(db: Path, monkeypatch: pytest.MonkeyP
         restyled.append((self, len(self.children)))
         update_node_styles(self, animate)
 
+    span_view_draws: list[str | None] = []  # the span shown at each draw of the span view
+    render_lines = Widget.render_lines
+
+    def recording_draws(self: Widget, crop) -> list[Strip]:
+        if isinstance(self, SpanView):
+            span_view_draws.append(self.span.span_id if self.span is not None else None)
+        return render_lines(self, crop)
+
     monkeypatch.setattr(DOMNode, "update_node_styles", recording_styles)
+    monkeypatch.setattr(Widget, "render_lines", recording_draws)
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot, app)
         monkeypatch.undo()
         screen = app.screen
         assert isinstance(screen, AnnotateScreen)
+        # Never restyled whole: the screen only while it had no widgets (its width class).
+        assert [children for node, children in restyled if node is screen and children] == []
         # No footer key restyled after it was made: each has its final class before it mounts.
         keys = list(screen.footer.query("FooterKey"))  # Textual exports no FooterKey
         assert len(keys) == 9
@@ -43,3 +61,30 @@ async def test_start_styles_and_draws_once(db: Path, monkeypatch: pytest.MonkeyP
         compact = {key.action: key.has_class("-compact") for key in keys}
         assert compact.pop("command_palette") is True
         assert set(compact.values()) == {False} and "help" in compact
+        # The first frame shows the first row's span, not the placeholder drawn over later.
+        assert screen.item is not None and screen.item.span_id == "r1"  # the RAG trace's root
+        assert span_view_draws and set(span_view_draws) == {"r1"}
+        assert "rag_pipeline" in screen.span_view.plain_lines[0]
+
+
+async def test_a_database_that_cannot_be_read_at_start_exits_with_its_error(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(self: AnnotationSession) -> list[str]:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(AnnotationSession, "trace_ids", unreadable)
+    messages: list[object] = []
+    exit_app = App.exit
+
+    def recording_exit(self: App, *args, **kwargs) -> None:
+        messages.append(kwargs.get("message"))
+        exit_app(self, *args, **kwargs)
+
+    monkeypatch.setattr(App, "exit", recording_exit)
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+    assert app.return_code == 1
+    assert messages[0] == f"{db}: cannot be read (database disk image is malformed)"
+    assert not any(isinstance(screen, AnnotateScreen) for screen in app.screen_stack)
