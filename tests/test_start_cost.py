@@ -62,6 +62,14 @@ async def test_start_styles_and_draws_once(db: Path, monkeypatch: pytest.MonkeyP
         compact = {key.action: key.has_class("-compact") for key in keys}
         assert compact.pop("command_palette") is True
         assert set(compact.values()) == {False} and "help" in compact
+        # Hidden by their display, not restyled: the cards of configs that do not apply to the
+        # RAG trace's row (quality: LLM spans; relevance: documents), the empty-panel line and
+        # the list of other annotations (there are none).
+        hidden = [card for card in screen.panel.children if not card.display]
+        assert len(hidden) == 4
+        assert [card for card in hidden if any(node is card for node, _ in restyled)] == []
+        shown = [card.config.name for card in screen.panel.cards if card.display]
+        assert shown == ["correctness", "task_success", "comment"]
         # The first frame shows the first row's span, not the placeholder drawn over later.
         assert screen.item is not None and screen.item.span_id == "r1"  # the RAG trace's root
         assert span_view_draws and set(span_view_draws) == {"r1"}
