@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from rich.style import Style
 from textual.app import App
 from textual.css.stylesheet import Stylesheet
 from textual.dom import DOMNode
@@ -18,6 +19,7 @@ from annotator.app.app import AnnotatorApp
 from annotator.app.screens.annotate import AnnotateScreen
 from annotator.app.session import AnnotationSession
 from annotator.app.widgets.span_view import SpanView
+from annotator.app.widgets.trace_tree import TraceTree
 from tests.app_data import build_db, config_set, settled
 
 SIZE = (150, 40)
@@ -37,15 +39,26 @@ async def test_start_styles_and_draws_once(db: Path, monkeypatch: pytest.MonkeyP
         update_node_styles(self, animate)
 
     span_view_draws: list[str | None] = []  # the span shown at each draw of the span view
+    tree_draws: list[Widget] = []
     render_lines = Widget.render_lines
 
     def recording_draws(self: Widget, crop) -> list[Strip]:
         if isinstance(self, SpanView):
             span_view_draws.append(self.span.span_id if self.span is not None else None)
+        if isinstance(self, TraceTree):
+            tree_draws.append(self)
         return render_lines(self, crop)
+
+    looked_up: list[DOMNode] = []  # each node whose rich_style was computed
+    rich_style = DOMNode.rich_style
+
+    def recording_style_look_up(self: DOMNode) -> Style:
+        looked_up.append(self)
+        return rich_style.fget(self)
 
     monkeypatch.setattr(DOMNode, "update_node_styles", recording_styles)
     monkeypatch.setattr(Widget, "render_lines", recording_draws)
+    monkeypatch.setattr(DOMNode, "rich_style", property(recording_style_look_up))
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot, app)
@@ -74,6 +87,13 @@ async def test_start_styles_and_draws_once(db: Path, monkeypatch: pytest.MonkeyP
         assert screen.item is not None and screen.item.span_id == "r1"  # the RAG trace's root
         assert span_view_draws and set(span_view_draws) == {"r1"}
         assert "rag_pipeline" in screen.span_view.plain_lines[0]
+        # The tree's and span view's own style looked up once per repaint, not once per line
+        # (the span view's once more to lay its span out).
+        tree = screen.trace_tree
+        assert len([n for n in looked_up if n is tree]) == len(tree_draws) > 0
+        view = screen.span_view
+        assert len([n for n in looked_up if n is view]) <= len(span_view_draws) + 1
+        assert len(tree.model) < tree.size.height - 20  # most of the tree's lines are blank
 
 
 async def test_a_database_that_cannot_be_read_at_start_exits_with_its_error(
