@@ -4,6 +4,7 @@ app tests do not depend on the readers."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from annotator.config import ConfigSet, parse_config
@@ -46,7 +47,10 @@ annotations:
 """
 
 
+@functools.lru_cache(maxsize=32)
 def config_set(text: str = CONFIG_YAML) -> ConfigSet:
+    """The parsed config, once per text and process (~3 ms a parse; app tests start the app
+    ~200 times). A `ConfigSet` is frozen and nothing changes its lists: one can be shared."""
     return parse_config(text, "test-config.yaml")
 
 

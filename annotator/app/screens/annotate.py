@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Concatenate, ParamSpec, TypeVar
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.actions import parse as parse_action
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -276,6 +276,7 @@ class AnnotateScreen(Screen[None]):
         self._source: Annotation | None = None  # what `accept` takes (shown in the panel)
         self._walk: RankedWalk | None = None  # the best matches of the search, for `>` / `<`
         self._search_origin: SearchOrigin | None = None  # where `/` was pressed (for escape)
+        self._resumed = False
 
     @property
     def current_config(self) -> AnnotationConfig | None:
@@ -353,6 +354,15 @@ class AnnotateScreen(Screen[None]):
         # screen is laid out and painted again (~30 ms).
         self.footer.bindings_changed(self)
         await self.mount(self.footer)
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Runs before Textual's own handler. Pushed as the app starts, this screen is first
+        # resumed once its widgets are mounted, each styled as it mounted and again at each
+        # change of its classes: restyling all of them then (~4 ms) changes nothing. Later
+        # resumes (a dialog closed) are left as Textual decides.
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
 
     def _start_position(self) -> None:
         if not self.model.trace_ids:

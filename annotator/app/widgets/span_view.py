@@ -12,8 +12,9 @@ from typing import Any
 
 from rich.console import RenderableType
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -34,6 +35,7 @@ class SpanView(ScrollView, can_focus=False):
         self._strips: list[Strip] | None = None
         self._laid_out_width = -1
         self._search_words = search_words
+        self._repaint_style: Style | None = None  # `rich_style` during a repaint
 
     def show_span(
         self, span: Span | None, options: RenderOptions, *, keep_scroll: bool = False
@@ -101,10 +103,20 @@ class SpanView(ScrollView, can_focus=False):
         self._layout()
         self.refresh()
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # `rich_style` walks every ancestor's styles: looked up once per repaint, not for each
+        # of the ~40 lines drawn.
+        self._repaint_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._repaint_style = None
+
     def render_line(self, y: int) -> Strip:
         self._layout()
         width = self.scrollable_content_region.width
         index = y + round(self.scroll_offset.y)
+        style = self._repaint_style if self._repaint_style is not None else self.rich_style
         if self._strips is None or index >= len(self._strips):
-            return Strip.blank(width, self.rich_style)
-        return self._strips[index].crop_extend(0, width, self.rich_style)
+            return Strip.blank(width, style)
+        return self._strips[index].crop_extend(0, width, style)
