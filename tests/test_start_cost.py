@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from rich.style import Style
 from textual.app import App
-from textual.css.stylesheet import Stylesheet
 from textual.dom import DOMNode
 from textual.strip import Strip
 from textual.widget import Widget
@@ -117,33 +116,3 @@ async def test_a_database_that_cannot_be_read_at_start_exits_with_its_error(
     assert app.return_code == 1
     assert messages[0] == f"{db}: cannot be read (database disk image is malformed)"
     assert not any(isinstance(screen, AnnotateScreen) for screen in app.screen_stack)
-
-
-async def test_apps_of_a_process_share_their_parsed_css_until_a_theme_changes(
-    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    first = AnnotatorApp(db, config_set(), "alice")
-    async with first.run_test(size=SIZE) as pilot:
-        await settled(pilot, first)
-        shared = first.stylesheet
-        dark = first.screen.styles.background
-        first.theme = "textual-light"  # the palette's "Change theme"
-        await pilot.pause()
-        assert first.stylesheet is not shared  # its own copy, with the new variables
-        assert first.screen.styles.background != dark
-    parses: list[Stylesheet] = []
-    parse = Stylesheet.parse
-
-    def recording(self: Stylesheet) -> None:
-        parses.append(self)
-        parse(self)
-
-    monkeypatch.setattr(Stylesheet, "parse", recording)
-    second = AnnotatorApp(build_db(tmp_path / "second.db"), config_set(), "alice")
-    async with second.run_test(size=SIZE) as pilot:
-        await settled(pilot, second)
-        monkeypatch.undo()
-        # The first app's CSS, parsed then, with the default theme's variables.
-        assert second.stylesheet is shared and parses == []
-        assert second.screen.styles.background == dark
-        assert "rag_pipeline" in second.screen.query_one(SpanView).plain_lines[0]

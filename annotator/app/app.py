@@ -20,7 +20,6 @@ from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.css.stylesheet import Stylesheet
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
@@ -36,10 +35,6 @@ from annotator.config import ConfigSet
 from annotator.keymap import ACTIONS
 from annotator.store import QueueFilter, Store, StoreError
 from annotator.text import clip, sanitize
-
-# The parsed CSS of this process's apps, per app class and CSS variables (the theme): see
-# `AnnotatorApp._share_stylesheet`.
-_STYLESHEETS: dict[tuple[type, frozenset[tuple[str, str]]], Stylesheet] = {}
 
 EXIT_UNSAVED = 3  # quit with changes the database never took
 DRAIN_SECONDS = 5.0
@@ -114,7 +109,6 @@ class AnnotatorApp(App[None]):
         open_writer_store: Callable[[Path], Store] = Store.open,
     ) -> None:
         super().__init__()
-        self._share_stylesheet()
         self.db_path = Path(db_path)
         self.store = Store.open(db_path)
         # The writer's own connection; `open_writer_store` is the seam tests use to inject
@@ -132,21 +126,6 @@ class AnnotatorApp(App[None]):
         self._switch_interval = sys.getswitchinterval()
         self._annotate: AnnotateScreen | None = None
         self._resizes = 0
-
-    def _share_stylesheet(self) -> None:
-        """Use the stylesheet of this process's earlier apps (same class, same CSS variables),
-        with its sources already parsed: Textual parses every widget's CSS again for each new
-        app (~7 ms of CPU a start), which the ~200 app starts of the tests each paid. What an
-        app adds to it (the CSS of a screen or widget class met first) is what any app of the
-        class would add. A theme change gives the app a copy of its own (`refresh_css`)."""
-        key = (type(self), frozenset(self.get_css_variables().items()))
-        shared = _STYLESHEETS.setdefault(key, self.stylesheet)
-        self.stylesheet = shared
-
-    def refresh_css(self, animate: bool = True) -> None:
-        # New variables (a theme change) go into a copy: the shared stylesheet keeps its own.
-        self.stylesheet = self.stylesheet.copy()
-        super().refresh_css(animate)
 
     def on_resize(self, event: events.Resize) -> None:
         """The terminal driver announces the terminal's size once more as it starts, after the
