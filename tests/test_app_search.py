@@ -16,8 +16,9 @@ from annotator.app.app import AnnotatorApp
 from annotator.app.screens.search import SearchScreen, count_text
 from annotator.app.tree_model import TRACE
 from annotator.store import SEARCH_COUNT_LIMIT, QueueFilter, Store, has_words
-from tests.app_data import build_db, config_set, settled, wait_for
+from tests.app_data import build_db, config_set, settled
 from tests.test_search_rank import IN_SCOPE_KINDS, _words, bm25_order, columns, ranked_spans
+from tests.waits import wait_for
 
 
 @pytest.fixture
@@ -32,14 +33,19 @@ def test_the_count_says_when_it_stopped() -> None:
     assert str(count_text(0)) == "no span in this queue matches"
 
 
-async def _search(pilot, app, text: str) -> SearchScreen:
-    """Press `/`, type `text` key by key, wait for its count; the box stays open."""
+async def _search(pilot, app, text: str, *, key_by_key: bool = True) -> SearchScreen:
+    """Press `/`, type `text` key by key (or, where the typing is not the point, put it in at
+    once: one count, not one per key), wait for its count; the box stays open."""
     await pilot.press("slash")
     await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
     box = app.screen
-    field = box.query_one("#search-text")
-    await pilot.press("end", *["backspace"] * len(field.value))  # the search before, if any
-    await pilot.press(*text)
+    field = box.query_one("#search-text", Input)
+    if key_by_key:
+        await pilot.press("end", *["backspace"] * len(field.value))  # the search before, if any
+        await pilot.press(*text)
+    else:
+        field.clear()
+        field.insert_text_at_cursor(text)
     await wait_for(pilot, lambda: box.shown_for == field.value)
     return box
 
@@ -81,74 +87,6 @@ async def test_slash_counts_enter_goes_to_the_best_and_the_walk_follows_bm25(db:
             assert screen.model.loaded[row.trace_id].root_id == expected[-3]
         else:
             assert row.span_id == expected[-3]
-
-
-async def test_a_label_on_a_walked_to_span_lands_on_that_span(db: Path) -> None:
-    expected = bm25_order(db, "refund")
-    llm = [s for s in expected if s in {"a2", "a4", "b2", "c2"}]
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=(150, 40)) as pilot:
-        await settled(pilot, app)
-        await _search(pilot, app, "refund")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: _current(app) == expected[0])
-        position = expected.index(llm[1])
-        await pilot.press(*["greater_than_sign"] * position)
-        assert _current(app) == llm[1]
-        assert app.screen.current_config.name == "correctness"
-        await pilot.press("2")  # incorrect
-        await settled(pilot, app)
-    with Store.open(db, readonly=True) as store:
-        mine = [
-            (a.span_id, a.name, a.label)
-            for span_id in expected
-            for a in store.annotations_on_span(span_id)
-            if a.identifier == "alice"
-        ]
-    assert mine == [(llm[1], "correctness", "incorrect")]
-
-
-async def test_escape_ends_the_search_and_puts_the_cursor_back(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=(150, 40)) as pilot:
-        await settled(pilot, app)
-        screen = app.screen
-        for _ in range(6):  # to a span that does not say "refund": polish, under draft
-            if _current(app) == "a5":
-                break
-            await pilot.press("down")
-        before, row_before = _current(app), screen.trace_tree.cursor_row
-        assert before == "a5" and before not in bm25_order(db, "refund")
-        await _search(pilot, app, "refund")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: _current(app) == bm25_order(db, "refund")[0])
-        await pilot.press("greater_than_sign", "greater_than_sign")
-        # a second search from within the first: escape still goes back to the very start
-        await _search(pilot, app, "weather")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: screen.session.queue.text == "weather")
-        await pilot.press("escape")
-        assert screen.session.queue == QueueFilter()
-        assert _current(app) == before
-        assert screen.trace_tree.cursor_row == row_before
-        assert screen.span_view.marked_text == []
-        assert len(screen.session.trace_ids()) == 4
-
-
-async def test_escape_in_the_box_changes_nothing(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=(150, 40)) as pilot:
-        await settled(pilot, app)
-        screen = app.screen
-        await pilot.press("down", "down")
-        before = _current(app)
-        await _search(pilot, app, "refund")
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: app.screen is screen)
-        assert screen.session.queue == QueueFilter() and _current(app) == before
-        await pilot.press("greater_than_sign")  # no search: `>` says so and moves nothing
-        assert _current(app) == before
-        assert "No search" in str(screen.status_line.render())
 
 
 async def test_a_search_set_with_f_is_walked_too(db: Path) -> None:
@@ -194,14 +132,56 @@ def expected_count(path: Path, typed: str) -> int:
     return count
 
 
-async def test_the_live_count_stays_right_with_hostile_text(db: Path) -> None:
-    """Each hostile text put into the field of one search box at once, the field cleared
-    between them (typing key by key is what the bm25 test above does): the count is right for
-    it and the text is kept as given."""
+# The cases below share one app run (an app start costs more CPU than most of them; each
+# assertion names its case), in this order: each starts from the default queue the one before
+# leaves, and the label, the only change saved, comes last. Their searches are put into the box
+# at once: typing key by key is the bm25 test's.
+
+
+async def test_escape_twice_hostile_counts_then_a_label_on_a_walked_to_span(db: Path) -> None:
+    expected = bm25_order(db, "refund")
+    llm = [s for s in expected if s in {"a2", "a4", "b2", "c2"}]
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=(150, 40)) as pilot:
         await settled(pilot, app)
         screen = app.screen
+
+        case = "escape ends the search and puts the cursor back"
+        for _ in range(6):  # to a span that does not say "refund": polish, under draft
+            if _current(app) == "a5":
+                break
+            await pilot.press("down")
+        before, row_before = _current(app), screen.trace_tree.cursor_row
+        assert before == "a5" and before not in expected, case
+        await _search(pilot, app, "refund", key_by_key=False)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: _current(app) == expected[0])
+        await pilot.press("greater_than_sign", "greater_than_sign")
+        # a second search from within the first: escape still goes back to the very start
+        await _search(pilot, app, "weather", key_by_key=False)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.session.queue.text == "weather")
+        await pilot.press("escape")
+        assert screen.session.queue == QueueFilter(), case
+        assert _current(app) == before, case
+        assert screen.trace_tree.cursor_row == row_before, case
+        assert screen.span_view.marked_text == [], case
+        assert len(screen.session.trace_ids()) == 4, case
+
+        case = "escape in the box changes nothing"
+        await pilot.press("down", "down")
+        before = _current(app)
+        await _search(pilot, app, "refund", key_by_key=False)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert screen.session.queue == QueueFilter() and _current(app) == before, case
+        await pilot.press("greater_than_sign")  # no search: `>` says so and moves nothing
+        assert _current(app) == before, case
+        assert "No search" in str(screen.status_line.render()), case
+
+        # The live count stays right with hostile text: each hostile text put into the field of
+        # one search box at once, the field cleared between them (typing key by key is what the
+        # bm25 test above does): the count is right for it and the text is kept as given.
         await pilot.press("slash")
         await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
         box = app.screen
@@ -211,18 +191,38 @@ async def test_the_live_count_stays_right_with_hostile_text(db: Path) -> None:
             field.clear()
             field.insert_text_at_cursor(typed)
             await wait_for(pilot, lambda typed=typed: box.shown_for == typed)
-            expected = expected_count(db, typed)
+            count = expected_count(db, typed)
             if not has_words(typed):
                 assert box.count_shown == "no word to search for yet", typed
             else:
-                assert box.count_shown == str(count_text(expected)), typed
-            assert field.value == typed  # kept as typed: quotes and markup are text
-        assert expected_count(db, "NEAR( refund") == 1  # not an operator: the word "near"
-        assert expected_count(db, "[bold] refund [/bold]") == 2
+                assert box.count_shown == str(count_text(count)), typed
+            assert field.value == typed, typed  # kept as typed: quotes and markup are text
+        case = "hostile text"
+        assert expected_count(db, "NEAR( refund") == 1, case  # not an operator: the word "near"
+        assert expected_count(db, "[bold] refund [/bold]") == 2, case
         # applied, a markup-like search is shown literally in the status line
         field.clear()
         field.insert_text_at_cursor("[bold] refund [/bold]")
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen.session.queue.text == "[bold] refund [/bold]")
-        assert "search [bold] refund [/bold]" in str(screen.status_line.render())
-        assert replace(screen.session.queue, text="") == QueueFilter()
+        assert "search [bold] refund [/bold]" in str(screen.status_line.render()), case
+        assert replace(screen.session.queue, text="") == QueueFilter(), case
+
+        case = "a label on a walked-to span lands on that span"
+        await _search(pilot, app, "refund", key_by_key=False)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: _current(app) == expected[0])
+        position = expected.index(llm[1])
+        await pilot.press(*["greater_than_sign"] * position)
+        assert _current(app) == llm[1], case
+        assert app.screen.current_config.name == "correctness", case
+        await pilot.press("2")  # incorrect
+        await settled(pilot, app)
+    with Store.open(db, readonly=True) as store:
+        mine = [
+            (a.span_id, a.name, a.label)
+            for span_id in expected
+            for a in store.annotations_on_span(span_id)
+            if a.identifier == "alice"
+        ]
+    assert mine == [(llm[1], "correctness", "incorrect")], case

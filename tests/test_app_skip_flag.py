@@ -14,6 +14,7 @@ from annotator.store import QueueFilter
 from tests.app_data import CONFIG_YAML, build_db, config_set
 from tests.screen_text import screen_text
 from tests.test_app import SIZE, cursor, press, rows, screen
+from tests.waits import wait_for
 
 MARKS = "SELECT kind, annotator, span_id, reason FROM item_marks ORDER BY kind, span_id"
 
@@ -21,14 +22,6 @@ MARKS = "SELECT kind, annotator, span_id, reason FROM item_marks ORDER BY kind, 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     return build_db(tmp_path / "app.db")
-
-
-async def wait_for(pilot, condition) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await pilot.pause(0.01)
-    raise AssertionError("condition never held")
 
 
 async def test_skip_flag_and_undo_then_the_flagged_and_skipped_queues(db: Path) -> None:
@@ -44,12 +37,15 @@ async def test_skip_flag_and_undo_then_the_flagged_and_skipped_queues(db: Path) 
         assert rows(db, MARKS) == [("skip", "alice", "r1", "")], case
         assert cursor(app).span_id == "r2", case  # on to the next span that needs me
         assert "↷ you skipped" not in screen_text(app), case
-        await wait_for(pilot, lambda: "1/7 spans done (14%), 1 skipped" in screen_text(app))
+        status = screen(app).status_line  # polled on its numbers, then read off the screen once
+        await wait_for(pilot, lambda: (status.progress, status.skipped) == ((1, 7), 1))
+        assert "1/7 spans done (14%), 1 skipped" in screen_text(app), case
         first = screen_text(app).splitlines()[0]
         assert first.split("▎")[0].rstrip().endswith("3 1/3 ↷"), case  # the trace row: skipped
         await press(pilot, "u")
         assert rows(db, MARKS) == [], case
-        await wait_for(pilot, lambda: "0/7 spans done (0%)  │" in screen_text(app))
+        await wait_for(pilot, lambda: (status.progress, status.skipped) == ((0, 7), 0))
+        assert "0/7 spans done (0%)  │" in screen_text(app), case
 
         case = "a flag without a reason, and escape flags nothing"
         await press(pilot, "left_square_bracket")  # back to the trace row (r1)

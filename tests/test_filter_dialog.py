@@ -4,7 +4,9 @@ text (readable without colour), and what the dialog applies is the queue the tre
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -83,7 +85,7 @@ async def test_every_control_is_on_screen_when_tab_reaches_it(
                     focused and focused.region,
                 )
                 reached.append(focused.id)
-                await press(pilot, "tab")
+                await pilot.press("tab")  # nothing is saved in the dialog: no writer to wait for
             assert reached == CONTROLS, size
             # The keys that apply and cancel are on screen, whatever the body's scroll.
             keys = app.screen.query_one("#filter-keys")
@@ -115,33 +117,64 @@ async def test_slash_focuses_the_search_field_on_screen(db: Path) -> None:
         assert "turn" in screen(app).status_line.queue  # the status line says what is shown
 
 
-async def test_keys_choose_state_status_and_kind_then_ctrl_s_applies(db: Path) -> None:
+# The cases below that need no fresh start share app runs (an app start costs about as much CPU
+# as the dialog's keys; each assertion names its case). The order matters: each case starts
+# from the queue the one before leaves.
+
+
+async def test_buttons_by_keyboard_then_an_invalid_expression_then_keys_choose(db: Path) -> None:
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=(80, 24)) as pilot:
+        case = "the buttons by keyboard apply, clear and cancel"
+        # Inside the dialog nothing is saved, so its keys go in one `pilot.press` (each one still
+        # handled before the next is sent); `press` (which waits for the writer) opens and closes.
+        # The name field, "chat", then the Apply button (`/` opens the search box, not this one)
+        await press(pilot, "f")
+        await pilot.press(*["tab"] * 3, "c", "h", "a", "t", *["tab"] * 3)
+        await press(pilot, "enter")
+        assert screen(app).session.queue == QueueFilter(text="chat"), case
+        await press(pilot, "f")
+        await pilot.press("down", "space")  # a change, then cancel
+        await press(pilot, "escape")
+        assert screen(app).session.queue == QueueFilter(text="chat"), case
+        await press(pilot, "f")
+        await pilot.press(*["tab"] * 7)
+        await press(pilot, "enter")  # the Clear all button
+        assert screen(app).session.queue == QueueFilter(), case
+        assert len(screen(app).model.trace_ids) == 4, case
+        await press(pilot, "f")
+        await pilot.press(*["tab"] * 8)
+        await press(pilot, "enter")  # Cancel
+        assert not isinstance(app.screen, FilterScreen), case
+
+        case = "an invalid expression shows its error and is not applied"
+        await press(pilot, "f", *["tab"] * 4)
+        app.screen.query_one("#filter-where", Input).insert_text_at_cursor("name.startswith('x')")
+        expected = (
+            "✗ span filter: col 6: unknown function 'startswith' — only float(), str() and "
+            "int() are allowed"
+        )
+        await until(pilot, lambda: matches(app) == expected, "the error")
+        assert app.screen.query_one("#filter-matches").has_class("-error"), case
+        await press(pilot, "ctrl+s")  # refused: the dialog stays, the queue is unchanged
+        assert isinstance(app.screen, FilterScreen), case
+        assert screen(app).session.queue == QueueFilter(), case
+        assert app.screen.focused is app.screen.query_one("#filter-where", Input), case
+        await press(pilot, "enter")  # enter applies too, and is refused the same way
+        assert isinstance(app.screen, FilterScreen), case
+        await press(pilot, "escape")
+        assert screen(app).session.queue == QueueFilter(), case
+
+        case = "keys choose the state, the status and a kind, then ctrl+s applies"
         await press(pilot, "f")
         await press(pilot, "down", "space")  # queue: to do
         await press(pilot, "tab", "down", "space")  # status: ERROR
         await press(pilot, "tab", "space")  # kinds: the first (AGENT) ticked
         await press(pilot, "ctrl+s")
         queue = QueueFilter(span_kinds=frozenset({"AGENT"}), status="ERROR", state="todo")
-        assert screen(app).session.queue == queue
-        assert screen(app).model.trace_ids == ["trace-agent"]
-        assert screen(app).status_line.queue == "todo kind=AGENT status=ERROR"
-
-
-async def test_buttons_by_keyboard_apply_clear_and_cancel(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=(80, 24)) as pilot:
-        # the name field, "chat", then the Apply button (`/` opens the search box, not this dialog)
-        await press(pilot, "f", *["tab"] * 3, "c", "h", "a", "t", *["tab"] * 3, "enter")
-        assert screen(app).session.queue == QueueFilter(text="chat")
-        await press(pilot, "f", "down", "space", "escape")  # a change, then cancel
-        assert screen(app).session.queue == QueueFilter(text="chat")
-        await press(pilot, "f", *["tab"] * 7, "enter")  # the Clear all button
-        assert screen(app).session.queue == QueueFilter()
-        assert len(screen(app).model.trace_ids) == 4
-        await press(pilot, "f", *["tab"] * 8, "enter")  # Cancel
-        assert not isinstance(app.screen, FilterScreen)
+        assert screen(app).session.queue == queue, case
+        assert screen(app).model.trace_ids == ["trace-agent"], case
+        assert screen(app).status_line.queue == "todo kind=AGENT status=ERROR", case
 
 
 async def test_choices_show_their_state_in_text_without_colour(
@@ -164,13 +197,15 @@ async def test_choices_show_their_state_in_text_without_colour(
 # --- filter expressions: live count, errors, apply, recent ones ---------------------------------
 
 
-async def until(pilot, condition, what: str) -> None:
-    """Waits (bounded) for a condition the app reaches by itself: the debounced count."""
-    for _ in range(200):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"never happened: {what}")
+async def until(pilot, condition, what: str, timeout: float = 10.0) -> None:
+    """Waits (bounded) for a condition the app reaches by itself: the debounced count. The app
+    runs on this event loop, so a plain sleep lets it work; `pilot.pause` would also ask every
+    widget of the dialog to acknowledge each poll (~3 ms CPU a poll, 15 polls a count)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.01)
 
 
 def matches(app: AnnotatorApp) -> str:
@@ -213,27 +248,6 @@ async def test_an_expression_is_counted_as_you_type_and_applied(db: Path) -> Non
     }
 
 
-async def test_an_invalid_expression_shows_its_error_and_is_not_applied(db: Path) -> None:
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await press(pilot, "f", *["tab"] * 4)
-        app.screen.query_one("#filter-where", Input).insert_text_at_cursor("name.startswith('x')")
-        expected = (
-            "✗ span filter: col 6: unknown function 'startswith' — only float(), str() and "
-            "int() are allowed"
-        )
-        await until(pilot, lambda: matches(app) == expected, "the error")
-        assert app.screen.query_one("#filter-matches").has_class("-error")
-        await press(pilot, "ctrl+s")  # refused: the dialog stays, the queue is unchanged
-        assert isinstance(app.screen, FilterScreen)
-        assert screen(app).session.queue == QueueFilter()
-        assert app.screen.focused is app.screen.query_one("#filter-where", Input)
-        await press(pilot, "enter")  # enter applies too, and is refused the same way
-        assert isinstance(app.screen, FilterScreen)
-        await press(pilot, "escape")
-        assert screen(app).session.queue == QueueFilter()
-
-
 HOSTILE_EXPRESSIONS = {  # the invalid ones first: the dialog stays open for the next one
     "an action link": "[@click=app.quit]x[/]",
     "a bidi override": "name == '\u202eevil' and",
@@ -244,11 +258,34 @@ HOSTILE_EXPRESSIONS = {  # the invalid ones first: the dialog stays open for the
 }
 
 
-async def test_hostile_expressions_are_shown_literally_and_never_crash(db: Path) -> None:
-    """Each expression typed into a freshly cleared field of one app (the dialog opened again
-    when one applies): what is shown is literal and bounded, and ctrl+s never crashes."""
+async def test_up_and_down_recall_recent_expressions_then_hostile_ones_are_shown_literally(
+    db: Path,
+) -> None:
+    """Up and down recall the recent expressions of this database. Then, in the same app, each
+    hostile expression typed into a freshly cleared field (the dialog opened again when one
+    applies): what is shown is literal and bounded, and ctrl+s never crashes."""
+    with Store.open(db) as store:
+        store.remember_filter("where", "span_kind == 'AGENT'")
+        store.remember_filter("where", "latency_ms > 100")
+        store.remember_filter("where", "span_kind == 'AGENT'")  # again: first, once
+        assert store.recent_filters("where") == ["span_kind == 'AGENT'", "latency_ms > 100"]
     app = AnnotatorApp(db, config_set(), "alice")
     async with app.run_test(size=(80, 24)) as pilot:
+        case = "up and down recall the recent expressions of this database"
+        await press(pilot, "f", *["tab"] * 4)
+        field = app.screen.query_one("#filter-where", Input)
+        field.insert_text_at_cursor("typed")
+        await press(pilot, "up")
+        assert field.value == "span_kind == 'AGENT'", case
+        await press(pilot, "up", "up")  # stops at the oldest
+        assert field.value == "latency_ms > 100", case
+        await press(pilot, "down", "down")  # back to what was typed
+        assert field.value == "typed", case
+        await press(pilot, "up", "enter")
+        assert screen(app).session.queue.where.text == "span_kind == 'AGENT'", case
+        assert screen(app).model.trace_ids == ["trace-agent"], case
+
+        # Hostile expressions (the recalled one above is in the field, cleared first).
         for case, hostile in HOSTILE_EXPRESSIONS.items():
             if not isinstance(app.screen, FilterScreen):
                 await press(pilot, "f", *["tab"] * 4)
@@ -265,25 +302,3 @@ async def test_hostile_expressions_are_shown_literally_and_never_crash(db: Path)
             assert app.is_running, case
             if shown_text.startswith("✗"):
                 assert isinstance(app.screen, FilterScreen), case
-
-
-async def test_up_and_down_recall_the_recent_expressions_of_this_database(db: Path) -> None:
-    with Store.open(db) as store:
-        store.remember_filter("where", "span_kind == 'AGENT'")
-        store.remember_filter("where", "latency_ms > 100")
-        store.remember_filter("where", "span_kind == 'AGENT'")  # again: first, once
-        assert store.recent_filters("where") == ["span_kind == 'AGENT'", "latency_ms > 100"]
-    app = AnnotatorApp(db, config_set(), "alice")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await press(pilot, "f", *["tab"] * 4)
-        field = app.screen.query_one("#filter-where", Input)
-        field.insert_text_at_cursor("typed")
-        await press(pilot, "up")
-        assert field.value == "span_kind == 'AGENT'"
-        await press(pilot, "up", "up")  # stops at the oldest
-        assert field.value == "latency_ms > 100"
-        await press(pilot, "down", "down")  # back to what was typed
-        assert field.value == "typed"
-        await press(pilot, "up", "enter")
-        assert screen(app).session.queue.where.text == "span_kind == 'AGENT'"
-        assert screen(app).model.trace_ids == ["trace-agent"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import json
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -32,8 +33,9 @@ async def test_lead_workflow(tmp_path: Path) -> None:
     samples = [str(p) for p in sample_trace_files()]
     config = str(bundled_config_path("default"))
     files = {name: tmp_path / f"{name}.db" for name in ("alice", "bob", "carol")}
-    for path in files.values():
-        assert "Imported" in run("import", *samples, "--db", str(path))
+    assert "Imported" in run("import", *samples, "--db", str(files["alice"]))
+    for name in ("bob", "carol"):  # the same import, the same database: a copy of alice's
+        shutil.copyfile(files["alice"], files[name])
 
     # alice annotates in the app: the first LLM spans, correct/incorrect alternating.
     config_set = load_config(config)
