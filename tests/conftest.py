@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
@@ -39,6 +40,20 @@ def _temporary_files_in_memory() -> None:
 
 _temporary_files_in_memory()
 
+
+def _long_lived_objects_out_of_the_cycle_collector() -> None:
+    """What pytest, its plugins and the test modules build as they start and collect (modules,
+    classes, 1,810 test items: ~150,000 objects) lives as long as the process, yet the cyclic GC
+    traversed all of it at each full collection, and five times more at the session's end
+    (pytest's unraisable-exception check): 0.5 of the 2.1 CPU-s a process spent collecting the
+    suite. Frozen, the collector leaves those objects alone (reference counting still frees
+    them); what the tests create is collected as before. Called as this conftest is imported and
+    when collection ends; the few cycles already unreachable then (~100 objects, gc.collect())
+    are never freed. The app freezes its own long-lived objects the same way (annotate.py)."""
+    gc.freeze()
+
+
+_long_lived_objects_out_of_the_cycle_collector()
 
 REPO = Path(__file__).resolve().parents[1]
 _BYTECODE_PREFIX = bytecode_cache.use_cache_outside_the_tree()
@@ -120,6 +135,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         from tests.phoenix import server
 
         server.finish()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _long_lived_objects_out_of_the_cycle_collector()
 
 
 # Files whose tests wait most (a lock held to its bounded timeout, pilots that wait for the

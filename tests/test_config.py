@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -1521,20 +1522,22 @@ def test_aliases_below_the_bound_still_work() -> None:
     assert [v.label for v in configs[8].values] == ["good", "bad", "meh"]
 
 
+# The documents are written when the test runs, not as every xdist worker imports this module
+# to collect the suite.
 @pytest.mark.parametrize(
-    ("text", "line"),
+    ("write", "line"),
     [
-        ("annotations: " + "[" * 10_000 + "]" * 10_000, 1),  # flow: one line
+        (lambda: "annotations: " + "[" * 10_000 + "]" * 10_000, 1),  # flow: one line
         # block: 1,000 levels (1 MB; 10,000 made 100 MB) still overflow PyYAML's recursion
-        ("annotations:\n" + "".join("  " * i + "-\n" for i in range(1_000)), 65),
-        ("- " + "{a: " * 10_000 + "1" + "}" * 10_000, 1),
+        (lambda: "annotations:\n" + "".join("  " * i + "-\n" for i in range(1_000)), 65),
+        (lambda: "- " + "{a: " * 10_000 + "1" + "}" * 10_000, 1),
     ],
     ids=["flow", "block", "mappings"],
 )
-def test_deep_nesting_is_refused_with_its_line(text: str, line: int) -> None:
+def test_deep_nesting_is_refused_with_its_line(write: Callable[[], str], line: int) -> None:
     # Without the bound: RecursionError (an internal error, exit code 1).
     with pytest.raises(ConfigError) as caught:
-        parse_config(text, "deep.yaml")
+        parse_config(write(), "deep.yaml")
     assert str(caught.value) == (
         f"deep.yaml:{line}: nested more than 64 levels deep (counting what aliases repeat): "
         "a config needs a few levels"
