@@ -103,6 +103,12 @@ class SpanView(ScrollView, can_focus=False):
         self._layout()
         self.refresh()
 
+    def notify_style_update(self) -> None:
+        # New styles (a theme change): the laid-out lines carry the old colours.
+        super().notify_style_update()
+        self._strips = None
+        self.refresh()
+
     def render_lines(self, crop: Region) -> list[Strip]:
         # `rich_style` walks every ancestor's styles: looked up once per repaint, not for each
         # of the ~40 lines drawn.

@@ -182,6 +182,12 @@ class TraceTree(ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self._cache.clear()  # lines of the old width
 
+    def notify_style_update(self) -> None:
+        # New styles (a theme change): the cached lines are in the old colours.
+        super().notify_style_update()
+        self._cache.clear()
+        self.refresh()
+
     def on_click(self, event: events.Click) -> None:
         index = event.style.meta.get("line")
         if index is None:
