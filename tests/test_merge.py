@@ -18,7 +18,13 @@ from hypothesis import strategies as st
 from annotator.cli.main import cli
 from annotator.config import ConfigError, parse_config
 from annotator.model import Annotation, Span
-from annotator.store import SCHEMA_VERSION, AnnotationKey, Store, StoreError
+from annotator.store import (
+    CONFIG_SET_ASIDE_META,
+    SCHEMA_VERSION,
+    AnnotationKey,
+    Store,
+    StoreError,
+)
 from annotator.store import db as store_db
 from annotator.store.annotations import import_annotations
 from annotator.team import merge as merge_module
@@ -442,6 +448,12 @@ def save_configs(path: Path, text: str, **times: str) -> None:
             )
 
 
+def set_aside(path: Path) -> str | None:
+    """The definitions a merge set aside (the `meta` row, as stored)."""
+    rows = _read(path, f"SELECT value FROM meta WHERE key = '{CONFIG_SET_ASIDE_META}'")
+    return rows[0][0] if rows else None
+
+
 def stored_configs(path: Path) -> tuple[str, list[tuple]]:
     """The stored config document and every annotation_configs row."""
     (document,) = _read(path, "SELECT value FROM meta WHERE key = 'config_document'")[0]
@@ -530,10 +542,29 @@ def test_config_that_would_break_the_document_is_not_added(template: Path, tmp_p
     assert [c["name"] for c in document["annotations"]] == ["correctness", "comment"]
     assert document["keys"] == {"note": ["z"]}
     assert report.problems == [
-        f"{b}: config 'tone' not added: key 'z' of label 'a' is already bound to action 'note': "
-        + "pick another key, or remap note under keys:"
+        f"{b}: config 'tone' not added (set aside for a later merge): key 'z' of label 'a' is "
+        + "already bound to action 'note': pick another key, or remap note under keys:"
     ]
     assert [(c.name, c.kept_from) for c in report.config_conflicts] == [("keys:", str(a))]
+    assert report.configs_set_aside == ["tone"]
+    assert "Configs set aside (no definition fits; kept for a later merge): tone." in (
+        report.lines()
+    )
+    # kept out of the document the app uses, with its time, for a later merge
+    with Store.open(out) as store:
+        assert store.load_config_set_aside() == [
+            {
+                "name": "tone",
+                "updated_at": T0,
+                "config": parse_config(tone).to_document()["annotations"][0],
+            },
+        ]
+    # merging again changes nothing, and says nothing new about tone
+    before = stored_configs(out), _read(out, "SELECT * FROM meta ORDER BY key")
+    again = merge_databases([out], tmp_path / "again.db")
+    assert again.problems == [] and again.configs_set_aside == ["tone"]
+    assert merge_databases([b, a], out).problems == report.problems
+    assert (stored_configs(out), _read(out, "SELECT * FROM meta ORDER BY key")) == before
     # b updated last: its remap (none) is kept and tone fits
     save_configs(b, tone, tone=T2)
     report = merge_databases([a, b], tmp_path / "out2.db")
@@ -541,6 +572,14 @@ def test_config_that_would_break_the_document_is_not_added(template: Path, tmp_p
         document = store.load_config_document()
     assert [c["name"] for c in document["annotations"]] == ["correctness", "tone", "comment"]
     assert "keys" not in document and report.problems == []
+    # the merged file that set tone aside offers it again: b's newer tone, chosen, leaves it
+    report = merge_databases([out, b], tmp_path / "out3.db")
+    with Store.open(tmp_path / "out3.db") as store:
+        assert [c["name"] for c in store.load_config_document()["annotations"]] == [
+            "correctness", "tone", "comment",
+        ]  # fmt: skip
+        assert store.load_config_set_aside() == []
+        assert store.get_meta(CONFIG_SET_ASIDE_META) is None
 
 
 _DEFINITIONS = {
@@ -559,6 +598,21 @@ _DEFINITIONS = {
     ],
 }
 _REMAPS = ["", "keys: {note: z}\n", "keys: {next_span: [down, l]}\n"]
+
+
+def _config_inputs(
+    folder: Path, template: Path, spec: list[tuple[list[tuple[str, int, str]], int]]
+) -> list[Path]:
+    """One database per entry of `spec`: (configs as (name, definition, updated_at), remap)."""
+    inputs = []
+    for number, (configs, remap) in enumerate(spec):
+        path = _copy(template, folder / f"in{number}.db")
+        if configs:
+            choices = [(n, _DEFINITIONS[n][v % len(_DEFINITIONS[n])]) for n, v, _ in configs]
+            text = "annotations:\n" + "".join(f"  - {d}\n" for _, d in choices)
+            save_configs(path, text + _REMAPS[remap], **{n: at for n, _, at in configs})
+        inputs.append(path)
+    return inputs
 
 
 def _orders(inputs: list[Path], data: st.DataObject) -> list[list[Path]]:
@@ -595,18 +649,15 @@ def test_property_any_input_order_stores_the_same_configs(
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        inputs = []
-        for number, (configs, remap) in enumerate(spec):
-            path = _copy(template, folder / f"in{number}.db")
+        for configs, remap in spec:
             if configs:
-                choices = [(n, _DEFINITIONS[n][v % len(_DEFINITIONS[n])]) for n, v, _ in configs]
-                text = "annotations:\n" + "".join(f"  - {d}\n" for _, d in choices)
+                choices = [_DEFINITIONS[n][v % len(_DEFINITIONS[n])] for n, v, _ in configs]
+                text = "annotations:\n" + "".join(f"  - {d}\n" for d in choices)
                 try:
                     parse_config(text + _REMAPS[remap])
                 except ConfigError:
                     assume(False)  # each annotator's own configs are valid
-                save_configs(path, text + _REMAPS[remap], **{n: at for n, _, at in configs})
-            inputs.append(path)
+        inputs = _config_inputs(folder, template, spec)
         results = set()
         for number, order in enumerate(_orders(inputs, data)):
             out = folder / f"out{number}.db"
@@ -616,31 +667,83 @@ def test_property_any_input_order_stores_the_same_configs(
                 if _read(out, "SELECT 1 FROM meta WHERE key = 'config_document'")
                 else ("", [])
             )
-            results.add((document, tuple(rows)))
+            results.add((document, tuple(rows), set_aside(out)))
             if document:
                 parse_config(document)  # a valid config set, whatever was merged
         assert len(results) == 1
+        (document, rows, aside) = next(iter(results))
         # merging the result with the inputs again changes nothing
         again = folder / "again.db"
         merge_databases(inputs, again)
         merge_databases(list(reversed(inputs)), again)
         got = stored_configs(again) if document else ("", [])
-        assert (got[0], tuple(got[1])) == next(iter(results))
-        # merge(merge(A, B), C) keeps the same definitions with the same times and remap as
-        # merge(A, B, C); only their order may differ (positions come from the files merged)
-        first_two = folder / "first-two.db"
+        assert (got[0], tuple(got[1]), set_aside(again)) == (document, rows, aside)
+        # merge(merge(A, B), C) and merge(A, merge(B, C)) keep the same definitions with the
+        # same times and remap as merge(A, B, C), and set the same ones aside; only their order
+        # may differ (positions come from the files merged)
+        first_two, last_two = folder / "first-two.db", folder / "last-two.db"
         merge_databases(inputs[:2], first_two)
-        stepwise = folder / "stepwise.db"
-        merge_databases([first_two, *inputs[2:]], stepwise)
-        if document:
-            (stepwise_document, stepwise_rows), (_, rows) = (
-                stored_configs(stepwise),
-                next(iter(results)),
-            )
-            assert sorted(r[:4] + r[5:] for r in stepwise_rows) == sorted(
-                r[:4] + r[5:] for r in rows
-            )
-            assert orjson.loads(stepwise_document).get("keys") == orjson.loads(document).get("keys")
+        merge_databases(inputs[1:], last_two)
+        for number, steps in enumerate(([first_two, *inputs[2:]], [inputs[0], last_two])):
+            stepwise = folder / f"stepwise{number}.db"
+            merge_databases(steps, stepwise)
+            assert set_aside(stepwise) == aside
+            if document:
+                stepwise_document, stepwise_rows = stored_configs(stepwise)
+                assert sorted(r[:4] + r[5:] for r in stepwise_rows) == sorted(
+                    r[:4] + r[5:] for r in rows
+                )
+                assert orjson.loads(stepwise_document).get("keys") == orjson.loads(document).get(
+                    "keys"
+                )
+
+
+def test_a_config_that_does_not_fit_is_kept_for_a_later_merge(
+    template: Path, tmp_path: Path
+) -> None:
+    """Found by the property test below: in0 and in2 tie for the newest config, so the remap of
+    the greater content (in2's: none) is kept and tone fits; merging in0 and in1 first kept
+    in0's remap (note: z), with which tone's key z clashes, and tone was dropped for good."""
+    spec = [
+        ([("correctness", 0, T1)], 1),  # keys: {note: z}
+        ([("tone", 0, T0)], 0),  # a label on key z
+        ([("correctness", 0, T1)], 0),
+    ]
+    inputs = _config_inputs(tmp_path, template, spec)
+    at_once = tmp_path / "at-once.db"
+    merge_databases(inputs, at_once)
+    first_two = tmp_path / "first-two.db"
+    merge_databases(inputs[:2], first_two)
+    stepwise = tmp_path / "stepwise.db"
+    merge_databases([first_two, inputs[2]], stepwise)
+    assert stored_configs(stepwise) == stored_configs(at_once)
+    with Store.open(at_once) as store:
+        document = store.load_config_document()
+    assert [c["name"] for c in document["annotations"]] == ["correctness", "tone"]
+
+
+def test_an_outranked_definition_is_kept_for_a_later_merge(template: Path, tmp_path: Path) -> None:
+    """Merged at once, in2's remap (note: z, newest) rules out in0's tone (key z) and in1's
+    older tone is kept instead. Merging in0 and in1 first chose in0's tone; a merged file that
+    forgot in1's definition had nothing left to fall back on."""
+    spec = [
+        ([("tone", 0, T1)], 0),  # a label on key z
+        ([("tone", 1, T0)], 0),  # freeform: no value keys
+        ([("correctness", 0, T2)], 1),  # keys: {note: z}
+    ]
+    inputs = _config_inputs(tmp_path, template, spec)
+    at_once = tmp_path / "at-once.db"
+    merge_databases(inputs, at_once)
+    first_two = tmp_path / "first-two.db"
+    merge_databases(inputs[:2], first_two)
+    stepwise = tmp_path / "stepwise.db"
+    merge_databases([first_two, inputs[2]], stepwise)
+    with Store.open(at_once) as store:
+        document = store.load_config_document()
+    assert [(c["name"], c["type"]) for c in document["annotations"]] == [
+        ("correctness", "CATEGORICAL"), ("tone", "FREEFORM"),
+    ]  # fmt: skip
+    assert sorted(stored_configs(stepwise)[1]) == sorted(stored_configs(at_once)[1])
 
 
 # --- inputs: WAL, older versions, refusals ---------------------------------------------------

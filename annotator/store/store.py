@@ -59,6 +59,25 @@ from annotator.store.spans import SpanWriter, repair_trace_summaries
 from annotator.timeutil import now_iso
 
 
+def config_set_aside_entries(stored: str | None) -> list[dict[str, Any]]:
+    """The `meta` row ``config_set_aside`` read back: its entries that are objects with a name
+    and a config (an object with that name); nothing when it is missing or not a JSON list."""
+    try:
+        entries = orjson.loads(stored) if stored else []
+    except orjson.JSONDecodeError:
+        return []
+    if not isinstance(entries, list):
+        return []
+    return [
+        entry
+        for entry in entries
+        if isinstance(entry, dict)
+        and isinstance(entry.get("config"), dict)
+        and isinstance(entry.get("name"), str)
+        and entry["config"].get("name") == entry["name"]
+    ]
+
+
 class TraceRow(NamedTuple):
     trace_id: str
     project: str
@@ -124,6 +143,8 @@ _SPAN_ROW_COLUMNS = ", ".join(SpanRow._fields)
 _TRACE_ORDER = "coalesce(t.start_time, ''), t.trace_id"
 # `ranked_matches` checks this many times the matches it returns against the queue first.
 RANK_POOL_FACTOR = 20
+# The `meta` key of the config definitions a merge set aside (`Store.save_config_document`).
+CONFIG_SET_ASIDE_META = "config_set_aside"
 
 
 class Store:
@@ -214,14 +235,22 @@ class Store:
             )
 
     def save_config_document(
-        self, document: dict[str, Any], *, updated_at: Mapping[str, str] | None = None
+        self,
+        document: dict[str, Any],
+        *,
+        updated_at: Mapping[str, str] | None = None,
+        set_aside: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         """Store a config set (its `to_document()` form): one row per config in
         `annotation_configs`, the whole document (with the `keys:` map) in `meta`.
 
         A config's ``updated_at`` is when its definition last changed: saving the same
         definition again keeps it (``annotator merge`` picks the newest definition of a name).
-        `updated_at` gives it per name instead (merge keeps each definition's own)."""
+        `updated_at` gives it per name instead (merge keeps each definition's own).
+
+        `set_aside` (merge only): the definitions a merge did not choose, each
+        ``{"name", "updated_at", "config"}``, stored in the same transaction under the `meta`
+        key ``config_set_aside`` (none: the row is removed); None leaves that row as it is."""
         now = now_iso()
         with write_transaction(self._conn):
             previous = {
@@ -253,6 +282,13 @@ class Store:
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('config_document', ?)",
                 (orjson.dumps(document).decode(),),
             )
+            if set_aside:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    (CONFIG_SET_ASIDE_META, orjson.dumps(list(set_aside)).decode()),
+                )
+            elif set_aside is not None:
+                self._conn.execute("DELETE FROM meta WHERE key = ?", (CONFIG_SET_ASIDE_META,))
 
     def load_config_document(self) -> dict[str, Any] | None:
         stored = self.get_meta("config_document")
@@ -264,6 +300,12 @@ class Store:
         if not rows:
             return None
         return {"annotations": [orjson.loads(row[0]) for row in rows]}
+
+    def load_config_set_aside(self) -> list[dict[str, Any]]:
+        """The config definitions a merge set aside (`save_config_document`'s `set_aside`): not
+        part of the config set, offered again to the next merge. Empty when there are none or
+        the row is not a JSON list."""
+        return config_set_aside_entries(self.get_meta(CONFIG_SET_ASIDE_META))
 
     # --- what other connections changed (the app's live refresh) ------------------------------
 
