@@ -563,6 +563,7 @@ def test_config_that_would_break_the_document_is_not_added(template: Path, tmp_p
     before = stored_configs(out), _read(out, "SELECT * FROM meta ORDER BY key")
     again = merge_databases([out], tmp_path / "again.db")
     assert again.problems == [] and again.configs_set_aside == ["tone"]
+    assert f"  {out}  8 spans, 0 annotations, 2 configs (+1 set aside)" in again.lines()
     assert merge_databases([b, a], out).problems == report.problems
     assert (stored_configs(out), _read(out, "SELECT * FROM meta ORDER BY key")) == before
     # b updated last: its remap (none) is kept and tone fits

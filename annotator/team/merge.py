@@ -44,6 +44,16 @@ Configs
     the chosen ``keys:``) gives way to the next-ranked definition of its name; when none fits
     the config is not added; both are reported.
 
+    No definition is lost: every distinct one that was offered and not chosen (it does not fit,
+    or another of its name ranks higher) is kept aside in OUT's ``meta`` row
+    ``config_set_aside`` (name, updated_at, config; by name, then rank), outside the document
+    the app uses, and a later merge offers it again like any file's. That is what makes
+    merge(merge(A, B), C) choose what merge(A, B, C) does: when C's newer ``keys:`` rules out
+    the definition merge(A, B) chose, the one it passed over is still there to fall back on,
+    and a set-aside definition counts for the newest config of its file (which ``keys:`` is
+    kept). Set-aside definitions are not reported again, nor listed as differing in a config
+    conflict unless one is kept.
+
 Annotations
     One row per key (target, target id, document position, name, identifier), as in the store.
     Among OUT's existing row and every input's row for a key, the winner is the greatest by
@@ -164,7 +174,8 @@ class InputSummary:
     read_from: str  # "file", "copy" (WAL fallback) or "upgraded copy"
     spans: int = 0
     annotations: int = 0
-    configs: int = 0
+    configs: int = 0  # in its config document
+    configs_set_aside: int = 0  # definitions an earlier merge into it set aside
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -174,6 +185,7 @@ class InputSummary:
             "spans": self.spans,
             "annotations": self.annotations,
             "configs": self.configs,
+            "configs_set_aside": self.configs_set_aside,
         }
 
 
@@ -351,9 +363,10 @@ class MergeReport:
         width = max(len(s.path) for s in self.inputs) if self.inputs else 0
         for s in self.inputs:
             via = "" if s.read_from == "file" else f"  (read from a temporary {s.read_from})"
+            aside = f" (+{s.configs_set_aside} set aside)" if s.configs_set_aside else ""
             out.append(
                 f"  {s.path:<{width}}  {s.spans:,} spans, {s.annotations:,} annotations, "
-                f"{s.configs} configs{via}"
+                f"{s.configs} configs{aside}{via}"
             )
         out.append(
             f"Spans: {self.spans_new:,} new, {self.spans_existing:,} already present; "
@@ -812,6 +825,7 @@ class _Merger:
             )
             return None
         self.summaries[index - 1].configs = len(found.definitions)
+        self.summaries[index - 1].configs_set_aside = len(found.set_aside)
         return found
 
     def _merge_configs(self, inputs: list[_ConfigSource | None]) -> None:
