@@ -738,13 +738,27 @@ def test_an_outranked_definition_is_kept_for_a_later_merge(template: Path, tmp_p
     first_two = tmp_path / "first-two.db"
     merge_databases(inputs[:2], first_two)
     stepwise = tmp_path / "stepwise.db"
-    merge_databases([first_two, inputs[2]], stepwise)
+    report = merge_databases([first_two, inputs[2]], stepwise)
+    # first_two offered in1's tone again, from the definitions it kept aside, and says so
+    tone, keys = report.config_conflicts
+    assert (tone.name, tone.kept_from, tone.differing, keys.name) == (
+        "tone",
+        f"{first_two} (set aside)",
+        ((str(first_two), ("auto_advance", "optimization_direction", "type", "values")),),
+        "keys:",
+    )
+    assert report.problems == [
+        f"{first_two}: config 'tone': its newest definition does not fit (key 'z' of label 'a' "
+        "is already bound to action 'note': pick another key, or remap note under keys:); "
+        f"kept {first_two} (set aside)'s"
+    ]
     with Store.open(at_once) as store:
         document = store.load_config_document()
     assert [(c["name"], c["type"]) for c in document["annotations"]] == [
         ("correctness", "CATEGORICAL"), ("tone", "FREEFORM"),
     ]  # fmt: skip
     assert sorted(stored_configs(stepwise)[1]) == sorted(stored_configs(at_once)[1])
+    assert set_aside(stepwise) == set_aside(at_once) is not None  # in0's tone, kept aside
 
 
 # --- inputs: WAL, older versions, refusals ---------------------------------------------------

@@ -832,14 +832,10 @@ class _Merger:
         base = self.store.load_config_document()
         base_aside = self.store.load_config_set_aside()
         base_times = self.store.config_times()
-        out = (
-            _config_source(
-                self.out_label, base or {"annotations": []}, base_times, base_aside,
-                self.out_aside_label,
-            )
-            if base is not None or base_aside
-            else None
-        )  # fmt: skip
+        out = None
+        if base is not None or base_aside:
+            own = {"annotations": []} if base is None else base
+            out = _config_source(self.out_label, own, base_times, base_aside, self.out_aside_label)
         sources = [s for s in (out, *inputs) if s is not None]
         if not sources:
             return
@@ -925,18 +921,19 @@ class _Merger:
             winner = kept.get(name) or (live[0] if live else None)
             if winner is None or all(d.canonical == winner.canonical for d in live):
                 continue
-            holders = [d for d in live if d.canonical == winner.canonical] or [winner]
+            shown = live if any(d.canonical == winner.canonical for d in live) else [winner, *live]
+            holders = [d.source for d in shown if d.canonical == winner.canonical]
             differing = tuple(
                 (d.source, _differing_fields(winner.config, d.config))
-                for d in live
+                for d in shown
                 if d.canonical != winner.canonical
             )
             self.report.config_conflicts.append(
                 ConfigConflict(
                     name,
-                    ", ".join(d.source for d in holders),
+                    ", ".join(holders),
                     tuple(sorted(differing, key=lambda item: self._source_order(item[0]))),
-                    tuple((d.source, d.updated_at) for d in _unique([*holders, *live])),
+                    tuple((d.source, d.updated_at) for d in shown),
                 )
             )
         keys_differ = tuple((s.label, ("keys",)) for s in sources if s.keys != keys_from.keys)
@@ -1162,7 +1159,9 @@ def _config_source(
 _ASIDE_POSITION = 1_000_000  # a set-aside definition's position: after any in a document
 
 
-def _set_aside(ranked: dict[str, list[_Definition]], chosen: list[_Definition]) -> list[dict]:
+def _set_aside(
+    ranked: dict[str, list[_Definition]], chosen: list[_Definition]
+) -> list[dict[str, Any]]:
     """What the merged file keeps aside: every distinct definition that was not chosen (each
     with its newest copy's updated_at), by name and then rank. With them a later merge offers
     every definition this one was offered, so merge(merge(A, B), C) chooses what
@@ -1175,10 +1174,6 @@ def _set_aside(ranked: dict[str, list[_Definition]], chosen: list[_Definition]) 
         for d in _distinct(ranked[name])
         if (name, d.canonical) not in kept
     ]
-
-
-def _unique(definitions: list[_Definition]) -> list[_Definition]:
-    return list({id(d): d for d in definitions}.values())
 
 
 def _distinct(definitions: list[_Definition]) -> Iterator[_Definition]:
