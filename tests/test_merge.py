@@ -583,6 +583,26 @@ def test_config_that_would_break_the_document_is_not_added(template: Path, tmp_p
         assert store.get_meta(CONFIG_SET_ASIDE_META) is None
 
 
+def test_set_aside_configs_in_the_store(template: Path, tmp_path: Path) -> None:
+    """`Store.save_config_document(set_aside=...)`: merge's list, written with the document;
+    any other save leaves it; an empty list removes the row; a damaged row reads as none."""
+    a = _copy(template, tmp_path / "a.db")
+    document = parse_config(CONFIG_A).to_document()
+    entry = {"name": "tone", "updated_at": T0, "config": {"name": "tone", "type": "FREEFORM"}}
+    with Store.open(a) as store:
+        store.save_config_document(document, set_aside=[entry])
+        store.save_config_document(document)  # e.g. `annotate --config`: not merge's business
+        assert store.load_config_set_aside() == [entry]
+        assert [c["name"] for c in store.load_config_document()["annotations"]] == [
+            "correctness", "comment",
+        ]  # fmt: skip
+        store.save_config_document(document, set_aside=[])
+        assert store.get_meta(CONFIG_SET_ASIDE_META) is None
+        for damaged in ("[", '{"a": 1}', '[1, {"name": "x", "config": {"name": "y"}}]'):
+            store.set_meta(CONFIG_SET_ASIDE_META, damaged)
+            assert store.load_config_set_aside() == []
+
+
 _DEFINITIONS = {
     "correctness": [
         "{name: correctness, type: categorical, values: [yes, no]}",
