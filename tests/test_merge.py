@@ -603,6 +603,35 @@ def test_set_aside_configs_in_the_store(template: Path, tmp_path: Path) -> None:
             assert store.load_config_set_aside() == []
 
 
+def test_a_config_the_user_drops_stays_dropped(template: Path, tmp_path: Path) -> None:
+    """`config store FILE --replace-configs` dropping tone from a merged file drops the tone
+    definitions that merge set aside too: a later merge offered them again and tone came back."""
+    a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
+    save_configs(a, CONFIG_B, correctness=T1, tone=T1)
+    freeform_tone = "\n  - name: tone\n    type: FREEFORM\n"
+    save_configs(b, CONFIG_A + freeform_tone, correctness=T0, comment=T0, tone=T0)
+    out = tmp_path / "out.db"
+    assert invoke(str(a), str(b), "--into", str(out)).exit_code == 0
+    with Store.open(out) as store:
+        assert sorted(e["name"] for e in store.load_config_set_aside()) == ["correctness", "tone"]
+    no_tone = tmp_path / "no-tone.yaml"
+    comment = "  - name: comment\n    type: FREEFORM\n"
+    no_tone.write_text(CONFIG_B.split("  - name: tone")[0] + comment, encoding="utf-8")
+    stored = CliRunner().invoke(
+        cli, ["config", "store", str(no_tone), "--db", str(out), "--replace-configs"]
+    )
+    assert stored.exit_code == 0 and "drop tone" in stored.stdout, stored.output
+    with Store.open(out) as store:
+        assert [e["name"] for e in store.load_config_set_aside()] == ["correctness"]
+    c = _copy(template, tmp_path / "c.db")
+    save_configs(c, CONFIG_A, correctness=T0, comment=T2)
+    assert invoke(str(c), "--into", str(out)).exit_code == 0
+    with Store.open(out) as store:
+        names = [c["name"] for c in store.load_config_document()["annotations"]]
+        assert names == ["correctness", "comment"]
+        assert [e["name"] for e in store.load_config_set_aside()] == ["correctness"]
+
+
 _DEFINITIONS = {
     "correctness": [
         "{name: correctness, type: categorical, values: [yes, no]}",

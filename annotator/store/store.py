@@ -240,6 +240,7 @@ class Store:
         *,
         updated_at: Mapping[str, str] | None = None,
         set_aside: Sequence[Mapping[str, Any]] | None = None,
+        dropped: Iterable[str] = (),
     ) -> None:
         """Store a config set (its `to_document()` form): one row per config in
         `annotation_configs`, the whole document (with the `keys:` map) in `meta`.
@@ -250,9 +251,14 @@ class Store:
 
         `set_aside` (merge only): the definitions a merge did not choose, each
         ``{"name", "updated_at", "config"}``, stored in the same transaction under the `meta`
-        key ``config_set_aside`` (none: the row is removed); None leaves that row as it is."""
+        key ``config_set_aside`` (none: the row is removed); None leaves that row as it is.
+        `dropped`: names the user dropped from the configs; their set-aside definitions go too,
+        so that a later merge does not bring them back."""
         now = now_iso()
         with write_transaction(self._conn):
+            gone = set(dropped)
+            if set_aside is None and gone:
+                set_aside = [e for e in self.load_config_set_aside() if e["name"] not in gone]
             previous = {
                 name: (config, at)
                 for name, config, at in self._conn.execute(
