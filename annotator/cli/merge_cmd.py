@@ -33,6 +33,7 @@ def merge_command(inputs: tuple[str, ...], out_path: str, dry_run: bool, as_json
       either; differing definitions are listed with the fields that differ. A definition
       that does not fit the keys: remap kept (or loses to another) is set aside in OUT and
       offered again by a later merge, so merging step by step keeps what one merge keeps.
+      The guidelines: text last changed most recently is kept (differing ones are listed).
 
     Inputs are only read (an older schema version is upgraded on a temporary copy). A missing,
     foreign or newer-version input stops the merge before anything is written (exit code 2).

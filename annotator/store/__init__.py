@@ -76,6 +76,7 @@ from annotator.store.schema import MIGRATIONS, SCHEMA_VERSION, TARGET_ID_SQL
 from annotator.store.spans import summarise_traces
 from annotator.store.store import (
     CONFIG_SET_ASIDE_META,
+    GUIDELINES_UPDATED_META,
     Contributions,
     RankedMatch,
     SpanRow,
@@ -94,6 +95,7 @@ __all__ = [
     "CONFIG_SET_ASIDE_META",
     "FINAL",
     "FLAG",
+    "GUIDELINES_UPDATED_META",
     "MAJORITY",
     "MIGRATIONS",
     "NEW",

@@ -54,6 +54,14 @@ Configs
     kept). Set-aside definitions are not reported again, nor listed as differing in a config
     conflict unless one is kept.
 
+    The document's ``guidelines:`` (text for the annotators) are ranked like a definition: by
+    when they last changed (``meta`` ``guidelines_updated_at``, which the store sets when a save
+    changes them; removing them is a change too), a tie going to the greater text (none counts
+    as ""). A file written before that time was kept has none: its guidelines rank as the
+    oldest. The winner keeps its time in OUT, so the choice is the same for any order and step
+    by step; files whose guidelines differ from the kept ones are reported under
+    ``guidelines:``.
+
 Annotations
     One row per key (target, target id, document position, name, identifier), as in the store.
     Among OUT's existing row and every input's row for a key, the winner is the greatest by
@@ -120,6 +128,7 @@ from annotator.store import (
     BUSY_TIMEOUT_MS,
     CONFIG_SET_ASIDE_META,
     FINAL,
+    GUIDELINES_UPDATED_META,
     REVIEWER,
     TARGET_ID_SQL,
     AnnotationBatch,
@@ -285,7 +294,8 @@ class ConfigConflict:
             f"{source}{when(source)} differs in {', '.join(fields)}"
             for source, fields in self.differing
         )
-        return f"{self.name}: kept {self.kept_from}'s{when(kept)}; {others}"
+        name = self.name if self.name.endswith(":") else f"{self.name}:"  # keys:, guidelines:
+        return f"{name} kept {self.kept_from}'s{when(kept)}; {others}"
 
     def to_dict(self) -> dict[str, Any]:
         times = dict(self.updated_at)
@@ -801,6 +811,10 @@ class _Merger:
             "SELECT value FROM src.meta WHERE key = ?", (CONFIG_SET_ASIDE_META,)
         ).fetchone()
         aside = config_set_aside_entries(aside_row[0] if aside_row else None)
+        guidelines_row = self.conn.execute(
+            "SELECT value FROM src.meta WHERE key = ?", (GUIDELINES_UPDATED_META,)
+        ).fetchone()
+        guidelines_at = str(guidelines_row[0] or "") if guidelines_row else ""
         try:
             row = self.conn.execute(
                 "SELECT value FROM src.meta WHERE key = 'config_document'"
@@ -818,7 +832,7 @@ class _Merger:
         except orjson.JSONDecodeError as error:
             self.report.problems.append(f"{label}: stored configs unreadable ({error}); skipped")
             return None
-        found = _config_source(label, document, times, aside, f"{label} (set aside)")
+        found = _config_source(label, document, times, aside, f"{label} (set aside)", guidelines_at)
         if found is None:
             self.report.problems.append(
                 f"{label}: stored configs are not a config document; skipped"
@@ -835,7 +849,14 @@ class _Merger:
         out = None
         if base is not None or base_aside:
             own = {"annotations": []} if base is None else base
-            out = _config_source(self.out_label, own, base_times, base_aside, self.out_aside_label)
+            out = _config_source(
+                self.out_label,
+                own,
+                base_times,
+                base_aside,
+                self.out_aside_label,
+                self.store.guidelines_updated_at(),
+            )
         sources = [s for s in (out, *inputs) if s is not None]
         if not sources:
             return
@@ -847,6 +868,8 @@ class _Merger:
             definitions.sort(key=_Definition.rank, reverse=True)
         keys_from = max(sources, key=lambda s: (s.newest, _canonical(s.keys)))
         keys = {"keys": keys_from.keys} if keys_from.keys else {}
+        guidelines_from = max(sources, key=_ConfigSource.guidelines_rank)
+        guidelines = guidelines_from.guidelines
         chosen: list[_Definition] = []
         for name in sorted(ranked, key=lambda n: (ranked[n][0].position, n)):
             found = self._choose(name, ranked[name], chosen, keys)
@@ -854,18 +877,26 @@ class _Merger:
                 chosen.append(found)
             else:
                 self.report.configs_set_aside.append(name)
-        self._report_config_conflicts(sources, ranked, chosen, keys_from)
+        self._report_config_conflicts(sources, ranked, chosen, keys_from, guidelines_from)
         base_names = {d.name for d in out.definitions} if out is not None else set()
         self.report.configs_added = [d.name for d in chosen if d.name not in base_names]
-        document = {"annotations": [d.config for d in chosen], **keys}
+        document = {
+            "annotations": [d.config for d in chosen],
+            **keys,
+            **({"guidelines": guidelines} if guidelines is not None else {}),
+        }
         times = {d.name: d.updated_at for d in chosen}
         aside = _set_aside(ranked, chosen)
+        guidelines_at = guidelines_from.guidelines_at
         if (
             document != base
             or any(base_times.get(n) != t for n, t in times.items())
             or aside != base_aside
+            or guidelines_at != self.store.guidelines_updated_at()
         ):
-            self.store.save_config_document(document, updated_at=times, set_aside=aside)
+            self.store.save_config_document(
+                document, updated_at=times, set_aside=aside, guidelines_updated_at=guidelines_at
+            )
 
     def _choose(
         self,
@@ -913,6 +944,7 @@ class _Merger:
         ranked: dict[str, list[_Definition]],
         chosen: list[_Definition],
         keys_from: _ConfigSource,
+        guidelines_from: _ConfigSource,
     ) -> None:
         kept = {d.name: d for d in chosen}
         for name, definitions in ranked.items():
@@ -940,6 +972,16 @@ class _Merger:
         if keys_differ:
             self.report.config_conflicts.append(
                 ConfigConflict("keys:", keys_from.label, keys_differ)
+            )
+        kept_text = guidelines_from.guidelines
+        if any(s.guidelines != kept_text for s in sources):
+            self.report.config_conflicts.append(
+                ConfigConflict(
+                    "guidelines:",
+                    ", ".join(s.label for s in sources if s.guidelines == kept_text),
+                    tuple((s.label, ("guidelines",)) for s in sources if s.guidelines != kept_text),
+                    tuple((s.label, s.guidelines_at) for s in sources),
+                )
             )
 
     def _source_order(self, label: str) -> int:
@@ -1114,6 +1156,14 @@ class _ConfigSource:
     keys: dict[str, Any]
     newest: str  # the most recent updated_at of its configs, those set aside included
     set_aside: list[_Definition] = field(default_factory=list)
+    guidelines: str | None = None  # its document's guidelines: (blank: None)
+    guidelines_at: str = ""  # when they last changed; "" when not recorded (older files)
+
+    def guidelines_rank(self) -> tuple[str, str]:
+        """The greatest wins: the newest guidelines, a tie going to the greater text (none
+        counts as ""); guidelines without a time (written before times were kept) are the
+        oldest."""
+        return (self.guidelines_at, self.guidelines or "")
 
 
 def _canonical(value: Any) -> bytes:
@@ -1126,9 +1176,11 @@ def _config_source(
     times: dict[str, str],
     aside: list[dict[str, Any]],
     aside_label: str,
+    guidelines_at: str,
 ) -> _ConfigSource | None:
-    """A file's configs: its document's (`times`: their updated_at by name) and the entries
-    `aside` that an earlier merge set aside (`config_set_aside_entries`)."""
+    """A file's configs: its document's (`times`: their updated_at by name), the entries
+    `aside` that an earlier merge set aside (`config_set_aside_entries`) and its document's
+    guidelines, changed at `guidelines_at`."""
     if not isinstance(document, dict) or not isinstance(document.get("annotations"), list):
         return None
     definitions = [
@@ -1147,12 +1199,15 @@ def _config_source(
         for position, entry in enumerate(aside)
     ]  # fmt: skip
     keys = document.get("keys")
+    guidelines = document.get("guidelines")
     return _ConfigSource(
         label,
         definitions,
         keys if isinstance(keys, dict) else {},
         max((d.updated_at for d in (*definitions, *set_aside)), default=""),
         set_aside,
+        guidelines if isinstance(guidelines, str) and guidelines.strip() else None,
+        guidelines_at,
     )
 
 
