@@ -241,10 +241,10 @@ def test_assign_writes_one_batch_per_annotator_holding_what_they_need(
         )
         # configs and guidelines come along, the judge's labels too, nobody else's
         with Store.open(batch, readonly=True) as store:
-            assert (
-                store.load_config_document()
-                == Store.open(team, readonly=True).load_config_document()
-            )
+            with Store.open(team, readonly=True) as lead:
+                assert store.load_config_document() == lead.load_config_document()
+                assert store.config_times() == lead.config_times()
+                assert store.guidelines_updated_at() == lead.guidelines_updated_at() != ""
             assert store.batch_owner() == name
             people = {r[0] for r in _rows(batch, "SELECT identifier FROM annotations")}
             assert "zed" not in people

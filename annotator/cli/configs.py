@@ -88,8 +88,11 @@ def store_configs(
     store: Store, config_set: ConfigSet, changes: ConfigChanges | None
 ) -> ConfigChanges | None:
     """Save `config_set` as the stored configs when `changes` (from `choose_configs` on this
-    writable store) says that changes anything. Returns the changes saved, else None."""
+    writable store) says that changes anything. Returns the changes saved, else None.
+    A dropped config's definitions that a merge set aside go too: dropped means dropped."""
     if changes is None or not changes.any:
         return None
-    store.save_config_document(config_set.to_document())
+    store.save_config_document(
+        config_set.to_document(), dropped=[name for name, _ in changes.dropped]
+    )
     return changes

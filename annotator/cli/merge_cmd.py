@@ -30,7 +30,10 @@ def merge_command(inputs: tuple[str, ...], out_path: str, dry_run: bool, as_json
       matter and merging again changes nothing. Every disagreement is listed.
     Configs: union by name; under one name the most recently updated definition wins (OUT's
       included), a tie goes to the greater content, so the order of INPUTS does not matter
-      either; differing definitions are listed with the fields that differ.
+      either; differing definitions are listed with the fields that differ. A definition
+      that does not fit the keys: remap kept (or loses to another) is set aside in OUT and
+      offered again by a later merge, so merging step by step keeps what one merge keeps.
+      The guidelines: text last changed most recently is kept (differing ones are listed).
 
     Inputs are only read (an older schema version is upgraded on a temporary copy). A missing,
     foreign or newer-version input stops the merge before anything is written (exit code 2).

@@ -75,12 +75,15 @@ from annotator.store.queue import (
 from annotator.store.schema import MIGRATIONS, SCHEMA_VERSION, TARGET_ID_SQL
 from annotator.store.spans import summarise_traces
 from annotator.store.store import (
+    CONFIG_SET_ASIDE_META,
+    GUIDELINES_UPDATED_META,
     Contributions,
     RankedMatch,
     SpanRow,
     SpanState,
     Store,
     TraceRow,
+    config_set_aside_entries,
     connection_of,
 )
 
@@ -89,8 +92,10 @@ __all__ = [
     "APPLICATION_ID",
     "BUSY_TIMEOUT_MS",
     "CAMPAIGN_META",
+    "CONFIG_SET_ASIDE_META",
     "FINAL",
     "FLAG",
+    "GUIDELINES_UPDATED_META",
     "MAJORITY",
     "MIGRATIONS",
     "NEW",
@@ -127,6 +132,7 @@ __all__ = [
     "add_assignments",
     "busy_timeout_ms",
     "close_connection",
+    "config_set_aside_entries",
     "connect",
     "connection_of",
     "current_migrations",

@@ -59,6 +59,25 @@ from annotator.store.spans import SpanWriter, repair_trace_summaries
 from annotator.timeutil import now_iso
 
 
+def config_set_aside_entries(stored: str | None) -> list[dict[str, Any]]:
+    """The `meta` row ``config_set_aside`` read back: its entries that are objects with a name
+    and a config (an object with that name); nothing when it is missing or not a JSON list."""
+    try:
+        entries = orjson.loads(stored) if stored else []
+    except orjson.JSONDecodeError:
+        return []
+    if not isinstance(entries, list):
+        return []
+    return [
+        entry
+        for entry in entries
+        if isinstance(entry, dict)
+        and isinstance(entry.get("config"), dict)
+        and isinstance(entry.get("name"), str)
+        and entry["config"].get("name") == entry["name"]
+    ]
+
+
 class TraceRow(NamedTuple):
     trace_id: str
     project: str
@@ -124,6 +143,10 @@ _SPAN_ROW_COLUMNS = ", ".join(SpanRow._fields)
 _TRACE_ORDER = "coalesce(t.start_time, ''), t.trace_id"
 # `ranked_matches` checks this many times the matches it returns against the queue first.
 RANK_POOL_FACTOR = 20
+# The `meta` key of the config definitions a merge set aside (`Store.save_config_document`).
+CONFIG_SET_ASIDE_META = "config_set_aside"
+# The `meta` key of when the config document's `guidelines:` last changed (merge: newest wins).
+GUIDELINES_UPDATED_META = "guidelines_updated_at"
 
 
 class Store:
@@ -214,16 +237,46 @@ class Store:
             )
 
     def save_config_document(
-        self, document: dict[str, Any], *, updated_at: Mapping[str, str] | None = None
+        self,
+        document: dict[str, Any],
+        *,
+        updated_at: Mapping[str, str] | None = None,
+        set_aside: Sequence[Mapping[str, Any]] | None = None,
+        guidelines_updated_at: str | None = None,
+        dropped: Iterable[str] = (),
     ) -> None:
         """Store a config set (its `to_document()` form): one row per config in
         `annotation_configs`, the whole document (with the `keys:` map) in `meta`.
 
         A config's ``updated_at`` is when its definition last changed: saving the same
         definition again keeps it (``annotator merge`` picks the newest definition of a name).
-        `updated_at` gives it per name instead (merge keeps each definition's own)."""
+        `updated_at` gives it per name instead (merge keeps each definition's own).
+
+        `set_aside` (merge only): the definitions a merge did not choose, each
+        ``{"name", "updated_at", "config"}``, stored in the same transaction under the `meta`
+        key ``config_set_aside`` (none: the row is removed); None leaves that row as it is.
+        `dropped`: names the user dropped from the configs; their set-aside definitions go too,
+        so that a later merge does not bring them back.
+
+        When the document's ``guidelines:`` differ from the stored ones, `meta`
+        ``guidelines_updated_at`` becomes now (merge keeps the newest guidelines);
+        `guidelines_updated_at` gives it instead ("": not known, the row is removed)."""
         now = now_iso()
         with write_transaction(self._conn):
+            if guidelines_updated_at is None and document.get("guidelines") != (
+                self._stored_guidelines()
+            ):
+                guidelines_updated_at = now
+            if guidelines_updated_at:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    (GUIDELINES_UPDATED_META, guidelines_updated_at),
+                )
+            elif guidelines_updated_at is not None:
+                self._conn.execute("DELETE FROM meta WHERE key = ?", (GUIDELINES_UPDATED_META,))
+            gone = set(dropped)
+            if set_aside is None and gone:
+                set_aside = [e for e in self.load_config_set_aside() if e["name"] not in gone]
             previous = {
                 name: (config, at)
                 for name, config, at in self._conn.execute(
@@ -253,6 +306,13 @@ class Store:
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('config_document', ?)",
                 (orjson.dumps(document).decode(),),
             )
+            if set_aside:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    (CONFIG_SET_ASIDE_META, orjson.dumps(list(set_aside)).decode()),
+                )
+            elif set_aside is not None:
+                self._conn.execute("DELETE FROM meta WHERE key = ?", (CONFIG_SET_ASIDE_META,))
 
     def load_config_document(self) -> dict[str, Any] | None:
         stored = self.get_meta("config_document")
@@ -264,6 +324,24 @@ class Store:
         if not rows:
             return None
         return {"annotations": [orjson.loads(row[0]) for row in rows]}
+
+    def _stored_guidelines(self) -> Any:
+        try:
+            stored = orjson.loads(self.get_meta("config_document") or "{}")
+        except orjson.JSONDecodeError:
+            return None
+        return stored.get("guidelines") if isinstance(stored, dict) else None
+
+    def load_config_set_aside(self) -> list[dict[str, Any]]:
+        """The config definitions a merge set aside (`save_config_document`'s `set_aside`): not
+        part of the config set, offered again to the next merge. Empty when there are none or
+        the row is not a JSON list."""
+        return config_set_aside_entries(self.get_meta(CONFIG_SET_ASIDE_META))
+
+    def guidelines_updated_at(self) -> str:
+        """When the stored ``guidelines:`` last changed; "" when not recorded (a database
+        written before it was, or one that never had guidelines)."""
+        return self.get_meta(GUIDELINES_UPDATED_META) or ""
 
     # --- what other connections changed (the app's live refresh) ------------------------------
 

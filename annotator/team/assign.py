@@ -521,7 +521,12 @@ def _write_batch(
     ]
     with Store.open(source, readonly=True) as team, Store.open(path) as batch:
         if document:
-            batch.save_config_document(document, updated_at=config_times)
+            # the lead's times, so that merging the batches back changes no config's
+            batch.save_config_document(
+                document,
+                updated_at=config_times,
+                guidelines_updated_at=team.guidelines_updated_at(),
+            )
         batch.set_meta(CAMPAIGN_META, manifest.campaign)
         batch.set_meta(OWNER_META, annotator)
         conn = batch.connection

@@ -44,6 +44,24 @@ Configs
     the chosen ``keys:``) gives way to the next-ranked definition of its name; when none fits
     the config is not added; both are reported.
 
+    No definition is lost: every distinct one that was offered and not chosen (it does not fit,
+    or another of its name ranks higher) is kept aside in OUT's ``meta`` row
+    ``config_set_aside`` (name, updated_at, config; by name, then rank), outside the document
+    the app uses, and a later merge offers it again like any file's. That is what makes
+    merge(merge(A, B), C) choose what merge(A, B, C) does: when C's newer ``keys:`` rules out
+    the definition merge(A, B) chose, the one it passed over is still there to fall back on,
+    and a set-aside definition counts for the newest config of its file (which ``keys:`` is
+    kept). Set-aside definitions are not reported again, nor listed as differing in a config
+    conflict unless one is kept.
+
+    The document's ``guidelines:`` (text for the annotators) are ranked like a definition: by
+    when they last changed (``meta`` ``guidelines_updated_at``, which the store sets when a save
+    changes them; removing them is a change too), a tie going to the greater text (none counts
+    as ""). A file written before that time was kept has none: its guidelines rank as the
+    oldest. The winner keeps its time in OUT, so the choice is the same for any order and step
+    by step; files whose guidelines differ from the kept ones are reported under
+    ``guidelines:``.
+
 Annotations
     One row per key (target, target id, document position, name, identifier), as in the store.
     Among OUT's existing row and every input's row for a key, the winner is the greatest by
@@ -108,7 +126,9 @@ from annotator.store import (
     ANNOTATION_COLUMNS,
     APPLICATION_ID,
     BUSY_TIMEOUT_MS,
+    CONFIG_SET_ASIDE_META,
     FINAL,
+    GUIDELINES_UPDATED_META,
     REVIEWER,
     TARGET_ID_SQL,
     AnnotationBatch,
@@ -117,6 +137,7 @@ from annotator.store import (
     StoreError,
     busy_timeout_ms,
     close_connection,
+    config_set_aside_entries,
     connect,
     current_migrations,
     ensure_schema,
@@ -162,7 +183,8 @@ class InputSummary:
     read_from: str  # "file", "copy" (WAL fallback) or "upgraded copy"
     spans: int = 0
     annotations: int = 0
-    configs: int = 0
+    configs: int = 0  # in its config document
+    configs_set_aside: int = 0  # definitions an earlier merge into it set aside
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -172,6 +194,7 @@ class InputSummary:
             "spans": self.spans,
             "annotations": self.annotations,
             "configs": self.configs,
+            "configs_set_aside": self.configs_set_aside,
         }
 
 
@@ -271,7 +294,8 @@ class ConfigConflict:
             f"{source}{when(source)} differs in {', '.join(fields)}"
             for source, fields in self.differing
         )
-        return f"{self.name}: kept {self.kept_from}'s{when(kept)}; {others}"
+        name = self.name if self.name.endswith(":") else f"{self.name}:"  # keys:, guidelines:
+        return f"{name} kept {self.kept_from}'s{when(kept)}; {others}"
 
     def to_dict(self) -> dict[str, Any]:
         times = dict(self.updated_at)
@@ -296,6 +320,7 @@ class MergeReport:
     spans_existing: int = 0
     traces_summarised: int = 0
     configs_added: list[str] = field(default_factory=list)
+    configs_set_aside: list[str] = field(default_factory=list)  # names no definition fits
     annotations_new: int = 0
     annotations_updated: int = 0
     annotations_unchanged: int = 0
@@ -324,12 +349,14 @@ class MergeReport:
                 "annotations_unchanged": self.annotations_unchanged,
                 "conflicts": len(self.conflicts),
                 "configs_added": len(self.configs_added),
+                "configs_set_aside": len(self.configs_set_aside),
                 "config_conflicts": len(self.config_conflicts),
                 "span_conflicts": len(self.span_conflicts),
                 "assignments_changed": self.assignments_changed,
                 "marks_changed": self.marks_changed,
             },
             "configs_added": self.configs_added,
+            "configs_set_aside": self.configs_set_aside,
             "conflicts": [c.to_dict() for c in self.conflicts],
             "config_conflicts": [c.to_dict() for c in self.config_conflicts],
             "span_conflicts": self.span_conflicts,
@@ -346,9 +373,10 @@ class MergeReport:
         width = max(len(s.path) for s in self.inputs) if self.inputs else 0
         for s in self.inputs:
             via = "" if s.read_from == "file" else f"  (read from a temporary {s.read_from})"
+            aside = f" (+{s.configs_set_aside} set aside)" if s.configs_set_aside else ""
             out.append(
                 f"  {s.path:<{width}}  {s.spans:,} spans, {s.annotations:,} annotations, "
-                f"{s.configs} configs{via}"
+                f"{s.configs} configs{aside}{via}"
             )
         out.append(
             f"Spans: {self.spans_new:,} new, {self.spans_existing:,} already present; "
@@ -356,6 +384,11 @@ class MergeReport:
         )
         if self.configs_added:
             out.append(f"Configs added: {', '.join(self.configs_added)}.")
+        if self.configs_set_aside:
+            out.append(
+                f"Configs set aside (no definition fits; kept for a later merge): "
+                f"{', '.join(self.configs_set_aside)}."
+            )
         conflicts = len(self.conflicts)
         out.append(
             f"Annotations: {self.annotations_new:,} new, {self.annotations_updated:,} updated, "
@@ -645,6 +678,7 @@ class _Merger:
         self.sources = sources
         self.report = report
         self.out_label = out_label
+        self.out_aside_label = f"{report.out} (existing, set aside)"
         self.summaries = [InputSummary(s.label, s.schema_version, s.read_from) for s in sources]
         report.inputs = self.summaries
         self.touched: set[str] = set()
@@ -770,8 +804,17 @@ class _Merger:
 
     def _read_configs(self, index: int) -> _ConfigSource | None:
         """The input's config document, as `Store.load_config_document` reads it, with each
-        config's updated_at."""
+        config's updated_at, and the definitions an earlier merge into it set aside
+        (`Store.load_config_set_aside`)."""
         label = self.sources[index - 1].label
+        aside_row = self.conn.execute(
+            "SELECT value FROM src.meta WHERE key = ?", (CONFIG_SET_ASIDE_META,)
+        ).fetchone()
+        aside = config_set_aside_entries(aside_row[0] if aside_row else None)
+        guidelines_row = self.conn.execute(
+            "SELECT value FROM src.meta WHERE key = ?", (GUIDELINES_UPDATED_META,)
+        ).fetchone()
+        guidelines_at = str(guidelines_row[0] or "") if guidelines_row else ""
         try:
             row = self.conn.execute(
                 "SELECT value FROM src.meta WHERE key = 'config_document'"
@@ -782,67 +825,118 @@ class _Merger:
                 rows = self.conn.execute(
                     "SELECT config FROM src.annotation_configs ORDER BY position, name"
                 ).fetchall()
-                if not rows:
+                if not rows and not aside:
                     return None
                 document = {"annotations": [orjson.loads(r[0]) for r in rows]}
             times = dict(self.conn.execute("SELECT name, updated_at FROM src.annotation_configs"))
         except orjson.JSONDecodeError as error:
             self.report.problems.append(f"{label}: stored configs unreadable ({error}); skipped")
             return None
-        found = _config_source(label, document, times)
+        found = _config_source(label, document, times, aside, f"{label} (set aside)", guidelines_at)
         if found is None:
             self.report.problems.append(
                 f"{label}: stored configs are not a config document; skipped"
             )
             return None
         self.summaries[index - 1].configs = len(found.definitions)
+        self.summaries[index - 1].configs_set_aside = len(found.set_aside)
         return found
 
     def _merge_configs(self, inputs: list[_ConfigSource | None]) -> None:
         base = self.store.load_config_document()
-        base_times = dict(self.conn.execute("SELECT name, updated_at FROM annotation_configs"))
-        out = _config_source(self.out_label, base, base_times) if base is not None else None
+        base_aside = self.store.load_config_set_aside()
+        base_times = self.store.config_times()
+        out = None
+        if base is not None or base_aside:
+            own = {"annotations": []} if base is None else base
+            out = _config_source(
+                self.out_label,
+                own,
+                base_times,
+                base_aside,
+                self.out_aside_label,
+                self.store.guidelines_updated_at(),
+            )
         sources = [s for s in (out, *inputs) if s is not None]
         if not sources:
             return
-        from annotator.config import ConfigError, parse_config  # only with configs to merge
-
         ranked: dict[str, list[_Definition]] = {}
         for source in sources:
-            for definition in source.definitions:
+            for definition in (*source.definitions, *source.set_aside):
                 ranked.setdefault(definition.name, []).append(definition)
         for definitions in ranked.values():
             definitions.sort(key=_Definition.rank, reverse=True)
         keys_from = max(sources, key=lambda s: (s.newest, _canonical(s.keys)))
         keys = {"keys": keys_from.keys} if keys_from.keys else {}
+        guidelines_from = max(sources, key=_ConfigSource.guidelines_rank)
+        guidelines = guidelines_from.guidelines
         chosen: list[_Definition] = []
         for name in sorted(ranked, key=lambda n: (ranked[n][0].position, n)):
-            reason = ""
-            for definition in _distinct(ranked[name]):
-                candidate = {"annotations": [*(d.config for d in chosen), definition.config]}
-                try:
-                    parse_config(orjson.dumps({**candidate, **keys}).decode(), "merged configs")
-                except ConfigError as error:
-                    reason = reason or (error.problems[0].message if error.problems else "invalid")
-                    continue
-                if reason:
-                    self.report.problems.append(
-                        f"{ranked[name][0].source}: config {name!r}: its newest definition "
-                        f"does not fit ({reason}); kept {definition.source}'s"
-                    )
-                chosen.append(definition)
-                break
+            found = self._choose(name, ranked[name], chosen, keys)
+            if found is not None:
+                chosen.append(found)
             else:
-                self.report.problems.append(
-                    f"{ranked[name][0].source}: config {name!r} not added: {reason}"
-                )
-        self._report_config_conflicts(sources, ranked, chosen, keys_from)
+                self.report.configs_set_aside.append(name)
+        self._report_config_conflicts(sources, ranked, chosen, keys_from, guidelines_from)
         base_names = {d.name for d in out.definitions} if out is not None else set()
         self.report.configs_added = [d.name for d in chosen if d.name not in base_names]
-        document = {"annotations": [d.config for d in chosen], **keys}
+        document = {
+            "annotations": [d.config for d in chosen],
+            **keys,
+            **({"guidelines": guidelines} if guidelines is not None else {}),
+        }
         times = {d.name: d.updated_at for d in chosen}
-        if document != base or any(base_times.get(n) != t for n, t in times.items()):
-            self.store.save_config_document(document, updated_at=times)
+        aside = _set_aside(ranked, chosen)
+        guidelines_at = guidelines_from.guidelines_at
+        if (
+            document != base
+            or any(base_times.get(n) != t for n, t in times.items())
+            or aside != base_aside
+            or guidelines_at != self.store.guidelines_updated_at()
+        ):
+            self.store.save_config_document(
+                document, updated_at=times, set_aside=aside, guidelines_updated_at=guidelines_at
+            )
+
+    def _choose(
+        self,
+        name: str,
+        definitions: list[_Definition],
+        chosen: list[_Definition],
+        keys: dict[str, Any],
+    ) -> _Definition | None:
+        """The greatest-ranked definition of `name` that fits the document (None: none does),
+        reporting a file's definition that did not fit. Definitions that were set aside already
+        are not reported again: only what a file offers for its own document is news."""
+        from annotator.config import ConfigError, parse_config  # only with configs to merge
+
+        live: dict[bytes, _Definition] = {}  # a copy in some file's document, by content
+        for definition in definitions:
+            if not definition.set_aside:
+                live.setdefault(definition.canonical, definition)
+        skipped: tuple[_Definition, str] | None = None  # the first such copy that did not fit
+        for definition in _distinct(definitions):
+            candidate = {"annotations": [*(d.config for d in chosen), definition.config]}
+            try:
+                parse_config(orjson.dumps({**candidate, **keys}).decode(), "merged configs")
+            except ConfigError as error:
+                copy = live.get(definition.canonical)
+                if skipped is None and copy is not None:
+                    skipped = (copy, error.problems[0].message if error.problems else "invalid")
+                continue
+            if skipped is not None:
+                kept = live.get(definition.canonical, definition)
+                self.report.problems.append(
+                    f"{skipped[0].source}: config {name!r}: its newest definition does not fit "
+                    f"({skipped[1]}); kept {kept.source}'s"
+                )
+            return definition
+        if skipped is not None:
+            self.report.problems.append(
+                f"{skipped[0].source}: config {name!r} not added (set aside for a later merge): "
+                f"{skipped[1]}"
+            )
+        return None
 
     def _report_config_conflicts(
         self,
@@ -850,16 +944,20 @@ class _Merger:
         ranked: dict[str, list[_Definition]],
         chosen: list[_Definition],
         keys_from: _ConfigSource,
+        guidelines_from: _ConfigSource,
     ) -> None:
         kept = {d.name: d for d in chosen}
         for name, definitions in ranked.items():
-            winner = kept.get(name, definitions[0])
-            if all(d.canonical == winner.canonical for d in definitions):
+            # The files' own definitions; one set aside earlier is listed only when it is kept.
+            live = [d for d in definitions if not d.set_aside]
+            winner = kept.get(name) or (live[0] if live else None)
+            if winner is None or all(d.canonical == winner.canonical for d in live):
                 continue
-            holders = [d.source for d in definitions if d.canonical == winner.canonical]
+            shown = live if any(d.canonical == winner.canonical for d in live) else [winner, *live]
+            holders = [d.source for d in shown if d.canonical == winner.canonical]
             differing = tuple(
                 (d.source, _differing_fields(winner.config, d.config))
-                for d in definitions
+                for d in shown
                 if d.canonical != winner.canonical
             )
             self.report.config_conflicts.append(
@@ -867,13 +965,23 @@ class _Merger:
                     name,
                     ", ".join(holders),
                     tuple(sorted(differing, key=lambda item: self._source_order(item[0]))),
-                    tuple((d.source, d.updated_at) for d in definitions),
+                    tuple((d.source, d.updated_at) for d in shown),
                 )
             )
         keys_differ = tuple((s.label, ("keys",)) for s in sources if s.keys != keys_from.keys)
         if keys_differ:
             self.report.config_conflicts.append(
                 ConfigConflict("keys:", keys_from.label, keys_differ)
+            )
+        kept_text = guidelines_from.guidelines
+        if any(s.guidelines != kept_text for s in sources):
+            self.report.config_conflicts.append(
+                ConfigConflict(
+                    "guidelines:",
+                    ", ".join(s.label for s in sources if s.guidelines == kept_text),
+                    tuple((s.label, ("guidelines",)) for s in sources if s.guidelines != kept_text),
+                    tuple((s.label, s.guidelines_at) for s in sources),
+                )
             )
 
     def _source_order(self, label: str) -> int:
@@ -1031,8 +1139,9 @@ class _Definition:
     name: str
     config: dict[str, Any]
     updated_at: str  # "" when the file has no annotation_configs row for it
-    position: int  # in its file's document
+    position: int  # in its file's document (set aside: after every position there)
     canonical: bytes
+    set_aside: bool = False  # not in the file's document: set aside by an earlier merge
 
     def rank(self) -> tuple[str, bytes, int]:
         """Greatest first: newest, then greater content; among copies of one definition the
@@ -1043,16 +1152,35 @@ class _Definition:
 @dataclass(frozen=True)
 class _ConfigSource:
     label: str
-    definitions: list[_Definition]
+    definitions: list[_Definition]  # its document's
     keys: dict[str, Any]
-    newest: str  # the most recent updated_at of its configs
+    newest: str  # the most recent updated_at of its configs, those set aside included
+    set_aside: list[_Definition] = field(default_factory=list)
+    guidelines: str | None = None  # its document's guidelines: (blank: None)
+    guidelines_at: str = ""  # when they last changed; "" when not recorded (older files)
+
+    def guidelines_rank(self) -> tuple[str, str]:
+        """The greatest wins: the newest guidelines, a tie going to the greater text (none
+        counts as ""); guidelines without a time (written before times were kept) are the
+        oldest."""
+        return (self.guidelines_at, self.guidelines or "")
 
 
 def _canonical(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-def _config_source(label: str, document: Any, times: dict[str, str]) -> _ConfigSource | None:
+def _config_source(
+    label: str,
+    document: Any,
+    times: dict[str, str],
+    aside: list[dict[str, Any]],
+    aside_label: str,
+    guidelines_at: str,
+) -> _ConfigSource | None:
+    """A file's configs: its document's (`times`: their updated_at by name), the entries
+    `aside` that an earlier merge set aside (`config_set_aside_entries`) and its document's
+    guidelines, changed at `guidelines_at`."""
     if not isinstance(document, dict) or not isinstance(document.get("annotations"), list):
         return None
     definitions = [
@@ -1063,13 +1191,44 @@ def _config_source(label: str, document: Any, times: dict[str, str]) -> _ConfigS
         for position, config in enumerate(document["annotations"])
         if isinstance(config, dict) and "name" in config
     ]  # fmt: skip
+    set_aside = [
+        _Definition(
+            aside_label, entry["name"], entry["config"], str(entry.get("updated_at") or ""),
+            _ASIDE_POSITION + position, _canonical(entry["config"]), set_aside=True,
+        )
+        for position, entry in enumerate(aside)
+    ]  # fmt: skip
     keys = document.get("keys")
+    guidelines = document.get("guidelines")
     return _ConfigSource(
         label,
         definitions,
         keys if isinstance(keys, dict) else {},
-        max((d.updated_at for d in definitions), default=""),
+        max((d.updated_at for d in (*definitions, *set_aside)), default=""),
+        set_aside,
+        guidelines if isinstance(guidelines, str) and guidelines.strip() else None,
+        guidelines_at,
     )
+
+
+_ASIDE_POSITION = 1_000_000  # a set-aside definition's position: after any in a document
+
+
+def _set_aside(
+    ranked: dict[str, list[_Definition]], chosen: list[_Definition]
+) -> list[dict[str, Any]]:
+    """What the merged file keeps aside: every distinct definition that was not chosen (each
+    with its newest copy's updated_at), by name and then rank. With them a later merge offers
+    every definition this one was offered, so merge(merge(A, B), C) chooses what
+    merge(A, B, C) chooses: a definition that does not fit now, or that lost to one that may
+    not fit another file's keys: remap, can still be chosen then."""
+    kept = {(d.name, d.canonical) for d in chosen}
+    return [
+        {"name": name, "updated_at": d.updated_at, "config": d.config}
+        for name in sorted(ranked)
+        for d in _distinct(ranked[name])
+        if (name, d.canonical) not in kept
+    ]
 
 
 def _distinct(definitions: list[_Definition]) -> Iterator[_Definition]:
