@@ -17,6 +17,7 @@ other tests. The controller is a user like any worker; it finishes last and stop
 from __future__ import annotations
 
 import fcntl
+import importlib.metadata
 import json
 import os
 import shutil
@@ -40,6 +41,13 @@ def run_dir() -> Path:
         return Path(chosen)
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
     return Path(tempfile.gettempdir()) / f"annotator-phoenix-{run}"
+
+
+def template() -> Path:
+    """The database a server starts from (`local_server.start`: no migrations to run), made by
+    the first run on this machine, one per Phoenix version."""
+    version = importlib.metadata.version("arize-phoenix")
+    return Path(tempfile.gettempdir()) / f"annotator-phoenix-template-{version}.db"
 
 
 def owner_pid() -> int:
@@ -80,7 +88,9 @@ def acquire(directory: Path, user: str) -> LocalPhoenix:
             if local_server.is_ours(found.pid) and local_server.healthy(found.url):
                 server = found
         if server is None:
-            server = local_server.start(directory / "work", owner_pid=owner_pid())
+            server = local_server.start(
+                directory / "work", owner_pid=owner_pid(), template=template()
+            )
             state.write_text(server.to_json())
         users = directory / "users"
         users.mkdir(exist_ok=True)
