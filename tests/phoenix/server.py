@@ -17,6 +17,7 @@ other tests. The controller is a user like any worker; it finishes last and stop
 from __future__ import annotations
 
 import fcntl
+import importlib.metadata
 import json
 import os
 import shutil
@@ -40,6 +41,13 @@ def run_dir() -> Path:
         return Path(chosen)
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
     return Path(tempfile.gettempdir()) / f"annotator-phoenix-{run}"
+
+
+def template() -> Path:
+    """The database a server starts from (`local_server.start`: no migrations to run), made by
+    the first run on this machine, one per Phoenix version."""
+    version = importlib.metadata.version("arize-phoenix")
+    return Path(tempfile.gettempdir()) / f"annotator-phoenix-template-{version}.db"
 
 
 def owner_pid() -> int:
@@ -80,7 +88,9 @@ def acquire(directory: Path, user: str) -> LocalPhoenix:
             if local_server.is_ours(found.pid) and local_server.healthy(found.url):
                 server = found
         if server is None:
-            server = local_server.start(directory / "work", owner_pid=owner_pid())
+            server = local_server.start(
+                directory / "work", owner_pid=owner_pid(), template=template()
+            )
             state.write_text(server.to_json())
         users = directory / "users"
         users.mkdir(exist_ok=True)
@@ -133,8 +143,10 @@ _early: threading.Thread | None = None
 
 
 def prestart() -> None:
-    """Start the server and send the shared samples (all, then the few) in a background thread
-    of the controller (the fixtures wait for them under the run's lock)."""
+    """Start the server and send the shared samples in a background thread of the controller
+    (the fixtures wait for them under the run's lock). The few first: most tests read them, and
+    Phoenix ingests in the order it receives, so they are in a fraction of a second after the
+    start while the 301 spans of all the samples (two tests) follow."""
     global _early
     directory = Path(tempfile.gettempdir()) / f"annotator-phoenix-pid{os.getpid()}"
     os.environ[RUN_DIR_ENV] = str(directory)
@@ -142,8 +154,8 @@ def prestart() -> None:
     def start() -> None:
         try:
             server = acquire(directory, _CONTROLLER)
-            shared_samples(server, directory)
             shared_samples(server, directory, few=True)
+            shared_samples(server, directory)
         except Exception:  # the fixture tries again, and says what went wrong
             return
 

@@ -81,10 +81,10 @@ def test_pull_command_pulls_prints_a_summary_and_plain_progress_off_a_terminal(
 
 
 def test_pull_reads_the_url_from_phoenix_environment_variables(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_few: PhoenixProject, tmp_path: Path
 ) -> None:
     result = run(
-        "pull", "--project", samples.name, "--db", str(tmp_path / "a.db"),
+        "pull", "--project", shared_few.name, "--db", str(tmp_path / "a.db"),
         env={"PHOENIX_COLLECTOR_ENDPOINT": f"{phoenix.url}/v1/traces"},
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
@@ -92,14 +92,14 @@ def test_pull_reads_the_url_from_phoenix_environment_variables(
 
 
 def test_pull_limit_and_where_reach_the_pull(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_few: PhoenixProject, tmp_path: Path
 ) -> None:
     db = tmp_path / "a.db"
-    first = _pull(phoenix.url, samples.name, db, "--where", "span_kind == 'LLM'", "--limit", "1")
+    first = _pull(phoenix.url, shared_few.name, db, "--where", "span_kind == 'LLM'", "--limit", "1")
     assert first.exit_code == 0, first.stderr
     assert first.stdout.startswith("Pulled 1 new spans")
     assert "(stopped at --limit: pull again to continue)" in first.stdout
-    rest = _pull(phoenix.url, samples.name, db, "--where", "span_kind == 'LLM'")
+    rest = _pull(phoenix.url, shared_few.name, db, "--where", "span_kind == 'LLM'")
     with Store.open(db) as store:
         kinds = store.connection.execute("SELECT DISTINCT span_kind FROM spans").fetchall()
         llm = store.counts()["spans"]
@@ -120,9 +120,9 @@ def test_pull_of_an_unknown_project_is_one_line_and_leaves_no_database(
 
 
 def test_a_filter_phoenix_rejects_is_one_line(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_few: PhoenixProject, tmp_path: Path
 ) -> None:
-    result = _pull(phoenix.url, samples.name, tmp_path / "a.db", "--where", "span_kind ==")
+    result = _pull(phoenix.url, shared_few.name, tmp_path / "a.db", "--where", "span_kind ==")
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
     assert lines[-1].startswith("--where 'span_kind ==': Phoenix rejected the filter: ")
@@ -130,9 +130,9 @@ def test_a_filter_phoenix_rejects_is_one_line(
 
 
 def test_pull_since_that_is_not_a_time_is_one_line(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_few: PhoenixProject, tmp_path: Path
 ) -> None:
-    result = _pull(phoenix.url, samples.name, tmp_path / "a.db", "--since", "yesterday-ish")
+    result = _pull(phoenix.url, shared_few.name, tmp_path / "a.db", "--since", "yesterday-ish")
     assert (result.exit_code, result.stderr) == (
         2,
         "--since 'yesterday-ish' is not a time (e.g. 2026-07-01 or 2026-07-01T12:00:00Z)\n",
