@@ -29,7 +29,7 @@ from annotator.store import (
 from annotator.store import db as store_db
 from annotator.store.annotations import import_annotations
 from annotator.team import merge as merge_module
-from annotator.team.merge import merge_databases
+from annotator.team.merge import MergeReport, merge_databases
 from tests.app_data import build_db, config_set
 from tests.properties import examples
 
@@ -842,6 +842,18 @@ def test_property_any_input_order_stores_the_same_configs(
                     )
 
 
+def _at_once_and_stepwise(folder: Path, inputs: list[Path]) -> tuple[Path, Path, Path, MergeReport]:
+    """merge(all inputs) and merge(merge(first two), the rest): the two outputs, the first
+    step's output and the second step's report."""
+    at_once = folder / "at-once.db"
+    merge_databases(inputs, at_once)
+    first_two = folder / "first-two.db"
+    merge_databases(inputs[:2], first_two)
+    stepwise = folder / "stepwise.db"
+    report = merge_databases([first_two, *inputs[2:]], stepwise)
+    return at_once, first_two, stepwise, report
+
+
 def test_a_config_that_does_not_fit_is_kept_for_a_later_merge(
     template: Path, tmp_path: Path
 ) -> None:
@@ -853,13 +865,9 @@ def test_a_config_that_does_not_fit_is_kept_for_a_later_merge(
         ([("tone", 0, T0)], 0, (0, "")),  # a label on key z
         ([("correctness", 0, T1)], 0, (0, "")),
     ]
-    inputs = _config_inputs(tmp_path, template, spec)
-    at_once = tmp_path / "at-once.db"
-    merge_databases(inputs, at_once)
-    first_two = tmp_path / "first-two.db"
-    merge_databases(inputs[:2], first_two)
-    stepwise = tmp_path / "stepwise.db"
-    merge_databases([first_two, inputs[2]], stepwise)
+    at_once, _, stepwise, _ = _at_once_and_stepwise(
+        tmp_path, _config_inputs(tmp_path, template, spec)
+    )
     assert stored_configs(stepwise) == stored_configs(at_once)
     with Store.open(at_once) as store:
         document = store.load_config_document()
@@ -875,13 +883,9 @@ def test_an_outranked_definition_is_kept_for_a_later_merge(template: Path, tmp_p
         ([("tone", 1, T0)], 0, (0, "")),  # freeform: no value keys
         ([("correctness", 0, T2)], 1, (0, "")),  # keys: {note: z}
     ]
-    inputs = _config_inputs(tmp_path, template, spec)
-    at_once = tmp_path / "at-once.db"
-    merge_databases(inputs, at_once)
-    first_two = tmp_path / "first-two.db"
-    merge_databases(inputs[:2], first_two)
-    stepwise = tmp_path / "stepwise.db"
-    report = merge_databases([first_two, inputs[2]], stepwise)
+    at_once, first_two, stepwise, report = _at_once_and_stepwise(
+        tmp_path, _config_inputs(tmp_path, template, spec)
+    )
     # first_two offered in1's tone again, from the definitions it kept aside, and says so
     tone, keys = report.config_conflicts
     assert (tone.name, tone.kept_from, tone.differing, keys.name) == (

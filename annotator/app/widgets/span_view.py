@@ -12,18 +12,17 @@ from typing import Any
 
 from rich.console import RenderableType
 from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
-from textual.geometry import Region, Size
-from textual.scroll_view import ScrollView
+from textual.geometry import Size
 from textual.strip import Strip
 
 from annotator.app.search_highlight import is_match, mark_matches
 from annotator.app.span_render import RenderOptions, render_span
+from annotator.app.widgets.line_view import LineView
 from annotator.model import Span
 
 
-class SpanView(ScrollView, can_focus=False):
+class SpanView(LineView, can_focus=False):
     DEFAULT_CSS = """
     SpanView { padding: 0 1; overflow-x: hidden; }
     """
@@ -35,7 +34,6 @@ class SpanView(ScrollView, can_focus=False):
         self._strips: list[Strip] | None = None
         self._laid_out_width = -1
         self._search_words = search_words
-        self._repaint_style: Style | None = None  # `rich_style` during a repaint
 
     def show_span(
         self, span: Span | None, options: RenderOptions, *, keep_scroll: bool = False
@@ -109,20 +107,11 @@ class SpanView(ScrollView, can_focus=False):
         self._strips = None
         self.refresh()
 
-    def render_lines(self, crop: Region) -> list[Strip]:
-        # `rich_style` walks every ancestor's styles: looked up once per repaint, not for each
-        # of the ~40 lines drawn.
-        self._repaint_style = self.rich_style
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._repaint_style = None
-
     def render_line(self, y: int) -> Strip:
         self._layout()
         width = self.scrollable_content_region.width
         index = y + round(self.scroll_offset.y)
-        style = self._repaint_style if self._repaint_style is not None else self.rich_style
+        style = self.base_style
         if self._strips is None or index >= len(self._strips):
             return Strip.blank(width, style)
         return self._strips[index].crop_extend(0, width, style)

@@ -17,13 +17,13 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.cache import LRUCache
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from annotator.app.session import Mark
 from annotator.app.tree_model import DOCUMENT, TRACE, Row, TreeModel
+from annotator.app.widgets.line_view import LineView
 from annotator.store import TraceRow
 from annotator.text import sanitize
 
@@ -87,7 +87,7 @@ def short_time(iso: str | None) -> str:
     return f"{iso[5:10]} {iso[11:19]}"
 
 
-class TraceTree(ScrollView, can_focus=True):
+class TraceTree(LineView, can_focus=True):
     """Keys are the screen's; this widget draws, scrolls, and reports clicks and the cursor."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -133,7 +133,6 @@ class TraceTree(ScrollView, can_focus=True):
         # (row index, width, selected, focused): what a drawn line depends on besides the marks
         self._cache: LRUCache[tuple[int, int, bool, bool], Strip] = LRUCache(_CACHE_LINES)
         self._generation = 0
-        self._repaint_style: Style | None = None  # `rich_style` during a repaint
 
     # --- state changes --------------------------------------------------------------------------
 
@@ -201,25 +200,11 @@ class TraceTree(ScrollView, can_focus=True):
 
     # --- drawing --------------------------------------------------------------------------------
 
-    def render_lines(self, crop: Region) -> list[Strip]:
-        # `rich_style` walks every ancestor's styles: looked up once per repaint, not for each
-        # line drawn (~60 look-ups a repaint, most of them for the blank lines under the rows).
-        self._repaint_style = self.rich_style
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._repaint_style = None
-
-    @property
-    def _base_style(self) -> Style:
-        style = self._repaint_style
-        return style if style is not None else self.rich_style
-
     def render_line(self, y: int) -> Strip:
         index = y + round(self.scroll_offset.y)
         width = self.scrollable_content_region.width or self.size.width
         if index >= len(self.model) or width <= 0:
-            return Strip.blank(width, self._base_style)
+            return Strip.blank(width, self.base_style)
         if y == 0:  # once per repaint: summaries for every trace row about to be drawn
             self._prefetch(index, self.scrollable_content_region.height)
         selected = index == self.cursor
@@ -241,7 +226,7 @@ class TraceTree(ScrollView, can_focus=True):
 
     def _render_row(self, index: int, width: int, selected: bool) -> Strip:
         row = self.model.row_at(index)
-        base = self._base_style
+        base = self.base_style
         meta = Style(meta={"line": index})
         if row.kind == TRACE:
             left, right = self._trace_line(row)
