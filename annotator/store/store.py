@@ -232,6 +232,13 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         with write_transaction(self._conn):
+            self._put_meta(key, value)
+
+    def _put_meta(self, key: str, value: str | None) -> None:
+        """Inside a write transaction: `key` set to `value`, or removed when it is None."""
+        if value is None:
+            self._conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+        else:
             self._conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value)
             )
@@ -267,13 +274,8 @@ class Store:
                 self._stored_guidelines()
             ):
                 guidelines_updated_at = now
-            if guidelines_updated_at:
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                    (GUIDELINES_UPDATED_META, guidelines_updated_at),
-                )
-            elif guidelines_updated_at is not None:
-                self._conn.execute("DELETE FROM meta WHERE key = ?", (GUIDELINES_UPDATED_META,))
+            if guidelines_updated_at is not None:
+                self._put_meta(GUIDELINES_UPDATED_META, guidelines_updated_at or None)
             gone = set(dropped)
             if set_aside is None and gone:
                 set_aside = [e for e in self.load_config_set_aside() if e["name"] not in gone]
@@ -302,17 +304,10 @@ class Store:
                         at,
                     ),
                 )
-            self._conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('config_document', ?)",
-                (orjson.dumps(document).decode(),),
-            )
-            if set_aside:
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                    (CONFIG_SET_ASIDE_META, orjson.dumps(list(set_aside)).decode()),
-                )
-            elif set_aside is not None:
-                self._conn.execute("DELETE FROM meta WHERE key = ?", (CONFIG_SET_ASIDE_META,))
+            self._put_meta("config_document", orjson.dumps(document).decode())
+            if set_aside is not None:
+                aside = orjson.dumps(list(set_aside)).decode() if set_aside else None
+                self._put_meta(CONFIG_SET_ASIDE_META, aside)
 
     def load_config_document(self) -> dict[str, Any] | None:
         stored = self.get_meta("config_document")

@@ -802,25 +802,21 @@ class _Merger:
 
     # -- configs --------------------------------------------------------------------------------
 
+    def _src_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM src.meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
     def _read_configs(self, index: int) -> _ConfigSource | None:
         """The input's config document, as `Store.load_config_document` reads it, with each
         config's updated_at, and the definitions an earlier merge into it set aside
         (`Store.load_config_set_aside`)."""
         label = self.sources[index - 1].label
-        aside_row = self.conn.execute(
-            "SELECT value FROM src.meta WHERE key = ?", (CONFIG_SET_ASIDE_META,)
-        ).fetchone()
-        aside = config_set_aside_entries(aside_row[0] if aside_row else None)
-        guidelines_row = self.conn.execute(
-            "SELECT value FROM src.meta WHERE key = ?", (GUIDELINES_UPDATED_META,)
-        ).fetchone()
-        guidelines_at = str(guidelines_row[0] or "") if guidelines_row else ""
+        aside = config_set_aside_entries(self._src_meta(CONFIG_SET_ASIDE_META))
+        guidelines_at = str(self._src_meta(GUIDELINES_UPDATED_META) or "")
         try:
-            row = self.conn.execute(
-                "SELECT value FROM src.meta WHERE key = 'config_document'"
-            ).fetchone()
-            if row and row[0]:
-                document = orjson.loads(row[0])
+            stored = self._src_meta("config_document")
+            if stored:
+                document = orjson.loads(stored)
             else:
                 rows = self.conn.execute(
                     "SELECT config FROM src.annotation_configs ORDER BY position, name"
