@@ -18,8 +18,7 @@ from annotator.app.screens.annotate import AnnotateScreen
 from annotator.app.screens.help import HelpScreen
 from annotator.app.screens.text_entry import TextEntryScreen
 from annotator.app.tree_model import DOCUMENT, SPAN, TRACE
-from tests.app_data import CONFIG_YAML, build_db, config_set, settled
-from tests.waits import wait_for
+from tests.app_data import CONFIG_YAML, build_db, config_set, settled, wait_for
 
 SIZE = (150, 40)
 

@@ -27,8 +27,7 @@ from annotator.app.app import EXIT_UNSAVED, AnnotatorApp, UnsavedScreen
 from annotator.app.screens.annotate import AnnotateScreen
 from annotator.cli.main import cli
 from annotator.store import Store
-from tests.app_data import CONFIG_YAML, build_db, config_set, settled
-from tests.waits import wait_for
+from tests.app_data import CONFIG_YAML, build_db, config_set, settled, wait_for
 
 SIZE = (150, 40)
 # Only correctness (auto_advance) is required: each pick moves on to the next span.

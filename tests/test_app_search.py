@@ -16,9 +16,8 @@ from annotator.app.app import AnnotatorApp
 from annotator.app.screens.search import SearchScreen, count_text
 from annotator.app.tree_model import TRACE
 from annotator.store import SEARCH_COUNT_LIMIT, QueueFilter, Store, has_words
-from tests.app_data import build_db, config_set, settled
+from tests.app_data import build_db, config_set, settled, wait_for
 from tests.test_search_rank import IN_SCOPE_KINDS, _words, bm25_order, columns, ranked_spans
-from tests.waits import wait_for
 
 
 @pytest.fixture

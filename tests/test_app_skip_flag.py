@@ -11,10 +11,9 @@ import pytest
 from annotator.app.app import AnnotatorApp
 from annotator.app.screens.text_entry import TextEntryScreen
 from annotator.store import QueueFilter
-from tests.app_data import CONFIG_YAML, build_db, config_set
+from tests.app_data import CONFIG_YAML, build_db, config_set, wait_for
 from tests.screen_text import screen_text
 from tests.test_app import SIZE, cursor, press, rows, screen
-from tests.waits import wait_for
 
 MARKS = "SELECT kind, annotator, span_id, reason FROM item_marks ORDER BY kind, span_id"
 

@@ -27,8 +27,7 @@ from annotator.config import bundled_config_path, load_config
 from annotator.store import Store
 from annotator.team.merge import merge_databases
 from annotator.team.stats import compute_stats
-from tests.app_data import build_db, config_set, settled
-from tests.waits import wait_for
+from tests.app_data import build_db, config_set, settled, wait_for
 
 SIZE = (150, 40)
 

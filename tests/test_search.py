@@ -24,9 +24,8 @@ from annotator.store.queue import fts_query, search_sql
 from annotator.store.schema import MIGRATIONS
 from annotator.store.spans import SpanWriter
 from annotator.team.merge import merge_databases
-from tests.app_data import build_db, config_set, demo_spans, settled
+from tests.app_data import build_db, config_set, demo_spans, settled, wait_for
 from tests.properties import examples
-from tests.waits import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((REPO / "sample_traces").glob("*.otlp.jsonl"))
