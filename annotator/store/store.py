@@ -257,7 +257,9 @@ class Store:
 
         A config's ``updated_at`` is when its definition last changed: saving the same
         definition again keeps it (``annotator merge`` picks the newest definition of a name).
-        `updated_at` gives it per name instead (merge keeps each definition's own).
+        `updated_at` gives it per name instead (merge and assign keep each definition's own;
+        "" for one whose time is not known, which merge ranks as the oldest: never "now", so
+        that merging the same files twice stores the same).
 
         `set_aside` (merge only): the definitions a merge did not choose, each
         ``{"name", "updated_at", "config"}``, stored in the same transaction under the `meta`
@@ -289,9 +291,10 @@ class Store:
             for position, config in enumerate(document.get("annotations", [])):
                 text = orjson.dumps(config).decode()
                 kept = previous.get(config["name"])
-                at = (updated_at or {}).get(config["name"]) or (
-                    kept[1] if kept is not None and kept[0] == text else now
-                )
+                if updated_at is not None and config["name"] in updated_at:
+                    at = updated_at[config["name"]]
+                else:
+                    at = kept[1] if kept is not None and kept[0] == text else now
                 self._conn.execute(
                     "INSERT INTO annotation_configs (name, type, description, config, position, "
                     "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
