@@ -730,6 +730,68 @@ def aside_names(path: Path) -> list[str]:
         return [entry["name"] for entry in store.load_config_set_aside()]
 
 
+def test_a_config_the_user_changes_does_not_fall_back_on_an_older_one(
+    template: Path, tmp_path: Path
+) -> None:
+    """`config store FILE --replace-configs` changing tone in a merged file kept the tone
+    definitions that merge had set aside; when a later file's newer keys: remap ruled out the
+    user's tone, merge fell back on one of those. The user's definition wins, or none."""
+    a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
+    save_configs(a, "- {name: tone, type: freeform}\n", tone=T0)
+    save_configs(b, "- {name: tone, type: categorical, values: [yes, no]}\n", tone=T1)
+    out = tmp_path / "out.db"
+    assert invoke(str(a), str(b), "--into", str(out)).exit_code == 0
+    assert aside_names(out) == ["tone"]  # a's freeform tone
+    mine = "- {name: tone, type: categorical, values: [{label: yes, key: z}, no]}\n"
+    stored = store_config(out, mine, "--replace-configs")
+    assert stored.exit_code == 0 and "change tone (values" in stored.stdout, stored.output
+    assert set_aside(out) is None
+    # c's correctness is newer than the user's tone: its remap (note: z) is kept
+    c = _copy(template, tmp_path / "c.db")
+    save_configs(c, "annotations: [{name: comment, type: freeform}]\nkeys: {note: z}\n")
+    with Store.open(c) as store:
+        store.connection.execute("UPDATE annotation_configs SET updated_at = ?", (LATER,))
+    report = merge_databases([c], out)
+    with Store.open(out) as store:
+        assert [d["name"] for d in store.load_config_document()["annotations"]] == ["comment"]
+    assert report.configs_set_aside == ["tone"]  # the user's tone, for a later merge
+    assert aside_names(out) == ["tone"]
+    assert report.problems == [
+        f"{out} (existing): config 'tone' not added (set aside for a later merge): key 'z' of "
+        "label 'yes' is already bound to action 'note': pick another key, or remap note under "
+        "keys:"
+    ]
+
+
+def test_a_name_only_set_aside_can_be_dropped(template: Path, tmp_path: Path) -> None:
+    """A name that a merge set aside (no definition fitted) was in no config document, so
+    `config store FILE --replace-configs` could not drop it: every later merge offered it
+    again. Now --replace-configs drops it (and only it); without the flag it stays."""
+    a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
+    with_keys = CONFIG_A + "keys:\n  note: z\n"
+    save_configs(a, with_keys, correctness=T1, comment=T1)
+    save_configs(
+        b,
+        "annotations: [{name: tone, type: CATEGORICAL, values: [{label: a, key: z}]}, "
+        "{name: correctness, type: categorical, values: [ok]}]",
+        tone=T0,
+        correctness=T0,
+    )
+    out = tmp_path / "out.db"
+    assert invoke(str(a), str(b), "--into", str(out)).exit_code == 0
+    assert aside_names(out) == ["correctness", "tone"]  # b's correctness needs fewer keys
+    kept = store_config(out, with_keys)
+    assert kept.stdout == f"{out} already stores these configs; nothing changed\n"
+    assert aside_names(out) == ["correctness", "tone"]
+    dropped = store_config(out, with_keys, "--replace-configs")
+    assert dropped.exit_code == 0, dropped.output
+    assert dropped.stdout.startswith(f"{out}: drop set-aside tone (0 annotations) (from ")
+    assert aside_names(out) == ["correctness"]
+    report = merge_databases([out], tmp_path / "again.db")
+    assert report.configs_set_aside == [] and "tone" not in report.configs_added
+    assert aside_names(tmp_path / "again.db") == ["correctness"]
+
+
 def test_set_aside_keeps_only_what_a_later_merge_could_choose(
     template: Path, tmp_path: Path
 ) -> None:

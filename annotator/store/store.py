@@ -250,7 +250,7 @@ class Store:
         updated_at: Mapping[str, str] | None = None,
         set_aside: Sequence[Mapping[str, Any]] | None = None,
         guidelines_updated_at: str | None = None,
-        dropped: Iterable[str] = (),
+        superseded: Iterable[str] = (),
     ) -> None:
         """Store a config set (its `to_document()` form): one row per config in
         `annotation_configs`, the whole document (with the `keys:` map) in `meta`.
@@ -264,8 +264,9 @@ class Store:
         `set_aside` (merge only): the definitions a merge did not choose, each
         ``{"name", "updated_at", "config"}``, stored in the same transaction under the `meta`
         key ``config_set_aside`` (none: the row is removed); None leaves that row as it is.
-        `dropped`: names the user dropped from the configs; their set-aside definitions go too,
-        so that a later merge does not bring them back.
+        `superseded`: names the user dropped, changed or gave a definition of their own; their
+        set-aside definitions go, so that a later merge neither brings a dropped config back
+        nor falls back on a definition the user replaced.
 
         When the document's ``guidelines:`` differ from the stored ones, `meta`
         ``guidelines_updated_at`` becomes now (merge keeps the newest guidelines);
@@ -278,7 +279,7 @@ class Store:
                 guidelines_updated_at = now
             if guidelines_updated_at is not None:
                 self._put_meta(GUIDELINES_UPDATED_META, guidelines_updated_at or None)
-            gone = set(dropped)
+            gone = set(superseded)
             if set_aside is None and gone:
                 set_aside = [e for e in self.load_config_set_aside() if e["name"] not in gone]
             previous = {

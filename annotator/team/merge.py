@@ -57,7 +57,10 @@ Configs
     merged. A definition without a time (its file has no ``annotation_configs`` row for it)
     ranks as the oldest and is stored without one, so merging the same files twice stores the
     same. Set-aside definitions are not reported again, nor listed as differing in a config
-    conflict unless one is kept.
+    conflict unless one is kept. When the user stores configs (``config store``, ``annotate
+    --config``), the set-aside definitions of each name they drop, change or add go (and,
+    with ``--replace-configs``, names only set aside that their file does not have): the
+    user's definition wins over what the file kept aside.
 
     The document's ``guidelines:`` (text for the annotators) are ranked like a definition: by
     when they last changed (``meta`` ``guidelines_updated_at``, which the store sets when a save
