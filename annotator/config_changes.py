@@ -9,6 +9,7 @@ what would change, with the number of annotations concerned.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,9 @@ class ConfigChanges:
     added: list[str] = field(default_factory=list)
     changed: list[Changed] = field(default_factory=list)
     dropped: list[tuple[str, int]] = field(default_factory=list)  # (name, annotations under it)
+    # Names only a merge set aside (no definition fitted), which the file does not have: not
+    # in use, so a file without them leaves them; --replace-configs drops them (same form).
+    set_aside_dropped: list[tuple[str, int]] = field(default_factory=list)
     keys_changed: bool = False
     # Text for people only: changing it loses nothing, so it needs no --replace-configs.
     guidelines_changed: bool = False
@@ -60,7 +64,22 @@ class ConfigChanges:
 
     @property
     def any(self) -> bool:
-        return bool(self.added) or self.guidelines_changed or self.needs_replace
+        return (
+            bool(self.added or self.set_aside_dropped)
+            or self.guidelines_changed
+            or self.needs_replace
+        )
+
+    def superseded(self) -> list[str]:
+        """The names whose definitions a merge set aside go when these changes are saved: the
+        user dropped them, or gave the definition to use (changed, or added over ones set
+        aside), so that no later merge brings them back or falls back on one replaced."""
+        return [
+            *(name for name, _ in self.dropped),
+            *(name for name, _ in self.set_aside_dropped),
+            *(changed.name for changed in self.changed),
+            *self.added,
+        ]
 
     def describe(self) -> str:
         """One line: 'add a, b; change c (description); drop d (12 annotations)'."""
@@ -72,6 +91,11 @@ class ConfigChanges:
         if self.dropped:
             dropped = ", ".join(f"{name} ({_count(count)})" for name, count in self.dropped)
             parts.append(f"drop {dropped}")
+        if self.set_aside_dropped:
+            dropped = ", ".join(
+                f"{name} ({_count(count)})" for name, count in self.set_aside_dropped
+            )
+            parts.append(f"drop set-aside {dropped}")
         if self.keys_changed:
             parts.append("change the keys: remaps")
         if self.guidelines_changed:
@@ -87,13 +111,18 @@ def compare(
     stored: dict[str, Any] | None,
     incoming: ConfigSet,
     database: Store | sqlite3.Connection | None,
+    set_aside: Iterable[str] = (),
 ) -> ConfigChanges:
     """What replacing the `stored` config document with `incoming` changes; `database` counts
-    the annotations under dropped names and removed labels."""
+    the annotations under dropped names and removed labels. `set_aside`: names whose only
+    definitions a merge set aside, to drop when `incoming` does not have them."""
     conn = connection_of(database) if database is not None else None
     changes = ConfigChanges()
     new_document = incoming.to_document()
     new_by_name = {c["name"]: c for c in new_document["annotations"]}
+    changes.set_aside_dropped = [
+        (name, _annotations(conn, name)) for name in sorted(set(set_aside) - set(new_by_name))
+    ]
     if stored is None:
         changes.added = list(new_by_name)
         changes.guidelines_changed = new_document.get("guidelines") is not None

@@ -232,6 +232,14 @@ def test_a_config_that_would_change_or_drop_stored_ones_is_refused_and_explained
 def test_replace_configs_applies_the_change_and_says_what_it_did(
     stored: Path, app_runs: list
 ) -> None:
+    # definitions an earlier merge set aside: of names the file changes, drops, defines or
+    # keeps, and of one only set aside ("extra", not in the file)
+    aside = [
+        {"name": name, "updated_at": "", "config": {"name": name, "type": "FREEFORM"}}
+        for name in ("correctness", "extra", "quality", "relevance", "tone")
+    ]
+    with Store.open(stored) as store:
+        store.save_config_document(store.load_config_document(), set_aside=aside)
     result = invoke(
         "annotate",
         "--db",
@@ -248,10 +256,13 @@ def test_replace_configs_applies_the_change_and_says_what_it_did(
         (
             "Stored configs replaced: add tone; change correctness (description, values: labels "
             "'partial' removed (2 annotations have them)); drop relevance (3 annotations), "
-            "task_success (0 annotations), comment (1 annotation)."
+            "task_success (0 annotations), comment (1 annotation); drop set-aside extra (0 "
+            "annotations)."
         )
     ]
     assert stored_names(stored) == ["correctness", "quality", "tone"]
+    with Store.open(stored, readonly=True) as store:  # the user's definitions win
+        assert [entry["name"] for entry in store.load_config_set_aside()] == ["quality"]
     ((db, configs, who),) = app_runs
     assert (db.name, who) == (stored.name, "kim")
     assert [c.name for c in configs.annotations] == ["correctness", "quality", "tone"]

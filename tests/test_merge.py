@@ -619,7 +619,9 @@ def test_set_aside_configs_in_the_store(template: Path, tmp_path: Path) -> None:
 def test_guidelines_are_merged_newest_first(template: Path, tmp_path: Path) -> None:
     """The lead's `guidelines:` were dropped: the merged document was configs and keys only.
     The newest guidelines win (the time the store keeps for them), differing ones are listed,
-    and guidelines stored before that time was kept count as the oldest."""
+    and guidelines stored before that time was kept count as the oldest. A file that never had
+    guidelines is not listed against them (it was, as differing: noise); one that removed
+    them is."""
     lead, alice, bob = (_copy(template, tmp_path / f"{n}.db") for n in ("lead", "alice", "bob"))
     save_configs(lead, CONFIG_A + "guidelines: Judge the answer, not the style.\n")
     save_configs(alice, CONFIG_A, correctness=T2)  # newer configs, but no guidelines
@@ -635,10 +637,10 @@ def test_guidelines_are_merged_newest_first(template: Path, tmp_path: Path) -> N
             assert store.guidelines_updated_at() == T1
         (conflict,) = report.config_conflicts
         assert (conflict.name, conflict.kept_from) == ("guidelines:", str(lead))
-        assert sorted(conflict.differing) == [
-            (str(alice), ("guidelines",)), (str(bob), ("guidelines",)),
-        ]  # fmt: skip
-        assert report.lines()[-1].startswith(f"  guidelines: kept {lead}'s (updated {T1}); ")
+        assert conflict.differing == ((str(bob), ("guidelines",)),)  # alice never had any
+        assert report.lines()[-1] == (
+            f"  guidelines: kept {lead}'s (updated {T1}); {bob} differs in guidelines"
+        )
     assert stored_configs(tmp_path / "ab.db") == stored_configs(tmp_path / "ba.db")
     # merging again changes nothing; a newer edit anywhere wins, and so does removing them
     before = _read(tmp_path / "ab.db", "SELECT * FROM meta ORDER BY key")
@@ -653,10 +655,16 @@ def test_guidelines_are_merged_newest_first(template: Path, tmp_path: Path) -> N
     with Store.open(lead) as store:
         store.save_config_document(parse_config(CONFIG_A).to_document())
         assert store.load_config_document().get("guidelines") is None
-    merge_databases([lead, bob], tmp_path / "ab.db")
+    report = merge_databases([lead, bob, alice], tmp_path / "ab.db")
     with Store.open(tmp_path / "ab.db") as store:
         assert "guidelines" not in store.load_config_document()
         assert store.guidelines_updated_at() == guidelines_at(lead)
+    # the removal, newest, is kept; bob's text (and so OUT's) differs; alice still says nothing
+    (conflict,) = report.config_conflicts
+    existing = f"{tmp_path / 'ab.db'} (existing)"
+    assert (conflict.kept_from, conflict.differing) == (
+        str(lead), ((existing, ("guidelines",)), (str(bob), ("guidelines",))),
+    )  # fmt: skip
 
 
 def test_the_store_keeps_when_the_guidelines_changed(template: Path, tmp_path: Path) -> None:
@@ -686,7 +694,8 @@ def test_a_config_the_user_drops_stays_dropped(template: Path, tmp_path: Path) -
     out = tmp_path / "out.db"
     assert invoke(str(a), str(b), "--into", str(out)).exit_code == 0
     with Store.open(out) as store:
-        assert sorted(e["name"] for e in store.load_config_set_aside()) == ["correctness", "tone"]
+        # b's freeform tone; not b's older correctness: a's needs no other keys, so it always wins
+        assert [e["name"] for e in store.load_config_set_aside()] == ["tone"]
     no_tone = tmp_path / "no-tone.yaml"
     comment = "  - name: comment\n    type: FREEFORM\n"
     no_tone.write_text(CONFIG_B.split("  - name: tone")[0] + comment, encoding="utf-8")
@@ -694,15 +703,189 @@ def test_a_config_the_user_drops_stays_dropped(template: Path, tmp_path: Path) -
         cli, ["config", "store", str(no_tone), "--db", str(out), "--replace-configs"]
     )
     assert stored.exit_code == 0 and "drop tone" in stored.stdout, stored.output
-    with Store.open(out) as store:
-        assert [e["name"] for e in store.load_config_set_aside()] == ["correctness"]
+    assert set_aside(out) is None
     c = _copy(template, tmp_path / "c.db")
     save_configs(c, CONFIG_A, correctness=T0, comment=T2)
     assert invoke(str(c), "--into", str(out)).exit_code == 0
     with Store.open(out) as store:
         names = [c["name"] for c in store.load_config_document()["annotations"]]
         assert names == ["correctness", "comment"]
-        assert [e["name"] for e in store.load_config_set_aside()] == ["correctness"]
+    assert set_aside(out) is None
+
+
+LATER = "2999-01-01T00:00:00.000000+00:00"  # newer than any "now" a save stamps
+
+
+def store_config(db: Path, text: str, *flags: str, name: str = "configs.yaml"):
+    """`annotator config store` of a config file with `text`."""
+    path = db.parent / name
+    path.write_text(text, encoding="utf-8")
+    return CliRunner().invoke(
+        cli, ["config", "store", str(path), "--db", str(db), *flags], catch_exceptions=False
+    )
+
+
+def aside_names(path: Path) -> list[str]:
+    with Store.open(path, readonly=True) as store:
+        return [entry["name"] for entry in store.load_config_set_aside()]
+
+
+def test_a_config_the_user_changes_does_not_fall_back_on_an_older_one(
+    template: Path, tmp_path: Path
+) -> None:
+    """`config store FILE --replace-configs` changing tone in a merged file kept the tone
+    definitions that merge had set aside; when a later file's newer keys: remap ruled out the
+    user's tone, merge fell back on one of those. The user's definition wins, or none."""
+    a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
+    save_configs(a, "- {name: tone, type: freeform}\n", tone=T0)
+    save_configs(b, "- {name: tone, type: categorical, values: [yes, no]}\n", tone=T1)
+    out = tmp_path / "out.db"
+    assert invoke(str(a), str(b), "--into", str(out)).exit_code == 0
+    assert aside_names(out) == ["tone"]  # a's freeform tone
+    mine = "- {name: tone, type: categorical, values: [{label: yes, key: z}, no]}\n"
+    stored = store_config(out, mine, "--replace-configs")
+    assert stored.exit_code == 0 and "change tone (values" in stored.stdout, stored.output
+    assert set_aside(out) is None
+    # c's correctness is newer than the user's tone: its remap (note: z) is kept
+    c = _copy(template, tmp_path / "c.db")
+    save_configs(c, "annotations: [{name: comment, type: freeform}]\nkeys: {note: z}\n")
+    with Store.open(c) as store:
+        store.connection.execute("UPDATE annotation_configs SET updated_at = ?", (LATER,))
+    report = merge_databases([c], out)
+    with Store.open(out) as store:
+        assert [d["name"] for d in store.load_config_document()["annotations"]] == ["comment"]
+    assert report.configs_set_aside == ["tone"]  # the user's tone, for a later merge
+    assert aside_names(out) == ["tone"]
+    assert report.problems == [
+        f"{out} (existing): config 'tone' not added (set aside for a later merge): key 'z' of "
+        "label 'yes' is already bound to action 'note': pick another key, or remap note under "
+        "keys:"
+    ]
+
+
+def test_a_name_only_set_aside_can_be_dropped(template: Path, tmp_path: Path) -> None:
+    """A name that a merge set aside (no definition fitted) was in no config document, so
+    `config store FILE --replace-configs` could not drop it: every later merge offered it
+    again. Now --replace-configs drops it (and only it); without the flag it stays."""
+    a, b = _copy(template, tmp_path / "a.db"), _copy(template, tmp_path / "b.db")
+    with_keys = CONFIG_A + "keys:\n  note: z\n"
+    save_configs(a, with_keys, correctness=T1, comment=T1)
+    save_configs(
+        b,
+        "annotations: [{name: tone, type: CATEGORICAL, values: [{label: a, key: z}]}, "
+        "{name: correctness, type: categorical, values: [ok]}]",
+        tone=T0,
+        correctness=T0,
+    )
+    out = tmp_path / "out.db"
+    assert invoke(str(a), str(b), "--into", str(out)).exit_code == 0
+    assert aside_names(out) == ["correctness", "tone"]  # b's correctness needs fewer keys
+    kept = store_config(out, with_keys)
+    assert kept.stdout == f"{out} already stores these configs; nothing changed\n"
+    assert aside_names(out) == ["correctness", "tone"]
+    dropped = store_config(out, with_keys, "--replace-configs")
+    assert dropped.exit_code == 0, dropped.output
+    assert dropped.stdout.startswith(f"{out}: drop set-aside tone (0 annotations) (from ")
+    assert aside_names(out) == ["correctness"]
+    report = merge_databases([out], tmp_path / "again.db")
+    assert report.configs_set_aside == [] and "tone" not in report.configs_added
+    assert aside_names(tmp_path / "again.db") == ["correctness"]
+
+
+def test_set_aside_keeps_only_what_a_later_merge_could_choose(
+    template: Path, tmp_path: Path
+) -> None:
+    """The set-aside list grew by about one definition each time a config was changed and
+    merged back. A definition outranked by one that needs no other value keys can never be
+    chosen (the other fits wherever it does): it is no longer kept. One that needs fewer keys
+    than those above it is, and is chosen when a remap takes a key only they need."""
+    lead = _copy(template, tmp_path / "lead.db")
+    tone = "- {{name: tone, type: categorical, values: [yes, no], description: {}}}\n"
+    assert store_config(lead, tone.format("first")).exit_code == 0
+    for round_ in ("second", "third", "fourth"):
+        batch = tmp_path / f"batch-{round_}.db"
+        shutil.copyfile(lead, batch)  # handed out before the lead's change
+        changed = store_config(lead, tone.format(round_), "--replace-configs")
+        assert changed.exit_code == 0, changed.output
+        assert invoke(str(batch), "--into", str(lead)).exit_code == 0
+        assert set_aside(lead) is None, f"round {round_}: {set_aside(lead)}"
+    # a third label (key 3): the older definitions need fewer keys, and one of them is kept
+    versions = [
+        ("[yes, no]", T0),
+        ("[yes, no], description: d", T1),
+        ("[yes, no, maybe], description: d", T2),
+    ]
+    inputs = []
+    for number, (values, at) in enumerate(versions):
+        path = _copy(template, tmp_path / f"in{number}.db")
+        save_configs(path, f"- {{name: tone, type: categorical, values: {values}}}\n", tone=at)
+        inputs.append(path)
+    out = tmp_path / "out.db"
+    merge_databases(inputs, out)
+    with Store.open(out) as store:
+        ((entry, at),) = [(e["config"], e["updated_at"]) for e in store.load_config_set_aside()]
+    assert (entry.get("description"), len(entry["values"]), at) == ("d", 2, T1)
+    # a newer remap takes key 3: the definition kept aside is chosen, as when merged at once
+    remap = _copy(template, tmp_path / "remap.db")
+    save_configs(remap, "annotations: [{name: comment, type: freeform}]\nkeys: {note: '3'}\n")
+    with Store.open(remap) as store:
+        store.connection.execute("UPDATE annotation_configs SET updated_at = ?", (LATER,))
+    merge_databases([remap], out)
+    at_once = tmp_path / "at-once.db"
+    merge_databases([*inputs, remap], at_once)
+    for merged in (out, at_once):
+        with Store.open(merged) as store:
+            chosen = store.load_config_document()["annotations"]
+        assert [(c["name"], c.get("description"), len(c.get("values", []))) for c in chosen] == [
+            ("comment", None, 0), ("tone", "d", 2),
+        ], merged  # fmt: skip
+    assert set_aside(out) == set_aside(at_once)
+
+
+def test_a_definition_left_out_is_left_out_whichever_way_merged(
+    template: Path, tmp_path: Path
+) -> None:
+    """What decides that a set-aside definition can go is a definition ranked above it that
+    is valid and needs no other keys, not the one chosen: c's newer remap (note: 1) rules out
+    both tones, so merged at once neither is chosen, and b's must be left out then too, as
+    merging a and b first (a's chosen) leaves it out."""
+    a, b, c = (_copy(template, tmp_path / f"{n}.db") for n in "abc")
+    save_configs(a, "- {name: tone, type: categorical, values: [yes, no]}\n", tone=T1)
+    save_configs(
+        b, "- {name: tone, type: categorical, values: [{label: y, key: z}, n, m]}\n", tone=T0
+    )
+    save_configs(c, "annotations: [{name: comment, type: freeform}]\nkeys: {note: '1'}\n")
+    with Store.open(c) as store:
+        store.connection.execute("UPDATE annotation_configs SET updated_at = ?", (T2,))
+    at_once, first_two, stepwise, report = _at_once_and_stepwise(tmp_path, [a, b, c])
+    assert aside_names(first_two) == []  # a's tone chosen; b's can never be
+    assert report.configs_set_aside == ["tone"]
+    with Store.open(at_once) as store:
+        ((entry, at),) = [(e["config"], e["updated_at"]) for e in store.load_config_set_aside()]
+    assert (len(entry["values"]), at) == (2, T1)  # a's
+    assert set_aside(stepwise) == set_aside(at_once)
+    assert sorted(stored_configs(stepwise)[1]) == sorted(stored_configs(at_once)[1])
+
+
+def test_a_definition_without_a_time_is_the_oldest_and_stays_so(
+    template: Path, tmp_path: Path
+) -> None:
+    """A definition whose time is not known (its file has no annotation_configs row for it)
+    was stamped with the time of the merge that stored it: merging the same file twice
+    stored different times, and the copy then beat newer definitions. It is the oldest."""
+    a = _copy(template, tmp_path / "a.db")
+    save_configs(a, CONFIG_A)
+    with Store.open(a) as store:
+        store.connection.execute("DELETE FROM annotation_configs WHERE name = 'correctness'")
+    first, second = tmp_path / "first.db", tmp_path / "second.db"
+    for out in (first, second):
+        assert invoke(str(a), "--into", str(out)).exit_code == 0
+    assert stored_configs(first) == stored_configs(second)
+    assert [r[5] for r in stored_configs(first)[1] if r[0] == "correctness"] == [""]
+    b = _copy(template, tmp_path / "b.db")
+    save_configs(b, CONFIG_B, correctness=T0, tone=T0)  # older than any merge, but timed
+    report = merge_databases([b], first)
+    assert [(c.name, c.kept_from) for c in report.config_conflicts] == [("correctness", str(b))]
 
 
 _DEFINITIONS = {
@@ -710,6 +893,7 @@ _DEFINITIONS = {
         "{name: correctness, type: categorical, values: [yes, no]}",
         "{name: correctness, type: categorical, values: [yes, no], span_kinds: [LLM]}",
         "{name: correctness, type: categorical, values: [yes, no], span_kinds: [LLM, AGENT]}",
+        "{name: correctness, type: categorical, values: [{label: yes, key: z}, no, maybe]}",
     ],
     "quality": [
         "{name: quality, type: continuous, lower_bound: 0, upper_bound: 10}",
@@ -762,8 +946,8 @@ config_files = st.lists(
         st.lists(
             st.tuples(
                 st.sampled_from(sorted(_DEFINITIONS)),
-                st.integers(0, 2),
-                st.sampled_from([T0, T1, T2]),
+                st.integers(0, 3),
+                st.sampled_from(["", T0, T1, T2]),  # "": a time not known (the oldest)
             ),
             max_size=3,
             unique_by=lambda item: item[0],

@@ -55,7 +55,8 @@ def store_command(file: str, db_path: str, replace_configs: bool) -> None:
 
     The same rules as `annotator annotate --config FILE`: adding configs needs nothing;
     changing or dropping stored ones needs --replace-configs (annotations under a dropped
-    name stay). `assign` hands out the stored configs with the batches.
+    name stay), which also drops names that only a merge set aside and FILE does not have.
+    `assign` hands out the stored configs with the batches.
     """
     from annotator.cli.configs import (
         check_stored_configs,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from annotator.cli.common import BadInput
 
@@ -55,7 +55,10 @@ def choose_configs(
 
     stored = store.load_config_document() if store is not None else None
     if config_set is not None:
-        changes = compare(stored, config_set, store)
+        # With --replace-configs the file is the whole truth: a name whose only definitions
+        # a merge set aside (none fitted) goes too when the file does not have it.
+        aside = _set_aside_only(store, stored) if store is not None and replace else set()
+        changes = compare(stored, config_set, store, aside)
         # no database yet: nothing stored, so nothing to replace
         if store is not None and changes.needs_replace and not replace:
             raise BadInput(
@@ -69,6 +72,17 @@ def choose_configs(
         return parse_config_document(stored, source), None
     default = load_config(bundled_config_path("default"))
     return default, compare(None, default, store)
+
+
+def _set_aside_only(store: Store, stored: dict[str, Any] | None) -> set[str]:
+    """The names the database has only set-aside definitions of (none in its document)."""
+    listed = stored.get("annotations") if isinstance(stored, dict) else None
+    in_use = (
+        {c.get("name") for c in listed if isinstance(c, dict)}
+        if isinstance(listed, list)
+        else set()
+    )
+    return {entry["name"] for entry in store.load_config_set_aside()} - in_use
 
 
 def check_stored_configs(found: DatabaseFile, config_set: ConfigSet | None, replace: bool) -> None:
@@ -89,10 +103,9 @@ def store_configs(
 ) -> ConfigChanges | None:
     """Save `config_set` as the stored configs when `changes` (from `choose_configs` on this
     writable store) says that changes anything. Returns the changes saved, else None.
-    A dropped config's definitions that a merge set aside go too: dropped means dropped."""
+    The definitions a merge set aside of a name the user dropped, changed or defined go too
+    (`ConfigChanges.superseded`): dropped means dropped, and the user's definition wins."""
     if changes is None or not changes.any:
         return None
-    store.save_config_document(
-        config_set.to_document(), dropped=[name for name, _ in changes.dropped]
-    )
+    store.save_config_document(config_set.to_document(), superseded=changes.superseded())
     return changes

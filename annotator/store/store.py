@@ -250,20 +250,23 @@ class Store:
         updated_at: Mapping[str, str] | None = None,
         set_aside: Sequence[Mapping[str, Any]] | None = None,
         guidelines_updated_at: str | None = None,
-        dropped: Iterable[str] = (),
+        superseded: Iterable[str] = (),
     ) -> None:
         """Store a config set (its `to_document()` form): one row per config in
         `annotation_configs`, the whole document (with the `keys:` map) in `meta`.
 
         A config's ``updated_at`` is when its definition last changed: saving the same
         definition again keeps it (``annotator merge`` picks the newest definition of a name).
-        `updated_at` gives it per name instead (merge keeps each definition's own).
+        `updated_at` gives it per name instead (merge and assign keep each definition's own;
+        "" for one whose time is not known, which merge ranks as the oldest: never "now", so
+        that merging the same files twice stores the same).
 
         `set_aside` (merge only): the definitions a merge did not choose, each
         ``{"name", "updated_at", "config"}``, stored in the same transaction under the `meta`
         key ``config_set_aside`` (none: the row is removed); None leaves that row as it is.
-        `dropped`: names the user dropped from the configs; their set-aside definitions go too,
-        so that a later merge does not bring them back.
+        `superseded`: names the user dropped, changed or gave a definition of their own; their
+        set-aside definitions go, so that a later merge neither brings a dropped config back
+        nor falls back on a definition the user replaced.
 
         When the document's ``guidelines:`` differ from the stored ones, `meta`
         ``guidelines_updated_at`` becomes now (merge keeps the newest guidelines);
@@ -276,7 +279,7 @@ class Store:
                 guidelines_updated_at = now
             if guidelines_updated_at is not None:
                 self._put_meta(GUIDELINES_UPDATED_META, guidelines_updated_at or None)
-            gone = set(dropped)
+            gone = set(superseded)
             if set_aside is None and gone:
                 set_aside = [e for e in self.load_config_set_aside() if e["name"] not in gone]
             previous = {
@@ -289,9 +292,10 @@ class Store:
             for position, config in enumerate(document.get("annotations", [])):
                 text = orjson.dumps(config).decode()
                 kept = previous.get(config["name"])
-                at = (updated_at or {}).get(config["name"]) or (
-                    kept[1] if kept is not None and kept[0] == text else now
-                )
+                if updated_at is not None and config["name"] in updated_at:
+                    at = updated_at[config["name"]]
+                else:
+                    at = kept[1] if kept is not None and kept[0] == text else now
                 self._conn.execute(
                     "INSERT INTO annotation_configs (name, type, description, config, position, "
                     "updated_at) VALUES (?, ?, ?, ?, ?, ?)",

@@ -44,23 +44,33 @@ Configs
     the chosen ``keys:``) gives way to the next-ranked definition of its name; when none fits
     the config is not added; both are reported.
 
-    No definition is lost: every distinct one that was offered and not chosen (it does not fit,
-    or another of its name ranks higher) is kept aside in OUT's ``meta`` row
-    ``config_set_aside`` (name, updated_at, config; by name, then rank), outside the document
-    the app uses, and a later merge offers it again like any file's. That is what makes
-    merge(merge(A, B), C) choose what merge(A, B, C) does: when C's newer ``keys:`` rules out
-    the definition merge(A, B) chose, the one it passed over is still there to fall back on,
-    and a set-aside definition counts for the newest config of its file (which ``keys:`` is
-    kept). Set-aside definitions are not reported again, nor listed as differing in a config
-    conflict unless one is kept.
+    No definition that a later merge could choose is lost: every distinct one that was offered
+    and not chosen (it does not fit, or another of its name ranks higher) is kept aside in
+    OUT's ``meta`` row ``config_set_aside`` (name, updated_at, config; by name, then rank),
+    outside the document the app uses, and a later merge offers it again like any file's. That
+    is what makes merge(merge(A, B), C) choose what merge(A, B, C) does: when C's newer
+    ``keys:`` rules out the definition merge(A, B) chose, the one it passed over is still there
+    to fall back on, and a set-aside definition counts for the newest config of its file (which
+    ``keys:`` is kept). Whether a definition fits depends only on the remap (its value keys
+    must be free), so one outranked by a valid definition of its name that needs no other
+    value keys can never be chosen: it is not kept (`_set_aside`), whichever way the files are
+    merged. A definition without a time (its file has no ``annotation_configs`` row for it)
+    ranks as the oldest and is stored without one, so merging the same files twice stores the
+    same. Set-aside definitions are not reported again, nor listed as differing in a config
+    conflict unless one is kept. When the user stores configs (``config store``, ``annotate
+    --config``), the set-aside definitions of each name they drop, change or add go (and,
+    with ``--replace-configs``, names only set aside that their file does not have): the
+    user's definition wins over what the file kept aside.
 
     The document's ``guidelines:`` (text for the annotators) are ranked like a definition: by
     when they last changed (``meta`` ``guidelines_updated_at``, which the store sets when a save
     changes them; removing them is a change too), a tie going to the greater text (none counts
     as ""). A file written before that time was kept has none: its guidelines rank as the
     oldest. The winner keeps its time in OUT, so the choice is the same for any order and step
-    by step; files whose guidelines differ from the kept ones are reported under
-    ``guidelines:``.
+    by step; files whose guidelines differ from the kept ones (other text, or removed: none
+    with a time) are reported under ``guidelines:``; a file that never had any (none, no time)
+    is not. (``keys:`` differ with a file without a remap: its annotators had the default
+    keys, and the remap decides which definitions fit.)
 
 Annotations
     One row per key (target, target id, document position, name, identifier), as in the store.
@@ -969,14 +979,17 @@ class _Merger:
             self.report.config_conflicts.append(
                 ConfigConflict("keys:", keys_from.label, keys_differ)
             )
+        # A file that never had guidelines (none, no time) says nothing about them: it is not
+        # listed. One that has other text, or removed them (none, with a time), is.
         kept_text = guidelines_from.guidelines
-        if any(s.guidelines != kept_text for s in sources):
+        said = [s for s in sources if s.guidelines is not None or s.guidelines_at]
+        if any(s.guidelines != kept_text for s in said):
             self.report.config_conflicts.append(
                 ConfigConflict(
                     "guidelines:",
-                    ", ".join(s.label for s in sources if s.guidelines == kept_text),
-                    tuple((s.label, ("guidelines",)) for s in sources if s.guidelines != kept_text),
-                    tuple((s.label, s.guidelines_at) for s in sources),
+                    ", ".join(s.label for s in said if s.guidelines == kept_text),
+                    tuple((s.label, ("guidelines",)) for s in said if s.guidelines != kept_text),
+                    tuple((s.label, s.guidelines_at) for s in said),
                 )
             )
 
@@ -1214,17 +1227,55 @@ def _set_aside(
     ranked: dict[str, list[_Definition]], chosen: list[_Definition]
 ) -> list[dict[str, Any]]:
     """What the merged file keeps aside: every distinct definition that was not chosen (each
-    with its newest copy's updated_at), by name and then rank. With them a later merge offers
-    every definition this one was offered, so merge(merge(A, B), C) chooses what
-    merge(A, B, C) chooses: a definition that does not fit now, or that lost to one that may
-    not fit another file's keys: remap, can still be chosen then."""
+    with its newest copy's updated_at) and that a later merge could still choose, by name and
+    then rank. With them a later merge offers every definition this one was offered that
+    matters, so merge(merge(A, B), C) chooses what merge(A, B, C) chooses: a definition that
+    does not fit now, or that lost to one that may not fit another file's keys: remap, can
+    still be chosen then.
+
+    Left out: a definition outranked by one that fits wherever it fits (`_outranked`). Whether a
+    definition fits depends only on the keys: remap (its value keys must be free of the app's
+    actions), so no later merge can choose it: the other one, or one ranked higher still,
+    always comes first. Leaving it out changes no choice and no file's newest time (the
+    other's is as new), and the same definition is left out whichever way the files are
+    merged, so merging stays associative; it keeps the list to what can still be chosen."""
     kept = {(d.name, d.canonical) for d in chosen}
-    return [
-        {"name": name, "updated_at": d.updated_at, "config": d.config}
-        for name in sorted(ranked)
-        for d in _distinct(ranked[name])
-        if (name, d.canonical) not in kept
-    ]
+    aside: list[dict[str, Any]] = []
+    for name in sorted(ranked):
+        fitting: list[frozenset[str]] = []  # the value keys of each valid one ranked higher
+        for d in _distinct(ranked[name]):
+            keys = _value_keys(d.config)
+            if _outranked(keys, fitting):
+                continue
+            if keys is not None:
+                fitting.append(keys)
+            if (name, d.canonical) not in kept:
+                aside.append({"name": name, "updated_at": d.updated_at, "config": d.config})
+    return aside
+
+
+def _value_keys(config: dict[str, Any]) -> frozenset[str] | None:
+    """The keys a config's values take (none for other types), or None when the config is not
+    valid on its own (then it fits no document). Checked without a keymap: what depends on
+    the keys: remap is only whether these keys are free."""
+    from annotator.config import AnnotationConfig
+    from annotator.keymap import RESERVED_KEYS
+
+    try:
+        parsed = AnnotationConfig.model_validate(config)
+    except (ValueError, TypeError):
+        return None
+    keys = frozenset(value.key for value in parsed.values if value.key)
+    return None if keys & RESERVED_KEYS else keys
+
+
+def _outranked(keys: frozenset[str] | None, fitting: list[frozenset[str]]) -> bool:
+    """Whether a definition with value `keys` (None: not valid) can never be chosen, given the
+    value keys of the valid definitions of its name ranked above it: one of those needs no key
+    that it does not need itself, so it fits under every remap this one fits under."""
+    if keys is None:
+        return bool(fitting)
+    return any(higher <= keys for higher in fitting)
 
 
 def _distinct(definitions: list[_Definition]) -> Iterator[_Definition]:
