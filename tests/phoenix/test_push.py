@@ -225,8 +225,9 @@ def test_what_a_pull_brought_is_not_pushed_back(
 
 
 def test_dry_run_sends_nothing(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_few: PhoenixProject, tmp_path: Path
 ) -> None:
+    samples = shared_few  # a dry run writes nothing to Phoenix (checked): the shared copy
     salt = uuid.uuid4().hex[:6]
     store = _pulled(phoenix, samples, tmp_path / "a.db")
     ids = _annotate_here(store, salt)
