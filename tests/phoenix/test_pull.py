@@ -252,9 +252,11 @@ def test_pull_reproduces_every_span_and_trace_field(
         assert projects == {shared_samples.name}
 
 
-def test_pull_brings_annotations_of_every_target_notes_and_configs(
+def test_pull_brings_annotations_of_every_target_notes_and_configs_and_again_nothing(
     phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
 ) -> None:
+    """The first pull brings every annotation, note and config; pulling again adds nothing (one
+    scenario, one project: the second pull was a test of its own that repeated the first)."""
     reference = _reference(samples, tmp_path)
     made = _annotate_in_phoenix(phoenix, samples.name, reference)
     expected = _phoenix_records(phoenix, samples.name, made)
@@ -263,7 +265,7 @@ def test_pull_brings_annotations_of_every_target_notes_and_configs(
     assert len(expected) == 10
     with Store.open(tmp_path / "pulled.db") as store:
         report = pull(store, phoenix, samples.name)
-        assert report.annotations_new == 10
+        assert (report.spans_new, report.annotations_new) == (samples.spans, 10)
         assert (report.annotations_updated, report.conflicts, report.problems) == (0, [], [])
         assert store.counts()["annotations"] == 10
         for record in expected:
@@ -325,26 +327,22 @@ def test_pull_brings_annotations_of_every_target_notes_and_configs(
             names["relevance"]: "document",
             names["satisfaction"]: "session",
         }
-
-
-def test_pulling_again_adds_nothing(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
-) -> None:
-    reference = _reference(samples, tmp_path)
-    _annotate_in_phoenix(phoenix, samples.name, reference)
-    with Store.open(tmp_path / "pulled.db") as store:
-        first = pull(store, phoenix, samples.name)
-        assert (first.spans_new, first.annotations_new) == (samples.spans, 10)
+        # pulling again adds nothing
         log = _log_count(store)
-        configs = store.load_config_document()
         again = pull(store, phoenix, samples.name)
-        assert (again.spans_new, again.spans_existing) == (0, 0)  # the watermark: nothing re-read
-        assert (again.annotations_new, again.annotations_updated) == (0, 0)
-        assert again.annotations_unchanged == 10
-        assert (again.configs_added, again.configs_same, again.config_conflicts) == ([], 5, [])
-        assert _log_count(store) == log
-        assert store.load_config_document() == configs
-        assert store.counts() == {**reference.counts(), "annotations": 10}
+        pulled_again = "pulling again"
+        # the watermark: nothing re-read
+        assert (again.spans_new, again.spans_existing) == (0, 0), pulled_again
+        assert (again.annotations_new, again.annotations_updated) == (0, 0), pulled_again
+        assert again.annotations_unchanged == 10, pulled_again
+        assert (again.configs_added, again.configs_same, again.config_conflicts) == (
+            [],
+            5,
+            [],
+        ), pulled_again
+        assert _log_count(store) == log, pulled_again
+        assert store.load_config_document() == document, pulled_again
+        assert store.counts() == {**reference.counts(), "annotations": 10}, pulled_again
 
 
 def test_new_annotations_and_spans_arrive_on_the_next_pull(
