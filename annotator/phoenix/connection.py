@@ -141,7 +141,16 @@ def _transport_class() -> type:
         """Retries what a later attempt can fix; counts the time spent waiting for Phoenix."""
 
         def __init__(self, settings: Settings, sleep: Callable[[float], None]) -> None:
-            self._inner = httpx.HTTPTransport(verify=settings.verify)
+            # The CA certificates (~20 ms to load) only where https is used: an http:// Phoenix
+            # gets a transport whose TLS context trusts no certificate at all (so it can never
+            # complete a handshake, let alone an unverified one), and an https request made
+            # through it anyway goes to a verified transport made for it then.
+            self._verify = settings.verify
+            self._tls: httpx.HTTPTransport | None = None
+            if urlsplit(settings.base_url).scheme == "https":
+                self._tls = self._plain = httpx.HTTPTransport(verify=settings.verify)
+            else:
+                self._plain = httpx.HTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
             self._retries = max(0, settings.retries)
             self._backoff = settings.backoff
             self._sleep = sleep
@@ -153,14 +162,25 @@ def _transport_class() -> type:
             delay = min(MAX_DELAY, self._backoff * (2**attempt))
             return min(MAX_DELAY, hint) if hint is not None else delay
 
+        def _inner(self, request: httpx.Request) -> httpx.HTTPTransport:
+            if request.url.scheme != "https":
+                return self._plain
+            if self._tls is None:
+                try:
+                    self._tls = httpx.HTTPTransport(verify=self._verify)
+                except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                    raise errors.BadSettings(_ca_problem(exc)) from None
+            return self._tls
+
         def handle_request(self, request: httpx.Request) -> httpx.Response:
+            inner = self._inner(request)
             request.read()  # a body we can send again
             attempt = 0
             while True:
                 started = time.perf_counter()
                 self.requests += 1
                 try:
-                    response = self._inner.handle_request(request)
+                    response = inner.handle_request(request)
                     if response.status_code in RETRY_STATUSES and attempt < self._retries:
                         hint = _retry_after(response.headers.get("retry-after"))
                         response.read()
@@ -186,7 +206,9 @@ def _transport_class() -> type:
                     self.retried += 1
 
         def close(self) -> None:
-            self._inner.close()
+            self._plain.close()
+            if self._tls is not None and self._tls is not self._plain:
+                self._tls.close()
 
     return RetryTransport
 

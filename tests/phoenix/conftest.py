@@ -71,7 +71,8 @@ def shared_samples(phoenix_server: LocalPhoenix) -> PhoenixProject:
 @pytest.fixture(scope="session")
 def shared_few(phoenix_server: LocalPhoenix) -> PhoenixProject:
     """The covering traces of the three samples (24 spans of every kind) in one project, for the
-    tests that only READ from Phoenix and need some spans, not all: sent once per run."""
+    tests that only READ from Phoenix and need some spans, not all (among them pushes that must
+    write nothing: a dry run, one every request of which is refused): sent once per run."""
     return _shared(phoenix_server, few=True)
 
 

@@ -207,8 +207,9 @@ def test_push_command_sends_then_sends_nothing_new(
 
 
 def test_push_dry_run_lists_every_item_and_sends_nothing(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_few: PhoenixProject, tmp_path: Path
 ) -> None:
+    samples = shared_few  # a dry run writes nothing to Phoenix (checked): the shared copy
     db = tmp_path / "a.db"
     made = _pulled_and_annotated(phoenix, samples, db)
     result = run("push", "--url", phoenix.url, "--dry-run", "--name", "note", "--db", str(db))
@@ -316,10 +317,11 @@ def test_push_with_the_connection_dropped_is_one_line_and_resumes(
 
 
 def test_push_401_says_the_key_was_refused_and_never_shows_it(
-    proxy: FaultProxy, phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
+    proxy: FaultProxy, phoenix: PhoenixClient, shared_few: PhoenixProject, tmp_path: Path
 ) -> None:
     db = tmp_path / "a.db"
-    _pulled_and_annotated(phoenix, samples, db)
+    # every request is refused before it reaches Phoenix: the shared copy of the samples
+    _pulled_and_annotated(phoenix, shared_few, db)
     secret = "px-" + uuid.uuid4().hex
     proxy.always(Reply(401, b"Invalid token"), lambda seen: True)
     result = run(

@@ -12,6 +12,7 @@ import pytest
 import trustme
 
 from annotator.model import Annotation
+from annotator.phoenix import Unreachable, connect
 from annotator.phoenix.connection import PhoenixClient
 from annotator.store import Store
 from tests.phoenix.helpers import PhoenixProject
@@ -106,3 +107,47 @@ def test_a_ca_file_that_cannot_be_read_is_one_line_exit_2(tmp_path: Path) -> Non
         f"SSL_CERT_FILE={str(missing)!r}: cannot load the CA certificates ([Errno 2] No such "
         "file or directory); point it at a PEM file of CA certificates, or unset it\n",
     )
+
+
+def test_ca_certificates_are_loaded_for_https_only(monkeypatch) -> None:
+    """Loading the CA bundle costs ~20 ms a client: an http:// Phoenix does not need it."""
+    loads: list[object] = []
+    load = ssl.SSLContext.load_verify_locations
+
+    def counted(self: ssl.SSLContext, *args: object, **kwargs: object) -> None:
+        loads.append(args or kwargs)
+        load(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+    with connect("http://127.0.0.1:9"):
+        assert loads == [], "an http:// client loaded CA certificates"
+    with connect("https://127.0.0.1:9"):
+        assert len(loads) == 1, "an https:// client did not load the CA certificates once"
+
+
+def test_an_https_request_through_an_http_client_is_verified(
+    https: FaultProxy,
+    authority: trustme.CA,
+    phoenix_server: LocalPhoenix,
+    tmp_path: Path,
+    monkeypatch,
+) -> None:
+    """A client made for an http:// Phoenix (no certificates loaded) never sends an https
+    request unverified: an untrusted certificate fails, a trusted one (SSL_CERT_FILE) works."""
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    version = f"{https.url}/arize_phoenix_version"
+    with connect(phoenix_server.url, retries=0) as client:
+        with (
+            pytest.raises(Unreachable, match=r"certificate of Phoenix at \S+ is not trusted"),
+            client.errors("version over https"),
+        ):
+            client.http.get(version)
+    assert https.seen == []  # the handshake failed: no request was made
+    bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    with connect(phoenix_server.url, retries=0) as client:
+        response = client.http.get(version)
+        assert (response.status_code, client.request_count) == (200, 1), response.text
+    assert [seen.path for seen in https.seen] == ["/arize_phoenix_version"]

@@ -252,9 +252,11 @@ def test_pull_reproduces_every_span_and_trace_field(
         assert projects == {shared_samples.name}
 
 
-def test_pull_brings_annotations_of_every_target_notes_and_configs(
+def test_pull_brings_annotations_of_every_target_notes_and_configs_and_again_nothing(
     phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
 ) -> None:
+    """The first pull brings every annotation, note and config; pulling again adds nothing (one
+    scenario, one project: the second pull was a test of its own that repeated the first)."""
     reference = _reference(samples, tmp_path)
     made = _annotate_in_phoenix(phoenix, samples.name, reference)
     expected = _phoenix_records(phoenix, samples.name, made)
@@ -263,7 +265,7 @@ def test_pull_brings_annotations_of_every_target_notes_and_configs(
     assert len(expected) == 10
     with Store.open(tmp_path / "pulled.db") as store:
         report = pull(store, phoenix, samples.name)
-        assert report.annotations_new == 10
+        assert (report.spans_new, report.annotations_new) == (samples.spans, 10)
         assert (report.annotations_updated, report.conflicts, report.problems) == (0, [], [])
         assert store.counts()["annotations"] == 10
         for record in expected:
@@ -325,92 +327,87 @@ def test_pull_brings_annotations_of_every_target_notes_and_configs(
             names["relevance"]: "document",
             names["satisfaction"]: "session",
         }
-
-
-def test_pulling_again_adds_nothing(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
-) -> None:
-    reference = _reference(samples, tmp_path)
-    _annotate_in_phoenix(phoenix, samples.name, reference)
-    with Store.open(tmp_path / "pulled.db") as store:
-        first = pull(store, phoenix, samples.name)
-        assert (first.spans_new, first.annotations_new) == (samples.spans, 10)
+        # pulling again adds nothing
         log = _log_count(store)
-        configs = store.load_config_document()
         again = pull(store, phoenix, samples.name)
-        assert (again.spans_new, again.spans_existing) == (0, 0)  # the watermark: nothing re-read
-        assert (again.annotations_new, again.annotations_updated) == (0, 0)
-        assert again.annotations_unchanged == 10
-        assert (again.configs_added, again.configs_same, again.config_conflicts) == ([], 5, [])
-        assert _log_count(store) == log
-        assert store.load_config_document() == configs
-        assert store.counts() == {**reference.counts(), "annotations": 10}
+        pulled_again = "pulling again"
+        # the watermark: nothing re-read
+        assert (again.spans_new, again.spans_existing) == (0, 0), pulled_again
+        assert (again.annotations_new, again.annotations_updated) == (0, 0), pulled_again
+        assert again.annotations_unchanged == 10, pulled_again
+        assert (again.configs_added, again.configs_same, again.config_conflicts) == (
+            [],
+            5,
+            [],
+        ), pulled_again
+        assert _log_count(store) == log, pulled_again
+        assert store.load_config_document() == document, pulled_again
+        assert store.counts() == {**reference.counts(), "annotations": 10}, pulled_again
 
 
-def test_new_annotations_and_spans_arrive_on_the_next_pull(
+def test_later_annotations_arrive_on_the_next_pull_and_a_newer_local_value_is_a_conflict(
     phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
 ) -> None:
+    """Two databases pull the project before annotations are made in Phoenix (one scenario,
+    one project: these were two tests that each repeated that start). The one where alice
+    changed her mind locally afterwards keeps her value and lists the conflict; the other gets
+    the annotations on its next pull, and then Phoenix's update of one."""
+    from annotator.model import Annotation
+    from annotator.store import AnnotationKey
+
     reference = _reference(samples, tmp_path)
-    with Store.open(tmp_path / "pulled.db") as store:
+    with Store.open(tmp_path / "pulled.db") as store, Store.open(tmp_path / "local.db") as local:
         pull(store, phoenix, samples.name)
+        pull(local, phoenix, samples.name)
         made = _annotate_in_phoenix(phoenix, samples.name, reference)
+        name = made["names"]["correctness"]
+        # alice changes her mind locally, after Phoenix's value was written
+        mine = local.set_annotation(
+            Annotation(
+                name=name, span_id=made["llm"], label="incorrect", score=0.0,
+                annotator_kind="HUMAN", identifier="alice",
+            )
+        )  # fmt: skip
+        report = pull(local, phoenix, samples.name)
+        kept = "a newer local value is kept"
+        assert report.annotations_new == 9, kept
+        assert len(report.conflicts) == 1, kept
+        conflict = report.conflicts[0]
+        assert conflict.key == AnnotationKey("span", made["llm"], None, name, "alice"), kept
+        assert [(v.source, v.label, v.score, v.won) for v in conflict.versions] == [
+            ("local", "incorrect", 0.0, True),
+            ("phoenix", "correct", 1.0, False),
+        ], kept
+        assert local.find_annotation(conflict.key).label == "incorrect", kept
+        assert local.find_annotation(conflict.key).updated_at == mine.updated_at, kept
+        summary = report.summary()
+        assert "1 conflict," in summary, kept
+        assert f"span {made['llm']} · {name} · alice" in summary, kept
+        assert "<- kept" in summary, kept
+
+        arrive = "annotations made after a pull arrive on the next"
         later = pull(store, phoenix, samples.name)
-        assert (later.spans_new, later.annotations_new) == (0, 10)
+        assert (later.spans_new, later.annotations_new) == (0, 10), arrive
         # Phoenix updates a value: the pull overwrites the older local copy (logged)
         phoenix.request(
             "POST",
             "/v1/span_annotations",
             params={"sync": "true"},
             json={"data": [{
-                "span_id": made["llm"], "name": made["names"]["correctness"],
+                "span_id": made["llm"], "name": name,
                 "annotator_kind": "HUMAN", "identifier": "alice",
                 "result": {"label": "incorrect", "score": 0},
             }]},
             what="update",
         )  # fmt: skip
         updated = pull(store, phoenix, samples.name)
-        assert (updated.annotations_new, updated.annotations_updated) == (0, 1)
+        assert (updated.annotations_new, updated.annotations_updated) == (0, 1), arrive
         row = store.connection.execute(
             "SELECT label, score, explanation FROM annotations "
             "WHERE name = ? AND identifier = 'alice'",
-            (made["names"]["correctness"],),
+            (name,),
         ).fetchone()
-        assert row == ("incorrect", 0.0, None)
-
-
-def test_a_newer_local_value_is_kept_and_listed_as_a_conflict(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
-) -> None:
-    from annotator.model import Annotation
-    from annotator.store import AnnotationKey
-
-    reference = _reference(samples, tmp_path)
-    with Store.open(tmp_path / "pulled.db") as store:
-        pull(store, phoenix, samples.name)
-        made = _annotate_in_phoenix(phoenix, samples.name, reference)
-        name = made["names"]["correctness"]
-        # alice changes her mind locally, after Phoenix's value was written
-        mine = store.set_annotation(
-            Annotation(
-                name=name, span_id=made["llm"], label="incorrect", score=0.0,
-                annotator_kind="HUMAN", identifier="alice",
-            )
-        )  # fmt: skip
-        report = pull(store, phoenix, samples.name)
-        assert report.annotations_new == 9
-        assert len(report.conflicts) == 1
-        conflict = report.conflicts[0]
-        assert conflict.key == AnnotationKey("span", made["llm"], None, name, "alice")
-        assert [(v.source, v.label, v.score, v.won) for v in conflict.versions] == [
-            ("local", "incorrect", 0.0, True),
-            ("phoenix", "correct", 1.0, False),
-        ]
-        assert store.find_annotation(conflict.key).label == "incorrect"
-        assert store.find_annotation(conflict.key).updated_at == mine.updated_at
-        summary = report.summary()
-        assert "1 conflict," in summary
-        assert f"span {made['llm']} · {name} · alice" in summary
-        assert "<- kept" in summary
+        assert row == ("incorrect", 0.0, None), arrive
 
 
 def test_limit_stops_and_the_next_pull_continues(

@@ -114,9 +114,13 @@ def _comparable(record: dict) -> tuple:
     )
 
 
-def test_push_sends_every_target_notes_and_configs_and_phoenix_reads_them_back(
+def test_push_sends_every_target_notes_and_configs_then_only_changes_never_what_was_pulled(
     phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
 ) -> None:
+    """One scenario, one project (these were three tests that each repeated its start): a push
+    sends every target, notes and configs and Phoenix reads them back; pushing again sends
+    nothing and a change sends one; what a pull into another database brought is not pushed
+    back."""
     salt = uuid.uuid4().hex[:6]
     store = _pulled(phoenix, samples, tmp_path / "a.db")
     ids = _annotate_here(store, salt)
@@ -183,50 +187,34 @@ def test_push_sends_every_target_notes_and_configs_and_phoenix_reads_them_back(
         "SELECT endpoint, phoenix_id FROM phoenix_sent ORDER BY annotation_id"
     ).fetchall()
     assert len(rows) == 10 and all(phoenix_id for _, phoenix_id in rows)
-    store.close()
-
-
-def test_pushing_again_sends_nothing_and_a_change_sends_one(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
-) -> None:
-    salt = uuid.uuid4().hex[:6]
-    store = _pulled(phoenix, samples, tmp_path / "a.db")
-    ids = _annotate_here(store, salt)
-    assert push(store, phoenix, project=samples.name).total_sent == 10
+    assert report.total_sent == 10
+    # pushing again sends nothing, a change sends one
     again = push(store, phoenix, project=samples.name)
-    assert (again.sent, again.unchanged, again.configs_created) == ({}, 10, [])
+    assert (again.sent, again.unchanged, again.configs_created) == ({}, 10, []), "pushing again"
     store.set_annotation(
         Annotation(name=f"quality_{salt}", span_id=ids["llm"], score=9.0, identifier="alice")
     )
     changed = push(store, phoenix, project=samples.name)
-    assert (changed.sent, changed.unchanged) == ({"span_annotations": 1}, 9)
+    assert (changed.sent, changed.unchanged) == ({"span_annotations": 1}, 9), "a change"
     scores = [
         r["result"]["score"]
         for r in _read(phoenix, samples.name, "span", [ids["llm"]])
         if r["name"] == f"quality_{salt}"
     ]
-    assert scores == [9.0]  # Phoenix's upsert: the same annotation, updated
+    assert scores == [9.0], "a change: Phoenix's upsert, the same annotation updated"
     store.close()
-
-
-def test_what_a_pull_brought_is_not_pushed_back(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
-) -> None:
-    salt = uuid.uuid4().hex[:6]
-    first = _pulled(phoenix, samples, tmp_path / "a.db")
-    _annotate_here(first, salt)
-    assert push(first, phoenix, project=samples.name).total_sent == 10
-    first.close()
+    # what a pull brought is not pushed back
     with Store.open(tmp_path / "b.db") as second:
-        report = pull(second, phoenix, samples.name)
-        assert report.annotations_new == 10
-        again = push(second, phoenix, project=samples.name)
-        assert (again.sent, again.unchanged) == ({}, 10)
+        pulled = pull(second, phoenix, samples.name)
+        assert pulled.annotations_new == 10, "the pull into another database"
+        back = push(second, phoenix, project=samples.name)
+        assert (back.sent, back.unchanged) == ({}, 10), "what a pull brought is not pushed back"
 
 
 def test_dry_run_sends_nothing(
-    phoenix: PhoenixClient, samples: PhoenixProject, tmp_path: Path
+    phoenix: PhoenixClient, shared_few: PhoenixProject, tmp_path: Path
 ) -> None:
+    samples = shared_few  # a dry run writes nothing to Phoenix (checked): the shared copy
     salt = uuid.uuid4().hex[:6]
     store = _pulled(phoenix, samples, tmp_path / "a.db")
     ids = _annotate_here(store, salt)
