@@ -60,6 +60,8 @@ _BYTECODE_PREFIX = bytecode_cache.use_cache_outside_the_tree()
 TEST_DATA = REPO / "tests" / "data"
 PHOENIX_TESTS = REPO / "tests" / "phoenix"
 _PRESTARTED = pytest.StashKey[bool]()
+# The modules loaded when collection ended (tests/test_harness.py checks what is not among them).
+LOADED_AT_COLLECTION = pytest.StashKey[frozenset[str]]()
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -138,6 +140,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    session.config.stash[LOADED_AT_COLLECTION] = frozenset(sys.modules)
     _long_lived_objects_out_of_the_cycle_collector()
 
 
