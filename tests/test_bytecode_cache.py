@@ -161,3 +161,24 @@ def test_the_test_modules_are_rewritten_once_before_the_workers_start(tmp_path: 
     assert bytecode_cache.primed_marker(prefix, tests, pytest.__version__).exists()
     assert not bytecode_cache.prime_test_bytecode(prefix, tests, pytest.__version__)
     assert bytecode_cache.prime_test_bytecode(prefix, tests, "0.0-another-pytest")
+
+
+def test_the_cache_is_this_process_s_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "pycache_prefix", None)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    bytecode_cache.use_in_this_process(tmp_path)
+    assert (sys.pycache_prefix, sys.dont_write_bytecode) == (str(tmp_path), False)
+
+
+def test_the_run_s_environment_is_set_before_the_installed_plugins_load(
+    pytestconfig: pytest.Config,
+) -> None:
+    """pyproject.toml's addopts name tests/run_environment.py with -p: pytest registers it
+    before the installed plugins, so the controller imports and rewrites them with the cache
+    (and this process, whichever it is, has the cache when the run uses one)."""
+    names = [name for name, _ in pytestconfig.pluginmanager.list_name_plugin()]
+    assert names.index("tests.run_environment") < names.index("hypothesispytest")
+    assert names.index("tests.run_environment") < names.index("xdist")
+    if "PYTHONPYCACHEPREFIX" in os.environ:
+        assert sys.pycache_prefix == os.environ["PYTHONPYCACHEPREFIX"]
+        assert not sys.dont_write_bytecode
