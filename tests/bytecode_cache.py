@@ -39,6 +39,17 @@ def use_cache_outside_the_tree() -> Path | None:
     return prefix
 
 
+def use_in_this_process(prefix: Path) -> None:
+    """The prefix for this process too, from now on: Python and pytest's assertion rewriting
+    look at these at each import. A process started without the prefix (the run's controller)
+    compiled every module it imported that has no bytecode beside it (this tree's, with
+    PYTHONDONTWRITEBYTECODE=1) and rewrote the asserts of every module pytest rewrites (the
+    installed plugins' whole distributions: hypothesis, xdist, syrupy, the Phoenix client) at
+    every run; now it reads them from the prefix, as the workers do."""
+    sys.pycache_prefix = str(prefix)
+    sys.dont_write_bytecode = False
+
+
 def link_installed_bytecode(prefix: Path, entries: Iterable[str]) -> int:
     """With a prefix, Python looks for every module's bytecode there only, so each process that
     starts with an empty prefix (all six workers at once, on a fresh machine: CI) compiled the

@@ -5,13 +5,12 @@ from __future__ import annotations
 import gc
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-from tests import bytecode_cache
+from tests import bytecode_cache, run_environment
 from tests.phoenix import client_only
 from tests.properties import THOROUGH_EXAMPLES
 
@@ -25,20 +24,6 @@ client_only.use()
 settings.register_profile("thorough", deadline=None, max_examples=THOROUGH_EXAMPLES)
 settings.register_profile("annotator", deadline=None, max_examples=THOROUGH_EXAMPLES // 4)
 settings.load_profile("annotator")  # before the hypothesis plugin loads one asked for
-
-
-def _temporary_files_in_memory() -> None:
-    """Temporary files (tmp_path, tempfile, the CLI subprocesses the tests start) on tmpfs when
-    the machine has one and TMPDIR does not choose otherwise. The store commits with
-    `synchronous = FULL`: on disk, the fsyncs took over half of the suite's time. What the
-    tests check survives a killed process, not a power cut, so memory loses no coverage."""
-    shm = Path("/dev/shm")
-    if "TMPDIR" not in os.environ and shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
-        os.environ["TMPDIR"] = str(shm)  # inherited by xdist workers and subprocesses
-        tempfile.tempdir = None  # gettempdir() looks again
-
-
-_temporary_files_in_memory()
 
 
 def _long_lived_objects_out_of_the_cycle_collector() -> None:
@@ -56,10 +41,12 @@ def _long_lived_objects_out_of_the_cycle_collector() -> None:
 _long_lived_objects_out_of_the_cycle_collector()
 
 REPO = Path(__file__).resolve().parents[1]
-_BYTECODE_PREFIX = bytecode_cache.use_cache_outside_the_tree()
+_BYTECODE_PREFIX = run_environment.BYTECODE_PREFIX  # loaded first: pyproject.toml's addopts
 TEST_DATA = REPO / "tests" / "data"
 PHOENIX_TESTS = REPO / "tests" / "phoenix"
 _PRESTARTED = pytest.StashKey[bool]()
+# The modules loaded when collection ended (tests/test_harness.py checks what is not among them).
+LOADED_AT_COLLECTION = pytest.StashKey[frozenset[str]]()
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -138,6 +125,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    session.config.stash[LOADED_AT_COLLECTION] = frozenset(sys.modules)
     _long_lived_objects_out_of_the_cycle_collector()
 
 

@@ -1,6 +1,7 @@
 """What the concurrent writers of tests/test_store_durability.py run, each in a process of its own
-(multiprocessing, spawned). A module of its own, importing the store and nothing of pytest, so
-that each process loads what it runs and no more."""
+(multiprocessing's forkserver: a fresh interpreter imports this module once, then forks a process
+for each writer). A module of its own, importing the store and nothing of pytest, so that those
+processes load what they run and no more."""
 
 from __future__ import annotations
 

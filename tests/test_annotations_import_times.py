@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -18,9 +19,6 @@ from annotator.cli.main import cli
 from annotator.importer import ImportReport, import_files
 from annotator.model import Span
 from annotator.store import Store
-
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
 
 REPO = Path(__file__).resolve().parents[1]
 RAG_SPANS = REPO / "tests" / "data" / "readers" / "reference" / "langchain-rag.otlp.jsonl"
@@ -33,6 +31,13 @@ NOV_14 = 1_700_000_000  # 2023-11-14T22:13:20Z
 NOV_14_ISO = "2023-11-14T22:13:20.000000+00:00"
 YEAR_11476_US = 300_000_000_000_000_000  # microseconds since 1970: year 11476
 INT64_MAX = 2**63 - 1
+
+
+@pytest.fixture
+def pa() -> Any:
+    """pyarrow, for the parquet tests alone: imported when one runs, not as the suite is
+    collected (~0.15 CPU-s with numpy, in every pytest process)."""
+    return pytest.importorskip("pyarrow")
 
 
 @pytest.fixture
@@ -66,11 +71,15 @@ def stored(db: Path) -> list[tuple]:
 
 
 def _write_parquet(path: Path, table: object) -> Path:
+    import pyarrow.parquet as pq
+
     pq.write_table(table, path)
     return path
 
 
-def test_parquet_timestamp_out_of_range_is_a_problem_of_its_row(db: Path, tmp_path: Path) -> None:
+def test_parquet_timestamp_out_of_range_is_a_problem_of_its_row(
+    db: Path, tmp_path: Path, pa: Any
+) -> None:
     path = _write_parquet(
         tmp_path / "evals.parquet",
         pa.table(
@@ -100,7 +109,7 @@ def test_parquet_timestamp_out_of_range_is_a_problem_of_its_row(db: Path, tmp_pa
     ]
 
 
-def test_cli_reports_the_bad_row_and_imports_the_rest(db: Path, tmp_path: Path) -> None:
+def test_cli_reports_the_bad_row_and_imports_the_rest(db: Path, tmp_path: Path, pa: Any) -> None:
     path = _write_parquet(
         tmp_path / "evals.parquet",
         pa.table(
@@ -124,7 +133,9 @@ def test_cli_reports_the_bad_row_and_imports_the_rest(db: Path, tmp_path: Path) 
     assert [row[:3] for row in stored(db)] == [(ROOT, "b", NOV_14_ISO)]
 
 
-def test_parquet_values_pyarrow_cannot_convert_cost_their_row(db: Path, tmp_path: Path) -> None:
+def test_parquet_values_pyarrow_cannot_convert_cost_their_row(
+    db: Path, tmp_path: Path, pa: Any
+) -> None:
     """A nested timestamp or a date out of range: pyarrow raises for the whole column; the
     other rows' values are still read. The row is a problem whichever column holds the value
     (`reviewed_on` means nothing to the import): what it is cannot be known."""
@@ -234,8 +245,10 @@ def test_absurd_times_in_csv_are_problems_of_their_lines(db: Path, tmp_path: Pat
     _only_the_good_record_stored(db, report)
 
 
-def test_span_parquet_with_a_time_out_of_range_loses_that_row_only(tmp_path: Path) -> None:
+def test_span_parquet_with_a_time_out_of_range_loses_that_row_only(tmp_path: Path, pa: Any) -> None:
     """The span reader shares the conversion (readers.parquet_timestamp_texts)."""
+    import pyarrow.parquet as pq
+
     from annotator.readers import read_spans
 
     source = (

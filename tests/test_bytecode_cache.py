@@ -3,6 +3,7 @@ ours alone."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import py_compile
 import subprocess
@@ -115,6 +116,29 @@ def test_a_stale_linked_bytecode_is_compiled_again_in_the_prefix_only(tmp_path: 
     assert compiled.read_bytes() == installed  # the install's own file is untouched
 
 
+def _collection_imports_from() -> list[str]:
+    """The directories a bare `pytest --collect-only` imports from: the standard library,
+    pytest's packages and the single-module distributions beside them (`py`). Links are made by
+    absolute path: a package's directory is linked as it would be from its sys.path entry."""
+    site = os.path.dirname(os.path.dirname(pytest.__file__))
+    found = [os.path.dirname(os.__file__), os.path.join(site, "__pycache__")]
+    names = (
+        "pytest",
+        "_pytest",
+        "pluggy",
+        "iniconfig",
+        "packaging",
+        "pygments",
+        "xdist",
+        "execnet",
+    )
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        if spec is not None:
+            found += spec.submodule_search_locations or []
+    return found
+
+
 def test_the_test_modules_are_rewritten_once_before_the_workers_start(tmp_path: Path) -> None:
     tests, prefix = tmp_path / "tests", tmp_path / "prefix"
     tests.mkdir()
@@ -126,7 +150,10 @@ def test_the_test_modules_are_rewritten_once_before_the_workers_start(tmp_path: 
     (tmp_path / "pytest.ini").write_text(
         "[pytest]\naddopts = " + " ".join(f"-p no:{name}" for name in plugins) + "\n"
     )
-    bytecode_cache.link_installed_bytecode(prefix, sys.path)  # as the run does first
+    # As the run does first, for what this collection imports: the standard library and
+    # pytest's own packages. All of sys.path would walk and link site-packages' ~16,000 files
+    # (0.5 CPU-s) for the ~40 of them it uses.
+    bytecode_cache.link_installed_bytecode(prefix, _collection_imports_from())
 
     assert bytecode_cache.prime_test_bytecode(prefix, tests, pytest.__version__)
     rewritten = list((prefix / str(tests).lstrip(os.sep)).glob("test_sample.*pytest*.pyc"))
@@ -134,3 +161,24 @@ def test_the_test_modules_are_rewritten_once_before_the_workers_start(tmp_path: 
     assert bytecode_cache.primed_marker(prefix, tests, pytest.__version__).exists()
     assert not bytecode_cache.prime_test_bytecode(prefix, tests, pytest.__version__)
     assert bytecode_cache.prime_test_bytecode(prefix, tests, "0.0-another-pytest")
+
+
+def test_the_cache_is_this_process_s_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "pycache_prefix", None)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    bytecode_cache.use_in_this_process(tmp_path)
+    assert (sys.pycache_prefix, sys.dont_write_bytecode) == (str(tmp_path), False)
+
+
+def test_the_run_s_environment_is_set_before_the_installed_plugins_load(
+    pytestconfig: pytest.Config,
+) -> None:
+    """pyproject.toml's addopts name tests/run_environment.py with -p: pytest registers it
+    before the installed plugins, so the controller imports and rewrites them with the cache
+    (and this process, whichever it is, has the cache when the run uses one)."""
+    names = [name for name, _ in pytestconfig.pluginmanager.list_name_plugin()]
+    assert names.index("tests.run_environment") < names.index("hypothesispytest")
+    assert names.index("tests.run_environment") < names.index("xdist")
+    if "PYTHONPYCACHEPREFIX" in os.environ:
+        assert sys.pycache_prefix == os.environ["PYTHONPYCACHEPREFIX"]
+        assert not sys.dont_write_bytecode

@@ -91,8 +91,12 @@ _LOADED_BY_HELP = textwrap.dedent(
         pass
     after_error = loaded()
     import annotator.annotations_io, annotator.importer  # what `annotator import` runs
+    after_import = loaded()
+    from annotator.cli.filter_options import selection_from
+    selection_from(None, None, None)  # what export, dataset and stats run without a filter
     print(json.dumps({"before": before, "one": one, "help": after_help, "error": after_error,
-                      "commands": sorted(cli.commands), "import": loaded()}))
+                      "commands": sorted(cli.commands), "import": after_import,
+                      "unfiltered": loaded()}))
     """
 )
 
@@ -117,3 +121,8 @@ def test_a_command_is_imported_when_used_and_help_needs_no_core_module() -> None
     assert found["commands"] == sorted(COMMANDS)
     # `annotator import` reads files into the store: no query engine, no configs
     assert not [m for m in found["import"] if m.startswith(("annotator.query", "annotator.config"))]
+    # a command run without --where / --trace-where / --search loads the filters' objects, not
+    # the parser, the compiler and SQLite's check of the filter (query/filters.py)
+    engine = [f"annotator.query.{name}" for name in ("parse", "ir", "compile", "limits", "fields")]
+    assert "annotator.query.selection" in found["unfiltered"]
+    assert [m for m in engine if m in found["unfiltered"]] == []

@@ -12,7 +12,9 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
+from multiprocessing import forkserver
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,14 +34,26 @@ def _prepare(path: Path, spans: int = 50) -> None:
         writer.close()
 
 
-def test_concurrent_writers_lose_nothing_and_never_see_locked(tmp_path: Path) -> None:
+@pytest.fixture
+def writers() -> Iterator[Any]:
+    """Processes of their own, forked from a fresh interpreter that imported the writers' module
+    (and the store) once: multiprocessing's forkserver, preloaded. Spawned, each process
+    imported it again. The server is stopped (and reaped) after the test: no process outlives
+    it, and the CPU of the server and of the processes it forked counts among the test's."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["tests.store_writers"])
+    yield context
+    forkserver._forkserver._stop()  # no public way to end it; CPython's own tests do this
+
+
+def test_concurrent_writers_lose_nothing_and_never_see_locked(tmp_path: Path, writers: Any) -> None:
     """Four annotation writers and a bulk span import, each a process: the writers start
     while the import holds the write lock, then all of them contend until done."""
     from tests import store_writers
 
     path = tmp_path / "shared.db"
     _prepare(path)
-    context = multiprocessing.get_context("spawn")
+    context = writers
     barrier = context.Barrier(WRITERS + 1, timeout=120)
     with context.Pool(WRITERS + 1, store_writers.start, (barrier,)) as pool:
         jobs = [

@@ -21,12 +21,14 @@ import sys
 import zipfile
 from email.parser import Parser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
 from tests.test_app_process import Terminal
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED = ("sample_traces", "configs")
@@ -71,6 +73,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _requirements(wheel: Path) -> list[Requirement]:
+    # packaging is imported here, not as the suite is collected: only this test needs it.
+    from packaging.requirements import Requirement
+
     with zipfile.ZipFile(wheel) as archive:
         [name] = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
         metadata = Parser().parsestr(archive.read(name).decode())
@@ -80,6 +85,9 @@ def _requirements(wheel: Path) -> list[Requirement]:
 def _closure(requirements: list[Requirement]) -> dict[str, importlib.metadata.Distribution]:
     """The installed distributions `requirements` need (no optional extra of the wheel's own),
     each checked against every requirement that brings it in."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
     found: dict[str, importlib.metadata.Distribution] = {}
     seen: set[tuple[str, frozenset[str]]] = set()
     todo = [(requirement, "") for requirement in requirements]

@@ -7,9 +7,9 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-import trustme
 
 from annotator.model import Annotation
 from annotator.phoenix import Unreachable, connect
@@ -20,9 +20,14 @@ from tests.phoenix.proxy import FaultProxy
 from tests.phoenix.server import LocalPhoenix
 from tests.phoenix.test_commands import run
 
+if TYPE_CHECKING:  # imported by the fixture: collecting the suite need not load cryptography
+    import trustme
+
 
 @pytest.fixture
 def authority() -> trustme.CA:
+    import trustme
+
     return trustme.CA()
 
 
