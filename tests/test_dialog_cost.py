@@ -6,13 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.dom import DOMNode
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from annotator.app.app import AnnotatorApp
+from annotator.app.screens.dialog import Dialog
 from annotator.app.screens.filter import FilterScreen
 from annotator.app.screens.search import SearchScreen
 from tests.app_data import CONFIG_YAML, build_db, config_set, settled
+from tests.screen_text import screen_text
 
 SIZE = (150, 40)
 
@@ -91,3 +94,37 @@ async def test_typing_an_expression_lays_out_only_when_the_count_line_changes(
         while str(count_line.render()) in ("No expression: every span.", "counting…"):
             await pilot.pause(0.05)
         assert "match" in str(count_line.render())
+
+
+async def test_a_dialog_is_not_restyled_whole_as_it_opens(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its widgets are styled as they mount; the dialog's first resume (at once after) does not
+    style them all again. What each shows is checked too."""
+    restyled: list[tuple[DOMNode, int]] = []  # (node, its children then)
+    update_node_styles = DOMNode.update_node_styles
+
+    def recording(self: DOMNode, animate: bool = True) -> None:
+        restyled.append((self, len(self.children)))
+        update_node_styles(self, animate)
+
+    def dialogs_restyled() -> list[str]:
+        return [type(node).__name__ for node, children in restyled if isinstance(node, Dialog)]
+
+    app = AnnotatorApp(db, config_set(CONFIG_YAML), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        monkeypatch.setattr(DOMNode, "update_node_styles", recording)
+        for key, kind, shown in (
+            ("f", FilterScreen, "ctrl+s apply · esc cancel"),
+            ("slash", SearchScreen, "Search span content"),
+        ):
+            restyled.clear()
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, kind), key
+            assert dialogs_restyled() == [], key
+            assert shown in screen_text(app), key
+            if kind is FilterScreen:
+                await pilot.press("escape")
+                await pilot.pause()
