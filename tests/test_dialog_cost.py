@@ -128,3 +128,35 @@ async def test_a_dialog_is_not_restyled_whole_as_it_opens(
             if kind is FilterScreen:
                 await pilot.press("escape")
                 await pilot.pause()
+
+
+async def test_the_filter_dialog_is_laid_out_from_scratch_once_as_it_opens(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No widget of the dialog asks for another layout once the layout has placed it (its new
+    virtual size is the layout's own): such a request empties its containers' arrangements and
+    the dialog was arranged again from scratch. The scrolling body still gets its scrollbar when
+    the kinds overflow it (tests/test_filter_dialog.py), and the dialog shows what it did."""
+    asked: list[str] = []  # widgets of the dialog asking for a layout once placed
+    refresh = Widget.refresh
+
+    def recording(self, *regions, repaint=True, layout=False, recompose=False):
+        if layout and self.size and any(isinstance(node, FilterScreen) for node in self.ancestors):
+            asked.append(f"{type(self).__name__}#{self.id}")
+        return refresh(self, *regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    app = AnnotatorApp(db, config_set(CONFIG_YAML), "alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot, app)
+        monkeypatch.setattr(Widget, "refresh", recording)
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.pause()
+        monkeypatch.undo()
+        dialog = app.screen
+        assert isinstance(dialog, FilterScreen)
+        assert asked == []
+        text = screen_text(app)
+        assert "ctrl+s apply · esc cancel" in text and "No expression: every span." in text
+        assert "Apply ctrl+s" in text and "(•) every span a config applies to" in text
+        assert dialog.focused is dialog.query_one("#filter-state")
