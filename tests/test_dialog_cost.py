@@ -11,7 +11,6 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from annotator.app.app import AnnotatorApp
-from annotator.app.screens.dialog import Dialog
 from annotator.app.screens.filter import FilterScreen
 from annotator.app.screens.search import SearchScreen
 from tests.app_data import CONFIG_YAML, build_db, config_set, settled
@@ -96,51 +95,26 @@ async def test_typing_an_expression_lays_out_only_when_the_count_line_changes(
         assert "match" in str(count_line.render())
 
 
-async def test_a_dialog_is_not_restyled_whole_as_it_opens(
+async def test_a_dialog_opens_styled_once_and_arranged_from_scratch_once(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Its widgets are styled as they mount; the dialog's first resume (at once after) does not
-    style them all again. What each shows is checked too."""
-    restyled: list[tuple[DOMNode, int]] = []  # (node, its children then)
+    """Two cases along one app run (each assertion names its case): a dialog's widgets are
+    styled as they mount and its first resume (at once after) does not style them all again;
+    no widget of the filter dialog asks for another layout once the layout has placed it (its
+    new virtual size is the layout's own; such a request emptied its containers' arrangements
+    and the dialog was arranged again from scratch). What each dialog shows is checked too; the
+    scrolling body still gets its scrollbar when the kinds overflow it
+    (tests/test_filter_dialog.py)."""
+    restyled: list[DOMNode] = []
+    asked: list[str] = []  # widgets of the filter dialog asking for a layout once placed
     update_node_styles = DOMNode.update_node_styles
-
-    def recording(self: DOMNode, animate: bool = True) -> None:
-        restyled.append((self, len(self.children)))
-        update_node_styles(self, animate)
-
-    def dialogs_restyled() -> list[str]:
-        return [type(node).__name__ for node, children in restyled if isinstance(node, Dialog)]
-
-    app = AnnotatorApp(db, config_set(CONFIG_YAML), "alice")
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot, app)
-        monkeypatch.setattr(DOMNode, "update_node_styles", recording)
-        for key, kind, shown in (
-            ("f", FilterScreen, "ctrl+s apply · esc cancel"),
-            ("slash", SearchScreen, "Search span content"),
-        ):
-            restyled.clear()
-            await pilot.press(key)
-            await pilot.pause()
-            assert isinstance(app.screen, kind), key
-            assert dialogs_restyled() == [], key
-            assert shown in screen_text(app), key
-            if kind is FilterScreen:
-                await pilot.press("escape")
-                await pilot.pause()
-
-
-async def test_the_filter_dialog_is_laid_out_from_scratch_once_as_it_opens(
-    db: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """No widget of the dialog asks for another layout once the layout has placed it (its new
-    virtual size is the layout's own): such a request empties its containers' arrangements and
-    the dialog was arranged again from scratch. The scrolling body still gets its scrollbar when
-    the kinds overflow it (tests/test_filter_dialog.py), and the dialog shows what it did."""
-    asked: list[str] = []  # widgets of the dialog asking for a layout once placed
     refresh = Widget.refresh
 
-    def recording(self, *regions, repaint=True, layout=False, recompose=False):
+    def recording_styles(self: DOMNode, animate: bool = True) -> None:
+        restyled.append(self)
+        update_node_styles(self, animate)
+
+    def recording_layouts(self, *regions, repaint=True, layout=False, recompose=False):
         if layout and self.size and any(isinstance(node, FilterScreen) for node in self.ancestors):
             asked.append(f"{type(self).__name__}#{self.id}")
         return refresh(self, *regions, repaint=repaint, layout=layout, recompose=recompose)
@@ -148,15 +122,27 @@ async def test_the_filter_dialog_is_laid_out_from_scratch_once_as_it_opens(
     app = AnnotatorApp(db, config_set(CONFIG_YAML), "alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await settled(pilot, app)
-        monkeypatch.setattr(Widget, "refresh", recording)
-        await pilot.press("f")
-        await pilot.pause()
-        await pilot.pause()
+        monkeypatch.setattr(DOMNode, "update_node_styles", recording_styles)
+        monkeypatch.setattr(Widget, "refresh", recording_layouts)
+        for key, kind, texts in (
+            ("f", FilterScreen, ["ctrl+s apply · esc cancel", "No expression: every span."]),
+            ("slash", SearchScreen, ["Search span content"]),
+        ):
+            restyled.clear()
+            await pilot.press(key)
+            await pilot.pause()
+            await pilot.pause()
+            dialog = app.screen
+            assert isinstance(dialog, kind), key
+            case = f"{kind.__name__} not restyled whole as it opens"
+            assert [type(node).__name__ for node in restyled if node is dialog] == [], case
+            shown = screen_text(app)
+            assert all(text in shown for text in texts), (case, shown)
+            if isinstance(dialog, FilterScreen):
+                case = "the filter dialog arranged from scratch once"
+                assert asked == [], case
+                assert "Apply ctrl+s" in shown and "(•) every span a config applies to" in shown
+                assert dialog.focused is dialog.query_one("#filter-state"), case
+                await pilot.press("escape")
+                await pilot.pause()
         monkeypatch.undo()
-        dialog = app.screen
-        assert isinstance(dialog, FilterScreen)
-        assert asked == []
-        text = screen_text(app)
-        assert "ctrl+s apply · esc cancel" in text and "No expression: every span." in text
-        assert "Apply ctrl+s" in text and "(•) every span a config applies to" in text
-        assert dialog.focused is dialog.query_one("#filter-state")
