@@ -7,13 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Footer
 
 from annotator.app.app import AnnotatorApp
 from annotator.app.screens.annotate import AnnotateScreen
+from annotator.app.widgets.trace_tree import TraceTree
 from annotator.store import Store
 from tests.app_data import build_db, config_set, settled
+from tests.screen_text import screen_text
 
 SIZE = (150, 40)
 
@@ -228,3 +231,42 @@ def test_the_keymap_lists_only_what_the_config_moves() -> None:
     keymap = keymap_for(parse_config(LLM_ONLY.replace("clear: x", "clear: [y, delete]"), "k.yaml"))
     assert keymap == {binding_id("clear"): "y,delete", slot_id(0): "1", slot_id(1): "2"}
     assert keymap_for(parse_config(LLM_ONLY, "k.yaml")) == {slot_id(0): "1", slot_id(1): "2"}
+
+
+async def test_a_label_redraws_only_the_tree_lines_whose_look_changed(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A label (shown pending, then committed) redraws the tree's lines that now look different,
+    not every row twice; what the tree shows then is what a full redraw shows."""
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, AnnotateScreen)
+        tree = screen.trace_tree
+        await walk_to(pilot, screen, "r2", 0)  # a document row: the relevance label
+        rows_on_screen = len(tree.model)
+        assert rows_on_screen > 5
+        drawn: list[int] = []
+        render_line = TraceTree.render_line
+
+        def recording(self: TraceTree, y: int) -> Strip:
+            drawn.append(y + round(self.scroll_offset.y))
+            return render_line(self, y)
+
+        monkeypatch.setattr(TraceTree, "render_line", recording)
+        before = screen_text(app)
+        await pilot.press("1")
+        await settled(pilot, app)
+        await pilot.pause()
+        monkeypatch.undo()
+        assert stored("r2", db) == [("relevance", "relevant", 1.0)]
+        after = screen_text(app)
+        assert before != after  # the mark on the row at least
+        # The document's line (its mark) and the cursor's, never every row.
+        assert tree.cursor in drawn
+        assert len(set(drawn)) <= 3, drawn
+        assert len(drawn) < rows_on_screen, drawn
+        tree.rows_changed()  # every line drawn again: the same screen
+        await pilot.pause()
+        assert screen_text(app) == after

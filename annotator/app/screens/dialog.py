@@ -15,11 +15,17 @@ dialog (40 -> 23 ms). What the focus changes on screen is drawn by the widgets t
 lose it (Textual restyles and repaints them: `:focus` and `:focus-within` rules apply to them
 and their descendants); the screen's own background does not depend on the focus. Dialogs
 declare the same reactive without the repaint; its watcher (the bindings refresh) still runs.
+
+Textual restyles a screen whole (every widget in it) each time it resumes, in case the styles
+changed while it was covered. A dialog's first resume comes right after its widgets were
+mounted, each styled then: nothing can have changed in between, and that second styling was
+~12 ms CPU of each opening of the filter dialog (of ~170). The first resume is told not to restyle
+(`ScreenResume.refresh_styles`); later ones are Textual's to decide.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from textual import events
 from textual.reactive import Reactive
@@ -31,6 +37,16 @@ _R = TypeVar("_R")
 
 class Dialog(ModalScreen[_R]):
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._styled_since_mount = True  # until its first resume
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Runs before Textual's own handler (the screen's class comes first), which reads this.
+        if self._styled_since_mount:
+            self._styled_since_mount = False
+            event.refresh_styles = False
 
     def on_resize(self, event: events.Resize) -> None:
         if event.size != self.size or self._has_breakpoints():

@@ -28,17 +28,27 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.strip import Strip
 from textual.style import Style
 from textual.timer import Timer
-from textual.widgets import Button, Input, OptionList, RadioButton, RadioSet, SelectionList, Static
+from textual.widgets import Input, OptionList, SelectionList
 from textual.widgets.option_list import OptionDoesNotExist
 
 from annotator.app.screens.dialog import Dialog
 from annotator.app.widgets.count_line import CountLine
 from annotator.app.widgets.line_input import LineInput
+from annotator.app.widgets.steady import (
+    Button,
+    Horizontal,
+    RadioButton,
+    RadioSet,
+    Static,
+    Vertical,
+    VerticalScroll,
+)
 from annotator.query import FilterError, SpanFilter, TraceFilter
 from annotator.store import QueueFilter, QueueState
 from annotator.text import sanitize
@@ -82,7 +92,13 @@ class Choice(RadioButton):
 
 class KindList(SelectionList[str]):
     """Span kinds with ``[x]`` / ``[ ]`` in front of each (the stock list draws the same box for
-    both states and tells them apart by colour alone)."""
+    both states and tells them apart by colour alone).
+
+    The list sets its virtual size (its lines) as it first draws, after the layout placed it by
+    its content height; that asked for a layout of the dialog again. Nothing is placed by it:
+    the scrollbar it may need (more kinds than its 10 lines) is a reactive that asks for one."""
+
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0))
 
     def render_line(self, y: int) -> Strip:
         line = OptionList.render_line(self, y)

@@ -8,7 +8,8 @@ lays the whole screen out: a line that already says it is left alone.
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
+
+from annotator.app.widgets.steady import Static
 
 
 class CountLine(Static):

@@ -4,13 +4,19 @@ A line-API `ScrollView` over `TreeModel`: only the lines on screen are ever rend
 widget costs the same for a hundred traces as for a million, and a 10,000-span trace scrolls as
 fast as a small one. Rendered lines are cached until something they show changes.
 
+When the marks change (a label saved, a change pending, another annotator's work) only the lines
+on screen whose look changed are drawn again: each cached line keeps what it showed (`_look`:
+the row's mark, and a trace row's summary, progress and preview), and a line that would show the
+same is left as it is. A label key redrew every row of the tree twice (the change shown pending,
+then committed); now the span's row and its trace's row.
+
 Every string from trace data is sanitised and goes into `Text` with `append` (never parsed as
 markup); the only styles and meta are the widget's own.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from rich.cells import cell_len
 from rich.style import Style
@@ -24,7 +30,7 @@ from textual.strip import Strip
 from annotator.app.session import Mark
 from annotator.app.tree_model import DOCUMENT, TRACE, Row, TreeModel
 from annotator.app.widgets.line_view import LineView
-from annotator.store import TraceRow
+from annotator.store import SpanRow, TraceRow
 from annotator.text import sanitize
 
 KIND_BADGES = {
@@ -61,6 +67,19 @@ class TreeSource(Protocol):
         ...
 
     def prefetch(self, trace_ids: list[str]) -> None: ...
+
+
+class Look(NamedTuple):
+    """What a row's line shows (besides its width, the cursor and the focus): two rows of equal
+    looks are drawn alike. Span and document rows have no summary, progress or preview."""
+
+    row: Row
+    marks: Mark
+    expanded: bool  # the trace (trace rows) or the span (span rows) shows its children
+    span: SpanRow | None = None
+    summary: TraceRow | None = None
+    progress: tuple[int, int] | None = None
+    preview: str = ""
 
 
 def kind_badge(kind: str | None) -> Text:
@@ -130,9 +149,10 @@ class TraceTree(LineView, can_focus=True):
         self.model = model
         self.source = source
         self.cursor = 0
-        # (row index, width, selected, focused): what a drawn line depends on besides the marks
-        self._cache: LRUCache[tuple[int, int, bool, bool], Strip] = LRUCache(_CACHE_LINES)
-        self._generation = 0
+        # (row index, width, selected, selected and focused) -> (the row's look then, its line)
+        self._cache: LRUCache[tuple[int, int, bool, bool], tuple[Look, Strip]] = LRUCache(
+            _CACHE_LINES
+        )
 
     # --- state changes --------------------------------------------------------------------------
 
@@ -143,13 +163,27 @@ class TraceTree(LineView, can_focus=True):
         # screen out and paint it all again.
         self.virtual_size = Size(0, len(self.model))
         self.cursor = max(0, min(self.cursor, len(self.model) - 1))
-        self.marks_changed()
-
-    def marks_changed(self) -> None:
-        """Something drawn on the rows changed (annotations, summaries): redraw them."""
-        self._generation += 1
         self._cache.clear()
         self.refresh()
+
+    def marks_changed(self) -> None:
+        """Something drawn on the rows may have changed (annotations, summaries): redraw the
+        lines on screen that now look different; the cached lines off screen are dropped."""
+        width = self.scrollable_content_region.width or self.size.width
+        top = round(self.scroll_offset.y)
+        bottom = min(len(self.model), top + self.scrollable_content_region.height)
+        kept: list[tuple[tuple[int, int, bool, bool], tuple[Look, Strip]]] = []
+        for index in range(top, bottom):
+            selected = index == self.cursor
+            key = (index, width, selected, selected and self.has_focus)
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] == self._look(self.model.row_at(index)):
+                kept.append((key, cached))
+            else:
+                self.refresh_line(index)
+        self._cache.clear()
+        for key, cached in kept:
+            self._cache[key] = cached
 
     def move_cursor(self, index: int, *, announce: bool = True) -> None:
         if not len(self.model):
@@ -178,8 +212,8 @@ class TraceTree(LineView, can_focus=True):
 
     # --- events ---------------------------------------------------------------------------------
 
-    def on_resize(self, event: events.Resize) -> None:
-        self._cache.clear()  # lines of the old width
+    # No cache clearing on a resize: the width is in the lines' key (the old width's lines age
+    # out), and the Resize arrives after the first frame was drawn at that size.
 
     def notify_style_update(self) -> None:
         # New styles (a theme change): the cached lines are in the old colours.
@@ -208,12 +242,29 @@ class TraceTree(LineView, can_focus=True):
         if y == 0:  # once per repaint: summaries for every trace row about to be drawn
             self._prefetch(index, self.scrollable_content_region.height)
         selected = index == self.cursor
-        key = (index, width, selected, self.has_focus)
-        strip = self._cache.get(key)
-        if strip is None:
-            strip = self._render_row(index, width, selected)
-            self._cache[key] = strip
-        return strip
+        key = (index, width, selected, selected and self.has_focus)  # focus: the cursor's colour
+        cached = self._cache.get(key)
+        if cached is None:
+            look = self._look(self.model.row_at(index))
+            cached = (look, self._render_row(index, width, selected, look))
+            self._cache[key] = cached
+        return cached[1]
+
+    def _look(self, row: Row) -> Look:
+        """What the row's line shows, besides its width, the cursor and the focus."""
+        marks = self.source.row_marks(row)
+        if row.kind == TRACE:
+            trace_id = row.trace_id
+            return Look(
+                row,
+                marks,
+                self.model.is_expanded(trace_id),
+                summary=self.source.trace_summary(trace_id),
+                progress=self.source.trace_progress(trace_id),
+                preview=self.source.trace_preview(trace_id),
+            )
+        collapsed = self.model.span_is_collapsed(row.trace_id, row.span_id or "")
+        return Look(row, marks, not collapsed, self.model.span_of(row))
 
     def _prefetch(self, first: int, height: int) -> None:
         ids = []
@@ -224,14 +275,13 @@ class TraceTree(LineView, can_focus=True):
         if ids:
             self.source.prefetch(ids)
 
-    def _render_row(self, index: int, width: int, selected: bool) -> Strip:
-        row = self.model.row_at(index)
+    def _render_row(self, index: int, width: int, selected: bool, look: Look) -> Strip:
         base = self.base_style
         meta = Style(meta={"line": index})
-        if row.kind == TRACE:
-            left, right = self._trace_line(row)
+        if look.row.kind == TRACE:
+            left, right = self._trace_line(look)
         else:
-            left, right = self._span_line(row)
+            left, right = self._span_line(look)
         space = width - left.cell_len - right.cell_len
         if space < 1:
             left.truncate(max(0, width - right.cell_len - 1), overflow="ellipsis")
@@ -247,24 +297,23 @@ class TraceTree(LineView, can_focus=True):
             return Text("  ")
         return Text("▾ " if expanded else "▸ ", style=Style(meta={"toggle": True}))
 
-    def _trace_line(self, row: Row) -> tuple[Text, Text]:
-        summary = self.source.trace_summary(row.trace_id)
-        expanded = self.model.is_expanded(row.trace_id)
+    def _trace_line(self, look: Look) -> tuple[Text, Text]:
+        row, summary, expanded = look.row, look.summary, look.expanded
         left = Text.assemble(self._arrow(row, expanded))
         dim = self.get_component_rich_style("trace-tree--dim")
         if summary is None:
             left.append(sanitize(row.trace_id[:NAME_LIMIT]), style=dim)
             return left, Text("")
         name = sanitize((summary.root_name or "(no root)")[:NAME_LIMIT])
-        preview = sanitize(self.source.trace_preview(row.trace_id))
+        preview = sanitize(look.preview)
         right = Text()
-        marks = self.source.row_marks(row)
+        marks = look.marks
         right.append(f" {summary.span_count}", style=dim)
         if summary.error_count:
             right.append(
                 f" ✗{summary.error_count}", style=self.get_component_rich_style("trace-tree--error")
             )
-        progress = self.source.trace_progress(row.trace_id)
+        progress = look.progress
         if progress is not None and progress[1]:
             done, total = progress
             style = "trace-tree--done" if done == total else "trace-tree--todo"
@@ -285,19 +334,17 @@ class TraceTree(LineView, can_focus=True):
             left.append("  " + preview, style=dim)
         return left, right
 
-    def _span_line(self, row: Row) -> tuple[Text, Text]:
-        span = self.model.span_of(row)
+    def _span_line(self, look: Look) -> tuple[Text, Text]:
+        row, span, marks = look.row, look.span, look.marks
         step = 2 if self.scrollable_content_region.width >= 36 else 1  # narrow: keep the names
         indent = Text(" " * step * row.depth)
         dim = self.get_component_rich_style("trace-tree--dim")
-        marks = self.source.row_marks(row)
         if row.kind == DOCUMENT:
             style = "yellow" if marks.state != Mark.NONE else dim
             document = Text(f"▤ document #{row.position}", style=style)
             left = Text.assemble(indent, Text("  "), document)
             return left, self._mark(marks)
-        expanded = not self.model.span_is_collapsed(row.trace_id, row.span_id or "")
-        left = Text.assemble(indent, self._arrow(row, expanded))
+        left = Text.assemble(indent, self._arrow(row, look.expanded))
         if span is None:
             left.append(sanitize((row.span_id or "?")[:NAME_LIMIT]), style=dim)
             return left, Text("")
