@@ -117,6 +117,43 @@ def test_a_new_database_is_made_in_one_transaction(tmp_path: Path) -> None:
     close_connection(conn)
 
 
+def _schema(path: Path) -> tuple[list[tuple[str, str, str, str]], int, int]:
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    finally:
+        conn.close()
+    return sorted(rows, key=repr), version, application_id
+
+
+def test_a_new_database_gets_the_schema_the_migrations_leave(tmp_path: Path) -> None:
+    """A new file is made with NEW_DATABASE, not by replaying version 3's move of the log (an
+    ALTER TABLE RENAME and a DROP TABLE, which re-read and rewrite the whole schema), and in
+    rollback-journal mode, switched to WAL only once made (its pages written once, not into
+    the -wal and again at close). The schema is the one a file upgraded step by step has."""
+    new = tmp_path / "new.db"
+    conn = connect(new)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    ensure_schema(conn, new)
+    conn.set_trace_callback(None)
+    close_connection(conn)
+    moves = [s for s in statements if s.startswith(("ALTER TABLE", "DROP TABLE", "INSERT INTO a"))]
+    assert moves == [], moves
+    assert statements.index("COMMIT") < statements.index("PRAGMA journal_mode = WAL"), statements
+
+    stepped = tmp_path / "stepped.db"
+    conn = connect(stepped)
+    for version in range(1, SCHEMA_VERSION + 1):
+        ensure_schema(conn, stepped, migrations=MIGRATIONS[:version])
+    close_connection(conn)
+    made, upgraded = _schema(new), _schema(stepped)
+    assert made == upgraded
+    assert made[1:] == (SCHEMA_VERSION, APPLICATION_ID)
+
+
 def test_failed_migration_rolls_back(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = connect(path)
