@@ -331,6 +331,42 @@ def test_large_import_commits_in_chunks_and_counts(
         assert store.integrity_check() == "ok"
 
 
+def test_a_batch_of_spans_is_stored_by_one_statement(tmp_path: Path) -> None:
+    """A batch reaches `spans` (and, by its trigger, the search index) in one INSERT ... SELECT,
+    not one INSERT a span: row by row, FTS5 wrote a segment at each statement's end (SQLite
+    reports its writes to the trace callback as `-- ` statements). The rows,
+    their order, the skipped duplicates (in the batch and already stored) and the index are as
+    they were."""
+    with Store.open(tmp_path / "a.db") as store:
+        writer = store.span_writer()
+        writer.add_all([_span("old", "t0", None, name="stored before")])
+        writer.close()
+        statements: list[str] = []
+        store.connection.set_trace_callback(statements.append)
+        writer = store.span_writer()
+        spans = [
+            _span(f"s{i}", "t1", None if i == 0 else "s0", name=f"step {i}") for i in range(40)
+        ]
+        writer.add_all([*spans, spans[3], _span("old", "t0", None, name="stored before")])
+        result = writer.close()
+        store.connection.set_trace_callback(None)
+        # The index's blocks written: 3 for the batch (its segment, the structure, the
+        # averages); row by row it was 122 for these 40 spans.
+        blocks = [
+            s for s in statements if s.startswith("-- REPLACE INTO 'main'.'span_search_data'")
+        ]
+        assert len(blocks) <= 5, len(blocks)
+        assert (result.new, result.existing, result.conflicts) == (40, 2, [])
+        order = store.connection.execute("SELECT span_id FROM spans ORDER BY rowid").fetchall()
+        assert [row[0] for row in order] == ["old", *(f"s{i}" for i in range(40))]
+        found = store.connection.execute(
+            "SELECT count(*) FROM span_search WHERE span_search MATCH 'step'"
+        ).fetchone()[0]
+        assert found == 40
+        assert store.counts()["spans"] == 41
+        assert store.integrity_check() == "ok"
+
+
 # --- annotations ---------------------------------------------------------------------------------
 
 
