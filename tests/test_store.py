@@ -513,3 +513,28 @@ def test_attributes_nested_deeper_than_orjson_allows_are_still_stored(tmp_path: 
         while "d" in node:
             node, depth = node["d"], depth + 1
         assert (depth, node) == (400, {"leaf": "[bold"})
+
+
+def test_the_demo_database_is_built_once_a_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tests/app_data.build_db (~80 callers, many of them fixtures run for every test) copies
+    one demo database built once a process; into an existing file it still imports."""
+    from tests import app_data
+
+    app_data.build_db(tmp_path / "first.db")  # built here, or earlier in this process
+    opened: list[Path] = []
+    real_open = Store.open
+
+    def counting(path: Path, **kwargs: bool) -> Store:
+        opened.append(Path(path))
+        return real_open(path, **kwargs)
+
+    monkeypatch.setattr(Store, "open", counting)
+    second = app_data.build_db(tmp_path / "second.db")
+    assert opened == []
+    assert second.read_bytes() == (tmp_path / "first.db").read_bytes()
+    with real_open(second, readonly=True) as store:
+        assert store.counts()["spans"] == len(app_data.demo_spans())
+    app_data.build_db(second, [_span("extra", "t9", None)])
+    assert opened == [second]
