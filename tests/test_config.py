@@ -1646,3 +1646,65 @@ def test_default_keymap_has_no_collisions_or_reserved_keys() -> None:
     assert all(len(actions) == 1 for actions in owners.values())
     assert not set(owners) & km.RESERVED_KEYS
     assert not set(owners) & set("123456789")  # the default value keys stay free
+
+
+# --- the YAML reader: libyaml's parser where it reads as PyYAML does -----------------------------
+
+# Texts libyaml and PyYAML read differently (found by comparing them on generated texts): each is
+# left to PyYAML alone, so its result and its message stay PyYAML's.
+LIBYAML_DIFFERS = [
+    "a: x\ty",  # a tab in a plain scalar (PyYAML refuses it)
+    "a: |#c\n",  # a comment straight after a block indicator (PyYAML refuses it)
+    "a: !1.5!!x y",  # a malformed tag (PyYAML refuses it)
+    "a:\nb: 1",  # an empty value (libyaml puts it on the next line)
+    "---",
+    "? k\n",
+    "a: 1\r\nb:\r\n",  # \r, NEL and line separators count lines differently
+    "a: \x85b",
+    "a: \u2028b",
+    "a: \ufeffb",  # libyaml drops a byte order mark anywhere
+]
+
+
+def _document(text: str) -> tuple[object, object, object]:
+    from annotator.config.source import Plain, read_document
+
+    def plain(value: object) -> object:
+        if isinstance(value, Plain):
+            return ("Plain", value.value, value.text, type(value.value))
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return (value, type(value))
+
+    try:
+        document = read_document(text, "c.yaml")
+    except ConfigError as error:
+        return ("error", str(error), None)
+    return plain(document.data), document.lines, document.problems
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_configs_are_read_by_libyaml_as_pyyaml_reads_them(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A config's YAML is scanned and parsed in C (libyaml) when PyYAML has it, composed by the
+    same bounded composer: the bundled configs are read without PyYAML's Python scanner, and to
+    the same values, lines and problems as PyYAML alone reads them."""
+    from annotator.config import source
+
+    if source._CBoundedLoader is None:
+        pytest.skip("PyYAML without libyaml")
+    text = bundled_config_path(name).read_text()
+    for sample in (text, *LIBYAML_DIFFERS):
+        with monkeypatch.context() as only_pyyaml:
+            only_pyyaml.setattr(source, "_CBoundedLoader", None)
+            expected = _document(sample)
+        assert _document(sample) == expected, sample
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("PyYAML's Python scanner read a config libyaml can read")
+
+    monkeypatch.setattr(yaml.scanner.Scanner, "scan_plain", refuse)
+    assert _document(text)[0] != "error"

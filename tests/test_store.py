@@ -117,6 +117,43 @@ def test_a_new_database_is_made_in_one_transaction(tmp_path: Path) -> None:
     close_connection(conn)
 
 
+def _schema(path: Path) -> tuple[list[tuple[str, str, str, str]], int, int]:
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    finally:
+        conn.close()
+    return sorted(rows, key=repr), version, application_id
+
+
+def test_a_new_database_gets_the_schema_the_migrations_leave(tmp_path: Path) -> None:
+    """A new file is made with NEW_DATABASE, not by replaying version 3's move of the log (an
+    ALTER TABLE RENAME and a DROP TABLE, which re-read and rewrite the whole schema), and in
+    rollback-journal mode, switched to WAL only once made (its pages written once, not into
+    the -wal and again at close). The schema is the one a file upgraded step by step has."""
+    new = tmp_path / "new.db"
+    conn = connect(new)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    ensure_schema(conn, new)
+    conn.set_trace_callback(None)
+    close_connection(conn)
+    moves = [s for s in statements if s.startswith(("ALTER TABLE", "DROP TABLE", "INSERT INTO a"))]
+    assert moves == [], moves
+    assert statements.index("COMMIT") < statements.index("PRAGMA journal_mode = WAL"), statements
+
+    stepped = tmp_path / "stepped.db"
+    conn = connect(stepped)
+    for version in range(1, SCHEMA_VERSION + 1):
+        ensure_schema(conn, stepped, migrations=MIGRATIONS[:version])
+    close_connection(conn)
+    made, upgraded = _schema(new), _schema(stepped)
+    assert made == upgraded
+    assert made[1:] == (SCHEMA_VERSION, APPLICATION_ID)
+
+
 def test_failed_migration_rolls_back(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = connect(path)
@@ -294,6 +331,42 @@ def test_large_import_commits_in_chunks_and_counts(
         assert store.integrity_check() == "ok"
 
 
+def test_a_batch_of_spans_is_stored_by_one_statement(tmp_path: Path) -> None:
+    """A batch reaches `spans` (and, by its trigger, the search index) in one INSERT ... SELECT,
+    not one INSERT a span: row by row, FTS5 wrote a segment at each statement's end (SQLite
+    reports its writes to the trace callback as `-- ` statements). The rows,
+    their order, the skipped duplicates (in the batch and already stored) and the index are as
+    they were."""
+    with Store.open(tmp_path / "a.db") as store:
+        writer = store.span_writer()
+        writer.add_all([_span("old", "t0", None, name="stored before")])
+        writer.close()
+        statements: list[str] = []
+        store.connection.set_trace_callback(statements.append)
+        writer = store.span_writer()
+        spans = [
+            _span(f"s{i}", "t1", None if i == 0 else "s0", name=f"step {i}") for i in range(40)
+        ]
+        writer.add_all([*spans, spans[3], _span("old", "t0", None, name="stored before")])
+        result = writer.close()
+        store.connection.set_trace_callback(None)
+        # The index's blocks written: 3 for the batch (its segment, the structure, the
+        # averages); row by row it was 122 for these 40 spans.
+        blocks = [
+            s for s in statements if s.startswith("-- REPLACE INTO 'main'.'span_search_data'")
+        ]
+        assert len(blocks) <= 5, len(blocks)
+        assert (result.new, result.existing, result.conflicts) == (40, 2, [])
+        order = store.connection.execute("SELECT span_id FROM spans ORDER BY rowid").fetchall()
+        assert [row[0] for row in order] == ["old", *(f"s{i}" for i in range(40))]
+        found = store.connection.execute(
+            "SELECT count(*) FROM span_search WHERE span_search MATCH 'step'"
+        ).fetchone()[0]
+        assert found == 40
+        assert store.counts()["spans"] == 41
+        assert store.integrity_check() == "ok"
+
+
 # --- annotations ---------------------------------------------------------------------------------
 
 
@@ -440,3 +513,28 @@ def test_attributes_nested_deeper_than_orjson_allows_are_still_stored(tmp_path: 
         while "d" in node:
             node, depth = node["d"], depth + 1
         assert (depth, node) == (400, {"leaf": "[bold"})
+
+
+def test_the_demo_database_is_built_once_a_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tests/app_data.build_db (~80 callers, many of them fixtures run for every test) copies
+    one demo database built once a process; into an existing file it still imports."""
+    from tests import app_data
+
+    app_data.build_db(tmp_path / "first.db")  # built here, or earlier in this process
+    opened: list[Path] = []
+    real_open = Store.open
+
+    def counting(path: Path, **kwargs: bool) -> Store:
+        opened.append(Path(path))
+        return real_open(path, **kwargs)
+
+    monkeypatch.setattr(Store, "open", counting)
+    second = app_data.build_db(tmp_path / "second.db")
+    assert opened == []
+    assert second.read_bytes() == (tmp_path / "first.db").read_bytes()
+    with real_open(second, readonly=True) as store:
+        assert store.counts()["spans"] == len(app_data.demo_spans())
+    app_data.build_db(second, [_span("extra", "t9", None)])
+    assert opened == [second]

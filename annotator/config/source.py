@@ -9,13 +9,19 @@ at that node. Plain scalars that YAML reads as something other than text (``yes`
 
 from __future__ import annotations
 
+import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
-from yaml.reader import ReaderError
+from yaml.parser import Parser
+from yaml.reader import Reader, ReaderError
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 from annotator.config.errors import ConfigError, ConfigProblem
 
@@ -76,8 +82,51 @@ class Document:
 def read_document(text: str, filename: str) -> Document:
     """The values of a YAML/JSON config. Raises ConfigError when there are none to validate:
     a syntax error, a bound crossed, an empty file."""
+    root = _compose_fast(text)
+    if root is _FAILED:
+        root = _compose(text, filename)
+    if root is None:
+        message = "the file is empty: add an annotations: list (see configs/README.md)"
+        raise ConfigError([ConfigProblem(filename, 1, message)])
+    converter = _Converter(filename)
+    data = converter.convert(root, (), frozenset())
+    return Document(data, converter.lines, converter.problems)
+
+
+_FAILED = object()
+
+
+def _compose_with(loader_class: Any, text: str) -> yaml.Node | None:
+    return yaml.compose(text, Loader=loader_class)
+
+
+# Where libyaml and PyYAML read a text differently, the file is read by PyYAML alone: libyaml
+# takes tabs in plain scalars (PyYAML refuses them), strips a byte order mark anywhere and
+# counts lines differently around \r, NEL and the Unicode line separators; it takes a comment
+# straight after a block scalar's indicator (`|#`, which PyYAML refuses); it reads malformed
+# tags (`!` starting a token: configs have no tags) as tags where PyYAML stops; and it places an
+# empty value (`key:` and nothing) at the next token, PyYAML after the colon (see
+# `_CBoundedLoader`). tests/test_config.py reads such texts both ways.
+_LIBYAML_DIFFERS = re.compile(r"[\t\r\ufeff\x85\u2028\u2029]|[|>][-+0-9]*#|(?:^|[\s\[\]{},:?-])!")
+
+
+def _compose_fast(text: str) -> Any:
+    """The nodes, composed from libyaml's events when PyYAML has it (scanning and parsing in C:
+    most of the time a config takes to read), with the same bounded composer and resolver.
+    Anything that fails here — a syntax error, a crossed bound, a character libyaml refuses —
+    returns _FAILED, and the pure-Python parser reads the file again for its messages (what
+    the tests pin and users see). Also _FAILED without libyaml."""
+    if _CBoundedLoader is None or _LIBYAML_DIFFERS.search(text):
+        return _FAILED
     try:
-        root = yaml.compose(text, Loader=_BoundedLoader)
+        return _compose_with(_CBoundedLoader, text)
+    except Exception:  # read again, for the pure-Python parser's own message
+        return _FAILED
+
+
+def _compose(text: str, filename: str) -> yaml.Node | None:
+    try:
+        return _compose_with(_BoundedLoader, text)
     except _YamlTooBig as error:
         raise ConfigError([ConfigProblem(filename, error.line, error.message)]) from None
     except yaml.MarkedYAMLError as error:
@@ -97,12 +146,6 @@ def read_document(text: str, filename: str) -> Document:
         raise ConfigError([ConfigProblem(filename, line, message)]) from None
     except yaml.YAMLError as error:
         raise ConfigError([ConfigProblem(filename, None, f"YAML syntax error: {error}")]) from None
-    if root is None:
-        message = "the file is empty: add an annotations: list (see configs/README.md)"
-        raise ConfigError([ConfigProblem(filename, 1, message)])
-    converter = _Converter(filename)
-    data = converter.convert(root, (), frozenset())
-    return Document(data, converter.lines, converter.problems)
 
 
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -139,7 +182,7 @@ class _Converter:
                 return None
             if isinstance(value, str):
                 return _join_surrogates(value)
-            if node.style is None and value is not None:
+            if not node.style and value is not None:  # plain: None, or "" from libyaml
                 return Plain(value, node.value)
             return value
         active = active | {id(node)}
@@ -166,6 +209,10 @@ class _Converter:
         return result
 
 
+class _LibyamlDiffers(Exception):
+    pass
+
+
 class _YamlTooBig(Exception):
     def __init__(self, mark: yaml.Mark | None, message: str) -> None:
         super().__init__(message)
@@ -173,13 +220,17 @@ class _YamlTooBig(Exception):
         self.message = message
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """SafeLoader whose composer counts every node as it would be once aliases are expanded
-    (an alias costs the size of what it names) and how deep that reaches; PyYAML's composer
-    recurses once per level, so a deep file would otherwise end in RecursionError."""
+class _Bounds(Composer):
+    """A composer that counts every node as it would be once aliases are expanded (an alias
+    costs the size of what it names) and how deep that reaches; PyYAML's composer recurses once
+    per level, so a deep file would otherwise end in RecursionError."""
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
+    # From the parser it is mixed with (PyYAML's or libyaml's).
+    check_event: Callable[..., bool]
+    peek_event: Callable[[], Any]
+
+    def __init__(self) -> None:
+        super().__init__()
         self._depth = 0  # nodes open above the one being composed
         self._expanded = 0
         self._child_heights: list[int] = []
@@ -228,6 +279,46 @@ class _BoundedLoader(yaml.SafeLoader):
             )
         if self._child_heights:
             self._child_heights[-1] = max(self._child_heights[-1], height)
+
+
+class _BoundedLoader(_Bounds, Reader, Scanner, Parser, SafeConstructor, Resolver):
+    """yaml.SafeLoader with the bounded composer (all in Python)."""
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        _Bounds.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+
+
+def _c_loader() -> type | None:
+    """The bounded composer over libyaml's parser (yaml.CParser), when PyYAML was built with
+    it. The composer comes first, so that PyYAML's Python composer (and its bounds) makes the
+    nodes, not the C parser's own."""
+    try:
+        parser: Any = importlib.import_module("yaml._yaml").CParser
+    except (ImportError, AttributeError):  # PyYAML without libyaml
+        return None
+
+    class _CBoundedLoader(_Bounds, parser, SafeConstructor, Resolver):
+        def __init__(self, stream: str) -> None:
+            parser.__init__(self, stream)
+            _Bounds.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+        def compose_scalar_node(self, anchor: Any) -> yaml.ScalarNode:
+            event: Any = self.peek_event()
+            if not event.style and not event.value:
+                raise _LibyamlDiffers  # an empty value: its line is PyYAML's to say
+            return super().compose_scalar_node(anchor)
+
+    return _CBoundedLoader
+
+
+_CBoundedLoader = _c_loader()
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

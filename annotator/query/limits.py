@@ -20,7 +20,7 @@ import sqlite3
 import threading
 
 from annotator.query.errors import FilterError, Where, fragment
-from annotator.store import MIGRATIONS
+from annotator.store import NEW_DATABASE
 
 # The store's deepest use of a filter (store.next_queue_trace once filters are wired in):
 #   ... WHERE <position> AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id
@@ -54,8 +54,7 @@ class _Checker:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             conn = sqlite3.connect(":memory:", check_same_thread=False)
-            for migration in MIGRATIONS:
-                conn.executescript(migration)
+            conn.executescript(NEW_DATABASE)
             self._conn = conn
         return self._conn
 

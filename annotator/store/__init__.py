@@ -72,7 +72,7 @@ from annotator.store.queue import (
     required_configs,
     search_sql,
 )
-from annotator.store.schema import MIGRATIONS, SCHEMA_VERSION, TARGET_ID_SQL
+from annotator.store.schema import MIGRATIONS, NEW_DATABASE, SCHEMA_VERSION, TARGET_ID_SQL
 from annotator.store.spans import summarise_traces
 from annotator.store.store import (
     CONFIG_SET_ASIDE_META,
@@ -99,6 +99,7 @@ __all__ = [
     "MAJORITY",
     "MIGRATIONS",
     "NEW",
+    "NEW_DATABASE",
     "OURS",
     "OUTERMOST",
     "OWNER_META",

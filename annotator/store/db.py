@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from annotator.store.schema import MIGRATIONS
+from annotator.store.schema import MIGRATIONS, NEW_DATABASE, NEW_DATABASE_MIGRATIONS
 
 APPLICATION_ID = 0x414E4E54  # "ANNT": marks the file as ours for `file(1)` and for us
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -391,7 +391,19 @@ def ensure_schema(
             f"{path}: schema version {version} is not one annotator ever wrote; the file was "
             "not changed"
         )
-    enable_wal(conn, path)
+    if version == 0:
+        # A new database: its schema is written in one commit straight into the file, and only
+        # then is the file switched to WAL (writing it through the -wal would write it twice,
+        # the second time when the last connection closes). Nobody can have been reading it.
+        _migrate(conn, steps, version)
+        enable_wal(conn, path)
+    else:
+        enable_wal(conn, path)
+        _migrate(conn, steps, version)
+
+
+def _migrate(conn: sqlite3.Connection, steps: list[str], version: int) -> None:
+    target_version = len(steps)
     while version < target_version:
         with write_transaction(conn):
             # Re-read inside the write lock: another process may have migrated meanwhile.
@@ -401,11 +413,21 @@ def ensure_schema(
             # A new database is made in one transaction (one commit, not one a step); a file
             # that has data is upgraded a step a transaction.
             start, version = version, target_version if version == 0 else version + 1
-            for script in steps[start:version]:
+            for script in _scripts(steps, start, version):
                 _run_script(conn, script)
             conn.execute(f"PRAGMA user_version = {version}")
             if start == 0:
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
+def _scripts(steps: list[str], start: int, stop: int) -> list[str]:
+    """The scripts that take a database from version `start` to `stop`: a new database that
+    gets at least every migration NEW_DATABASE stands for gets it (the same schema, made
+    cheaper), and then the rest."""
+    made = len(NEW_DATABASE_MIGRATIONS)
+    if start == 0 and stop >= made and tuple(steps[:made]) == NEW_DATABASE_MIGRATIONS:
+        return [NEW_DATABASE, *steps[made:stop]]
+    return steps[start:stop]
 
 
 def _has_schema(conn: sqlite3.Connection) -> bool:

@@ -22,13 +22,21 @@ from annotator.semconv import document_count
 from annotator.store.db import begin_immediate, rollback, write_transaction
 from annotator.timeutil import latency_ms
 
-_INSERT_SPAN = """
-INSERT INTO spans (span_id, trace_id, parent_id, name, span_kind, start_time, end_time,
-    latency_ms, status_code, status_message, project, session_id, document_count, attributes,
-    events)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (span_id) DO NOTHING
-"""
+_SPAN_COLUMNS = (
+    "span_id, trace_id, parent_id, name, span_kind, start_time, end_time, latency_ms, "
+    "status_code, status_message, project, session_id, document_count, attributes, events"
+)
+# A batch is staged in a temporary table (no trigger, no index, untyped: the values reach
+# `spans` as given) and moved into `spans` by one statement. Row by row, every INSERT would be a
+# statement of its own, and the search index's trigger would make FTS5 write its pending terms
+# out as a new segment at each statement's savepoint (about 0.08 ms a span); in one statement
+# they are written once a batch. Same rows, same order (rowids), same conflicts skipped.
+_STAGE_TABLE = f"CREATE TEMP TABLE IF NOT EXISTS span_batch ({_SPAN_COLUMNS})"
+_STAGE_SPAN = f"INSERT INTO temp.span_batch VALUES ({', '.join('?' * 15)})"
+_MOVE_BATCH = (
+    f"INSERT INTO spans ({_SPAN_COLUMNS}) SELECT {_SPAN_COLUMNS} FROM temp.span_batch "
+    "WHERE true ORDER BY rowid ON CONFLICT (span_id) DO NOTHING"
+)
 
 BATCH_SIZE = 2000
 # Commit every so often so that annotators writing to the same file are not held up for the
@@ -105,8 +113,14 @@ class SpanWriter:
             begin_immediate(conn)
             self._in_transaction = True
         rows = [_row(span, self.result.conflicts) for span in batch]
-        # rowcount, not total_changes: the search index's trigger writes count in the latter.
-        inserted = conn.executemany(_INSERT_SPAN, rows).rowcount
+        conn.execute(_STAGE_TABLE)
+        try:
+            conn.executemany(_STAGE_SPAN, rows)
+            # rowcount, not total_changes: the search index's trigger writes count in the latter.
+            inserted = conn.execute(_MOVE_BATCH).rowcount
+        finally:
+            with suppress(sqlite3.Error):  # never in place of the error that got here
+                conn.execute("DELETE FROM temp.span_batch")
         self.result.new += inserted
         trace_ids = self.result.trace_ids
         for span in batch:
