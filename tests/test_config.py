@@ -1708,3 +1708,53 @@ def test_configs_are_read_by_libyaml_as_pyyaml_reads_them(
 
     monkeypatch.setattr(yaml.scanner.Scanner, "scan_plain", refuse)
     assert _document(text)[0] != "error"
+
+
+def test_an_escape_beyond_the_last_unicode_character_is_a_syntax_error() -> None:
+    """PyYAML's scanner turns "\\U00110000" into chr(0x110000), a ValueError rather than one
+    of its errors: it is reported as a syntax error at its line, not raised."""
+    text = 'annotations:\n  - name: "\\U00110000"\n    type: freeform\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "c.yaml")
+    assert [str(problem) for problem in caught.value.problems] == [
+        "c.yaml:2: YAML syntax error: found a \\U escape beyond U+10FFFF "
+        "(while scanning a double-quoted scalar)"
+    ]
+
+
+def test_values_pyyaml_cannot_construct_are_problems_at_their_lines() -> None:
+    """PyYAML's constructors raise ValueError (a date out of range), KeyError, IndexError,
+    AttributeError (a value an explicit tag sends them): each is a problem at its value's line,
+    like the values its own errors refuse, and the rest of the file is still validated."""
+    text = textwrap.dedent(
+        """\
+        annotations:
+          - name: q
+            type: freeform
+            description: 2024-02-30
+          - name: r
+            type: continuous
+            lower_bound: !!int x
+            upper_bound: 2024-01-01 25:00:00
+            step: !!bool x
+          - name: s
+            type: categorical
+            values: [{label: !!int "", score: !!timestamp x}, {label: ok, score: nope}]
+        """
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "c.yaml")
+    shown = [str(problem) for problem in caught.value.problems]
+    unsupported = "unsupported YAML value"
+    assert shown[:6] == [
+        f"c.yaml:4: {unsupported} '2024-02-30' (tag:yaml.org,2002:timestamp): "
+        "day is out of range for month",
+        f"c.yaml:7: {unsupported} 'x' (tag:yaml.org,2002:int): "
+        "invalid literal for int() with base 10: 'x'",
+        f"c.yaml:8: {unsupported} '2024-01-01 25:00:00' (tag:yaml.org,2002:timestamp): "
+        "hour must be in 0..23",
+        f"c.yaml:9: {unsupported} 'x' (tag:yaml.org,2002:bool): not a value of this type",
+        f"c.yaml:12: {unsupported} '' (tag:yaml.org,2002:int): not a value of this type",
+        f"c.yaml:12: {unsupported} 'x' (tag:yaml.org,2002:timestamp): not a value of this type",
+    ]
+    assert any("c.yaml:12:" in line and "nope" in line for line in shown[6:]), shown

@@ -21,7 +21,7 @@ from yaml.constructor import SafeConstructor
 from yaml.parser import Parser
 from yaml.reader import Reader, ReaderError
 from yaml.resolver import Resolver
-from yaml.scanner import Scanner
+from yaml.scanner import Scanner, ScannerError
 
 from annotator.config.errors import ConfigError, ConfigProblem
 
@@ -124,9 +124,21 @@ def _compose_fast(text: str) -> Any:
         return _FAILED
 
 
+def _compose_pure(text: str) -> yaml.Node | None:
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_node()
+    except ValueError:  # PyYAML's chr() of a "\U..." escape beyond the last character
+        context = "while scanning a double-quoted scalar"
+        problem = "found a \\U escape beyond U+10FFFF"
+        raise ScannerError(context, None, problem, loader.get_mark()) from None
+    finally:
+        loader.dispose()
+
+
 def _compose(text: str, filename: str) -> yaml.Node | None:
     try:
-        return _compose_with(_BoundedLoader, text)
+        return _compose_pure(text)
     except _YamlTooBig as error:
         raise ConfigError([ConfigProblem(filename, error.line, error.message)]) from None
     except yaml.MarkedYAMLError as error:
@@ -174,7 +186,7 @@ class _Converter:
                 return _join_surrogates(node.value)
             try:
                 value = self.constructor.construct_object(node)
-            except yaml.YAMLError as error:
+            except Exception as error:  # PyYAML's constructors raise more than YAMLError
                 self.problem(
                     line,
                     f"unsupported YAML value {node.value!r} ({node.tag}): {_yaml_reason(error)}",
@@ -332,6 +344,13 @@ def _join_surrogates(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def _yaml_reason(error: yaml.YAMLError) -> str:
-    problem = getattr(error, "problem", None)
-    return str(problem) if problem else str(error).splitlines()[0]
+def _yaml_reason(error: Exception) -> str:
+    """Why a value was refused. PyYAML's constructors raise ValueError for dates and times out
+    of range (2024-02-30, 25:00:00), and for values an explicit tag sends them (!!int x), and
+    KeyError, IndexError or AttributeError for others (!!bool x, !!int "", !!timestamp x)."""
+    if isinstance(error, yaml.YAMLError):
+        problem = getattr(error, "problem", None)
+        return str(problem) if problem else str(error).splitlines()[0]
+    if isinstance(error, ValueError) and str(error):
+        return str(error).splitlines()[0]
+    return "not a value of this type"
