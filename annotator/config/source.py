@@ -104,10 +104,15 @@ def _compose_with(loader_class: Any, text: str) -> yaml.Node | None:
 # takes tabs in plain scalars (PyYAML refuses them), strips a byte order mark anywhere and
 # counts lines differently around \r, NEL and the Unicode line separators; it takes a comment
 # straight after a block scalar's indicator (`|#`, which PyYAML refuses); it reads malformed
-# tags (`!` starting a token: configs have no tags) as tags where PyYAML stops; and it places an
-# empty value (`key:` and nothing) at the next token, PyYAML after the colon (see
-# `_CBoundedLoader`). tests/test_config.py reads such texts both ways.
-_LIBYAML_DIFFERS = re.compile(r"[\t\r\ufeff\x85\u2028\u2029]|[|>][-+0-9]*#|(?:^|[\s\[\]{},:?-])!")
+# tags (`!` starting a token: configs have no tags) as tags where PyYAML stops; it takes a
+# comment straight after a directive (`%YAML 1.1#`: configs have no directives, `%` starting a
+# line); and it places an empty value (`key:` and nothing) at the next token, PyYAML after the
+# colon, and takes a `?` inside a plain scalar in flow collections (`[a?]`), where PyYAML stops
+# (both seen by `_CBoundedLoader`). tests/test_config_property.py reads such texts, and
+# generated ones, both ways.
+_LIBYAML_DIFFERS = re.compile(
+    r"[\t\r\ufeff\x85\u2028\u2029]|[|>][-+0-9]*#|(?:^|[\s\[\]{},:?-])!|(?:^|\n)%"
+)
 
 
 def _compose_fast(text: str) -> Any:
@@ -320,12 +325,29 @@ def _c_loader() -> type | None:
             _Bounds.__init__(self)
             SafeConstructor.__init__(self)
             Resolver.__init__(self)
+            self._flow = 0  # flow collections ([...], {...}) open around the node composed
 
         def compose_scalar_node(self, anchor: Any) -> yaml.ScalarNode:
             event: Any = self.peek_event()
             if not event.style and not event.value:
                 raise _LibyamlDiffers  # an empty value: its line is PyYAML's to say
+            if not event.style and self._flow and "?" in event.value:
+                raise _LibyamlDiffers  # PyYAML ends a plain scalar at `?` in a flow collection
             return super().compose_scalar_node(anchor)
+
+        def compose_sequence_node(self, anchor: Any) -> yaml.SequenceNode:
+            flow = bool(self.peek_event().flow_style)
+            self._flow += flow
+            node = super().compose_sequence_node(anchor)
+            self._flow -= flow
+            return node
+
+        def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
+            flow = bool(self.peek_event().flow_style)
+            self._flow += flow
+            node = super().compose_mapping_node(anchor)
+            self._flow -= flow
+            return node
 
     return _CBoundedLoader
 
