@@ -6,6 +6,7 @@ import json
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import yaml
@@ -1649,21 +1650,8 @@ def test_default_keymap_has_no_collisions_or_reserved_keys() -> None:
 
 
 # --- the YAML reader: libyaml's parser where it reads as PyYAML does -----------------------------
-
-# Texts libyaml and PyYAML read differently (found by comparing them on generated texts): each is
-# left to PyYAML alone, so its result and its message stay PyYAML's.
-LIBYAML_DIFFERS = [
-    "a: x\ty",  # a tab in a plain scalar (PyYAML refuses it)
-    "a: |#c\n",  # a comment straight after a block indicator (PyYAML refuses it)
-    "a: !1.5!!x y",  # a malformed tag (PyYAML refuses it)
-    "a:\nb: 1",  # an empty value (libyaml puts it on the next line)
-    "---",
-    "? k\n",
-    "a: 1\r\nb:\r\n",  # \r, NEL and line separators count lines differently
-    "a: \x85b",
-    "a: \u2028b",
-    "a: \ufeffb",  # libyaml drops a byte order mark anywhere
-]
+# Texts the two read differently are the explicit examples of
+# tests/test_config_property.py::test_libyaml_reads_config_texts_as_pyyaml_does.
 
 
 def _document(text: str) -> tuple[object, object, object]:
@@ -1685,6 +1673,19 @@ def _document(text: str) -> tuple[object, object, object]:
     return plain(document.data), document.lines, document.problems
 
 
+def read_both_ways(text: str) -> tuple[object, object]:
+    """What read_document makes of `text` with PyYAML's parser alone, and as it reads configs
+    (with libyaml's where PyYAML has it): values with their types, lines, problems, or the
+    error. Skips where PyYAML has no libyaml (both would be PyYAML's)."""
+    from annotator.config import source
+
+    if source._CBoundedLoader is None:
+        pytest.skip("PyYAML without libyaml")
+    with mock.patch.object(source, "_CBoundedLoader", None):
+        expected = _document(text)
+    return expected, _document(text)
+
+
 @pytest.mark.parametrize("name", BUNDLED)
 def test_configs_are_read_by_libyaml_as_pyyaml_reads_them(
     name: str, monkeypatch: pytest.MonkeyPatch
@@ -1692,19 +1693,62 @@ def test_configs_are_read_by_libyaml_as_pyyaml_reads_them(
     """A config's YAML is scanned and parsed in C (libyaml) when PyYAML has it, composed by the
     same bounded composer: the bundled configs are read without PyYAML's Python scanner, and to
     the same values, lines and problems as PyYAML alone reads them."""
-    from annotator.config import source
-
-    if source._CBoundedLoader is None:
-        pytest.skip("PyYAML without libyaml")
     text = bundled_config_path(name).read_text()
-    for sample in (text, *LIBYAML_DIFFERS):
-        with monkeypatch.context() as only_pyyaml:
-            only_pyyaml.setattr(source, "_CBoundedLoader", None)
-            expected = _document(sample)
-        assert _document(sample) == expected, sample
+    expected, got = read_both_ways(text)
+    assert got == expected
 
     def refuse(*args: object) -> None:
         raise AssertionError("PyYAML's Python scanner read a config libyaml can read")
 
     monkeypatch.setattr(yaml.scanner.Scanner, "scan_plain", refuse)
     assert _document(text)[0] != "error"
+
+
+def test_an_escape_beyond_the_last_unicode_character_is_a_syntax_error() -> None:
+    """PyYAML's scanner turns "\\U00110000" into chr(0x110000), a ValueError rather than one
+    of its errors: it is reported as a syntax error at its line, not raised."""
+    text = 'annotations:\n  - name: "\\U00110000"\n    type: freeform\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "c.yaml")
+    assert [str(problem) for problem in caught.value.problems] == [
+        "c.yaml:2: YAML syntax error: found a \\U escape beyond U+10FFFF "
+        "(while scanning a double-quoted scalar)"
+    ]
+
+
+def test_values_pyyaml_cannot_construct_are_problems_at_their_lines() -> None:
+    """PyYAML's constructors raise ValueError (a date out of range), KeyError, IndexError,
+    AttributeError (a value an explicit tag sends them): each is a problem at its value's line,
+    like the values its own errors refuse, and the rest of the file is still validated."""
+    text = textwrap.dedent(
+        """\
+        annotations:
+          - name: q
+            type: freeform
+            description: 2024-02-30
+          - name: r
+            type: continuous
+            lower_bound: !!int x
+            upper_bound: 2024-01-01 25:00:00
+            step: !!bool x
+          - name: s
+            type: categorical
+            values: [{label: !!int "", score: !!timestamp x}, {label: ok, score: nope}]
+        """
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "c.yaml")
+    shown = [str(problem) for problem in caught.value.problems]
+    unsupported = "unsupported YAML value"
+    assert shown[:6] == [
+        f"c.yaml:4: {unsupported} '2024-02-30' (tag:yaml.org,2002:timestamp): "
+        "day is out of range for month",
+        f"c.yaml:7: {unsupported} 'x' (tag:yaml.org,2002:int): "
+        "invalid literal for int() with base 10: 'x'",
+        f"c.yaml:8: {unsupported} '2024-01-01 25:00:00' (tag:yaml.org,2002:timestamp): "
+        "hour must be in 0..23",
+        f"c.yaml:9: {unsupported} 'x' (tag:yaml.org,2002:bool): not a value of this type",
+        f"c.yaml:12: {unsupported} '' (tag:yaml.org,2002:int): not a value of this type",
+        f"c.yaml:12: {unsupported} 'x' (tag:yaml.org,2002:timestamp): not a value of this type",
+    ]
+    assert any("c.yaml:12:" in line and "nope" in line for line in shown[6:]), shown

@@ -21,7 +21,7 @@ from yaml.constructor import SafeConstructor
 from yaml.parser import Parser
 from yaml.reader import Reader, ReaderError
 from yaml.resolver import Resolver
-from yaml.scanner import Scanner
+from yaml.scanner import Scanner, ScannerError
 
 from annotator.config.errors import ConfigError, ConfigProblem
 
@@ -104,10 +104,15 @@ def _compose_with(loader_class: Any, text: str) -> yaml.Node | None:
 # takes tabs in plain scalars (PyYAML refuses them), strips a byte order mark anywhere and
 # counts lines differently around \r, NEL and the Unicode line separators; it takes a comment
 # straight after a block scalar's indicator (`|#`, which PyYAML refuses); it reads malformed
-# tags (`!` starting a token: configs have no tags) as tags where PyYAML stops; and it places an
-# empty value (`key:` and nothing) at the next token, PyYAML after the colon (see
-# `_CBoundedLoader`). tests/test_config.py reads such texts both ways.
-_LIBYAML_DIFFERS = re.compile(r"[\t\r\ufeff\x85\u2028\u2029]|[|>][-+0-9]*#|(?:^|[\s\[\]{},:?-])!")
+# tags (`!` starting a token: configs have no tags) as tags where PyYAML stops; it takes a
+# comment straight after a directive (`%YAML 1.1#`: configs have no directives, `%` starting a
+# line); and it places an empty value (`key:` and nothing) at the next token, PyYAML after the
+# colon, and takes a `?` inside a plain scalar in flow collections (`[a?]`), where PyYAML stops
+# (both seen by `_CBoundedLoader`). tests/test_config_property.py reads such texts, and
+# generated ones, both ways.
+_LIBYAML_DIFFERS = re.compile(
+    r"[\t\r\ufeff\x85\u2028\u2029]|[|>][-+0-9]*#|(?:^|[\s\[\]{},:?-])!|(?:^|\n)%"
+)
 
 
 def _compose_fast(text: str) -> Any:
@@ -124,9 +129,21 @@ def _compose_fast(text: str) -> Any:
         return _FAILED
 
 
+def _compose_pure(text: str) -> yaml.Node | None:
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_node()
+    except ValueError:  # PyYAML's chr() of a "\U..." escape beyond the last character
+        context = "while scanning a double-quoted scalar"
+        problem = "found a \\U escape beyond U+10FFFF"
+        raise ScannerError(context, None, problem, loader.get_mark()) from None
+    finally:
+        loader.dispose()
+
+
 def _compose(text: str, filename: str) -> yaml.Node | None:
     try:
-        return _compose_with(_BoundedLoader, text)
+        return _compose_pure(text)
     except _YamlTooBig as error:
         raise ConfigError([ConfigProblem(filename, error.line, error.message)]) from None
     except yaml.MarkedYAMLError as error:
@@ -174,7 +191,7 @@ class _Converter:
                 return _join_surrogates(node.value)
             try:
                 value = self.constructor.construct_object(node)
-            except yaml.YAMLError as error:
+            except Exception as error:  # PyYAML's constructors raise more than YAMLError
                 self.problem(
                     line,
                     f"unsupported YAML value {node.value!r} ({node.tag}): {_yaml_reason(error)}",
@@ -308,12 +325,29 @@ def _c_loader() -> type | None:
             _Bounds.__init__(self)
             SafeConstructor.__init__(self)
             Resolver.__init__(self)
+            self._flow = 0  # flow collections ([...], {...}) open around the node composed
 
         def compose_scalar_node(self, anchor: Any) -> yaml.ScalarNode:
             event: Any = self.peek_event()
             if not event.style and not event.value:
                 raise _LibyamlDiffers  # an empty value: its line is PyYAML's to say
+            if not event.style and self._flow and "?" in event.value:
+                raise _LibyamlDiffers  # PyYAML ends a plain scalar at `?` in a flow collection
             return super().compose_scalar_node(anchor)
+
+        def compose_sequence_node(self, anchor: Any) -> yaml.SequenceNode:
+            flow = bool(self.peek_event().flow_style)
+            self._flow += flow
+            node = super().compose_sequence_node(anchor)
+            self._flow -= flow
+            return node
+
+        def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
+            flow = bool(self.peek_event().flow_style)
+            self._flow += flow
+            node = super().compose_mapping_node(anchor)
+            self._flow -= flow
+            return node
 
     return _CBoundedLoader
 
@@ -332,6 +366,13 @@ def _join_surrogates(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def _yaml_reason(error: yaml.YAMLError) -> str:
-    problem = getattr(error, "problem", None)
-    return str(problem) if problem else str(error).splitlines()[0]
+def _yaml_reason(error: Exception) -> str:
+    """Why a value was refused. PyYAML's constructors raise ValueError for dates and times out
+    of range (2024-02-30, 25:00:00), and for values an explicit tag sends them (!!int x), and
+    KeyError, IndexError or AttributeError for others (!!bool x, !!int "", !!timestamp x)."""
+    if isinstance(error, yaml.YAMLError):
+        problem = getattr(error, "problem", None)
+        return str(problem) if problem else str(error).splitlines()[0]
+    if isinstance(error, ValueError) and str(error):
+        return str(error).splitlines()[0]
+    return "not a value of this type"
