@@ -176,6 +176,7 @@ class _Converter:
         self.lines = Lines()
         self.problems: list[ConfigProblem] = []
         self.constructor = SafeConstructor()
+        self.resolver = Resolver()  # the type YAML guesses for a plain scalar (not a tag)
 
     def problem(self, line: int, message: str) -> None:
         self.problems.append(ConfigProblem(self.filename, line, message))
@@ -192,6 +193,12 @@ class _Converter:
             try:
                 value = self.constructor.construct_object(node)
             except Exception as error:  # PyYAML's constructors raise more than YAMLError
+                if not node.style and node.tag == self.resolver.resolve(
+                    yaml.ScalarNode, node.value, (True, False)
+                ):
+                    # Plain text that only looks like a date or time (2024-02-30): YAML
+                    # guessed its type, nobody asked for it, so it is the text it says.
+                    return _join_surrogates(node.value)
                 self.problem(
                     line,
                     f"unsupported YAML value {node.value!r} ({node.tag}): {_yaml_reason(error)}",
