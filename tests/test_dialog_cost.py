@@ -160,7 +160,9 @@ async def test_closing_a_dialog_neither_lays_out_nor_composes_twice_the_screen_b
     close). The span view, which nothing else redraws then, is drawn once per frame that
     composes the whole screen. What the screen shows after is checked (the status line's last word
     aside: a note box closed says so); a request after a resume from ctrl+z (a suspension)
-    still lays the screen out."""
+    still lays the screen out. No widget is restyled as a dialog closes (its focused widget was
+    blurred on its way out, restyled with its descendants: the filter dialog's radio set and its
+    seven buttons, the search box's input twice)."""
     app = AnnotatorApp(db, config_set(CONFIG_YAML), "alice")
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot, app)
@@ -171,6 +173,12 @@ async def test_closing_a_dialog_neither_lays_out_nor_composes_twice_the_screen_b
         span_view = screen.span_view
         drawn: list[Widget] = []
         render_lines = Widget.render_lines
+        restyled: list[str] = []
+        update_node_styles = DOMNode.update_node_styles
+
+        def recording_styles(self: DOMNode, animate: bool = True) -> None:
+            restyled.append(f"{type(self).__name__}#{self.id}")
+            update_node_styles(self, animate)
 
         def recording(self: Widget, crop):
             if self is span_view:
@@ -190,7 +198,9 @@ async def test_closing_a_dialog_neither_lays_out_nor_composes_twice_the_screen_b
             assert isinstance(app.screen, kind), key
             laid_out.clear()
             monkeypatch.setattr(Widget, "render_lines", recording)
+            monkeypatch.setattr(DOMNode, "update_node_styles", recording_styles)
             drawn.clear()
+            restyled.clear()
             await pilot.press("escape")
             for _ in range(4):
                 await pilot.pause()
@@ -198,6 +208,7 @@ async def test_closing_a_dialog_neither_lays_out_nor_composes_twice_the_screen_b
             case = f"closing {kind.__name__}"
             assert app.screen is screen, case
             assert (laid_out, len(drawn)) == ([], 1), case
+            assert restyled == [], case
             after = screen_text(app).splitlines()
             changed = [line for line, was in zip(after, before, strict=True) if line != was]
             said = ["No note added."] if kind is TextEntryScreen else []
