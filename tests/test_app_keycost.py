@@ -270,3 +270,32 @@ async def test_a_label_redraws_only_the_tree_lines_whose_look_changed(
         tree.rows_changed()  # every line drawn again: the same screen
         await pilot.pause()
         assert screen_text(app) == after
+
+
+async def test_a_move_lays_the_screen_out_at_most_once(db: Path) -> None:
+    """Each `j` along the demo traces lays the screen out at most once: the panel's cards and
+    the span view ask for a layout from the same call (the panel was drawn as the key came and
+    the span a moment later, each asking in its own frame), and a card shown again does not ask
+    for another once the layout gave it its size. After each move every part of the screen is
+    where a full layout of it puts it."""
+    app = AnnotatorApp(db, config_set(), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, AnnotateScreen)
+        laid_out: list[object] = []
+        screen.screen_layout_refresh_signal.subscribe(screen, laid_out.append, immediate=True)
+        per_move: list[tuple[str | None, int]] = []
+        for _ in range(12):
+            laid_out.clear()
+            await pilot.press("j")
+            await settled(pilot, app)
+            await pilot.pause()
+            row = screen.trace_tree.cursor_row
+            per_move.append((row.span_id if row else None, len(laid_out)))
+            shown = [(w.region, w.display) for w in screen.query("*")]
+            screen.refresh(layout=True)
+            await pilot.pause()
+            assert [(w.region, w.display) for w in screen.query("*")] == shown, per_move
+        assert all(count <= 1 for _, count in per_move), per_move
+        assert any(count == 1 for _, count in per_move), per_move  # some moves change heights

@@ -11,8 +11,11 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from annotator.app.app import AnnotatorApp
+from annotator.app.screens.annotate import AnnotateScreen
 from annotator.app.screens.filter import FilterScreen
+from annotator.app.screens.help import HelpScreen
 from annotator.app.screens.search import SearchScreen
+from annotator.app.screens.text_entry import TextEntryScreen
 from tests.app_data import CONFIG_YAML, build_db, config_set, settled, wait_for
 from tests.screen_text import screen_text
 
@@ -146,3 +149,75 @@ async def test_a_dialog_opens_styled_once_and_arranged_from_scratch_once(
                 await pilot.press("escape")
                 await pilot.pause()
         monkeypatch.undo()
+
+
+async def test_closing_a_dialog_neither_lays_out_nor_composes_twice_the_screen_beneath(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing each dialog: the annotate screen beneath is composed whole once (it resumes
+    and repaints where the dialog was) and not laid out (Textual asked the app for a layout and
+    a full repaint of it, twice, once the dialog was removed: 2-3 frames of the whole screen a
+    close). The span view, which nothing else redraws then, is drawn once per frame that
+    composes the whole screen. What the screen shows after is checked (the status line's last word
+    aside: a note box closed says so); a request after a resume from ctrl+z (a suspension)
+    still lays the screen out. No widget is restyled as a dialog closes (its focused widget was
+    blurred on its way out, restyled with its descendants: the filter dialog's radio set and its
+    seven buttons, the search box's input twice)."""
+    app = AnnotatorApp(db, config_set(CONFIG_YAML), "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, AnnotateScreen)
+        laid_out: list[object] = []
+        screen.screen_layout_refresh_signal.subscribe(screen, laid_out.append, immediate=True)
+        span_view = screen.span_view
+        drawn: list[Widget] = []
+        render_lines = Widget.render_lines
+        restyled: list[str] = []
+        update_node_styles = DOMNode.update_node_styles
+
+        def recording_styles(self: DOMNode, animate: bool = True) -> None:
+            restyled.append(f"{type(self).__name__}#{self.id}")
+            update_node_styles(self, animate)
+
+        def recording(self: Widget, crop):
+            if self is span_view:
+                drawn.append(self)
+            return render_lines(self, crop)
+
+        for key, kind in (
+            ("f", FilterScreen),
+            ("slash", SearchScreen),
+            ("question_mark", HelpScreen),
+            ("n", TextEntryScreen),
+        ):
+            before = screen_text(app).splitlines()
+            await pilot.press(key)
+            await pilot.pause()
+            await pilot.pause()
+            assert isinstance(app.screen, kind), key
+            laid_out.clear()
+            monkeypatch.setattr(Widget, "render_lines", recording)
+            monkeypatch.setattr(DOMNode, "update_node_styles", recording_styles)
+            drawn.clear()
+            restyled.clear()
+            await pilot.press("escape")
+            for _ in range(4):
+                await pilot.pause()
+            monkeypatch.undo()
+            case = f"closing {kind.__name__}"
+            assert app.screen is screen, case
+            assert (laid_out, len(drawn)) == ([], 1), case
+            assert restyled == [], case
+            after = screen_text(app).splitlines()
+            changed = [line for line, was in zip(after, before, strict=True) if line != was]
+            said = ["No note added."] if kind is TextEntryScreen else []
+            assert [text for text in said if any(text in line for line in changed)] == said, case
+            assert len(changed) == len(said), (case, changed)
+
+        case = "after a resume from a suspension"
+        app.app_resume_signal.publish(app)
+        app.refresh(layout=True)
+        await pilot.pause()
+        await pilot.pause()
+        assert laid_out == [screen], case

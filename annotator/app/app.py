@@ -126,6 +126,8 @@ class AnnotatorApp(App[None]):
         self._switch_interval = sys.getswitchinterval()
         self._annotate: AnnotateScreen | None = None
         self._resizes = 0
+        self._screens = 0  # screens on the stack, at the last change of screen
+        self._popped = False  # that change was a screen leaving (none pushed, no ctrl+z since)
 
     def on_resize(self, event: events.Resize) -> None:
         """The terminal driver announces the terminal's size once more as it starts, after the
@@ -137,7 +139,36 @@ class AnnotatorApp(App[None]):
         if self._resizes == 2 and event.size == self.size:
             event.prevent_default()  # App's own handler would pass it on to the screens
 
+    def refresh(self, *, repaint: bool = True, layout: bool = False, recompose: bool = False):
+        """Textual asks the app to lay out and repaint the current screen whole once a screen
+        above it was removed (twice: the removal is awaited twice), after that screen had been
+        resumed: the resume already repainted it whole, and laid it out if the terminal's size
+        changed while it was covered; what changed in it meanwhile (a filter applied) asked for
+        its own layout, done as it resumes. Each of those requests cost a layout of the annotate
+        screen and a full repaint in a frame of its own (~25 ms each, 2-3 frames a close of any
+        dialog). They go no further; the same request after ctrl+z (a resume from suspension) or
+        with the screen not at the terminal's size does."""
+        if (
+            layout
+            and not recompose
+            and self._popped
+            and self.screen.is_attached
+            and self.screen.size == self.size
+        ):
+            return self
+        return super().refresh(repaint=repaint, layout=layout, recompose=recompose)
+
+    def _screen_changed(self, screen: Screen) -> None:
+        screens = len(self.screen_stack)
+        self._popped = screens < self._screens
+        self._screens = screens
+
+    def _resumed_from_suspension(self, app: App) -> None:
+        self._popped = False
+
     def on_mount(self) -> None:
+        self.screen_change_signal.subscribe(self, self._screen_changed, immediate=True)
+        self.app_resume_signal.subscribe(self, self._resumed_from_suspension, immediate=True)
         # Fewer, later cycle collections: the default (700 allocations) runs the GC dozens of
         # times a second while a key is held, and its pauses are what the annotator feels.
         gc.set_threshold(20_000, 20, 100)

@@ -263,6 +263,7 @@ class AnnotateScreen(Screen[None]):
         self.show_raw = False
         self._auto_expanded: set[str] = set()
         self._view_scheduled = False
+        self._panel_due = False  # the panel shows another item than the selected one, until drawn
         self._progress_timer: Timer | None = None
         self._late_timer: Timer | None = None
         self._background_store: Store | None = None
@@ -410,15 +411,24 @@ class AnnotateScreen(Screen[None]):
             self.focused_config = missing[0]
         elif self.focused_config not in self.applicable:
             self.focused_config = self.applicable[0] if self.applicable else None
-        self._show_panel()
+        self._panel_due = True
         self._schedule_view()
         self._refresh_bindings()
 
     def _schedule_view(self) -> None:
         # Held-down keys queue many moves: draw the span once, for wherever the cursor ends up.
+        # The panel is drawn in the same call: the cards and the span view each ask for a
+        # layout of the screen, and asked from one call they get one (the panel drawn as the
+        # key came and the span a moment later, each got its own: two layouts a move).
         if not self._view_scheduled:
             self._view_scheduled = True
-            self.call_later(self._update_view)
+            self.call_later(self._update_selected)
+
+    @_survives_store_errors
+    def _update_selected(self) -> None:
+        if self._panel_due:
+            self._show_panel()
+        self._update_view()
 
     @_survives_store_errors
     def _update_view(self, *, keep_scroll: bool = False) -> None:
@@ -438,6 +448,7 @@ class AnnotateScreen(Screen[None]):
         self.call_after_refresh(self.latency.record, "painted")
 
     def _show_panel(self) -> None:
+        self._panel_due = False
         item = self.item
         note_key = self._key("note")
         self._source = None
@@ -813,6 +824,8 @@ class AnnotateScreen(Screen[None]):
         item = self.item
         if config is None or item is None:
             return
+        if self._panel_due:  # a move just before, its panel not drawn yet
+            self._show_panel()
         source = self._source  # what the panel shows under the focused card
         name = sanitize(clip(config.name, 40)[0])
         if source is None:

@@ -21,6 +21,13 @@ changed while it was covered. A dialog's first resume comes right after its widg
 mounted, each styled then: nothing can have changed in between, and that second styling was
 ~12 ms CPU of each opening of the filter dialog (of ~170). The first resume is told not to restyle
 (`ScreenResume.refresh_styles`); later ones are Textual's to decide.
+
+A dialog that closes is removed with its widgets, and Textual first moves the focus off its
+focused widget (to another of the dialog's widgets or to none): that widget is blurred, and
+restyled with its descendants for the `:focus` rules that no longer apply, just before it goes
+(an input's blur also validates it and restyles it once more). On the filter dialog the radio
+set and its seven buttons, ~10 ms CPU of each close. A dismissed dialog lets go of its focus
+first, without a blur; the focus moves on the screen beneath as its resume decides.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from textual import events
+from textual.await_complete import AwaitComplete
 from textual.reactive import Reactive
 from textual.screen import ModalScreen
 from textual.widget import Widget
@@ -47,6 +55,10 @@ class Dialog(ModalScreen[_R]):
         if self._styled_since_mount:
             self._styled_since_mount = False
             event.refresh_styles = False
+
+    def dismiss(self, result: _R | None = None) -> AwaitComplete:
+        self.focused = None  # the reactive itself: no blur of the widget about to be removed
+        return super().dismiss(result)
 
     def on_resize(self, event: events.Resize) -> None:
         if event.size != self.size or self._has_breakpoints():

@@ -18,9 +18,9 @@ from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import Static
 
 from annotator.app.session import CardState, Note, who
+from annotator.app.widgets.steady import Static
 from annotator.config import AnnotationConfig, AnnotationType
 from annotator.keymap import display_key
 from annotator.model import Annotation
@@ -58,7 +58,8 @@ class TextBlock(Static):
     when its height changes (Textual measures the new text at its width).
 
     A `Static`'s update lays the whole screen out (~20 ms on this app's screen), and most moves
-    from span to span change a card's words but not its height."""
+    from span to span change a card's words but not its height. Its virtual size is the
+    layout's own (steady.Static): a card shown again is not laid out a second time for it."""
 
     _shown_text: Text | None = None
 
