@@ -37,7 +37,7 @@ def test_config_check_reads_and_parses_the_file_once(
     monkeypatch.setattr(yaml, "compose", counting)
     result = CliRunner().invoke(cli, ["config", "check", str(path)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"{path}: ok, 1 annotation configs\n")
+    assert result.stdout.startswith(f"{path}: ok, 1 annotation config\n")
     assert f"{path}:3: warning (Phoenix): config 'helpful': type 'categorical'" in result.stderr
     assert composed == [CONFIG]
 

@@ -299,7 +299,7 @@ def test_config_check_of_a_good_phoenix_list_exits_0(tmp_path, monkeypatch) -> N
     assert (result.exit_code, result.output.splitlines()) == (
         0,
         [
-            "ok.json: ok, 1 annotation configs",
+            "ok.json: ok, 1 annotation config",
             "  helpfulness (CONTINUOUS, span)  0.0..1.0 step 0.1",
         ],
     )

@@ -26,7 +26,8 @@ def check_command(file: str) -> None:
     from annotator.keymap import display_key
 
     config_set, phoenix_warnings = check_config_file(file)
-    say(f"{file}: ok, {len(config_set.annotations)} annotation configs")
+    count = len(config_set.annotations)
+    say(f"{file}: ok, {count} annotation config{'s' if count != 1 else ''}")
     for warning in phoenix_warnings:
         warn(str(warning))
     for config in config_set.annotations:
