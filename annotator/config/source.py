@@ -96,10 +96,6 @@ def read_document(text: str, filename: str) -> Document:
 _FAILED = object()
 
 
-def _compose_with(loader_class: Any, text: str) -> yaml.Node | None:
-    return yaml.compose(text, Loader=loader_class)
-
-
 # Where libyaml and PyYAML read a text differently, the file is read by PyYAML alone: libyaml
 # takes tabs in plain scalars (PyYAML refuses them), strips a byte order mark anywhere and
 # counts lines differently around \r, NEL and the Unicode line separators; it takes a comment
@@ -124,7 +120,7 @@ def _compose_fast(text: str) -> Any:
     if _CBoundedLoader is None or _LIBYAML_DIFFERS.search(text):
         return _FAILED
     try:
-        return _compose_with(_CBoundedLoader, text)
+        return yaml.compose(text, Loader=_CBoundedLoader)
     except Exception:  # read again, for the pure-Python parser's own message
         return _FAILED
 
@@ -197,7 +193,8 @@ class _Converter:
                     yaml.ScalarNode, node.value, (True, False)
                 ):
                     # Plain text that only looks like a date or time (2024-02-30): YAML
-                    # guessed its type, nobody asked for it, so it is the text it says.
+                    # guessed its type, so it is the text it says (a tag that names the type
+                    # YAML guesses anyway, !!timestamp 2024-02-30, cannot be told apart).
                     return _join_surrogates(node.value)
                 self.problem(
                     line,
@@ -342,19 +339,19 @@ def _c_loader() -> type | None:
                 raise _LibyamlDiffers  # PyYAML ends a plain scalar at `?` in a flow collection
             return super().compose_scalar_node(anchor)
 
-        def compose_sequence_node(self, anchor: Any) -> yaml.SequenceNode:
+        def _collection(self, compose: Callable[[Any], Any], anchor: Any) -> Any:
             flow = bool(self.peek_event().flow_style)
             self._flow += flow
-            node = super().compose_sequence_node(anchor)
-            self._flow -= flow
-            return node
+            try:
+                return compose(anchor)
+            finally:
+                self._flow -= flow
+
+        def compose_sequence_node(self, anchor: Any) -> yaml.SequenceNode:
+            return self._collection(super().compose_sequence_node, anchor)
 
         def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
-            flow = bool(self.peek_event().flow_style)
-            self._flow += flow
-            node = super().compose_mapping_node(anchor)
-            self._flow -= flow
-            return node
+            return self._collection(super().compose_mapping_node, anchor)
 
     return _CBoundedLoader
 
@@ -374,8 +371,8 @@ def _join_surrogates(text: str) -> str:
 
 
 def _yaml_reason(error: Exception) -> str:
-    """Why a value was refused. PyYAML's constructors raise ValueError for dates and times out
-    of range (2024-02-30, 25:00:00), and for values an explicit tag sends them (!!int x), and
+    """Why a value was refused. PyYAML's constructors raise ValueError for values an explicit
+    tag sends them (!!int x; a date out of range is its text, see `_Converter`), and
     KeyError, IndexError or AttributeError for others (!!bool x, !!int "", !!timestamp x)."""
     if isinstance(error, yaml.YAMLError):
         problem = getattr(error, "problem", None)
