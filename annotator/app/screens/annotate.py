@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Concatenate, ParamSpec, TypeVar
 
 from rich.text import Text
-from textual import events, work
+from textual import work
 from textual.actions import parse as parse_action
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -39,6 +39,7 @@ from annotator.app.screens.full_view import FullViewScreen
 from annotator.app.screens.guidelines import GuidelinesScreen
 from annotator.app.screens.help import HelpScreen
 from annotator.app.screens.search import RankedWalk, SearchOrigin, SearchScreen
+from annotator.app.screens.styled_once import StyledOnce
 from annotator.app.screens.text_entry import TextEntryScreen
 from annotator.app.search_highlight import search_words
 from annotator.app.session import (
@@ -227,7 +228,7 @@ class LatencyLog:
 
 
 @_guard_handlers
-class AnnotateScreen(Screen[None]):
+class AnnotateScreen(StyledOnce, Screen[None]):
     # Below 110 columns the side panes give the span view room (they still fit their content).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     DEFAULT_CSS = """
@@ -277,7 +278,6 @@ class AnnotateScreen(Screen[None]):
         self._source: Annotation | None = None  # what `accept` takes (shown in the panel)
         self._walk: RankedWalk | None = None  # the best matches of the search, for `>` / `<`
         self._search_origin: SearchOrigin | None = None  # where `/` was pressed (for escape)
-        self._resumed = False
 
     @property
     def current_config(self) -> AnnotationConfig | None:
@@ -355,15 +355,6 @@ class AnnotateScreen(Screen[None]):
         # screen is laid out and painted again (~30 ms).
         self.footer.bindings_changed(self)
         await self.mount(self.footer)
-
-    def on_screen_resume(self, event: events.ScreenResume) -> None:
-        # Runs before Textual's own handler. Pushed as the app starts, this screen is first
-        # resumed once its widgets are mounted, each styled as it mounted and again at each
-        # change of its classes: restyling all of them then (~4 ms) changes nothing. Later
-        # resumes (a dialog closed) are left as Textual decides.
-        if not self._resumed:
-            self._resumed = True
-            event.refresh_styles = False
 
     def _start_position(self) -> None:
         if not self.model.trace_ids:

@@ -16,11 +16,8 @@ lose it (Textual restyles and repaints them: `:focus` and `:focus-within` rules 
 and their descendants); the screen's own background does not depend on the focus. Dialogs
 declare the same reactive without the repaint; its watcher (the bindings refresh) still runs.
 
-Textual restyles a screen whole (every widget in it) each time it resumes, in case the styles
-changed while it was covered. A dialog's first resume comes right after its widgets were
-mounted, each styled then: nothing can have changed in between, and that second styling was
-~12 ms CPU of each opening of the filter dialog (of ~170). The first resume is told not to restyle
-(`ScreenResume.refresh_styles`); later ones are Textual's to decide.
+A dialog is not restyled whole at its first resume, right after its widgets were mounted and
+styled (`StyledOnce`).
 
 A dialog that closes is removed with its widgets, and Textual first moves the focus off its
 focused widget (to another of the dialog's widgets or to none): that widget is blurred, and
@@ -32,7 +29,7 @@ first, without a blur; the focus moves on the screen beneath as its resume decid
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from textual import events
 from textual.await_complete import AwaitComplete
@@ -40,21 +37,13 @@ from textual.reactive import Reactive
 from textual.screen import ModalScreen
 from textual.widget import Widget
 
+from annotator.app.screens.styled_once import StyledOnce
+
 _R = TypeVar("_R")
 
 
-class Dialog(ModalScreen[_R]):
+class Dialog(StyledOnce, ModalScreen[_R]):
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._styled_since_mount = True  # until its first resume
-
-    def on_screen_resume(self, event: events.ScreenResume) -> None:
-        # Runs before Textual's own handler (the screen's class comes first), which reads this.
-        if self._styled_since_mount:
-            self._styled_since_mount = False
-            event.refresh_styles = False
 
     def dismiss(self, result: _R | None = None) -> AwaitComplete:
         self.focused = None  # the reactive itself: no blur of the widget about to be removed
