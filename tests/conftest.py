@@ -141,8 +141,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.path.name not in WAIT_MOST)  # stable: order kept otherwise
     # Two xdist groups: with --dist loadgroup each runs on one worker (the server, its session
     # fixture and the shared projects are shared through the run directory), the two beside
-    # each other and the other workers running everything else. The commands' tests (a CLI
-    # process each, ~half the Phoenix tests' time) are one group, the rest the other: in one
+    # each other and the other workers running everything else. The commands' tests (the CLI
+    # in-process, ~a third of the Phoenix tests' time) are one group, the rest the other: in one
     # group the Phoenix tests were the run's critical path (bench/suite_bench.py's timeline).
     commands = PHOENIX_TESTS / "test_commands.py"
     for item in items:
